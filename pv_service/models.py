@@ -1,0 +1,11 @@
+"""Every table, imported in one place so Alembic and create_all see the whole metadata."""
+from pv_service.auth.models import ApiKey, Organization, User  # noqa: F401
+from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion  # noqa: F401
+from pv_service.followup.models import FollowupContact  # noqa: F401
+from pv_service.patients.models import Patient, Treatment  # noqa: F401
+from pv_service.products.models import (  # noqa: F401
+    ConfirmatoryObligation,
+    ObligationMilestone,
+    Product,
+    ProductApproval,
+)
