@@ -1,0 +1,3 @@
+from pv_service.cli import main
+
+main()

@@ -1,0 +1,58 @@
+"""The FastAPI application: routers, error mapping, limits."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from pv_service.auth.router import router as auth_router
+from pv_service.cases.router import router as cases_router
+from pv_service.common.body_limit import BodySizeLimit
+from pv_service.common.errors import DomainError, InvalidInput
+from pv_service.core.clock import Clock
+from pv_service.core.settings import get_settings
+from pv_service.followup.router import router as followup_router
+from pv_service.patients.router import router as patients_router
+from pv_service.products.router import router as products_router
+
+log = logging.getLogger("pv_service")
+
+
+def create_app(clock: Clock | None = None) -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="pv-service",
+        version="0.1.0",
+        summary="Post-market pharmacovigilance and long-term follow-up of cell therapies",
+    )
+    if clock is not None:
+        app.state.clock = clock
+
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(_: Request, exc: InvalidInput):
+        return JSONResponse(status_code=422, content={"detail": [p.as_dict() for p in exc.problems]})
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError):
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.message})
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_: Request, exc: IntegrityError):
+        log.warning("integrity error: %s", exc.orig)
+        return JSONResponse(status_code=409, content={"detail": "conflicts with data stored concurrently; retry"})
+
+    @app.exception_handler(OperationalError)
+    async def operational_error(_: Request, exc: OperationalError):
+        log.error("database unavailable: %s", exc.orig)
+        return JSONResponse(status_code=503, content={"detail": "database unavailable; retry later"})
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for router in (auth_router, products_router, patients_router, followup_router, cases_router):
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlmodel import select
+
+from pv_service.auth import service
+from pv_service.auth.models import ApiKey, Organization, User
+from pv_service.auth.principal import AdminPrincipal, CurrentPrincipal, SessionDep
+from pv_service.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    OrganizationCreate,
+    OrganizationPublic,
+    TokenOut,
+    UserCreate,
+    UserPublic,
+)
+from pv_service.auth.security import create_access_token
+from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.vocab import OrgKind, Role
+from pv_service.core.deps import Now
+from pv_service.core.settings import get_settings
+
+router = APIRouter(prefix="/v1", tags=["access"])
+
+
+@router.post("/auth/token", response_model=TokenOut)
+def login(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()], now: Now) -> TokenOut:
+    user = service.authenticate(session, form.username, form.password)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "wrong username or password", headers={"WWW-Authenticate": "Bearer"}
+        )
+    settings = get_settings()
+    token = create_access_token(user.id, user.role, settings.secret_key, settings.access_token_minutes, now)
+    return TokenOut(access_token=token, expires_in=settings.access_token_minutes * 60)
+
+
+@router.get("/auth/me", response_model=UserPublic)
+def me(session: SessionDep, principal: CurrentPrincipal) -> User:
+    return service.get_user(session, principal.user_id)
+
+
+@router.post("/auth/api-keys", response_model=ApiKeyCreated, status_code=201)
+def create_api_key(session: SessionDep, principal: CurrentPrincipal, body: ApiKeyCreate, now: Now) -> ApiKeyCreated:
+    row, key = service.issue_api_key(session, principal.user_id, body.name, now)
+    session.commit()
+    return ApiKeyCreated(**ApiKeyPublic.model_validate(row).model_dump(), key=key)
+
+
+@router.get("/auth/api-keys", response_model=list[ApiKeyPublic])
+def list_api_keys(session: SessionDep, principal: CurrentPrincipal) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).where(ApiKey.user_id == principal.user_id).order_by(ApiKey.id)).all())
+
+
+@router.post("/auth/api-keys/{key_id}/revoke", response_model=ApiKeyPublic)
+def revoke_api_key(session: SessionDep, principal: CurrentPrincipal, key_id: int, now: Now) -> ApiKey:
+    row = service.revoke_api_key(session, principal.user_id, key_id, now)
+    session.commit()
+    return row
+
+
+@router.post("/organizations", response_model=OrganizationPublic, status_code=201)
+def create_organization(session: SessionDep, _: AdminPrincipal, body: OrganizationCreate, now: Now) -> Organization:
+    org = service.create_organization(session, body, now)
+    session.commit()
+    return org
+
+
+@router.get("/organizations", response_model=Page[OrganizationPublic])
+def list_organizations(session: SessionDep, principal: CurrentPrincipal, page: PageDep, kind: OrgKind | None = None):
+    stmt = select(Organization)
+    if kind is not None:
+        stmt = stmt.where(Organization.kind == kind.value)
+    if principal.role in (Role.clinic, Role.mah):
+        stmt = stmt.where(Organization.id == principal.organization_id)
+    items, cursor = paginate(session, stmt, Organization.id, page)
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/organizations/{org_id}", response_model=OrganizationPublic)
+def get_organization(session: SessionDep, principal: CurrentPrincipal, org_id: int) -> Organization:
+    if principal.role in (Role.clinic, Role.mah) and org_id != principal.organization_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such organization")
+    return service.get_organization(session, org_id)
+
+
+@router.post("/users", response_model=UserPublic, status_code=201)
+def create_user(session: SessionDep, _: AdminPrincipal, body: UserCreate, now: Now) -> User:
+    user = service.create_user(session, body, now)
+    session.commit()
+    return user
+
+
+@router.get("/users", response_model=Page[UserPublic])
+def list_users(session: SessionDep, _: AdminPrincipal, page: PageDep, role: Role | None = None):
+    stmt = select(User)
+    if role is not None:
+        stmt = stmt.where(User.role == role.value)
+    items, cursor = paginate(session, stmt, User.id, page)
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/users/{user_id}", response_model=UserPublic)
+def get_user(session: SessionDep, _: AdminPrincipal, user_id: int) -> User:
+    return service.get_user(session, user_id)

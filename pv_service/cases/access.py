@@ -1,0 +1,22 @@
+"""Which cases a caller may read."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pv_service.auth.principal import Principal
+from pv_service.cases.models import Case, CaseDrug
+from pv_service.common.vocab import Role
+from pv_service.patients.access import mah_product_ids
+
+
+def case_filter(principal: Principal):
+    if principal.role == Role.clinic:
+        return Case.sender_id == principal.organization_id
+    if principal.role == Role.mah:
+        # An MAH sees the cases whose current version names one of its products.
+        return Case.latest_version_id.in_(
+            sa.select(CaseDrug.case_version_id).where(CaseDrug.product_id.in_(mah_product_ids(principal)))
+        )
+    if principal.role == Role.safety_officer:
+        return sa.true()
+    return sa.false()

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from pv_service.auth.principal import ClinicPrincipal, DataReader, Principal, SessionDep
+from pv_service.cases import service
+from pv_service.cases.access import case_filter
+from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
+from pv_service.cases.schemas import BatchIn, BatchItemResult, BatchOut, CasePublic, ReportIn, VersionPublic
+from pv_service.common.errors import DomainError, InvalidInput, NotFound
+from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.core.deps import Now
+from pv_service.core.settings import get_settings
+from pv_service.products.models import Product
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+
+def _case_views(session: Session, cases: list[Case]) -> list[CasePublic]:
+    by_id = {c.id: c for c in cases}
+    latest = list(session.exec(select(CaseVersion).where(CaseVersion.id.in_([c.latest_version_id for c in cases])))) if cases else []
+    views = {v.case_id: v for v in service.describe_versions(session, by_id, latest)}
+    numbers = service.versions_of(session, list(by_id))
+    return [
+        CasePublic(
+            id=c.id, sender_id=c.sender_id, sender_case_id=c.sender_case_id, patient_id=c.patient_id,
+            first_received=c.first_received, latest_version=c.latest_version, versions=numbers[c.id], latest=views[c.id],
+        )
+        for c in cases
+    ]
+
+
+def _submit_with_retry(session: Session, principal: Principal, report: ReportIn, now: dt.datetime) -> service.Submission:
+    # Two identical submissions racing: the loser hits the unique constraint, then finds the winner's row.
+    for attempt in range(2):
+        try:
+            with session.begin_nested():
+                return service.submit_report(session, principal, report, now)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+@router.post("", response_model=CasePublic, status_code=201,
+             responses={200: {"description": "This version was already received with the same content"},
+                        409: {"description": "This version was received with different content"}})
+def submit_report(session: SessionDep, principal: ClinicPrincipal, body: ReportIn, now: Now, response: Response):
+    result = _submit_with_retry(session, principal, body, now)
+    session.commit()
+    if not result.created:
+        response.status_code = 200
+    return _case_views(session, [result.case])[0]
+
+
+@router.post("/batch", response_model=BatchOut)
+def submit_batch(session: SessionDep, principal: ClinicPrincipal, body: BatchIn, now: Now) -> BatchOut:
+    """Many reports per call; each item stands or falls alone, and the result lists each item's fate."""
+    limit = get_settings().max_batch_items
+    if len(body.reports) > limit:
+        raise InvalidInput.one(("body", "reports"), f"at most {limit} reports per batch")
+    results = []
+    for index, raw in enumerate(body.reports):
+        try:
+            report = ReportIn.model_validate(raw)
+        except ValidationError as exc:
+            errors = [{"loc": ["body", "reports", index, *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                      for e in exc.errors(include_url=False, include_context=False, include_input=False)]
+            results.append(BatchItemResult(index=index, status=422, outcome="invalid", errors=errors))
+            continue
+        try:
+            sub = _submit_with_retry(session, principal, report, now)
+        except InvalidInput as exc:
+            errors = [{"loc": ["body", "reports", index, *p.loc[1:]], "msg": p.msg, "type": p.type} for p in exc.problems]
+            results.append(BatchItemResult(index=index, status=422, outcome="invalid", errors=errors))
+            continue
+        except DomainError as exc:
+            outcome = {409: "conflict", 403: "forbidden", 404: "invalid"}.get(exc.status_code, "invalid")
+            results.append(BatchItemResult(index=index, status=exc.status_code, outcome=outcome,
+                                           errors=[{"loc": ["body", "reports", index], "msg": exc.message, "type": outcome}]))
+            continue
+        results.append(BatchItemResult(
+            index=index, status=201 if sub.created else 200, outcome="created" if sub.created else "unchanged",
+            case_id=sub.case.id, version=sub.version.version,
+        ))
+    session.commit()
+    created = sum(r.outcome == "created" for r in results)
+    unchanged = sum(r.outcome == "unchanged" for r in results)
+    return BatchOut(created=created, unchanged=unchanged, failed=len(results) - created - unchanged, results=results)
+
+
+@router.get("", response_model=Page[CasePublic])
+def list_reports(
+    session: SessionDep, principal: DataReader, page: PageDep,
+    product: Annotated[str | None, Query(description="Product code named in the current version")] = None,
+    pt: Annotated[str | None, Query(description="MedDRA preferred term code or name (exact)")] = None,
+    serious: bool | None = None,
+    received_from: Annotated[dt.date | None, Query(description="First receipt on or after")] = None,
+    received_to: Annotated[dt.date | None, Query(description="First receipt on or before")] = None,
+    clinic_id: int | None = None,
+    patient_id: int | None = None,
+):
+    stmt = select(Case).where(case_filter(principal))
+    if product is not None:
+        stmt = stmt.where(Case.latest_version_id.in_(
+            select(CaseDrug.case_version_id).join(Product, Product.id == CaseDrug.product_id).where(Product.code == product)
+        ))
+    if pt is not None:
+        stmt = stmt.where(Case.latest_version_id.in_(
+            select(CaseReaction.case_version_id).where((CaseReaction.pt_code == pt) | (CaseReaction.pt_name == pt))
+        ))
+    if serious is not None:
+        stmt = stmt.where(Case.latest_version_id.in_(select(CaseVersion.id).where(CaseVersion.serious == serious)))
+    if received_from is not None:
+        stmt = stmt.where(Case.first_received >= received_from)
+    if received_to is not None:
+        stmt = stmt.where(Case.first_received <= received_to)
+    if clinic_id is not None:
+        stmt = stmt.where(Case.sender_id == clinic_id)
+    if patient_id is not None:
+        stmt = stmt.where(Case.patient_id == patient_id)
+    items, cursor = paginate(session, stmt, Case.id, page)
+    return Page(items=_case_views(session, items), next_cursor=cursor)
+
+
+def _visible_case(session: Session, principal: Principal, case_id: int) -> Case:
+    case = session.exec(select(Case).where(Case.id == case_id, case_filter(principal))).first()
+    if case is None:
+        raise NotFound("no such report")
+    return case
+
+
+@router.get("/{case_id}", response_model=CasePublic)
+def get_report(session: SessionDep, principal: DataReader, case_id: int):
+    return _case_views(session, [_visible_case(session, principal, case_id)])[0]
+
+
+@router.get("/{case_id}/versions/{version}", response_model=VersionPublic)
+def get_report_version(session: SessionDep, principal: DataReader, case_id: int, version: int):
+    case = _visible_case(session, principal, case_id)
+    row = service.get_version(session, case, version)
+    return service.describe_versions(session, {case.id: case}, [row])[0]

@@ -1,0 +1,142 @@
+"""Report payloads, shaped after ICH E2B(R3) (section references in descriptions)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pv_service.common.vocab import (
+    Causality,
+    DrugRole,
+    GradeScale,
+    Outcome,
+    ReporterQualification,
+    ReportType,
+    TransgeneInTumour,
+)
+
+
+class ReporterIn(BaseModel):
+    """C.2.r primary source. Identifiable with a qualification, a country or a reference."""
+    model_config = ConfigDict(extra="forbid")
+    qualification: ReporterQualification | None = Field(default=None, description="C.2.r.4; missing means consumer")
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="C.2.r.3; missing means the sender's country")
+    reference: str | None = Field(default=None, max_length=100, description="The sender's own reporter reference or initials")
+
+
+class PatientRef(BaseModel):
+    """D: the patient, by the service's id or the clinic's own identifier."""
+    model_config = ConfigDict(extra="forbid")
+    patient_id: int | None = None
+    local_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class DrugIn(BaseModel):
+    """G.k: a product given to the patient, as the treatment (infusion) recorded here."""
+    model_config = ConfigDict(extra="forbid")
+    treatment_id: int
+    role: DrugRole = Field(default=DrugRole.suspect, description="G.k.1")
+
+
+class Seriousness(BaseModel):
+    """E.i.3.2a-f."""
+    model_config = ConfigDict(extra="forbid")
+    death: bool = False
+    life_threatening: bool = False
+    hospitalisation: bool = False
+    disability: bool = False
+    congenital_anomaly: bool = False
+    other_medically_important: bool = False
+
+    def any(self) -> bool:
+        return any(self.model_dump().values())
+
+
+class ReactionIn(BaseModel):
+    """E.i: one reaction/event, coded in MedDRA as submitted."""
+    model_config = ConfigDict(extra="forbid")
+    meddra_version: str | None = Field(default=None, max_length=10, description="E.i.2.1a")
+    pt_code: str = Field(min_length=1, max_length=20, description="MedDRA preferred term code")
+    pt_name: str = Field(min_length=1, max_length=250, description="MedDRA preferred term name")
+    llt_code: str | None = Field(default=None, max_length=20, description="E.i.2.1b lowest level term code")
+    llt_name: str | None = Field(default=None, max_length=250)
+    onset_date: dt.date | None = Field(default=None, description="E.i.4")
+    seriousness: Seriousness = Seriousness()
+    outcome: Outcome = Field(default=Outcome.unknown, description="E.i.7")
+    grade: int | None = Field(default=None, ge=1, le=5)
+    grade_scale: GradeScale | None = Field(default=None, description="CTCAE, or ASTCT for CRS and ICANS")
+    causality: Causality | None = None
+
+
+class ReportIn(BaseModel):
+    """An individual case safety report version (initial = 0, follow-ups 1, 2, ...)."""
+    model_config = ConfigDict(extra="forbid")
+    sender_case_id: str = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$", description="C.1.1 / C.1.8.1")
+    version: int = Field(default=0, ge=0, le=999, description="0 for the initial report")
+    report_type: ReportType = Field(default=ReportType.spontaneous, description="C.1.3")
+    received_date: dt.date = Field(description="C.1.4 first received from the source (day 0)")
+    latest_info_date: dt.date | None = Field(default=None, description="C.1.5; defaults to received_date")
+    reporter: ReporterIn | None = None
+    patient: PatientRef | None = None
+    drugs: list[DrugIn] = Field(default=[], max_length=50)
+    reactions: list[ReactionIn] = Field(default=[], max_length=100)
+    narrative: str | None = Field(default=None, max_length=20000, description="H.1")
+    transgene_in_tumour: TransgeneInTumour | None = Field(
+        default=None, description="For secondary malignancies after CAR-T: CAR transgene detected in the tumour"
+    )
+
+
+class ReactionPublic(ReactionIn):
+    pass
+
+
+class VersionPublic(BaseModel):
+    case_id: int
+    sender_case_id: str
+    version: int
+    is_latest: bool
+    report_type: ReportType
+    received_date: dt.date
+    latest_info_date: dt.date
+    reporter_qualification: ReporterQualification
+    reporter_country: str
+    patient_id: int
+    serious: bool
+    drugs: list[DrugIn]
+    product_codes: list[str]
+    reactions: list[ReactionPublic]
+    narrative: str | None
+    transgene_in_tumour: TransgeneInTumour | None
+    created_at: dt.datetime
+
+
+class CasePublic(BaseModel):
+    id: int
+    sender_id: int
+    sender_case_id: str
+    patient_id: int
+    first_received: dt.date
+    latest_version: int
+    versions: list[int]
+    latest: VersionPublic
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reports: list[dict] = Field(min_length=1, description="Each item is a report as for POST /v1/reports")
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: int = Field(description="HTTP status this item would have had alone")
+    outcome: str = Field(description="created, unchanged, conflict, invalid or forbidden")
+    case_id: int | None = None
+    version: int | None = None
+    errors: list[dict] = []
+
+
+class BatchOut(BaseModel):
+    created: int
+    unchanged: int
+    failed: int
+    results: list[BatchItemResult]

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlmodel import select
+
+from pv_service.auth.principal import ClinicPrincipal, DataReader, SessionDep
+from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.vocab import ContactKind
+from pv_service.core.deps import Now
+from pv_service.followup import service
+from pv_service.followup.models import FollowupContact
+from pv_service.followup.schemas import ContactCreate, ContactPublic
+from pv_service.patients.access import treatment_filter
+from pv_service.patients.models import Patient, Treatment
+from pv_service.products.models import Product
+
+router = APIRouter(prefix="/v1/followup-contacts", tags=["follow-up"])
+
+
+@router.post("", response_model=ContactPublic, status_code=201)
+def record_contact(session: SessionDep, principal: ClinicPrincipal, body: ContactCreate, now: Now):
+    row = service.record_contact(session, principal, body, now)
+    session.commit()
+    return service.to_public(row)
+
+
+@router.get("", response_model=Page[ContactPublic])
+def list_contacts(
+    session: SessionDep, principal: DataReader, page: PageDep,
+    treatment_id: int | None = None,
+    patient_id: int | None = None,
+    product: Annotated[str | None, Query(description="Product code")] = None,
+    clinic_id: int | None = None,
+    kind: ContactKind | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+):
+    stmt = select(FollowupContact).join(Treatment, Treatment.id == FollowupContact.treatment_id).where(
+        treatment_filter(principal)
+    )
+    if treatment_id is not None:
+        stmt = stmt.where(FollowupContact.treatment_id == treatment_id)
+    if patient_id is not None:
+        stmt = stmt.where(Treatment.patient_id == patient_id)
+    if product is not None:
+        stmt = stmt.where(Treatment.product_id.in_(select(Product.id).where(Product.code == product)))
+    if clinic_id is not None:
+        stmt = stmt.where(Treatment.patient_id.in_(select(Patient.id).where(Patient.clinic_id == clinic_id)))
+    if kind is not None:
+        stmt = stmt.where(FollowupContact.kind == kind.value)
+    if date_from is not None:
+        stmt = stmt.where(FollowupContact.contact_date >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(FollowupContact.contact_date <= date_to)
+    items, cursor = paginate(session, stmt, FollowupContact.id, page)
+    return Page(items=[service.to_public(r) for r in items], next_cursor=cursor)
+
+
+@router.get("/{contact_id}", response_model=ContactPublic)
+def get_contact(session: SessionDep, principal: DataReader, contact_id: int):
+    return service.to_public(service.visible_contact(session, principal, contact_id))

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from sqlmodel import select
+
+from pv_service.auth.principal import ClinicPrincipal, DataReader, SessionDep
+from pv_service.common.errors import InvalidInput
+from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.vocab import Role
+from pv_service.core.deps import Now
+from pv_service.patients import service
+from pv_service.patients.access import patient_filter, treatment_filter
+from pv_service.patients.models import Patient, Treatment
+from pv_service.patients.schemas import PatientCreate, PatientPublic, TreatmentCreate, TreatmentPublic
+from pv_service.products.models import Product
+
+router = APIRouter(prefix="/v1", tags=["patients"])
+
+
+@router.post("/patients", response_model=PatientPublic, status_code=201,
+             responses={200: {"description": "Already registered: the existing patient"}})
+def register_patient(session: SessionDep, principal: ClinicPrincipal, body: PatientCreate, now: Now, response: Response):
+    patient, created = service.register_patient(session, principal.organization_id, body, now)
+    session.commit()
+    if not created:
+        response.status_code = 200
+    return patient
+
+
+@router.get("/patients", response_model=Page[PatientPublic])
+def list_patients(
+    session: SessionDep, principal: DataReader, page: PageDep,
+    local_id: Annotated[str | None, Query(description="Clinic only: find your patient by your own identifier")] = None,
+    clinic_id: int | None = None,
+    product: Annotated[str | None, Query(description="Product code: patients treated with it")] = None,
+):
+    stmt = select(Patient).where(patient_filter(principal))
+    if local_id is not None:
+        if principal.role != Role.clinic:
+            raise InvalidInput.one(("query", "local_id"), "only a clinic can look up its own identifiers")
+        stmt = stmt.where(Patient.pseudonym == service.pseudonym_for(principal.organization_id, local_id))
+    if clinic_id is not None:
+        stmt = stmt.where(Patient.clinic_id == clinic_id)
+    if product is not None:
+        stmt = stmt.where(Patient.id.in_(
+            select(Treatment.patient_id).join(Product, Product.id == Treatment.product_id).where(Product.code == product)
+        ))
+    items, cursor = paginate(session, stmt, Patient.id, page)
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/patients/{patient_id}", response_model=PatientPublic)
+def get_patient(session: SessionDep, principal: DataReader, patient_id: int):
+    return service.visible_patient(session, principal, patient_id)
+
+
+@router.post("/treatments", response_model=TreatmentPublic, status_code=201)
+def record_treatment(session: SessionDep, principal: ClinicPrincipal, body: TreatmentCreate, now: Now):
+    row = service.record_treatment(session, principal, body, now)
+    session.commit()
+    return row
+
+
+@router.get("/treatments", response_model=Page[TreatmentPublic])
+def list_treatments(
+    session: SessionDep, principal: DataReader, page: PageDep,
+    patient_id: int | None = None,
+    product: Annotated[str | None, Query(description="Product code")] = None,
+    clinic_id: int | None = None,
+    infused_from: dt.date | None = None,
+    infused_to: dt.date | None = None,
+):
+    stmt = select(Treatment).where(treatment_filter(principal))
+    if patient_id is not None:
+        stmt = stmt.where(Treatment.patient_id == patient_id)
+    if product is not None:
+        stmt = stmt.where(Treatment.product_id.in_(select(Product.id).where(Product.code == product)))
+    if clinic_id is not None:
+        stmt = stmt.where(Treatment.patient_id.in_(select(Patient.id).where(Patient.clinic_id == clinic_id)))
+    if infused_from is not None:
+        stmt = stmt.where(Treatment.infusion_date >= infused_from)
+    if infused_to is not None:
+        stmt = stmt.where(Treatment.infusion_date <= infused_to)
+    items, cursor = paginate(session, stmt, Treatment.id, page)
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/treatments/{treatment_id}", response_model=TreatmentPublic)
+def get_treatment(session: SessionDep, principal: DataReader, treatment_id: int):
+    return service.visible_treatment(session, principal, treatment_id)

@@ -1,0 +1,119 @@
+"""Product registry: products, approvals, confirmatory obligations."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlmodel import Session, select
+
+from pv_service.auth.models import Organization
+from pv_service.common.errors import Conflict, InvalidInput, NotFound
+from pv_service.common.vocab import OrgKind
+from pv_service.products.models import ConfirmatoryObligation, ObligationMilestone, Product, ProductApproval
+from pv_service.products.schemas import (
+    ApprovalIn,
+    ApprovalPublic,
+    ApprovalUpdate,
+    MilestonePublic,
+    ObligationIn,
+    ObligationPublic,
+    ProductCreate,
+    ProductPublic,
+    ProductUpdate,
+)
+
+
+def get_product(session: Session, product_id: int) -> Product:
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound("no such product")
+    return product
+
+
+def product_by_code(session: Session, code: str) -> Product | None:
+    return session.exec(select(Product).where(Product.code == code)).first()
+
+
+def describe(session: Session, products: list[Product]) -> list[ProductPublic]:
+    """Products with their approvals, obligations and milestones, in three queries."""
+    ids = [p.id for p in products]
+    if not ids:
+        return []
+    approvals = defaultdict(list)
+    for a in session.exec(select(ProductApproval).where(ProductApproval.product_id.in_(ids)).order_by(ProductApproval.id)):
+        approvals[a.product_id].append(ApprovalPublic.model_validate(a))
+    obligations = list(
+        session.exec(
+            select(ConfirmatoryObligation).where(ConfirmatoryObligation.product_id.in_(ids)).order_by(ConfirmatoryObligation.id)
+        )
+    )
+    milestones = defaultdict(list)
+    if obligations:
+        for m in session.exec(
+            select(ObligationMilestone)
+            .where(ObligationMilestone.obligation_id.in_([o.id for o in obligations]))
+            .order_by(ObligationMilestone.id)
+        ):
+            milestones[m.obligation_id].append(MilestonePublic.model_validate(m))
+    by_product = defaultdict(list)
+    for o in obligations:
+        by_product[o.product_id].append(
+            ObligationPublic(
+                id=o.id, product_id=o.product_id, jurisdiction=o.jurisdiction, description=o.description,
+                due_date=o.due_date, milestones=milestones[o.id],
+            )
+        )
+    out = []
+    for p in products:
+        public = ProductPublic.model_validate(p)
+        public.approvals = approvals[p.id]
+        public.obligations = by_product[p.id]
+        out.append(public)
+    return out
+
+
+def create_product(session: Session, data: ProductCreate, now: dt.datetime) -> Product:
+    if product_by_code(session, data.code):
+        raise Conflict(f"product code {data.code!r} exists")
+    mah = session.get(Organization, data.mah_organization_id)
+    if mah is None or mah.kind != OrgKind.mah:
+        raise InvalidInput.one(("body", "mah_organization_id"), "must be an organization of kind mah")
+    product = Product(**data.model_dump(exclude={"approvals"}), created_at=now)
+    product.modality = data.modality.value
+    session.add(product)
+    session.flush()
+    for approval in data.approvals:
+        add_approval(session, product, approval)
+    return product
+
+
+def update_product(session: Session, product: Product, data: ProductUpdate) -> Product:
+    for key, value in data.model_dump(exclude_unset=True).items():
+        setattr(product, key, value)
+    session.add(product)
+    return product
+
+
+def add_approval(session: Session, product: Product, data: ApprovalIn) -> ProductApproval:
+    row = ProductApproval(product_id=product.id, **data.model_dump())
+    row.approval_type = data.approval_type.value
+    session.add(row)
+    session.flush()
+    return row
+
+
+def update_approval(session: Session, product: Product, approval_id: int, data: ApprovalUpdate) -> ProductApproval:
+    row = session.get(ProductApproval, approval_id)
+    if row is None or row.product_id != product.id:
+        raise NotFound("no such approval for this product")
+    for key, value in data.model_dump(exclude_unset=True).items():
+        setattr(row, key, value.value if hasattr(value, "value") else value)
+    session.add(row)
+    return row
+
+
+def add_obligation(session: Session, product: Product, data: ObligationIn, now: dt.datetime) -> ConfirmatoryObligation:
+    row = ConfirmatoryObligation(product_id=product.id, created_at=now, **data.model_dump())
+    session.add(row)
+    session.flush()
+    return row

@@ -1,0 +1,154 @@
+"""Test fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from PV_TEST_POSTGRES_URL (default: the local server's `test` database).
+Outside CI an unreachable PostgreSQL skips those tests with a message; with CI set it fails.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlmodel import Session, SQLModel
+
+import pv_service.models  # noqa: F401
+from pv_service.app import create_app
+from pv_service.auth.models import Organization, User
+from pv_service.auth.security import create_access_token
+from pv_service.core.db import get_session, make_engine
+from pv_service.core.migrate import upgrade
+from pv_service.core.settings import get_settings
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
+PG_URL = os.environ.get("PV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _postgres_engine():
+    engine = make_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        message = f"PostgreSQL unreachable at {PG_URL}: {str(exc.orig).strip()}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI is set, so PostgreSQL tests must run)", pytrace=False)
+        pytest.skip(f"{message}; set PV_TEST_POSTGRES_URL or start PostgreSQL to run these")
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    return engine
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def engine(request, tmp_path_factory):
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}")
+    else:
+        engine = _postgres_engine()
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _empty(engine) -> None:
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(sa.text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def db(engine):
+    """A migrated, empty database for one test."""
+    yield engine
+    _empty(engine)
+
+
+@pytest.fixture
+def session(db):
+    with Session(db, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def app(db):
+    app = create_app(clock=lambda: NOW)
+
+    def session_override():
+        with Session(db, expire_on_commit=False) as s:
+            yield s
+
+    app.dependency_overrides[get_session] = session_override
+    return app
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+@dataclass
+class Actor:
+    user: User
+    headers: dict[str, str]
+
+    @property
+    def org_id(self) -> int | None:
+        return self.user.organization_id
+
+
+@dataclass
+class World:
+    clinic_a: Organization
+    clinic_b: Organization
+    mah_a: Organization
+    mah_b: Organization
+    operator: Organization
+    admin: Actor
+    safety: Actor
+    clinic: Actor
+    other_clinic: Actor
+    mah: Actor
+    other_mah: Actor
+
+
+def token_headers(user: User) -> dict[str, str]:
+    token = create_access_token(user.id, user.role, get_settings().secret_key, 60, NOW)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def world(session) -> World:
+    """Two clinics, two MAHs, one operator, a user per role (tokens minted directly)."""
+    def org(name, kind, country):
+        o = Organization(name=name, kind=kind, country=country, created_at=NOW)
+        session.add(o)
+        session.flush()
+        return o
+
+    def user(name, role, org_):
+        u = User(username=name, role=role, organization_id=org_.id if org_ else None, created_at=NOW)
+        session.add(u)
+        session.flush()
+        return Actor(u, token_headers(u))
+
+    clinic_a, clinic_b = org("Clinic A", "clinic", "CN"), org("Clinic B", "clinic", "US")
+    mah_a, mah_b = org("MAH A", "mah", "CN"), org("MAH B", "mah", "US")
+    operator = org("Operator", "operator", None)
+    w = World(
+        clinic_a, clinic_b, mah_a, mah_b, operator,
+        admin=user("admin", "admin", operator), safety=user("safety", "safety_officer", operator),
+        clinic=user("clinic-a", "clinic", clinic_a), other_clinic=user("clinic-b", "clinic", clinic_b),
+        mah=user("mah-a", "mah", mah_a), other_mah=user("mah-b", "mah", mah_b),
+    )
+    session.commit()
+    return w
