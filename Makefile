@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PV_PORT ?= 8000
 export PV_PORT
 
-.PHONY: install demo serve test migrate bench clean
+.PHONY: install demo serve test migrate clean bench-deps bench-intake bench-signals bench-compliance
 
 $(BIN)/pv-service: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,3 +28,16 @@ test: install
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+# Benchmarks are run by hand; results go to docs/benchmarks.md.
+bench-deps:
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+
+bench-intake: install bench-deps
+	$(BIN)/python bench/intake.py
+
+bench-signals: install
+	$(BIN)/python bench/signals.py
+
+bench-compliance: install
+	$(BIN)/python bench/compliance.py

@@ -8,7 +8,7 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session, select
 
-from pv_service.auth.models import ApiKey, User
+from pv_service.auth.models import ApiKey, Organization, User
 from pv_service.auth.security import API_KEY_PREFIX, decode_access_token, hash_api_key
 from pv_service.common.vocab import Role
 from pv_service.core.db import get_session
@@ -25,6 +25,7 @@ class Principal:
     username: str
     role: Role
     organization_id: int | None
+    organization_country: str | None = None
 
     def is_(self, *roles: Role) -> bool:
         return self.role in roles
@@ -39,18 +40,23 @@ def get_principal(
 ) -> Principal:
     if not token:
         raise _unauthorized("not authenticated")
+    # One Core query per request: this runs on every call.
+    stmt = select(User.id, User.username, User.role, User.organization_id, User.is_active, Organization.country).outerjoin(
+        Organization, Organization.id == User.organization_id
+    )
     if token.startswith(API_KEY_PREFIX):
-        row = session.exec(
-            select(User).join(ApiKey, ApiKey.user_id == User.id).where(
-                ApiKey.key_hash == hash_api_key(token), ApiKey.revoked_at.is_(None)
-            )
-        ).first()
+        stmt = stmt.join(ApiKey, ApiKey.user_id == User.id).where(
+            ApiKey.key_hash == hash_api_key(token), ApiKey.revoked_at.is_(None)
+        )
     else:
         user_id = decode_access_token(token, get_settings().secret_key, now)
-        row = session.get(User, user_id) if user_id is not None else None
+        if user_id is None:
+            raise _unauthorized("invalid or expired credentials")
+        stmt = stmt.where(User.id == user_id)
+    row = session.execute(stmt).first()
     if row is None or not row.is_active:
         raise _unauthorized("invalid or expired credentials")
-    return Principal(row.id, row.username, Role(row.role), row.organization_id)
+    return Principal(row.id, row.username, Role(row.role), row.organization_id, row.country)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -36,27 +36,39 @@ def _case_views(session: Session, cases: list[Case]) -> list[CasePublic]:
     ]
 
 
-def _submit_with_retry(session: Session, principal: Principal, report: ReportIn, now: dt.datetime) -> service.Submission:
-    # Two identical submissions racing: the loser hits the unique constraint, then finds the winner's row.
+def _submit_with_retry(session: Session, principal: Principal, report: ReportIn, now: dt.datetime,
+                       nested: bool) -> service.Submission:
+    """Two identical submissions racing: the loser hits the unique constraint, then finds the winner's row.
+
+    `nested` runs the item in a savepoint (batch items); a single report owns its transaction.
+    """
     for attempt in range(2):
         try:
-            with session.begin_nested():
-                return service.submit_report(session, principal, report, now)
+            if nested:
+                with session.begin_nested():
+                    return service.submit_report(session, principal, report, now)
+            return service.submit_report(session, principal, report, now)
         except IntegrityError:
             if attempt:
                 raise
+            if not nested:
+                session.rollback()
     raise AssertionError("unreachable")
+
+
+def _view(session: Session, sub: service.Submission) -> CasePublic:
+    return sub.view or _case_views(session, [session.get(Case, sub.case_id)])[0]
 
 
 @router.post("", response_model=CasePublic, status_code=201,
              responses={200: {"description": "This version was already received with the same content"},
                         409: {"description": "This version was received with different content"}})
 def submit_report(session: SessionDep, principal: ClinicPrincipal, body: ReportIn, now: Now, response: Response):
-    result = _submit_with_retry(session, principal, body, now)
+    result = _submit_with_retry(session, principal, body, now, nested=False)
     session.commit()
     if not result.created:
         response.status_code = 200
-    return _case_views(session, [result.case])[0]
+    return _view(session, result)
 
 
 @router.post("/batch", response_model=BatchOut)
@@ -75,7 +87,7 @@ def submit_batch(session: SessionDep, principal: ClinicPrincipal, body: BatchIn,
             results.append(BatchItemResult(index=index, status=422, outcome="invalid", errors=errors))
             continue
         try:
-            sub = _submit_with_retry(session, principal, report, now)
+            sub = _submit_with_retry(session, principal, report, now, nested=True)
         except InvalidInput as exc:
             errors = [{"loc": ["body", "reports", index, *p.loc[1:]], "msg": p.msg, "type": p.type} for p in exc.problems]
             results.append(BatchItemResult(index=index, status=422, outcome="invalid", errors=errors))
@@ -87,7 +99,7 @@ def submit_batch(session: SessionDep, principal: ClinicPrincipal, body: BatchIn,
             continue
         results.append(BatchItemResult(
             index=index, status=201 if sub.created else 200, outcome="created" if sub.created else "unchanged",
-            case_id=sub.case.id, version=sub.version.version,
+            case_id=sub.case_id, version=sub.version,
         ))
     session.commit()
     created = sum(r.outcome == "created" for r in results)

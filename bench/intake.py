@@ -1,0 +1,168 @@
+"""Intake throughput on PostgreSQL: single-report POST at 1, 8 and 32 clients, batch import,
+and a trivial FastAPI endpoint under the same server settings.
+
+    make bench-intake        # or: .venv/bin/python bench/intake.py [--duration 10] [--workers 2]
+
+Needs wrk (make bench-deps) and PostgreSQL (PV_BENCH_POSTGRES_URL, default the local server's
+`pv_bench` database, created and emptied by this script).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy import insert
+from sqlmodel import Session, SQLModel
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pv_service.auth.models import Organization, User  # noqa: E402
+from pv_service.auth.security import hash_password  # noqa: E402
+from pv_service.core.db import make_engine  # noqa: E402
+from pv_service.core.migrate import upgrade  # noqa: E402
+from pv_service.patients.models import Patient, Treatment  # noqa: E402
+from pv_service.products.models import Product  # noqa: E402
+
+BASE_PG = os.environ.get("PV_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/pv_bench")
+NOW = dt.datetime.now(dt.timezone.utc)
+
+
+def prepare_database(url: str, n_patients: int) -> list[tuple[int, int]]:
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    dbname = url.rsplit("/", 1)[1]
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
+    admin.dispose()
+    engine = make_engine(url)
+    upgrade(engine)
+    with Session(engine) as s:
+        clinic = Organization(name="Bench clinic", kind="clinic", country="CN", created_at=NOW)
+        mah = Organization(name="Bench MAH", kind="mah", country="CN", created_at=NOW)
+        s.add_all([clinic, mah])
+        s.flush()
+        s.add(User(username="bench", password_hash=hash_password("bench-password"), role="clinic",
+                   organization_id=clinic.id, created_at=NOW))
+        product = Product(code="BENCH-CART", inn="benchcabtagene", trade_name="Bench", modality="car_t",
+                          mah_organization_id=mah.id, created_at=NOW)
+        s.add(product)
+        s.flush()
+        s.execute(insert(Patient), [{"clinic_id": clinic.id, "pseudonym": f"{i:064x}", "sex": "female",
+                                     "birth_year": 1960, "created_at": NOW} for i in range(n_patients)])
+        ids = [r[0] for r in s.execute(sa.select(Patient.id).order_by(Patient.id))]
+        s.execute(insert(Treatment), [{"patient_id": pid, "product_id": product.id, "batch_number": "B1",
+                                       "infusion_date": dt.date(2025, 1, 10), "created_at": NOW} for pid in ids])
+        pairs = [(r[0], r[1]) for r in s.execute(sa.select(Treatment.patient_id, Treatment.id).order_by(Treatment.id))]
+        s.commit()
+    engine.dispose()
+    return pairs
+
+
+def start_server(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(200):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health" if "pv_service" in " ".join(cmd) else f"http://127.0.0.1:{port}/docs", timeout=0.5)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
+
+
+def parse_wrk(out: str) -> dict:
+    def to_ms(value: str) -> float:
+        number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+        return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50": to_ms(lat["50"]), "p99": to_ms(lat["99"]),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else ""}
+
+
+def wrk(url: str, script: str, clients: int, duration: int, env: dict) -> dict:
+    threads = min(clients, 2)
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{clients}", f"-d{duration}s", "--latency", "-s", script, url],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def batch_rate(base: str, token: str, pairs: list[tuple[int, int]], batches: int, size: int) -> float:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(timeout=120) as client:
+        start = time.perf_counter()
+        n = 0
+        for b in range(batches):
+            reports = [{
+                "sender_case_id": f"BATCH-{b}-{i}", "received_date": "2025-02-01",
+                "reporter": {"qualification": "physician"}, "patient": {"patient_id": pairs[i % len(pairs)][0]},
+                "drugs": [{"treatment_id": pairs[i % len(pairs)][1]}],
+                "reactions": [{"pt_code": "LOCAL-0001", "pt_name": "Cytokine release syndrome",
+                               "onset_date": "2025-01-12", "seriousness": {"hospitalisation": True}}],
+            } for i in range(size)]
+            r = client.post(f"{base}/v1/reports/batch", json={"reports": reports}, headers=headers)
+            r.raise_for_status()
+            assert r.json()["created"] == size, r.json()["results"][:3]
+            n += size
+        return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--patients", type=int, default=2000)
+    args = ap.parse_args()
+    pairs = prepare_database(BASE_PG, args.patients)
+    pairs_file = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
+    pairs_file.write("\n".join(f"{p} {t}" for p, t in pairs))
+    pairs_file.close()
+    env = {**os.environ, "PV_DATABASE_URL": BASE_PG, "PV_WORKERS": str(args.workers)}
+    port, trivial_port = 8765, 8766
+    server = start_server([str(ROOT / ".venv/bin/pv-service"), "serve", "--port", str(port)], env, port)
+    rows = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        token = httpx.post(f"{base}/v1/auth/token", data={"username": "bench", "password": "bench-password"}).json()["access_token"]
+        wenv = {**env, "TOKEN": token, "PAIRS_FILE": pairs_file.name}
+        wrk(base, str(ROOT / "bench/wrk_report.lua"), 8, 3, wenv)  # warm-up
+        for clients in (1, 8, 32):
+            r = wrk(base, str(ROOT / "bench/wrk_report.lua"), clients, args.duration, wenv)
+            rows.append(("POST /v1/reports", clients, r))
+        batch = batch_rate(base, token, pairs, batches=20, size=500)
+    finally:
+        server.terminate()
+        server.wait()
+    trivial = start_server([str(ROOT / ".venv/bin/uvicorn"), "bench.trivial_app:app", "--port", str(trivial_port),
+                            "--workers", str(args.workers), "--log-level", "warning"], {**env, "PYTHONPATH": str(ROOT)}, trivial_port)
+    try:
+        for clients in (1, 8, 32):
+            r = wrk(f"http://127.0.0.1:{trivial_port}", str(ROOT / "bench/wrk_trivial.lua"), clients, args.duration, env)
+            rows.append(("trivial POST /echo", clients, r))
+    finally:
+        trivial.terminate()
+        trivial.wait()
+    print(f"| endpoint | clients | requests/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---|---|---|---|")
+    for name, clients, r in rows:
+        print(f"| {name} | {clients} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']} |")
+    print(f"\nbatch import (20 calls x 500 reports): {batch:.0f} reports/s")
+    print(f"server: uvicorn, {args.workers} workers, PostgreSQL; {args.duration}s per wrk run")
+
+
+if __name__ == "__main__":
+    main()
