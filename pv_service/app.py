@@ -16,6 +16,7 @@ from pv_service.core.settings import get_settings
 from pv_service.followup.router import router as followup_router
 from pv_service.patients.router import router as patients_router
 from pv_service.products.router import router as products_router
+from pv_service.signals.router import router as signals_router
 
 log = logging.getLogger("pv_service")
 
@@ -52,7 +53,7 @@ def create_app(clock: Clock | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (auth_router, products_router, patients_router, followup_router, cases_router):
+    for router in (auth_router, products_router, patients_router, followup_router, cases_router, signals_router):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

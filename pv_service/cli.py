@@ -85,7 +85,8 @@ def demo(
         seed_products(session, now)
         summary = load_demo(session, now, seed=seed, n_patients=patients)
         session.commit()
-    typer.echo("demo data: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    shown = ("products", "patients", "treatments", "cases", "serious_cases", "case_versions", "obligations")
+    typer.echo("demo data: " + ", ".join(f"{k}={summary[k]}" for k in shown if k in summary))
     typer.echo("users: demo-admin, demo-safety, demo-clinic, demo-mah (password: demo-password)")
     if not no_serve:
         _serve(port, host)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from pv_service.core.db import UTCDateTime
+
+
+class Alert(SQLModel, table=True):
+    """Every alert the service raises, in one queue.
+
+    `key` names the cause (for example `followup:treatment:12:Y2`), so a job that sees the
+    same cause again updates the alert instead of raising a second one.
+    """
+    __table_args__ = (sa.UniqueConstraint("key", name="uq_alert_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200)
+    type: str = Field(max_length=20, index=True)  # followup, deadline, reporting_clock, signal
+    status: str = Field(max_length=20, index=True)
+    severity: str = Field(max_length=10)  # low, medium, high, critical
+    priority: float = 0.0
+    title: str = Field(max_length=300)
+    subject_type: str = Field(max_length=20)  # treatment, patient, product, case, pair
+    subject_id: int | None = Field(default=None, index=True)
+    product_id: int | None = Field(default=None, foreign_key="product.id", index=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    assignee_id: int | None = Field(default=None, foreign_key="app_user.id")
+    first_raised_at: dt.datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: dt.datetime = Field(sa_type=UTCDateTime)
+    resolved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution: str | None = Field(default=None, max_length=40)

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from pv_service.core.db import UTCDateTime
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a job. The unique (job, tick) row is the claim that makes a tick run once."""
+    __tablename__ = "job_run"
+    __table_args__ = (sa.UniqueConstraint("job", "tick", name="uq_job_run_job_tick"),)
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=60, index=True)
+    tick: dt.datetime = Field(sa_type=UTCDateTime)
+    trigger: str = Field(max_length=20)  # scheduled or manual
+    as_of: dt.date
+    started_at: dt.datetime = Field(sa_type=UTCDateTime)
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str = Field(max_length=20)  # running, succeeded, failed
+    counts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    error: str | None = None

@@ -1,0 +1,188 @@
+"""Analyst CLI: ``pv-service signals compute INPUT.csv -o OUT.csv ...``.
+
+Mount with ``main_app.add_typer(signals_cli.app, name="signals")``; also runs as
+``python -m pv_service.signals.cli compute ...``.
+
+Exit codes: 0 success (also when the MGPS fit did not converge: the EB columns are
+then empty, HYPER.json says ``"converged": false`` and a warning goes to stderr);
+2 unusable input (missing file, missing columns, no rows, bad strata, bad group file),
+with a one-line message on stderr and no traceback.
+
+Strata policy: stratum columns are categorical report attributes of any type (sex as
+text, year as a number). Rejected: missing (empty) values - code unknowns explicitly,
+e.g. "Not Available" - more than ``--max-strata-levels`` levels in one column
+(continuous variables such as age must be banded first), and reports whose rows
+disagree on a stratum value. Strata with fewer than 50 reports draw a warning.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import pandas as pd
+import typer
+import yaml
+
+from .compute import compute_signals
+from .counts import MAX_STRATUM_LEVELS, SignalInputError, invert_groups
+
+app = typer.Typer(help="Disproportionality analysis of spontaneous reports.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+REQUIRED_COLUMNS = ("report_id", "product", "event")
+SMALL_STRATUM = 50
+
+
+@app.callback()
+def _group() -> None:
+    """Disproportionality measures (PRR, ROR, IC, MGPS/EBGM) for product-event pairs."""
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Accept both ``--strata sex --strata age`` and ``--strata sex,age``."""
+    out: list[str] = []
+    for v in values or []:
+        out.extend(part.strip() for part in v.split(",") if part.strip())
+    return out
+
+
+def read_rows(path: Path, strata: list[str]) -> pd.DataFrame:
+    """Read the input CSV as text (so ids such as 007 keep their zeros and names such
+    as "NA" stay names); only empty fields count as missing."""
+    if not path.is_file():
+        raise SignalInputError(f"input file not found: {path}")
+    try:
+        rows = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise SignalInputError(f"input file is empty: {path}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SignalInputError(f"cannot parse {path} as CSV: {exc}") from None
+    missing = [c for c in (*REQUIRED_COLUMNS, *strata) if c not in rows.columns]
+    if missing:
+        raise SignalInputError(
+            f"{path} lacks column(s) {', '.join(missing)} (has: {', '.join(map(str, rows.columns))})")
+    if len(rows) == 0:
+        raise SignalInputError(f"{path} has a header but no rows")
+    for col in REQUIRED_COLUMNS:
+        n_missing = int(rows[col].isna().sum())
+        if n_missing:
+            raise SignalInputError(f"column '{col}' is empty on {n_missing} row(s)")
+    for col in strata:
+        n_missing = int(rows[col].isna().sum())
+        if n_missing:
+            raise SignalInputError(
+                f"stratum column '{col}' is empty on {n_missing} row(s); code unknown values "
+                "explicitly (e.g. 'unknown') or drop the column")
+    return rows
+
+
+def read_groups(path: Path) -> dict[str, list[str]]:
+    """Event groups YAML: a mapping of group name to a list of terms, e.g.::
+
+        T-cell malignancies:
+          - T-cell lymphoma
+          - Peripheral T-cell lymphoma unspecified
+    """
+    if not path.is_file():
+        raise SignalInputError(f"groups file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SignalInputError(f"cannot parse {path} as YAML: {exc}") from None
+    if not isinstance(data, dict) or not data:
+        raise SignalInputError(f"{path} must map group names to lists of terms")
+    for group, terms in data.items():
+        if isinstance(terms, str):
+            continue
+        if not isinstance(terms, list) or not terms or not all(isinstance(t, (str, int)) for t in terms):
+            raise SignalInputError(f"{path}: group {group!r} must list one or more terms")
+    return invert_groups(data)
+
+
+def _warn_small_strata(rows: pd.DataFrame, strata: list[str]) -> None:
+    sizes = rows.drop_duplicates("report_id").groupby(strata, observed=True).size()
+    small = sizes[sizes < SMALL_STRATUM]
+    if len(small):
+        typer.echo(f"warning: {len(small)} stratum/strata have fewer than {SMALL_STRATUM} "
+                   "reports; their expected counts are unstable", err=True)
+
+
+def _jsonable(obj):
+    """Plain JSON: numpy scalars to Python, non-finite floats to null."""
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
+@app.command("compute")
+def compute(
+    input_csv: Annotated[Path, typer.Argument(metavar="INPUT.csv",
+                                              help="CSV with report_id, product, event [, strata].")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output CSV of measures.")],
+    strata: Annotated[Optional[list[str]], typer.Option(
+        "--strata", help="Stratum column (repeat, or comma-separate).")] = None,
+    min_count: Annotated[int, typer.Option("--min-count", min=1,
+                                           help="Drop pairs with fewer reports from the output.")] = 1,
+    hyper_out: Annotated[Optional[Path], typer.Option(
+        "--hyper-out", help="Write the MGPS hyperparameters to this JSON file.")] = None,
+    groups: Annotated[Optional[Path], typer.Option(
+        "--groups", help="YAML of event groups: group name -> list of terms.")] = None,
+    comparator: Annotated[Optional[list[str]], typer.Option(
+        "--comparator", help="Restrict the background to these products (repeat).")] = None,
+    max_strata_levels: Annotated[int, typer.Option(
+        "--max-strata-levels", min=1, help="Most levels allowed in one stratum column.")] = MAX_STRATUM_LEVELS,
+    truncation: Annotated[str, typer.Option(
+        "--truncation", help="MGPS zero truncation: 'mixture' or 'component' (openEBGM).")] = "mixture",
+    progress: Annotated[Optional[bool], typer.Option(
+        "--progress/--no-progress", help="Progress bar on stderr (default: when a terminal).")] = None,
+) -> None:
+    """Compute PRR, ROR, IC and MGPS (EBGM, EB05, EB95) for every product-event pair."""
+    strata_cols = _split(strata)
+    if truncation not in ("mixture", "component"):
+        raise _fail("--truncation must be 'mixture' or 'component'")
+    try:
+        rows = read_rows(input_csv, strata_cols)
+        term_groups = read_groups(groups) if groups is not None else None
+        result = compute_signals(rows, strata=strata_cols, groups=term_groups,
+                                 comparator=_split(comparator) or None, min_count=min_count,
+                                 truncation=truncation, max_stratum_levels=max_strata_levels,
+                                 progress=progress)
+    except SignalInputError as exc:
+        raise _fail(str(exc)) from None
+    if strata_cols:
+        _warn_small_strata(rows, strata_cols)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        result.table.to_csv(output, index=False)
+        if hyper_out is not None and result.fit is not None:
+            hyper_out.parent.mkdir(parents=True, exist_ok=True)
+            hyper_out.write_text(json.dumps(_jsonable(result.fit.to_dict()), indent=2) + "\n",
+                                 encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot write output: {exc}") from None
+    if result.fit is not None and not result.fit.converged:
+        typer.echo(f"warning: MGPS fit did not converge ({result.fit.message}); "
+                   "ebgm/eb05/eb95 left empty", err=True)
+    n_pairs = len(result.table)
+    n_flag = int(np.sum(result.table["eb05"].to_numpy() >= 2)) if n_pairs else 0
+    typer.echo(f"{n_pairs} pairs written to {output} ({n_flag} with EB05 >= 2)", err=True)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,429 @@
+"""Pair counts and marginals for disproportionality analysis, vectorised.
+
+From rows of (report, product, event[, strata]) this module builds, for every
+product-event pair reported at least once:
+
+* ``a``: reports naming both (each report counted once per pair, however many rows
+  repeat the pair);
+* per stratum s: ``n_product_s`` and ``n_event_s`` (distinct reports naming the product
+  / the event) and ``n_total_s`` (distinct reports);
+* the per-(pair, stratum) counts ``a_s`` where they are non-zero.
+
+Unstratified marginals are the sums over strata, which is exact because a stratum is
+a property of the report (sex, age band, year): a report whose rows disagree on a
+stratum value is rejected.
+
+Everything works on integer codes from ``pandas.factorize`` and one sort of packed
+int64 keys; there is no Python loop over rows or pairs.
+"""
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: Default ceiling on the number of levels of one stratum column. A column with more
+#: levels is most likely continuous (age in years, a date) and should be banded first.
+MAX_STRATUM_LEVELS = 50
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+class SignalInputError(ValueError):
+    """Input rows cannot be analysed as given; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Sparse contingency data for every observed product-event pair.
+
+    ``pair_product``/``pair_event`` index ``products``/``events``; pairs are ordered by
+    product code then event code. ``product_margin`` (P x S), ``event_margin`` (Q x S)
+    and ``stratum_total`` (S) hold distinct-report counts per stratum; with no strata
+    S = 1. ``cell_pair``, ``cell_stratum``, ``cell_a`` list the non-zero per-stratum
+    pair counts, sorted by pair.
+    """
+
+    products: np.ndarray
+    events: np.ndarray
+    strata: pd.DataFrame
+    pair_product: np.ndarray
+    pair_event: np.ndarray
+    a: np.ndarray
+    product_margin: np.ndarray
+    event_margin: np.ndarray
+    stratum_total: np.ndarray
+    cell_pair: np.ndarray
+    cell_stratum: np.ndarray
+    cell_a: np.ndarray
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.a.shape[0])
+
+    @property
+    def n_strata(self) -> int:
+        return int(self.stratum_total.shape[0])
+
+    @property
+    def n_product(self) -> np.ndarray:
+        """Distinct reports naming the pair's product (all strata)."""
+        return self.product_margin.sum(axis=1)[self.pair_product]
+
+    @property
+    def n_event(self) -> np.ndarray:
+        """Distinct reports naming the pair's event (all strata)."""
+        return self.event_margin.sum(axis=1)[self.pair_event]
+
+    @property
+    def n_total(self) -> int:
+        """Distinct reports."""
+        return int(self.stratum_total.sum())
+
+    def expected(self) -> np.ndarray:
+        """Expected count per pair: sum over strata of n_product_s * n_event_s / n_total_s
+        (DuMouchel 1999, eq. 1); equal to n_product * n_event / n_total with one stratum.
+        """
+        if self.n_strata == 1:
+            return (self.n_product.astype(np.float64) * self.n_event) / self.n_total
+        inv_total = 1.0 / self.stratum_total.astype(np.float64)
+        out = np.empty(self.n_pairs)
+        for sl in _chunks(self.n_pairs, self.n_strata):
+            out[sl] = np.einsum("ij,ij,j->i",
+                                self.product_margin[self.pair_product[sl]].astype(np.float64),
+                                self.event_margin[self.pair_event[sl]].astype(np.float64),
+                                inv_total)
+        return out
+
+
+def _chunks(n_rows: int, width: int, budget: int = 1 << 20) -> Iterable[slice]:
+    """Row slices whose (rows x width) blocks hold about ``budget`` elements."""
+    step = max(1, budget // max(1, width))
+    for start in range(0, n_rows, step):
+        yield slice(start, min(n_rows, start + step))
+
+
+# ----------------------------------------------------------------------------------
+# codes
+# ----------------------------------------------------------------------------------
+
+
+def factorize_column(values: pd.Series | np.ndarray | Sequence, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and labels for one column; labels sorted (categories keep their
+    order). Missing values are an input error, not a category."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        labels = values.cat.categories.to_numpy()
+    else:
+        codes, labels = pd.factorize(np.asarray(values) if not isinstance(values, pd.Series) else values,
+                                     sort=True, use_na_sentinel=True)
+        labels = np.asarray(labels)
+    if codes.size and codes.min() < 0:
+        raise SignalInputError(f"column '{name}' has {int((codes < 0).sum())} missing value(s)")
+    return _small_int(codes, len(labels)), labels
+
+
+def _small_int(codes: np.ndarray, n_levels: int) -> np.ndarray:
+    return codes.astype(np.int32 if n_levels < 2**31 else np.int64, copy=False)
+
+
+def stratum_codes(strata: pd.DataFrame, max_levels: int = MAX_STRATUM_LEVELS) -> tuple[np.ndarray, pd.DataFrame]:
+    """One stratum code per row from the cross-classification of the stratum columns.
+
+    Stratum columns are categorical labels of any type (sex as text, year as number).
+    Rejected: missing values (a report with unknown sex should be coded, e.g.
+    "Not Available", so it is a stratum of its own rather than silently dropped) and
+    columns with more than ``max_levels`` levels (probably continuous: band it first).
+    Returns codes and a frame of the observed level combinations, one row per code.
+    """
+    if strata.shape[1] == 0:
+        return np.zeros(len(strata), dtype=np.int32), pd.DataFrame(index=pd.RangeIndex(1))
+    combined = np.zeros(len(strata), dtype=np.int64)
+    levels: list[np.ndarray] = []
+    radix = 1
+    for col in strata.columns:
+        codes, labels = factorize_column(strata[col], col)
+        if len(labels) > max_levels:
+            raise SignalInputError(
+                f"stratum column '{col}' has {len(labels)} levels (more than {max_levels}); "
+                "band it into a few categories first")
+        levels.append(labels)
+        radix_next = radix * max(1, len(labels))
+        if radix_next > _INT64_MAX // 2:
+            raise SignalInputError("too many stratum level combinations")
+        combined += codes.astype(np.int64) * radix
+        radix = radix_next
+    codes, uniques = pd.factorize(combined, sort=True)
+    decoded = {}
+    rest = np.asarray(uniques, dtype=np.int64)
+    for col, labels in zip(strata.columns, levels):
+        decoded[col] = labels[rest % len(labels)]
+        rest = rest // len(labels)
+    return _small_int(codes, len(uniques)), pd.DataFrame(decoded)
+
+
+def _report_strata(report: np.ndarray, stratum: np.ndarray, n_reports: int) -> np.ndarray:
+    """Stratum of each report; a report whose rows name different strata is an error."""
+    per_report = np.zeros(n_reports, dtype=stratum.dtype)
+    per_report[report] = stratum  # any row's value; checked just below
+    disagree = per_report[report] != stratum
+    if disagree.any():
+        raise SignalInputError(
+            f"{int(np.unique(report[disagree]).size)} report(s) have rows in different strata; "
+            "a stratum must be a property of the whole report")
+    return per_report
+
+
+def _distinct_by_report(report: np.ndarray, item: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (report, item) pairs as two arrays."""
+    key = np.unique(report.astype(np.int64) * n_items + item)
+    return key // n_items, key % n_items
+
+
+def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Boolean mask marking the first element of each run of equal sorted keys."""
+    first = np.empty(sorted_keys.shape[0], dtype=bool)
+    if first.size:
+        first[0] = True
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    return first
+
+
+# ----------------------------------------------------------------------------------
+# counting
+# ----------------------------------------------------------------------------------
+
+
+def count_pairs(report: pd.Series | np.ndarray, product: pd.Series | np.ndarray,
+                event: pd.Series | np.ndarray, strata: pd.DataFrame | None = None,
+                *, max_stratum_levels: int = MAX_STRATUM_LEVELS) -> PairCounts:
+    """Count every observed product-event pair, deduplicating (report, product, event).
+
+    ``strata`` is an optional frame of stratum columns aligned with the rows.
+    Cost: three sorts of packed int64 keys of the row count (triples, report-product,
+    report-event) plus hash factorisation of the input columns.
+    """
+    if not (len(report) == len(product) == len(event)):
+        raise SignalInputError("report, product and event columns differ in length")
+    if len(report) == 0:
+        raise SignalInputError("no rows to analyse")
+    r, report_labels = factorize_column(report, "report")
+    p, products = factorize_column(product, "product")
+    e, events = factorize_column(event, "event")
+    n_reports, n_prod, n_ev = len(report_labels), len(products), len(events)
+    del report_labels
+
+    if strata is not None and strata.shape[1]:
+        if len(strata) != len(report):
+            raise SignalInputError("strata frame and rows differ in length")
+        s_row, strata_frame = stratum_codes(strata.reset_index(drop=True), max_stratum_levels)
+    else:
+        s_row, strata_frame = np.zeros(len(r), dtype=np.int32), pd.DataFrame(index=pd.RangeIndex(1))
+    n_strata = len(strata_frame)
+    report_stratum = _report_strata(r, s_row, n_reports)
+    del s_row
+
+    # Relabel reports so their codes increase with stratum: then, within a pair, the
+    # sorted triple keys run through the strata in order and per-stratum counts are
+    # plain run lengths (no second sort).
+    order = np.argsort(report_stratum, kind="stable")
+    rank = np.empty(n_reports, dtype=np.int64)
+    rank[order] = np.arange(n_reports)
+    stratum_of_rank = report_stratum[order]
+    del order
+
+    pe = p.astype(np.int64) * n_ev + e
+    if n_prod * n_ev > _INT64_MAX // max(1, n_reports):
+        pe_codes, pe_uniques = pd.factorize(pe, sort=True)  # compact so the key fits
+        pe_lookup = np.asarray(pe_uniques)
+        pe = pe_codes.astype(np.int64)
+    else:
+        pe_lookup = None
+    triples = np.unique(pe * n_reports + rank[r])  # sorted by (pair, report rank)
+    del pe
+    pair_key = triples // n_reports
+    trip_stratum = stratum_of_rank[triples - pair_key * n_reports]
+    del triples
+
+    first = _run_starts(pair_key)
+    starts = np.flatnonzero(first)
+    a = np.diff(np.append(starts, pair_key.shape[0])).astype(np.int64)
+    pair_pe = pair_key[starts]
+    if pe_lookup is not None:
+        pair_pe = pe_lookup[pair_pe]
+    pair_product = _small_int(pair_pe // n_ev, n_prod)
+    pair_event = _small_int(pair_pe % n_ev, n_ev)
+
+    if n_strata == 1:
+        cell_pair = np.arange(a.shape[0], dtype=np.int64)
+        cell_stratum = np.zeros(a.shape[0], dtype=np.int32)
+        cell_a = a
+    else:
+        pair_index = np.cumsum(first, dtype=np.int64) - 1
+        cell_key = pair_index * n_strata + trip_stratum  # non-decreasing by construction
+        cell_first = np.flatnonzero(_run_starts(cell_key))
+        cell_a = np.diff(np.append(cell_first, cell_key.shape[0])).astype(np.int64)
+        cell_pair = pair_index[cell_first]
+        cell_stratum = trip_stratum[cell_first].astype(np.int32)
+    del pair_key, trip_stratum, first
+
+    rep_p, prod_p = _distinct_by_report(r, p, n_prod)
+    product_margin = np.bincount(prod_p.astype(np.int64) * n_strata + report_stratum[rep_p],
+                                 minlength=n_prod * n_strata).reshape(n_prod, n_strata)
+    del rep_p, prod_p
+    rep_e, ev_e = _distinct_by_report(r, e, n_ev)
+    event_margin = np.bincount(ev_e.astype(np.int64) * n_strata + report_stratum[rep_e],
+                               minlength=n_ev * n_strata).reshape(n_ev, n_strata)
+    del rep_e, ev_e
+    stratum_total = np.bincount(report_stratum, minlength=n_strata)
+
+    return PairCounts(products=products, events=events, strata=strata_frame,
+                      pair_product=pair_product, pair_event=pair_event, a=a,
+                      product_margin=product_margin, event_margin=event_margin,
+                      stratum_total=stratum_total, cell_pair=cell_pair,
+                      cell_stratum=cell_stratum, cell_a=cell_a)
+
+
+def counts_from_stratum_table(product: Sequence | np.ndarray | pd.Series,
+                              event: Sequence | np.ndarray | pd.Series,
+                              a: Sequence | np.ndarray, n_product: Sequence | np.ndarray,
+                              n_event: Sequence | np.ndarray, n_total: Sequence | np.ndarray,
+                              stratum: Sequence | np.ndarray | pd.Series | pd.DataFrame | None = None,
+                              ) -> PairCounts:
+    """Build :class:`PairCounts` from counts already aggregated elsewhere (SQL GROUP BY).
+
+    One row per (product, event, stratum) with ``a`` = distinct reports in that stratum
+    naming both, and the stratum's marginals ``n_product`` (distinct reports naming the
+    product in that stratum), ``n_event`` and ``n_total``. Without ``stratum`` there is
+    one row per pair and the marginals are the overall ones. Rows with a = 0 may be
+    included; they contribute marginals only.
+
+    Marginals are read off the rows, so every (product, stratum) and (event, stratum)
+    with reports must appear on at least one row - true when the rows come from
+    grouping report-product-event rows, unless a report names a product but no event.
+    Disagreeing marginals for the same product/event/stratum are an error.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    n_product = np.asarray(n_product, dtype=np.int64)
+    n_event = np.asarray(n_event, dtype=np.int64)
+    n_total = np.asarray(n_total, dtype=np.int64)
+    n_rows = a.shape[0]
+    if n_rows == 0:
+        raise SignalInputError("no count rows to analyse")
+    if not (len(product) == len(event) == n_rows == n_product.shape[0] == n_event.shape[0]
+            == n_total.shape[0]):
+        raise SignalInputError("count arrays differ in length")
+    if (a < 0).any() or (a > n_product).any() or (a > n_event).any() or \
+            (n_product > n_total).any() or (n_event > n_total).any() or \
+            (n_product + n_event - a > n_total).any():
+        raise SignalInputError("counts are inconsistent (need 0 <= a <= n_product, n_event "
+                               "and n_product + n_event - a <= n_total)")
+    p, products = factorize_column(product, "product")
+    e, events = factorize_column(event, "event")
+    if stratum is None:
+        s, strata_frame = np.zeros(n_rows, dtype=np.int32), pd.DataFrame(index=pd.RangeIndex(1))
+    else:
+        frame = stratum if isinstance(stratum, pd.DataFrame) else pd.DataFrame({"stratum": np.asarray(stratum)})
+        s, strata_frame = stratum_codes(frame.reset_index(drop=True), max_levels=_INT64_MAX)
+    n_prod, n_ev, n_strata = len(products), len(events), len(strata_frame)
+
+    product_margin = _margin_from_rows(p, s, n_product, n_prod, n_strata, "n_product", products)
+    event_margin = _margin_from_rows(e, s, n_event, n_ev, n_strata, "n_event", events)
+    stratum_total = _margin_from_rows(np.zeros_like(s), s, n_total, 1, n_strata, "n_total",
+                                      np.array(["(all)"]))[0]
+
+    cell_key = (p.astype(np.int64) * n_ev + e) * n_strata + s
+    observed = a > 0
+    order = np.argsort(cell_key[observed], kind="stable")
+    cell_key_sorted = cell_key[observed][order]
+    if (cell_key_sorted[1:] == cell_key_sorted[:-1]).any():
+        raise SignalInputError("the same (product, event, stratum) appears on more than one row")
+    cell_a = a[observed][order]
+    pair_key = cell_key_sorted // n_strata
+    first = _run_starts(pair_key)
+    starts = np.flatnonzero(first)
+    pair_pe = pair_key[starts]
+    pair_a = np.add.reduceat(cell_a, starts) if starts.size else np.zeros(0, dtype=np.int64)
+    return PairCounts(products=products, events=events, strata=strata_frame,
+                      pair_product=_small_int(pair_pe // n_ev, n_prod),
+                      pair_event=_small_int(pair_pe % n_ev, n_ev),
+                      a=pair_a.astype(np.int64), product_margin=product_margin,
+                      event_margin=event_margin, stratum_total=stratum_total,
+                      cell_pair=np.cumsum(first, dtype=np.int64) - 1,
+                      cell_stratum=(cell_key_sorted % n_strata).astype(np.int32), cell_a=cell_a)
+
+
+def _margin_from_rows(item: np.ndarray, stratum: np.ndarray, value: np.ndarray, n_items: int,
+                      n_strata: int, name: str, labels: np.ndarray) -> np.ndarray:
+    key = item.astype(np.int64) * n_strata + stratum
+    margin = np.zeros(n_items * n_strata, dtype=np.int64)
+    margin[key] = value
+    bad = margin[key] != value
+    if bad.any():
+        example = labels[item[np.flatnonzero(bad)[0]]]
+        raise SignalInputError(f"'{name}' differs between rows for the same stratum (e.g. {example!r})")
+    return margin.reshape(n_items, n_strata)
+
+
+# ----------------------------------------------------------------------------------
+# row transformations applied before counting
+# ----------------------------------------------------------------------------------
+
+
+def invert_groups(groups: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """Turn {group: [terms]} (how safety staff write a term group) into {term: [groups]}."""
+    term_to_groups: dict[str, list[str]] = {}
+    for group, terms in groups.items():
+        if isinstance(terms, str):
+            terms = [terms]
+        for term in terms:
+            bucket = term_to_groups.setdefault(str(term), [])
+            if group not in bucket:
+                bucket.append(str(group))
+    return term_to_groups
+
+
+def map_event_groups(rows: pd.DataFrame, term_to_groups: Mapping[str, str | Iterable[str]],
+                     *, event_col: str = "event", unmapped: str = "keep") -> pd.DataFrame:
+    """Replace each row's event term by the group(s) it belongs to.
+
+    ``term_to_groups`` maps a term (e.g. a MedDRA preferred term) to one group name or
+    several; a term in several groups yields one row per group. Terms are matched
+    exactly. ``unmapped="keep"`` leaves other terms as they are (so the background of
+    reports is unchanged and groups are compared with the remaining terms);
+    ``"drop"`` removes them (so reports with no grouped term leave the analysis).
+    Counting afterwards deduplicates, so a report with two terms of one group counts
+    once for that (product, group).
+    """
+    if unmapped not in ("keep", "drop"):
+        raise ValueError("unmapped must be 'keep' or 'drop'")
+    pairs = [(str(term), str(g)) for term, gs in term_to_groups.items()
+             for g in ([gs] if isinstance(gs, str) else list(gs))]
+    if not pairs:
+        raise SignalInputError("the event group mapping is empty")
+    mapping = pd.DataFrame(pairs, columns=["__pv_term", "__pv_group"]).drop_duplicates()
+    terms = rows[event_col].astype(str)
+    merged = rows.assign(__pv_term=terms).merge(mapping, on="__pv_term", how="left", sort=False)
+    mapped = merged["__pv_group"].notna()
+    if unmapped == "drop":
+        merged = merged.loc[mapped].copy()
+        merged[event_col] = merged["__pv_group"]
+    else:
+        merged[event_col] = merged["__pv_group"].where(mapped, merged["__pv_term"])
+    return merged.drop(columns=["__pv_term", "__pv_group"]).reset_index(drop=True)
+
+
+def restrict_to_comparator(rows: pd.DataFrame, products: Collection[str], *,
+                           product_col: str = "product") -> pd.DataFrame:
+    """Keep only rows whose product is in ``products`` (e.g. all CAR-T products), so the
+    background - and n_total - is made of those products' reports only. Restricting
+    the comparator reduces confounding by indication (Elsallab et al., Blood 2024)."""
+    wanted = set(products)
+    if not wanted:
+        raise SignalInputError("the comparator product set is empty")
+    keep = rows[product_col].isin(wanted).to_numpy()
+    if not keep.any():
+        raise SignalInputError("no rows name a comparator product")
+    return rows.loc[keep].reset_index(drop=True)

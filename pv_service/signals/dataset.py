@@ -1,0 +1,122 @@
+"""Pair counts computed by the database, over the latest version of each case.
+
+A case counts once per (product, event) whatever its rows repeat. Products are those in
+a suspect or interacting role; events are MedDRA preferred terms as submitted, or named
+term groups (a case counts once per group).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
+from pv_service.patients.models import Patient
+from pv_service.products.models import Product
+
+SUSPECT_ROLES = ("suspect", "interacting")
+STRATA = ("sex", "age_band", "report_year")
+
+
+def _stratum_columns(strata: Sequence[str]):
+    year = sa.extract("year", Case.first_received)
+    age = year - Patient.birth_year
+    exprs = {
+        "sex": Patient.sex,
+        "age_band": sa.case((age < 18, "0-17"), (age < 65, "18-64"), else_="65+"),
+        "report_year": sa.cast(year, sa.Integer),
+    }
+    unknown = set(strata) - set(exprs)
+    if unknown:
+        raise ValueError(f"unknown stratum {sorted(unknown)}; choose from {list(exprs)}")
+    return [exprs[s].label(s) for s in strata]
+
+
+def pair_counts(session: Session, *, strata: Sequence[str] = (), groups: Mapping[str, Sequence[str]] | None = None,
+                product_scope: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per (product, event[, strata]) with a, n_product, n_event, n_total.
+
+    `groups` maps a group name to its preferred-term names and switches the event level to
+    groups; `product_scope` restricts the whole background to those product codes.
+    """
+    strata = list(strata)
+    latest = (
+        sa.select(Case.id.label("case_id"), Case.latest_version_id.label("vid"), *_stratum_columns(strata))
+        .join(Patient, Patient.id == Case.patient_id)
+    )
+    if product_scope is not None:
+        latest = latest.where(Case.latest_version_id.in_(
+            sa.select(CaseDrug.case_version_id).join(Product, Product.id == CaseDrug.product_id)
+            .where(Product.code.in_(list(product_scope)), CaseDrug.role.in_(SUSPECT_ROLES))
+        ))
+    latest = latest.cte("latest")
+    s_cols = [latest.c[s] for s in strata]
+
+    prod_q = (
+        sa.select(latest.c.case_id, *s_cols, Product.code.label("product"))
+        .join(CaseDrug, CaseDrug.case_version_id == latest.c.vid)
+        .join(Product, Product.id == CaseDrug.product_id)
+        .where(CaseDrug.role.in_(SUSPECT_ROLES))
+    )
+    if product_scope is not None:
+        prod_q = prod_q.where(Product.code.in_(list(product_scope)))
+    prod = prod_q.distinct().cte("prod")
+
+    if groups is None:
+        evt = (
+            sa.select(latest.c.case_id, *s_cols, CaseReaction.pt_name.label("event"))
+            .join(CaseReaction, CaseReaction.case_version_id == latest.c.vid)
+            .distinct().cte("evt")
+        )
+    else:
+        parts = [
+            sa.select(latest.c.case_id, *s_cols, sa.literal(name, sa.String).label("event"))
+            .join(CaseReaction, CaseReaction.case_version_id == latest.c.vid)
+            .where(CaseReaction.pt_name.in_(list(terms)))
+            for name, terms in groups.items()
+        ]
+        evt = sa.union(*parts).cte("evt") if len(parts) > 1 else parts[0].distinct().cte("evt")
+
+    key = [prod.c[s] for s in strata]
+    cells = (
+        sa.select(prod.c.product, evt.c.event, *key, sa.func.count().label("a"))
+        .join(evt, evt.c.case_id == prod.c.case_id)
+        .group_by(prod.c.product, evt.c.event, *key)
+    )
+    n_product = sa.select(prod.c.product, *key, sa.func.count().label("n_product")).group_by(prod.c.product, *key)
+    n_event = sa.select(evt.c.event, *[evt.c[s] for s in strata], sa.func.count().label("n_event")).group_by(
+        evt.c.event, *[evt.c[s] for s in strata])
+    n_total = sa.select(*s_cols, sa.func.count().label("n_total")).select_from(latest)
+    if strata:
+        n_total = n_total.group_by(*s_cols)
+
+    conn = session.connection()
+    frame = pd.DataFrame(conn.execute(cells).mappings().all(), columns=["product", "event", *strata, "a"])
+    if frame.empty:
+        return frame.assign(n_product=pd.Series(dtype="int64"), n_event=pd.Series(dtype="int64"),
+                            n_total=pd.Series(dtype="int64"))
+    frame = frame.merge(pd.DataFrame(conn.execute(n_product).mappings().all()), on=["product", *strata])
+    frame = frame.merge(pd.DataFrame(conn.execute(n_event).mappings().all()), on=["event", *strata])
+    totals = pd.DataFrame(conn.execute(n_total).mappings().all())
+    frame = frame.merge(totals, on=strata) if strata else frame.assign(n_total=int(totals["n_total"].iloc[0]))
+    if strata and groups is not None:
+        frame = _add_margin_rows(frame, pd.DataFrame(conn.execute(n_product).mappings().all()), strata)
+    return frame
+
+
+def _add_margin_rows(frame: pd.DataFrame, n_product: pd.DataFrame, strata: list[str]) -> pd.DataFrame:
+    """With groups, a product may have reports in a stratum but no grouped event there.
+
+    Its reports still belong in that stratum's expected counts, so it gets a row with a = 0
+    (paired with any event of the stratum) that carries only its marginal.
+    """
+    present = frame[["product", *strata]].drop_duplicates()
+    missing = n_product.merge(present, on=["product", *strata], how="left", indicator=True)
+    missing = missing[missing["_merge"] == "left_only"].drop(columns="_merge")
+    if missing.empty:
+        return frame
+    one_event = frame.drop_duplicates(strata)[[*strata, "event", "n_event", "n_total"]]
+    extra = missing.merge(one_event, on=strata).assign(a=0)
+    return pd.concat([frame, extra[frame.columns]], ignore_index=True)

@@ -1,0 +1,103 @@
+"""Stored signal runs and their pairs. Statistics run in jobs, never inside a request."""
+from __future__ import annotations
+
+import base64
+import json
+from enum import StrEnum
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import select
+
+from pv_service.auth.principal import Principal, SessionDep, require
+from pv_service.common.errors import InvalidInput, NotFound
+from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.vocab import Role
+from pv_service.products.models import Product
+from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
+from pv_service.signals.schemas import PairPublic, RunPublic, TrendPoint
+
+
+router = APIRouter(prefix="/v1/signals", tags=["signals"])
+SignalReader = Annotated[Principal, Depends(require(Role.safety_officer, Role.mah))]
+SortKey = StrEnum("SortKey", {c: c for c in MEASURE_COLUMNS})
+
+
+def _scope(principal: Principal):
+    """An MAH sees pairs of its own products only."""
+    if principal.role == Role.mah:
+        return SignalPair.product.in_(select(Product.code).where(Product.mah_organization_id == principal.organization_id))
+    return sa.true()
+
+
+@router.get("/runs", response_model=Page[RunPublic])
+def list_runs(session: SessionDep, _: SignalReader, page: PageDep, level: str | None = None):
+    stmt = select(SignalRun)
+    if level is not None:
+        stmt = stmt.where(SignalRun.level == level)
+    items, cursor = paginate(session, stmt, SignalRun.id, page)
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/runs/{run_id}", response_model=RunPublic)
+def get_run(session: SessionDep, _: SignalReader, run_id: int):
+    run = session.get(SignalRun, run_id)
+    if run is None:
+        raise NotFound("no such run")
+    return run
+
+
+def _offset_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
+
+
+def _read_offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        value = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))["offset"]
+        if isinstance(value, int) and value >= 0:
+            return value
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise InvalidInput.one(("query", "cursor"), "not a cursor returned by this API")
+
+
+@router.get("/runs/{run_id}/pairs", response_model=Page[PairPublic])
+def list_pairs(
+    session: SessionDep, principal: SignalReader, run_id: int,
+    product: Annotated[str | None, Query(description="Product code")] = None,
+    event: Annotated[str | None, Query(description="Event: preferred term name or group name")] = None,
+    min_n: Annotated[int, Query(ge=0)] = 0,
+    sort: SortKey = SortKey.n,
+    descending: bool = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+):
+    """A run's pairs, filtered and sorted by any measure (a run never changes, so pages are stable)."""
+    if session.get(SignalRun, run_id) is None:
+        raise NotFound("no such run")
+    column = getattr(SignalPair, sort.value)
+    order = column.desc() if descending else column.asc()
+    # NULLs (undefined measures) last in either direction, on both databases.
+    stmt = select(SignalPair).where(SignalPair.run_id == run_id, _scope(principal), SignalPair.n >= min_n)
+    if product is not None:
+        stmt = stmt.where(SignalPair.product == product)
+    if event is not None:
+        stmt = stmt.where(SignalPair.event == event)
+    offset = _read_offset(cursor)
+    rows = list(session.exec(stmt.order_by(column.is_(None), order, SignalPair.id).offset(offset).limit(limit + 1)))
+    more = len(rows) > limit
+    return Page(items=rows[:limit], next_cursor=_offset_cursor(offset + limit) if more else None)
+
+
+@router.get("/trend", response_model=list[TrendPoint])
+def trend(session: SessionDep, principal: SignalReader, product: str, event: str, level: str = "pt"):
+    """One pair's measures across runs, oldest first."""
+    rows = session.exec(
+        select(SignalPair, SignalRun.as_of).join(SignalRun, SignalRun.id == SignalPair.run_id)
+        .where(SignalPair.product == product, SignalPair.event == event, SignalRun.level == level, _scope(principal))
+        .order_by(SignalRun.id)
+    ).all()
+    return [TrendPoint(**PairPublic.model_validate(p).model_dump(), as_of=as_of) for p, as_of in rows]

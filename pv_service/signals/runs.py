@@ -1,0 +1,60 @@
+"""Signal runs over the database: counts by SQL, measures by the pure engine, results stored."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from pv_service.signals.compute import compute_from_stratum_counts
+from pv_service.signals.dataset import pair_counts
+from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
+
+
+def _clean(value) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def run_signals(session: Session, now: dt.datetime, *, strata: Sequence[str] = (),
+                groups: Mapping[str, Sequence[str]] | None = None, level: str = "pt",
+                min_count: int = 1, product_scope: Sequence[str] | None = None) -> SignalRun | None:
+    """Compute and store one run; None when the database holds no analysable case yet."""
+    frame = pair_counts(session, strata=strata, groups=groups, product_scope=product_scope)
+    params = {"strata": list(strata), "min_count": min_count, "level": level,
+              "product_scope": list(product_scope) if product_scope else None,
+              "groups": {k: list(v) for k, v in groups.items()} if groups else None}
+    if frame.empty:
+        return None
+    result = compute_from_stratum_counts(
+        frame["product"], frame["event"], frame["a"], frame["n_product"], frame["n_event"], frame["n_total"],
+        stratum=frame[list(strata)] if strata else None, min_count=min_count,
+    )
+    fit = result.fit
+    hyper = {}
+    if fit is not None:
+        hyper = {"alpha1": fit.prior.alpha1, "beta1": fit.prior.beta1, "alpha2": fit.prior.alpha2,
+                 "beta2": fit.prior.beta2, "p": fit.prior.p, "log_likelihood": fit.log_likelihood,
+                 "converged": bool(fit.converged)}
+    n_reports = int(session.connection().execute(sa.text("SELECT COUNT(*) FROM safety_case")).scalar_one()) \
+        if product_scope is None else int(frame.drop_duplicates(list(strata) or None)["n_total"].sum()) if strata \
+        else int(frame["n_total"].iloc[0])
+    run = SignalRun(started_at=now, finished_at=now, as_of=now.date(), level=level, params=params,
+                    n_reports=n_reports, n_pairs=len(result.table), hyperparameters=hyper)
+    session.add(run)
+    session.flush()
+    table = result.table
+    rows = [
+        {"run_id": run.id, "product": str(p), "event": str(e), **{c: _clean(v) for c, v in zip(MEASURE_COLUMNS, vals)}}
+        for p, e, *vals in table[["product", "event", *MEASURE_COLUMNS]].itertuples(index=False, name=None)
+    ]
+    if rows:
+        session.execute(sa.insert(SignalPair.__table__), rows)
+    return run
