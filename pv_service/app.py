@@ -7,6 +7,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from pv_service.alerting.router import router as alerts_router
+from pv_service.audit.router import router as audit_router
 from pv_service.auth.router import router as auth_router
 from pv_service.cases.router import router as cases_router
 from pv_service.common.body_limit import BodySizeLimit
@@ -53,7 +55,8 @@ def create_app(clock: Clock | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (auth_router, products_router, patients_router, followup_router, cases_router, signals_router):
+    for router in (auth_router, products_router, patients_router, followup_router, cases_router, signals_router,
+                   alerts_router, audit_router):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

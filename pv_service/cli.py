@@ -12,6 +12,12 @@ app = typer.Typer(help="pv-service: pharmacovigilance and long-term follow-up of
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 
+def _mount_subcommands() -> None:
+    from pv_service.signals.cli import app as signals_app
+
+    app.add_typer(signals_app, name="signals")
+
+
 def _fail(message: str, code: int = 2) -> None:
     typer.secho(f"error: {message}", err=True, fg="red")
     raise typer.Exit(code)
@@ -157,6 +163,9 @@ def create_user(
             _fail(exc.message)
         session.commit()
         typer.echo(f"user {user.id}: {user.username} ({user.role})")
+
+
+_mount_subcommands()
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from pv_service.products.models import (  # noqa: F401
     Product,
     ProductApproval,
 )
-from pv_service.alerting.models import Alert  # noqa: F401,E402
+from pv_service.alerting.models import Alert, AlertEvent  # noqa: F401,E402
+from pv_service.audit.models import AuditRecord  # noqa: F401,E402
 from pv_service.jobs.models import JobRun  # noqa: F401,E402
 from pv_service.signals.models import SignalPair, SignalRun  # noqa: F401,E402

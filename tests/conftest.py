@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel
 
 import pv_service.models  # noqa: F401
 from pv_service.app import create_app
+from pv_service.audit.triggers import create_statements, drop_statements
 from pv_service.auth.models import Organization, User
 from pv_service.auth.security import create_access_token
 from pv_service.core.db import get_session, make_engine
@@ -61,8 +62,13 @@ def _empty(engine) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # The audit trail refuses DELETE; lift the trigger for the purge between tests only.
+            for statement in drop_statements("sqlite"):
+                conn.execute(sa.text(statement))
             for name in tables:
                 conn.execute(sa.text(f"DELETE FROM {name}"))
+            for statement in create_statements("sqlite"):
+                conn.execute(sa.text(statement))
 
 
 @pytest.fixture

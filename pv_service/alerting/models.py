@@ -32,3 +32,18 @@ class Alert(SQLModel, table=True):
     last_seen_at: dt.datetime = Field(sa_type=UTCDateTime)
     resolved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolution: str | None = Field(default=None, max_length=40)
+
+
+class AlertEvent(SQLModel, table=True):
+    """One step of an alert's workflow: who moved it, when, from what to what, and why."""
+    __tablename__ = "alert_event"
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    at: dt.datetime = Field(sa_type=UTCDateTime)
+    actor_id: int | None = Field(default=None, foreign_key="app_user.id")
+    actor: str = Field(max_length=100)
+    kind: str = Field(max_length=20)  # raised, transition, assigned, reopened, updated, auto_resolved
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    action: str | None = Field(default=None, max_length=40)
+    comment: str | None = Field(default=None, max_length=4000)

@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from pv_service.alerting.models import Alert
+from pv_service.alerting.models import Alert, AlertEvent
+from pv_service.audit import chain as audit
+from pv_service.alerting.workflow import OPERATIONAL_OPEN
 
-OPEN_OPERATIONAL = ("open", "acknowledged")
+SYSTEM = "system"
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,14 @@ def reconcile(session: Session, alert_type: str, key_prefix: str, current: list[
         seen.add(spec.key)
         alert = existing.get(spec.key)
         if alert is None:
-            session.add(Alert(
+            alert = Alert(
                 key=spec.key, type=spec.type, status="open", severity=spec.severity, priority=spec.priority,
                 title=spec.title, subject_type=spec.subject_type, subject_id=spec.subject_id,
                 product_id=spec.product_id, detail=spec.detail, first_raised_at=now, last_seen_at=now,
-            ))
+            )
+            session.add(alert)
+            session.flush()
+            log_event(session, alert, now, "raised", None, "open")
             raised += 1
             continue
         if alert.status == "resolved":
@@ -57,6 +62,7 @@ def reconcile(session: Session, alert_type: str, key_prefix: str, current: list[
                 refreshed += 1
                 continue
             alert.status, alert.resolved_at, alert.resolution = "open", None, None
+            log_event(session, alert, now, "reopened", "resolved", "open", "the cause is present again")
             reopened += 1
         else:
             refreshed += 1
@@ -64,9 +70,21 @@ def reconcile(session: Session, alert_type: str, key_prefix: str, current: list[
         alert.last_seen_at = now
         session.add(alert)
     for key, alert in existing.items():
-        if key not in seen and alert.status in OPEN_OPERATIONAL:
+        if key not in seen and alert.status in OPERATIONAL_OPEN:
+            log_event(session, alert, now, "auto_resolved", alert.status, "resolved", "the cause is gone")
             alert.status, alert.resolved_at, alert.resolution = "resolved", now, "cause_gone"
             session.add(alert)
             closed += 1
     session.flush()
     return {"raised": raised, "refreshed": refreshed, "reopened": reopened, "closed": closed}
+
+
+def log_event(session: Session, alert: Alert, now: dt.datetime, kind: str, from_status: str | None,
+              to_status: str | None, comment: str | None = None, actor_id: int | None = None,
+              actor: str = SYSTEM, action: str | None = None) -> None:
+    """The alert's own history, mirrored into the tamper-evident audit trail."""
+    session.add(AlertEvent(alert_id=alert.id, at=now, actor_id=actor_id, actor=actor, kind=kind,
+                           from_status=from_status, to_status=to_status, action=action, comment=comment))
+    audit.record(session, actor_id=actor_id, actor=actor, entity_type="alert", entity_id=alert.id, action=kind,
+                 before={"status": from_status} if from_status else None,
+                 after={"status": to_status, "action": action, "comment": comment, "key": alert.key}, now=now)

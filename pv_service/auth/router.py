@@ -90,8 +90,8 @@ def get_organization(session: SessionDep, principal: CurrentPrincipal, org_id: i
 
 
 @router.post("/users", response_model=UserPublic, status_code=201)
-def create_user(session: SessionDep, _: AdminPrincipal, body: UserCreate, now: Now) -> User:
-    user = service.create_user(session, body, now)
+def create_user(session: SessionDep, admin: AdminPrincipal, body: UserCreate, now: Now) -> User:
+    user = service.create_user(session, body, now, admin.user_id, admin.username)
     session.commit()
     return user
 

@@ -5,6 +5,7 @@ import datetime as dt
 
 from sqlmodel import Session, select
 
+from pv_service.audit import chain as audit
 from pv_service.auth.models import ApiKey, Organization, User
 from pv_service.auth.schemas import OrganizationCreate, UserCreate
 from pv_service.auth.security import hash_api_key, hash_password, new_api_key, verify_password
@@ -29,7 +30,8 @@ def create_organization(session: Session, data: OrganizationCreate, now: dt.date
     return org
 
 
-def create_user(session: Session, data: UserCreate, now: dt.datetime) -> User:
+def create_user(session: Session, data: UserCreate, now: dt.datetime, actor_id: int | None = None,
+                actor: str = "cli") -> User:
     if session.exec(select(User).where(User.username == data.username)).first():
         raise Conflict(f"user {data.username!r} exists")
     needed = ROLE_ORG_KIND[data.role]
@@ -52,6 +54,9 @@ def create_user(session: Session, data: UserCreate, now: dt.datetime) -> User:
     )
     session.add(user)
     session.flush()
+    audit.record(session, actor_id=actor_id, actor=actor, entity_type="user", entity_id=user.id, action="created",
+                 before=None, after={"username": user.username, "role": user.role,
+                                     "organization_id": user.organization_id}, now=now)
     return user
 
 

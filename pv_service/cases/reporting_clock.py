@@ -14,8 +14,9 @@ Due date = day 0 + clock days (calendar days; "immediately" = ``immediately_days
 Status: on_time / late (submitted on or before / after the due date), pending (not
 submitted, due date not passed: the due day itself is still on time), pending_overdue,
 not_required (no clock applies), unknown_jurisdiction (no clocks configured: fix the
-rules). A submission dated after the as-of date is not known yet. Warnings: for pending reports, every lead time L with days_remaining <= L is
-due; ``warning_lead_days`` is the tightest one reached. A job that alerts once per
+rules). A submission dated after the as-of date is not known yet.
+Warnings: for pending reports, every lead time L with days_remaining <= L is due;
+``warning_lead_days`` is the tightest one reached. A job that alerts once per
 (case, jurisdiction, lead) can use ``warnings_due``.
 """
 from __future__ import annotations
@@ -45,6 +46,8 @@ def evaluate_reporting_clocks(cases: pd.DataFrame, rules, as_of: dt.date) -> pd.
     n = len(cases)
     as_of_day = int(to_days(as_of))
     day0 = to_days(cases["first_received"])
+    if (day0 == np.iinfo(np.int64).min).any():
+        raise ValueError("cases.first_received must not be missing")
     death = _flag(cases, "death", False)
     lt = _flag(cases, "life_threatening", False)
     cond = {

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
+from pv_service.audit import chain as audit
 from pv_service.auth.principal import Principal
 from pv_service.cases.hashing import content_hash
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
@@ -179,6 +180,9 @@ def submit_report(session: Session, principal: Principal, report: ReportIn, now:
     ])
     conn.execute(insert(CaseReaction.__table__), [{"case_version_id": version_id, **r} for r in reactions])
     conn.execute(update(Case.__table__).where(Case.id == case_id).values(latest_version=report.version, latest_version_id=version_id))
+    audit.record(session, actor_id=principal.user_id, actor=principal.username, entity_type="report", entity_id=case_id,
+                 action="version_received", before={"latest_version": versions[-1] if versions else None},
+                 after={"version": report.version, "content_hash": digest, "serious": serious}, now=now)
 
     latest = VersionPublic(
         case_id=case_id, sender_case_id=report.sender_case_id, version=report.version, is_latest=True,

@@ -63,3 +63,25 @@ def paginate(session, stmt: Select, id_column, params: PageParams) -> tuple[list
     last = rows[-1]
     last_id = last.id if hasattr(last, "id") else last[0].id
     return rows, encode_cursor(last_id)
+
+
+def encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
+
+
+def decode_offset(cursor: str | None) -> int:
+    """Cursor for lists sorted by a value rather than id (stable where rows do not change order)."""
+    if cursor is None:
+        return 0
+    try:
+        value = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))["offset"]
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        pass
+    raise InvalidInput.one(("query", "cursor"), "not a cursor returned by this API")
+
+
+def offset_page(session, stmt: Select, offset: int, limit: int) -> tuple[list, str | None]:
+    rows = list(session.exec(stmt.offset(offset).limit(limit + 1)).all())
+    return rows[:limit], encode_offset(offset + limit) if len(rows) > limit else None

@@ -66,6 +66,7 @@ _LOG_LO, _LOG_HI = np.log(1e-6), np.log(1e4)
 _LOGIT_LIM = 15.0
 _BOX_LO = np.array([_LOG_LO] * 4 + [-_LOGIT_LIM])
 _BOX_HI = np.array([_LOG_HI] * 4 + [_LOGIT_LIM])
+_GRAD_TOL = 1e-6  # on the mean log-likelihood per pair, in transformed coordinates
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class StartResult:
     in_bounds: bool
     iterations: int
     message: str
+    #: BFGS inverse-Hessian approximation at the estimate (transformed coordinates)
+    hess_inv: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,7 @@ class _Points:
     w: np.ndarray
     n_values: np.ndarray
     n_index: np.ndarray
+    log_e: np.ndarray
     const: float      # sum w * (-lgamma(n+1)): part of the log-likelihood free of theta
     total_w: float
 
@@ -203,16 +207,17 @@ class _Points:
         n = np.asarray(n, dtype=np.float64)
         e = np.asarray(e, dtype=np.float64)
         w = np.asarray(w, dtype=np.float64)
-        n_values, n_index = np.unique(n, return_inverse=True)
+        n_index, n_values = pd.factorize(n)
+        n_values = np.asarray(n_values, dtype=np.float64)
         const = -float(np.dot(w, special.gammaln(n + 1.0)))
-        return cls(n, e, w, n_values, n_index, const, float(w.sum()))
+        return cls(n, e, w, n_values, n_index, np.log(e), const, float(w.sum()))
 
 
 def _component_terms(pts: _Points, alpha: float, beta: float):
     """Per point: log f(n) (without -lgamma(n+1)), d/d alpha, d/d beta, and the same for
     z = log f(0)."""
-    l_eb = np.log1p(pts.e / beta)                   # log((beta + E)/beta)
-    l_be = np.log1p(beta / pts.e)                   # log((beta + E)/E)
+    l_eb = np.log1p(pts.e / beta)                   # log((beta + E)/beta), exact for tiny E
+    l_be = l_eb + (np.log(beta) - pts.log_e)        # log((beta + E)/E)
     gl = special.gammaln(pts.n_values + alpha) - special.gammaln(alpha)
     dg = special.digamma(pts.n_values + alpha) - special.digamma(alpha)
     log_f = gl[pts.n_index] - alpha * l_eb - pts.n * l_be
@@ -291,20 +296,30 @@ def _in_bounds(prior: Prior, param_limit: float) -> bool:
 
 
 def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
-              max_iter: int = 2000) -> StartResult:
+              max_iter: int = 2000, hess_inv0: np.ndarray | None = None) -> StartResult:
     """BFGS on the unconstrained transformed parameters (as openEBGM's nlminb runs
     unconstrained), then an in-bounds check. BFGS rather than L-BFGS-B: for five
     parameters it needs no LAPACK calls, whose threads stall when the machine is busy."""
+    if hess_inv0 is not None:
+        hess_inv0 = 0.5 * (hess_inv0 + hess_inv0.T)
+        try:
+            np.linalg.cholesky(hess_inv0)
+        except np.linalg.LinAlgError:
+            hess_inv0 = None  # not positive definite: start from the identity
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         res = optimize.minimize(_objective, _to_x(start), args=(pts, truncation), jac=True,
-                                method="BFGS", options={"maxiter": max_iter, "gtol": 1e-8})
+                                method="BFGS", options={"maxiter": max_iter, "gtol": 1e-8,
+                                                        "hess_inv0": hess_inv0})
     est = _from_x(np.clip(res.x, _BOX_LO, _BOX_HI))
     nll = float(res.fun) * pts.total_w if np.isfinite(res.fun) else np.inf
+    # BFGS reports "precision loss" when the line search cannot improve an objective
+    # already flat to rounding; that is convergence if the gradient is ~0 there.
+    flat = res.status == 2 and float(np.max(np.abs(res.jac))) < _GRAD_TOL
     return StartResult(start=start, estimate=est, neg_log_likelihood=nll,
-                       converged=bool(res.success and np.isfinite(res.fun)),
+                       converged=bool((res.success or flat) and np.isfinite(res.fun)),
                        in_bounds=_in_bounds(est, param_limit), iterations=int(res.nit),
-                       message=str(res.message))
+                       message=str(res.message), hess_inv=getattr(res, "hess_inv", None))
 
 
 # ----------------------------------------------------------------------------------
@@ -355,10 +370,10 @@ def squash(n, e, weights=None, *, bins_per_count: int = 500, keep_top: int = 50
                             bins_per_count + rank)  # unique "bin" per kept point
     bin_in_group = np.where(squashable, bin_in_group, rank)
     key = gid.astype(np.int64) * (int(size.max()) + bins_per_count + 1) + bin_in_group
-    bins, inverse = np.unique(key, return_inverse=True)
-    w_bin = np.bincount(inverse, weights=w, minlength=bins.shape[0])
-    e_bin = np.bincount(inverse, weights=w * e, minlength=bins.shape[0]) / w_bin
-    n_bin = np.bincount(inverse, weights=w * n, minlength=bins.shape[0]) / w_bin
+    inverse, bins = pd.factorize(key)
+    w_bin = np.bincount(inverse, weights=w, minlength=len(bins))
+    e_bin = np.bincount(inverse, weights=w * e, minlength=len(bins)) / w_bin
+    n_bin = np.bincount(inverse, weights=w * n, minlength=len(bins)) / w_bin
     return np.rint(n_bin), e_bin, w_bin
 
 
@@ -412,7 +427,8 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
         < AGREEMENT_TOL))
     chosen, message = best, "converged"
     if use_squash:  # refine on the exact data from the squashed optimum
-        chosen = _minimise(full, best.estimate, truncation, param_limit)
+        # warm start: the curvature learnt on the squashed points is close to the real one
+        chosen = _minimise(full, best.estimate, truncation, param_limit, hess_inv0=best.hess_inv)
         message = "converged on squashed data, refined on all data"
         if not (chosen.converged and chosen.in_bounds):
             prior = chosen.estimate.canonical()

@@ -1,8 +1,6 @@
 """Stored signal runs and their pairs. Statistics run in jobs, never inside a request."""
 from __future__ import annotations
 
-import base64
-import json
 from enum import StrEnum
 from typing import Annotated
 
@@ -11,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from sqlmodel import select
 
 from pv_service.auth.principal import Principal, SessionDep, require
-from pv_service.common.errors import InvalidInput, NotFound
-from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.errors import NotFound
+from pv_service.common.pagination import Page, PageDep, decode_offset, offset_page, paginate
 from pv_service.common.vocab import Role
 from pv_service.products.models import Product
 from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
@@ -48,22 +46,6 @@ def get_run(session: SessionDep, _: SignalReader, run_id: int):
     return run
 
 
-def _offset_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
-
-
-def _read_offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        value = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))["offset"]
-        if isinstance(value, int) and value >= 0:
-            return value
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise InvalidInput.one(("query", "cursor"), "not a cursor returned by this API")
-
-
 @router.get("/runs/{run_id}/pairs", response_model=Page[PairPublic])
 def list_pairs(
     session: SessionDep, principal: SignalReader, run_id: int,
@@ -86,10 +68,9 @@ def list_pairs(
         stmt = stmt.where(SignalPair.product == product)
     if event is not None:
         stmt = stmt.where(SignalPair.event == event)
-    offset = _read_offset(cursor)
-    rows = list(session.exec(stmt.order_by(column.is_(None), order, SignalPair.id).offset(offset).limit(limit + 1)))
-    more = len(rows) > limit
-    return Page(items=rows[:limit], next_cursor=_offset_cursor(offset + limit) if more else None)
+    items, next_cursor = offset_page(session, stmt.order_by(column.is_(None), order, SignalPair.id),
+                                     decode_offset(cursor), limit)
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get("/trend", response_model=list[TrendPoint])

@@ -1,0 +1,122 @@
+"""Expedited reporting clocks, worked by hand from the fixture rules
+(tests/rules/fixture_alerts/reporting_clocks.yaml = the shipped alerts/ version):
+NMPA death "immediately" = day 0 + 1 (end of the next calendar day), serious 15, other
+30; FDA serious and unexpected 15; EMA serious 15; ICH E2A fatal or life-threatening
+unexpected 7, other serious unexpected 15. Warning leads 5, 2, 1, 0 days."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pv_service.cases.reporting_clock import evaluate_reporting_clocks
+from pv_service.rules import load_rules
+
+FIXTURE = Path(__file__).resolve().parents[1] / "rules" / "fixture_alerts"
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules(FIXTURE)
+
+
+def D(s):
+    return dt.date.fromisoformat(s) if s else None
+
+
+def cases(rows):
+    """rows: (case_id, jurisdiction, first_received, serious, death, life_threatening, unexpected, submitted)"""
+    return pd.DataFrame(
+        [(c, j, D(f), s, d, lt, u, D(sub)) for c, j, f, s, d, lt, u, sub in rows],
+        columns=["case_id", "jurisdiction", "first_received", "serious", "death", "life_threatening",
+                 "unexpected", "submitted_date"],
+    )
+
+
+def one(df, case_id, jurisdiction=None):
+    rows = df[df["case_id"] == case_id]
+    if jurisdiction:
+        rows = rows[rows["jurisdiction"] == jurisdiction]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def test_death_in_china_must_be_reported_at_once(rules):
+    c = cases([(1, "NMPA", "2025-03-01", True, True, False, None, None)])
+    r = one(evaluate_reporting_clocks(c, rules, D("2025-03-01")), 1)
+    assert r["due_date"] == pd.Timestamp("2025-03-02")  # end of the next calendar day
+    assert r["clock_days"] == 1  # the shortest applicable clock wins over serious (15) and any (30)
+    assert str(r["status"]) == "pending"
+    assert r["days_remaining"] == 1
+    assert r["warning_lead_days"] == 1
+    assert r["warnings_due"] == (5, 2, 1)
+    r = one(evaluate_reporting_clocks(c, rules, D("2025-03-02")), 1)
+    assert (str(r["status"]), r["days_remaining"], r["warning_lead_days"]) == ("pending", 0, 0)
+    r = one(evaluate_reporting_clocks(c, rules, D("2025-03-03")), 1)
+    assert (str(r["status"]), r["days_remaining"]) == ("pending_overdue", -1)
+    assert pd.isna(r["warning_lead_days"])
+    on_time = cases([(1, "NMPA", "2025-03-01", True, True, False, None, "2025-03-02")])
+    assert str(one(evaluate_reporting_clocks(on_time, rules, D("2025-04-01")), 1)["status"]) == "on_time"
+    late = cases([(1, "NMPA", "2025-03-01", True, True, False, None, "2025-03-03")])
+    r = one(evaluate_reporting_clocks(late, rules, D("2025-04-01")), 1)
+    assert str(r["status"]) == "late"
+    assert pd.isna(r["days_remaining"])
+    # seen from before the submission date, it is not submitted yet
+    assert str(one(evaluate_reporting_clocks(late, rules, D("2025-03-02")), 1)["status"]) == "pending"
+
+
+def test_china_serious_and_other(rules):
+    c = cases([
+        (1, "NMPA", "2025-01-20", True, False, False, None, None),  # 20 Jan + 15 = 4 Feb
+        (2, "NMPA", "2025-01-20", False, False, False, None, None),  # 20 Jan + 30 = 19 Feb
+    ])
+    df = evaluate_reporting_clocks(c, rules, D("2025-01-31"))
+    r1, r2 = one(df, 1), one(df, 2)
+    assert (r1["due_date"], r1["days_remaining"], r1["warning_lead_days"]) == (pd.Timestamp("2025-02-04"), 4, 5)
+    assert (r2["due_date"], r2["days_remaining"]) == (pd.Timestamp("2025-02-19"), 19)
+    assert pd.isna(r2["warning_lead_days"])
+    assert "15 days" in r1["clock_basis"]
+
+
+def test_other_jurisdictions(rules):
+    c = cases([
+        (1, "FDA", "2025-06-01", True, False, False, None, None),  # unexpected unknown: clock applies
+        (2, "FDA", "2025-06-01", True, False, False, False, None),  # expected: no 15-day report
+        (3, "EMA", "2025-06-01", False, False, True, None, None),  # life-threatening is serious
+        (4, "ICH_E2A", "2025-06-01", True, False, True, True, None),  # 7 days
+        (5, "ICH_E2A", "2025-06-01", True, False, False, True, None),  # 15 days
+        (6, "MARS", "2025-06-01", True, True, False, None, None),
+    ])
+    df = evaluate_reporting_clocks(c, rules, D("2025-06-02")).set_index("case_id")
+    assert df.loc[1, "due_date"] == pd.Timestamp("2025-06-16")
+    assert str(df.loc[2, "status"]) == "not_required" and pd.isna(df.loc[2, "due_date"])
+    assert df.loc[3, "due_date"] == pd.Timestamp("2025-06-16")
+    assert df.loc[4, "due_date"] == pd.Timestamp("2025-06-08")
+    assert df.loc[5, "due_date"] == pd.Timestamp("2025-06-16")
+    assert str(df.loc[6, "status"]) == "unknown_jurisdiction"
+
+
+def test_one_case_several_regulators(rules):
+    c = cases([
+        (9, "NMPA", "2025-12-30", True, True, False, None, None),
+        (9, "EMA", "2025-12-30", True, True, False, None, "2026-01-05"),
+    ])
+    df = evaluate_reporting_clocks(c, rules, D("2026-01-02"))
+    assert one(df, 9, "NMPA")["due_date"] == pd.Timestamp("2025-12-31")
+    assert str(one(df, 9, "NMPA")["status"]) == "pending_overdue"
+    assert one(df, 9, "EMA")["due_date"] == pd.Timestamp("2026-01-14")  # across the year end
+    assert str(one(df, 9, "EMA")["status"]) == "pending"  # submitted on 5 Jan: not known on 2 Jan
+    df = evaluate_reporting_clocks(c, rules, D("2026-01-06"))
+    assert str(one(df, 9, "EMA")["status"]) == "on_time"
+
+
+def test_minimal_columns_and_empty(rules):
+    c = pd.DataFrame({"case_id": [1], "jurisdiction": ["NMPA"], "first_received": [D("2025-01-01")],
+                      "serious": [False], "death": [False]})
+    r = one(evaluate_reporting_clocks(c, rules, D("2025-01-01")), 1)
+    assert r["due_date"] == pd.Timestamp("2025-01-31")
+    assert len(evaluate_reporting_clocks(c.iloc[:0], rules, D("2025-01-01"))) == 0
+    with pytest.raises(ValueError, match="missing column"):
+        evaluate_reporting_clocks(c.drop(columns="death"), rules, D("2025-01-01"))
