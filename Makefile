@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PV_PORT ?= 8000
 export PV_PORT
 
-.PHONY: install demo serve test migrate clean bench-deps bench-intake bench-signals bench-compliance
+.PHONY: install browser demo serve test migrate clean bench-deps bench-intake bench-signals bench-compliance
 
 $(BIN)/pv-service: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(BIN)/pv-service: pyproject.toml
 	touch $(BIN)/pv-service
 
 install: $(BIN)/pv-service
+
+# Browser tests drive Debian's chromium (Playwright's own browser download does not work here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 
 demo: install
 	$(BIN)/pv-service demo --port $(PV_PORT)
@@ -23,7 +27,7 @@ serve: install
 migrate: install
 	$(BIN)/pv-service migrate
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -1,0 +1,71 @@
+"""Read the follow-up cohort out of the database as the frames the compliance engine takes."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from pv_service.cases.models import Case, CaseReaction
+from pv_service.followup.models import FollowupContact
+from pv_service.patients.models import Patient, Treatment
+from pv_service.products.models import Product
+from pv_service.rules import Rules
+
+
+def load_treatments(session: Session, rules: Rules, product_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """treatment_id, patient_id, product_id, product_code, clinic_id, plan, infusion_date.
+
+    With `product_ids`, every treatment of the patients treated with those products is
+    included, because a death recorded under one treatment stops the others too.
+    """
+    stmt = sa.select(
+        Treatment.id.label("treatment_id"), Treatment.patient_id, Treatment.product_id,
+        Product.code.label("product_code"), Product.modality, Product.followup_plan,
+        Patient.clinic_id, Treatment.infusion_date,
+    ).join(Product, Product.id == Treatment.product_id).join(Patient, Patient.id == Treatment.patient_id)
+    if product_ids is not None:
+        patients = sa.select(Treatment.patient_id).where(Treatment.product_id.in_(list(product_ids)))
+        stmt = stmt.where(Treatment.patient_id.in_(patients))
+    frame = pd.DataFrame(session.connection().execute(stmt.order_by(Treatment.id)).mappings().all(),
+                         columns=["treatment_id", "patient_id", "product_id", "product_code", "modality",
+                                  "followup_plan", "clinic_id", "infusion_date"])
+    plans = {(m, p): rules.followup.plan_for(m, p) for m, p in
+             frame[["modality", "followup_plan"]].drop_duplicates().itertuples(index=False, name=None)}
+    frame["plan"] = [plans[(m, p)] for m, p in zip(frame["modality"], frame["followup_plan"])]
+    return frame.drop(columns=["modality", "followup_plan"])
+
+
+def load_contacts(session: Session, treatment_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """contact_id, treatment_id, kind, contact_date, timepoint.
+
+    A fatal outcome in the latest version of a case is a death too, even when the clinic
+    has not (yet) recorded a death contact: it is added as a death on the patient's
+    treatments, dated at the latest information date of that case (contact_id negative).
+    """
+    stmt = sa.select(FollowupContact.id.label("contact_id"), FollowupContact.treatment_id, FollowupContact.kind,
+                     FollowupContact.contact_date, FollowupContact.timepoint)
+    if treatment_ids is not None:
+        stmt = stmt.where(FollowupContact.treatment_id.in_(list(treatment_ids)))
+    conn = session.connection()
+    contacts = pd.DataFrame(conn.execute(stmt).mappings().all(),
+                            columns=["contact_id", "treatment_id", "kind", "contact_date", "timepoint"])
+    from pv_service.cases.models import CaseVersion
+
+    deaths = (
+        sa.select(Treatment.id.label("treatment_id"), sa.func.min(CaseVersion.latest_info_date).label("contact_date"))
+        .select_from(Case)
+        .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
+        .join(CaseReaction, CaseReaction.case_version_id == CaseVersion.id)
+        .join(Treatment, Treatment.patient_id == Case.patient_id)
+        .where(sa.or_(CaseReaction.outcome == "fatal", CaseReaction.death.is_(True)))
+        .group_by(Treatment.id)
+    )
+    if treatment_ids is not None:
+        deaths = deaths.where(Treatment.id.in_(list(treatment_ids)))
+    fatal = pd.DataFrame(conn.execute(deaths).mappings().all(), columns=["treatment_id", "contact_date"])
+    if not fatal.empty:
+        fatal = fatal.assign(contact_id=-(fatal.index.to_numpy() + 1), kind="death", timepoint=None)
+        contacts = pd.concat([contacts, fatal[contacts.columns]], ignore_index=True)
+    return contacts
