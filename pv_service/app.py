@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -15,7 +16,9 @@ from pv_service.common.body_limit import BodySizeLimit
 from pv_service.common.errors import DomainError, InvalidInput
 from pv_service.core.clock import Clock
 from pv_service.core.settings import get_settings
+from pv_service.followup.compliance_router import router as compliance_router
 from pv_service.followup.router import router as followup_router
+from pv_service.jobs.router import router as jobs_router
 from pv_service.patients.router import router as patients_router
 from pv_service.products.router import router as products_router
 from pv_service.signals.router import router as signals_router
@@ -23,9 +26,27 @@ from pv_service.signals.router import router as signals_router
 log = logging.getLogger("pv_service")
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    """The single-process demo runs the scheduler in-process; production runs `pv-service scheduler`."""
+    scheduler = None
+    if get_settings().scheduler_in_process:
+        from pv_service.core.db import get_engine
+        from pv_service.jobs.definitions import JOBS
+        from pv_service.jobs.scheduler import build_scheduler
+
+        scheduler = build_scheduler(get_engine(), list(JOBS.values()))
+        scheduler.start()
+        log.info("in-process scheduler started: %s", ", ".join(JOBS))
+    yield
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+
+
 def create_app(clock: Clock | None = None) -> FastAPI:
     settings = get_settings()
     app = FastAPI(
+        lifespan=lifespan,
         title="pv-service",
         version="0.1.0",
         summary="Post-market pharmacovigilance and long-term follow-up of cell therapies",
@@ -56,7 +77,7 @@ def create_app(clock: Clock | None = None) -> FastAPI:
         return {"status": "ok"}
 
     for router in (auth_router, products_router, patients_router, followup_router, cases_router, signals_router,
-                   alerts_router, audit_router):
+                   alerts_router, audit_router, jobs_router, compliance_router):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

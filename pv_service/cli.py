@@ -93,9 +93,91 @@ def demo(
         session.commit()
     shown = ("products", "patients", "treatments", "cases", "serious_cases", "case_versions", "obligations")
     typer.echo("demo data: " + ", ".join(f"{k}={summary[k]}" for k in shown if k in summary))
+    _run_all_jobs(engine)
     typer.echo("users: demo-admin, demo-safety, demo-clinic, demo-mah (password: demo-password)")
     if not no_serve:
+        import os
+
+        from pv_service.core.settings import get_settings
+
+        os.environ["PV_SCHEDULER_IN_PROCESS"] = "true"  # the single-process demo runs its scheduler in-process
+        get_settings.cache_clear()
         _serve(port, host)
+
+
+def _run_all_jobs(engine, as_of=None) -> None:
+    """One manual run of every job, so the demo's queue is filled before the first scheduled tick."""
+    from pv_service.jobs.definitions import JOBS
+    from pv_service.jobs.runner import run_job
+
+    for spec in JOBS.values():
+        run = run_job(engine, spec, utc_now, trigger="manual", as_of=as_of)
+        typer.echo(f"job {spec.name}: {run.outcome} {run.counts if run.outcome == 'succeeded' else run.error}")
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the job scheduler in this process (one per deployment is enough; more are harmless)."""
+    from pv_service.jobs.definitions import JOBS, current_rules
+    from pv_service.jobs.scheduler import build_scheduler
+
+    engine = _engine()
+    _check_migrated(engine)
+    current_rules()  # refuse to start on invalid rules
+    typer.echo("scheduler running: " + ", ".join(f"{s.name} {s.cron}" for s in JOBS.values()))
+    build_scheduler(engine, list(JOBS.values()), blocking=True).start()
+
+
+@app.command("run-job")
+def run_job_command(
+    name: Annotated[str, typer.Argument(help="followup-compliance, confirmatory-deadlines, reporting-clocks or signal-detection")],
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Evaluate as at the end of this day (YYYY-MM-DD)")] = None,
+) -> None:
+    """Run one job now and print its outcome (exit 1 if it failed)."""
+    import datetime as dt
+
+    from pv_service.jobs.definitions import JOBS
+    from pv_service.jobs.runner import run_job
+
+    spec = JOBS.get(name)
+    if spec is None:
+        _fail(f"no job {name!r}; jobs: {', '.join(JOBS)}")
+    day = None
+    if as_of is not None:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            _fail(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)")
+    engine = _engine()
+    _check_migrated(engine)
+    run = run_job(engine, spec, utc_now, trigger="manual", as_of=day)
+    typer.echo(f"{spec.name} run {run.id} as of {run.as_of}: {run.outcome}")
+    typer.echo(run.error if run.error else ", ".join(f"{k}={v}" for k, v in run.counts.items()))
+    if run.outcome != "succeeded":
+        raise typer.Exit(1)
+
+
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Seal pending records into the hash chain, then recompute it; exit 1 if it is broken."""
+    from pv_service.audit.chain import seal, verify
+    from pv_service.core.db import session_scope
+
+    engine = _engine()
+    _check_migrated(engine)
+    with session_scope(engine) as session:
+        sealed = seal(session)
+        session.commit()
+        result = verify(session)
+    if result.ok:
+        typer.echo(f"audit chain intact: {result.checked} records ({sealed} sealed now)")
+        return
+    typer.secho(f"audit chain BROKEN at record {result.first_bad_seq}: {result.reason}", err=True, fg="red")
+    raise typer.Exit(1)
 
 
 @app.command("create-org")
@@ -170,4 +252,5 @@ _mount_subcommands()
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     app()

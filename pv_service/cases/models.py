@@ -75,3 +75,16 @@ class CaseReaction(SQLModel, table=True):
     grade: int | None = None
     grade_scale: str | None = Field(default=None, max_length=10)
     causality: str | None = Field(default=None, max_length=30)
+
+
+class RegulatorySubmission(SQLModel, table=True):
+    """The date an expedited report of a case reached a regulator: it stops that case's clock."""
+    __tablename__ = "regulatory_submission"
+    __table_args__ = (sa.UniqueConstraint("case_id", "jurisdiction", name="uq_regulatory_submission_case_jurisdiction"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="safety_case.id", index=True)
+    jurisdiction: str = Field(max_length=20)
+    submitted_date: dt.date
+    reference: str | None = Field(default=None, max_length=100)
+    recorded_by: int = Field(foreign_key="app_user.id")
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)

@@ -3,17 +3,29 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from pv_service.auth.principal import ClinicPrincipal, DataReader, Principal, SessionDep
+from pv_service.auth.principal import ClinicPrincipal, DataReader, Principal, SessionDep, require
 from pv_service.cases import service
 from pv_service.cases.access import case_filter
-from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
-from pv_service.cases.schemas import BatchIn, BatchItemResult, BatchOut, CasePublic, ReportIn, VersionPublic
-from pv_service.common.errors import DomainError, InvalidInput, NotFound
+from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion, RegulatorySubmission
+from pv_service.cases.schemas import (
+    BatchIn,
+    BatchItemResult,
+    BatchOut,
+    CasePublic,
+    ReportIn,
+    SubmissionIn,
+    SubmissionPublic,
+    VersionPublic,
+)
+from pv_service.audit import chain as audit
+from pv_service.common.errors import Conflict, DomainError, InvalidInput, NotFound
+from pv_service.common.vocab import Role
+from pv_service.products.models import ProductApproval
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
@@ -158,3 +170,46 @@ def get_report_version(session: SessionDep, principal: DataReader, case_id: int,
     case = _visible_case(session, principal, case_id)
     row = service.get_version(session, case, version)
     return service.describe_versions(session, {case.id: case}, [row])[0]
+
+
+SubmissionRecorder = Annotated[Principal, Depends(require(Role.safety_officer, Role.mah))]
+
+
+@router.post("/{case_id}/submissions", response_model=SubmissionPublic, status_code=201,
+             responses={200: {"description": "Already recorded with the same date"}})
+def record_submission(session: SessionDep, principal: SubmissionRecorder, case_id: int, body: SubmissionIn,
+                      now: Now, response: Response):
+    """Record that the expedited report reached a regulator; the reporting-clock job reads it."""
+    case = _visible_case(session, principal, case_id)
+    if body.submitted_date > now.date():
+        raise InvalidInput.one(("body", "submitted_date"), "is in the future")
+    if body.submitted_date < case.first_received:
+        raise InvalidInput.one(("body", "submitted_date"), f"is before the case was received ({case.first_received})")
+    regulators = set(session.exec(
+        select(ProductApproval.jurisdiction).join(CaseDrug, CaseDrug.product_id == ProductApproval.product_id)
+        .where(CaseDrug.case_version_id == case.latest_version_id)
+    ).all())
+    if body.jurisdiction not in regulators:
+        raise InvalidInput.one(("body", "jurisdiction"), f"none of the case's products is approved by {body.jurisdiction!r}; "
+                               f"one of {sorted(regulators)}")
+    existing = session.exec(select(RegulatorySubmission).where(
+        RegulatorySubmission.case_id == case.id, RegulatorySubmission.jurisdiction == body.jurisdiction)).first()
+    if existing is not None:
+        if existing.submitted_date == body.submitted_date:
+            response.status_code = 200
+            return existing
+        raise Conflict(f"a submission to {body.jurisdiction} on {existing.submitted_date} is already recorded")
+    row = RegulatorySubmission(case_id=case.id, recorded_by=principal.user_id, created_at=now, **body.model_dump())
+    session.add(row)
+    session.flush()
+    audit.record(session, actor_id=principal.user_id, actor=principal.username, entity_type="report", entity_id=case.id,
+                 action="submitted_to_regulator", before=None, after=body.model_dump(), now=now)
+    session.commit()
+    return row
+
+
+@router.get("/{case_id}/submissions", response_model=list[SubmissionPublic])
+def list_submissions(session: SessionDep, principal: DataReader, case_id: int):
+    case = _visible_case(session, principal, case_id)
+    return session.exec(select(RegulatorySubmission).where(RegulatorySubmission.case_id == case.id)
+                        .order_by(RegulatorySubmission.id)).all()

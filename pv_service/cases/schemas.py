@@ -140,3 +140,18 @@ class BatchOut(BaseModel):
     unchanged: int
     failed: int
     results: list[BatchItemResult]
+
+
+class SubmissionIn(BaseModel):
+    """The expedited report of this case reached a regulator (stops its reporting clock)."""
+    model_config = ConfigDict(extra="forbid")
+    jurisdiction: str = Field(min_length=2, max_length=20, examples=["NMPA", "FDA"])
+    submitted_date: dt.date
+    reference: str | None = Field(default=None, max_length=100, description="The regulator's acknowledgement id")
+
+
+class SubmissionPublic(SubmissionIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    case_id: int
+    created_at: dt.datetime

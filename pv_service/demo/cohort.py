@@ -1309,7 +1309,7 @@ def _obligation(p: ProductSpec, today: dt.date, assumed: bool) -> ObligationReco
         ("enrolment_complete", add_years(a, 2), add_years(a, 2) + 120 * DAY),  # enrolment ran late
         ("last_patient_last_visit", due - 240 * DAY, None),
         ("final_report_submitted", due - 60 * DAY, None),
-        ("full_approval", due, None),
+        ("converted_to_full_approval", due, None),
     ]
     milestones = [
         MilestoneRecord(kind, planned, achieved if (achieved is not None and achieved <= today) else None)

@@ -127,7 +127,48 @@ def load_demo(
     _insert_obligations(session, cohort, product_by_code, now)
     _insert_cohort(session, cohort, product_by_code, [o.id for o in clinic_orgs], [u.id for u in clinic_users])
     session.flush()
+    _insert_submissions(session, now, seed, users["demo-safety"].id)
+    session.flush()
     return {**demo_summary(session), "created": True}
+
+
+def _insert_submissions(session: Session, now: dt.datetime, seed: int, recorded_by: int) -> None:
+    """Expedited reports sent to regulators: mostly on time, some late, the most recent pending.
+
+    Demo parameters: 92% of due reports are sent within the clock, 8% up to 20 days late;
+    reports whose due date is within the last 3 days, or still ahead, are sent with
+    probability 1/2 (the rest are pending, so the reporting-clock job has work to show).
+    """
+    import numpy as np
+
+    from pv_service.cases.clocks import clock_cases
+    from pv_service.cases.models import RegulatorySubmission
+    from pv_service.cases.reporting_clock import evaluate_reporting_clocks
+    from pv_service.rules import load_rules
+    from pv_service.core.settings import get_settings
+
+    cases = clock_cases(session)
+    if cases.empty:
+        return
+    clocks = evaluate_reporting_clocks(cases, load_rules(get_settings().rules_dir), now.date())
+    clocks = clocks[clocks["clock_days"].notna()].sort_values(["case_id", "jurisdiction"]).reset_index(drop=True)
+    rng = np.random.default_rng(seed + 7)
+    today = now.date()
+    rows = []
+    for rec in clocks.itertuples(index=False):
+        day0 = rec.first_received.date() if hasattr(rec.first_received, "date") else rec.first_received
+        days = int(rec.clock_days)
+        due = day0 + dt.timedelta(days=days)
+        recent = due >= today - dt.timedelta(days=3)
+        if recent and rng.random() < 0.5:
+            continue
+        late = rng.random() < 0.08
+        offset = days + int(rng.integers(1, 21)) if late else int(rng.integers(0, days + 1))
+        sent = min(day0 + dt.timedelta(days=offset), today)
+        rows.append({"case_id": int(rec.case_id), "jurisdiction": rec.jurisdiction, "submitted_date": sent,
+                     "reference": f"DEMO-{rec.jurisdiction}-{int(rec.case_id):06d}", "recorded_by": recorded_by,
+                     "created_at": now})
+    _bulk(session, RegulatorySubmission.__table__, rows)
 
 
 def _ids(session: Session, table, rows: list[dict]) -> list[int]:

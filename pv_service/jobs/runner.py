@@ -69,13 +69,29 @@ def run_job(engine: Engine, spec: JobSpec, clock: Clock, trigger: str = "schedul
 
     `as_of` (manual runs) evaluates the rules as at the end of that calendar day.
     """
+    claimed = claim_run(engine, spec, clock, trigger, as_of)
+    if claimed is None:
+        return None
+    run_id, now = claimed
+    return execute(engine, spec, run_id, now, clock)
+
+
+def claim_run(engine: Engine, spec: JobSpec, clock: Clock, trigger: str = "scheduled",
+              as_of: dt.date | None = None) -> tuple[int, dt.datetime] | None:
+    """The run id and the job's "now", or None when another process holds this tick."""
     started = clock()
     now = started if as_of is None else dt.datetime.combine(as_of, dt.time(23, 59, 59), tzinfo=dt.timezone.utc)
-    tick = tick_of(spec.period, started) if trigger == "scheduled" else started
+    # A manual run's tick only has to be unique: the wall clock's microseconds serve.
+    tick = tick_of(spec.period, started) if trigger == "scheduled" else dt.datetime.now(dt.timezone.utc)
     run_id = claim(engine, spec, tick, trigger, now.date(), started)
     if run_id is None:
         log.info("job %s tick %s already claimed; skipping", spec.name, tick.isoformat())
         return None
+    return run_id, now
+
+
+def execute(engine: Engine, spec: JobSpec, run_id: int, now: dt.datetime, clock: Clock) -> JobRun:
+    """Do the work of a claimed run in one transaction and record how it ended."""
     outcome, counts, error = "succeeded", {}, None
     try:
         with Session(engine, expire_on_commit=False) as session:
@@ -88,8 +104,12 @@ def run_job(engine: Engine, spec: JobSpec, clock: Clock, trigger: str = "schedul
         log.exception("job %s failed", spec.name)
     with Session(engine, expire_on_commit=False) as session:
         run = session.get(JobRun, run_id)
-        run.outcome, run.counts, run.error = outcome, counts, error
+        run.outcome, run.counts, run.error = outcome, _jsonable(counts), error
         run.finished_at = clock()
         session.add(run)
         session.commit()
         return run
+
+
+def _jsonable(counts: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in counts.items()}

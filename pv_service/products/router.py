@@ -3,16 +3,24 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlmodel import select
 
-from pv_service.auth.principal import AdminPrincipal, CurrentPrincipal, SessionDep
+from typing import Annotated
+
+from fastapi import Depends
+
+from pv_service.auth.principal import AdminPrincipal, CurrentPrincipal, Principal, SessionDep, require
+from pv_service.common.vocab import Role
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.vocab import Modality
 from pv_service.core.deps import Now
+from pv_service.common.errors import NotFound
 from pv_service.products import service
 from pv_service.products.models import Product
 from pv_service.products.schemas import (
     ApprovalIn,
     ApprovalPublic,
     ApprovalUpdate,
+    MilestoneIn,
+    MilestonePublic,
     ObligationIn,
     ObligationPublic,
     ProductCreate,
@@ -77,3 +85,21 @@ def add_obligation(session: SessionDep, _: AdminPrincipal, product_id: int, body
     row = service.add_obligation(session, service.get_product(session, product_id), body, now)
     session.commit()
     return ObligationPublic(**ObligationIn.model_validate(row, from_attributes=True).model_dump(), id=row.id, product_id=row.product_id)
+
+
+ObligationEditor = Annotated[Principal, Depends(require(Role.mah, Role.admin))]
+
+
+@router.put("/{product_id}/obligations/{obligation_id}/milestones/{kind}", response_model=MilestonePublic)
+def set_milestone(session: SessionDep, principal: ObligationEditor, product_id: int, obligation_id: int, kind: str,
+                  body: MilestoneIn, now: Now):
+    """The MAH records a confirmatory-trial milestone as planned or achieved (kinds: alerts/deadlines.yaml)."""
+    from pv_service.jobs.definitions import current_rules
+
+    product = service.get_product(session, product_id)
+    if principal.role == Role.mah and product.mah_organization_id != principal.organization_id:
+        raise NotFound("no such product")
+    row = service.set_milestone(session, product, obligation_id, kind, body, now,
+                                current_rules().deadlines.milestone_kinds, principal)
+    session.commit()
+    return row

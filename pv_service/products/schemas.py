@@ -83,3 +83,9 @@ class ProductPublic(BaseModel):
     followup_plan: str | None
     approvals: list[ApprovalPublic] = []
     obligations: list[ObligationPublic] = []
+
+
+class MilestoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    planned_date: dt.date | None = None
+    achieved_date: dt.date | None = None

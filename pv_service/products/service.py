@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from sqlmodel import Session, select
 
+from pv_service.audit import chain as audit
 from pv_service.auth.models import Organization
 from pv_service.common.errors import Conflict, InvalidInput, NotFound
 from pv_service.common.vocab import OrgKind
@@ -14,6 +15,7 @@ from pv_service.products.schemas import (
     ApprovalIn,
     ApprovalPublic,
     ApprovalUpdate,
+    MilestoneIn,
     MilestonePublic,
     ObligationIn,
     ObligationPublic,
@@ -116,4 +118,30 @@ def add_obligation(session: Session, product: Product, data: ObligationIn, now: 
     row = ConfirmatoryObligation(product_id=product.id, created_at=now, **data.model_dump())
     session.add(row)
     session.flush()
+    return row
+
+
+def set_milestone(session: Session, product: Product, obligation_id: int, kind: str, data: MilestoneIn,
+                  now: dt.datetime, kinds: tuple[str, ...], principal) -> ObligationMilestone:
+    obligation = session.get(ConfirmatoryObligation, obligation_id)
+    if obligation is None or obligation.product_id != product.id:
+        raise NotFound("no such obligation for this product")
+    if kind not in kinds:
+        raise InvalidInput.one(("path", "kind"), f"unknown milestone kind; one of {list(kinds)}")
+    if data.achieved_date is not None and data.achieved_date > now.date():
+        raise InvalidInput.one(("body", "achieved_date"), "is in the future")
+    row = session.exec(select(ObligationMilestone).where(
+        ObligationMilestone.obligation_id == obligation.id, ObligationMilestone.kind == kind)).first()
+    before = None if row is None else {"planned_date": row.planned_date, "achieved_date": row.achieved_date}
+    if row is None:
+        row = ObligationMilestone(obligation_id=obligation.id, kind=kind, updated_at=now)
+    for key, value in data.model_dump(exclude_unset=True).items():
+        setattr(row, key, value)
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    audit.record(session, actor_id=principal.user_id, actor=principal.username, entity_type="milestone",
+                 entity_id=row.id, action="updated", before=before,
+                 after={"obligation_id": obligation.id, "kind": kind, "planned_date": row.planned_date,
+                        "achieved_date": row.achieved_date}, now=now)
     return row

@@ -30,6 +30,7 @@ from pv_service.rules.deadlines import DeadlineRules
 from pv_service.rules.followup_plans import FollowupRules
 from pv_service.rules.marked_yaml import Located, Mark, YamlProblem, load_marked
 from pv_service.rules.reporting_clocks import ReportingClockRules
+from pv_service.rules.signal_rules import SignalRules
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ RULE_FILES: tuple[RuleFile, ...] = (
     RuleFile("followup_plans.yaml", FollowupRules),
     RuleFile("deadlines.yaml", DeadlineRules),
     RuleFile("reporting_clocks.yaml", ReportingClockRules),
-    # RuleFile("signal_thresholds.yaml", SignalThresholds),   <- one line per new file
+    RuleFile("signal_rules.yaml", SignalRules),
 )
 
 
@@ -93,6 +94,10 @@ class Rules:
     @property
     def reporting_clocks(self) -> ReportingClockRules:
         return self.sections["reporting_clocks"]
+
+    @property
+    def signals(self) -> SignalRules:
+        return self.sections["signal_rules"]
 
 
 def _display(path: Path) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
 #: Normal quantile used by the published 95% intervals (Evans 2001, Rothman) - kept at
@@ -141,9 +142,14 @@ def ic_credibility(a: ArrayLike, expected: ArrayLike, prob: float | ArrayLike) -
     observed-to-expected ratio is Gamma(a + 0.5, E + 0.5) (rate parametrisation),
     so its quantile is ``gammaincinv(a + 0.5, prob) / (E + 0.5)``.
     """
-    shape = _f(a) + 0.5
-    rate = _f(expected) + 0.5
-    return np.log2(special.gammaincinv(shape, prob) / rate)
+    a, rate = np.broadcast_arrays(_f(a), _f(expected) + 0.5)
+    if np.ndim(prob) == 0 and a.size > 1000:
+        # gammaincinv is costly and depends only on a: evaluate once per distinct count
+        codes, values = pd.factorize(a.ravel())
+        quantile = special.gammaincinv(np.asarray(values) + 0.5, prob)[codes].reshape(a.shape)
+    else:
+        quantile = special.gammaincinv(a + 0.5, prob)
+    return np.log2(quantile / rate)
 
 
 def ic(a: ArrayLike, expected: ArrayLike) -> Interval:

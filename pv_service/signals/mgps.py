@@ -173,11 +173,11 @@ def log_marginal(prior: Prior, n, e, truncation: str | None = None) -> np.ndarra
     z2 = -prior.alpha2 * np.log1p(e / prior.beta2)
     lp, lq = np.log(prior.p), np.log1p(-prior.p)
     if truncation is None:
-        return np.logaddexp(lp + l1, lq + l2)
+        return _logaddexp(lp + l1, lq + l2)
     if truncation == "component":
-        return np.logaddexp(lp + l1 - _log1mexp(z1), lq + l2 - _log1mexp(z2))
+        return _logaddexp(lp + l1 - _log1mexp(z1), lq + l2 - _log1mexp(z2))
     if truncation == "mixture":
-        return np.logaddexp(lp + l1, lq + l2) - _log1mexp(np.logaddexp(lp + z1, lq + z2))
+        return _logaddexp(lp + l1, lq + l2) - _log1mexp(_logaddexp(lp + z1, lq + z2))
     raise ValueError(f"truncation must be one of {TRUNCATIONS}")
 
 
@@ -213,39 +213,40 @@ class _Points:
         return cls(n, e, w, n_values, n_index, np.log(e), const, float(w.sum()))
 
 
-def _component_terms(pts: _Points, alpha: float, beta: float):
+_CHUNK = 1 << 15  # points per block: keeps temporaries small (large ones are slow here)
+
+
+def _logaddexp(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """log(exp(x) + exp(y)); ``np.logaddexp`` is many times slower than this."""
+    m = np.maximum(x, y)
+    return m + np.log1p(np.exp(-np.abs(x - y)))
+
+
+def _component_terms(n, e, log_e, n_index, gl, dg, alpha: float, beta: float):
     """Per point: log f(n) (without -lgamma(n+1)), d/d alpha, d/d beta, and the same for
-    z = log f(0)."""
-    l_eb = np.log1p(pts.e / beta)                   # log((beta + E)/beta), exact for tiny E
-    l_be = l_eb + (np.log(beta) - pts.log_e)        # log((beta + E)/E)
-    gl = special.gammaln(pts.n_values + alpha) - special.gammaln(alpha)
-    dg = special.digamma(pts.n_values + alpha) - special.digamma(alpha)
-    log_f = gl[pts.n_index] - alpha * l_eb - pts.n * l_be
-    df_da = dg[pts.n_index] - l_eb
-    df_db = alpha / beta - (alpha + pts.n) / (beta + pts.e)
+    z = log f(0). ``gl``/``dg`` are lgamma/digamma differences per distinct count."""
+    l_eb = np.log1p(e / beta)                       # log((beta + E)/beta), exact for tiny E
+    l_be = l_eb + (np.log(beta) - log_e)            # log((beta + E)/E)
+    log_f = gl[n_index] - alpha * l_eb - n * l_be
+    df_da = dg[n_index] - l_eb
+    inv_be = 1.0 / (beta + e)
+    df_db = alpha / beta - (alpha + n) * inv_be
     z = -alpha * l_eb
-    dz_da = -l_eb
-    dz_db = alpha * pts.e / (beta * (beta + pts.e))
-    return log_f, df_da, df_db, z, dz_da, dz_db
+    dz_db = (alpha / beta) * e * inv_be
+    return log_f, df_da, df_db, z, -l_eb, dz_db
 
 
-def _objective(x: np.ndarray, pts: _Points, truncation: str) -> tuple[float, np.ndarray]:
-    """Mean negative log-likelihood and its gradient in x = (log a1, log b1, log a2,
-    log b2, logit P). Averaging keeps optimiser tolerances independent of data size.
-    Outside the box the objective is flat (clipped x, zero gradient there)."""
-    inside = (x >= _BOX_LO) & (x <= _BOX_HI)
-    x = np.clip(x, _BOX_LO, _BOX_HI)
-    a1, b1, a2, b2 = np.exp(x[:4])
-    p = special.expit(x[4])
-    f1, f1a, f1b, z1, z1a, z1b = _component_terms(pts, a1, b1)
-    f2, f2a, f2b, z2, z2a, z2b = _component_terms(pts, a2, b2)
+def _block(n, e, log_e, n_index, w, tables, a1, b1, a2, b2, p, truncation):
+    """Weighted log-likelihood sum and gradient sums (natural parameters) for a block."""
+    f1, f1a, f1b, z1, z1a, z1b = _component_terms(n, e, log_e, n_index, *tables[0], a1, b1)
+    f2, f2a, f2b, z2, z2a, z2b = _component_terms(n, e, log_e, n_index, *tables[1], a2, b2)
     lp, lq = np.log(p), np.log1p(-p)
     if truncation == "component":
         t1, t2 = _log1mexp(z1), _log1mexp(z2)
         r1 = np.exp(z1 - t1)                      # f(0) / (1 - f(0))
         r2 = np.exp(z2 - t2)
         g1, g2 = f1 - t1, f2 - t2                # log truncated component pmfs
-        ll = np.logaddexp(lp + g1, lq + g2)
+        ll = _logaddexp(lp + g1, lq + g2)
         w1 = np.exp(lp + g1 - ll)
         w2 = 1.0 - w1
         d_a1 = w1 * (f1a + r1 * z1a)
@@ -254,8 +255,8 @@ def _objective(x: np.ndarray, pts: _Points, truncation: str) -> tuple[float, np.
         d_b2 = w2 * (f2b + r2 * z2b)
         d_p = w1 / p - w2 / (1.0 - p)
     elif truncation == "mixture":
-        lm = np.logaddexp(lp + f1, lq + f2)
-        lz = np.logaddexp(lp + z1, lq + z2)       # log m(0)
+        lm = _logaddexp(lp + f1, lq + f2)
+        lz = _logaddexp(lp + z1, lq + z2)         # log m(0)
         lt = _log1mexp(lz)                        # log(1 - m(0))
         ll = lm - lt
         w1 = np.exp(lp + f1 - lm)
@@ -269,13 +270,30 @@ def _objective(x: np.ndarray, pts: _Points, truncation: str) -> tuple[float, np.
         d_p = w1 / p - w2 / (1.0 - p) + (np.exp(z1 - lt) - np.exp(z2 - lt))
     else:
         raise ValueError(f"truncation must be one of {TRUNCATIONS}")
-    w = pts.w
-    value = -(np.dot(w, ll) + pts.const) / pts.total_w
-    grad = -np.array([a1 * np.dot(w, d_a1), b1 * np.dot(w, d_b1),
-                      a2 * np.dot(w, d_a2), b2 * np.dot(w, d_b2),
-                      p * (1.0 - p) * np.dot(w, d_p)]) / pts.total_w
+    return np.dot(w, ll), np.array([np.dot(w, d) for d in (d_a1, d_b1, d_a2, d_b2, d_p)])
+
+
+def _objective(x: np.ndarray, pts: _Points, truncation: str) -> tuple[float, np.ndarray]:
+    """Mean negative log-likelihood and its gradient in x = (log a1, log b1, log a2,
+    log b2, logit P). Averaging keeps optimiser tolerances independent of data size.
+    Outside the box the objective is flat (clipped x, zero gradient there)."""
+    inside = (x >= _BOX_LO) & (x <= _BOX_HI)
+    x = np.clip(x, _BOX_LO, _BOX_HI)
+    a1, b1, a2, b2 = np.exp(x[:4])
+    p = float(special.expit(x[4]))
+    tables = [(special.gammaln(pts.n_values + a) - special.gammaln(a),
+               special.digamma(pts.n_values + a) - special.digamma(a)) for a in (a1, a2)]
+    total, grad = 0.0, np.zeros(5)
+    for i in range(0, pts.n.shape[0], _CHUNK):
+        sl = slice(i, i + _CHUNK)
+        ll, g = _block(pts.n[sl], pts.e[sl], pts.log_e[sl], pts.n_index[sl], pts.w[sl], tables,
+                       a1, b1, a2, b2, p, truncation)
+        total += ll
+        grad += g
+    value = -(total + pts.const) / pts.total_w
     if not np.isfinite(value):
         return np.inf, np.zeros(5)
+    grad = -grad * np.array([a1, b1, a2, b2, p * (1.0 - p)]) / pts.total_w
     return float(value), np.where(inside, grad, 0.0)
 
 
@@ -485,8 +503,11 @@ def posterior_quantile(prior: Prior, n, e, prob: float, *, rtol: float = 1e-12,
     q = posterior_weight(prior, n, e)
     k1, r1 = prior.alpha1 + n, prior.beta1 + e
     k2, r2 = prior.alpha2 + n, prior.beta2 + e
-    x1 = special.gammaincinv(k1, prob) / r1
-    x2 = special.gammaincinv(k2, prob) / r2
+    # gammaincinv is costly and depends on the pair only through n: once per distinct n
+    codes, n_values = pd.factorize(n)
+    n_values = np.asarray(n_values, dtype=np.float64)
+    x1 = special.gammaincinv(prior.alpha1 + n_values, prob)[codes] / r1
+    x2 = special.gammaincinv(prior.alpha2 + n_values, prob)[codes] / r2
     lo, hi = np.minimum(x1, x2), np.maximum(x1, x2)
     x = q * x1 + (1.0 - q) * x2
     lg1 = k1 * np.log(r1) - special.gammaln(k1)   # log-density constants
@@ -520,7 +541,10 @@ def posterior_quantile(prior: Prior, n, e, prob: float, *, rtol: float = 1e-12,
 def posterior_scores(prior: Prior, n, e) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(EBGM, EB05, EB95) per pair, computed once per distinct (n, E)."""
     n_u, e_u, _, point = collapse_ties(n, e)
-    g = ebgm(prior, n_u, e_u)
-    q05 = posterior_quantile(prior, n_u, e_u, 0.05)
-    q95 = posterior_quantile(prior, n_u, e_u, 0.95)
+    g, q05, q95 = (np.empty(n_u.shape[0]) for _ in range(3))
+    for i in range(0, n_u.shape[0], _CHUNK):  # blocks: small temporaries are faster
+        sl = slice(i, i + _CHUNK)
+        g[sl] = ebgm(prior, n_u[sl], e_u[sl])
+        q05[sl] = posterior_quantile(prior, n_u[sl], e_u[sl], 0.05)
+        q95[sl] = posterior_quantile(prior, n_u[sl], e_u[sl], 0.95)
     return g[point], q05[point], q95[point]

@@ -139,7 +139,7 @@ def test_unknown_and_missing_files(alerts_copy):
     (alerts_copy / "reporting_clocks.yaml").unlink()
     msgs = [str(i) for i in _error(alerts_copy).issues]
     assert "alerts/signal_thresholds.yaml: unknown rule file; expected one of " \
-           "['deadlines.yaml', 'followup_plans.yaml', 'reporting_clocks.yaml']" in msgs
+           "['deadlines.yaml', 'followup_plans.yaml', 'reporting_clocks.yaml', 'signal_rules.yaml']" in msgs
     assert "alerts/reporting_clocks.yaml: required rule file is missing" in msgs
     assert len(msgs) == 2
 
@@ -167,3 +167,9 @@ def test_bad_clock_and_condition(alerts_copy):
 def test_missing_directory(tmp_path):
     with pytest.raises(RulesError, match="rules directory not found"):
         load_rules(tmp_path / "nope")
+
+
+def test_signal_rules_errors_name_file_and_line(alerts_copy):
+    line = _replace_line(alerts_copy / "signal_rules.yaml", "minimum: {eb05: 2, n: 3}", "minimum: {eb06: 2, n: 3}")
+    msgs = [str(i) for i in _error(alerts_copy).issues]
+    assert any(m.startswith(f"alerts/signal_rules.yaml:{line}:") and "unknown measure 'eb06'" in m for m in msgs), msgs

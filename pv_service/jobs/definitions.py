@@ -1,0 +1,172 @@
+"""The scheduled jobs: plain functions of (session, now), and the schedule they run on."""
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from pv_service.alerting.reconcile import AlertSpec, reconcile
+from pv_service.audit.chain import seal
+from pv_service.cases.clocks import clock_status
+from pv_service.core.settings import get_settings
+from pv_service.followup.cohort import load_contacts, load_treatments
+from pv_service.followup.compliance import evaluate_compliance
+from pv_service.jobs.runner import JobSpec
+from pv_service.products.deadlines import evaluate_obligations
+from pv_service.products.models import ConfirmatoryObligation, ObligationMilestone
+from pv_service.rules import Rules, load_rules
+from pv_service.signals.job import signal_detection as detect_signals
+
+FOLLOWUP_SEVERITY = {"window_open": "low", "overdue": "medium", "missed": "high"}
+
+
+@lru_cache
+def current_rules() -> Rules:
+    """Loaded and validated once per process (the service refuses to start on invalid rules)."""
+    return load_rules(get_settings().rules_dir)
+
+
+def _date(value) -> str | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def followup_compliance(session: Session, now: dt.datetime) -> dict:
+    """One alert per timepoint that is due, overdue or missed, and per treatment lost to follow-up.
+
+    A timepoint's alert escalates in place (due -> overdue -> missed) and resolves itself
+    when a visit fulfils it or the schedule stops (death, withdrawal, transfer).
+    """
+    rules = current_rules()
+    treatments = load_treatments(session, rules)
+    if treatments.empty:
+        return reconcile(session, "followup", "followup:", [], now) | {"treatments": 0}
+    contacts = load_contacts(session)
+    result = evaluate_compliance(treatments, contacts, rules, now.date())
+    info = treatments.set_index("treatment_id")[["product_id", "product_code"]]
+    specs = []
+    due = result.timepoints[result.timepoints["status"].isin(list(FOLLOWUP_SEVERITY))]
+    for rec in due.itertuples(index=False):
+        product_id, code = info.loc[rec.treatment_id]
+        status = rec.status
+        specs.append(AlertSpec(
+            key=f"followup:timepoint:{rec.treatment_id}:{rec.label}", type="followup",
+            severity=FOLLOWUP_SEVERITY[status], subject_type="treatment", subject_id=int(rec.treatment_id),
+            product_id=int(product_id),
+            title=f"Follow-up {rec.label} {status.replace('_', ' ')} (treatment {rec.treatment_id}, {code})",
+            priority={"low": 10.0, "medium": 30.0, "high": 50.0}[FOLLOWUP_SEVERITY[status]],
+            detail={"treatment_id": int(rec.treatment_id), "patient_id": int(rec.patient_id), "timepoint": rec.label,
+                    "status": status, "due_date": _date(rec.due_date), "window_start": _date(rec.window_start),
+                    "window_end": _date(rec.window_end), "overdue_until": _date(rec.overdue_until)},
+        ))
+    lost = result.treatments[result.treatments["status"] == "lost_to_follow_up"]
+    for rec in lost.itertuples(index=False):
+        product_id, code = info.loc[rec.treatment_id]
+        specs.append(AlertSpec(
+            key=f"followup:lost:{rec.treatment_id}", type="followup", severity="high", subject_type="treatment",
+            subject_id=int(rec.treatment_id), product_id=int(product_id), priority=60.0,
+            title=f"Patient {rec.patient_id} lost to follow-up ({code})",
+            detail={"treatment_id": int(rec.treatment_id), "patient_id": int(rec.patient_id),
+                    "last_visit_date": _date(rec.last_visit_date), "missed_streak": int(rec.missed_streak),
+                    "by_missed_visits": bool(rec.lost_by_missed_visits), "by_no_contact": bool(rec.lost_by_no_contact)},
+        ))
+    counts = reconcile(session, "followup", "followup:", specs, now)
+    return counts | {"treatments": len(treatments), "timepoints_alerted": len(due), "lost": len(lost)}
+
+
+def confirmatory_deadlines(session: Session, now: dt.datetime) -> dict:
+    """An alert per open obligation inside a warning horizon (severity by the tightest one), or overdue."""
+    rules = current_rules()
+    conn = session.connection()
+    obligations = pd.DataFrame(conn.execute(sa.select(
+        ConfirmatoryObligation.id.label("obligation_id"), ConfirmatoryObligation.due_date,
+        ConfirmatoryObligation.product_id, ConfirmatoryObligation.jurisdiction, ConfirmatoryObligation.description,
+    )).mappings().all(), columns=["obligation_id", "due_date", "product_id", "jurisdiction", "description"])
+    milestones = pd.DataFrame(conn.execute(sa.select(
+        ObligationMilestone.obligation_id, ObligationMilestone.kind, ObligationMilestone.planned_date,
+        ObligationMilestone.achieved_date,
+    )).mappings().all(), columns=["obligation_id", "kind", "planned_date", "achieved_date"])
+    specs = []
+    if not obligations.empty:
+        result = evaluate_obligations(obligations, milestones, rules, now.date()).obligations
+        result = result.merge(obligations[["obligation_id", "product_id", "jurisdiction", "description"]],
+                              on="obligation_id", suffixes=("", "_o"))
+        for rec in result.itertuples(index=False):
+            if rec.status == "overdue":
+                severity, what = "critical", f"overdue by {-int(rec.days_remaining)} days"
+            elif rec.status == "open" and not pd.isna(rec.horizon_days):
+                h = int(rec.horizon_days)
+                severity = "high" if h <= 90 else "medium" if h <= 180 else "low"
+                what = f"due in {int(rec.days_remaining)} days (within {h})"
+            else:
+                continue
+            specs.append(AlertSpec(
+                key=f"deadline:obligation:{rec.obligation_id}", type="deadline", severity=severity,
+                subject_type="product", subject_id=int(rec.product_id), product_id=int(rec.product_id),
+                priority={"low": 20.0, "medium": 40.0, "high": 70.0, "critical": 90.0}[severity],
+                title=f"Confirmatory obligation {rec.obligation_id} ({rec.jurisdiction}) {what}",
+                detail={"obligation_id": int(rec.obligation_id), "due_date": _date(rec.due_date),
+                        "days_remaining": int(rec.days_remaining), "status": rec.status,
+                        "next_milestone": rec.next_milestone if isinstance(rec.next_milestone, str) else None,
+                        "milestones_overdue": int(rec.n_milestones_overdue), "description": rec.description},
+            ))
+    return reconcile(session, "deadline", "deadline:", specs, now) | {"obligations": len(obligations)}
+
+
+def reporting_clocks(session: Session, now: dt.datetime) -> dict:
+    """Alerts for expedited reports coming due (per the rules' lead times), overdue, or sent late."""
+    rules = current_rules()
+    clocks = clock_status(session, rules, now.date())
+    specs = []
+    if not clocks.empty:
+        for rec in clocks.itertuples(index=False):
+            if rec.status == "pending" and len(rec.warnings_due):
+                days = int(rec.days_remaining)
+                severity, what = ("high" if days <= 2 else "medium"), f"due in {days} days"
+            elif rec.status == "pending_overdue":
+                severity, what = "critical", f"overdue by {-int(rec.days_remaining)} days"
+            elif rec.status == "late":
+                severity, what = "medium", "submitted late"
+            else:
+                continue
+            specs.append(AlertSpec(
+                key=f"clock:{rec.case_id}:{rec.jurisdiction}", type="reporting_clock", severity=severity,
+                subject_type="case", subject_id=int(rec.case_id), product_id=int(rec.product_id),
+                priority={"medium": 40.0, "high": 75.0, "critical": 95.0}[severity],
+                title=f"Case {rec.case_id} to {rec.jurisdiction}: {what}",
+                detail={"case_id": int(rec.case_id), "jurisdiction": rec.jurisdiction, "status": rec.status,
+                        "first_received": _date(rec.first_received), "due_date": _date(rec.due_date),
+                        "clock_days": None if pd.isna(rec.clock_days) else int(rec.clock_days),
+                        "basis": rec.clock_basis, "submitted_date": _date(rec.submitted_date),
+                        "products": rec.product_codes},
+            ))
+    return reconcile(session, "reporting_clock", "clock:", specs, now) | {"clocks": len(clocks)}
+
+
+def signal_detection(session: Session, now: dt.datetime) -> dict:
+    return detect_signals(session, now, current_rules())
+
+
+def _sealed(job):
+    """Each job seals the audit records it wrote, in its own transaction."""
+    def run(session: Session, now: dt.datetime) -> dict:
+        counts = job(session, now)
+        counts["audit_sealed"] = seal(session)
+        return counts
+    run.__name__ = job.__name__
+    run.__doc__ = job.__doc__
+    return run
+
+
+JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
+    JobSpec("followup-compliance", _sealed(followup_compliance), {"hour": 1, "minute": 0}, "daily",
+            "Follow-up schedules: due, overdue and missed timepoints, patients lost to follow-up"),
+    JobSpec("confirmatory-deadlines", _sealed(confirmatory_deadlines), {"hour": 1, "minute": 30}, "daily",
+            "Confirmatory-trial deadlines of conditional approvals"),
+    JobSpec("reporting-clocks", _sealed(reporting_clocks), {"minute": 5}, "hourly",
+            "Expedited-reporting clocks of serious cases"),
+    JobSpec("signal-detection", _sealed(signal_detection), {"hour": 2, "minute": 0}, "daily",
+            "Disproportionality statistics, designated medical events, signal alerts"),
+)}

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import select
+
+from pv_service.auth.principal import AdminPrincipal, Principal, SessionDep, require
+from pv_service.common.errors import Conflict, NotFound
+from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.vocab import Role
+from pv_service.core.deps import get_clock
+from pv_service.jobs.definitions import JOBS
+from pv_service.jobs.models import JobRun
+from pv_service.jobs.runner import claim_run, execute
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+Operator = Annotated[Principal, Depends(require(Role.admin, Role.safety_officer))]
+
+
+class JobRunPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    job: str
+    tick: dt.datetime
+    trigger: str
+    as_of: dt.date
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    outcome: str
+    counts: dict[str, Any]
+    error: str | None
+
+
+class JobPublic(BaseModel):
+    name: str
+    description: str
+    schedule: dict[str, Any]
+    period: str
+
+
+@router.get("", response_model=list[JobPublic])
+def list_jobs(_: Operator):
+    return [JobPublic(name=s.name, description=s.description, schedule=s.cron, period=s.period) for s in JOBS.values()]
+
+
+@router.get("/runs", response_model=Page[JobRunPublic])
+def list_runs(session: SessionDep, _: Operator, page: PageDep, job: str | None = None,
+              outcome: Annotated[str | None, Query(examples=["succeeded", "failed", "running"])] = None):
+    stmt = select(JobRun)
+    if job is not None:
+        stmt = stmt.where(JobRun.job == job)
+    if outcome is not None:
+        stmt = stmt.where(JobRun.outcome == outcome)
+    items, cursor = paginate(session, stmt, JobRun.id, page)
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/runs/{run_id}", response_model=JobRunPublic)
+def get_run(session: SessionDep, _: Operator, run_id: int):
+    run = session.get(JobRun, run_id)
+    if run is None:
+        raise NotFound("no such run")
+    return run
+
+
+@router.post("/{name}/run", response_model=JobRunPublic, status_code=202)
+def run_now(session: SessionDep, _: AdminPrincipal, name: str, request: Request, tasks: BackgroundTasks,
+            as_of: Annotated[dt.date | None, Query(description="Evaluate as at the end of this day")] = None):
+    """Start a manual run; it works after the response (poll GET /v1/jobs/runs/{id})."""
+    spec = JOBS.get(name)
+    if spec is None:
+        raise NotFound(f"no job {name!r}; jobs: {', '.join(JOBS)}")
+    engine = session.get_bind()
+    clock = get_clock(request)
+    claimed = claim_run(engine, spec, clock, trigger="manual", as_of=as_of)
+    if claimed is None:
+        raise Conflict("a run of this job started at the same instant")
+    run_id, now = claimed
+    tasks.add_task(execute, engine, spec, run_id, now, clock)
+    return session.get(JobRun, run_id)

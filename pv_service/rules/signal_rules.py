@@ -1,0 +1,79 @@
+"""Model of ``alerts/signal_rules.yaml``: when a statistics run raises a signal alert, and
+which designated medical events alert on the first case (PRIMER sections 5 and 6)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from pv_service.rules.common import Issue, RuleModel
+
+MEASURES = ("n", "prr", "chi2", "ror", "ror_lower", "ic", "ic025", "ebgm", "eb05")
+STRATA = ("sex", "age_band", "report_year")
+
+
+class Criterion(RuleModel):
+    """A named criterion: every listed measure must reach its minimum (>=, or > with strict)."""
+    name: str
+    basis: str = ""
+    minimum: dict[str, float] = Field(min_length=1)
+    strict: tuple[str, ...] = ()
+
+
+class DesignatedMedicalEvent(RuleModel):
+    """A term group that alerts on the first case for products of the listed modalities."""
+    name: str
+    modalities: tuple[str, ...] = Field(min_length=1)
+    terms: tuple[str, ...] = Field(min_length=1)
+    severity: Literal["low", "medium", "high", "critical"] = "critical"
+    basis: str = ""
+
+
+class Reopen(RuleModel):
+    """A closed signal alert reopens only when its evidence clearly changed."""
+    min_new_cases: int = Field(ge=1)
+    growth_factor: float = Field(ge=1.0)
+    dme_any_new_case: bool = True
+
+
+class SignalRules(RuleModel):
+    strata: tuple[str, ...] = ()
+    min_count: int = Field(default=3, ge=1)
+    criteria: tuple[Criterion, ...] = Field(min_length=1)
+    # How criteria combine: "any" one of them, "all", or at least N of them.
+    combine: Literal["any", "all"] | int = "any"
+    comparator: Literal["all_products", "same_modality"] = "all_products"
+    designated_medical_events: tuple[DesignatedMedicalEvent, ...] = ()
+    reopen: Reopen
+
+    def issues(self) -> list[Issue]:
+        out: list[Issue] = []
+        for i, s in enumerate(self.strata):
+            if s not in STRATA:
+                out.append((("strata", i), f"unknown stratum {s!r}; one of {list(STRATA)}"))
+        names = set()
+        for i, c in enumerate(self.criteria):
+            if c.name in names:
+                out.append((("criteria", i, "name"), f"duplicate criterion {c.name!r}"))
+            names.add(c.name)
+            for m in c.minimum:
+                if m not in MEASURES:
+                    out.append((("criteria", i, "minimum", m), f"unknown measure {m!r}; one of {list(MEASURES)}"))
+            for j, m in enumerate(c.strict):
+                if m not in c.minimum:
+                    out.append((("criteria", i, "strict", j), f"{m!r} is not one of this criterion's minimums"))
+        if isinstance(self.combine, int) and not 1 <= self.combine <= len(self.criteria):
+            out.append((("combine",), f"must be between 1 and the number of criteria ({len(self.criteria)})"))
+        groups = set()
+        for i, d in enumerate(self.designated_medical_events):
+            if d.name in groups:
+                out.append((("designated_medical_events", i, "name"), f"duplicate group {d.name!r}"))
+            groups.add(d.name)
+        return out
+
+    def required_hits(self) -> int:
+        if self.combine == "any":
+            return 1
+        if self.combine == "all":
+            return len(self.criteria)
+        return int(self.combine)

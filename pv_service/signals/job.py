@@ -1,0 +1,147 @@
+"""The nightly signal-detection job: statistics run, then alert rules, then the queue."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from pv_service.alerting.models import Alert
+from pv_service.alerting.reconcile import log_event
+from pv_service.alerting.workflow import SIGNAL_OPEN, priority
+from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
+from pv_service.products.models import Product
+from pv_service.rules import Rules
+from pv_service.rules.signal_rules import SignalRules
+from pv_service.signals.detection import flag_pairs, should_reopen
+from pv_service.signals.models import MEASURE_COLUMNS, SignalPair
+from pv_service.signals.runs import run_signals
+
+SUSPECT_ROLES = ("suspect", "interacting")
+
+
+def case_rows(session: Session) -> pd.DataFrame:
+    """(case_id, product, modality, event, serious) over the latest version of each case."""
+    stmt = (
+        sa.select(Case.id.label("case_id"), Product.code.label("product"), Product.modality, Product.id.label("product_id"),
+                  CaseReaction.pt_name.label("event"), CaseVersion.serious)
+        .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
+        .join(CaseDrug, CaseDrug.case_version_id == CaseVersion.id)
+        .join(Product, Product.id == CaseDrug.product_id)
+        .join(CaseReaction, CaseReaction.case_version_id == CaseVersion.id)
+        .where(CaseDrug.role.in_(SUSPECT_ROLES))
+        .distinct()
+    )
+    return pd.DataFrame(session.connection().execute(stmt).mappings().all(),
+                        columns=["case_id", "product", "modality", "product_id", "event", "serious"])
+
+
+def _measures(pairs: pd.DataFrame, product: str, event: str) -> dict:
+    hit = pairs[(pairs["product"] == product) & (pairs["event"] == event)]
+    if hit.empty:
+        return {}
+    return {c: (None if pd.isna(v) else float(v)) for c, v in hit.iloc[0][list(MEASURE_COLUMNS)].items()}
+
+
+def _pairs_frame(session: Session, run_id: int | None) -> pd.DataFrame:
+    if run_id is None:
+        return pd.DataFrame(columns=["product", "event", *MEASURE_COLUMNS])
+    rows = session.exec(select(SignalPair).where(SignalPair.run_id == run_id)).all()
+    return pd.DataFrame([r.model_dump() for r in rows], columns=["product", "event", *MEASURE_COLUMNS])
+
+
+def signal_specs(rows: pd.DataFrame, pairs: pd.DataFrame, group_pairs: pd.DataFrame, rules: SignalRules,
+                 run_id: int | None, group_run_id: int | None) -> list[dict]:
+    """What the queue should hold: flagged statistical pairs and designated medical events."""
+    specs: list[dict] = []
+    product_ids = dict(zip(rows["product"], rows["product_id"]))
+    flagged = flag_pairs(pairs, rules) if not pairs.empty else pairs
+    for rec in flagged.to_dict("records"):
+        cases = rows[(rows["product"] == rec["product"]) & (rows["event"] == rec["event"])]
+        serious = float(cases.drop_duplicates("case_id")["serious"].mean()) if len(cases) else 0.0
+        specs.append({
+            "key": f"signal:pt:{rec['product']}:{rec['event']}", "designated": False,
+            "title": f"{rec['event']} after {rec['product']}: disproportionate reporting",
+            "product_id": product_ids.get(rec["product"]), "severity": "high" if serious >= 0.5 else "medium",
+            "detail": {"product": rec["product"], "event": rec["event"], "level": "pt", "terms": [rec["event"]],
+                       "run_id": run_id, "n": int(rec["n"]), "measures": _measures(pairs, rec["product"], rec["event"]),
+                       "rule": "statistical", "criteria_met": rec["criteria_met"], "serious_fraction": serious},
+        })
+    for dme in rules.designated_medical_events:
+        hits = rows[rows["event"].isin(dme.terms) & rows["modality"].isin(dme.modalities)]
+        for product, cases in hits.groupby("product"):
+            per_case = cases.drop_duplicates("case_id")
+            specs.append({
+                "key": f"signal:dme:{product}:{dme.name}", "designated": True,
+                "title": f"{dme.name} after {product}: designated medical event",
+                "product_id": product_ids.get(product), "severity": dme.severity,
+                "detail": {"product": product, "event": dme.name, "level": "group", "terms": list(dme.terms),
+                           "run_id": group_run_id, "n": int(len(per_case)),
+                           "measures": _measures(group_pairs, product, dme.name),
+                           "rule": "designated_medical_event", "criteria_met": ["first case"],
+                           "serious_fraction": float(per_case["serious"].mean()),
+                           "case_ids": sorted(int(c) for c in per_case["case_id"])},
+            })
+    return specs
+
+
+def apply_specs(session: Session, specs: list[dict], rules: SignalRules, now: dt.datetime) -> dict[str, int]:
+    """Create, update or reopen one alert per product and event; never duplicate, never auto-close."""
+    existing = {a.key: a for a in session.exec(select(Alert).where(Alert.type == "signal"))}
+    counts = {"raised": 0, "updated": 0, "reopened": 0, "unchanged": 0}
+    for spec in specs:
+        d = spec["detail"]
+        measures = d["measures"]
+        alert = existing.get(spec["key"])
+        is_new = alert is None
+        score = priority(serious_fraction=d["serious_fraction"], designated_medical_event=spec["designated"],
+                         eb05=measures.get("eb05"), ror_lower=measures.get("ror_lower"), n=d["n"], is_new=is_new)
+        if is_new:
+            alert = Alert(key=spec["key"], type="signal", status="new", severity=spec["severity"], priority=score,
+                          title=spec["title"], subject_type="pair", product_id=spec["product_id"], detail=d,
+                          first_raised_at=now, last_seen_at=now)
+            session.add(alert)
+            session.flush()
+            log_event(session, alert, now, "raised", None, "new", f"{d['rule']}: n={d['n']}, {', '.join(d['criteria_met'])}")
+            counts["raised"] += 1
+            continue
+        previous_n = alert.detail.get("n")
+        n_at_close = alert.detail.get("n_at_close")
+        alert.detail = {**d, "n_at_close": n_at_close}
+        alert.last_seen_at = now
+        alert.priority, alert.severity = score, spec["severity"]
+        if alert.status not in SIGNAL_OPEN:
+            if should_reopen(d["n"], n_at_close, min_new_cases=rules.reopen.min_new_cases,
+                             growth_factor=rules.reopen.growth_factor, designated=spec["designated"],
+                             dme_any_new_case=rules.reopen.dme_any_new_case):
+                before = alert.status
+                alert.status, alert.resolved_at, alert.resolution = "new", None, None
+                log_event(session, alert, now, "reopened", before, "new",
+                          f"evidence changed: n={d['n']} (was {n_at_close} when closed)")
+                counts["reopened"] += 1
+            else:
+                counts["unchanged"] += 1
+        elif previous_n != d["n"]:
+            log_event(session, alert, now, "updated", alert.status, alert.status, f"n {previous_n} -> {d['n']}")
+            counts["updated"] += 1
+        else:
+            counts["unchanged"] += 1
+        session.add(alert)
+    session.flush()
+    return counts
+
+
+def signal_detection(session: Session, now: dt.datetime, rules: Rules) -> dict:
+    sr = rules.signals
+    scope = None
+    run = run_signals(session, now, strata=sr.strata, min_count=1, product_scope=scope)
+    groups = {d.name: list(d.terms) for d in sr.designated_medical_events}
+    group_run = run_signals(session, now, strata=sr.strata, groups=groups, level="group", min_count=1)
+    rows = case_rows(session)
+    specs = signal_specs(rows, _pairs_frame(session, run.id if run else None),
+                         _pairs_frame(session, group_run.id if group_run else None), sr,
+                         run.id if run else None, group_run.id if group_run else None)
+    counts = apply_specs(session, specs, sr, now)
+    return {"run_id": run.id if run else None, "group_run_id": group_run.id if group_run else None,
+            "pairs": run.n_pairs if run else 0, "flagged": len(specs), **counts}

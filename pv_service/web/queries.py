@@ -1,0 +1,331 @@
+"""The reads behind the web pages, one small function each (no HTTP here)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from pv_service.alerting.models import Alert, AlertEvent
+from pv_service.alerting.workflow import OPERATIONAL_OPEN, OPERATIONAL_TRANSITIONS, SIGNAL_OPEN, SIGNAL_TRANSITIONS
+from pv_service.audit.models import AuditRecord
+from pv_service.auth.models import User
+from pv_service.cases import service as cases_service
+from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
+from pv_service.cases.schemas import VersionPublic
+from pv_service.common.errors import NotFound
+from pv_service.common.vocab import DrugRole
+from pv_service.followup.cohort import load_contacts, load_treatments
+from pv_service.followup.compliance import PATIENT_STATUSES, TIMEPOINT_STATUSES, evaluate_compliance
+from pv_service.patients.models import Patient, Treatment
+from pv_service.products.models import Product
+from pv_service.rules import Rules, load_rules
+from pv_service.signals.models import SignalPair, SignalRun
+
+ALERT_TYPES = ("signal", "followup", "deadline", "reporting_clock")
+# Every status in lifecycle order (signal statuses, then operational ones).
+ALL_STATUSES = tuple(dict.fromkeys([*SIGNAL_TRANSITIONS, *OPERATIONAL_TRANSITIONS]))
+OPEN_STATUSES = SIGNAL_OPEN + OPERATIONAL_OPEN
+SUSPECT_ROLES = (DrugRole.suspect.value, DrugRole.interacting.value)
+QUEUE_PAGE_SIZE = 25
+CASES_PAGE_SIZE = 50
+AUDIT_PAGE_SIZE = 50
+
+
+@lru_cache(maxsize=4)
+def cached_rules(rules_dir: str) -> Rules:
+    """The rule files are read and validated once per process."""
+    return load_rules(rules_dir)
+
+
+def pages(total: int, size: int) -> int:
+    return max(1, -(-total // size))
+
+
+# ---- alert queue
+
+@dataclass(frozen=True)
+class QueueFilters:
+    type: str | None = None
+    status: str | None = None
+    product: str | None = None
+    open_only: bool = True
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    alert: Alert
+    product_code: str | None
+    assignee: str | None
+
+
+def _alert_conditions(f: QueueFilters, with_status: bool = True) -> list:
+    conditions = []
+    if f.type:
+        conditions.append(Alert.type == f.type)
+    if f.product:
+        conditions.append(Alert.product_id.in_(select(Product.id).where(Product.code == f.product)))
+    if with_status and f.status:
+        conditions.append(Alert.status == f.status)
+    if with_status and f.open_only:
+        conditions.append(Alert.status.in_(OPEN_STATUSES))
+    return conditions
+
+
+def queue_page(session: Session, f: QueueFilters, page: int) -> tuple[list[QueueRow], int]:
+    """One page of the queue, highest priority first, and the number of matching alerts."""
+    conditions = _alert_conditions(f)
+    total = session.exec(select(sa.func.count()).select_from(Alert).where(*conditions)).one()
+    rows = session.exec(
+        select(Alert, Product.code, User.username)
+        .outerjoin(Product, Product.id == Alert.product_id)
+        .outerjoin(User, User.id == Alert.assignee_id)
+        .where(*conditions)
+        .order_by(Alert.priority.desc(), Alert.id)
+        .offset((page - 1) * QUEUE_PAGE_SIZE).limit(QUEUE_PAGE_SIZE)
+    ).all()
+    return [QueueRow(a, code, who) for a, code, who in rows], total
+
+
+def status_counts(session: Session, f: QueueFilters) -> list[tuple[str, int]]:
+    """Alerts per status under the type and product filters, in lifecycle order."""
+    rows = dict(session.exec(
+        select(Alert.status, sa.func.count()).where(*_alert_conditions(f, with_status=False)).group_by(Alert.status)
+    ).all())
+    known = [(s, rows.pop(s)) for s in ALL_STATUSES if s in rows]
+    return known + sorted(rows.items())
+
+
+def product_codes(session: Session) -> list[str]:
+    return list(session.exec(select(Product.code).order_by(Product.code)).all())
+
+
+# ---- one alert
+
+@dataclass(frozen=True)
+class AlertView:
+    alert: Alert
+    product_code: str | None
+    assignee: str | None
+    events: list[AlertEvent]
+
+
+def alert_view(session: Session, alert_id: int) -> AlertView:
+    row = session.exec(
+        select(Alert, Product.code, User.username)
+        .outerjoin(Product, Product.id == Alert.product_id)
+        .outerjoin(User, User.id == Alert.assignee_id)
+        .where(Alert.id == alert_id)
+    ).first()
+    if row is None:
+        raise NotFound("no such alert")
+    alert, code, who = row
+    events = list(session.exec(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)).all())
+    return AlertView(alert, code, who, events)
+
+
+def two_by_two(measures: dict[str, Any]) -> dict[str, int] | None:
+    """a, b, c, d of the contingency table from n, n_product, n_event, n_total (PRIMER section 6)."""
+    try:
+        n, n_product, n_event, n_total = (int(measures[k]) for k in ("n", "n_product", "n_event", "n_total"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return {"a": n, "b": n_product - n, "c": n_event - n, "d": n_total - n_product - n_event + n,
+            "n_product": n_product, "n_event": n_event, "not_product": n_total - n_product,
+            "not_event": n_total - n_event, "n_total": n_total}
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    run_id: int
+    as_of: dt.date
+    pair: SignalPair
+
+
+def signal_trend(session: Session, product: str, event: str, level: str) -> list[TrendPoint]:
+    """One pair's stored measures across runs of the same level, oldest run first (as /v1/signals/trend)."""
+    rows = session.exec(
+        select(SignalPair, SignalRun.as_of).join(SignalRun, SignalRun.id == SignalPair.run_id)
+        .where(SignalPair.product == product, SignalPair.event == event, SignalRun.level == level)
+        .order_by(SignalRun.id)
+    ).all()
+    return [TrendPoint(p.run_id, as_of, p) for p, as_of in rows]
+
+
+def signal_terms(detail: dict[str, Any]) -> list[str]:
+    terms = detail.get("terms") or ([detail["event"]] if detail.get("event") else [])
+    return [str(t) for t in terms]
+
+
+def _signal_case_conditions(session: Session, alert: Alert, product_code: str | None) -> list | None:
+    """Cases whose latest version names the product as suspect/interacting and one of the alert's terms."""
+    product_id = alert.product_id
+    code = alert.detail.get("product") or product_code
+    if product_id is None and code:
+        product_id = session.exec(select(Product.id).where(Product.code == code)).first()
+    terms = signal_terms(alert.detail)
+    if product_id is None or not terms:
+        return None
+    return [
+        Case.latest_version_id.in_(select(CaseDrug.case_version_id).where(
+            CaseDrug.product_id == product_id, CaseDrug.role.in_(SUSPECT_ROLES))),
+        Case.latest_version_id.in_(select(CaseReaction.case_version_id).where(CaseReaction.pt_name.in_(terms))),
+    ]
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    case: Case
+    serious: bool
+    report_type: str
+    latest_info_date: dt.date
+    reactions: list[CaseReaction]  # the reactions of the latest version that match the alert's terms
+
+
+@dataclass
+class SignalCases:
+    rows: list[CaseRow] = field(default_factory=list)
+    total: int = 0
+    received: list[dt.date] = field(default_factory=list)  # first receipt of every case, for the chart
+
+
+def signal_cases(session: Session, alert: Alert, product_code: str | None, page: int) -> SignalCases:
+    conditions = _signal_case_conditions(session, alert, product_code)
+    if conditions is None:
+        return SignalCases()
+    received = list(session.exec(select(Case.first_received).where(*conditions)).all())
+    found = session.exec(
+        select(Case, CaseVersion.serious, CaseVersion.report_type, CaseVersion.latest_info_date)
+        .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
+        .where(*conditions)
+        .order_by(Case.first_received.desc(), Case.id.desc())
+        .offset((page - 1) * CASES_PAGE_SIZE).limit(CASES_PAGE_SIZE)
+    ).all()
+    terms = signal_terms(alert.detail)
+    by_version: dict[int, list[CaseReaction]] = {}
+    version_ids = [c.latest_version_id for c, *_ in found]
+    if version_ids:
+        for r in session.exec(select(CaseReaction).where(CaseReaction.case_version_id.in_(version_ids),
+                                                         CaseReaction.pt_name.in_(terms)).order_by(CaseReaction.id)):
+            by_version.setdefault(r.case_version_id, []).append(r)
+    rows = [CaseRow(c, serious, rtype, info, by_version.get(c.latest_version_id, []))
+            for c, serious, rtype, info in found]
+    return SignalCases(rows, len(received), received)
+
+
+# ---- one case
+
+@dataclass(frozen=True)
+class DrugRow:
+    product_code: str
+    role: str
+    treatment_id: int
+    infusion_date: dt.date
+    batch_number: str
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: Case
+    patient: Patient
+    versions: list[CaseVersion]
+    shown: VersionPublic
+    drugs: list[DrugRow]
+
+
+def case_view(session: Session, case_id: int, version: int | None) -> CaseView:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound("no such case")
+    versions = list(session.exec(select(CaseVersion).where(CaseVersion.case_id == case_id)
+                                 .order_by(CaseVersion.version)).all())
+    row = cases_service.get_version(session, case, case.latest_version if version is None else version)
+    shown = cases_service.describe_versions(session, {case.id: case}, [row])[0]
+    drugs = [DrugRow(code, d.role, t.id, t.infusion_date, t.batch_number) for d, code, t in session.exec(
+        select(CaseDrug, Product.code, Treatment).join(Product, Product.id == CaseDrug.product_id)
+        .join(Treatment, Treatment.id == CaseDrug.treatment_id)
+        .where(CaseDrug.case_version_id == row.id).order_by(CaseDrug.id)
+    ).all()]
+    return CaseView(case, session.get(Patient, case.patient_id), versions, shown, drugs)
+
+
+# ---- follow-up compliance
+
+@dataclass(frozen=True)
+class ProductCompliance:
+    code: str
+    trade_name: str
+    patients: dict[str, int]  # patient status -> count
+    timepoints: dict[str, int]  # timepoint status -> count
+    open_followup_alerts: int
+
+    @property
+    def n_patients(self) -> int:
+        return sum(self.patients.values())
+
+    @property
+    def completed(self) -> int:
+        return self.timepoints["completed_on_time"] + self.timepoints["completed_late"]
+
+    @property
+    def fallen_due(self) -> int:
+        """Timepoints completed, or whose window has closed (overdue or missed)."""
+        return self.completed + self.timepoints["overdue"] + self.timepoints["missed"]
+
+    @property
+    def completeness(self) -> float | None:
+        return self.completed / self.fallen_due if self.fallen_due else None
+
+
+def compliance_by_product(session: Session, rules: Rules, as_of: dt.date) -> list[ProductCompliance]:
+    """Per product: its patients by follow-up status and its treatments' timepoints by status, as of a day.
+
+    A patient is counted under every product they were treated with, with their
+    patient-level status (a death stops every treatment of the patient).
+    """
+    products = session.exec(select(Product.code, Product.trade_name).order_by(Product.code)).all()
+    alerts = dict(session.exec(
+        select(Product.code, sa.func.count(Alert.id)).join(Alert, Alert.product_id == Product.id)
+        .where(Alert.type == "followup", Alert.status.in_(OPERATIONAL_OPEN)).group_by(Product.code)
+    ).all())
+    patients: dict[str, dict[str, int]] = {}
+    timepoints: dict[str, dict[str, int]] = {}
+    treatments = load_treatments(session, rules)
+    if not treatments.empty:
+        result = evaluate_compliance(treatments, load_contacts(session), rules, as_of)
+        owners = treatments[["treatment_id", "patient_id", "product_code"]]
+        by_patient = (owners[["patient_id", "product_code"]].drop_duplicates()
+                      .merge(result.patients[["patient_id", "status"]], on="patient_id"))
+        for (code, status), n in by_patient.groupby(["product_code", "status"], observed=True).size().items():
+            patients.setdefault(code, {})[str(status)] = int(n)
+        tps = result.timepoints[["treatment_id", "status"]].merge(owners[["treatment_id", "product_code"]],
+                                                                    on="treatment_id")
+        for (code, status), n in tps.groupby(["product_code", "status"], observed=True).size().items():
+            timepoints.setdefault(code, {})[str(status)] = int(n)
+    return [
+        ProductCompliance(
+            code, trade_name,
+            {s: patients.get(code, {}).get(s, 0) for s in PATIENT_STATUSES},
+            {s: timepoints.get(code, {}).get(s, 0) for s in TIMEPOINT_STATUSES},
+            int(alerts.get(code, 0)),
+        )
+        for code, trade_name in products
+    ]
+
+
+# ---- audit trail
+
+def audit_page(session: Session, entity_type: str | None, page: int) -> tuple[list[AuditRecord], int]:
+    """Most recent records first."""
+    conditions = [AuditRecord.entity_type == entity_type] if entity_type else []
+    total = session.exec(select(sa.func.count()).select_from(AuditRecord).where(*conditions)).one()
+    rows = session.exec(select(AuditRecord).where(*conditions).order_by(AuditRecord.id.desc())
+                        .offset((page - 1) * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE)).all()
+    return list(rows), total
+
+
+def audit_entity_types(session: Session) -> list[str]:
+    return list(session.exec(select(AuditRecord.entity_type).distinct().order_by(AuditRecord.entity_type)).all())

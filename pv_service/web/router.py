@@ -1,0 +1,352 @@
+"""The safety officers' web pages under /ui: parse, authorise, call services/queries, render.
+
+Server-rendered (Jinja2, autoescape on), no JavaScript. Errors never reach the JSON
+error handlers of the API: the route class below renders them as pages (or sends the
+browser to the login page).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from pydantic import ValidationError
+
+from pv_service.alerting import service as alerting
+from pv_service.alerting.schemas import TransitionIn
+from pv_service.alerting.workflow import Action, transitions_for
+from pv_service.audit.chain import verify
+from pv_service.auth import service as auth_service
+from pv_service.auth.principal import SessionDep
+from pv_service.auth.security import create_access_token
+from pv_service.common.errors import Conflict, DomainError, InvalidInput, NotFound
+from pv_service.common.vocab import Role
+from pv_service.core.deps import Now
+from pv_service.core.settings import get_settings
+from pv_service.web import charts, queries
+from pv_service.web.auth import (
+    LOGIN_COOKIE,
+    CsrfRejected,
+    LoginRequired,
+    NotSafetyOfficer,
+    Officer,
+    WebSession,
+    check_csrf,
+    clear_session_cookie,
+    new_login_token,
+    safe_next,
+    set_login_cookie,
+    set_session_cookie,
+    tokens_match,
+)
+
+HERE = Path(__file__).resolve().parent
+STATIC_FILES = {"style.css": "text/css"}
+
+
+# ---- presentation helpers (Jinja filters)
+
+def fmt_num(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    value = float(value)
+    if math.isnan(value):
+        return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 0.01:
+        return f"{value:.2f}"
+    return f"{value:.2g}"
+
+
+def fmt_when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "—"
+
+
+def fmt_pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def fmt_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str) if value is not None else "—"
+
+
+def label(value: Any) -> str:
+    return str(value).replace("_", " ") if value is not None else "—"
+
+
+_env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_env.filters.update(num=fmt_num, when=fmt_when, pct=fmt_pct, json=fmt_json, label=label)
+templates = Jinja2Templates(env=_env)
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def error_page(request: Request, status_code: int, title: str, message: str, web: WebSession | None = None,
+               relogin: bool = False) -> Response:
+    return render(request, "error.html", {"web": web, "title": title, "message": message, "relogin": relogin,
+                                          "status_code": status_code}, status_code)
+
+
+class UIRoute(APIRoute):
+    """Turns the web pages' exceptions into pages instead of the API's JSON answers."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired as exc:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                params = {"next": target if request.method == "GET" else "/ui"}
+                if exc.expired:
+                    params["expired"] = "1"
+                return RedirectResponse("/ui/login?" + urlencode(params), status_code=303)
+            except NotSafetyOfficer as exc:
+                return error_page(request, 403, "Safety officers only",
+                                  f"You are signed in as {exc.principal.username} (role: {exc.principal.role.value}). "
+                                  "These pages are for safety officers; other roles use the API.", relogin=True)
+            except CsrfRejected:
+                return error_page(request, 403, "Form expired",
+                                  "The form was not sent from this session (missing or stale security token). "
+                                  "Reload the page and try again.")
+            except InvalidInput as exc:
+                return error_page(request, 422, "Invalid request", exc.message)
+            except DomainError as exc:
+                return error_page(request, exc.status_code, "Not found" if exc.status_code == 404 else "Error",
+                                  exc.message)
+            except RequestValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                return error_page(request, 422, "Invalid request", problems)
+
+        return guarded
+
+
+router = APIRouter(route_class=UIRoute, include_in_schema=False)
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/ui", status_code=307)
+
+
+@router.get("/ui/static/{name}")
+def static(name: str) -> FileResponse:
+    if name not in STATIC_FILES:
+        raise NotFound("no such file")
+    return FileResponse(HERE / "static" / name, media_type=STATIC_FILES[name],
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+
+# ---- login / logout
+
+def _login_form(request: Request, next_: str, error: str | None = None, notice: str | None = None,
+                status_code: int = 200) -> Response:
+    token = new_login_token()
+    response = render(request, "login.html", {"web": None, "next": safe_next(next_), "error": error,
+                                              "notice": notice, "login_csrf": token}, status_code)
+    set_login_cookie(response, request, token)
+    return response
+
+
+@router.get("/ui/login")
+def login_form(request: Request, next: str = "/ui", expired: bool = False) -> Response:
+    return _login_form(request, next, notice="Your session has ended; please sign in again." if expired else None)
+
+
+@router.post("/ui/login")
+def login(request: Request, session: SessionDep, now: Now,
+          username: Annotated[str, Form(max_length=100)] = "", password: Annotated[str, Form(max_length=200)] = "",
+          login_csrf: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/ui") -> Response:
+    if not tokens_match(request.cookies.get(LOGIN_COOKIE, ""), login_csrf):
+        return _login_form(request, next, error="The sign-in form expired; please try again.", status_code=400)
+    user = auth_service.authenticate(session, username.strip(), password)
+    if user is None:
+        return _login_form(request, next, error="Wrong username or password.", status_code=401)
+    if user.role != Role.safety_officer:
+        return error_page(request, 403, "Safety officers only",
+                          f"{user.username} has the role {user.role}. These pages are for safety officers; "
+                          "other roles use the API.", relogin=True)
+    settings = get_settings()
+    token = create_access_token(user.id, user.role, settings.secret_key, settings.access_token_minutes, now)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_session_cookie(response, request, token)
+    response.delete_cookie(LOGIN_COOKIE, path="/ui")
+    return response
+
+
+@router.post("/ui/logout")
+def logout(request: Request, web: Officer, csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(web, csrf_token)
+    response = RedirectResponse("/ui/login", status_code=303)
+    clear_session_cookie(response, request)
+    return response
+
+
+# ---- alert queue
+
+def _choice(value: str, allowed: tuple[str, ...], name: str) -> str | None:
+    if not value:
+        return None
+    if value not in allowed:
+        raise InvalidInput.one(("query", name), f"unknown {name} {value!r}; one of {', '.join(allowed)}")
+    return value
+
+
+@router.get("/ui")
+@router.get("/ui/alerts")
+def queue(request: Request, web: Officer, session: SessionDep, type: str = "", status: str = "", product: str = "",
+          open_only: bool = True, page: Annotated[int, Query(ge=1)] = 1) -> Response:
+    filters = queries.QueueFilters(type=_choice(type, queries.ALERT_TYPES, "type"),
+                                   status=_choice(status, queries.ALL_STATUSES, "status"),
+                                   product=product or None, open_only=open_only)
+    rows, total = queries.queue_page(session, filters, page)
+    base = {"type": filters.type or "", "status": filters.status or "", "product": filters.product or "",
+            "open_only": "1" if open_only else "0"}
+
+    def url(**changes) -> str:
+        params = {k: v for k, v in {**base, **changes}.items() if v not in ("", None)}
+        return "/ui/alerts?" + urlencode(params)
+
+    return render(request, "queue.html", {
+        "web": web, "nav": "queue", "rows": rows, "total": total, "page": page,
+        "pages": queries.pages(total, queries.QUEUE_PAGE_SIZE), "filters": filters, "url": url,
+        "counts": queries.status_counts(session, filters), "products": queries.product_codes(session),
+        "types": queries.ALERT_TYPES, "statuses": queries.ALL_STATUSES,
+    })
+
+
+# ---- one alert
+
+def _signal_context(session, view: queries.AlertView, cases_page: int) -> dict[str, Any]:
+    detail = view.alert.detail
+    measures = detail.get("measures") or {}
+    product = detail.get("product") or view.product_code
+    event, level = detail.get("event"), detail.get("level") or "pt"
+    trend = queries.signal_trend(session, product, event, level) if product and event else []
+    labels = [p.as_of.isoformat() for p in trend]
+    highlight = next((i for i, p in enumerate(trend) if p.run_id == detail.get("run_id")), None)
+    trend_chart = charts.line_chart(labels, [
+        charts.Series("PRR", [p.pair.prr for p in trend], charts.PALETTE[0]),
+        charts.Series("ROR", [p.pair.ror for p in trend], charts.PALETTE[1]),
+        charts.Series("EBGM", [p.pair.ebgm for p in trend], charts.PALETTE[2]),
+        charts.Series("EB05", [p.pair.eb05 for p in trend], charts.PALETTE[2], dashed=True),
+    ], title=f"{event} with {product}: measures across signal runs", y_label="ratio (log scale)", log=True,
+        reference=1.0, highlight=highlight)
+    cases = queries.signal_cases(session, view.alert, view.product_code, cases_page)
+    quarters = charts.cumulative_by_quarter(cases.received)
+    cases_chart = charts.bar_chart([q for q, _ in quarters], [n for _, n in quarters],
+                                   title="Cumulative cases by quarter of first receipt", y_label="cases")
+    return {
+        "signal": detail, "measures": measures, "table": queries.two_by_two(measures), "terms": queries.signal_terms(detail),
+        "trend": trend, "trend_chart": trend_chart, "cases": cases, "cases_chart": cases_chart,
+        "cases_page": cases_page, "cases_pages": queries.pages(cases.total, queries.CASES_PAGE_SIZE),
+    }
+
+
+def _alert_page(request: Request, session, web: WebSession, alert_id: int, *, cases_page: int = 1,
+                error: str | None = None, done: str | None = None, comment: str = "",
+                status_code: int = 200) -> Response:
+    view = queries.alert_view(session, alert_id)
+    alert = view.alert
+    context = {
+        "web": web, "nav": "queue", "view": view, "alert": alert, "error": error, "comment": comment,
+        "done": done if done in queries.ALL_STATUSES else None,
+        "next_steps": transitions_for(alert.type).get(alert.status, ()),
+        "actions": [Action.no_action] if alert.status == "refuted" else list(Action),
+        "signal": None,
+    }
+    if alert.type == "signal":
+        context.update(_signal_context(session, view, cases_page))
+    return render(request, "alert.html", context, status_code)
+
+
+@router.get("/ui/alerts/{alert_id}")
+def alert_detail(request: Request, web: Officer, session: SessionDep, alert_id: int,
+                 cases_page: Annotated[int, Query(ge=1)] = 1, done: str = "") -> Response:
+    return _alert_page(request, session, web, alert_id, cases_page=cases_page, done=done)
+
+
+@router.post("/ui/alerts/{alert_id}/transition")
+def alert_transition(request: Request, web: Officer, session: SessionDep, now: Now, alert_id: int,
+                     to: Annotated[str, Form()] = "", comment: Annotated[str, Form()] = "",
+                     action: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(web, csrf_token)
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+
+    def refuse(message: str, status_code: int) -> Response:
+        session.rollback()
+        return _alert_page(request, session, web, alert_id, error=message, comment=comment, status_code=status_code)
+
+    if not comment.strip():
+        return refuse("A comment is required: say why (it is recorded in the audit trail).", 422)
+    try:
+        body = TransitionIn(to=to, comment=comment.strip(), action=action if (to == "closed" and action) else None)
+    except ValidationError as exc:
+        return refuse("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 422)
+    try:
+        alerting.transition(session, web.principal, alert, body, now)
+    except Conflict as exc:
+        return refuse(exc.message, 409)
+    session.commit()
+    return RedirectResponse(f"/ui/alerts/{alert_id}?{urlencode({'done': body.to})}", status_code=303)
+
+
+# ---- one case
+
+@router.get("/ui/cases/{case_id}")
+def case_detail(request: Request, web: Officer, session: SessionDep, case_id: int,
+                version: Annotated[int | None, Query(ge=0)] = None) -> Response:
+    view = queries.case_view(session, case_id, version)
+    return render(request, "case.html", {"web": web, "nav": "queue", "view": view})
+
+
+# ---- compliance
+
+@router.get("/ui/compliance")
+def compliance(request: Request, web: Officer, session: SessionDep, now: Now) -> Response:
+    rules = queries.cached_rules(str(get_settings().rules_dir))
+    rows = queries.compliance_by_product(session, rules, now.date())
+    return render(request, "compliance.html", {
+        "web": web, "nav": "compliance", "rows": rows, "as_of": now.date(),
+        "patient_statuses": list(rows[0].patients) if rows else [],
+        "timepoint_statuses": list(rows[0].timepoints) if rows else [],
+        "quote": quote,
+    })
+
+
+# ---- audit trail
+
+@router.get("/ui/audit")
+def audit(request: Request, web: Officer, session: SessionDep, entity_type: str = "",
+          page: Annotated[int, Query(ge=1)] = 1) -> Response:
+    records, total = queries.audit_page(session, entity_type or None, page)
+
+    def url(**changes) -> str:
+        params = {k: v for k, v in {"entity_type": entity_type, "page": page, **changes}.items() if v not in ("", None)}
+        return "/ui/audit?" + urlencode(params)
+
+    return render(request, "audit.html", {
+        "web": web, "nav": "audit", "records": records, "total": total, "page": page,
+        "pages": queries.pages(total, queries.AUDIT_PAGE_SIZE), "entity_type": entity_type,
+        "entity_types": queries.audit_entity_types(session), "verification": verify(session), "url": url,
+    })
