@@ -1,0 +1,199 @@
+"""Jobs walked through years with a moving clock: alerts raised, escalated, resolved, never duplicated."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlmodel import Session, select
+
+from pv_service.alerting.models import Alert
+from pv_service.jobs.definitions import JOBS
+from pv_service.jobs.models import JobRun
+from pv_service.jobs.runner import run_job
+from pv_service.products.models import ConfirmatoryObligation, ObligationMilestone
+from tests.api.conftest import register, report_payload, treat
+from tests.conftest import NOW
+
+
+def at(day: str, hour: int = 3):
+    moment = dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=dt.timezone.utc)
+    return lambda: moment
+
+
+def run(db, name, day, hour=3):
+    result = run_job(db, JOBS[name], at(day, hour))
+    assert result is not None and result.outcome == "succeeded", result and result.error
+    return result.counts
+
+
+def alerts(session, type_):
+    session.expire_all()
+    return {a.key: a for a in session.exec(select(Alert).where(Alert.type == type_))}
+
+
+def visit(client, actor, treatment_id, day, **kw):
+    r = client.post("/v1/followup-contacts", json={"treatment_id": treatment_id, "contact_date": day, **kw},
+                    headers=actor.headers)
+    assert r.status_code == 201, r.text
+
+
+def test_followup_alerts_follow_the_schedule_through_the_years(client, session, db, world, products):
+    # CAR-T plan: D28 (+-7, grace 14), M3 ... yearly; infusion 2024-01-10.
+    p = register(client, world.clinic, "LTFU-1")
+    t = treat(client, world.clinic, p["id"], "CART-1", "2024-01-10")
+    key = f"followup:timepoint:{t['id']}:D28"
+    # 2024-02-05: D28 (due 2024-02-07) window 01-31..02-14 is open -> low "due" alert.
+    run(db, "followup-compliance", "2024-02-05")
+    a = alerts(session, "followup")[key]
+    assert (a.status, a.severity, a.detail["status"]) == ("open", "low", "window_open")
+    # A second run the same day changes nothing.
+    assert run_job(db, JOBS["followup-compliance"], at("2024-02-05", 4)) is None  # same daily tick: claimed
+    again = run_job(db, JOBS["followup-compliance"], at("2024-02-05", 5), trigger="manual").counts
+    assert (again["raised"], again["refreshed"]) == (0, 1)
+    # The visit on 2024-02-06 fulfils D28: the alert resolves itself.
+    visit(client, world.clinic, t["id"], "2024-02-06")
+    run(db, "followup-compliance", "2024-02-08")
+    assert alerts(session, "followup")[key].status == "resolved"
+    assert alerts(session, "followup")[key].resolution == "cause_gone"
+    # M3 is due 2024-04-10; nobody comes. After its window it is overdue, after the grace period missed.
+    m3 = f"followup:timepoint:{t['id']}:M3"
+    run(db, "followup-compliance", "2024-04-30")
+    assert alerts(session, "followup")[m3].detail["status"] == "overdue"
+    run(db, "followup-compliance", "2024-07-01")
+    a = alerts(session, "followup")[m3]
+    assert (a.severity, a.detail["status"]) == ("high", "missed")
+    assert len([k for k in alerts(session, "followup") if k == m3]) == 1  # escalated in place
+    # Death reported in 2024-08: the schedule stops; open timepoint alerts close, no new ones.
+    client.post("/v1/followup-contacts", json={"treatment_id": t["id"], "kind": "death", "contact_date": "2024-08-01"},
+                headers=world.clinic.headers)
+    run(db, "followup-compliance", "2025-06-01")
+    open_after = [a for a in alerts(session, "followup").values() if a.status == "open"]
+    assert [a.key for a in open_after] == [m3]  # the missed M3 stays on record; nothing after the death
+
+
+def test_patient_lost_after_two_missed_yearly_visits(client, session, db, world, products):
+    p = register(client, world.clinic, "LOST-1")
+    t = treat(client, world.clinic, p["id"], "CART-1", "2020-03-01")
+    for day in ("2020-03-29", "2020-06-01", "2020-09-01", "2021-03-01"):  # D28, M3, M6, M12 on time
+        visit(client, world.clinic, t["id"], day)
+    # Y2 (2022-03-01) and Y3 (2023-03-01) missed -> lost by 2023-06 (grace 60 days after the 30-day window).
+    run(db, "followup-compliance", "2023-06-01")
+    lost = alerts(session, "followup").get(f"followup:lost:{t['id']}")
+    assert lost is not None and lost.status == "open" and lost.severity == "high"
+    # The patient comes back: no longer lost.
+    visit(client, world.clinic, t["id"], "2023-07-01")
+    run(db, "followup-compliance", "2023-07-02")
+    assert alerts(session, "followup")[f"followup:lost:{t['id']}"].status == "resolved"
+
+
+def test_confirmatory_deadline_horizons_then_overdue(session, db, products):
+    ob = ConfirmatoryObligation(product_id=products["cart"].id, jurisdiction="NMPA", description="confirmatory RCT",
+                                due_date=dt.date(2027, 1, 2), created_at=NOW)
+    session.add(ob)
+    session.flush()
+    session.add(ObligationMilestone(obligation_id=ob.id, kind="protocol_agreed", achieved_date=dt.date(2023, 3, 1),
+                                    updated_at=NOW))
+    session.commit()
+    key = f"deadline:obligation:{ob.id}"
+    run(db, "confirmatory-deadlines", "2025-06-01")   # 580 days out: no horizon reached
+    assert key not in alerts(session, "deadline")
+    run(db, "confirmatory-deadlines", "2026-03-01")   # 307 days: within 365 -> low
+    assert alerts(session, "deadline")[key].severity == "low"
+    run(db, "confirmatory-deadlines", "2026-11-23")   # 40 days: within 90 -> high
+    assert alerts(session, "deadline")[key].severity == "high"
+    run(db, "confirmatory-deadlines", "2027-01-03")   # passed
+    a = alerts(session, "deadline")[key]
+    assert (a.severity, a.detail["status"], a.detail["days_remaining"]) == ("critical", "overdue", -1)
+
+
+def test_death_case_must_be_reported_at_once(client, session, db, world, products):
+    from pv_service.products.models import ProductApproval
+    session.add(ProductApproval(product_id=products["cart"].id, jurisdiction="NMPA", approval_date=dt.date(2023, 1, 1),
+                                approval_type="conditional", indication="r/r LBCL"))
+    session.commit()
+    p = register(client, world.clinic, "D-1")
+    t = treat(client, world.clinic, p["id"], "CART-1", "2026-10-01")
+    body = report_payload(p["id"], t["id"], received_date="2026-11-20")
+    body["reactions"][0].update(seriousness={"death": True}, outcome="fatal", onset_date="2026-11-18")
+    case = client.post("/v1/reports", json=body, headers=world.clinic.headers).json()
+    key = f"clock:{case['id']}:NMPA"
+    # Day 0 = 2026-11-20; NMPA death: immediately = by the end of the next calendar day (11-21).
+    run(db, "reporting-clocks", "2026-11-21")
+    a = alerts(session, "reporting_clock")[key]
+    assert (a.severity, a.detail["due_date"], a.detail["status"]) == ("high", "2026-11-21", "pending")
+    run(db, "reporting-clocks", "2026-11-22")
+    assert alerts(session, "reporting_clock")[key].severity == "critical"
+    r = client.post(f"/v1/reports/{case['id']}/submissions", json={"jurisdiction": "NMPA", "submitted_date": "2026-11-22"},
+                    headers=world.safety.headers)
+    assert r.status_code == 201, r.text
+    run(db, "reporting-clocks", "2026-11-22", hour=4)
+    a = alerts(session, "reporting_clock")[key]
+    assert (a.status, a.detail["status"]) == ("open", "late")  # sent one day late: stays on record
+    bad = client.post(f"/v1/reports/{case['id']}/submissions", json={"jurisdiction": "FDA", "submitted_date": "2026-11-22"},
+                      headers=world.safety.headers)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "jurisdiction"]
+
+
+def test_designated_medical_event_alerts_on_first_case_and_reopens_on_the_next(client, session, db, world, products):
+    def tcl_case(i):
+        p = register(client, world.clinic, f"TCL-{i}")
+        t = treat(client, world.clinic, p["id"], "CART-1", "2025-01-01")
+        body = report_payload(p["id"], t["id"], case_id=f"TCL-{i}", received_date="2026-06-01",
+                              transgene_in_tumour="not_tested")
+        body["reactions"] = [{"pt_code": "LOCAL-0100", "pt_name": "T-cell lymphoma", "onset_date": "2026-05-01",
+                              "seriousness": {"other_medically_important": True}, "outcome": "not_recovered"}]
+        assert client.post("/v1/reports", json=body, headers=world.clinic.headers).status_code == 201
+
+    tcl_case(1)
+    counts = run(db, "signal-detection", "2026-11-01")
+    key = f"signal:dme:CART-1:T-cell malignancies"
+    a = alerts(session, "signal")[key]
+    assert (a.status, a.severity, a.detail["n"], a.detail["rule"]) == ("new", "critical", 1, "designated_medical_event")
+    assert counts["raised"] >= 1
+    again = run(db, "signal-detection", "2026-11-02")
+    assert again["raised"] == 0 and len([k for k in alerts(session, "signal") if k == key]) == 1
+    s = world.safety.headers
+    for to, extra in (("validation", {}), ("validated", {}), ("assessment", {}), ("confirmed", {}),
+                      ("closed", {"action": "label_change"})):
+        assert client.post(f"/v1/alerts/{a.id}/transition", json={"to": to, "comment": "x", **extra},
+                           headers=s).status_code == 200
+    run(db, "signal-detection", "2026-11-03")
+    assert alerts(session, "signal")[key].status == "closed"  # no new evidence: stays closed
+    tcl_case(2)
+    counts = run(db, "signal-detection", "2026-11-04")
+    a = alerts(session, "signal")[key]
+    assert counts["reopened"] == 1 and a.status == "new" and a.detail["n"] == 2
+
+
+@pytest.mark.parametrize("job", ["followup-compliance", "signal-detection"])
+def test_two_schedulers_run_a_tick_exactly_once(client, session, db, world, treated, job):
+    results = []
+    barrier = threading.Barrier(2)
+
+    def scheduler():
+        barrier.wait()
+        results.append(run_job(db, JOBS[job], at("2026-11-23")))
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    ran = [r for r in results if r is not None]
+    assert len(ran) == 1 and ran[0].outcome == "succeeded"
+    with Session(db) as s:
+        runs = s.exec(select(JobRun).where(JobRun.job == job)).all()
+        assert len(runs) == 1
+
+
+def test_jobs_api(client, session, world, treated):
+    assert client.post("/v1/jobs/followup-compliance/run", headers=world.safety.headers).status_code == 403
+    r = client.post("/v1/jobs/followup-compliance/run", params={"as_of": "2025-02-01"}, headers=world.admin.headers)
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    done = client.get(f"/v1/jobs/runs/{run_id}", headers=world.admin.headers).json()
+    assert done["outcome"] == "succeeded" and done["as_of"] == "2025-02-01" and done["trigger"] == "manual"
+    assert client.get("/v1/jobs/runs", params={"job": "followup-compliance"}, headers=world.safety.headers).json()["items"][0]["id"] == run_id
+    assert client.post("/v1/jobs/nope/run", headers=world.admin.headers).status_code == 404
+    assert {j["name"] for j in client.get("/v1/jobs", headers=world.admin.headers).json()} == set(JOBS)
