@@ -51,8 +51,12 @@ def _pairs_frame(session: Session, run_id: int | None) -> pd.DataFrame:
     return pd.DataFrame([r.model_dump() for r in rows], columns=["product", "event", *MEASURE_COLUMNS])
 
 
-def signal_specs(rows: pd.DataFrame, pairs: pd.DataFrame, group_pairs: pd.DataFrame, rules: SignalRules,
-                 run_id: int | None, group_run_id: int | None) -> list[dict]:
+def _run_of(pairs: pd.DataFrame, product: str) -> int | None:
+    hit = pairs.loc[pairs["product"] == product, "run_id"] if "run_id" in pairs else []
+    return int(hit.iloc[0]) if len(hit) and not pd.isna(hit.iloc[0]) else None
+
+
+def signal_specs(rows: pd.DataFrame, pairs: pd.DataFrame, group_pairs: pd.DataFrame, rules: SignalRules) -> list[dict]:
     """What the queue should hold: flagged statistical pairs and designated medical events."""
     specs: list[dict] = []
     product_ids = dict(zip(rows["product"], rows["product_id"]))
@@ -65,7 +69,7 @@ def signal_specs(rows: pd.DataFrame, pairs: pd.DataFrame, group_pairs: pd.DataFr
             "title": f"{rec['event']} after {rec['product']}: disproportionate reporting",
             "product_id": product_ids.get(rec["product"]), "severity": "high" if serious >= 0.5 else "medium",
             "detail": {"product": rec["product"], "event": rec["event"], "level": "pt", "terms": [rec["event"]],
-                       "run_id": run_id, "n": int(rec["n"]), "measures": _measures(pairs, rec["product"], rec["event"]),
+                       "run_id": _run_of(pairs, rec["product"]), "n": int(rec["n"]), "measures": _measures(pairs, rec["product"], rec["event"]),
                        "rule": "statistical", "criteria_met": rec["criteria_met"], "serious_fraction": serious},
         })
     for dme in rules.designated_medical_events:
@@ -77,7 +81,7 @@ def signal_specs(rows: pd.DataFrame, pairs: pd.DataFrame, group_pairs: pd.DataFr
                 "title": f"{dme.name} after {product}: designated medical event",
                 "product_id": product_ids.get(product), "severity": dme.severity,
                 "detail": {"product": product, "event": dme.name, "level": "group", "terms": list(dme.terms),
-                           "run_id": group_run_id, "n": int(len(per_case)),
+                           "run_id": _run_of(group_pairs, product), "n": int(len(per_case)),
                            "measures": _measures(group_pairs, product, dme.name),
                            "rule": "designated_medical_event", "criteria_met": ["first case"],
                            "serious_fraction": float(per_case["serious"].mean()),
@@ -132,16 +136,31 @@ def apply_specs(session: Session, specs: list[dict], rules: SignalRules, now: dt
     return counts
 
 
-def signal_detection(session: Session, now: dt.datetime, rules: Rules) -> dict:
-    sr = rules.signals
-    scope = None
+def _runs(session: Session, now: dt.datetime, sr: SignalRules, scope: list[str] | None,
+          groups: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
+    """A preferred-term run and a designated-medical-event group run over one background."""
     run = run_signals(session, now, strata=sr.strata, min_count=1, product_scope=scope)
+    group_run = run_signals(session, now, strata=sr.strata, groups=groups, level="group", min_count=1,
+                            product_scope=scope, prior_from=run)
+    pairs = _pairs_frame(session, run.id if run else None).assign(run_id=run.id if run else None)
+    group_pairs = _pairs_frame(session, group_run.id if group_run else None).assign(
+        run_id=group_run.id if group_run else None)
+    return pairs, group_pairs, [r.id for r in (run, group_run) if r is not None]
+
+
+def signal_detection(session: Session, now: dt.datetime, rules: Rules) -> dict:
+    """Statistics over all reports (or per modality, as the rules' comparator says), then alerts."""
+    sr = rules.signals
     groups = {d.name: list(d.terms) for d in sr.designated_medical_events}
-    group_run = run_signals(session, now, strata=sr.strata, groups=groups, level="group", min_count=1)
     rows = case_rows(session)
-    specs = signal_specs(rows, _pairs_frame(session, run.id if run else None),
-                         _pairs_frame(session, group_run.id if group_run else None), sr,
-                         run.id if run else None, group_run.id if group_run else None)
+    if sr.comparator == "same_modality":
+        backgrounds = [sorted(codes["product"].unique()) for _, codes in rows.groupby("modality")]
+    else:
+        backgrounds = [None]
+    parts = [_runs(session, now, sr, scope, groups) for scope in backgrounds]
+    pairs = pd.concat([p for p, _, _ in parts], ignore_index=True) if parts else pd.DataFrame()
+    group_pairs = pd.concat([g for _, g, _ in parts], ignore_index=True) if parts else pd.DataFrame()
+    run_ids = [i for _, _, ids in parts for i in ids]
+    specs = signal_specs(rows, pairs, group_pairs, sr)
     counts = apply_specs(session, specs, sr, now)
-    return {"run_id": run.id if run else None, "group_run_id": group_run.id if group_run else None,
-            "pairs": run.n_pairs if run else 0, "flagged": len(specs), **counts}
+    return {"runs": run_ids, "pairs": len(pairs), "flagged": len(specs), **counts}

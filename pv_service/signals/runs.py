@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from pv_service.signals.compute import compute_from_stratum_counts
+from pv_service.signals.mgps import Prior
 from pv_service.signals.dataset import pair_counts
 from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
 
@@ -25,21 +26,35 @@ def _clean(value) -> float | int | None:
 
 def run_signals(session: Session, now: dt.datetime, *, strata: Sequence[str] = (),
                 groups: Mapping[str, Sequence[str]] | None = None, level: str = "pt",
-                min_count: int = 1, product_scope: Sequence[str] | None = None) -> SignalRun | None:
-    """Compute and store one run; None when the database holds no analysable case yet."""
+                min_count: int = 1, product_scope: Sequence[str] | None = None,
+                prior_from: SignalRun | None = None) -> SignalRun | None:
+    """Compute and store one run; None when the database holds no analysable case yet.
+
+    `prior_from` reuses another run's converged MGPS prior instead of fitting one: a
+    handful of grouped pairs cannot support a five-parameter fit, while the prior fitted
+    over all preferred-term pairs describes the same database.
+    """
     frame = pair_counts(session, strata=strata, groups=groups, product_scope=product_scope)
     params = {"strata": list(strata), "min_count": min_count, "level": level,
               "product_scope": list(product_scope) if product_scope else None,
               "groups": {k: list(v) for k, v in groups.items()} if groups else None}
     if frame.empty:
         return None
+    prior = None
+    if prior_from is not None and prior_from.hyperparameters.get("converged"):
+        h = prior_from.hyperparameters
+        prior = Prior(h["alpha1"], h["beta1"], h["alpha2"], h["beta2"], h["p"])
+        params["prior_from_run"] = prior_from.id
     result = compute_from_stratum_counts(
         frame["product"], frame["event"], frame["a"], frame["n_product"], frame["n_event"], frame["n_total"],
-        stratum=frame[list(strata)] if strata else None, min_count=min_count,
+        stratum=frame[list(strata)] if strata else None, min_count=min_count, prior=prior,
     )
     fit = result.fit
     hyper = {}
-    if fit is not None:
+    if prior is not None:
+        hyper = {"alpha1": prior.alpha1, "beta1": prior.beta1, "alpha2": prior.alpha2, "beta2": prior.beta2,
+                 "p": prior.p, "converged": True, "prior_from_run": prior_from.id}
+    elif fit is not None:
         hyper = {"alpha1": fit.prior.alpha1, "beta1": fit.prior.beta1, "alpha2": fit.prior.alpha2,
                  "beta2": fit.prior.beta2, "p": fit.prior.p, "log_likelihood": fit.log_likelihood,
                  "converged": bool(fit.converged)}

@@ -197,3 +197,24 @@ def test_jobs_api(client, session, world, treated):
     assert client.get("/v1/jobs/runs", params={"job": "followup-compliance"}, headers=world.safety.headers).json()["items"][0]["id"] == run_id
     assert client.post("/v1/jobs/nope/run", headers=world.admin.headers).status_code == 404
     assert {j["name"] for j in client.get("/v1/jobs", headers=world.admin.headers).json()} == set(JOBS)
+
+
+def test_same_modality_comparator_runs_one_background_per_modality(client, session, db, world, products, monkeypatch):
+    import dataclasses
+
+    from pv_service.jobs import definitions
+    from pv_service.signals.models import SignalRun
+
+    rules = definitions.current_rules()
+    signals = rules.signals.model_copy(update={"comparator": "same_modality"})
+    patched = dataclasses.replace(rules, sections={**rules.sections, "signal_rules": signals})
+    monkeypatch.setattr(definitions, "current_rules", lambda: patched)
+    for i, code in enumerate(("CART-1", "MSC-1")):
+        p = register(client, world.clinic, f"M-{i}")
+        t = treat(client, world.clinic, p["id"], code, "2025-01-01")
+        client.post("/v1/reports", json=report_payload(p["id"], t["id"], case_id=f"M-{i}"), headers=world.clinic.headers)
+    counts = run(db, "signal-detection", "2026-11-01")
+    session.expire_all()
+    scopes = sorted(tuple(r.params["product_scope"]) for r in session.exec(select(SignalRun)) if r.level == "pt")
+    # No designated-medical-event term was reported, so neither background has a group run.
+    assert scopes == [("CART-1",), ("MSC-1",)] and len(counts["runs"]) == 2
