@@ -16,12 +16,14 @@ from pv_service.common.body_limit import BodySizeLimit
 from pv_service.common.errors import DomainError, InvalidInput
 from pv_service.core.clock import Clock
 from pv_service.core.settings import get_settings
+from pv_service.exports.router import router as exports_router
 from pv_service.followup.compliance_router import router as compliance_router
 from pv_service.followup.router import router as followup_router
 from pv_service.jobs.router import router as jobs_router
 from pv_service.patients.router import router as patients_router
 from pv_service.products.router import router as products_router
 from pv_service.signals.router import router as signals_router
+from pv_service.web.router import router as web_router
 
 log = logging.getLogger("pv_service")
 
@@ -77,7 +79,7 @@ def create_app(clock: Clock | None = None) -> FastAPI:
         return {"status": "ok"}
 
     for router in (auth_router, products_router, patients_router, followup_router, cases_router, signals_router,
-                   alerts_router, audit_router, jobs_router, compliance_router):
+                   alerts_router, audit_router, jobs_router, compliance_router, web_router, exports_router):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

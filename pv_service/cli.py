@@ -16,6 +16,9 @@ def _mount_subcommands() -> None:
     from pv_service.signals.cli import app as signals_app
 
     app.add_typer(signals_app, name="signals")
+    from pv_service.exports.cli import app as export_app
+
+    app.add_typer(export_app, name="export")
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -1,6 +1,7 @@
 """Test fixtures: every database test runs on SQLite and on PostgreSQL.
 
-PostgreSQL comes from PV_TEST_POSTGRES_URL (default: the local server's `test` database).
+PostgreSQL comes from PV_TEST_POSTGRES_URL (default: the local server's `test` database);
+each test process works in a schema of its own (pv_test_<pid>), dropped at the end.
 Outside CI an unreachable PostgreSQL skips those tests with a message; with CI set it fails.
 """
 from __future__ import annotations
@@ -29,31 +30,42 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def _postgres_engine():
-    engine = make_engine(PG_URL)
+    """A fresh schema of its own per test process, so concurrent runs cannot trample each other."""
+    probe = make_engine(PG_URL)
     try:
-        with engine.connect() as conn:
+        with probe.connect() as conn:
             conn.execute(sa.text("select 1"))
     except sa.exc.OperationalError as exc:
-        engine.dispose()
         message = f"PostgreSQL unreachable at {PG_URL}: {str(exc.orig).strip()}"
         if IN_CI:
             pytest.fail(f"{message} (CI is set, so PostgreSQL tests must run)", pytrace=False)
         pytest.skip(f"{message}; set PV_TEST_POSTGRES_URL or start PostgreSQL to run these")
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    return engine
+    finally:
+        probe.dispose()
+    schema = f"pv_test_{os.getpid()}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    engine = sa.create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=10, max_overflow=10)
+    return engine, admin, schema
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def engine(request, tmp_path_factory):
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}")
-    else:
-        engine = _postgres_engine()
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    engine, admin, schema = _postgres_engine()
     upgrade(engine)
     yield engine
     engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
 
 
 def _empty(engine) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from pv_service.alerting.models import Alert, AlertEvent
-from pv_service.audit import chain as audit
 from pv_service.alerting.workflow import OPERATIONAL_OPEN
+from pv_service.audit import chain as audit
 
 SYSTEM = "system"
 

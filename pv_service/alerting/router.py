@@ -9,10 +9,17 @@ from sqlmodel import select
 
 from pv_service.alerting import service
 from pv_service.alerting.models import Alert
-from pv_service.alerting.schemas import AlertDetail, AlertPublic, AssignIn, StatusCount, TransitionIn
+from pv_service.alerting.schemas import (
+    AlertDetail,
+    AlertPublic,
+    AssignIn,
+    StatusCount,
+    TransitionIn,
+)
 from pv_service.alerting.workflow import OPERATIONAL_OPEN, SIGNAL_OPEN
 from pv_service.auth.principal import Principal, SessionDep, require
 from pv_service.common.pagination import Page, decode_offset, offset_page
+from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
 from pv_service.products.models import Product
@@ -36,7 +43,7 @@ class AlertSort(StrEnum):
 
 
 def _filtered(principal: Principal, type: AlertType | None, status: list[str] | None, product: str | None,
-              subject_type: str | None, subject_id: int | None, assignee_id: int | None, open_only: bool):
+              subject_type: str | None, subject_id: DbId | None, assignee_id: DbId | None, open_only: bool):
     stmt = select(Alert).where(service.alert_filter(principal))
     if type is not None:
         stmt = stmt.where(Alert.type == type.value)
@@ -62,8 +69,8 @@ def list_alerts(
     status: Annotated[list[str] | None, Query(description="One or more statuses")] = None,
     product: Annotated[str | None, Query(description="Product code")] = None,
     subject_type: str | None = None,
-    subject_id: int | None = None,
-    assignee_id: int | None = None,
+    subject_id: DbId | None = None,
+    assignee_id: DbId | None = None,
     open_only: bool = False,
     sort: AlertSort = AlertSort.priority,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -86,13 +93,13 @@ def count_alerts(session: SessionDep, principal: AlertReader, type: AlertType | 
 
 
 @router.get("/{alert_id}", response_model=AlertDetail)
-def get_alert(session: SessionDep, principal: AlertReader, alert_id: int):
+def get_alert(session: SessionDep, principal: AlertReader, alert_id: DbId):
     return service.detail(session, service.visible_alert(session, principal, alert_id))
 
 
 @router.post("/{alert_id}/transition", response_model=AlertDetail,
              responses={409: {"description": "Not a legal next step of this alert's lifecycle"}})
-def transition(session: SessionDep, principal: SafetyOfficer, alert_id: int, body: TransitionIn, now: Now):
+def transition(session: SessionDep, principal: SafetyOfficer, alert_id: DbId, body: TransitionIn, now: Now):
     alert = service.visible_alert(session, principal, alert_id)
     service.transition(session, principal, alert, body, now)
     session.commit()
@@ -100,7 +107,7 @@ def transition(session: SessionDep, principal: SafetyOfficer, alert_id: int, bod
 
 
 @router.post("/{alert_id}/assign", response_model=AlertDetail)
-def assign(session: SessionDep, principal: SafetyOfficer, alert_id: int, body: AssignIn, now: Now):
+def assign(session: SessionDep, principal: SafetyOfficer, alert_id: DbId, body: AssignIn, now: Now):
     alert = service.visible_alert(session, principal, alert_id)
     service.assign(session, principal, alert, body.assignee_id, now)
     session.commit()

@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pv_service.alerting.workflow import Action
+from pv_service.common.types import DbId
 
 
 class AlertPublic(BaseModel):
@@ -54,7 +55,7 @@ class TransitionIn(BaseModel):
 
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    assignee_id: int | None
+    assignee_id: DbId | None
 
 
 class StatusCount(BaseModel):

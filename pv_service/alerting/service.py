@@ -8,8 +8,17 @@ from sqlmodel import Session, select
 
 from pv_service.alerting.models import Alert, AlertEvent
 from pv_service.alerting.reconcile import log_event
-from pv_service.alerting.schemas import AlertDetail, AlertEventPublic, AlertPublic, TransitionIn
-from pv_service.alerting.workflow import IllegalTransition, check_transition, transitions_for
+from pv_service.alerting.schemas import (
+    AlertDetail,
+    AlertEventPublic,
+    AlertPublic,
+    TransitionIn,
+)
+from pv_service.alerting.workflow import (
+    IllegalTransition,
+    check_transition,
+    transitions_for,
+)
 from pv_service.auth.models import User
 from pv_service.auth.principal import Principal
 from pv_service.common.errors import Conflict, InvalidInput, NotFound

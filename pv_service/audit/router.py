@@ -11,6 +11,7 @@ from pv_service.audit.chain import verify
 from pv_service.audit.models import AuditRecord
 from pv_service.auth.principal import Principal, SessionDep, require
 from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -24,7 +25,7 @@ class AuditPublic(BaseModel):
     at: dt.datetime
     actor: str
     entity_type: str
-    entity_id: int
+    entity_id: DbId
     action: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
@@ -43,7 +44,7 @@ class VerificationOut(BaseModel):
 @router.get("", response_model=Page[AuditPublic])
 def list_audit(session: SessionDep, _: Auditor, page: PageDep,
                entity_type: Annotated[str | None, Query(examples=["alert", "report", "user"])] = None,
-               entity_id: int | None = None):
+               entity_id: DbId | None = None):
     stmt = select(AuditRecord)
     if entity_type is not None:
         stmt = stmt.where(AuditRecord.entity_type == entity_type)

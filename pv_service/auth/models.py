@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from pv_service.core.db import UTCDateTime

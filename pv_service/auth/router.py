@@ -21,6 +21,7 @@ from pv_service.auth.schemas import (
 )
 from pv_service.auth.security import create_access_token
 from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.types import DbId
 from pv_service.common.vocab import OrgKind, Role
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
@@ -58,7 +59,7 @@ def list_api_keys(session: SessionDep, principal: CurrentPrincipal) -> list[ApiK
 
 
 @router.post("/auth/api-keys/{key_id}/revoke", response_model=ApiKeyPublic)
-def revoke_api_key(session: SessionDep, principal: CurrentPrincipal, key_id: int, now: Now) -> ApiKey:
+def revoke_api_key(session: SessionDep, principal: CurrentPrincipal, key_id: DbId, now: Now) -> ApiKey:
     row = service.revoke_api_key(session, principal.user_id, key_id, now)
     session.commit()
     return row
@@ -83,7 +84,7 @@ def list_organizations(session: SessionDep, principal: CurrentPrincipal, page: P
 
 
 @router.get("/organizations/{org_id}", response_model=OrganizationPublic)
-def get_organization(session: SessionDep, principal: CurrentPrincipal, org_id: int) -> Organization:
+def get_organization(session: SessionDep, principal: CurrentPrincipal, org_id: DbId) -> Organization:
     if principal.role in (Role.clinic, Role.mah) and org_id != principal.organization_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such organization")
     return service.get_organization(session, org_id)
@@ -106,5 +107,5 @@ def list_users(session: SessionDep, _: AdminPrincipal, page: PageDep, role: Role
 
 
 @router.get("/users/{user_id}", response_model=UserPublic)
-def get_user(session: SessionDep, _: AdminPrincipal, user_id: int) -> User:
+def get_user(session: SessionDep, _: AdminPrincipal, user_id: DbId) -> User:
     return service.get_user(session, user_id)

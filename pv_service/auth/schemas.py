@@ -4,6 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pv_service.common.types import DbId
 from pv_service.common.vocab import OrgKind, Role
 
 
@@ -34,7 +35,7 @@ class UserCreate(BaseModel):
     username: str = Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str | None = Field(default=None, min_length=8, max_length=200)
     role: Role
-    organization_id: int | None = None
+    organization_id: DbId | None = None
 
 
 class UserPublic(BaseModel):

@@ -8,7 +8,12 @@ from sqlmodel import Session, select
 from pv_service.audit import chain as audit
 from pv_service.auth.models import ApiKey, Organization, User
 from pv_service.auth.schemas import OrganizationCreate, UserCreate
-from pv_service.auth.security import hash_api_key, hash_password, new_api_key, verify_password
+from pv_service.auth.security import (
+    hash_api_key,
+    hash_password,
+    new_api_key,
+    verify_password,
+)
 from pv_service.common.errors import Conflict, InvalidInput, NotFound
 from pv_service.common.vocab import OrgKind, Role
 

@@ -14,7 +14,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion, RegulatorySubmission
+from pv_service.cases.models import (
+    Case,
+    CaseDrug,
+    CaseReaction,
+    CaseVersion,
+    RegulatorySubmission,
+)
 from pv_service.cases.reporting_clock import evaluate_reporting_clocks
 from pv_service.products.models import Product, ProductApproval
 

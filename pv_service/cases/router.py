@@ -3,15 +3,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from pv_service.auth.principal import ClinicPrincipal, DataReader, Principal, SessionDep, require
+from pv_service.audit import chain as audit
+from pv_service.auth.principal import (
+    ClinicPrincipal,
+    DataReader,
+    Principal,
+    SessionDep,
+    require,
+)
 from pv_service.cases import service
 from pv_service.cases.access import case_filter
-from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion, RegulatorySubmission
+from pv_service.cases.models import (
+    Case,
+    CaseDrug,
+    CaseReaction,
+    CaseVersion,
+    RegulatorySubmission,
+)
 from pv_service.cases.schemas import (
     BatchIn,
     BatchItemResult,
@@ -22,14 +35,13 @@ from pv_service.cases.schemas import (
     SubmissionPublic,
     VersionPublic,
 )
-from pv_service.audit import chain as audit
 from pv_service.common.errors import Conflict, DomainError, InvalidInput, NotFound
-from pv_service.common.vocab import Role
-from pv_service.products.models import ProductApproval
 from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.types import DbId
+from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
-from pv_service.products.models import Product
+from pv_service.products.models import Product, ProductApproval
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -127,8 +139,8 @@ def list_reports(
     serious: bool | None = None,
     received_from: Annotated[dt.date | None, Query(description="First receipt on or after")] = None,
     received_to: Annotated[dt.date | None, Query(description="First receipt on or before")] = None,
-    clinic_id: int | None = None,
-    patient_id: int | None = None,
+    clinic_id: DbId | None = None,
+    patient_id: DbId | None = None,
 ):
     stmt = select(Case).where(case_filter(principal))
     if product is not None:
@@ -153,7 +165,7 @@ def list_reports(
     return Page(items=_case_views(session, items), next_cursor=cursor)
 
 
-def _visible_case(session: Session, principal: Principal, case_id: int) -> Case:
+def _visible_case(session: Session, principal: Principal, case_id: DbId) -> Case:
     case = session.exec(select(Case).where(Case.id == case_id, case_filter(principal))).first()
     if case is None:
         raise NotFound("no such report")
@@ -161,12 +173,12 @@ def _visible_case(session: Session, principal: Principal, case_id: int) -> Case:
 
 
 @router.get("/{case_id}", response_model=CasePublic)
-def get_report(session: SessionDep, principal: DataReader, case_id: int):
+def get_report(session: SessionDep, principal: DataReader, case_id: DbId):
     return _case_views(session, [_visible_case(session, principal, case_id)])[0]
 
 
 @router.get("/{case_id}/versions/{version}", response_model=VersionPublic)
-def get_report_version(session: SessionDep, principal: DataReader, case_id: int, version: int):
+def get_report_version(session: SessionDep, principal: DataReader, case_id: DbId, version: Annotated[int, Path(ge=0, le=999)]):
     case = _visible_case(session, principal, case_id)
     row = service.get_version(session, case, version)
     return service.describe_versions(session, {case.id: case}, [row])[0]
@@ -177,7 +189,7 @@ SubmissionRecorder = Annotated[Principal, Depends(require(Role.safety_officer, R
 
 @router.post("/{case_id}/submissions", response_model=SubmissionPublic, status_code=201,
              responses={200: {"description": "Already recorded with the same date"}})
-def record_submission(session: SessionDep, principal: SubmissionRecorder, case_id: int, body: SubmissionIn,
+def record_submission(session: SessionDep, principal: SubmissionRecorder, case_id: DbId, body: SubmissionIn,
                       now: Now, response: Response):
     """Record that the expedited report reached a regulator; the reporting-clock job reads it."""
     case = _visible_case(session, principal, case_id)
@@ -209,7 +221,7 @@ def record_submission(session: SessionDep, principal: SubmissionRecorder, case_i
 
 
 @router.get("/{case_id}/submissions", response_model=list[SubmissionPublic])
-def list_submissions(session: SessionDep, principal: DataReader, case_id: int):
+def list_submissions(session: SessionDep, principal: DataReader, case_id: DbId):
     case = _visible_case(session, principal, case_id)
     return session.exec(select(RegulatorySubmission).where(RegulatorySubmission.case_id == case.id)
                         .order_by(RegulatorySubmission.id)).all()

@@ -5,6 +5,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pv_service.common.types import DbId
 from pv_service.common.vocab import (
     Causality,
     DrugRole,
@@ -27,14 +28,14 @@ class ReporterIn(BaseModel):
 class PatientRef(BaseModel):
     """D: the patient, by the service's id or the clinic's own identifier."""
     model_config = ConfigDict(extra="forbid")
-    patient_id: int | None = None
+    patient_id: DbId | None = None
     local_id: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class DrugIn(BaseModel):
     """G.k: a product given to the patient, as the treatment (infusion) recorded here."""
     model_config = ConfigDict(extra="forbid")
-    treatment_id: int
+    treatment_id: DbId
     role: DrugRole = Field(default=DrugRole.suspect, description="G.k.1")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -14,7 +13,14 @@ from pv_service.audit import chain as audit
 from pv_service.auth.principal import Principal
 from pv_service.cases.hashing import content_hash
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
-from pv_service.cases.schemas import CasePublic, DrugIn, ReactionPublic, ReportIn, Seriousness, VersionPublic
+from pv_service.cases.schemas import (
+    CasePublic,
+    DrugIn,
+    ReactionPublic,
+    ReportIn,
+    Seriousness,
+    VersionPublic,
+)
 from pv_service.cases.validity import minimum_criteria_problems
 from pv_service.common.errors import Conflict, InvalidInput, NotFound, Problems
 from pv_service.common.vocab import ReporterQualification

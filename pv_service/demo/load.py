@@ -33,7 +33,12 @@ from pv_service.demo.cohort import DEMO_CLINICS, Cohort, ProductSpec, generate_c
 from pv_service.followup.models import FollowupContact
 from pv_service.patients.models import Patient, Treatment
 from pv_service.patients.pseudonym import pseudonymize
-from pv_service.products.models import ConfirmatoryObligation, ObligationMilestone, Product, ProductApproval
+from pv_service.products.models import (
+    ConfirmatoryObligation,
+    ObligationMilestone,
+    Product,
+    ProductApproval,
+)
 from pv_service.products.seed import seed_products
 
 DEMO_PASSWORD = "demo-password"
@@ -144,8 +149,8 @@ def _insert_submissions(session: Session, now: dt.datetime, seed: int, recorded_
     from pv_service.cases.clocks import clock_cases
     from pv_service.cases.models import RegulatorySubmission
     from pv_service.cases.reporting_clock import evaluate_reporting_clocks
-    from pv_service.rules import load_rules
     from pv_service.core.settings import get_settings
+    from pv_service.rules import load_rules
 
     cases = clock_cases(session)
     if cases.empty:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 import sqlalchemy as sa
@@ -13,12 +13,16 @@ from pv_service.auth.principal import DataReader, Principal, SessionDep, require
 from pv_service.cases.clocks import clock_status
 from pv_service.common.errors import NotFound
 from pv_service.common.pagination import Page, decode_offset, encode_offset
+from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
 from pv_service.followup.cohort import load_contacts, load_treatments
-from pv_service.followup.compliance import PATIENT_STATUSES, TIMEPOINT_STATUSES, evaluate_compliance
+from pv_service.followup.compliance import (
+    PATIENT_STATUSES,
+    TIMEPOINT_STATUSES,
+    evaluate_compliance,
+)
 from pv_service.jobs.definitions import current_rules
-from pv_service.patients.models import Patient
 from pv_service.products.models import Product
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
@@ -26,8 +30,8 @@ ProductReader = Annotated[Principal, Depends(require(Role.safety_officer, Role.m
 
 
 class PatientCompliance(BaseModel):
-    patient_id: int
-    clinic_id: int
+    patient_id: DbId
+    clinic_id: DbId
     status: str
     products: list[str]
     last_visit_date: dt.date | None
@@ -42,7 +46,7 @@ class TimepointCompleteness(BaseModel):
 
 
 class ProductCompliance(BaseModel):
-    product_id: int
+    product_id: DbId
     code: str
     as_of: dt.date
     patients: dict[str, int]
@@ -71,7 +75,7 @@ def _visible_treatments(session, principal: Principal, product_ids=None) -> pd.D
 def patients(session: SessionDep, principal: DataReader, now: Now,
              product: Annotated[str | None, Query(description="Product code")] = None,
              status: Annotated[str | None, Query(description="; ".join(PATIENT_STATUSES))] = None,
-             clinic_id: int | None = None,
+             clinic_id: DbId | None = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: str | None = None):
     """Each visible patient's follow-up status as of today, ordered by patient id."""
     treatments = _visible_treatments(session, principal)
@@ -133,7 +137,7 @@ def product_compliance(session, product: Product, as_of: dt.date, principal: Pri
 
 
 @router.get("/products/{product_id}", response_model=ProductCompliance)
-def product_summary(session: SessionDep, principal: ProductReader, product_id: int, now: Now,
+def product_summary(session: SessionDep, principal: ProductReader, product_id: DbId, now: Now,
                     as_of: dt.date | None = None):
     product = session.get(Product, product_id)
     if product is None or (principal.role == Role.mah and product.mah_organization_id != principal.organization_id):

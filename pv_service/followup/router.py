@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from pv_service.auth.principal import ClinicPrincipal, DataReader, SessionDep
 from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.types import DbId
 from pv_service.common.vocab import ContactKind
 from pv_service.core.deps import Now
 from pv_service.followup import service
@@ -30,10 +31,10 @@ def record_contact(session: SessionDep, principal: ClinicPrincipal, body: Contac
 @router.get("", response_model=Page[ContactPublic])
 def list_contacts(
     session: SessionDep, principal: DataReader, page: PageDep,
-    treatment_id: int | None = None,
-    patient_id: int | None = None,
+    treatment_id: DbId | None = None,
+    patient_id: DbId | None = None,
     product: Annotated[str | None, Query(description="Product code")] = None,
-    clinic_id: int | None = None,
+    clinic_id: DbId | None = None,
     kind: ContactKind | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
@@ -60,5 +61,5 @@ def list_contacts(
 
 
 @router.get("/{contact_id}", response_model=ContactPublic)
-def get_contact(session: SessionDep, principal: DataReader, contact_id: int):
+def get_contact(session: SessionDep, principal: DataReader, contact_id: DbId):
     return service.to_public(service.visible_contact(session, principal, contact_id))

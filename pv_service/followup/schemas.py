@@ -4,7 +4,13 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pv_service.common.vocab import ContactKind, ScreeningResult, VectorTestResult, VitalStatus
+from pv_service.common.types import DbId
+from pv_service.common.vocab import (
+    ContactKind,
+    ScreeningResult,
+    VectorTestResult,
+    VitalStatus,
+)
 
 
 class BloodCounts(BaseModel):
@@ -30,7 +36,7 @@ class Assessments(BaseModel):
 
 class ContactCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    treatment_id: int
+    treatment_id: DbId
     kind: ContactKind = ContactKind.visit
     contact_date: dt.date
     timepoint: str | None = Field(default=None, max_length=20, pattern=r"^[A-Za-z0-9_-]+$", examples=["M3", "Y2"])

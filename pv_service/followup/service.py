@@ -9,7 +9,12 @@ from pv_service.auth.principal import Principal
 from pv_service.common.errors import Conflict, InvalidInput, NotFound
 from pv_service.common.vocab import ContactKind
 from pv_service.followup.models import FollowupContact
-from pv_service.followup.schemas import Assessments, BloodCounts, ContactCreate, ContactPublic
+from pv_service.followup.schemas import (
+    Assessments,
+    BloodCounts,
+    ContactCreate,
+    ContactPublic,
+)
 from pv_service.patients.access import treatment_filter
 from pv_service.patients.models import Patient, Treatment
 

@@ -9,12 +9,18 @@ from sqlmodel import select
 from pv_service.auth.principal import ClinicPrincipal, DataReader, SessionDep
 from pv_service.common.errors import InvalidInput
 from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
 from pv_service.patients import service
 from pv_service.patients.access import patient_filter, treatment_filter
 from pv_service.patients.models import Patient, Treatment
-from pv_service.patients.schemas import PatientCreate, PatientPublic, TreatmentCreate, TreatmentPublic
+from pv_service.patients.schemas import (
+    PatientCreate,
+    PatientPublic,
+    TreatmentCreate,
+    TreatmentPublic,
+)
 from pv_service.products.models import Product
 
 router = APIRouter(prefix="/v1", tags=["patients"])
@@ -34,7 +40,7 @@ def register_patient(session: SessionDep, principal: ClinicPrincipal, body: Pati
 def list_patients(
     session: SessionDep, principal: DataReader, page: PageDep,
     local_id: Annotated[str | None, Query(description="Clinic only: find your patient by your own identifier")] = None,
-    clinic_id: int | None = None,
+    clinic_id: DbId | None = None,
     product: Annotated[str | None, Query(description="Product code: patients treated with it")] = None,
 ):
     stmt = select(Patient).where(patient_filter(principal))
@@ -53,7 +59,7 @@ def list_patients(
 
 
 @router.get("/patients/{patient_id}", response_model=PatientPublic)
-def get_patient(session: SessionDep, principal: DataReader, patient_id: int):
+def get_patient(session: SessionDep, principal: DataReader, patient_id: DbId):
     return service.visible_patient(session, principal, patient_id)
 
 
@@ -67,9 +73,9 @@ def record_treatment(session: SessionDep, principal: ClinicPrincipal, body: Trea
 @router.get("/treatments", response_model=Page[TreatmentPublic])
 def list_treatments(
     session: SessionDep, principal: DataReader, page: PageDep,
-    patient_id: int | None = None,
+    patient_id: DbId | None = None,
     product: Annotated[str | None, Query(description="Product code")] = None,
-    clinic_id: int | None = None,
+    clinic_id: DbId | None = None,
     infused_from: dt.date | None = None,
     infused_to: dt.date | None = None,
 ):
@@ -89,5 +95,5 @@ def list_treatments(
 
 
 @router.get("/treatments/{treatment_id}", response_model=TreatmentPublic)
-def get_treatment(session: SessionDep, principal: DataReader, treatment_id: int):
+def get_treatment(session: SessionDep, principal: DataReader, treatment_id: DbId):
     return service.visible_treatment(session, principal, treatment_id)

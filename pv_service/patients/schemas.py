@@ -4,6 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pv_service.common.types import DbId
 from pv_service.common.vocab import Sex
 
 
@@ -29,7 +30,7 @@ class PatientPublic(BaseModel):
 
 class TreatmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    patient_id: int
+    patient_id: DbId
     product_code: str = Field(min_length=1, max_length=40)
     batch_number: str = Field(min_length=1, max_length=60, description="Batch/lot (chain of identity)")
     infusion_date: dt.date

@@ -25,7 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pv_service.followup.schedule import add_offset, codes_in, days_to_datetime64, nullable_int, to_days
+from pv_service.followup.schedule import (
+    add_offset,
+    codes_in,
+    days_to_datetime64,
+    nullable_int,
+    to_days,
+)
 
 OBLIGATION_STATUSES = ("open", "overdue", "fulfilled", "fulfilled_late")
 MILESTONE_STATUSES = ("achieved_on_time", "achieved_late", "overdue", "planned", "not_planned")

@@ -4,6 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pv_service.common.types import DbId
 from pv_service.common.vocab import ApprovalType, Modality
 
 
@@ -58,7 +59,7 @@ class ProductCreate(BaseModel):
     trade_name: str = Field(min_length=1, max_length=200)
     modality: Modality
     target: str | None = Field(default=None, max_length=60)
-    mah_organization_id: int
+    mah_organization_id: DbId
     followup_plan: str | None = Field(default=None, max_length=60)
     approvals: list[ApprovalIn] = []
 

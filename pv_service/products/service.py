@@ -10,7 +10,12 @@ from pv_service.audit import chain as audit
 from pv_service.auth.models import Organization
 from pv_service.common.errors import Conflict, InvalidInput, NotFound
 from pv_service.common.vocab import OrgKind
-from pv_service.products.models import ConfirmatoryObligation, ObligationMilestone, Product, ProductApproval
+from pv_service.products.models import (
+    ConfirmatoryObligation,
+    ObligationMilestone,
+    Product,
+    ProductApproval,
+)
 from pv_service.products.schemas import (
     ApprovalIn,
     ApprovalPublic,

@@ -7,7 +7,15 @@
 from pv_service.rules.common import Offset, RuleModel
 from pv_service.rules.deadlines import DeadlineRules
 from pv_service.rules.followup_plans import Assessment, FollowupRules, Plan
-from pv_service.rules.loader import RULE_FILES, RuleFile, RuleIssue, Rules, RulesError, load_rules, parse_rule_file
+from pv_service.rules.loader import (
+    RULE_FILES,
+    RuleFile,
+    RuleIssue,
+    Rules,
+    RulesError,
+    load_rules,
+    parse_rule_file,
+)
 from pv_service.rules.reporting_clocks import ReportingClockRules
 
 __all__ = [

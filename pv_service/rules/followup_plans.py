@@ -168,7 +168,9 @@ class Plan(RuleModel):
     def _overlap_issues(self) -> list[Issue]:
         """Windows of consecutive timepoints must not share a day, for any infusion date.
         Checked over every start date of a four-year cycle (all month lengths, leap or not)."""
-        from pv_service.followup.schedule import add_offset  # calendar arithmetic lives there
+        from pv_service.followup.schedule import (
+            add_offset,  # calendar arithmetic lives there
+        )
 
         starts = np.arange(np.datetime64("2000-01-01"), np.datetime64("2004-01-01")).astype(np.int64)
         rows: list[tuple[tuple[str | int, ...], str, np.ndarray, np.ndarray]] = []

@@ -10,10 +10,22 @@ Pure statistics: numpy, scipy and pandas only, no web or database imports.
 """
 from __future__ import annotations
 
-from .compute import (OUTPUT_COLUMNS, SignalResult, compute_from_counts,
-                      compute_from_stratum_counts, compute_signals)
-from .counts import (PairCounts, SignalInputError, count_pairs, counts_from_stratum_table,
-                     invert_groups, map_event_groups, restrict_to_comparator)
+from .compute import (
+                      OUTPUT_COLUMNS,
+                      SignalResult,
+                      compute_from_counts,
+                      compute_from_stratum_counts,
+                      compute_signals,
+)
+from .counts import (
+                      PairCounts,
+                      SignalInputError,
+                      count_pairs,
+                      counts_from_stratum_table,
+                      invert_groups,
+                      map_event_groups,
+                      restrict_to_comparator,
+)
 from .mgps import MGPSFit, Prior, fit_prior, posterior_scores
 
 __all__ = [

@@ -34,8 +34,16 @@ import pandas as pd
 from tqdm import tqdm
 
 from . import measures as m
-from .counts import (MAX_STRATUM_LEVELS, PairCounts, SignalInputError, _chunks, count_pairs,
-                     counts_from_stratum_table, map_event_groups, restrict_to_comparator)
+from .counts import (
+    MAX_STRATUM_LEVELS,
+    PairCounts,
+    SignalInputError,
+    _chunks,
+    count_pairs,
+    counts_from_stratum_table,
+    map_event_groups,
+    restrict_to_comparator,
+)
 from .mgps import MGPSFit, Prior, fit_prior, posterior_scores
 
 OUTPUT_COLUMNS: tuple[str, ...] = (

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
+from pv_service.cases.models import Case, CaseDrug, CaseReaction
 from pv_service.patients.models import Patient
 from pv_service.products.models import Product
 

@@ -10,12 +10,18 @@ from sqlmodel import select
 
 from pv_service.auth.principal import Principal, SessionDep, require
 from pv_service.common.errors import NotFound
-from pv_service.common.pagination import Page, PageDep, decode_offset, offset_page, paginate
+from pv_service.common.pagination import (
+    Page,
+    PageDep,
+    decode_offset,
+    offset_page,
+    paginate,
+)
+from pv_service.common.types import Count, DbId
 from pv_service.common.vocab import Role
 from pv_service.products.models import Product
 from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
 from pv_service.signals.schemas import PairPublic, RunPublic, TrendPoint
-
 
 router = APIRouter(prefix="/v1/signals", tags=["signals"])
 SignalReader = Annotated[Principal, Depends(require(Role.safety_officer, Role.mah))]
@@ -39,7 +45,7 @@ def list_runs(session: SessionDep, _: SignalReader, page: PageDep, level: str | 
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)
-def get_run(session: SessionDep, _: SignalReader, run_id: int):
+def get_run(session: SessionDep, _: SignalReader, run_id: DbId):
     run = session.get(SignalRun, run_id)
     if run is None:
         raise NotFound("no such run")
@@ -48,10 +54,10 @@ def get_run(session: SessionDep, _: SignalReader, run_id: int):
 
 @router.get("/runs/{run_id}/pairs", response_model=Page[PairPublic])
 def list_pairs(
-    session: SessionDep, principal: SignalReader, run_id: int,
+    session: SessionDep, principal: SignalReader, run_id: DbId,
     product: Annotated[str | None, Query(description="Product code")] = None,
     event: Annotated[str | None, Query(description="Event: preferred term name or group name")] = None,
-    min_n: Annotated[int, Query(ge=0)] = 0,
+    min_n: Count = 0,
     sort: SortKey = SortKey.n,
     descending: bool = True,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

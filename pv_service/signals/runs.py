@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from pv_service.signals.compute import compute_from_stratum_counts
-from pv_service.signals.mgps import Prior
 from pv_service.signals.dataset import pair_counts
+from pv_service.signals.mgps import Prior
 from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
 
 
