@@ -14,9 +14,8 @@ from pv_service.core.deps import Now
 from pv_service.followup import service
 from pv_service.followup.models import FollowupContact
 from pv_service.followup.schemas import ContactCreate, ContactPublic
-from pv_service.patients.access import treatment_filter
-from pv_service.patients.models import Patient, Treatment
-from pv_service.products.models import Product
+from pv_service.patients.access import narrow_treatments, treatment_filter
+from pv_service.patients.models import Treatment
 
 router = APIRouter(prefix="/v1/followup-contacts", tags=["follow-up"])
 
@@ -44,12 +43,7 @@ def list_contacts(
     )
     if treatment_id is not None:
         stmt = stmt.where(FollowupContact.treatment_id == treatment_id)
-    if patient_id is not None:
-        stmt = stmt.where(Treatment.patient_id == patient_id)
-    if product is not None:
-        stmt = stmt.where(Treatment.product_id.in_(select(Product.id).where(Product.code == product)))
-    if clinic_id is not None:
-        stmt = stmt.where(Treatment.patient_id.in_(select(Patient.id).where(Patient.clinic_id == clinic_id)))
+    stmt = narrow_treatments(stmt, patient_id=patient_id, product_code=product, clinic_id=clinic_id)
     if kind is not None:
         stmt = stmt.where(FollowupContact.kind == kind.value)
     if date_from is not None:

@@ -33,3 +33,14 @@ def treatment_filter(principal: Principal):
     if principal.role == Role.safety_officer:
         return sa.true()
     return sa.false()
+
+
+def narrow_treatments(stmt, *, patient_id=None, product_code=None, clinic_id=None):
+    """The list filters treatments and their follow-up contacts share (each applied when given)."""
+    if patient_id is not None:
+        stmt = stmt.where(Treatment.patient_id == patient_id)
+    if product_code is not None:
+        stmt = stmt.where(Treatment.product_id.in_(sa.select(Product.id).where(Product.code == product_code)))
+    if clinic_id is not None:
+        stmt = stmt.where(Treatment.patient_id.in_(sa.select(Patient.id).where(Patient.clinic_id == clinic_id)))
+    return stmt

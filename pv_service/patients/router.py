@@ -13,7 +13,11 @@ from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
 from pv_service.patients import service
-from pv_service.patients.access import patient_filter, treatment_filter
+from pv_service.patients.access import (
+    narrow_treatments,
+    patient_filter,
+    treatment_filter,
+)
 from pv_service.patients.models import Patient, Treatment
 from pv_service.patients.schemas import (
     PatientCreate,
@@ -80,12 +84,7 @@ def list_treatments(
     infused_to: dt.date | None = None,
 ):
     stmt = select(Treatment).where(treatment_filter(principal))
-    if patient_id is not None:
-        stmt = stmt.where(Treatment.patient_id == patient_id)
-    if product is not None:
-        stmt = stmt.where(Treatment.product_id.in_(select(Product.id).where(Product.code == product)))
-    if clinic_id is not None:
-        stmt = stmt.where(Treatment.patient_id.in_(select(Patient.id).where(Patient.clinic_id == clinic_id)))
+    stmt = narrow_treatments(stmt, patient_id=patient_id, product_code=product, clinic_id=clinic_id)
     if infused_from is not None:
         stmt = stmt.where(Treatment.infusion_date >= infused_from)
     if infused_to is not None:
