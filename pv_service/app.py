@@ -31,6 +31,9 @@ log = logging.getLogger("pv_service")
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     """The single-process demo runs the scheduler in-process; production runs `pv-service scheduler`."""
+    from pv_service.jobs.definitions import current_rules
+
+    current_rules()  # invalid rules stop the service here, naming file and line
     scheduler = None
     if get_settings().scheduler_in_process:
         from pv_service.core.db import get_engine

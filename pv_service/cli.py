@@ -44,10 +44,22 @@ def _check_migrated(engine) -> None:
         _fail(f"database is at revision {current or 'none'}, code expects {head}: run `pv-service migrate` first")
 
 
+def _check_rules() -> None:
+    from pv_service.jobs.definitions import current_rules
+    from pv_service.rules import RulesError
+
+    try:
+        current_rules()
+    except RulesError as exc:
+        _fail(str(exc))
+
+
 def _serve(port: int | None, host: str | None) -> None:
     import uvicorn
 
     from pv_service.core.settings import get_settings
+
+    _check_rules()
 
     settings = get_settings()
     uvicorn.run("pv_service.app:create_app", factory=True, host=host or settings.host,
@@ -121,12 +133,12 @@ def _run_all_jobs(engine, as_of=None) -> None:
 @app.command()
 def scheduler() -> None:
     """Run the job scheduler in this process (one per deployment is enough; more are harmless)."""
-    from pv_service.jobs.definitions import JOBS, current_rules
+    from pv_service.jobs.definitions import JOBS
     from pv_service.jobs.scheduler import build_scheduler
 
     engine = _engine()
     _check_migrated(engine)
-    current_rules()  # refuse to start on invalid rules
+    _check_rules()
     typer.echo("scheduler running: " + ", ".join(f"{s.name} {s.cron}" for s in JOBS.values()))
     build_scheduler(engine, list(JOBS.values()), blocking=True).start()
 
