@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from pv_service.alerting.models import Alert, AlertEvent
-from pv_service.alerting.workflow import OPERATIONAL_OPEN, OPERATIONAL_TRANSITIONS, SIGNAL_OPEN, SIGNAL_TRANSITIONS
+from pv_service.alerting.workflow import (
+    OPERATIONAL_OPEN,
+    OPERATIONAL_TRANSITIONS,
+    SIGNAL_OPEN,
+    SIGNAL_TRANSITIONS,
+)
 from pv_service.audit.models import AuditRecord
 from pv_service.auth.models import User
 from pv_service.cases import service as cases_service
@@ -19,10 +23,14 @@ from pv_service.cases.schemas import VersionPublic
 from pv_service.common.errors import NotFound
 from pv_service.common.vocab import DrugRole
 from pv_service.followup.cohort import load_contacts, load_treatments
-from pv_service.followup.compliance import PATIENT_STATUSES, TIMEPOINT_STATUSES, evaluate_compliance
+from pv_service.followup.compliance import (
+    PATIENT_STATUSES,
+    TIMEPOINT_STATUSES,
+    evaluate_compliance,
+)
 from pv_service.patients.models import Patient, Treatment
 from pv_service.products.models import Product
-from pv_service.rules import Rules, load_rules
+from pv_service.rules import Rules
 from pv_service.signals.models import SignalPair, SignalRun
 
 ALERT_TYPES = ("signal", "followup", "deadline", "reporting_clock")
@@ -33,12 +41,6 @@ SUSPECT_ROLES = (DrugRole.suspect.value, DrugRole.interacting.value)
 QUEUE_PAGE_SIZE = 25
 CASES_PAGE_SIZE = 50
 AUDIT_PAGE_SIZE = 50
-
-
-@lru_cache(maxsize=4)
-def cached_rules(rules_dir: str) -> Rules:
-    """The rule files are read and validated once per process."""
-    return load_rules(rules_dir)
 
 
 def pages(total: int, size: int) -> int:

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader
+from jinja2 import Environment, FileSystemLoader, Undefined
 from pydantic import ValidationError
 
 from pv_service.alerting import service as alerting
@@ -31,6 +31,7 @@ from pv_service.common.errors import Conflict, DomainError, InvalidInput, NotFou
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
+from pv_service.jobs.definitions import current_rules
 from pv_service.web import charts, queries
 from pv_service.web.auth import (
     LOGIN_COOKIE,
@@ -49,13 +50,18 @@ from pv_service.web.auth import (
 )
 
 HERE = Path(__file__).resolve().parent
+# Compliance table columns: status and its short header, in reading order.
+PATIENT_COLUMNS = (("active", "active"), ("lost_to_follow_up", "lost to FU"), ("deceased", "deceased"),
+                   ("withdrawn", "withdrawn"), ("transferred", "transferred"), ("completed", "completed"))
+TIMEPOINT_COLUMNS = (("completed_on_time", "on time"), ("completed_late", "late"), ("window_open", "window open"),
+                     ("overdue", "overdue"), ("missed", "missed"), ("not_yet_due", "not yet due"))
 STATIC_FILES = {"style.css": "text/css"}
 
 
 # ---- presentation helpers (Jinja filters)
 
 def fmt_num(value: Any) -> str:
-    if value is None:
+    if value is None or isinstance(value, Undefined):
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -80,7 +86,7 @@ def fmt_when(value) -> str:
 
 
 def fmt_pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.0f}%"
+    return "—" if value is None or isinstance(value, Undefined) else f"{100 * value:.0f}%"
 
 
 def fmt_json(value: Any) -> str:
@@ -88,7 +94,7 @@ def fmt_json(value: Any) -> str:
 
 
 def label(value: Any) -> str:
-    return str(value).replace("_", " ") if value is not None else "—"
+    return "—" if value is None or isinstance(value, Undefined) else str(value).replace("_", " ")
 
 
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
@@ -250,7 +256,8 @@ def _signal_context(session, view: queries.AlertView, cases_page: int) -> dict[s
         charts.Series("ROR", [p.pair.ror for p in trend], charts.PALETTE[1]),
         charts.Series("EBGM", [p.pair.ebgm for p in trend], charts.PALETTE[2]),
         charts.Series("EB05", [p.pair.eb05 for p in trend], charts.PALETTE[2], dashed=True),
-    ], title=f"{event} with {product}: measures across signal runs", y_label="ratio (log scale)", log=True,
+    ], title=f"{event} with {product}: measures across signal runs" if trend else "measures across signal runs",
+        y_label="ratio (log scale)", log=True,
         reference=1.0, highlight=highlight)
     cases = queries.signal_cases(session, view.alert, view.product_code, cases_page)
     quarters = charts.cumulative_by_quarter(cases.received)
@@ -324,12 +331,10 @@ def case_detail(request: Request, web: Officer, session: SessionDep, case_id: in
 
 @router.get("/ui/compliance")
 def compliance(request: Request, web: Officer, session: SessionDep, now: Now) -> Response:
-    rules = queries.cached_rules(str(get_settings().rules_dir))
-    rows = queries.compliance_by_product(session, rules, now.date())
+    rows = queries.compliance_by_product(session, current_rules(), now.date())
     return render(request, "compliance.html", {
         "web": web, "nav": "compliance", "rows": rows, "as_of": now.date(),
-        "patient_statuses": list(rows[0].patients) if rows else [],
-        "timepoint_statuses": list(rows[0].timepoints) if rows else [],
+        "patient_columns": PATIENT_COLUMNS, "timepoint_columns": TIMEPOINT_COLUMNS,
         "quote": quote,
     })
 
