@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PV_PORT ?= 8000
 export PV_PORT
 
-.PHONY: install browser demo serve test migrate clean bench-deps bench-intake bench-signals bench-compliance
+.PHONY: install test-tools demo serve test migrate clean bench-deps bench-intake bench-signals bench-compliance
 
 $(BIN)/pv-service: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,9 +14,11 @@ $(BIN)/pv-service: pyproject.toml
 
 install: $(BIN)/pv-service
 
-# Browser tests drive Debian's chromium (Playwright's own browser download does not work here).
-browser:
-	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+# Browser tests drive Debian's chromium (Playwright's own browser download does not work here);
+# the export tests render PDF pages to PNG with poppler's pdftoppm.
+test-tools:
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || \
+		(apt-get update -q && apt-get install -y -q chromium poppler-utils)
 
 demo: install
 	$(BIN)/pv-service demo --port $(PV_PORT)
@@ -27,7 +29,7 @@ serve: install
 migrate: install
 	$(BIN)/pv-service migrate
 
-test: install browser
+test: install test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

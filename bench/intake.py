@@ -69,6 +69,14 @@ def prepare_database(url: str, n_patients: int) -> list[tuple[int, int]]:
     return pairs
 
 
+def stored_versions(url: str) -> int:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT COUNT(*) FROM case_version")).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
 def start_server(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(200):
@@ -88,9 +96,10 @@ def parse_wrk(out: str) -> dict:
 
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": rps, "p50": to_ms(lat["50"]), "p99": to_ms(lat["99"]),
+    return {"rps": rps, "requests": total, "p50": to_ms(lat["50"]), "p99": to_ms(lat["99"]),
             "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else ""}
 
 
@@ -141,7 +150,10 @@ def main() -> None:
         wenv = {**env, "TOKEN": token, "PAIRS_FILE": pairs_file.name}
         wrk(base, str(ROOT / "bench/wrk_report.lua"), 8, 3, wenv)  # warm-up
         for clients in (1, 8, 32):
+            before = stored_versions(BASE_PG)
             r = wrk(base, str(ROOT / "bench/wrk_report.lua"), clients, args.duration, wenv)
+            # Every 201 is a new case version; a resent id would be a 200 and store nothing.
+            r["stored"] = stored_versions(BASE_PG) - before
             rows.append(("POST /v1/reports", clients, r))
         batch = batch_rate(base, token, pairs, batches=20, size=500)
     finally:
@@ -156,10 +168,11 @@ def main() -> None:
     finally:
         trivial.terminate()
         trivial.wait()
-    print(f"| endpoint | clients | requests/s | p50 ms | p99 ms | non-2xx |")
-    print("|---|---|---|---|---|---|")
+    print("| endpoint | clients | requests/s | p50 ms | p99 ms | non-2xx | requests | new versions stored |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, clients, r in rows:
-        print(f"| {name} | {clients} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']} |")
+        print(f"| {name} | {clients} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']} "
+              f"| {r['requests']} | {r.get('stored', '-')} |")
     print(f"\nbatch import (20 calls x 500 reports): {batch:.0f} reports/s")
     print(f"server: uvicorn, {args.workers} workers, PostgreSQL; {args.duration}s per wrk run")
 

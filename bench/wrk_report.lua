@@ -4,12 +4,18 @@ local pairs_list = {}
 local counter = 0
 local thread_tag = ""
 
+-- Lua's random generator is not seeded: without this every run would resend the same
+-- case ids, and measure the idempotent "already received" path instead of new reports.
+math.randomseed(os.time())
+local thread_count = 0
+
 function setup(thread)
-  thread:set("tag", tostring(math.random(1, 1e9)))
+  thread_count = thread_count + 1
+  thread:set("tag", string.format("%d-%d-%d", os.time(), thread_count, math.random(1, 1e9)))
 end
 
 function init(args)
-  thread_tag = tag or tostring(math.random(1, 1e9))
+  thread_tag = tag
   for line in io.lines(os.getenv("PAIRS_FILE")) do
     local p, t = line:match("(%d+) (%d+)")
     table.insert(pairs_list, {p, t})

@@ -26,8 +26,7 @@ def load_treatments(session: Session, rules: Rules, product_ids: Sequence[int] |
         Patient.clinic_id, Treatment.infusion_date,
     ).join(Product, Product.id == Treatment.product_id).join(Patient, Patient.id == Treatment.patient_id)
     if product_ids is not None:
-        patients = sa.select(Treatment.patient_id).where(Treatment.product_id.in_(list(product_ids)))
-        stmt = stmt.where(Treatment.patient_id.in_(patients))
+        stmt = stmt.where(Treatment.patient_id.in_(_patients_of(product_ids)))
     frame = pd.DataFrame(session.connection().execute(stmt.order_by(Treatment.id)).mappings().all(),
                          columns=["treatment_id", "patient_id", "product_id", "product_code", "modality",
                                   "followup_plan", "clinic_id", "infusion_date"])
@@ -37,17 +36,24 @@ def load_treatments(session: Session, rules: Rules, product_ids: Sequence[int] |
     return frame.drop(columns=["modality", "followup_plan"])
 
 
-def load_contacts(session: Session, treatment_ids: Sequence[int] | None = None) -> pd.DataFrame:
+def _patients_of(product_ids: Sequence[int]):
+    return sa.select(Treatment.patient_id).where(Treatment.product_id.in_(list(product_ids)))
+
+
+def load_contacts(session: Session, product_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """contact_id, treatment_id, kind, contact_date, timepoint.
 
     A fatal outcome in the latest version of a case is a death too, even when the clinic
     has not (yet) recorded a death contact: it is added as a death on the patient's
     treatments, dated at the latest information date of that case (contact_id negative).
+    With `product_ids`: the contacts of every treatment of the patients treated with those
+    products (a subquery, not a list of ids, so any cohort size fits in one statement).
     """
     stmt = sa.select(FollowupContact.id.label("contact_id"), FollowupContact.treatment_id, FollowupContact.kind,
                      FollowupContact.contact_date, FollowupContact.timepoint)
-    if treatment_ids is not None:
-        stmt = stmt.where(FollowupContact.treatment_id.in_(list(treatment_ids)))
+    if product_ids is not None:
+        stmt = stmt.join(Treatment, Treatment.id == FollowupContact.treatment_id).where(
+            Treatment.patient_id.in_(_patients_of(product_ids)))
     conn = session.connection()
     contacts = pd.DataFrame(conn.execute(stmt).mappings().all(),
                             columns=["contact_id", "treatment_id", "kind", "contact_date", "timepoint"])
@@ -62,8 +68,8 @@ def load_contacts(session: Session, treatment_ids: Sequence[int] | None = None) 
         .where(sa.or_(CaseReaction.outcome == "fatal", CaseReaction.death.is_(True)))
         .group_by(Treatment.id)
     )
-    if treatment_ids is not None:
-        deaths = deaths.where(Treatment.id.in_(list(treatment_ids)))
+    if product_ids is not None:
+        deaths = deaths.where(Treatment.patient_id.in_(_patients_of(product_ids)))
     fatal = pd.DataFrame(conn.execute(deaths).mappings().all(), columns=["treatment_id", "contact_date"])
     if not fatal.empty:
         fatal = fatal.assign(contact_id=-(fatal.index.to_numpy() + 1), kind="death", timepoint=None)

@@ -85,8 +85,8 @@ def patients(session: SessionDep, principal: DataReader, now: Now,
         treatments = treatments[treatments["clinic_id"] == clinic_id]
     if treatments.empty:
         return Page(items=[], next_cursor=None)
-    result = evaluate_compliance(treatments, load_contacts(session, treatments["treatment_id"].tolist()),
-                                 current_rules(), now.date())
+    # Contacts of treatments not in `treatments` are ignored by the engine.
+    result = evaluate_compliance(treatments, load_contacts(session), current_rules(), now.date())
     pats = result.patients.sort_values("patient_id")
     if status is not None:
         pats = pats[pats["status"] == status]
@@ -117,7 +117,7 @@ def product_compliance(session, product: Product, as_of: dt.date, principal: Pri
     tp_status: dict[str, int] = {s: 0 for s in TIMEPOINT_STATUSES}
     by_tp: list[TimepointCompleteness] = []
     if not treatments.empty:
-        result = evaluate_compliance(treatments, load_contacts(session, treatments["treatment_id"].tolist()),
+        result = evaluate_compliance(treatments, load_contacts(session, [product.id]),
                                      current_rules(), as_of)
         own_patients = treatments.loc[treatments["product_id"] == product.id, "patient_id"].unique()
         statuses |= result.patients[result.patients["patient_id"].isin(own_patients)]["status"].value_counts().to_dict()

@@ -1,0 +1,1 @@
+"""Compliance summaries for marketing authorization holders: build (pure) and render (JSON, CSV, Excel, PDF)."""

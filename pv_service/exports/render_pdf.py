@@ -1,0 +1,300 @@
+"""PDF rendering (matplotlib, no pyplot state): a one-page overview per product, then the definitions.
+
+Each product page: the key figures as text in three columns (follow-up, safety,
+obligations), the retention curve, timepoint completeness bars, cumulative reports by
+quarter, and the designated-medical-event cases and pending expedited reports.
+Text is embedded as TrueType (pdf.fonttype 42) so it can be searched and extracted.
+"""
+from __future__ import annotations
+
+import io
+import textwrap
+from typing import Any
+
+import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from pv_service.exports.summary import ComplianceSummary
+
+MEDIA_TYPE = "application/pdf"
+A4 = (8.27, 11.69)
+FONT = 7.6
+MAX_LIST = 8  # rows of a listing on the page; the rest are in the other formats
+STATUS_COLOURS = {  # timepoint statuses shown in the completeness bars, in stacking order
+    "completed_on_time": ("#2e7d32", "on time"),
+    "completed_late": ("#9ccc65", "late"),
+    "window_open": ("#90caf9", "window open"),
+    "overdue": ("#ffb74d", "overdue"),
+    "missed": ("#d32f2f", "missed"),
+}
+
+
+def fmt(v: Any, unit: str = "", digits: int = 1) -> str:
+    """Counts with thousands separators, other numbers with ``digits`` decimals, missing as n/a."""
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return "n/a"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}{unit}"
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):,.{digits}f}{unit}"
+    return f"{v}{unit}"
+
+
+def _date(v) -> str:
+    return "n/a" if v is None or pd.isna(v) else pd.Timestamp(v).date().isoformat()
+
+
+def followup_lines(f: dict[str, Any]) -> list[str]:
+    return [
+        f"Patients treated: {fmt(f['patients_treated'])}",
+        f"  first treated in interval: {fmt(f['patients_first_treated_in_interval'])}",
+        f"Active: {fmt(f['patients_active'])}   Completed: {fmt(f['patients_completed'])}",
+        f"Lost to follow-up: {fmt(f['patients_lost_to_follow_up'])}",
+        f"Deceased: {fmt(f['patients_deceased'])}   Withdrawn: {fmt(f['patients_withdrawn'])}",
+        f"Transferred: {fmt(f['patients_transferred'])}",
+        f"Timepoints due in interval: {fmt(f['timepoints_due_in_interval'])}",
+        f"  on time {fmt(f['interval_completed_on_time'])}, late {fmt(f['interval_completed_late'])}, "
+        f"missed {fmt(f['interval_missed'])}",
+        f"  overdue {fmt(f['interval_overdue'])}, window open {fmt(f['interval_window_open'])}",
+        f"  completion {fmt(f['interval_completion_pct'], '%')} (on time {fmt(f['interval_on_time_pct'], '%')})",
+        f"Retention (KM): 1 y {fmt(f['retention_1y_pct'], '%')}, 2 y {fmt(f['retention_2y_pct'], '%')}",
+        f"  5 y {fmt(f['retention_5y_pct'], '%')}",
+        f"Median follow-up: {fmt(f['median_followup_months'])} months",
+        f"  (simple median); patient-years {fmt(f['patient_years'], digits=2)}",
+        "Malignancy screening in interval:",
+        *screening_lines(f),
+    ]
+
+
+def screening_lines(f: dict[str, Any]) -> list[str]:
+    if f["malignancy_screening_visits_pct"] is None and f["visits_in_interval"]:
+        return ["  not in the follow-up plan"]  # the only way visits exist without a share
+    return [
+        f"  visits {fmt(f['malignancy_screening_visits_pct'], '%')} of {fmt(f['visits_in_interval'])}",
+        f"  yearly timepoints {fmt(f['malignancy_screening_yearly_pct'], '%')} of "
+        f"{fmt(f['yearly_timepoints_screening_due'])}",
+        f"  positive screenings: {fmt(f['malignancy_screening_positive_in_interval'])}",
+    ]
+
+
+def safety_lines(s: dict[str, Any], socs: pd.DataFrame) -> list[str]:
+    lines = [
+        f"Cases in interval: {fmt(s['cases_in_interval'])}",
+        f"  serious {fmt(s['cases_serious'])}, non-serious {fmt(s['cases_non_serious'])}",
+        f"  fatal {fmt(s['cases_fatal'])}",
+        f"Cases cumulative: {fmt(s['cases_cumulative'])}",
+        f"DME cases: {fmt(s['dme_cases_in_interval'])} in interval, {fmt(s['dme_cases_cumulative'])} cumulative",
+        f"Signals: {fmt(s['signals_open'])} open, {fmt(s['signals_closed'])} closed",
+        "Top system organ classes (interval):",
+    ]
+    if socs.empty:
+        lines.append("  none")
+    for rec in socs.head(5).itertuples(index=False):
+        name = rec.soc if len(rec.soc) <= 34 else rec.soc[:33] + "…"
+        lines.append(f"  {name}: {fmt(rec.n_cases)}")
+    return lines
+
+
+def obligation_lines(o: dict[str, Any], obligations: pd.DataFrame) -> list[str]:
+    lines = [
+        f"Confirmatory obligations: {fmt(o['obligations'])}",
+        f"  open {fmt(o['obligations_open'])}, overdue {fmt(o['obligations_overdue'])}, "
+        f"fulfilled {fmt(o['obligations_fulfilled'])}",
+        f"  milestones overdue: {fmt(o['milestones_overdue'])}",
+    ]
+    for rec in obligations.head(4).itertuples(index=False):
+        if rec.status == "open":
+            when = f"{fmt(rec.days_remaining)} days left"
+        elif rec.status == "overdue":
+            when = f"overdue by {fmt(rec.days_overdue)} days"
+        else:
+            when = rec.status.replace("_", " ")
+        lines.append(f"  {rec.jurisdiction} due {_date(rec.due_date)}: {when}")
+        if isinstance(rec.next_milestone, str):
+            lines.append(f"    next: {rec.next_milestone.replace('_', ' ')}")
+    lines += [
+        f"Expedited reports in interval: {fmt(o['expedited_reports'])}",
+        f"  on time {fmt(o['expedited_on_time'])}, late {fmt(o['expedited_late'])}",
+        f"  on time: {fmt(o['expedited_on_time_pct'], '%')} of submitted",
+        f"  pending {fmt(o['expedited_pending'])}, pending overdue {fmt(o['expedited_pending_overdue'])}",
+        f"  not required {fmt(o['expedited_not_required'])}",
+    ]
+    return lines
+
+
+def _column(fig: Figure, x: float, y: float, title: str, lines: list[str]) -> None:
+    fig.text(x, y, title, fontsize=9.5, fontweight="bold", va="top", color="#1a3e72")
+    fig.text(x, y - 0.022, "\n".join(lines), fontsize=FONT, va="top", linespacing=1.45, family="DejaVu Sans")
+
+
+def _frame(ax) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.tick_params(labelsize=7)
+
+
+def _no_data(ax, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=8, color="#666666", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_retention(ax, km: pd.DataFrame) -> None:
+    ax.set_title("Retention: not lost to follow-up (Kaplan-Meier)", fontsize=8.5, loc="left")
+    if km.empty:
+        return _no_data(ax, "no treated patients")
+    days = km["time_days"].to_numpy(dtype=float)
+    years = days.max() > 3 * 365
+    scale, unit = (365.25, "years") if years else (365.25 / 12, "months")
+    x = np.concatenate([[0.0], days / scale])
+    y = np.concatenate([[1.0], km["survival"].to_numpy(dtype=float)]) * 100
+    ax.step(x, y, where="post", color="#1a3e72", lw=1.4)
+    cens = km["n_censored"].to_numpy() > 0
+    if cens.sum() <= 400:
+        ax.plot(days[cens] / scale, km["survival"].to_numpy(dtype=float)[cens] * 100, "|", color="#1a3e72",
+                ms=4, mew=0.6, alpha=0.6, label="censored")
+    ax.set_ylim(min(50.0, float(y.min()) - 5), 104)
+    _frame(ax)
+    ax.set_xlim(0, max(float(x.max()), 1.0))
+    ax.set_xlabel(f"time since first infusion ({unit})", fontsize=7.5)
+    ax.set_ylabel("% retained", fontsize=7.5)
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.tick_params(labelsize=7)
+    n0 = int(km["n_at_risk"].iloc[0])
+    ax.text(0.98, 0.04, f"n = {n0:,}; events = {int(km['n_events'].sum()):,}", ha="right", fontsize=7,
+            transform=ax.transAxes)
+
+
+def plot_completeness(ax, tps: pd.DataFrame) -> None:
+    ax.set_title("Timepoint completeness (% of due timepoints)", fontsize=8.5, loc="left")
+    due = tps[tps["due"] > 0]
+    if due.empty:
+        return _no_data(ax, "no timepoint due yet")
+    labels = due["label"].tolist()
+    ypos = np.arange(len(labels))
+    left = np.zeros(len(labels))
+    total = due["due"].to_numpy(dtype=float)
+    for status, (colour, name) in STATUS_COLOURS.items():
+        share = due[status].to_numpy(dtype=float) / total * 100
+        ax.barh(ypos, share, left=left, color=colour, height=0.75, label=name, edgecolor="white", lw=0.3)
+        left += share
+    ax.set_yticks(ypos, [f"{lab} (n={int(n):,})" for lab, n in zip(labels, total)],
+                  fontsize=6.5 if len(labels) <= 20 else 5)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    _frame(ax)
+    ax.set_xlabel("%", fontsize=7.5)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend(fontsize=6.5, ncol=5, loc="upper center", bbox_to_anchor=(0.45, -0.13), frameon=False,
+              handlelength=1, columnspacing=0.8)
+
+
+def plot_reports(ax, quarters: pd.DataFrame, start, end) -> None:
+    ax.set_title("Cumulative reports by quarter of receipt", fontsize=8.5, loc="left")
+    if quarters.empty:
+        return _no_data(ax, "no reports")
+    x = pd.to_datetime(quarters["quarter_start"]) + pd.Timedelta(days=45)
+    ax.bar(x, quarters["n_cases"], width=70, color="#b0bec5", label="reports in quarter")
+    ax.plot(x, quarters["cumulative_cases"], color="#1a3e72", marker="o", ms=2.5, lw=1.3, label="cumulative, all")
+    ax.plot(x, quarters["cumulative_serious"], color="#c62828", marker="o", ms=2.5, lw=1.3,
+            label="cumulative, serious")
+    ax.axvspan(pd.Timestamp(start), pd.Timestamp(end), color="#fff3c4", lw=0, label="interval", zorder=0)
+    ax.set_ylabel("reports", fontsize=7.5)
+    _frame(ax)
+    ax.grid(alpha=0.3, lw=0.5, axis="y")
+    ax.set_ylim(0, max(1, int(quarters["cumulative_cases"].max())) * 1.08)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.legend(fontsize=6.5, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False,
+              handlelength=1.2, columnspacing=0.8)
+
+
+def listing_lines(dme: pd.DataFrame, pending: pd.DataFrame, signals: pd.DataFrame) -> list[str]:
+    lines = ["Signal alerts:"]
+    if signals.empty:
+        lines.append("  none")
+    for rec in signals.sort_values(["state", "alert_id"], ascending=[False, True]).head(MAX_LIST).itertuples(index=False):
+        event = rec.event if isinstance(rec.event, str) else "?"
+        event = event if len(event) <= 34 else event[:33] + "…"
+        lines.append(f"  {event}: {rec.status.replace('_', ' ')}")
+    if len(signals) > MAX_LIST:
+        lines.append(f"  … and {len(signals) - MAX_LIST} more (see the tables)")
+    lines += ["", "Designated medical event cases (cumulative):"]
+    if dme.empty:
+        lines.append("  none")
+    for rec in dme.head(MAX_LIST).itertuples(index=False):
+        term = rec.pt_name if len(rec.pt_name) <= 30 else rec.pt_name[:29] + "…"
+        tg = rec.transgene_in_tumour if isinstance(rec.transgene_in_tumour, str) else "not recorded"
+        lines.append(f"  case {rec.case_id}: {term}")
+        lines.append(f"    onset {_date(rec.onset_date)}, {rec.outcome.replace('_', ' ')}, transgene: {tg}")
+    if len(dme) > MAX_LIST:
+        lines.append(f"  … and {len(dme) - MAX_LIST} more (see the tables)")
+    lines.append("")
+    lines.append("Pending expedited reports:")
+    if pending.empty:
+        lines.append("  none")
+    for rec in pending.head(MAX_LIST).itertuples(index=False):
+        state = (f"overdue by {fmt(rec.days_late)} d" if rec.status == "pending_overdue"
+                 else f"{fmt(rec.days_remaining)} d left")
+        lines.append(f"  case {rec.case_id} to {rec.jurisdiction}: due {_date(rec.due_date)}, {state}")
+    if len(pending) > MAX_LIST:
+        lines.append(f"  … and {len(pending) - MAX_LIST} more (see the tables)")
+    return lines
+
+
+def product_page(summary: ComplianceSummary, code: str) -> Figure:
+    fig = Figure(figsize=A4)
+    info = summary.table("products", code).iloc[0]
+    k = summary.key_figures(code)
+    fig.text(0.05, 0.965, f"Compliance summary: {code}", fontsize=15, fontweight="bold", va="top")
+    fig.text(0.05, 0.937, f"{info['trade_name']} ({info['inn']}), {info['modality']}; MAH: {info['mah']}",
+             fontsize=8.5, va="top")
+    fig.text(0.05, 0.921, f"As of {summary.as_of.isoformat()}; interval {summary.start.isoformat()} to "
+             f"{summary.end.isoformat()}; follow-up plan {info['followup_plan']}", fontsize=8.5, va="top")
+    approvals = info["approvals"] if isinstance(info["approvals"], str) and info["approvals"] else "none recorded"
+    fig.text(0.05, 0.905, f"Approvals: {textwrap.shorten(approvals, 130)}", fontsize=7.5, va="top", color="#444444")
+    _column(fig, 0.05, 0.88, "Follow-up", followup_lines(k["followup"]))
+    _column(fig, 0.37, 0.88, "Safety", safety_lines(k["safety"], summary.table("cases_by_soc", code)))
+    _column(fig, 0.68, 0.88, "Obligations", obligation_lines(k["obligations"], summary.table("obligations", code)))
+
+    plot_retention(fig.add_axes((0.08, 0.365, 0.38, 0.215)), summary.table("retention", code))
+    plot_completeness(fig.add_axes((0.62, 0.365, 0.33, 0.215)), summary.table("timepoints", code))
+    plot_reports(fig.add_axes((0.08, 0.1, 0.42, 0.185)), summary.table("reports_by_quarter", code),
+                 summary.start, summary.end)
+    fig.text(0.56, 0.268, "\n".join(listing_lines(summary.table("dme_cases", code),
+                                                  summary.table("pending_reports", code),
+                                                  summary.table("signals", code))),
+             fontsize=FONT - 0.4, va="top", linespacing=1.4)
+    fig.text(0.05, 0.015, "pv-service compliance summary. Definitions on the last page; every table in the "
+             "JSON, CSV and Excel exports.", fontsize=6.5, color="#666666")
+    return fig
+
+
+def definitions_page(summary: ComplianceSummary) -> Figure:
+    fig = Figure(figsize=A4)
+    fig.text(0.05, 0.965, "Definitions", fontsize=15, fontweight="bold", va="top")
+    wrapped = []
+    for i, note in enumerate(summary.notes, 1):
+        lines = textwrap.wrap(note, 118)
+        wrapped.append(f"{i}. " + "\n    ".join(lines))
+    fig.text(0.05, 0.93, "\n\n".join(wrapped), fontsize=7.8, va="top", linespacing=1.4)
+    return fig
+
+
+def render_pdf(summary: ComplianceSummary) -> bytes:
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}):
+        with PdfPages(buf, metadata={"Title": f"Compliance summary as of {summary.as_of.isoformat()}",
+                                     "Creator": "pv-service"}) as pdf:
+            for code in summary.product_codes:
+                pdf.savefig(product_page(summary, code))
+            pdf.savefig(definitions_page(summary))
+    return buf.getvalue()
