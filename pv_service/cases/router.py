@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from pv_service.audit import chain as audit
@@ -18,6 +17,7 @@ from pv_service.auth.principal import (
 )
 from pv_service.cases import service
 from pv_service.cases.access import case_filter
+from pv_service.cases.intake import Submission, submit_many, submit_one
 from pv_service.cases.models import (
     Case,
     CaseDrug,
@@ -35,7 +35,7 @@ from pv_service.cases.schemas import (
     SubmissionPublic,
     VersionPublic,
 )
-from pv_service.common.errors import Conflict, DomainError, InvalidInput, NotFound
+from pv_service.common.errors import Conflict, InvalidInput, NotFound
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
@@ -60,27 +60,7 @@ def _case_views(session: Session, cases: list[Case]) -> list[CasePublic]:
     ]
 
 
-def _submit_with_retry(session: Session, principal: Principal, report: ReportIn, now: dt.datetime,
-                       nested: bool) -> service.Submission:
-    """Two identical submissions racing: the loser hits the unique constraint, then finds the winner's row.
-
-    `nested` runs the item in a savepoint (batch items); a single report owns its transaction.
-    """
-    for attempt in range(2):
-        try:
-            if nested:
-                with session.begin_nested():
-                    return service.submit_report(session, principal, report, now)
-            return service.submit_report(session, principal, report, now)
-        except IntegrityError:
-            if attempt:
-                raise
-            if not nested:
-                session.rollback()
-    raise AssertionError("unreachable")
-
-
-def _view(session: Session, sub: service.Submission) -> CasePublic:
+def _view(session: Session, sub: Submission) -> CasePublic:
     return sub.view or _case_views(session, [session.get(Case, sub.case_id)])[0]
 
 
@@ -88,7 +68,7 @@ def _view(session: Session, sub: service.Submission) -> CasePublic:
              responses={200: {"description": "This version was already received with the same content"},
                         409: {"description": "This version was received with different content"}})
 def submit_report(session: SessionDep, principal: ClinicPrincipal, body: ReportIn, now: Now, response: Response):
-    result = _submit_with_retry(session, principal, body, now, nested=False)
+    result = submit_one(session, principal, body, now)
     session.commit()
     if not result.created:
         response.status_code = 200
@@ -101,34 +81,37 @@ def submit_batch(session: SessionDep, principal: ClinicPrincipal, body: BatchIn,
     limit = get_settings().max_batch_items
     if len(body.reports) > limit:
         raise InvalidInput.one(("body", "reports"), f"at most {limit} reports per batch")
-    results = []
+    results: dict[int, BatchItemResult] = {}
+    parsed: list[tuple[int, ReportIn]] = []
     for index, raw in enumerate(body.reports):
         try:
-            report = ReportIn.model_validate(raw)
+            parsed.append((index, ReportIn.model_validate(raw)))
         except ValidationError as exc:
             errors = [{"loc": ["body", "reports", index, *e["loc"]], "msg": e["msg"], "type": e["type"]}
                       for e in exc.errors(include_url=False, include_context=False, include_input=False)]
-            results.append(BatchItemResult(index=index, status=422, outcome="invalid", errors=errors))
-            continue
-        try:
-            sub = _submit_with_retry(session, principal, report, now, nested=True)
-        except InvalidInput as exc:
-            errors = [{"loc": ["body", "reports", index, *p.loc[1:]], "msg": p.msg, "type": p.type} for p in exc.problems]
-            results.append(BatchItemResult(index=index, status=422, outcome="invalid", errors=errors))
-            continue
-        except DomainError as exc:
-            outcome = {409: "conflict", 403: "forbidden", 404: "invalid"}.get(exc.status_code, "invalid")
-            results.append(BatchItemResult(index=index, status=exc.status_code, outcome=outcome,
-                                           errors=[{"loc": ["body", "reports", index], "msg": exc.message, "type": outcome}]))
-            continue
-        results.append(BatchItemResult(
-            index=index, status=201 if sub.created else 200, outcome="created" if sub.created else "unchanged",
-            case_id=sub.case_id, version=sub.version,
-        ))
+            results[index] = BatchItemResult(index=index, status=422, outcome="invalid", errors=errors)
+    outcomes = submit_many(session, principal, [r for _, r in parsed], now)
+    for (index, _), outcome in zip(parsed, outcomes):
+        results[index] = _batch_result(index, outcome)
+    results = [results[i] for i in range(len(body.reports))]
     session.commit()
     created = sum(r.outcome == "created" for r in results)
     unchanged = sum(r.outcome == "unchanged" for r in results)
     return BatchOut(created=created, unchanged=unchanged, failed=len(results) - created - unchanged, results=results)
+
+
+def _batch_result(index: int, outcome) -> BatchItemResult:
+    exc = outcome.error
+    if exc is None:
+        sub = outcome.submission
+        return BatchItemResult(index=index, status=201 if sub.created else 200,
+                               outcome="created" if sub.created else "unchanged", case_id=sub.case_id, version=sub.version)
+    if isinstance(exc, InvalidInput):
+        errors = [{"loc": ["body", "reports", index, *p.loc[1:]], "msg": p.msg, "type": p.type} for p in exc.problems]
+        return BatchItemResult(index=index, status=422, outcome="invalid", errors=errors)
+    kind = {409: "conflict", 403: "forbidden"}.get(exc.status_code, "invalid")
+    return BatchItemResult(index=index, status=exc.status_code, outcome=kind,
+                           errors=[{"loc": ["body", "reports", index], "msg": exc.message, "type": kind}])
 
 
 @router.get("", response_model=Page[CasePublic])

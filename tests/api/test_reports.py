@@ -237,3 +237,43 @@ def test_batch_size_is_limited(client, world, treated):
     r = client.post("/v1/reports/batch", json={"reports": [{}] * 1001}, headers=world.clinic.headers)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "reports"]
     assert client.post("/v1/reports/batch", json={"reports": []}, headers=world.clinic.headers).status_code == 422
+
+
+def test_batch_carries_a_case_with_its_follow_up_and_in_batch_repeats(client, session, world, treated):
+    p, t = treated
+    v0 = report_payload(p["id"], t["id"], case_id="SEQ")
+    v1 = report_payload(p["id"], t["id"], case_id="SEQ", version=1, latest_info_date="2025-03-01")
+    v1["reactions"][0]["outcome"] = "recovered_with_sequelae"
+    v1_other = report_payload(p["id"], t["id"], case_id="SEQ", version=1, narrative="different")
+    r = client.post("/v1/reports/batch", json={"reports": [v0, v1, v0, v1_other]}, headers=world.clinic.headers)
+    out = r.json()["results"]
+    assert [x["outcome"] for x in out] == ["created", "created", "unchanged", "conflict"]
+    assert out[0]["case_id"] == out[1]["case_id"] == out[2]["case_id"]
+    case = client.get(f"/v1/reports/{out[0]['case_id']}", headers=world.clinic.headers).json()
+    assert case["versions"] == [0, 1] and case["latest_version"] == 1
+    assert case["latest"]["reactions"][0]["outcome"] == "recovered_with_sequelae"
+    audit = client.get("/v1/audit", params={"entity_type": "report"}, headers=world.safety.headers).json()["items"]
+    assert [(a["before"]["latest_version"], a["after"]["version"]) for a in audit] == [(None, 0), (0, 1)]
+
+
+def test_concurrent_identical_submissions_store_one_version(app, db, session, world, treated):
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    p, t = treated
+    body = report_payload(p["id"], t["id"], case_id="RACE")
+    barrier, statuses = threading.Barrier(4), []
+
+    def send():
+        with TestClient(app) as c:
+            barrier.wait()
+            statuses.append(c.post("/v1/reports", json=body, headers=world.clinic.headers).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(statuses) == [200, 200, 200, 201], statuses
+    assert count(session, CaseVersion) == 1
