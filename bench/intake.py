@@ -78,7 +78,9 @@ def stored_versions(url: str) -> int:
 
 
 def start_server(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log goes to a file: an unread pipe fills up and stalls the server.
+    log = open(Path(tempfile.gettempdir()) / f"pv-bench-server-{port}.log", "w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     for _ in range(200):
         try:
             httpx.get(f"http://127.0.0.1:{port}/health" if "pv_service" in " ".join(cmd) else f"http://127.0.0.1:{port}/docs", timeout=0.5)
@@ -86,7 +88,7 @@ def start_server(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
-    raise SystemExit(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
+    raise SystemExit(f"server did not start; see {log.name}")
 
 
 def parse_wrk(out: str) -> dict:

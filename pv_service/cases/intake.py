@@ -318,8 +318,12 @@ def _view(p: _Prepared, case: _CaseState, sender_id: int, now: dt.datetime) -> C
 
 
 def submit_many(session: Session, principal: Principal, reports: list[ReportIn], now: dt.datetime,
-                _retry: bool = True) -> list[Outcome]:
-    """Each report's outcome, in order: created, unchanged (same version, same content), or its error."""
+                _retry: bool = True, own_transaction: bool = False) -> list[Outcome]:
+    """Each report's outcome, in order: created, unchanged (same version, same content), or its error.
+
+    `own_transaction`: nothing else is in the session's transaction, so a failed write can
+    roll back the transaction itself instead of a savepoint (two statements fewer).
+    """
     outcomes: list[Outcome | None] = [None] * len(reports)
     prepared = _prepare(session, principal, reports, now, outcomes)
     state = _existing_cases(session.connection(), principal.organization_id, {p.report.sender_case_id for p in prepared})
@@ -330,11 +334,16 @@ def submit_many(session: Session, principal: Principal, reports: list[ReportIn],
         except DomainError as exc:
             outcomes[p.index] = Outcome(error=exc)
     try:
-        with session.begin_nested():
+        if own_transaction:
             _write(session, principal, accepted, state, now)
+        else:
+            with session.begin_nested():
+                _write(session, principal, accepted, state, now)
     except IntegrityError:
         if not _retry:
             raise
+        if own_transaction:
+            session.rollback()
         # Someone wrote the same case meanwhile: decide each report again, alone.
         for p, _ in accepted:
             with session.begin_nested():
@@ -351,7 +360,8 @@ def submit_many(session: Session, principal: Principal, reports: list[ReportIn],
 
 
 def submit_one(session: Session, principal: Principal, report: ReportIn, now: dt.datetime) -> Submission:
-    outcome = submit_many(session, principal, [report], now)[0]
+    """One report in a transaction of its own (the request's)."""
+    outcome = submit_many(session, principal, [report], now, own_transaction=True)[0]
     if outcome.error is not None:
         raise outcome.error
     return outcome.submission

@@ -58,7 +58,10 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every request. Connections are recycled every
+    # 30 minutes; after a database restart the first request on a dead connection gets a
+    # 503 (OperationalError) and the pool replaces the connection.
+    return sa.create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
 
 
 @lru_cache
