@@ -22,7 +22,7 @@ zero-truncated likelihood. Two truncations are offered:
   DuMouchel & Pregibon 2001 implemented by openEBGM's ``negLL``/``negLLsquash``; use
   it to reproduce openEBGM's estimates.
 
-The two give different estimates on real data (CAERS: see docs/benchmarks-signals.md
+The two give different estimates on real data (CAERS: see docs/benchmarks.md (disproportionality section)
 and the tests); "mixture" is the default because the brief asks for it and it is the
 coherent one, "component" is kept for comparability with openEBGM and FDA practice.
 
