@@ -6,9 +6,7 @@ reporting clocks, obligation deadlines) run there, on these frames.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,83 +16,16 @@ from pv_service.alerting.workflow import SIGNAL_TYPE
 from pv_service.auth.models import Organization
 from pv_service.cases.clocks import SUSPECT_ROLES, clock_cases
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
+from pv_service.common.frames import read_frame
 from pv_service.common.vocab import SERIOUSNESS_CRITERIA
 from pv_service.exports.summary import ProductInputs
-from pv_service.followup.cohort import load_treatments
-from pv_service.followup.models import FollowupContact
-from pv_service.patients.models import Treatment
+from pv_service.followup.cohort import load_contacts, load_treatments
 from pv_service.products.models import (
     ConfirmatoryObligation,
     ObligationMilestone,
     Product,
     ProductApproval,
 )
-
-CONTACT_COLUMNS = ["contact_id", "treatment_id", "kind", "contact_date", "timepoint", "malignancy_screening"]
-
-
-def _frame(session: Session, stmt, columns: Sequence[str], dates: Sequence[str] = (),
-           bools: Sequence[str] = ()) -> pd.DataFrame:
-    """Run a Core select and build the frame column by column from the driver's plain tuples.
-
-    Skipping SQLAlchemy's per-row objects matters at 10^5-10^6 rows (about 10x faster);
-    the price is doing the type conversions here: ``dates`` become datetime64 (SQLite
-    returns ISO text), ``bools`` become bool (SQLite returns 0/1).
-    """
-    result = session.connection().execute(stmt)
-    try:
-        rows = result.cursor.fetchall() if result.cursor is not None else []
-    finally:
-        result.close()
-    values = list(zip(*rows)) if rows else [()] * len(columns)
-    frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(columns, values)})
-    for c in dates:
-        frame[c] = pd.to_datetime(frame[c].astype("string"), format="%Y-%m-%d").astype("datetime64[s]")
-    for c in bools:
-        frame[c] = frame[c].astype(bool)
-    for c in frame.columns:
-        if c not in dates and c not in bools and len(frame):
-            frame[c] = frame[c].infer_objects()
-    return frame
-
-
-def _scope(product_id: int):
-    """Treatments of every patient treated with the product (stops propagate between a patient's treatments)."""
-    patients = sa.select(Treatment.patient_id).where(Treatment.product_id == product_id)
-    return sa.select(Treatment.id).where(Treatment.patient_id.in_(patients))
-
-
-def load_scope_contacts(session: Session, product_id: int, as_of: dt.date) -> pd.DataFrame:
-    """The contacts ``followup.cohort.load_contacts`` returns for the product's patients, dated by
-    the as-of date (later ones are ignored by the engine anyway), plus malignancy_screening.
-
-    Same rule as load_contacts (a test checks they agree): a fatal outcome in the latest
-    version of a case is a death on the patient's treatments, dated at the latest
-    information date of that case (contact_id negative). The scope is a subquery rather
-    than a list of ids, and rows are fetched as plain tuples: this is the largest read.
-    """
-    scope = _scope(product_id)
-    contacts = _frame(session, sa.select(
-        FollowupContact.id, FollowupContact.treatment_id, FollowupContact.kind, FollowupContact.contact_date,
-        FollowupContact.timepoint, FollowupContact.malignancy_screening,
-    ).where(FollowupContact.treatment_id.in_(scope), FollowupContact.contact_date <= as_of)
-        .order_by(FollowupContact.id), CONTACT_COLUMNS, dates=["contact_date"])
-    deaths = (
-        sa.select(Treatment.id, sa.func.min(CaseVersion.latest_info_date))
-        .select_from(Case)
-        .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
-        .join(CaseReaction, CaseReaction.case_version_id == CaseVersion.id)
-        .join(Treatment, Treatment.patient_id == Case.patient_id)
-        .where(sa.or_(CaseReaction.outcome == "fatal", CaseReaction.death.is_(True)), Treatment.id.in_(scope))
-        .group_by(Treatment.id).order_by(Treatment.id)
-    )
-    fatal = _frame(session, deaths, ["treatment_id", "contact_date"], dates=["contact_date"])
-    fatal = fatal[fatal["contact_date"] <= pd.Timestamp(as_of)].reset_index(drop=True)
-    if not fatal.empty:
-        fatal = fatal.assign(contact_id=-(np.arange(len(fatal)) + 1), kind="death", timepoint=None,
-                             malignancy_screening=None)
-        contacts = pd.concat([contacts, fatal[CONTACT_COLUMNS]], ignore_index=True)
-    return contacts
 
 
 def product_info(session: Session, product: Product, rules) -> dict:
@@ -115,7 +46,7 @@ def load_product_inputs(session: Session, product: Product, rules, as_of: dt.dat
     pid = product.id
     treatments = load_treatments(session, rules, [pid])
     treatments = treatments[pd.to_datetime(treatments["infusion_date"]) <= pd.Timestamp(as_of)].reset_index(drop=True)
-    contacts = load_scope_contacts(session, pid, as_of)
+    contacts = load_contacts(session, [pid], as_of=as_of)
     contacts = contacts[contacts["treatment_id"].isin(treatments["treatment_id"])].reset_index(drop=True)
     own = set(treatments.loc[treatments["product_id"] == pid, "treatment_id"])
     visits = contacts.loc[(contacts["kind"] == "visit") & contacts["treatment_id"].isin(own),
@@ -124,14 +55,14 @@ def load_product_inputs(session: Session, product: Product, rules, as_of: dt.dat
     # Cases whose latest version names the product as suspect (or interacting), received by the as-of date.
     suspect = (sa.select(CaseDrug.case_version_id)
                .where(CaseDrug.product_id == pid, CaseDrug.role.in_(SUSPECT_ROLES)))
-    cases = _frame(session, sa.select(
+    cases = read_frame(session, sa.select(
         Case.id, Case.sender_case_id, Case.patient_id, Case.first_received, CaseVersion.serious,
         CaseVersion.transgene_in_tumour,
     ).join(CaseVersion, CaseVersion.id == Case.latest_version_id)
         .where(Case.latest_version_id.in_(suspect), Case.first_received <= as_of).order_by(Case.id),
         ["case_id", "sender_case_id", "patient_id", "first_received", "serious", "transgene_in_tumour"],
         dates=["first_received"], bools=["serious"])
-    reactions = _frame(session, sa.select(
+    reactions = read_frame(session, sa.select(
         Case.id, CaseReaction.pt_name, CaseReaction.onset_date, CaseReaction.outcome,
         *[getattr(CaseReaction, c) for c in SERIOUSNESS_CRITERIA],
     ).join(CaseReaction, CaseReaction.case_version_id == Case.latest_version_id)
@@ -143,12 +74,12 @@ def load_product_inputs(session: Session, product: Product, rules, as_of: dt.dat
     if not clocks.empty:
         clocks = clocks[pd.to_datetime(clocks["first_received"]) <= pd.Timestamp(as_of)].reset_index(drop=True)
 
-    obligations = _frame(session, sa.select(
+    obligations = read_frame(session, sa.select(
         ConfirmatoryObligation.id, ConfirmatoryObligation.jurisdiction, ConfirmatoryObligation.description,
         ConfirmatoryObligation.due_date,
     ).where(ConfirmatoryObligation.product_id == pid).order_by(ConfirmatoryObligation.due_date, ConfirmatoryObligation.id),
         ["obligation_id", "jurisdiction", "description", "due_date"], dates=["due_date"])
-    milestones = _frame(session, sa.select(
+    milestones = read_frame(session, sa.select(
         ObligationMilestone.obligation_id, ObligationMilestone.kind, ObligationMilestone.planned_date,
         ObligationMilestone.achieved_date,
     ).where(ObligationMilestone.obligation_id.in_(

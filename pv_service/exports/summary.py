@@ -21,7 +21,11 @@ from pv_service.alerting.workflow import SIGNAL_TYPE, is_open
 from pv_service.cases.reporting_clock import evaluate_reporting_clocks
 from pv_service.common.vocab import SERIOUSNESS_CRITERIA
 from pv_service.exports.survival import kaplan_meier, survival_at
-from pv_service.followup.compliance import PATIENT_STATUSES, TIMEPOINT_STATUSES, evaluate_compliance
+from pv_service.followup.compliance import (
+    PATIENT_STATUSES,
+    TIMEPOINT_STATUSES,
+    evaluate_compliance,
+)
 from pv_service.products.deadlines import evaluate_obligations
 
 UNMAPPED_SOC = "Unmapped SOC"
@@ -107,7 +111,7 @@ class ProductInputs:
     """Raw frames of one product (see queries.load_product_inputs for the columns)."""
     product: dict[str, Any]
     treatments: pd.DataFrame  # every treatment of the product's patients (load_treatments), infused by the as-of date
-    contacts: pd.DataFrame  # their contacts by the as-of date (queries.load_scope_contacts: as load_contacts)
+    contacts: pd.DataFrame  # their contacts by the as-of date (followup.cohort.load_contacts)
     visits: pd.DataFrame  # contact_id, treatment_id, contact_date, malignancy_screening: visits of the product's treatments
     cases: pd.DataFrame  # case_id, sender_case_id, patient_id, first_received, serious, transgene_in_tumour
     reactions: pd.DataFrame  # case_id, pt_name, onset_date, outcome, <seriousness criteria>
