@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from pv_service.auth.models import ApiKey, Organization, User
@@ -31,6 +32,13 @@ class Principal:
         return self.role in roles
 
 
+_USER = select(User.id, User.username, User.role, User.organization_id, User.is_active, Organization.country).outerjoin(
+    Organization, Organization.id == User.organization_id)
+_BY_USER_ID = _USER.where(User.id == bindparam("user_id"))
+_BY_API_KEY = _USER.join(ApiKey, ApiKey.user_id == User.id).where(
+    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+
+
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -40,20 +48,14 @@ def get_principal(
 ) -> Principal:
     if not token:
         raise _unauthorized("not authenticated")
-    # One Core query per request: this runs on every call.
-    stmt = select(User.id, User.username, User.role, User.organization_id, User.is_active, Organization.country).outerjoin(
-        Organization, Organization.id == User.organization_id
-    )
+    # One prebuilt Core query per request: this runs on every call.
     if token.startswith(API_KEY_PREFIX):
-        stmt = stmt.join(ApiKey, ApiKey.user_id == User.id).where(
-            ApiKey.key_hash == hash_api_key(token), ApiKey.revoked_at.is_(None)
-        )
+        row = session.execute(_BY_API_KEY, {"key_hash": hash_api_key(token)}).first()
     else:
         user_id = decode_access_token(token, get_settings().secret_key, now)
         if user_id is None:
             raise _unauthorized("invalid or expired credentials")
-        stmt = stmt.where(User.id == user_id)
-    row = session.execute(stmt).first()
+        row = session.execute(_BY_USER_ID, {"user_id": user_id}).first()
     if row is None or not row.is_active:
         raise _unauthorized("invalid or expired credentials")
     return Principal(row.id, row.username, Role(row.role), row.organization_id, row.country)

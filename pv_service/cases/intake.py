@@ -45,6 +45,27 @@ from pv_service.products.models import Product
 SERIOUSNESS_FIELDS = tuple(Seriousness.model_fields)
 _T = {m: m.__table__ for m in (Case, CaseVersion, CaseDrug, CaseReaction, AuditRecord)}
 
+# The hot path's statements, built once: building and keying a statement per call costs
+# more CPU than PostgreSQL spends executing it.
+_ids = sa.bindparam("ids", expanding=True)
+_PATIENTS = sa.select(Patient.id, Patient.birth_year, Patient.pseudonym).where(
+    Patient.clinic_id == sa.bindparam("sender"),
+    sa.or_(Patient.id.in_(_ids), Patient.pseudonym.in_(sa.bindparam("pseudonyms", expanding=True))),
+)
+_TREATMENTS = (sa.select(Treatment.id, Treatment.patient_id, Treatment.product_id, Product.code)
+               .join(Product, Product.id == Treatment.product_id).where(Treatment.id.in_(_ids)))
+_CASES = sa.select(Case.id, Case.sender_case_id, Case.patient_id, Case.first_received, Case.latest_version).where(
+    Case.sender_id == sa.bindparam("sender"), Case.sender_case_id.in_(sa.bindparam("keys", expanding=True)))
+_VERSIONS = sa.select(CaseVersion.case_id, CaseVersion.version, CaseVersion.content_hash).where(
+    CaseVersion.case_id.in_(_ids))
+_INSERT_CASES = sa.insert(_T[Case]).returning(_T[Case].c.id, sort_by_parameter_order=True)
+_INSERT_VERSIONS = sa.insert(_T[CaseVersion]).returning(_T[CaseVersion].c.id, sort_by_parameter_order=True)
+_INSERT_DRUGS = sa.insert(_T[CaseDrug])
+_INSERT_REACTIONS = sa.insert(_T[CaseReaction])
+_INSERT_AUDIT = sa.insert(_T[AuditRecord])
+_SET_LATEST = sa.update(_T[Case]).where(_T[Case].c.id == sa.bindparam("cid")).values(
+    latest_version=sa.bindparam("lv"), latest_version_id=sa.bindparam("lvid"))
+
 
 @dataclass
 class Submission:
@@ -149,10 +170,7 @@ def _patients(conn, sender_id: int, reports: list[ReportIn]) -> tuple[dict[int, 
     pseudonyms = {pseudonym_for(sender_id, r.patient.local_id) for r in reports if r.patient.local_id is not None}
     if not ids and not pseudonyms:
         return {}, {}
-    rows = conn.execute(
-        sa.select(Patient.id, Patient.birth_year, Patient.pseudonym)
-        .where(Patient.clinic_id == sender_id, sa.or_(Patient.id.in_(ids), Patient.pseudonym.in_(pseudonyms)))
-    ).all()
+    rows = conn.execute(_PATIENTS, {"sender": sender_id, "ids": list(ids), "pseudonyms": list(pseudonyms)}).all()
     return {r.id: r for r in rows}, {r.pseudonym: r for r in rows}
 
 
@@ -184,10 +202,7 @@ def _prepare(session: Session, principal: Principal, reports: list[ReportIn], no
             live.append(i)
     by_id, by_pseudonym = _patients(conn, sender_id, [reports[i] for i in live])
     treatment_ids = {d.treatment_id for i in live for d in reports[i].drugs}
-    treatments = {r.id: r for r in conn.execute(
-        sa.select(Treatment.id, Treatment.patient_id, Treatment.product_id, Product.code)
-        .join(Product, Product.id == Treatment.product_id).where(Treatment.id.in_(treatment_ids))
-    )} if treatment_ids else {}
+    treatments = {r.id: r for r in conn.execute(_TREATMENTS, {"ids": list(treatment_ids)})} if treatment_ids else {}
     prepared = []
     for i in live:
         report = reports[i]
@@ -211,17 +226,11 @@ def _prepare(session: Session, principal: Principal, reports: list[ReportIn], no
 def _existing_cases(conn, sender_id: int, keys: set[str]) -> dict[str, _CaseState]:
     if not keys:
         return {}
-    cases = conn.execute(
-        sa.select(Case.id, Case.sender_case_id, Case.patient_id, Case.first_received, Case.latest_version)
-        .where(Case.sender_id == sender_id, Case.sender_case_id.in_(keys))
-    ).all()
+    cases = conn.execute(_CASES, {"sender": sender_id, "keys": list(keys)}).all()
     state = {c.sender_case_id: _CaseState(c.id, c.patient_id, c.first_received, c.latest_version) for c in cases}
     if cases:
         by_id = {s.case_id: s for s in state.values()}
-        for case_id, version, digest in conn.execute(
-            sa.select(CaseVersion.case_id, CaseVersion.version, CaseVersion.content_hash)
-            .where(CaseVersion.case_id.in_(list(by_id)))
-        ):
+        for case_id, version, digest in conn.execute(_VERSIONS, {"ids": list(by_id)}):
             by_id[case_id].versions[version] = digest
     return state
 
@@ -264,7 +273,7 @@ def _write(session: Session, principal: Principal, accepted: list[tuple[_Prepare
         rows = [{"sender_id": sender_id, "sender_case_id": k, "patient_id": first[k].patient_id,
                  "first_received": first[k].report.received_date, "latest_version": state[k].latest,
                  "created_at": now} for k in new_keys]
-        ids = conn.execute(sa.insert(_T[Case]).returning(_T[Case].c.id, sort_by_parameter_order=True), rows).scalars().all()
+        ids = conn.execute(_INSERT_CASES, rows).scalars().all()
         for key, case_id in zip(new_keys, ids):
             state[key].case_id = case_id
     inserts = [p for p, kind in accepted if kind in ("new", "followup")]
@@ -275,21 +284,16 @@ def _write(session: Session, principal: Principal, accepted: list[tuple[_Prepare
         "submitted_by": principal.user_id, "serious": p.serious, "created_at": now,
         **{k: v for k, v in p.version_fields.items() if k != "patient_id"},
     } for p in inserts]
-    version_ids = conn.execute(sa.insert(_T[CaseVersion]).returning(_T[CaseVersion].c.id, sort_by_parameter_order=True),
-                               version_rows).scalars().all()
+    version_ids = conn.execute(_INSERT_VERSIONS, version_rows).scalars().all()
     by_index = {p.index: vid for p, vid in zip(inserts, version_ids)}
-    conn.execute(sa.insert(_T[CaseDrug]), [{"case_version_id": by_index[p.index], **d} for p in inserts for d in p.drugs])
-    conn.execute(sa.insert(_T[CaseReaction]), [{"case_version_id": by_index[p.index], **r} for p in inserts for r in p.reactions])
+    conn.execute(_INSERT_DRUGS, [{"case_version_id": by_index[p.index], **d} for p in inserts for d in p.drugs])
+    conn.execute(_INSERT_REACTIONS, [{"case_version_id": by_index[p.index], **r} for p in inserts for r in p.reactions])
     latest_ids = {}
     for p in inserts:
         case = state[p.report.sender_case_id]
         if p.report.version == case.latest:
             latest_ids[case.case_id] = (case.latest, by_index[p.index])
-    t = _T[Case]
-    conn.execute(
-        sa.update(t).where(t.c.id == sa.bindparam("cid")).values(latest_version=sa.bindparam("lv"), latest_version_id=sa.bindparam("lvid")),
-        [{"cid": cid, "lv": lv, "lvid": vid} for cid, (lv, vid) in latest_ids.items()],
-    )
+    conn.execute(_SET_LATEST, [{"cid": cid, "lv": lv, "lvid": vid} for cid, (lv, vid) in latest_ids.items()])
     previous: dict[int, int | None] = {}
     audit_rows = []
     for p in inserts:
@@ -301,7 +305,7 @@ def _write(session: Session, principal: Principal, accepted: list[tuple[_Prepare
             "entity_id": case.case_id, "action": "version_received", "before": {"latest_version": before},
             "after": _jsonable({"version": p.report.version, "content_hash": p.digest, "serious": p.serious}),
         })
-    conn.execute(sa.insert(_T[AuditRecord]), audit_rows)
+    conn.execute(_INSERT_AUDIT, audit_rows)
     return by_index
 
 
