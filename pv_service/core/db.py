@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
+from starlette.concurrency import run_in_threadpool
 
 from pv_service.core.settings import get_settings
 
@@ -73,7 +74,14 @@ def session_scope(engine: Engine | None = None) -> Session:
     return Session(engine or get_engine(), expire_on_commit=False)
 
 
-def get_session() -> Iterator[Session]:
-    """Request-scoped session; the request boundary commits, services never do."""
-    with session_scope() as session:
+async def get_session() -> AsyncIterator[Session]:
+    """Request-scoped session; the request boundary commits, services never do.
+
+    Creating a session does no I/O, so it happens on the event loop; closing it may (it
+    returns the connection to the pool), so that runs in the thread pool.
+    """
+    session = session_scope()
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)

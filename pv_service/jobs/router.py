@@ -12,7 +12,7 @@ from pv_service.common.errors import Conflict, NotFound
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
-from pv_service.core.deps import get_clock
+from pv_service.core.deps import clock_of
 from pv_service.jobs.definitions import JOBS
 from pv_service.jobs.models import JobRun
 from pv_service.jobs.runner import claim_run, execute
@@ -75,7 +75,7 @@ def run_now(session: SessionDep, _: AdminPrincipal, name: str, request: Request,
     if spec is None:
         raise NotFound(f"no job {name!r}; jobs: {', '.join(JOBS)}")
     engine = session.get_bind()
-    clock = get_clock(request)
+    clock = clock_of(request)
     claimed = claim_run(engine, spec, clock, trigger="manual", as_of=as_of)
     if claimed is None:
         raise Conflict("a run of this job started at the same instant")
