@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 from sqlalchemy import insert
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -1,7 +1,6 @@
 """Follow-up visits and contact outcomes."""
 from __future__ import annotations
 
-from tests.api.conftest import register, treat
 
 
 def visit(**kw):

@@ -147,7 +147,7 @@ def test_designated_medical_event_alerts_on_first_case_and_reopens_on_the_next(c
 
     tcl_case(1)
     counts = run(db, "signal-detection", "2026-11-01")
-    key = f"signal:dme:CART-1:T-cell malignancies"
+    key = "signal:dme:CART-1:T-cell malignancies"
     a = alerts(session, "signal")[key]
     assert (a.status, a.severity, a.detail["n"], a.detail["rule"]) == ("new", "critical", 1, "designated_medical_event")
     assert counts["raised"] >= 1
