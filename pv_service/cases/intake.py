@@ -13,7 +13,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.types.json import Json
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -309,6 +312,85 @@ def _write(session: Session, principal: Principal, accepted: list[tuple[_Prepare
     return by_index
 
 
+def _pg_insert_sql(model, exclude: tuple[str, ...] = ()) -> str:
+    t = model.__table__
+    stmt = sa.insert(t).values({c.name: sa.bindparam(c.name) for c in t.c if c.name not in exclude})
+    return str(stmt.compile(dialect=postgresql.psycopg.dialect()))
+
+
+_PG = {
+    "cases": _pg_insert_sql(Case),
+    "versions": _pg_insert_sql(CaseVersion),
+    "drugs": _pg_insert_sql(CaseDrug, ("id",)),
+    "reactions": _pg_insert_sql(CaseReaction, ("id",)),
+    "audit": _pg_insert_sql(AuditRecord, ("id", "seq", "prev_hash", "hash")).split(" RETURNING")[0],
+    "latest": str(_SET_LATEST.compile(dialect=postgresql.psycopg.dialect())),
+    "ids": "SELECT array(SELECT nextval('safety_case_id_seq') FROM generate_series(1, %s)), "
+           "array(SELECT nextval('case_version_id_seq') FROM generate_series(1, %s))",
+}
+
+
+def _write_pipelined(session: Session, principal: Principal, accepted: list[tuple[_Prepared, str]],
+                     state: dict[str, _CaseState], now: dt.datetime) -> None:
+    """PostgreSQL: take the ids from the sequences first, then send every write in one pipeline.
+
+    Same rows as _write (the statements are compiled from the same tables), but two round
+    trips instead of seven, and no per-statement work in SQLAlchemy.
+    """
+    raw = session.connection().connection.driver_connection
+    inserts = [p for p, kind in accepted if kind in ("new", "followup")]
+    if not inserts:
+        return
+    new_keys = [k for k, s in state.items() if s.new and s.case_id is None]
+    case_ids, version_ids = raw.execute(_PG["ids"], (len(new_keys), len(inserts))).fetchone()
+    for key, case_id in zip(new_keys, case_ids):
+        state[key].case_id = case_id
+    by_index = {p.index: vid for p, vid in zip(inserts, version_ids)}
+    latest = {}
+    for p in inserts:
+        case = state[p.report.sender_case_id]
+        if p.report.version == case.latest:
+            latest[p.report.sender_case_id] = by_index[p.index]
+    first = {}
+    for p, kind in accepted:
+        if kind == "new":
+            first.setdefault(p.report.sender_case_id, p)
+    cases = [{"id": state[k].case_id, "sender_id": principal.organization_id, "sender_case_id": k,
+              "patient_id": first[k].patient_id, "first_received": first[k].report.received_date,
+              "latest_version_id": latest[k], "latest_version": state[k].latest, "created_at": now} for k in new_keys]
+    versions = [{
+        "id": by_index[p.index], "case_id": state[p.report.sender_case_id].case_id, "version": p.report.version,
+        "content_hash": p.digest, "submitted_by": principal.user_id, "serious": p.serious, "created_at": now,
+        **{k: v for k, v in p.version_fields.items() if k != "patient_id"},
+    } for p in inserts]
+    followed = [{"cid": state[k].case_id, "lv": state[k].latest, "lvid": vid}
+                for k, vid in latest.items() if not state[k].new]
+    audit_rows = []
+    previous: dict[int, int | None] = {}
+    for p in inserts:
+        case = state[p.report.sender_case_id]
+        before = previous.get(case.case_id, max((v for v in case.versions if v < p.report.version), default=None))
+        previous[case.case_id] = p.report.version
+        audit_rows.append({
+            "at": now, "actor_id": principal.user_id, "actor": principal.username, "entity_type": "report",
+            "entity_id": case.case_id, "action": "version_received", "before": Json({"latest_version": before}),
+            "after": Json(_jsonable({"version": p.report.version, "content_hash": p.digest, "serious": p.serious})),
+        })
+    try:
+        with raw.pipeline(), raw.cursor() as cur:
+            if cases:
+                cur.executemany(_PG["cases"], cases)
+            cur.executemany(_PG["versions"], versions)
+            cur.executemany(_PG["drugs"], [{"case_version_id": by_index[p.index], **d} for p in inserts for d in p.drugs])
+            cur.executemany(_PG["reactions"], [{"case_version_id": by_index[p.index], **r}
+                                               for p in inserts for r in p.reactions])
+            if followed:
+                cur.executemany(_PG["latest"], followed)
+            cur.executemany(_PG["audit"], audit_rows)
+    except psycopg.IntegrityError as exc:
+        raise IntegrityError("pipelined intake", None, exc) from exc
+
+
 def _view(p: _Prepared, case: _CaseState, sender_id: int, now: dt.datetime) -> CasePublic:
     r = p.report
     latest = VersionPublic(
@@ -337,12 +419,13 @@ def submit_many(session: Session, principal: Principal, reports: list[ReportIn],
             accepted.append((p, _decide(p, state)))
         except DomainError as exc:
             outcomes[p.index] = Outcome(error=exc)
+    write = _write_pipelined if session.get_bind().dialect.name == "postgresql" else _write
     try:
         if own_transaction:
-            _write(session, principal, accepted, state, now)
+            write(session, principal, accepted, state, now)
         else:
             with session.begin_nested():
-                _write(session, principal, accepted, state, now)
+                write(session, principal, accepted, state, now)
     except IntegrityError:
         if not _retry:
             raise
