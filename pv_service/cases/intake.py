@@ -262,6 +262,41 @@ def _decide(p: _Prepared, state: dict[str, _CaseState]) -> str:
     return "followup"
 
 
+def _case_rows(accepted: list[tuple[_Prepared, str]], new_keys: list[str], state: dict[str, _CaseState],
+               sender_id: int, now: dt.datetime) -> list[dict[str, Any]]:
+    """A row per new case, from the report that opened it in this batch."""
+    first: dict[str, _Prepared] = {}
+    for p, kind in accepted:
+        if kind == "new":
+            first.setdefault(p.report.sender_case_id, p)
+    return [{"sender_id": sender_id, "sender_case_id": k, "patient_id": first[k].patient_id,
+             "first_received": first[k].report.received_date, "latest_version": state[k].latest,
+             "created_at": now} for k in new_keys]
+
+
+def _version_row(p: _Prepared, state: dict[str, _CaseState], principal: Principal, now: dt.datetime) -> dict[str, Any]:
+    return {"case_id": state[p.report.sender_case_id].case_id, "version": p.report.version, "content_hash": p.digest,
+            "submitted_by": principal.user_id, "serious": p.serious, "created_at": now,
+            **{k: v for k, v in p.version_fields.items() if k != "patient_id"}}
+
+
+def _audit_rows(inserts: list[_Prepared], state: dict[str, _CaseState], principal: Principal,
+                now: dt.datetime) -> list[dict[str, Any]]:
+    """One audit record per stored version, naming the version it superseded."""
+    previous: dict[int, int | None] = {}
+    rows = []
+    for p in inserts:
+        case = state[p.report.sender_case_id]
+        before = previous.get(case.case_id, max((v for v in case.versions if v < p.report.version), default=None))
+        previous[case.case_id] = p.report.version
+        rows.append({
+            "at": now, "actor_id": principal.user_id, "actor": principal.username, "entity_type": "report",
+            "entity_id": case.case_id, "action": "version_received", "before": {"latest_version": before},
+            "after": _jsonable({"version": p.report.version, "content_hash": p.digest, "serious": p.serious}),
+        })
+    return rows
+
+
 def _write(session: Session, principal: Principal, accepted: list[tuple[_Prepared, str]], state: dict[str, _CaseState],
            now: dt.datetime) -> dict[int, int]:
     """Insert everything accepted; returns version ids by report index."""
@@ -269,25 +304,13 @@ def _write(session: Session, principal: Principal, accepted: list[tuple[_Prepare
     sender_id = principal.organization_id
     new_keys = [k for k, s in state.items() if s.new and s.case_id is None]
     if new_keys:
-        first = {}
-        for p, kind in accepted:
-            if kind == "new":
-                first[p.report.sender_case_id] = p
-        rows = [{"sender_id": sender_id, "sender_case_id": k, "patient_id": first[k].patient_id,
-                 "first_received": first[k].report.received_date, "latest_version": state[k].latest,
-                 "created_at": now} for k in new_keys]
-        ids = conn.execute(_INSERT_CASES, rows).scalars().all()
+        ids = conn.execute(_INSERT_CASES, _case_rows(accepted, new_keys, state, sender_id, now)).scalars().all()
         for key, case_id in zip(new_keys, ids):
             state[key].case_id = case_id
     inserts = [p for p, kind in accepted if kind in ("new", "followup")]
     if not inserts:
         return {}
-    version_rows = [{
-        "case_id": state[p.report.sender_case_id].case_id, "version": p.report.version, "content_hash": p.digest,
-        "submitted_by": principal.user_id, "serious": p.serious, "created_at": now,
-        **{k: v for k, v in p.version_fields.items() if k != "patient_id"},
-    } for p in inserts]
-    version_ids = conn.execute(_INSERT_VERSIONS, version_rows).scalars().all()
+    version_ids = conn.execute(_INSERT_VERSIONS, [_version_row(p, state, principal, now) for p in inserts]).scalars().all()
     by_index = {p.index: vid for p, vid in zip(inserts, version_ids)}
     conn.execute(_INSERT_DRUGS, [{"case_version_id": by_index[p.index], **d} for p in inserts for d in p.drugs])
     conn.execute(_INSERT_REACTIONS, [{"case_version_id": by_index[p.index], **r} for p in inserts for r in p.reactions])
@@ -297,18 +320,7 @@ def _write(session: Session, principal: Principal, accepted: list[tuple[_Prepare
         if p.report.version == case.latest:
             latest_ids[case.case_id] = (case.latest, by_index[p.index])
     conn.execute(_SET_LATEST, [{"cid": cid, "lv": lv, "lvid": vid} for cid, (lv, vid) in latest_ids.items()])
-    previous: dict[int, int | None] = {}
-    audit_rows = []
-    for p in inserts:
-        case = state[p.report.sender_case_id]
-        before = previous.get(case.case_id, max((v for v in case.versions if v < p.report.version), default=None))
-        previous[case.case_id] = p.report.version
-        audit_rows.append({
-            "at": now, "actor_id": principal.user_id, "actor": principal.username, "entity_type": "report",
-            "entity_id": case.case_id, "action": "version_received", "before": {"latest_version": before},
-            "after": _jsonable({"version": p.report.version, "content_hash": p.digest, "serious": p.serious}),
-        })
-    conn.execute(_INSERT_AUDIT, audit_rows)
+    conn.execute(_INSERT_AUDIT, _audit_rows(inserts, state, principal, now))
     return by_index
 
 
@@ -351,31 +363,13 @@ def _write_pipelined(session: Session, principal: Principal, accepted: list[tupl
         case = state[p.report.sender_case_id]
         if p.report.version == case.latest:
             latest[p.report.sender_case_id] = by_index[p.index]
-    first = {}
-    for p, kind in accepted:
-        if kind == "new":
-            first.setdefault(p.report.sender_case_id, p)
-    cases = [{"id": state[k].case_id, "sender_id": principal.organization_id, "sender_case_id": k,
-              "patient_id": first[k].patient_id, "first_received": first[k].report.received_date,
-              "latest_version_id": latest[k], "latest_version": state[k].latest, "created_at": now} for k in new_keys]
-    versions = [{
-        "id": by_index[p.index], "case_id": state[p.report.sender_case_id].case_id, "version": p.report.version,
-        "content_hash": p.digest, "submitted_by": principal.user_id, "serious": p.serious, "created_at": now,
-        **{k: v for k, v in p.version_fields.items() if k != "patient_id"},
-    } for p in inserts]
+    cases = [{**row, "id": state[row["sender_case_id"]].case_id, "latest_version_id": latest[row["sender_case_id"]]}
+             for row in _case_rows(accepted, new_keys, state, principal.organization_id, now)]
+    versions = [{**_version_row(p, state, principal, now), "id": by_index[p.index]} for p in inserts]
     followed = [{"cid": state[k].case_id, "lv": state[k].latest, "lvid": vid}
                 for k, vid in latest.items() if not state[k].new]
-    audit_rows = []
-    previous: dict[int, int | None] = {}
-    for p in inserts:
-        case = state[p.report.sender_case_id]
-        before = previous.get(case.case_id, max((v for v in case.versions if v < p.report.version), default=None))
-        previous[case.case_id] = p.report.version
-        audit_rows.append({
-            "at": now, "actor_id": principal.user_id, "actor": principal.username, "entity_type": "report",
-            "entity_id": case.case_id, "action": "version_received", "before": Json({"latest_version": before}),
-            "after": Json(_jsonable({"version": p.report.version, "content_hash": p.digest, "serious": p.serious})),
-        })
+    audit_rows = [{**row, "before": Json(row["before"]), "after": Json(row["after"])}
+                  for row in _audit_rows(inserts, state, principal, now)]
     try:
         with raw.pipeline(), raw.cursor() as cur:
             if cases:
