@@ -214,7 +214,6 @@ def main() -> None:
 
     from pv_service.app import create_app
     from pv_service.auth.security import create_access_token
-    from pv_service.core.db import get_session
     from pv_service.core.settings import get_settings
     from pv_service.exports.queries import load_product_inputs, term_soc_map
     from pv_service.exports.render_csv import render_csv_zip
@@ -251,13 +250,7 @@ def main() -> None:
         body, best, med = timed(lambda fn=fn: fn(summary), args.repeat)
         print(f"stage: render {fmt:<5}   best {best:6.2f} s  median {med:6.2f} s  ({len(body):,} bytes)")
 
-    app = create_app(clock=lambda: NOW)
-
-    def session_override():
-        with Session(engine, expire_on_commit=False) as s:
-            yield s
-
-    app.dependency_overrides[get_session] = session_override
+    app = create_app(clock=lambda: NOW, engine=engine)
     headers = {"Authorization": "Bearer " + create_access_token(2, "safety_officer", get_settings().secret_key, 60, NOW)}
     results = {}
     with TestClient(app) as client:

@@ -65,6 +65,9 @@ def prepare_database(url: str, n_patients: int) -> list[tuple[int, int]]:
                                        "infusion_date": dt.date(2025, 1, 10), "created_at": NOW} for pid in ids])
         pairs = [(r[0], r[1]) for r in s.execute(sa.select(Treatment.patient_id, Treatment.id).order_by(Treatment.id))]
         s.commit()
+    # As autovacuum would have on a live database: planner statistics for the seeded tables.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("ANALYZE"))
     engine.dispose()
     return pairs
 
@@ -142,6 +145,8 @@ def main() -> None:
     pairs_file = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
     pairs_file.write("\n".join(f"{p} {t}" for p, t in pairs))
     pairs_file.close()
+    # The trivial app runs under the same uvicorn settings, access log included.
+    access_log = os.environ.get("PV_ACCESS_LOG", "true").lower() in ("1", "true", "yes")
     env = {**os.environ, "PV_DATABASE_URL": BASE_PG, "PV_WORKERS": str(args.workers)}
     port, trivial_port = 8765, 8766
     server = start_server([str(ROOT / ".venv/bin/pv-service"), "serve", "--port", str(port)], env, port)
@@ -162,7 +167,8 @@ def main() -> None:
         server.terminate()
         server.wait()
     trivial = start_server([str(ROOT / ".venv/bin/uvicorn"), "bench.trivial_app:app", "--port", str(trivial_port),
-                            "--workers", str(args.workers), "--log-level", "warning"], {**env, "PYTHONPATH": str(ROOT)}, trivial_port)
+                            "--workers", str(args.workers), "--log-level", "info",
+                            "--access-log" if access_log else "--no-access-log"], {**env, "PYTHONPATH": str(ROOT)}, trivial_port)
     try:
         for clients in (1, 8, 32):
             r = wrk(f"http://127.0.0.1:{trivial_port}", str(ROOT / "bench/wrk_trivial.lua"), clients, args.duration, env)

@@ -4,17 +4,23 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from pv_service.alerting.router import router as alerts_router
 from pv_service.audit.router import router as audit_router
+from pv_service.auth.principal import PrincipalCache
 from pv_service.auth.router import router as auth_router
 from pv_service.cases.router import router as cases_router
 from pv_service.common.body_limit import BodySizeLimit
 from pv_service.common.errors import DomainError, InvalidInput
 from pv_service.core.clock import Clock
+from pv_service.core.db import get_engine
+from pv_service.core.pg import Pools
 from pv_service.core.settings import get_settings
 from pv_service.exports.router import router as exports_router
 from pv_service.followup.compliance_router import router as compliance_router
@@ -34,21 +40,29 @@ async def lifespan(app: FastAPI):
     from pv_service.jobs.definitions import current_rules
 
     current_rules()  # invalid rules stop the service here, naming file and line
+    settings = get_settings()
+    engine = app.state.engine
     scheduler = None
-    if get_settings().scheduler_in_process:
-        from pv_service.core.db import get_engine
+    if settings.scheduler_in_process:
         from pv_service.jobs.definitions import JOBS
         from pv_service.jobs.scheduler import build_scheduler
 
-        scheduler = build_scheduler(get_engine(), list(JOBS.values()))
+        scheduler = build_scheduler(engine, list(JOBS.values()))
         scheduler.start()
         log.info("in-process scheduler started: %s", ", ".join(JOBS))
-    yield
-    if scheduler is not None:
-        scheduler.shutdown(wait=False)
+    try:
+        if engine.dialect.name == "postgresql":
+            async with app.state.pg_pools.serving(engine, settings.pg_pool_size):
+                yield
+        else:
+            yield
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
 
 
-def create_app(clock: Clock | None = None) -> FastAPI:
+def create_app(clock: Clock | None = None, engine: Engine | None = None) -> FastAPI:
+    """`engine`: the database (default: PV_DATABASE_URL); `clock`: "now" for every request."""
     settings = get_settings()
     app = FastAPI(
         lifespan=lifespan,
@@ -58,6 +72,9 @@ def create_app(clock: Clock | None = None) -> FastAPI:
     )
     if clock is not None:
         app.state.clock = clock
+    app.state.engine = engine or get_engine()
+    app.state.pg_pools = Pools()
+    app.state.principals = PrincipalCache(settings.principal_cache_seconds)
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(_: Request, exc: InvalidInput):
@@ -67,21 +84,26 @@ def create_app(clock: Clock | None = None) -> FastAPI:
     async def domain_error(_: Request, exc: DomainError):
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.message})
 
+    # SQLAlchemy wraps driver errors; the asynchronous PostgreSQL path raises psycopg's own.
     @app.exception_handler(IntegrityError)
-    async def integrity_error(_: Request, exc: IntegrityError):
-        log.warning("integrity error: %s", exc.orig)
+    @app.exception_handler(psycopg.IntegrityError)
+    async def integrity_error(_: Request, exc: Exception):
+        log.warning("integrity error: %s", getattr(exc, "orig", exc))
         return JSONResponse(status_code=409, content={"detail": "conflicts with data stored concurrently; retry"})
 
     @app.exception_handler(OperationalError)
-    async def operational_error(_: Request, exc: OperationalError):
-        log.error("database unavailable: %s", exc.orig)
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def operational_error(_: Request, exc: Exception):
+        log.error("database unavailable: %s", getattr(exc, "orig", exc))
         return JSONResponse(status_code=503, content={"detail": "database unavailable; retry later"})
 
     @app.get("/health", tags=["ops"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (auth_router, products_router, patients_router, followup_router, cases_router, signals_router,
+    # Routes are matched in order, each tried in turn: the intake routes, the busiest, go first.
+    for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,
                    alerts_router, audit_router, jobs_router, compliance_router, web_router, exports_router):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

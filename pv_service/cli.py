@@ -63,7 +63,7 @@ def _serve(port: int | None, host: str | None) -> None:
 
     settings = get_settings()
     uvicorn.run("pv_service.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=settings.workers, log_level="info")
+                port=port or settings.port, workers=settings.workers, log_level="info", access_log=settings.access_log)
 
 
 PortOpt = Annotated[Optional[int], typer.Option("--port", help="Port (default: PV_PORT or 8000)")]

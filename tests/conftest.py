@@ -20,7 +20,7 @@ from pv_service.app import create_app
 from pv_service.audit.triggers import create_statements, drop_statements
 from pv_service.auth.models import Organization, User
 from pv_service.auth.security import create_access_token
-from pv_service.core.db import get_session, make_engine
+from pv_service.core.db import make_engine
 from pv_service.core.migrate import upgrade
 from pv_service.core.settings import get_settings
 
@@ -47,7 +47,9 @@ def _postgres_engine():
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    engine = sa.create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=10, max_overflow=10)
+    # search_path in the URL (not connect_args), so the app's asynchronous psycopg pool gets it too.
+    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = sa.create_engine(url, pool_size=10, max_overflow=10)
     return engine, admin, schema
 
 
@@ -98,14 +100,7 @@ def session(db):
 
 @pytest.fixture
 def app(db):
-    app = create_app(clock=lambda: NOW)
-
-    def session_override():
-        with Session(db, expire_on_commit=False) as s:
-            yield s
-
-    app.dependency_overrides[get_session] = session_override
-    return app
+    return create_app(clock=lambda: NOW, engine=db)
 
 
 @pytest.fixture

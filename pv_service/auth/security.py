@@ -28,17 +28,18 @@ def create_access_token(user_id: int, role: str, secret: str, minutes: int, now:
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
-def decode_access_token(token: str, secret: str, now: dt.datetime) -> int | None:
-    """The user id of a valid token, judged against the service clock (not the wall clock)."""
+def decode_access_token(token: str, secret: str, now: dt.datetime) -> tuple[int, dt.datetime] | None:
+    """The user id and expiry of a valid token, judged against the service clock (not the wall clock)."""
     try:
         payload = jwt.decode(
             token, secret, algorithms=[ALGORITHM],
             options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub"]},
         )
-        if now.timestamp() >= float(payload["exp"]):
+        expires = dt.datetime.fromtimestamp(float(payload["exp"]), dt.timezone.utc)
+        if now >= expires:
             return None
-        return int(payload["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError, TypeError):
+        return int(payload["sub"]), expires
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError, OverflowError, OSError):
         return None
 
 

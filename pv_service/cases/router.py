@@ -3,9 +3,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 
 from pv_service.audit import chain as audit
 from pv_service.auth.principal import (
@@ -15,9 +16,9 @@ from pv_service.auth.principal import (
     SessionDep,
     require,
 )
-from pv_service.cases import service
+from pv_service.cases import intake_pg, intake_sql, service
 from pv_service.cases.access import case_filter
-from pv_service.cases.intake import Submission, submit_many, submit_one
+from pv_service.cases.intake import Outcome
 from pv_service.cases.models import (
     Case,
     CaseDrug,
@@ -39,6 +40,8 @@ from pv_service.common.errors import Conflict, InvalidInput, NotFound
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
+from pv_service.core import pg
+from pv_service.core.db import app_engine, session_scope
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
 from pv_service.products.models import Product, ProductApproval
@@ -60,23 +63,63 @@ def _case_views(session: Session, cases: list[Case]) -> list[CasePublic]:
     ]
 
 
-def _view(session: Session, sub: Submission) -> CasePublic:
-    return sub.view or _case_views(session, [session.get(Case, sub.case_id)])[0]
+async def _receive(request: Request, principal: Principal, reports: list[ReportIn], now: dt.datetime) -> list[Outcome]:
+    """On PostgreSQL straight through psycopg on the event loop; elsewhere through a session in the thread pool."""
+    engine = app_engine(request)
+    if engine.dialect.name == "postgresql":
+        async with pg.connection(request.app.state.pg_pools, engine) as conn:
+            return await intake_pg.submit_many(conn, principal, reports, now)
+    return await run_in_threadpool(_receive_sql, engine, principal, reports, now)
+
+
+def _receive_sql(engine, principal: Principal, reports: list[ReportIn], now: dt.datetime) -> list[Outcome]:
+    with session_scope(engine) as session:
+        outcomes = intake_sql.submit_many(session, principal, reports, now)
+        session.commit()
+    return outcomes
+
+
+def _stored_view(engine, case_id: int) -> CasePublic:
+    with session_scope(engine) as session:
+        return _case_views(session, [session.get(Case, case_id)])[0]
+
+
+async def _receive(request: Request, principal: Principal, reports: list[ReportIn], now: dt.datetime) -> list[Outcome]:
+    """On PostgreSQL straight through psycopg on the event loop; elsewhere through a session in the thread pool."""
+    engine = app_engine(request)
+    if engine.dialect.name == "postgresql":
+        async with pg.connection(request.app.state.pg_pools, engine) as conn:
+            return await intake_pg.submit_many(conn, principal, reports, now)
+    return await run_in_threadpool(_receive_sql, engine, principal, reports, now)
+
+
+def _receive_sql(engine, principal: Principal, reports: list[ReportIn], now: dt.datetime) -> list[Outcome]:
+    with session_scope(engine) as session:
+        outcomes = intake_sql.submit_many(session, principal, reports, now)
+        session.commit()
+    return outcomes
+
+
+def _stored_view(engine, case_id: int) -> CasePublic:
+    with session_scope(engine) as session:
+        return _case_views(session, [session.get(Case, case_id)])[0]
 
 
 @router.post("", response_model=CasePublic, status_code=201,
              responses={200: {"description": "This version was already received with the same content"},
                         409: {"description": "This version was received with different content"}})
-def submit_report(session: SessionDep, principal: ClinicPrincipal, body: ReportIn, now: Now, response: Response):
-    result = submit_one(session, principal, body, now)
-    session.commit()
-    if not result.created:
-        response.status_code = 200
-    return _view(session, result)
+async def submit_report(request: Request, principal: ClinicPrincipal, body: ReportIn, now: Now) -> Response:
+    outcome = (await _receive(request, principal, [body], now))[0]
+    if outcome.error is not None:
+        raise outcome.error
+    sub = outcome.submission
+    view = sub.view or await run_in_threadpool(_stored_view, app_engine(request), sub.case_id)
+    # Serialised here: the view was built from validated data, so FastAPI need not validate it again.
+    return Response(view.model_dump_json(), status_code=201 if sub.created else 200, media_type="application/json")
 
 
 @router.post("/batch", response_model=BatchOut)
-def submit_batch(session: SessionDep, principal: ClinicPrincipal, body: BatchIn, now: Now) -> BatchOut:
+async def submit_batch(request: Request, principal: ClinicPrincipal, body: BatchIn, now: Now) -> BatchOut:
     """Many reports per call; each item stands or falls alone, and the result lists each item's fate."""
     limit = get_settings().max_batch_items
     if len(body.reports) > limit:
@@ -90,11 +133,10 @@ def submit_batch(session: SessionDep, principal: ClinicPrincipal, body: BatchIn,
             errors = [{"loc": ["body", "reports", index, *e["loc"]], "msg": e["msg"], "type": e["type"]}
                       for e in exc.errors(include_url=False, include_context=False, include_input=False)]
             results[index] = BatchItemResult(index=index, status=422, outcome="invalid", errors=errors)
-    outcomes = submit_many(session, principal, [r for _, r in parsed], now)
+    outcomes = await _receive(request, principal, [r for _, r in parsed], now) if parsed else []
     for (index, _), outcome in zip(parsed, outcomes):
         results[index] = _batch_result(index, outcome)
     results = [results[i] for i in range(len(body.reports))]
-    session.commit()
     created = sum(r.outcome == "created" for r in results)
     unchanged = sum(r.outcome == "unchanged" for r in results)
     return BatchOut(created=created, unchanged=unchanged, failed=len(results) - created - unchanged, results=results)

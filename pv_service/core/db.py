@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
+from starlette.requests import Request
 from starlette.concurrency import run_in_threadpool
 
 from pv_service.core.settings import get_settings
@@ -74,13 +75,18 @@ def session_scope(engine: Engine | None = None) -> Session:
     return Session(engine or get_engine(), expire_on_commit=False)
 
 
-async def get_session() -> AsyncIterator[Session]:
+def app_engine(request: Request) -> Engine:
+    """The engine of the application serving this request (tests give each app its own)."""
+    return getattr(request.app.state, "engine", None) or get_engine()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """Request-scoped session; the request boundary commits, services never do.
 
     Creating a session does no I/O, so it happens on the event loop; closing it may (it
     returns the connection to the pool), so that runs in the thread pool.
     """
-    session = session_scope()
+    session = session_scope(app_engine(request))
     try:
         yield session
     finally:

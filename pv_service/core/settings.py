@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     rules_dir: Path = PROJECT_ROOT / "alerts"
     scheduler_in_process: bool = False
     workers: int = Field(default=1, ge=1)
+    access_log: bool = True
+    # Connections per worker for the asynchronous intake path on PostgreSQL.
+    pg_pool_size: int = Field(default=10, ge=1, le=200)
+    # How long a worker may reuse a resolved token before asking the database again (0: never).
+    principal_cache_seconds: float = Field(default=10, ge=0, le=300)
 
     @field_validator("database_url")
     @classmethod

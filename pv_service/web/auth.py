@@ -18,9 +18,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import Response
 
-from pv_service.auth.principal import Principal, SessionDep, get_principal
+from pv_service.auth.principal import Principal, principal_cache
 from pv_service.auth.security import API_KEY_PREFIX
 from pv_service.common.vocab import Role
+from pv_service.core.db import app_engine
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
 
@@ -65,7 +66,7 @@ def tokens_match(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), given.encode())
 
 
-def current_session(request: Request, session: SessionDep, now: Now) -> WebSession:
+async def current_session(request: Request, now: Now) -> WebSession:
     """The signed-in safety officer, judged against the service clock."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -73,7 +74,7 @@ def current_session(request: Request, session: SessionDep, now: Now) -> WebSessi
     if token.startswith(API_KEY_PREFIX):
         raise LoginRequired(expired=True)
     try:
-        principal = get_principal(session, token, now)
+        principal = await principal_cache(request).resolve(app_engine(request), token, now)
     except HTTPException:
         raise LoginRequired(expired=True) from None
     if principal.role != Role.safety_officer:

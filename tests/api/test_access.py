@@ -1,6 +1,8 @@
 """Authentication, API keys, roles, organizations and users."""
 from __future__ import annotations
 
+import datetime as dt
+
 from pv_service.auth.security import hash_password
 from pv_service.auth.models import User
 
@@ -72,3 +74,49 @@ def test_clinic_sees_only_its_own_organization(client, world):
     r = client.get("/v1/organizations", headers=world.clinic.headers)
     assert [o["id"] for o in r.json()["items"]] == [world.clinic_a.id]
     assert client.get(f"/v1/organizations/{world.clinic_b.id}", headers=world.clinic.headers).status_code == 404
+
+
+def _me(client, headers) -> int:
+    return client.get("/v1/auth/me", headers=headers).status_code
+
+
+def test_a_cached_token_still_expires_on_the_service_clock(db, world):
+    from fastapi.testclient import TestClient
+
+    from pv_service.app import create_app
+    from tests.conftest import NOW
+
+    clock = {"now": NOW}
+    app = create_app(clock=lambda: clock["now"], engine=db)
+    with TestClient(app) as client:
+        assert _me(client, world.clinic.headers) == 200  # now cached
+        clock["now"] = NOW + dt.timedelta(minutes=61)  # tokens in these tests live 60 minutes
+        assert _me(client, world.clinic.headers) == 401
+
+
+def test_a_deactivated_user_is_refused_once_the_cache_entry_lapses(client, app, session, world):
+    from pv_service.auth.principal import PrincipalCache
+
+    ticks = {"t": 0.0}
+    app.state.principals = PrincipalCache(10, timer=lambda: ticks["t"])
+    assert _me(client, world.clinic.headers) == 200
+    user = session.get(User, world.clinic.user.id)
+    user.is_active = False
+    session.add(user)
+    session.commit()
+    ticks["t"] = 9.0
+    assert _me(client, world.clinic.headers) == 200  # within the TTL this worker still trusts it
+    ticks["t"] = 10.5
+    assert _me(client, world.clinic.headers) == 401
+
+
+def test_without_the_cache_a_deactivated_user_is_refused_at_once(client, app, session, world):
+    from pv_service.auth.principal import PrincipalCache
+
+    app.state.principals = PrincipalCache(0)
+    assert _me(client, world.clinic.headers) == 200
+    user = session.get(User, world.clinic.user.id)
+    user.is_active = False
+    session.add(user)
+    session.commit()
+    assert _me(client, world.clinic.headers) == 401

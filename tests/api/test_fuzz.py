@@ -8,10 +8,8 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from sqlmodel import Session
 
 from pv_service.app import create_app
-from pv_service.core.db import get_session
 from tests.conftest import NOW
 
 ADMIN_WRITES = ("/v1/organizations", "/v1/users", "/v1/products", "/v1/jobs")
@@ -22,13 +20,9 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 @pytest.fixture
 def fuzz_app(db, world, treated):
-    def session_override():
-        with Session(db, expire_on_commit=False) as s:
-            yield s
-
-    APP.dependency_overrides[get_session] = session_override
+    APP.state.engine = db
+    APP.state.principals.clear()
     yield APP
-    APP.dependency_overrides.clear()
 
 
 def actor_for(case, world):

@@ -277,3 +277,14 @@ def test_concurrent_identical_submissions_store_one_version(app, db, session, wo
         th.join()
     assert sorted(statuses) == [200, 200, 200, 201], statuses
     assert count(session, CaseVersion) == 1
+
+
+def test_a_report_is_received_by_an_app_running_without_its_lifespan(app, session, world, treated):
+    from fastapi.testclient import TestClient
+
+    # No `with`: no lifespan, so on PostgreSQL no pool; the intake opens a connection of its own.
+    p, t = treated
+    r = TestClient(app).post("/v1/reports", json=report_payload(p["id"], t["id"], case_id="NO-POOL"),
+                             headers=world.clinic.headers)
+    assert r.status_code == 201, r.text
+    assert count(session, CaseVersion) == 1

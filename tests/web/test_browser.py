@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
 
 from pv_service.app import create_app
-from pv_service.core.db import get_session, make_engine
+from pv_service.core.db import make_engine
 from pv_service.core.migrate import upgrade
 from pv_service.core.settings import PROJECT_ROOT
 from tests.web.browser_seed import SAFETY_PASSWORD, SAFETY_USER, seed
@@ -69,13 +68,7 @@ def live_server(playwright_api, tmp_path_factory):
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}")
     upgrade(engine)
     alerts = seed(engine, NOW)
-    app = create_app(clock=lambda: NOW)
-
-    def session_override():
-        with Session(engine, expire_on_commit=False) as s:
-            yield s
-
-    app.dependency_overrides[get_session] = session_override
+    app = create_app(clock=lambda: NOW, engine=engine)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

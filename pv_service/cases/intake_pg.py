@@ -1,0 +1,117 @@
+"""Storing case reports on PostgreSQL straight through psycopg, on the event loop: two statements.
+
+One statement reads everything the reports name and takes ids from the sequences; one
+statement (data-modifying CTEs, each table's rows as one JSON parameter) writes every row,
+so it is atomic on its own and its text is the same whatever the number of reports, which
+lets psycopg prepare it once per connection. Same decisions and rows as `intake_sql` (both
+come from `intake`); the statements are built from the same tables. If the write meets a
+concurrent writer of the same case (a unique constraint), every report is retried alone.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import namedtuple
+
+import orjson
+import psycopg
+
+from pv_service.audit.models import AuditRecord
+from pv_service.auth.principal import Principal
+from pv_service.cases import intake
+from pv_service.cases.intake import Keys, Lookups, Outcome, Plan
+from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
+from pv_service.cases.schemas import ReportIn
+from pv_service.patients.models import Patient, Treatment
+from pv_service.products.models import Product
+
+_case, _version = Case.__tablename__, CaseVersion.__tablename__
+_PatientRow = namedtuple("_PatientRow", "id birth_year pseudonym")
+_TreatmentRow = namedtuple("_TreatmentRow", "id patient_id product_id code")
+_CaseRow = namedtuple("_CaseRow", "id sender_case_id patient_id first_received latest_version version content_hash")
+
+# Each lookup comes back as a JSON array of arrays: one statement, one row.
+_READ = f"""SELECT
+ (SELECT coalesce(json_agg(json_build_array(id, birth_year, pseudonym)), '[]') FROM {Patient.__tablename__}
+  WHERE clinic_id = %(sender)s AND (id = ANY(%(patient_ids)s) OR pseudonym = ANY(%(pseudonyms)s))),
+ (SELECT coalesce(json_agg(json_build_array(t.id, t.patient_id, t.product_id, p.code)), '[]')
+  FROM {Treatment.__tablename__} t JOIN {Product.__tablename__} p ON p.id = t.product_id
+  WHERE t.id = ANY(%(treatment_ids)s)),
+ (SELECT coalesce(json_agg(json_build_array(c.id, c.sender_case_id, c.patient_id, c.first_received, c.latest_version,
+                                            v.version, v.content_hash)), '[]')
+  FROM {_case} c JOIN {_version} v ON v.case_id = c.id
+  WHERE c.sender_id = %(sender)s AND c.sender_case_id = ANY(%(case_keys)s)),
+ -- at most one new case and one version per report; unused ids are gaps, as sequences allow
+ array(SELECT nextval('{_case}_id_seq') FROM generate_series(1, %(n)s)),
+ array(SELECT nextval('{_version}_id_seq') FROM generate_series(1, %(n)s))"""
+
+def _insert_from_json(model, exclude: tuple[str, ...] = ()) -> str:
+    """INSERT the rows of a JSON array of objects (one parameter per table, whatever the number of rows)."""
+    cols = ", ".join(c.name for c in model.__table__.c if c.name not in exclude)
+    table = model.__tablename__
+    return f"INSERT INTO {table} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{table}, %s::json)"
+
+
+_WRITE = "WITH " + ",\n ".join([
+    f"c AS ({_insert_from_json(Case)})",
+    f"v AS ({_insert_from_json(CaseVersion)})",
+    f"d AS ({_insert_from_json(CaseDrug, ('id',))})",
+    f"r AS ({_insert_from_json(CaseReaction, ('id',))})",
+    f"a AS ({_insert_from_json(AuditRecord, ('id', 'seq', 'prev_hash', 'hash'))})",
+    # the latest-version pointer of cases followed up; it only ever moves forward
+    f"l AS (UPDATE {_case} c SET latest_version = u.lv, latest_version_id = u.lvid "
+    "FROM json_to_recordset(%s::json) AS u(cid integer, lv integer, lvid integer) "
+    "WHERE c.id = u.cid AND c.latest_version < u.lv)",
+]) + "\nSELECT 1"
+
+
+def _json(rows: list[dict]) -> str:
+    return orjson.dumps(rows).decode()
+
+
+async def _read(conn: psycopg.AsyncConnection, keys: Keys, n: int) -> tuple[Lookups, list[int], list[int]]:
+    params = {"sender": keys.sender_id, "patient_ids": keys.patient_ids, "pseudonyms": keys.pseudonyms,
+              "treatment_ids": keys.treatment_ids, "case_keys": keys.case_keys, "n": n}
+    patients, treatments, cases, case_ids, version_ids = await (await conn.execute(_READ, params)).fetchone()
+    cases = [_CaseRow(c[0], c[1], c[2], dt.date.fromisoformat(c[3]), *c[4:]) for c in cases]
+    return (Lookups.of([_PatientRow(*p) for p in patients], [_TreatmentRow(*t) for t in treatments], cases),
+            case_ids, version_ids)
+
+
+async def _write(conn: psycopg.AsyncConnection, plan: Plan, case_ids: list[int], version_ids: list[int],
+                 principal: Principal, now: dt.datetime) -> None:
+    inserts = plan.inserts
+    if not inserts:
+        return
+    version_ids = version_ids[:len(inserts)]
+    new_keys = plan.new_keys
+    for key, case_id in zip(new_keys, case_ids):
+        plan.state[key].case_id = case_id
+    latest = intake.latest_version_ids(plan, version_ids)
+    cases = [{**row, "id": plan.state[row["sender_case_id"]].case_id, "latest_version_id": latest[row["sender_case_id"]]}
+             for row in intake.case_rows(plan, principal.organization_id, now)]
+    versions = [{**row, "id": vid} for row, vid in zip(intake.version_rows(plan, principal, now), version_ids)]
+    followed = [{"cid": plan.state[k].case_id, "lv": plan.state[k].latest, "lvid": vid}
+                for k, vid in latest.items() if k not in new_keys]
+    params = [_json(cases), _json(versions), _json(intake.drug_rows(plan, version_ids)),
+              _json(intake.reaction_rows(plan, version_ids)), _json(intake.audit_rows(plan, principal, now)),
+              _json(followed)]
+    await conn.execute(_WRITE, params)
+
+
+async def submit_many(conn: psycopg.AsyncConnection, principal: Principal, reports: list[ReportIn],
+                      now: dt.datetime, _retry: bool = True) -> list[Outcome]:
+    """Each report's outcome, in order. `conn` is in autocommit mode: each statement is its own transaction."""
+    keys = intake.keys_for(principal.organization_id, reports)
+    try:
+        lookups, case_ids, version_ids = await _read(conn, keys, len(reports))
+        plan = intake.plan(principal, reports, lookups, now)
+        await _write(conn, plan, case_ids, version_ids, principal, now)
+    except psycopg.errors.UniqueViolation:
+        if not _retry:
+            raise
+        # Someone wrote the same case meanwhile: decide each report again, alone.
+        outcomes = plan.outcomes
+        for p, _ in plan.accepted:
+            outcomes[p.index] = (await submit_many(conn, principal, [p.report], now, _retry=False))[0]
+        return outcomes
+    return intake.finish(plan, principal, now)
