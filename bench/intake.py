@@ -37,7 +37,27 @@ BASE_PG = os.environ.get("PV_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres
 NOW = dt.datetime.now(dt.timezone.utc)
 
 
-def prepare_database(url: str, n_patients: int) -> list[tuple[int, int]]:
+def seed_history(engine, clinic_id: int, pairs: list[tuple[int, int]], n: int) -> None:
+    """Reports already received, so the run measures a service in use rather than empty tables."""
+    from pv_service.auth.principal import Principal
+    from pv_service.cases.intake_sql import submit_many
+    from pv_service.cases.schemas import ReportIn
+    from pv_service.common.vocab import Role
+
+    with Session(engine) as s:
+        user_id = s.execute(sa.select(User.id).where(User.username == "bench")).scalar_one()
+        principal = Principal(user_id, "bench", Role.clinic, clinic_id, "CN")
+        for start in range(0, n, 1000):
+            reports = [ReportIn.model_validate({
+                "sender_case_id": f"HIST-{i}", "received_date": "2025-02-01", "reporter": {"qualification": "physician"},
+                "patient": {"patient_id": pairs[i % len(pairs)][0]}, "drugs": [{"treatment_id": pairs[i % len(pairs)][1]}],
+                "reactions": [{"pt_code": "LOCAL-0002", "pt_name": "Pyrexia", "onset_date": "2025-01-11"}],
+            }) for i in range(start, min(n, start + 1000))]
+            assert all(o.error is None for o in submit_many(s, principal, reports, NOW))
+            s.commit()
+
+
+def prepare_database(url: str, n_patients: int, n_history: int = 0) -> list[tuple[int, int]]:
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     dbname = url.rsplit("/", 1)[1]
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -64,7 +84,9 @@ def prepare_database(url: str, n_patients: int) -> list[tuple[int, int]]:
         s.execute(insert(Treatment), [{"patient_id": pid, "product_id": product.id, "batch_number": "B1",
                                        "infusion_date": dt.date(2025, 1, 10), "created_at": NOW} for pid in ids])
         pairs = [(r[0], r[1]) for r in s.execute(sa.select(Treatment.patient_id, Treatment.id).order_by(Treatment.id))]
+        clinic_id = clinic.id
         s.commit()
+    seed_history(engine, clinic_id, pairs, n_history)
     # As autovacuum would have on a live database: planner statistics for the seeded tables.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("ANALYZE"))
@@ -140,8 +162,10 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--patients", type=int, default=2000)
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    ap.add_argument("--history", type=int, default=20000, help="reports stored before the run")
     args = ap.parse_args()
-    pairs = prepare_database(BASE_PG, args.patients)
+    pairs = prepare_database(BASE_PG, args.patients, args.history)
     pairs_file = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
     pairs_file.write("\n".join(f"{p} {t}" for p, t in pairs))
     pairs_file.close()
@@ -156,7 +180,7 @@ def main() -> None:
         token = httpx.post(f"{base}/v1/auth/token", data={"username": "bench", "password": "bench-password"}).json()["access_token"]
         wenv = {**env, "TOKEN": token, "PAIRS_FILE": pairs_file.name}
         wrk(base, str(ROOT / "bench/wrk_report.lua"), 8, 3, wenv)  # warm-up
-        for clients in (1, 8, 32):
+        for clients in args.clients:
             before = stored_versions(BASE_PG)
             r = wrk(base, str(ROOT / "bench/wrk_report.lua"), clients, args.duration, wenv)
             # Every 201 is a new case version; a resent id would be a 200 and store nothing.
@@ -170,7 +194,7 @@ def main() -> None:
                             "--workers", str(args.workers), "--log-level", "info",
                             "--access-log" if access_log else "--no-access-log"], {**env, "PYTHONPATH": str(ROOT)}, trivial_port)
     try:
-        for clients in (1, 8, 32):
+        for clients in args.clients:
             r = wrk(f"http://127.0.0.1:{trivial_port}", str(ROOT / "bench/wrk_trivial.lua"), clients, args.duration, env)
             rows.append(("trivial POST /echo", clients, r))
     finally:

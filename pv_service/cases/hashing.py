@@ -13,6 +13,12 @@ def _default(value: Any) -> str:
     raise TypeError(f"cannot hash {type(value).__name__}")
 
 
+# Built once (json.dumps builds an encoder per call); the output is the same byte for byte,
+# which stored hashes depend on.
+_ITEM = json.JSONEncoder(sort_keys=True, default=_default)
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=_default, separators=(",", ":"))
+
+
 def content_hash(version: dict[str, Any], drugs: list[dict[str, Any]], reactions: list[dict[str, Any]]) -> str:
     """SHA-256 of the canonical JSON of a version's normalised content.
 
@@ -20,8 +26,8 @@ def content_hash(version: dict[str, Any], drugs: list[dict[str, Any]], reactions
     """
     canonical = {
         "version": {k: version[k] for k in sorted(version)},
-        "drugs": sorted(json.dumps(d, sort_keys=True, default=_default) for d in drugs),
-        "reactions": sorted(json.dumps(r, sort_keys=True, default=_default) for r in reactions),
+        "drugs": sorted(_ITEM.encode(d) for d in drugs),
+        "reactions": sorted(_ITEM.encode(r) for r in reactions),
     }
-    blob = json.dumps(canonical, sort_keys=True, default=_default, separators=(",", ":"))
+    blob = _CANONICAL.encode(canonical)
     return hashlib.sha256(blob.encode()).hexdigest()

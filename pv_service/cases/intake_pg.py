@@ -10,7 +10,10 @@ concurrent writer of the same case (a unique constraint), every report is retrie
 from __future__ import annotations
 
 import datetime as dt
+import asyncio
 from collections import namedtuple
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 import orjson
 import psycopg
@@ -115,3 +118,46 @@ async def submit_many(conn: psycopg.AsyncConnection, principal: Principal, repor
             outcomes[p.index] = (await submit_many(conn, principal, [p.report], now, _retry=False))[0]
         return outcomes
     return intake.finish(plan, principal, now)
+
+
+# Measured on the 2-core machine (docs/benchmarks.md): chunks of ~100 on 3 connections keep
+# this process and PostgreSQL both busy; one chunk of 500 leaves each waiting on the other.
+CHUNK_SIZE = 100
+PARALLEL_CHUNKS = 3
+
+
+def chunks_by_case(reports: list[ReportIn], size: int) -> list[list[int]]:
+    """Report indexes in chunks of about `size`, every report of a case in one chunk, in order.
+
+    Chunks share no case, so they can be stored independently (and concurrently).
+    """
+    chunks: list[list[int]] = []
+    chunk_of: dict[str, int] = {}
+    for i, report in enumerate(reports):
+        c = chunk_of.get(report.sender_case_id)
+        if c is None:
+            if not chunks or len(chunks[-1]) >= size:
+                chunks.append([])
+            c = chunk_of[report.sender_case_id] = len(chunks) - 1
+        chunks[c].append(i)
+    return chunks
+
+
+async def submit_concurrently(connect: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection]],
+                              principal: Principal, reports: list[ReportIn], now: dt.datetime,
+                              chunk_size: int = CHUNK_SIZE, parallel: int = PARALLEL_CHUNKS) -> list[Outcome]:
+    """A large set in chunks on several connections at once.
+
+    The database works on one chunk while this process prepares the next; each report's
+    outcome is what `submit_many` would give it (reports of one case stay together, in order).
+    """
+    outcomes: list[Outcome | None] = [None] * len(reports)
+    limit = asyncio.Semaphore(parallel)
+
+    async def run(indexes: list[int]) -> None:
+        async with limit, connect() as conn:
+            for i, outcome in zip(indexes, await submit_many(conn, principal, [reports[i] for i in indexes], now)):
+                outcomes[i] = outcome
+
+    await asyncio.gather(*(run(c) for c in chunks_by_case(reports, chunk_size)))
+    return outcomes

@@ -14,7 +14,8 @@ class Case(SQLModel, table=True):
     __tablename__ = "safety_case"
     __table_args__ = (sa.UniqueConstraint("sender_id", "sender_case_id", name="uq_case_sender_case"),)
     id: int | None = Field(default=None, primary_key=True)
-    sender_id: int = Field(foreign_key="organization.id", index=True)
+    # No index of its own: the unique (sender_id, sender_case_id) index leads with it.
+    sender_id: int = Field(foreign_key="organization.id")
     sender_case_id: str = Field(max_length=100)
     patient_id: int = Field(foreign_key="patient.id", index=True)
     # Day 0 of the reporting clock: first receipt of the valid case (C.1.4 of the initial version).
@@ -29,7 +30,7 @@ class CaseVersion(SQLModel, table=True):
     __tablename__ = "case_version"
     __table_args__ = (sa.UniqueConstraint("case_id", "version", name="uq_case_version_case_version"),)
     id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="safety_case.id", index=True)
+    case_id: int = Field(foreign_key="safety_case.id")  # indexed by the unique (case_id, version)
     version: int
     content_hash: str = Field(max_length=64)
     report_type: str = Field(max_length=20)

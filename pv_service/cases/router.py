@@ -67,7 +67,12 @@ async def _receive(request: Request, principal: Principal, reports: list[ReportI
     """On PostgreSQL straight through psycopg on the event loop; elsewhere through a session in the thread pool."""
     engine = app_engine(request)
     if engine.dialect.name == "postgresql":
-        async with pg.connection(request.app.state.pg_pools, engine) as conn:
+        def connect():
+            return pg.connection(request.app.state.pg_pools, engine)
+
+        if len(reports) > intake_pg.CHUNK_SIZE:
+            return await intake_pg.submit_concurrently(connect, principal, reports, now)
+        async with connect() as conn:
             return await intake_pg.submit_many(conn, principal, reports, now)
     return await run_in_threadpool(_receive_sql, engine, principal, reports, now)
 
@@ -88,7 +93,12 @@ async def _receive(request: Request, principal: Principal, reports: list[ReportI
     """On PostgreSQL straight through psycopg on the event loop; elsewhere through a session in the thread pool."""
     engine = app_engine(request)
     if engine.dialect.name == "postgresql":
-        async with pg.connection(request.app.state.pg_pools, engine) as conn:
+        def connect():
+            return pg.connection(request.app.state.pg_pools, engine)
+
+        if len(reports) > intake_pg.CHUNK_SIZE:
+            return await intake_pg.submit_concurrently(connect, principal, reports, now)
+        async with connect() as conn:
             return await intake_pg.submit_many(conn, principal, reports, now)
     return await run_in_threadpool(_receive_sql, engine, principal, reports, now)
 

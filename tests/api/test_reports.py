@@ -288,3 +288,22 @@ def test_a_report_is_received_by_an_app_running_without_its_lifespan(app, sessio
                              headers=world.clinic.headers)
     assert r.status_code == 201, r.text
     assert count(session, CaseVersion) == 1
+
+
+def test_a_large_batch_keeps_each_case_in_order(client, session, world, treated):
+    # Over the chunk size: on PostgreSQL the batch is stored in chunks on several connections.
+    p, t = treated
+    reports = [report_payload(p["id"], t["id"], case_id=f"BIG-{i}") for i in range(240)]
+    follow_up = report_payload(p["id"], t["id"], case_id="BIG-0", version=1, latest_info_date="2025-03-01")
+    conflicting = report_payload(p["id"], t["id"], case_id="BIG-6", narrative="other content")
+    reports[200:200] = [follow_up, reports[5], conflicting]
+    r = client.post("/v1/reports/batch", json={"reports": reports}, headers=world.clinic.headers)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["created"], out["unchanged"], out["failed"]) == (241, 1, 1)
+    outcomes = [x["outcome"] for x in out["results"]]
+    assert outcomes[200:203] == ["created", "unchanged", "conflict"]
+    assert [x["index"] for x in out["results"]] == list(range(243))
+    case = client.get(f"/v1/reports/{out['results'][0]['case_id']}", headers=world.clinic.headers).json()
+    assert case["versions"] == [0, 1] and case["latest_version"] == 1
+    assert count(session, CaseVersion) == 241

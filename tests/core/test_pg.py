@@ -8,13 +8,14 @@ import pytest
 from pv_service.core import pg
 
 
-async def _settings(conn) -> tuple[str, bool]:
-    row = await (await conn.execute("SHOW plan_cache_mode")).fetchone()
-    return row[0], conn.autocommit
+async def _settings(conn) -> tuple[str, str, bool]:
+    plans = (await (await conn.execute("SHOW plan_cache_mode")).fetchone())[0]
+    seqscan = (await (await conn.execute("SHOW enable_seqscan")).fetchone())[0]
+    return plans, seqscan, conn.autocommit
 
 
 @pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
-def test_intake_connections_are_autocommit_with_generic_plans(db):
+def test_intake_connections_are_autocommit_with_generic_index_plans(db):
     async def check():
         pools = pg.Pools()
         without_pool = None
@@ -27,7 +28,8 @@ def test_intake_connections_are_autocommit_with_generic_plans(db):
         assert pools.current() is None
         return without_pool, pooled
 
-    assert asyncio.run(check()) == (("force_generic_plan", True), ("force_generic_plan", True))
+    expected = ("force_generic_plan", "off", True)
+    assert asyncio.run(check()) == (expected, expected)
 
 
 @pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
@@ -40,3 +42,25 @@ def test_the_pool_reaches_the_schema_of_the_engine(db):
     with db.connect() as c:
         expected = c.exec_driver_sql("SELECT current_schema()").scalar_one()
     assert asyncio.run(check()) == expected
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_intake_lookups_use_indexes_even_when_planned_on_empty_tables(db):
+    from pv_service.cases import intake_pg
+
+    names = ["sender", "patient_ids", "pseudonyms", "treatment_ids", "case_keys", "n"]
+    types = ["int", "int[]", "text[]", "int[]", "text[]", "int"]
+    sql = intake_pg._READ
+    for i, name in enumerate(names, 1):
+        sql = sql.replace(f"%({name})s", f"${i}")
+
+    async def plan():
+        async with pg.connection(pg.Pools(), db) as conn:
+            await conn.execute("ANALYZE")  # the tables are empty: the statistics say so
+            await conn.execute(f"PREPARE lookups({', '.join(types)}) AS {sql}")
+            rows = await (await conn.execute("EXPLAIN EXECUTE lookups(1, '{1}', '{x}', '{1}', '{k}', 1)")).fetchall()
+            return "\n".join(r[0] for r in rows)
+
+    text = asyncio.run(plan())
+    assert "Seq Scan" not in text, text
+    assert "Index" in text
