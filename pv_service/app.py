@@ -1,6 +1,7 @@
 """The FastAPI application: routers, error mapping, limits."""
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 
@@ -34,6 +35,22 @@ from pv_service.web.router import router as web_router
 log = logging.getLogger("pv_service")
 
 
+def _tune_garbage_collector() -> None:
+    """Requests allocate many short-lived objects; the cycle collector need not chase them so often.
+
+    Everything imported at start-up (tens of thousands of objects from the web, database and
+    statistics libraries) is moved out of the collector's way, and young collections run
+    every 20,000 allocations instead of 700: batch intake took about 25% less CPU per
+    report (docs/benchmarks.md). Garbage is still collected; reference counting frees most.
+    Once per process: what later applications (tests build many) leave behind is not frozen.
+    """
+    if gc.get_freeze_count():
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     """The single-process demo runs the scheduler in-process; production runs `pv-service scheduler`."""
@@ -50,6 +67,7 @@ async def lifespan(app: FastAPI):
         scheduler = build_scheduler(engine, list(JOBS.values()))
         scheduler.start()
         log.info("in-process scheduler started: %s", ", ".join(JOBS))
+    _tune_garbage_collector()
     try:
         if engine.dialect.name == "postgresql":
             async with app.state.pg_pools.serving(engine, settings.pg_pool_size):

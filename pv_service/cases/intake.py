@@ -184,8 +184,9 @@ def _normalise(report: ReportIn, patient_id: int, sender_country: str | None) ->
     drugs = [{"treatment_id": d.treatment_id, "role": d.role.value} for d in report.drugs]
     reactions = []
     for r in report.reactions:
-        row = r.model_dump(mode="python", exclude={"seriousness"})
-        row.update(r.seriousness.model_dump())
+        # The validated fields as they are (model_dump would copy them twice), seriousness flattened.
+        row = {**r.__dict__, **r.seriousness.__dict__}
+        del row["seriousness"]
         for key in ("outcome", "grade_scale", "causality"):
             row[key] = row[key].value if row[key] is not None else None
         reactions.append(row)

@@ -129,7 +129,7 @@ async def submit_report(request: Request, principal: ClinicPrincipal, body: Repo
 
 
 @router.post("/batch", response_model=BatchOut)
-async def submit_batch(request: Request, principal: ClinicPrincipal, body: BatchIn, now: Now) -> BatchOut:
+async def submit_batch(request: Request, principal: ClinicPrincipal, body: BatchIn, now: Now) -> Response:
     """Many reports per call; each item stands or falls alone, and the result lists each item's fate."""
     limit = get_settings().max_batch_items
     if len(body.reports) > limit:
@@ -149,15 +149,19 @@ async def submit_batch(request: Request, principal: ClinicPrincipal, body: Batch
     results = [results[i] for i in range(len(body.reports))]
     created = sum(r.outcome == "created" for r in results)
     unchanged = sum(r.outcome == "unchanged" for r in results)
-    return BatchOut(created=created, unchanged=unchanged, failed=len(results) - created - unchanged, results=results)
+    out = BatchOut.model_construct(created=created, unchanged=unchanged, failed=len(results) - created - unchanged,
+                                   results=results)
+    # Built from values this service made: serialised here rather than validated again by FastAPI.
+    return Response(out.model_dump_json(), media_type="application/json")
 
 
 def _batch_result(index: int, outcome) -> BatchItemResult:
     exc = outcome.error
     if exc is None:
         sub = outcome.submission
-        return BatchItemResult(index=index, status=201 if sub.created else 200,
-                               outcome="created" if sub.created else "unchanged", case_id=sub.case_id, version=sub.version)
+        return BatchItemResult.model_construct(index=index, status=201 if sub.created else 200,
+                                               outcome="created" if sub.created else "unchanged", case_id=sub.case_id,
+                                               version=sub.version, errors=[])
     if isinstance(exc, InvalidInput):
         errors = [{"loc": ["body", "reports", index, *p.loc[1:]], "msg": p.msg, "type": p.type} for p in exc.problems]
         return BatchItemResult(index=index, status=422, outcome="invalid", errors=errors)

@@ -24,3 +24,35 @@ def test_order_of_drugs_and_reactions_does_not_matter_but_any_value_does():
     assert content_hash(VERSION, DRUGS[::-1], REACTIONS[::-1]) == content_hash(VERSION, DRUGS, REACTIONS)
     changed = [{**REACTIONS[0], "grade": 3}, REACTIONS[1]]
     assert content_hash(VERSION, DRUGS, changed) != content_hash(VERSION, DRUGS, REACTIONS)
+
+
+def _reference_hash(version, drugs, reactions) -> str:
+    """The definition: canonical JSON through json.dumps, as the first implementation did it."""
+    import hashlib
+    import json
+
+    def default(value):
+        return value.isoformat()
+
+    canonical = {
+        "version": {k: version[k] for k in sorted(version)},
+        "drugs": sorted(json.dumps(d, sort_keys=True, default=default) for d in drugs),
+        "reactions": sorted(json.dumps(r, sort_keys=True, default=default) for r in reactions),
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=default, separators=(",", ":")).encode()).hexdigest()
+
+
+def test_hash_equals_the_json_dumps_definition_for_any_content():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    values = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(max_size=30),
+                       st.dates(), st.datetimes(timezones=st.just(dt.timezone.utc)))
+    rows = st.dictionaries(st.text(min_size=1, max_size=12), values, max_size=8)
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(rows, st.lists(rows, max_size=3), st.lists(rows, max_size=3))
+    def check(version, drugs, reactions):
+        assert content_hash(version, drugs, reactions) == _reference_hash(version, drugs, reactions)
+
+    check()
