@@ -42,7 +42,7 @@ from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
 from pv_service.core import pg
 from pv_service.core.db import app_engine, session_scope
-from pv_service.core.deps import Now
+from pv_service.core.deps import Now, clock_of
 from pv_service.core.settings import get_settings
 from pv_service.products.models import Product, ProductApproval
 
@@ -118,7 +118,8 @@ def _stored_view(engine, case_id: int) -> CasePublic:
 @router.post("", response_model=CasePublic, status_code=201,
              responses={200: {"description": "This version was already received with the same content"},
                         409: {"description": "This version was received with different content"}})
-async def submit_report(request: Request, principal: ClinicPrincipal, body: ReportIn, now: Now) -> Response:
+async def submit_report(request: Request, principal: ClinicPrincipal, body: ReportIn) -> Response:
+    now = clock_of(request)()  # not the Now dependency: one fewer on the busiest call
     outcome = (await _receive(request, principal, [body], now))[0]
     if outcome.error is not None:
         raise outcome.error
@@ -129,8 +130,9 @@ async def submit_report(request: Request, principal: ClinicPrincipal, body: Repo
 
 
 @router.post("/batch", response_model=BatchOut)
-async def submit_batch(request: Request, principal: ClinicPrincipal, body: BatchIn, now: Now) -> Response:
+async def submit_batch(request: Request, principal: ClinicPrincipal, body: BatchIn) -> Response:
     """Many reports per call; each item stands or falls alone, and the result lists each item's fate."""
+    now = clock_of(request)()
     limit = get_settings().max_batch_items
     if len(body.reports) > limit:
         raise InvalidInput.one(("body", "reports"), f"at most {limit} reports per batch")

@@ -158,10 +158,22 @@ def test_wrong_types_and_unknown_fields_are_422(client, world, treated):
                        "Content-Type": "application/json"}).status_code == 422
 
 
-def test_oversized_body_is_413(client, world, treated):
+def test_oversized_body_is_413(client, session, world, treated):
     p, t = treated
     body = report_payload(p["id"], t["id"], narrative="x" * (6 * 1024 * 1024))
-    assert post(client, world.clinic, body).status_code == 413
+    r = post(client, world.clinic, body)
+    assert r.status_code == 413 and "detail" in r.json()
+    # Streamed without a length: refused once the limit is crossed, not after reading it all.
+    import json
+
+    def chunks():
+        raw = json.dumps(body).encode()
+        for i in range(0, len(raw), 64 * 1024):
+            yield raw[i:i + 64 * 1024]
+
+    r = client.post("/v1/reports", content=chunks(), headers={**world.clinic.headers, "Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert count(session, CaseVersion) == 0
 
 
 def test_clinic_uses_local_patient_identifier(client, world, treated):
