@@ -1,4 +1,11 @@
-"""Refuse request bodies over a size limit with 413, before they are read into memory."""
+"""Refuse request bodies over a size limit with 413, before they are read into memory.
+
+A body that declares its length is refused before the application sees it. A body
+streamed without one is counted as it arrives: once over the limit, the application is
+told the client went away (so it stops reading) and whatever it answers to that is
+replaced by the 413. (Raising from `receive` does not work: FastAPI turns errors while
+reading a body into a 400.)
+"""
 from __future__ import annotations
 
 import json
@@ -21,35 +28,38 @@ class BodySizeLimit:
                 if declared > self.max_bytes:
                     return await self._too_large(send)
         received = 0
-        started = False
+        too_large = started = False
 
         async def limited_receive():
-            nonlocal received
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    too_large = True
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message):
+        async def guarded_send(message):
             nonlocal started
+            if too_large:
+                return  # the application's answer to the "disconnect"; the 413 replaces it
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._too_large(send)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not started:
+            await self._too_large(send)
 
     async def _too_large(self, send):
         body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass

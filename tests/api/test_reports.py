@@ -172,7 +172,7 @@ def test_oversized_body_is_413(client, session, world, treated):
             yield raw[i:i + 64 * 1024]
 
     r = client.post("/v1/reports", content=chunks(), headers={**world.clinic.headers, "Content-Type": "application/json"})
-    assert r.status_code == 413
+    assert r.status_code == 413 and "detail" in r.json()
     assert count(session, CaseVersion) == 0
 
 
