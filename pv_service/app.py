@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from pv_service.alerting.router import router as alerts_router
 from pv_service.audit.router import router as audit_router
@@ -108,6 +108,15 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
     async def integrity_error(_: Request, exc: Exception):
         log.warning("integrity error: %s", getattr(exc, "orig", exc))
         return JSONResponse(status_code=409, content={"detail": "conflicts with data stored concurrently; retry"})
+
+    # A value the database cannot hold or compare (a NUL byte in text, found by fuzzing).
+    @app.exception_handler(DataError)
+    @app.exception_handler(psycopg.DataError)
+    async def data_error(_: Request, exc: Exception):
+        log.info("value refused by the database: %s", getattr(exc, "orig", exc))
+        return JSONResponse(status_code=422, content={"detail": [
+            {"loc": ["request"], "msg": f"a value cannot be stored or searched: {str(getattr(exc, 'orig', exc)).strip()}",
+             "type": "value_error"}]})
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(psycopg.OperationalError)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from sqlmodel import func, select
 
 from pv_service.cases.models import Case, CaseReaction, CaseVersion
@@ -319,3 +321,13 @@ def test_a_large_batch_keeps_each_case_in_order(client, session, world, treated)
     case = client.get(f"/v1/reports/{out['results'][0]['case_id']}", headers=world.clinic.headers).json()
     assert case["versions"] == [0, 1] and case["latest_version"] == 1
     assert count(session, CaseVersion) == 241
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_a_value_the_database_cannot_hold_is_a_422(client, world, treated):
+    # PostgreSQL text cannot hold NUL; fuzzing found it as a 500 on a query parameter and in a body.
+    r = client.get("/v1/signals/trend", params={"product": "\x00", "event": "x"}, headers=world.safety.headers)
+    assert r.status_code == 422 and "cannot be stored or searched" in r.json()["detail"][0]["msg"]
+    p, t = treated
+    r = post(client, world.clinic, report_payload(p["id"], t["id"], narrative="nul \x00 here"))
+    assert r.status_code == 422, r.text
