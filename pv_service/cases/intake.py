@@ -12,7 +12,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from pv_service.audit.chain import _jsonable
 from pv_service.auth.principal import Principal
 from pv_service.cases.hashing import content_hash
 from pv_service.cases.schemas import (
@@ -310,7 +309,7 @@ def audit_rows(plan_: Plan, principal: Principal, now: dt.datetime) -> list[dict
         rows.append({
             "at": now, "actor_id": principal.user_id, "actor": principal.username, "entity_type": "report",
             "entity_id": case.case_id, "action": "version_received", "before": {"latest_version": before},
-            "after": _jsonable({"version": p.report.version, "content_hash": p.digest, "serious": p.serious}),
+            "after": {"version": p.report.version, "content_hash": p.digest, "serious": p.serious},
         })
     return rows
 

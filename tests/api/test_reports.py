@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import func, select
 
 from pv_service.cases.models import Case, CaseReaction, CaseVersion
+from pv_service.cases.schemas import BatchOut
 from tests.api.conftest import register, report_payload, treat
 
 
@@ -314,6 +315,8 @@ def test_a_large_batch_keeps_each_case_in_order(client, session, world, treated)
     r = client.post("/v1/reports/batch", json={"reports": reports}, headers=world.clinic.headers)
     assert r.status_code == 200, r.text
     out = r.json()
+    # Built as plain data, the answer must keep the documented shape exactly.
+    assert BatchOut.model_validate(out).model_dump(mode="json") == out
     assert (out["created"], out["unchanged"], out["failed"]) == (241, 1, 1)
     outcomes = [x["outcome"] for x in out["results"]]
     assert outcomes[200:203] == ["created", "unchanged", "conflict"]
