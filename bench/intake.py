@@ -137,14 +137,14 @@ def wrk(url: str, script: str, clients: int, duration: int, env: dict) -> dict:
     return parse_wrk(out)
 
 
-def batch_rate(base: str, token: str, pairs: list[tuple[int, int]], batches: int, size: int) -> float:
+def batch_rate(base: str, token: str, pairs: list[tuple[int, int]], batches: int, size: int, tag: str = "") -> float:
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(timeout=120) as client:
         start = time.perf_counter()
         n = 0
         for b in range(batches):
             reports = [{
-                "sender_case_id": f"BATCH-{b}-{i}", "received_date": "2025-02-01",
+                "sender_case_id": f"BATCH{tag}-{b}-{i}", "received_date": "2025-02-01",
                 "reporter": {"qualification": "physician"}, "patient": {"patient_id": pairs[i % len(pairs)][0]},
                 "drugs": [{"treatment_id": pairs[i % len(pairs)][1]}],
                 "reactions": [{"pt_code": "LOCAL-0001", "pt_name": "Cytokine release syndrome",
@@ -187,6 +187,13 @@ def main() -> None:
             r["stored"] = stored_versions(BASE_PG) - before
             rows.append(("POST /v1/reports", clients, r))
         batch = batch_rate(base, token, pairs, batches=20, size=500)
+        # Two clients importing at once (each its own batches): both workers busy.
+        from concurrent.futures import ThreadPoolExecutor
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda t: batch_rate(base, token, pairs, batches=10, size=500, tag=t), ["-A", "-B"]))
+        batch_parallel = 2 * 10 * 500 / (time.perf_counter() - start)
     finally:
         server.terminate()
         server.wait()
@@ -206,6 +213,7 @@ def main() -> None:
         print(f"| {name} | {clients} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']} "
               f"| {r['requests']} | {r.get('stored', '-')} |")
     print(f"\nbatch import (20 calls x 500 reports): {batch:.0f} reports/s")
+    print(f"batch import, 2 clients at once (10 calls x 500 reports each): {batch_parallel:.0f} reports/s")
     print(f"server: uvicorn, {args.workers} workers, PostgreSQL; {args.duration}s per wrk run")
 
 
