@@ -17,9 +17,9 @@ class Case(SQLModel, table=True):
     # No index of its own: the unique (sender_id, sender_case_id) index leads with it. No
     # foreign key either (nor on submitted_by and case_drug.product_id): every report would
     # lock the same organization, user and product rows, and concurrent writers then share
-    # those locks through multixacts (measured: a quarter of PostgreSQL's work per report in
-    # a batch). The intake writes them from the authenticated caller and from the treatment
-    # (whose product_id has its key); organizations, users and products are never deleted.
+    # those locks through multixacts. The intake writes them from the authenticated caller
+    # and from the treatment (whose product_id has its key); organizations, users and
+    # products are never deleted.
     sender_id: int
     sender_case_id: str = Field(max_length=100)
     patient_id: int = Field(foreign_key="patient.id", index=True)

@@ -89,32 +89,6 @@ def _stored_view(engine, case_id: int) -> CasePublic:
         return _case_views(session, [session.get(Case, case_id)])[0]
 
 
-async def _receive(request: Request, principal: Principal, reports: list[ReportIn], now: dt.datetime) -> list[Outcome]:
-    """On PostgreSQL straight through psycopg on the event loop; elsewhere through a session in the thread pool."""
-    engine = app_engine(request)
-    if engine.dialect.name == "postgresql":
-        def connect():
-            return pg.connection(request.app.state.pg_pools, engine)
-
-        if len(reports) > intake_pg.CHUNK_SIZE:
-            return await intake_pg.submit_concurrently(connect, principal, reports, now)
-        async with connect() as conn:
-            return await intake_pg.submit_many(conn, principal, reports, now)
-    return await run_in_threadpool(_receive_sql, engine, principal, reports, now)
-
-
-def _receive_sql(engine, principal: Principal, reports: list[ReportIn], now: dt.datetime) -> list[Outcome]:
-    with session_scope(engine) as session:
-        outcomes = intake_sql.submit_many(session, principal, reports, now)
-        session.commit()
-    return outcomes
-
-
-def _stored_view(engine, case_id: int) -> CasePublic:
-    with session_scope(engine) as session:
-        return _case_views(session, [session.get(Case, case_id)])[0]
-
-
 @router.post("", response_model=CasePublic, status_code=201,
              responses={200: {"description": "This version was already received with the same content"},
                         409: {"description": "This version was received with different content"}})

@@ -18,9 +18,9 @@ from sqlalchemy.engine import Engine
 async def _configure(conn: psycopg.AsyncConnection) -> None:
     # The intake statements are key lookups, prepared once per connection. Under the
     # default (auto) PostgreSQL re-plans them on every call, which cost more than running
-    # them (0.4 of 0.6 ms for the lookups, measured); a generic plan is made once, though,
-    # so one made while the tables were small must not be a sequential scan that stays
-    # (seen: 230 million rows read in a 10-minute benchmark on a fresh database).
+    # them (docs/benchmarks.md); a generic plan is made once, though, so one made while the
+    # tables were empty must not be a scan that stays (seen on a fresh database: every case
+    # lookup reading thousands of index rows).
     await conn.execute("SET plan_cache_mode = force_generic_plan")
     await conn.execute("SET enable_seqscan = off")
 
