@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import asyncio
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from contextlib import AbstractAsyncContextManager
 
 import orjson
@@ -126,38 +126,44 @@ CHUNK_SIZE = 100
 PARALLEL_CHUNKS = 3
 
 
-def chunks_by_case(reports: list[ReportIn], size: int) -> list[list[int]]:
+def chunks_by_case(case_keys: list[Hashable], size: int) -> list[list[int]]:
     """Report indexes in chunks of about `size`, every report of a case in one chunk, in order.
 
     Chunks share no case, so they can be stored independently (and concurrently).
     """
     chunks: list[list[int]] = []
-    chunk_of: dict[str, int] = {}
-    for i, report in enumerate(reports):
-        c = chunk_of.get(report.sender_case_id)
+    chunk_of: dict[Hashable, int] = {}
+    for i, key in enumerate(case_keys):
+        c = chunk_of.get(key)
         if c is None:
             if not chunks or len(chunks[-1]) >= size:
                 chunks.append([])
-            c = chunk_of[report.sender_case_id] = len(chunks) - 1
+            c = chunk_of[key] = len(chunks) - 1
         chunks[c].append(i)
     return chunks
 
 
-async def submit_concurrently(connect: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection]],
-                              principal: Principal, reports: list[ReportIn], now: dt.datetime,
-                              chunk_size: int = CHUNK_SIZE, parallel: int = PARALLEL_CHUNKS) -> list[Outcome]:
-    """A large set in chunks on several connections at once.
+async def submit_chunks(connect: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection]],
+                        principal: Principal, chunks: Iterable[list[tuple[int, ReportIn]]], now: dt.datetime,
+                        parallel: int = PARALLEL_CHUNKS) -> dict[int, Outcome]:
+    """Chunks (from `chunks_by_case`) stored on several connections at once; outcomes by report index.
 
-    The database works on one chunk while this process prepares the next; each report's
-    outcome is what `submit_many` would give it (reports of one case stay together, in order).
+    Each chunk is sent as soon as it is drawn from `chunks`, so the database works on one
+    while this process prepares the next (or is still validating the later ones); each
+    report's outcome is what `submit_many` would give it.
     """
-    outcomes: list[Outcome | None] = [None] * len(reports)
+    outcomes: dict[int, Outcome] = {}
     limit = asyncio.Semaphore(parallel)
 
-    async def run(indexes: list[int]) -> None:
+    async def run(chunk: list[tuple[int, ReportIn]]) -> None:
         async with limit, connect() as conn:
-            for i, outcome in zip(indexes, await submit_many(conn, principal, [reports[i] for i in indexes], now)):
+            for (i, _), outcome in zip(chunk, await submit_many(conn, principal, [r for _, r in chunk], now)):
                 outcomes[i] = outcome
 
-    await asyncio.gather(*(run(c) for c in chunks_by_case(reports, chunk_size)))
+    tasks = []
+    for chunk in chunks:
+        if chunk:
+            tasks.append(asyncio.create_task(run(chunk)))
+            await asyncio.sleep(0)  # let it send its first statement before the next chunk is prepared
+    await asyncio.gather(*tasks)
     return outcomes

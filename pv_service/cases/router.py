@@ -67,12 +67,7 @@ async def _receive(request: Request, principal: Principal, reports: list[ReportI
     """On PostgreSQL straight through psycopg on the event loop; elsewhere through a session in the thread pool."""
     engine = app_engine(request)
     if engine.dialect.name == "postgresql":
-        def connect():
-            return pg.connection(request.app.state.pg_pools, engine)
-
-        if len(reports) > intake_pg.CHUNK_SIZE:
-            return await intake_pg.submit_concurrently(connect, principal, reports, now)
-        async with connect() as conn:
+        async with pg.connection(request.app.state.pg_pools, engine) as conn:
             return await intake_pg.submit_many(conn, principal, reports, now)
     return await run_in_threadpool(_receive_sql, engine, principal, reports, now)
 
@@ -111,16 +106,30 @@ async def submit_batch(request: Request, principal: ClinicPrincipal, body: Batch
     if len(body.reports) > limit:
         raise InvalidInput.one(("body", "reports"), f"at most {limit} reports per batch")
     results: dict[int, dict] = {}
-    parsed: list[tuple[int, ReportIn]] = []
-    for index, raw in enumerate(body.reports):
-        try:
-            parsed.append((index, ReportIn.model_validate(raw)))
-        except ValidationError as exc:
-            errors = [{"loc": ["body", "reports", index, *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                      for e in exc.errors(include_url=False, include_context=False, include_input=False)]
-            results[index] = _item(index, 422, "invalid", errors=errors)
-    outcomes = await _receive(request, principal, [r for _, r in parsed], now) if parsed else []
-    for (index, _), outcome in zip(parsed, outcomes):
+
+    def validated(indexes: list[int]) -> list[tuple[int, ReportIn]]:
+        reports = []
+        for index in indexes:
+            try:
+                reports.append((index, ReportIn.model_validate(body.reports[index])))
+            except ValidationError as exc:
+                errors = [{"loc": ["body", "reports", index, *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                          for e in exc.errors(include_url=False, include_context=False, include_input=False)]
+                results[index] = _item(index, 422, "invalid", errors=errors)
+        return reports
+
+    engine = app_engine(request)
+    if engine.dialect.name == "postgresql" and len(body.reports) > intake_pg.CHUNK_SIZE:
+        # In chunks on several connections, each sent as soon as it is validated.
+        keys = [str(raw.get("sender_case_id")) for raw in body.reports]
+        chunks = (validated(c) for c in intake_pg.chunks_by_case(keys, intake_pg.CHUNK_SIZE))
+        outcomes = await intake_pg.submit_chunks(lambda: pg.connection(request.app.state.pg_pools, engine),
+                                                 principal, chunks, now)
+    else:
+        parsed = validated(list(range(len(body.reports))))
+        received = await _receive(request, principal, [r for _, r in parsed], now) if parsed else []
+        outcomes = {index: outcome for (index, _), outcome in zip(parsed, received)}
+    for index, outcome in outcomes.items():
         results[index] = _batch_result(index, outcome)
     items = [results[i] for i in range(len(body.reports))]
     created = sum(r["outcome"] == "created" for r in items)

@@ -312,15 +312,17 @@ def test_a_large_batch_keeps_each_case_in_order(client, session, world, treated)
     follow_up = report_payload(p["id"], t["id"], case_id="BIG-0", version=1, latest_info_date="2025-03-01")
     conflicting = report_payload(p["id"], t["id"], case_id="BIG-6", narrative="other content")
     reports[200:200] = [follow_up, reports[5], conflicting]
+    reports.insert(150, {**report_payload(p["id"], t["id"], case_id="BIG-BAD"), "version": "first"})
     r = client.post("/v1/reports/batch", json={"reports": reports}, headers=world.clinic.headers)
     assert r.status_code == 200, r.text
     out = r.json()
     # Built as plain data, the answer must keep the documented shape exactly.
     assert BatchOut.model_validate(out).model_dump(mode="json") == out
-    assert (out["created"], out["unchanged"], out["failed"]) == (241, 1, 1)
+    assert (out["created"], out["unchanged"], out["failed"]) == (241, 1, 2)
     outcomes = [x["outcome"] for x in out["results"]]
-    assert outcomes[200:203] == ["created", "unchanged", "conflict"]
-    assert [x["index"] for x in out["results"]] == list(range(243))
+    assert outcomes[150] == "invalid" and out["results"][150]["errors"][0]["loc"] == ["body", "reports", 150, "version"]
+    assert outcomes[201:204] == ["created", "unchanged", "conflict"]
+    assert [x["index"] for x in out["results"]] == list(range(244))
     case = client.get(f"/v1/reports/{out['results'][0]['case_id']}", headers=world.clinic.headers).json()
     assert case["versions"] == [0, 1] and case["latest_version"] == 1
     assert count(session, CaseVersion) == 241
