@@ -9,8 +9,8 @@ concurrent writer of the same case (a unique constraint), every report is retrie
 """
 from __future__ import annotations
 
-import datetime as dt
 import asyncio
+import datetime as dt
 from collections import namedtuple
 from collections.abc import Callable, Hashable, Iterable
 from contextlib import AbstractAsyncContextManager
@@ -46,6 +46,7 @@ _READ = f"""SELECT
  -- at most one new case and one version per report; unused ids are gaps, as sequences allow
  array(SELECT nextval('{_case}_id_seq') FROM generate_series(1, %(n)s)),
  array(SELECT nextval('{_version}_id_seq') FROM generate_series(1, %(n)s))"""
+
 
 def _insert_from_json(model, exclude: tuple[str, ...] = ()) -> str:
     """INSERT the rows of a JSON array of objects (one parameter per table, whatever the number of rows)."""
