@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -25,6 +26,8 @@ from pv_service.core.migrate import upgrade
 from pv_service.core.settings import get_settings
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
+# Rules the pure-engine tests are worked by hand from (kept equal to the shipped ones by tests/rules).
+RULES_FIXTURE = Path(__file__).resolve().parent / "rules" / "fixture_alerts"
 PG_URL = os.environ.get("PV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -51,6 +54,18 @@ def _postgres_engine():
     url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     engine = sa.create_engine(url, pool_size=10, max_overflow=10)
     return engine, admin, schema
+
+
+def D(s: str | None) -> dt.date | None:
+    """A date from ISO text, for tables of hand-worked cases."""
+    return dt.date.fromisoformat(s) if s else None
+
+
+@pytest.fixture(scope="session")
+def rules():
+    from pv_service.rules import load_rules
+
+    return load_rules(RULES_FIXTURE)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -14,7 +14,8 @@ from pv_service.auth.security import (
     new_api_key,
     verify_password,
 )
-from pv_service.common.errors import Conflict, InvalidInput, NotFound
+from pv_service.common.errors import Conflict, InvalidInput
+from pv_service.common.lookup import get_or_404
 from pv_service.common.vocab import OrgKind, Role
 
 # Which organization kind each role must belong to (None: any, or none at all).
@@ -81,9 +82,7 @@ def issue_api_key(session: Session, user_id: int, name: str, now: dt.datetime) -
 
 
 def revoke_api_key(session: Session, user_id: int, key_id: int, now: dt.datetime) -> ApiKey:
-    row = session.get(ApiKey, key_id)
-    if row is None or row.user_id != user_id:
-        raise NotFound("no such API key")
+    row = get_or_404(session, ApiKey, key_id, "no such API key", lambda k: k.user_id == user_id)
     if row.revoked_at is None:
         row.revoked_at = now
         session.add(row)
@@ -91,14 +90,8 @@ def revoke_api_key(session: Session, user_id: int, key_id: int, now: dt.datetime
 
 
 def get_organization(session: Session, org_id: int) -> Organization:
-    org = session.get(Organization, org_id)
-    if org is None:
-        raise NotFound("no such organization")
-    return org
+    return get_or_404(session, Organization, org_id, "no such organization")
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("no such user")
-    return user
+    return get_or_404(session, User, user_id, "no such user")

@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from pv_service.auth.principal import AdminPrincipal, Principal, SessionDep, require
 from pv_service.common.errors import Conflict, NotFound
+from pv_service.common.lookup import get_or_404
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
@@ -61,10 +62,7 @@ def list_runs(session: SessionDep, _: Operator, page: PageDep, job: str | None =
 
 @router.get("/runs/{run_id}", response_model=JobRunPublic)
 def get_run(session: SessionDep, _: Operator, run_id: DbId):
-    run = session.get(JobRun, run_id)
-    if run is None:
-        raise NotFound("no such run")
-    return run
+    return get_or_404(session, JobRun, run_id, "no such run")
 
 
 @router.post("/{name}/run", response_model=JobRunPublic, status_code=202)

@@ -8,7 +8,8 @@ from sqlmodel import Session, select
 
 from pv_service.audit import chain as audit
 from pv_service.auth.models import Organization
-from pv_service.common.errors import Conflict, InvalidInput, NotFound
+from pv_service.common.errors import Conflict, InvalidInput
+from pv_service.common.lookup import get_or_404
 from pv_service.common.vocab import OrgKind
 from pv_service.products.models import (
     ConfirmatoryObligation,
@@ -31,10 +32,7 @@ from pv_service.products.schemas import (
 
 
 def get_product(session: Session, product_id: int) -> Product:
-    product = session.get(Product, product_id)
-    if product is None:
-        raise NotFound("no such product")
-    return product
+    return get_or_404(session, Product, product_id, "no such product")
 
 
 def product_by_code(session: Session, code: str) -> Product | None:
@@ -110,9 +108,8 @@ def add_approval(session: Session, product: Product, data: ApprovalIn) -> Produc
 
 
 def update_approval(session: Session, product: Product, approval_id: int, data: ApprovalUpdate) -> ProductApproval:
-    row = session.get(ProductApproval, approval_id)
-    if row is None or row.product_id != product.id:
-        raise NotFound("no such approval for this product")
+    row = get_or_404(session, ProductApproval, approval_id, "no such approval for this product",
+                     lambda a: a.product_id == product.id)
     for key, value in data.model_dump(exclude_unset=True).items():
         setattr(row, key, value.value if hasattr(value, "value") else value)
     session.add(row)
@@ -128,9 +125,8 @@ def add_obligation(session: Session, product: Product, data: ObligationIn, now: 
 
 def set_milestone(session: Session, product: Product, obligation_id: int, kind: str, data: MilestoneIn,
                   now: dt.datetime, kinds: tuple[str, ...], principal) -> ObligationMilestone:
-    obligation = session.get(ConfirmatoryObligation, obligation_id)
-    if obligation is None or obligation.product_id != product.id:
-        raise NotFound("no such obligation for this product")
+    obligation = get_or_404(session, ConfirmatoryObligation, obligation_id, "no such obligation for this product",
+                            lambda o: o.product_id == product.id)
     if kind not in kinds:
         raise InvalidInput.one(("path", "kind"), f"unknown milestone kind; one of {list(kinds)}")
     if data.achieved_date is not None and data.achieved_date > now.date():

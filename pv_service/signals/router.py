@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from pv_service.auth.principal import Principal, SessionDep, require
 from pv_service.common.errors import NotFound
+from pv_service.common.lookup import get_or_404
 from pv_service.common.pagination import (
     Page,
     PageDep,
@@ -46,10 +47,7 @@ def list_runs(session: SessionDep, _: SignalReader, page: PageDep, level: str | 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)
 def get_run(session: SessionDep, _: SignalReader, run_id: DbId):
-    run = session.get(SignalRun, run_id)
-    if run is None:
-        raise NotFound("no such run")
-    return run
+    return get_or_404(session, SignalRun, run_id, "no such run")
 
 
 @router.get("/runs/{run_id}/pairs", response_model=Page[PairPublic])

@@ -21,6 +21,7 @@ from pv_service.cases import service as cases_service
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.cases.schemas import VersionPublic
 from pv_service.common.errors import NotFound
+from pv_service.common.lookup import get_or_404
 from pv_service.common.vocab import DrugRole
 from pv_service.followup.cohort import load_contacts, load_treatments
 from pv_service.followup.compliance import (
@@ -239,9 +240,7 @@ class CaseView:
 
 
 def case_view(session: Session, case_id: int, version: int | None) -> CaseView:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound("no such case")
+    case = get_or_404(session, Case, case_id, "no such case")
     versions = list(session.exec(select(CaseVersion).where(CaseVersion.case_id == case_id)
                                  .order_by(CaseVersion.version)).all())
     row = cases_service.get_version(session, case, case.latest_version if version is None else version)

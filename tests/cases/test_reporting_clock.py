@@ -5,25 +5,11 @@ NMPA death "immediately" = day 0 + 1 (end of the next calendar day), serious 15,
 unexpected 7, other serious unexpected 15. Warning leads 5, 2, 1, 0 days."""
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from pv_service.cases.reporting_clock import evaluate_reporting_clocks
-from pv_service.rules import load_rules
-
-FIXTURE = Path(__file__).resolve().parents[1] / "rules" / "fixture_alerts"
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules(FIXTURE)
-
-
-def D(s):
-    return dt.date.fromisoformat(s) if s else None
+from tests.conftest import D
 
 
 def cases(rows):

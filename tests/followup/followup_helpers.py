@@ -1,17 +1,10 @@
 """Helpers for the follow-up tests: small frames built from tuples, dates by ISO text."""
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
-
 import pandas as pd
+
 from pv_service.followup.compliance import evaluate_compliance
-
-FIXTURE = Path(__file__).resolve().parents[1] / "rules" / "fixture_alerts"
-
-
-def D(s: str) -> dt.date:
-    return dt.date.fromisoformat(s)
+from tests.conftest import D  # noqa: F401  (the follow-up tests import it from here)
 
 
 def treatments_df(rows: list[tuple]) -> pd.DataFrame:

@@ -240,7 +240,7 @@ def test_patient_status_precedence_with_several_treatments(rules):
 def test_treatment_scoped_withdrawal(rules, tmp_path):
     import shutil
 
-    from followup_helpers import FIXTURE
+    from tests.conftest import RULES_FIXTURE as FIXTURE
     from pv_service.rules import load_rules
 
     for f in FIXTURE.iterdir():

@@ -3,25 +3,11 @@
 final_report_submitted or converted_to_full_approval)."""
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from pv_service.products.deadlines import default_due_date, evaluate_obligations
-from pv_service.rules import load_rules
-
-FIXTURE = Path(__file__).resolve().parents[1] / "rules" / "fixture_alerts"
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules(FIXTURE)
-
-
-def D(s):
-    return dt.date.fromisoformat(s) if s else None
+from tests.conftest import D
 
 
 def milestones(rows):

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from pv_service.rules import RulesError, load_rules
+from tests.conftest import RULES_FIXTURE
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "alerts"
-FIXTURE = Path(__file__).resolve().parent / "fixture_alerts"
+FIXTURE = RULES_FIXTURE
 
 
 def test_shipped_rules_load_and_match_the_primer():
