@@ -36,8 +36,9 @@ clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
 
 # Benchmarks are run by hand; results go to docs/benchmarks.md.
-bench-deps:
+bench-deps: install
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 
 bench-intake: install bench-deps
 	$(BIN)/python bench/intake.py

@@ -3,8 +3,12 @@ and a trivial FastAPI endpoint under the same server settings.
 
     make bench-intake        # or: .venv/bin/python bench/intake.py [--duration 10] [--workers 2]
 
-Needs wrk (make bench-deps) and PostgreSQL (PV_BENCH_POSTGRES_URL, default the local server's
-`pv_bench` database, created and emptied by this script).
+Needs wrk and psutil (make bench-deps) and PostgreSQL (PV_BENCH_POSTGRES_URL, default the local
+server's `pv_bench` database, created and emptied by this script).
+
+Besides rates and latencies it reports the CPU time the server processes and the PostgreSQL
+processes spent per report: throughput depends on how fast and how busy the machine is, the
+CPU cost per report much less.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import sqlalchemy as sa
 from sqlalchemy import insert
 from sqlmodel import Session
@@ -102,6 +107,35 @@ def stored_versions(url: str) -> int:
     return int(n)
 
 
+class CpuMeter:
+    """CPU seconds (user + system) spent by the server's process tree and by PostgreSQL's processes."""
+
+    def __init__(self, server: subprocess.Popen | None):
+        self.server = psutil.Process(server.pid) if server is not None else None
+
+    def _groups(self) -> dict[str, list[psutil.Process]]:
+        server = [self.server, *self.server.children(recursive=True)] if self.server else []
+        postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+        return {"server": server, "postgres": postgres}
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        out: dict[str, dict[int, float]] = {}
+        for group, procs in self._groups().items():
+            out[group] = {}
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                    out[group][p.pid] = t.user + t.system
+                except psutil.NoSuchProcess:
+                    pass
+        return out
+
+    @staticmethod
+    def spent(before: dict, after: dict) -> dict[str, float]:
+        """Seconds per group between two snapshots (a process started in between counts whole)."""
+        return {g: sum(t - before[g].get(pid, 0.0) for pid, t in after[g].items()) for g in after}
+
+
 def start_server(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
     # The server's log goes to a file: an unread pipe fills up and stalls the server.
     log = open(Path(tempfile.gettempdir()) / f"pv-bench-server-{port}.log", "w")
@@ -130,11 +164,19 @@ def parse_wrk(out: str) -> dict:
             "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else ""}
 
 
-def wrk(url: str, script: str, clients: int, duration: int, env: dict) -> dict:
+def wrk(url: str, script: str, clients: int, duration: int, env: dict, meter: CpuMeter | None = None) -> dict:
     threads = min(clients, 2)
+    before = meter.snapshot() if meter else None
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{clients}", f"-d{duration}s", "--latency", "-s", script, url],
                          env=env, capture_output=True, text=True, check=True).stdout
-    return parse_wrk(out)
+    result = parse_wrk(out)
+    if meter:
+        result["cpu"] = meter.spent(before, meter.snapshot())
+    return result
+
+
+def per_request_ms(cpu: dict[str, float] | None, n: int, group: str) -> str:
+    return f"{1000 * cpu[group] / n:.2f}" if cpu and n else "-"
 
 
 def batch_rate(base: str, token: str, pairs: list[tuple[int, int]], batches: int, size: int, tag: str = "") -> float:
@@ -157,6 +199,13 @@ def batch_rate(base: str, token: str, pairs: list[tuple[int, int]], batches: int
         return n / (time.perf_counter() - start)
 
 
+def machine() -> str:
+    """The CPU, so that figures from different machines are not compared unknowingly."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "unknown CPU")
+    return f"{psutil.cpu_count()} x {model}, {psutil.virtual_memory().total / 2**30:.0f} GiB"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
@@ -165,6 +214,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--history", type=int, default=20000, help="reports stored before the run")
     args = ap.parse_args()
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     pairs = prepare_database(BASE_PG, args.patients, args.history)
     pairs_file = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
     pairs_file.write("\n".join(f"{p} {t}" for p, t in pairs))
@@ -179,14 +229,17 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         token = httpx.post(f"{base}/v1/auth/token", data={"username": "bench", "password": "bench-password"}).json()["access_token"]
         wenv = {**env, "TOKEN": token, "PAIRS_FILE": pairs_file.name}
+        meter = CpuMeter(server)
         wrk(base, str(ROOT / "bench/wrk_report.lua"), 8, 3, wenv)  # warm-up
         for clients in args.clients:
             before = stored_versions(BASE_PG)
-            r = wrk(base, str(ROOT / "bench/wrk_report.lua"), clients, args.duration, wenv)
+            r = wrk(base, str(ROOT / "bench/wrk_report.lua"), clients, args.duration, wenv, meter)
             # Every 201 is a new case version; a resent id would be a 200 and store nothing.
             r["stored"] = stored_versions(BASE_PG) - before
             rows.append(("POST /v1/reports", clients, r))
+        cpu_before = meter.snapshot()
         batch = batch_rate(base, token, pairs, batches=20, size=500)
+        batch_cpu = meter.spent(cpu_before, meter.snapshot())
         # Two clients importing at once (each its own batches): both workers busy.
         from concurrent.futures import ThreadPoolExecutor
 
@@ -202,19 +255,24 @@ def main() -> None:
                             "--access-log" if access_log else "--no-access-log"], {**env, "PYTHONPATH": str(ROOT)}, trivial_port)
     try:
         for clients in args.clients:
-            r = wrk(f"http://127.0.0.1:{trivial_port}", str(ROOT / "bench/wrk_trivial.lua"), clients, args.duration, env)
+            r = wrk(f"http://127.0.0.1:{trivial_port}", str(ROOT / "bench/wrk_trivial.lua"), clients, args.duration, env,
+                    CpuMeter(trivial))
             rows.append(("trivial POST /echo", clients, r))
     finally:
         trivial.terminate()
         trivial.wait()
-    print("| endpoint | clients | requests/s | p50 ms | p99 ms | non-2xx | requests | new versions stored |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| endpoint | clients | requests/s | p50 ms | p99 ms | non-2xx | requests | new versions stored "
+          "| server CPU ms/request | PostgreSQL CPU ms/request |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, clients, r in rows:
         print(f"| {name} | {clients} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']} "
-              f"| {r['requests']} | {r.get('stored', '-')} |")
-    print(f"\nbatch import (20 calls x 500 reports): {batch:.0f} reports/s")
+              f"| {r['requests']} | {r.get('stored', '-')} | {per_request_ms(r['cpu'], r['requests'], 'server')} "
+              f"| {per_request_ms(r['cpu'], r['requests'], 'postgres')} |")
+    print(f"\nbatch import (20 calls x 500 reports): {batch:.0f} reports/s; CPU per report: server "
+          f"{per_request_ms(batch_cpu, 20 * 500, 'server')} ms, PostgreSQL {per_request_ms(batch_cpu, 20 * 500, 'postgres')} ms")
     print(f"batch import, 2 clients at once (10 calls x 500 reports each): {batch_parallel:.0f} reports/s")
     print(f"server: uvicorn, {args.workers} workers, PostgreSQL; {args.duration}s per wrk run")
+    print(f"machine: {machine()}; load average before the run: {load_before}")
 
 
 if __name__ == "__main__":

@@ -14,13 +14,8 @@ class Case(SQLModel, table=True):
     __tablename__ = "safety_case"
     __table_args__ = (sa.UniqueConstraint("sender_id", "sender_case_id", name="uq_case_sender_case"),)
     id: int | None = Field(default=None, primary_key=True)
-    # No index of its own: the unique (sender_id, sender_case_id) index leads with it. No
-    # foreign key either (nor on submitted_by and case_drug.product_id): every report would
-    # lock the same organization, user and product rows, and concurrent writers then share
-    # those locks through multixacts. The intake writes them from the authenticated caller
-    # and from the treatment (whose product_id has its key); organizations, users and
-    # products are never deleted.
-    sender_id: int
+    # No index of its own: the unique (sender_id, sender_case_id) index leads with it.
+    sender_id: int = Field(foreign_key="organization.id")
     sender_case_id: str = Field(max_length=100)
     patient_id: int = Field(foreign_key="patient.id", index=True)
     # Day 0 of the reporting clock: first receipt of the valid case (C.1.4 of the initial version).
@@ -46,7 +41,7 @@ class CaseVersion(SQLModel, table=True):
     serious: bool = Field(index=True)
     narrative: str | None = None
     transgene_in_tumour: str | None = Field(default=None, max_length=20)
-    submitted_by: int  # app_user.id, see safety_case.sender_id
+    submitted_by: int = Field(foreign_key="app_user.id")
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
 
 
@@ -56,7 +51,7 @@ class CaseDrug(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_version_id: int = Field(foreign_key="case_version.id", index=True)
     treatment_id: int = Field(foreign_key="treatment.id", index=True)
-    product_id: int = Field(index=True)  # the treatment's product, see safety_case.sender_id
+    product_id: int = Field(foreign_key="product.id", index=True)  # the treatment's product
     role: str = Field(max_length=20)
 
 

@@ -82,3 +82,18 @@ def test_a_database_holding_reports_upgrades_to_head_keeping_every_row(empty_eng
                   for t in ("safety_case", "case_version", "case_drug", "case_reaction")]
     assert counts == [1, 1, 1, 1]
     assert pending_model_changes(empty_engine) == []
+
+
+@pytest.mark.parametrize("table, column", [("safety_case", "sender_id"), ("case_version", "submitted_by"),
+                                           ("case_drug", "product_id")])
+def test_case_rows_cannot_name_an_organization_user_or_product_that_does_not_exist(empty_engine, table, column):
+    upgrade(empty_engine, "0004")
+    _rows_at_0004(empty_engine)
+    upgrade(empty_engine)
+    with pytest.raises(sa.exc.IntegrityError):
+        with empty_engine.begin() as conn:
+            if empty_engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.execute(sa.text(f"UPDATE {table} SET {column} = 999"))
+    with empty_engine.connect() as conn:
+        assert conn.execute(sa.text(f"SELECT {column} FROM {table}")).scalar_one() == 1
