@@ -3,7 +3,7 @@ and a trivial FastAPI endpoint under the same server settings.
 
     make bench-intake        # or: .venv/bin/python bench/intake.py [--duration 10] [--workers 2]
 
-Needs wrk and psutil (make bench-deps) and PostgreSQL (PV_BENCH_POSTGRES_URL, default the local
+Needs wrk, psutil and httpx (make bench-deps) and PostgreSQL (PV_BENCH_POSTGRES_URL, default the local
 server's `pv_bench` database, created and emptied by this script).
 
 Besides rates and latencies it reports the CPU time the server processes and the PostgreSQL
