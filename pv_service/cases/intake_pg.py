@@ -32,13 +32,15 @@ _PatientRow = namedtuple("_PatientRow", "id birth_year pseudonym")
 _TreatmentRow = namedtuple("_TreatmentRow", "id patient_id product_id code")
 _CaseRow = namedtuple("_CaseRow", "id sender_case_id patient_id first_received latest_version version content_hash")
 
-# Each lookup comes back as a JSON array of arrays: one statement, one row.
+# Each lookup comes back as a JSON array of arrays: one statement, one row. Treatments only the
+# sender's own: another clinic's id reads as one that does not exist.
 _READ = f"""SELECT
  (SELECT coalesce(json_agg(json_build_array(id, birth_year, pseudonym)), '[]') FROM {Patient.__tablename__}
   WHERE clinic_id = %(sender)s AND (id = ANY(%(patient_ids)s) OR pseudonym = ANY(%(pseudonyms)s))),
  (SELECT coalesce(json_agg(json_build_array(t.id, t.patient_id, t.product_id, p.code)), '[]')
   FROM {Treatment.__tablename__} t JOIN {Product.__tablename__} p ON p.id = t.product_id
-  WHERE t.id = ANY(%(treatment_ids)s)),
+  JOIN {Patient.__tablename__} pa ON pa.id = t.patient_id
+  WHERE t.id = ANY(%(treatment_ids)s) AND pa.clinic_id = %(sender)s),
  (SELECT coalesce(json_agg(json_build_array(c.id, c.sender_case_id, c.patient_id, c.first_received, c.latest_version,
                                             v.version, v.content_hash)), '[]')
   FROM {_case} c JOIN {_version} v ON v.case_id = c.id
