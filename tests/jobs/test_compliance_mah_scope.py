@@ -1,0 +1,45 @@
+"""An MAH sees only its own products' treatments in follow-up compliance, even for a patient
+treated with products of two MAHs (issue 11)."""
+from __future__ import annotations
+
+from tests.api.conftest import register, treat
+
+
+def test_mah_sees_only_its_own_products_of_a_co_treated_patient(client, world, products):
+    # As of 2026-11-23. CART-1 (MAH A) infused 2026-10-20: D28 window open, no visit.
+    # MSC-1 (MAH B) infused 2026-06-01: a visit on 2026-07-01 (M1), another on 2026-09-01 (M3).
+    h = world.clinic.headers
+    p = register(client, world.clinic, "CO-1")
+    treat(client, world.clinic, p["id"], "CART-1", "2026-10-20")
+    msc = treat(client, world.clinic, p["id"], "MSC-1", "2026-06-01")
+    for day in ("2026-07-01", "2026-09-01"):
+        r = client.post("/v1/followup-contacts", json={"treatment_id": msc["id"], "contact_date": day}, headers=h)
+        assert r.status_code == 201, r.text
+    everything = client.get("/v1/compliance/patients", headers=world.safety.headers).json()["items"]
+    assert everything[0]["products"] == ["CART-1", "MSC-1"] and everything[0]["last_visit_date"] == "2026-09-01"
+
+    a = client.get("/v1/compliance/patients", headers=world.mah.headers).json()["items"]
+    assert len(a) == 1 and a[0]["patient_id"] == p["id"]
+    assert a[0]["products"] == ["CART-1"]
+    assert a[0]["last_visit_date"] is None  # the visits were for MAH B's product
+    assert a[0]["next_timepoint"] == "D28" and a[0]["next_due_date"] == "2026-11-17"
+    assert a[0]["timepoints"] == {"window_open": 1, "not_yet_due": a[0]["timepoints"]["not_yet_due"]}
+    assert sum(a[0]["timepoints"].values()) < sum(everything[0]["timepoints"].values())
+
+    b = client.get("/v1/compliance/patients", headers=world.other_mah.headers).json()["items"]
+    assert len(b) == 1 and b[0]["products"] == ["MSC-1"] and b[0]["last_visit_date"] == "2026-09-01"
+    assert "window_open" not in b[0]["timepoints"] or b[0]["next_timepoint"] != "D28"
+    # filtering by another MAH's product code finds nothing (and so tells nothing)
+    assert client.get("/v1/compliance/patients", params={"product": "MSC-1"}, headers=world.mah.headers).json()["items"] == []
+
+
+def test_a_death_recorded_under_another_mahs_product_still_ends_the_follow_up(client, world, products):
+    h = world.clinic.headers
+    p = register(client, world.clinic, "CO-2")
+    treat(client, world.clinic, p["id"], "CART-1", "2026-10-20")
+    msc = treat(client, world.clinic, p["id"], "MSC-1", "2026-06-01")
+    r = client.post("/v1/followup-contacts", json={"treatment_id": msc["id"], "kind": "death",
+                                                   "contact_date": "2026-11-01"}, headers=h)
+    assert r.status_code == 201, r.text
+    a = client.get("/v1/compliance/patients", headers=world.mah.headers).json()["items"]
+    assert a[0]["status"] == "deceased" and a[0]["products"] == ["CART-1"]
