@@ -125,8 +125,8 @@ def product_compliance(session, product: Product, as_of: dt.date, principal: Pri
     tp_status: dict[str, int] = {s: 0 for s in TIMEPOINT_STATUSES}
     by_tp: list[TimepointCompleteness] = []
     if not treatments.empty:
-        result = evaluate_compliance(treatments, load_contacts(session, [product.id]),
-                                     current_rules(), as_of)
+        result = evaluate_compliance(treatments, load_contacts(session, [product.id]), current_rules(), as_of,
+                                     shown=treatments.loc[treatments["product_id"] == product.id, "treatment_id"])
         own_patients = treatments.loc[treatments["product_id"] == product.id, "patient_id"].unique()
         statuses |= result.patients[result.patients["patient_id"].isin(own_patients)]["status"].value_counts().to_dict()
         own_tps = result.timepoints[result.timepoints["treatment_id"].isin(

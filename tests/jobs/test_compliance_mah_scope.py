@@ -43,3 +43,19 @@ def test_a_death_recorded_under_another_mahs_product_still_ends_the_follow_up(cl
     assert r.status_code == 201, r.text
     a = client.get("/v1/compliance/patients", headers=world.mah.headers).json()["items"]
     assert a[0]["status"] == "deceased" and a[0]["products"] == ["CART-1"]
+
+
+def test_another_mahs_lapsed_follow_up_does_not_colour_this_products_figures(client, world, products):
+    """A patient lost to follow-up on MSC-1 (MAH B, infused 2020, never seen) and active on
+    CART-1 (MAH A, infused 2026-10-20) counts as active in CART-1's figures."""
+    p = register(client, world.clinic, "CO-3")
+    treat(client, world.clinic, p["id"], "CART-1", "2026-10-20")
+    treat(client, world.clinic, p["id"], "MSC-1", "2020-01-01")
+    summary = client.get(f"/v1/compliance/products/{products['cart'].id}", headers=world.mah.headers).json()
+    assert summary["patients"]["active"] == 1 and summary["patients"]["lost_to_follow_up"] == 0
+    doc = client.get("/v1/exports/compliance", params={"product": "CART-1", "format": "json"},
+                     headers=world.mah.headers).json()
+    followup = doc["products"][0]["key_figures"]["followup"]
+    assert followup["patients_active"] == 1 and followup["patients_lost_to_follow_up"] == 0
+    a = client.get("/v1/compliance/patients", headers=world.mah.headers).json()["items"]
+    assert a[0]["status"] == "active"
