@@ -30,11 +30,11 @@ _PATIENTS = sa.select(Patient.id, Patient.birth_year, Patient.pseudonym).where(
     sa.or_(Patient.id.in_(_ids), Patient.pseudonym.in_(sa.bindparam("pseudonyms", expanding=True))),
 )
 # Only the sender's own treatments: another clinic's id reads as one that does not exist.
-_TREATMENTS = (sa.select(Treatment.id, Treatment.patient_id, Treatment.product_id, Product.code)
+_TREATMENTS = (sa.select(Treatment.id, Treatment.patient_id, Treatment.product_id, Product.code, Treatment.infusion_date)
                .join(Product, Product.id == Treatment.product_id).join(Patient, Patient.id == Treatment.patient_id)
                .where(Treatment.id.in_(_ids), Patient.clinic_id == sa.bindparam("sender")))
 _CASES = (sa.select(Case.id, Case.sender_case_id, Case.patient_id, Case.first_received, Case.latest_version,
-                    CaseVersion.version, CaseVersion.content_hash)
+                    CaseVersion.version, CaseVersion.content_hash, CaseVersion.latest_info_date)
           .join(CaseVersion, CaseVersion.case_id == Case.id)
           .where(Case.sender_id == sa.bindparam("sender"), Case.sender_case_id.in_(sa.bindparam("keys", expanding=True))))
 _INSERT_CASES = sa.insert(_T[Case]).returning(_T[Case].c.id, sort_by_parameter_order=True)
