@@ -59,8 +59,10 @@ def list_patients(
     if clinic_id is not None:
         stmt = stmt.where(Patient.clinic_id == clinic_id)
     if product is not None:
+        # Among the treatments the caller may see: an MAH cannot learn who else got another MAH's product.
         stmt = stmt.where(Patient.id.in_(
-            select(Treatment.patient_id).join(Product, Product.id == Treatment.product_id).where(Product.code == product)
+            select(Treatment.patient_id).join(Product, Product.id == Treatment.product_id)
+            .where(Product.code == product, treatment_filter(principal))
         ))
     items, cursor = paginate(session, stmt, Patient.id, page)
     return Page(items=items, next_cursor=cursor)

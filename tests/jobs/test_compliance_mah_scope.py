@@ -59,3 +59,13 @@ def test_another_mahs_lapsed_follow_up_does_not_colour_this_products_figures(cli
     assert followup["patients_active"] == 1 and followup["patients_lost_to_follow_up"] == 0
     a = client.get("/v1/compliance/patients", headers=world.mah.headers).json()["items"]
     assert a[0]["status"] == "active"
+
+
+def test_mah_cannot_find_its_patients_by_another_mahs_product(client, world, products):
+    p = register(client, world.clinic, "CO-4")
+    treat(client, world.clinic, p["id"], "CART-1", "2026-10-20")
+    treat(client, world.clinic, p["id"], "MSC-1", "2026-06-01")
+    get = lambda actor, code: client.get("/v1/patients", params={"product": code}, headers=actor.headers).json()["items"]  # noqa: E731
+    assert [x["id"] for x in get(world.mah, "CART-1")] == [p["id"]]
+    assert get(world.mah, "MSC-1") == [] and get(world.mah, "NO-SUCH") == []
+    assert [x["id"] for x in get(world.safety, "MSC-1")] == [p["id"]]
