@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from pv_service.products.models import ProductApproval
-from tests.api.conftest import register, report_payload, treat
+from tests.api.conftest import register, report_payload
 
 
 def post(client, actor, body):
