@@ -81,6 +81,9 @@ def record_contact(session: Session, principal: Principal, data: ContactCreate,
     if data.timepoint is not None:
         problems, warnings = timepoint_findings(session, treatment, data.timepoint, data.contact_date)
         Problems(problems).raise_if_any()
+        if data.kind != ContactKind.visit:  # the compliance engine reads labels of visits only
+            warnings = [FieldProblem(("body", "timepoint"), f"only a visit fulfils a timepoint: kept on this "
+                                     f"{data.kind.value} contact, not counted", "not_a_visit")]
     ended = session.exec(
         select(FollowupContact).where(
             FollowupContact.treatment_id == treatment.id,

@@ -149,3 +149,15 @@ def test_a_visit_far_outside_its_timepoints_window_is_stored_with_a_warning(clie
     # a lifelong contact label far in the future is known but does not count now
     r = client.post("/v1/followup-contacts", json=visit(t, "2026-03-02", "Y20"), headers=h)
     assert r.status_code == 201 and "will not count toward Y20" in r.json()["warnings"][0]["msg"]
+
+
+def test_a_timepoint_on_a_contact_that_is_not_a_visit_is_kept_with_a_warning(client, world, treated):
+    _, t = treated
+    r = client.post("/v1/followup-contacts", json=visit(t, "2025-04-10", "M3", kind="unreachable"),
+                    headers=world.clinic.headers)
+    assert r.status_code == 201, r.text
+    [w] = r.json()["warnings"]
+    assert w["loc"] == ["body", "timepoint"] and "only a visit" in w["msg"]
+    r = client.post("/v1/followup-contacts", json=visit(t, "2025-04-10", "M4", kind="unreachable"),
+                    headers=world.clinic.headers)
+    assert r.status_code == 422
