@@ -56,3 +56,33 @@ def test_a_patient_of_another_clinic_is_answered_as_not_found(client, world, pro
     r_foreign = client.post("/v1/reports", json=rep, headers=world.other_clinic.headers)
     r_missing = client.post("/v1/reports", json={**rep, "patient": {"patient_id": 99999}}, headers=world.other_clinic.headers)
     assert r_foreign.status_code == 422 and _answer(r_foreign) == _answer(r_missing)
+
+
+def test_other_tenants_ids_in_the_remaining_writes_read_as_missing(client, session, world, treated, products):
+    import datetime as dt
+
+    from pv_service.products.models import ConfirmatoryObligation
+    from tests.conftest import NOW
+
+    p, t = treated
+    case = client.post("/v1/reports", json=report_payload(p["id"], t["id"]), headers=world.clinic.headers).json()
+    # a regulatory submission on a case the MAH cannot read (MSC-1's MAH, the case names CART-1)
+    sub = {"jurisdiction": "NMPA", "submitted_date": "2025-02-05"}
+    r_foreign = client.post(f"/v1/reports/{case['id']}/submissions", json=sub, headers=world.other_mah.headers)
+    r_missing = client.post("/v1/reports/99999/submissions", json=sub, headers=world.other_mah.headers)
+    assert r_foreign.status_code == 404 and _answer(r_foreign) == _answer(r_missing)
+    # a milestone of another MAH's product
+    ob = ConfirmatoryObligation(product_id=products["cart"].id, jurisdiction="NMPA", description="RCT",
+                                due_date=dt.date(2028, 1, 1), created_at=NOW)
+    session.add(ob)
+    session.commit()
+    r_foreign = client.put(f"/v1/products/{products['cart'].id}/obligations/{ob.id}/milestones/first_patient_in",
+                           json={}, headers=world.other_mah.headers)
+    r_missing = client.put(f"/v1/products/99999/obligations/{ob.id}/milestones/first_patient_in",
+                           json={}, headers=world.other_mah.headers)
+    assert r_foreign.status_code == 404 and _answer(r_foreign) == _answer(r_missing)
+    # another user's API key
+    key = client.post("/v1/auth/api-keys", json={"name": "lab"}, headers=world.clinic.headers).json()
+    r_foreign = client.post(f"/v1/auth/api-keys/{key['id']}/revoke", headers=world.other_clinic.headers)
+    r_missing = client.post("/v1/auth/api-keys/99999/revoke", headers=world.other_clinic.headers)
+    assert r_foreign.status_code == 404 and _answer(r_foreign) == _answer(r_missing)
