@@ -295,8 +295,9 @@ def _followup(inp: ProductInputs, rules, as_of: dt.date, start: dt.date, end: dt
     screened = visits["malignancy_screening"].isin(SCREENING_DONE)
     fig["visits_in_interval"] = len(visits)
     fig["malignancy_screening_positive_in_interval"] = int((visits["malignancy_screening"] == "positive").sum())
-    plan = rules.followup.plans[inp.product["followup_plan"]]
-    if _plan_screens(plan):
+    plan_name = inp.product.get("plan_name", inp.product["followup_plan"])
+    plan = rules.followup.plans.get(plan_name) if plan_name else None
+    if plan is not None and _plan_screens(plan):
         fig["malignancy_screening_visits_pct"] = _pct(int(screened.sum()), len(visits))
         listed, yearly, lifelong = _screening_labels(plan)
         labels = in_int["label"].astype(str)

@@ -16,7 +16,7 @@ from pv_service.common.pagination import Page, decode_offset, encode_offset
 from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
-from pv_service.followup.cohort import load_contacts, load_treatments
+from pv_service.followup.cohort import load_contacts, load_treatments, product_plans
 from pv_service.followup.compliance import (
     PATIENT_STATUSES,
     TIMEPOINT_STATUSES,
@@ -49,6 +49,8 @@ class ProductCompliance(BaseModel):
     product_id: DbId
     code: str
     as_of: dt.date
+    followup_plan: str | None  # the plan in force (explicit or the modality's default); None: no usable plan
+    plan_problem: str | None  # why there is no usable plan (its patients then have no timepoints)
     patients: dict[str, int]
     timepoints: dict[str, int]
     by_timepoint: list[TimepointCompleteness]
@@ -127,10 +129,12 @@ def product_compliance(session, product: Product, as_of: dt.date, principal: Pri
         order = own_tps.groupby("label")["ordinal"].min().sort_values().index
         counts = own_tps.groupby(["label", "status"]).size()
         by_tp = [TimepointCompleteness(label=l, counts={s: int(c) for s, c in counts[l].items()}) for l in order]
+    plan = product_plans(session, current_rules(), [product.id])[product.id]
     clocks = clock_status(session, current_rules(), as_of, [product.id])
     clock_counts = clocks["status"].value_counts().to_dict() if not clocks.empty else {}
     return ProductCompliance(
-        product_id=product.id, code=product.code, as_of=as_of, patients={k: int(v) for k, v in statuses.items()},
+        product_id=product.id, code=product.code, as_of=as_of, followup_plan=plan.name, plan_problem=plan.problem,
+        patients={k: int(v) for k, v in statuses.items()},
         timepoints={k: int(v) for k, v in tp_status.items()}, by_timepoint=by_tp,
         reporting_clocks={k: int(v) for k, v in clock_counts.items()},
     )
