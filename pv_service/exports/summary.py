@@ -10,6 +10,7 @@ The definitions behind every figure are in ``NOTES`` and travel with each export
 """
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,14 +161,14 @@ class PeriodError(ValueError):
 
 
 def default_start(as_of: dt.date) -> dt.date:
-    """First day of the 12 months ending at ``as_of`` (2026-11-23 -> 2025-11-24; 29 Feb -> 1 Mar)."""
+    """First day of the 12 months ending at ``as_of`` (2026-11-23 -> 2025-11-24; 29 Feb -> 1 Mar).
+
+    No loop: the day is clamped to the length of the month a year before."""
     year = as_of.year - 1
-    day = min(as_of.day, 28 if as_of.month == 2 else 31)
-    while True:
-        try:
-            return dt.date(year, as_of.month, day) + dt.timedelta(days=1)
-        except ValueError:
-            day -= 1
+    if year < dt.MINYEAR:
+        raise PeriodError("end", f"no 12-month period ends at {as_of}: give start")
+    day = min(as_of.day, calendar.monthrange(year, as_of.month)[1])
+    return dt.date(year, as_of.month, day) + dt.timedelta(days=1)
 
 
 def resolve_period(as_of: dt.date, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:

@@ -13,7 +13,7 @@ from pv_service.auth.principal import DataReader, Principal, SessionDep, require
 from pv_service.cases.clocks import clock_status
 from pv_service.common.lookup import get_or_404
 from pv_service.common.pagination import Page, decode_offset, encode_offset
-from pv_service.common.types import DbId
+from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
 from pv_service.followup.cohort import load_contacts, load_treatments, product_plans
@@ -142,7 +142,7 @@ def product_compliance(session, product: Product, as_of: dt.date, principal: Pri
 
 @router.get("/products/{product_id}", response_model=ProductCompliance)
 def product_summary(session: SessionDep, principal: ProductReader, product_id: DbId, now: Now,
-                    as_of: dt.date | None = None):
+                    as_of: ApiDate | None = None):
     product = get_or_404(session, Product, product_id, "no such product",
                          lambda p: principal.role != Role.mah or p.mah_organization_id == principal.organization_id)
     return product_compliance(session, product, as_of or now.date())

@@ -1,6 +1,8 @@
 """Model of ``alerts/followup_plans.yaml``: long-term follow-up plans (PRIMER section 3)."""
 from __future__ import annotations
 
+import math
+
 import re
 from enum import StrEnum
 from typing import Any, Literal
@@ -131,10 +133,8 @@ class Plan(RuleModel):
             return None
         step = self.lifelong_contact.every.months // 12
         last_years = self.timepoints[-1].offset.nominal_days / 365.2425
-        n = step
-        while n <= last_years + 1e-9:
-            n += step
-        return n
+        # the first multiple of the step after the last listed timepoint (closed form: no loop)
+        return step * (math.floor((last_years + 1e-9) / step) + 1)
 
     def issues(self) -> list[Issue]:
         out: list[Issue] = []
