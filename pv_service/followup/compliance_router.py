@@ -80,6 +80,7 @@ def patients(session: SessionDep, principal: DataReader, now: Now,
              clinic_id: DbId | None = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: str | None = None):
     """Each visible patient's follow-up status as of today, ordered by patient id."""
+    offset = decode_offset(cursor)  # a bad cursor is a 422 whatever the data
     treatments = _visible_treatments(session, principal)
     if product is not None:
         treatments = treatments[treatments["patient_id"].isin(treatments.loc[treatments["product_code"] == product, "patient_id"])]
@@ -92,7 +93,6 @@ def patients(session: SessionDep, principal: DataReader, now: Now,
     pats = result.patients.sort_values("patient_id")
     if status is not None:
         pats = pats[pats["status"] == status]
-    offset = decode_offset(cursor)
     page = pats.iloc[offset: offset + limit]
     tps = result.timepoints[result.timepoints["patient_id"].isin(page["patient_id"])]
     tp_counts = tps.groupby(["patient_id", "status"]).size()
