@@ -22,6 +22,7 @@ from pv_service.cases.router import router as cases_router
 from pv_service.common.body_limit import BodySizeLimit
 from pv_service.common.errors import DomainError, InvalidInput
 from pv_service.common.redact import install_access_log_redaction, without_inputs
+from pv_service.common.strict_input import StrictInput
 from pv_service.core.clock import Clock
 from pv_service.core.db import get_engine
 from pv_service.core.pg import Pools
@@ -143,5 +144,6 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,
                    alerts_router, audit_router, jobs_router, compliance_router, web_router, exports_router):
         app.include_router(router)
+    app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

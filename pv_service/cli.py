@@ -149,8 +149,7 @@ def run_job_command(
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Evaluate as at the end of this day (YYYY-MM-DD)")] = None,
 ) -> None:
     """Run one job now and print its outcome (exit 1 if it failed)."""
-    import datetime as dt
-
+    from pv_service.common.types import parse_date
     from pv_service.jobs.definitions import JOBS
     from pv_service.jobs.runner import run_job
 
@@ -160,9 +159,9 @@ def run_job_command(
     day = None
     if as_of is not None:
         try:
-            day = dt.date.fromisoformat(as_of)
-        except ValueError:
-            _fail(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)")
+            day = parse_date(as_of)
+        except ValueError as exc:
+            _fail(f"--as-of {as_of!r} {exc}")
     engine = _engine()
     _check_migrated(engine)
     run = run_job(engine, spec, utc_now, trigger="manual", as_of=day)

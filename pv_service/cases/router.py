@@ -40,7 +40,7 @@ from pv_service.cases.schemas import (
 from pv_service.common.errors import Conflict, InvalidInput, NotFound
 from pv_service.common.field_warnings import FieldWarning, as_warnings
 from pv_service.common.pagination import Page, PageDep, paginate
-from pv_service.common.types import DbId
+from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import Role
 from pv_service.core import pg
 from pv_service.core.db import app_engine, session_scope
@@ -169,8 +169,8 @@ def list_reports(
     product: Annotated[str | None, Query(description="Product code named in the current version")] = None,
     pt: Annotated[str | None, Query(description="MedDRA preferred term code or name (exact)")] = None,
     serious: bool | None = None,
-    received_from: Annotated[dt.date | None, Query(description="First receipt on or after")] = None,
-    received_to: Annotated[dt.date | None, Query(description="First receipt on or before")] = None,
+    received_from: Annotated[ApiDate | None, Query(description="First receipt on or after")] = None,
+    received_to: Annotated[ApiDate | None, Query(description="First receipt on or before")] = None,
     clinic_id: DbId | None = None,
     patient_id: DbId | None = None,
 ):

@@ -6,7 +6,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from pv_service.common.field_warnings import FieldWarning
-from pv_service.common.types import DbId
+from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import (
     Causality,
     DrugRole,
@@ -62,7 +62,7 @@ class ReactionIn(BaseModel):
     pt_name: str = Field(min_length=1, max_length=250, description="MedDRA preferred term name")
     llt_code: str | None = Field(default=None, max_length=20, description="E.i.2.1b lowest level term code")
     llt_name: str | None = Field(default=None, max_length=250)
-    onset_date: dt.date | None = Field(default=None, description="E.i.4")
+    onset_date: ApiDate | None = Field(default=None, description="E.i.4")
     seriousness: Seriousness = Seriousness()
     outcome: Outcome = Field(default=Outcome.unknown, description="E.i.7")
     grade: int | None = Field(default=None, ge=1, le=5)
@@ -76,8 +76,8 @@ class ReportIn(BaseModel):
     sender_case_id: str = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$", description="C.1.1 / C.1.8.1")
     version: int = Field(default=0, ge=0, le=999, description="0 for the initial report")
     report_type: ReportType = Field(default=ReportType.spontaneous, description="C.1.3")
-    received_date: dt.date = Field(description="C.1.4 first received from the source (day 0)")
-    latest_info_date: dt.date | None = Field(default=None, description="C.1.5; defaults to received_date")
+    received_date: ApiDate = Field(description="C.1.4 first received from the source (day 0)")
+    latest_info_date: ApiDate | None = Field(default=None, description="C.1.5; defaults to received_date")
     reporter: ReporterIn | None = None
     patient: PatientRef | None = None
     drugs: list[DrugIn] = Field(default=[], max_length=50)
@@ -154,7 +154,7 @@ class SubmissionIn(BaseModel):
     """The expedited report of this case reached a regulator (stops its reporting clock)."""
     model_config = ConfigDict(extra="forbid")
     jurisdiction: str = Field(min_length=2, max_length=20, examples=["NMPA", "FDA"])
-    submitted_date: dt.date
+    submitted_date: ApiDate
     reference: str | None = Field(default=None, max_length=100, description="The regulator's acknowledgement id")
 
 

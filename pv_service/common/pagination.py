@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select
 
 from pv_service.common.errors import InvalidInput
+from pv_service.common.types import MAX_DB_INT
 
 T = TypeVar("T")
 
@@ -29,16 +30,25 @@ def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int:
+# Our cursors are a few dozen characters; anything longer is not one (and is not parsed).
+MAX_CURSOR_LENGTH = 100
+
+
+def _cursor_value(cursor: str, key: str) -> int:
+    """The row id / offset in a cursor this API made: an int in 0..MAX_DB_INT, else a 422."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        after = value["after"]
-        if not isinstance(after, int) or isinstance(after, bool):
+        if len(cursor) > MAX_CURSOR_LENGTH:
             raise ValueError
-        return after
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidInput.one(("query", "cursor"), "not a cursor returned by this API") from None
+        value = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))[key]
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_DB_INT:
+            return value
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
+        pass
+    raise InvalidInput.one(("query", "cursor"), "not a cursor returned by this API")
+
+
+def decode_cursor(cursor: str) -> int:
+    return _cursor_value(cursor, "after")
 
 
 def page_params(
@@ -71,15 +81,7 @@ def encode_offset(offset: int) -> str:
 
 def decode_offset(cursor: str | None) -> int:
     """Cursor for lists sorted by a value rather than id (stable where rows do not change order)."""
-    if cursor is None:
-        return 0
-    try:
-        value = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))["offset"]
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        pass
-    raise InvalidInput.one(("query", "cursor"), "not a cursor returned by this API")
+    return 0 if cursor is None else _cursor_value(cursor, "offset")
 
 
 def offset_page(session, stmt: Select, offset: int, limit: int) -> tuple[list, str | None]:

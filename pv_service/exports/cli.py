@@ -14,6 +14,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from pv_service.common.types import parse_date
+
 app = typer.Typer(help="Exports for marketing authorization holders and regulators.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 FORMATS = ("json", "csv", "xlsx", "pdf")
@@ -34,9 +36,9 @@ def _day(value: str | None, option: str) -> dt.date | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
+        return parse_date(value)
+    except ValueError as exc:
+        raise _fail(f"{option} {value!r} {exc}") from None
 
 
 def check_writable(path: Path) -> None:

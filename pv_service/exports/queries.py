@@ -19,7 +19,7 @@ from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.common.frames import read_frame
 from pv_service.common.vocab import SERIOUSNESS_CRITERIA
 from pv_service.exports.summary import ProductInputs
-from pv_service.followup.cohort import load_contacts, load_treatments
+from pv_service.followup.cohort import load_contacts, load_treatments, product_plans
 from pv_service.products.models import (
     ConfirmatoryObligation,
     ObligationMilestone,
@@ -30,6 +30,7 @@ from pv_service.products.models import (
 
 def product_info(session: Session, product: Product, rules) -> dict:
     mah = session.get(Organization, product.mah_organization_id)
+    plan = product_plans(session, rules, [product.id])[product.id]
     approvals = session.execute(
         sa.select(ProductApproval.jurisdiction, ProductApproval.approval_date, ProductApproval.approval_type)
         .where(ProductApproval.product_id == product.id)
@@ -37,7 +38,9 @@ def product_info(session: Session, product: Product, rules) -> dict:
     return {
         "product_id": product.id, "code": product.code, "trade_name": product.trade_name, "inn": product.inn,
         "modality": product.modality, "target": product.target, "mah": mah.name if mah else None,
-        "followup_plan": rules.followup.plan_for(product.modality, product.followup_plan),
+        # The plan's name, or why there is none (the product's figures then have no timepoints).
+        "followup_plan": plan.name or f"none: {plan.problem}",
+        "plan_name": plan.name,
         "approvals": "; ".join(f"{j} {d.isoformat()} ({t})" for j, d, t in approvals),
     }
 

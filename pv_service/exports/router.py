@@ -1,7 +1,6 @@
 """GET /v1/exports/compliance: the compliance summary as JSON, CSV (zip), Excel or PDF."""
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
@@ -9,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from pv_service.auth.principal import Principal, SessionDep, require
 from pv_service.common.errors import InvalidInput
+from pv_service.common.types import ApiDate
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
 from pv_service.exports import render_csv, render_json, render_pdf, render_xlsx
@@ -52,9 +52,9 @@ def rendered(summary, fmt: ExportFormat, table: str | None) -> tuple[bytes, str,
 def compliance_export(
     session: SessionDep, principal: Exporter, now: Now,
     product: Annotated[str | None, Query(description="Product code; omitted: every product you may export")] = None,
-    as_of: Annotated[dt.date | None, Query(description="Evaluate as of this day (default today)")] = None,
-    start: Annotated[dt.date | None, Query(description="Interval start (default: 12 months ending at end)")] = None,
-    end: Annotated[dt.date | None, Query(description="Interval end (default: the as-of date)")] = None,
+    as_of: Annotated[ApiDate | None, Query(description="Evaluate as of this day (default today)")] = None,
+    start: Annotated[ApiDate | None, Query(description="Interval start (default: 12 months ending at end)")] = None,
+    end: Annotated[ApiDate | None, Query(description="Interval end (default: the as-of date)")] = None,
     format: Annotated[ExportFormat, Query(description="json, csv (a zip of tables), xlsx or pdf")] = ExportFormat.json,
     table: Annotated[str | None, Query(description="With format=csv: just this table, as text/csv. "
                                                    + ", ".join(CSV_TABLES))] = None,

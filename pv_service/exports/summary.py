@@ -10,6 +10,7 @@ The definitions behind every figure are in ``NOTES`` and travel with each export
 """
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,14 +162,14 @@ class PeriodError(ValueError):
 
 
 def default_start(as_of: dt.date) -> dt.date:
-    """First day of the 12 months ending at ``as_of`` (2026-11-23 -> 2025-11-24; 29 Feb -> 1 Mar)."""
+    """First day of the 12 months ending at ``as_of`` (2026-11-23 -> 2025-11-24; 29 Feb -> 1 Mar).
+
+    No loop: the day is clamped to the length of the month a year before."""
     year = as_of.year - 1
-    day = min(as_of.day, 28 if as_of.month == 2 else 31)
-    while True:
-        try:
-            return dt.date(year, as_of.month, day) + dt.timedelta(days=1)
-        except ValueError:
-            day -= 1
+    if year < dt.MINYEAR:
+        raise PeriodError("end", f"no 12-month period ends at {as_of}: give start")
+    day = min(as_of.day, calendar.monthrange(year, as_of.month)[1])
+    return dt.date(year, as_of.month, day) + dt.timedelta(days=1)
 
 
 def resolve_period(as_of: dt.date, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
@@ -296,8 +297,9 @@ def _followup(inp: ProductInputs, rules, as_of: dt.date, start: dt.date, end: dt
     screened = visits["malignancy_screening"].isin(SCREENING_DONE)
     fig["visits_in_interval"] = len(visits)
     fig["malignancy_screening_positive_in_interval"] = int((visits["malignancy_screening"] == "positive").sum())
-    plan = rules.followup.plans[inp.product["followup_plan"]]
-    if _plan_screens(plan):
+    plan_name = inp.product.get("plan_name", inp.product["followup_plan"])
+    plan = rules.followup.plans.get(plan_name) if plan_name else None
+    if plan is not None and _plan_screens(plan):
         fig["malignancy_screening_visits_pct"] = _pct(int(screened.sum()), len(visits))
         listed, yearly, lifelong = _screening_labels(plan)
         labels = in_int["label"].astype(str)

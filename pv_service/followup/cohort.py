@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,21 +23,40 @@ def load_treatments(session: Session, rules: Rules, product_ids: Sequence[int] |
 
     With `product_ids`, every treatment of the patients treated with those products is
     included, because a death recorded under one treatment stops the others too.
+    `plan` is None for a product without a usable plan (see `product_plans`): such a
+    treatment has no timepoints, and the other products are evaluated as usual.
     """
     stmt = sa.select(
         Treatment.id.label("treatment_id"), Treatment.patient_id, Treatment.product_id,
-        Product.code.label("product_code"), Product.modality, Product.followup_plan,
-        Patient.clinic_id, Treatment.infusion_date,
+        Product.code.label("product_code"), Patient.clinic_id, Treatment.infusion_date,
     ).join(Product, Product.id == Treatment.product_id).join(Patient, Patient.id == Treatment.patient_id)
     if product_ids is not None:
         stmt = stmt.where(Treatment.patient_id.in_(_patients_of(product_ids)))
     frame = pd.DataFrame(session.connection().execute(stmt.order_by(Treatment.id)).mappings().all(),
-                         columns=["treatment_id", "patient_id", "product_id", "product_code", "modality",
-                                  "followup_plan", "clinic_id", "infusion_date"])
-    plans = {(m, p): rules.followup.plan_for(m, p) for m, p in
-             frame[["modality", "followup_plan"]].drop_duplicates().itertuples(index=False, name=None)}
-    frame["plan"] = [plans[(m, p)] for m, p in zip(frame["modality"], frame["followup_plan"])]
-    return frame.drop(columns=["modality", "followup_plan"])
+                         columns=["treatment_id", "patient_id", "product_id", "product_code", "clinic_id",
+                                  "infusion_date"])
+    plans = {pid: plan.name for pid, plan in product_plans(session, rules, frame["product_id"].unique()).items()}
+    frame["plan"] = pd.Series([plans.get(pid) for pid in frame["product_id"]], index=frame.index, dtype=object)
+    return frame
+
+
+@dataclass(frozen=True)
+class ProductPlan:
+    name: str | None  # the plan in the rules; None when the product has no usable plan
+    problem: str | None  # why not, in words, when name is None
+
+
+def product_plans(session: Session, rules: Rules, product_ids=None) -> dict[int, ProductPlan]:
+    """Each product's follow-up plan, resolved against the loaded rules in Python (a product's
+    unset plan is None here, never a frame's NaN, which would count as a plan name)."""
+    stmt = sa.select(Product.id, Product.modality, Product.followup_plan)
+    if product_ids is not None:
+        stmt = stmt.where(Product.id.in_([int(p) for p in product_ids]))
+    out = {}
+    for pid, modality, explicit in session.execute(stmt):
+        name, problem = rules.followup.resolve_plan(modality, explicit)
+        out[pid] = ProductPlan(name, problem)
+    return out
 
 
 def _patients_of(product_ids: Sequence[int]):

@@ -5,7 +5,9 @@ Pure: numpy and pandas only; the as-of date is a parameter (no wall clock).
 Inputs
   treatments: treatment_id, patient_id, plan (a plan name in the rules: resolve it with
               ``FollowupRules.plan_for(product.modality, product.followup_plan)``),
-              infusion_date. Pass every treatment of each patient in scope: deaths,
+              infusion_date; plan None/NA for a product without a usable plan: the
+              treatment has no timepoints (status active unless stopped), and its stops
+              still stop the patient's other treatments. Pass every treatment of each patient in scope: deaths,
               withdrawals and transfers propagate between a patient's treatments.
   contacts:   contact_id, treatment_id, kind (ContactKind), contact_date, and optionally
               timepoint (the label the clinic says the visit fulfils, or null).
@@ -205,13 +207,14 @@ def evaluate_compliance(
     in_scope = cp.count_all[rows_p] | grid.yearly
     streak_rows = expected & in_scope & (status == MISSED) & (grid.due > last_visit_tr[grid.tr])
     streak = np.bincount(grid.tr[streak_rows], minlength=n)
-    need = cp.consecutive_missed[p_tr]
+    planned = p_tr >= 0  # a treatment without a plan has no timepoints and no lost-to-follow-up rule
+    need = np.where(planned, cp.consecutive_missed[p_tr], 0)
     lost_missed = (need > 0) & (streak >= need)
 
     last_visit_pat = _group_reduce(pat_code, last_visit_tr, n_pat, _NEG, "max")
     base = np.maximum(last_visit_pat[pat_code], infusion)
     ref = np.minimum(as_of_day, grid.schedule_end)
-    months = cp.no_contact_months[p_tr]
+    months = np.where(planned, cp.no_contact_months[p_tr], 0)
     lost_nc = (months > 0) & (add_months(base, months) <= ref)
     lost = lost_missed | lost_nc
 

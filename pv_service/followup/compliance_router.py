@@ -13,10 +13,10 @@ from pv_service.auth.principal import DataReader, Principal, SessionDep, require
 from pv_service.cases.clocks import clock_status
 from pv_service.common.lookup import get_or_404
 from pv_service.common.pagination import Page, decode_offset, encode_offset
-from pv_service.common.types import DbId
+from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
-from pv_service.followup.cohort import load_contacts, load_treatments
+from pv_service.followup.cohort import load_contacts, load_treatments, product_plans
 from pv_service.followup.compliance import (
     PATIENT_STATUSES,
     TIMEPOINT_STATUSES,
@@ -49,6 +49,8 @@ class ProductCompliance(BaseModel):
     product_id: DbId
     code: str
     as_of: dt.date
+    followup_plan: str | None  # the plan in force (explicit or the modality's default); None: no usable plan
+    plan_problem: str | None  # why there is no usable plan (its patients then have no timepoints)
     patients: dict[str, int]
     timepoints: dict[str, int]
     by_timepoint: list[TimepointCompleteness]
@@ -84,6 +86,7 @@ def patients(session: SessionDep, principal: DataReader, now: Now,
              clinic_id: DbId | None = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: str | None = None):
     """Each visible patient's follow-up status as of today, ordered by patient id."""
+    offset = decode_offset(cursor)  # a bad cursor is a 422 whatever the data
     treatments, shown = _visible_treatments(session, principal)
     if product is not None:
         matching = treatments["treatment_id"].isin(shown) & (treatments["product_code"] == product)
@@ -98,7 +101,6 @@ def patients(session: SessionDep, principal: DataReader, now: Now,
     pats = result.patients.sort_values("patient_id")
     if status is not None:
         pats = pats[pats["status"] == status]
-    offset = decode_offset(cursor)
     page = pats.iloc[offset: offset + limit]
     tps = result.timepoints[result.timepoints["patient_id"].isin(page["patient_id"])]
     tp_counts = tps.groupby(["patient_id", "status"]).size()
@@ -135,10 +137,12 @@ def product_compliance(session, product: Product, as_of: dt.date, principal: Pri
         order = own_tps.groupby("label")["ordinal"].min().sort_values().index
         counts = own_tps.groupby(["label", "status"]).size()
         by_tp = [TimepointCompleteness(label=l, counts={s: int(c) for s, c in counts[l].items()}) for l in order]
+    plan = product_plans(session, current_rules(), [product.id])[product.id]
     clocks = clock_status(session, current_rules(), as_of, [product.id])
     clock_counts = clocks["status"].value_counts().to_dict() if not clocks.empty else {}
     return ProductCompliance(
-        product_id=product.id, code=product.code, as_of=as_of, patients={k: int(v) for k, v in statuses.items()},
+        product_id=product.id, code=product.code, as_of=as_of, followup_plan=plan.name, plan_problem=plan.problem,
+        patients={k: int(v) for k, v in statuses.items()},
         timepoints={k: int(v) for k, v in tp_status.items()}, by_timepoint=by_tp,
         reporting_clocks={k: int(v) for k, v in clock_counts.items()},
     )
@@ -146,7 +150,7 @@ def product_compliance(session, product: Product, as_of: dt.date, principal: Pri
 
 @router.get("/products/{product_id}", response_model=ProductCompliance)
 def product_summary(session: SessionDep, principal: ProductReader, product_id: DbId, now: Now,
-                    as_of: dt.date | None = None):
+                    as_of: ApiDate | None = None):
     product = get_or_404(session, Product, product_id, "no such product",
                          lambda p: principal.role != Role.mah or p.mah_organization_id == principal.organization_id)
     return product_compliance(session, product, as_of or now.date())

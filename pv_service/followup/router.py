@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,7 +8,7 @@ from sqlmodel import select
 from pv_service.auth.principal import ClinicPrincipal, DataReader, SessionDep
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.field_warnings import as_warnings
-from pv_service.common.types import DbId
+from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import ContactKind
 from pv_service.core.deps import Now
 from pv_service.followup import service
@@ -36,8 +35,8 @@ def list_contacts(
     product: Annotated[str | None, Query(description="Product code")] = None,
     clinic_id: DbId | None = None,
     kind: ContactKind | None = None,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    date_from: ApiDate | None = None,
+    date_to: ApiDate | None = None,
 ):
     stmt = select(FollowupContact).join(Treatment, Treatment.id == FollowupContact.treatment_id).where(
         treatment_filter(principal)

@@ -198,9 +198,13 @@ def codes_in(values, categories: list[str]) -> np.ndarray:
 
 
 def plan_codes_for(plan_names, compiled_names: list[str]) -> np.ndarray:
+    """Plan code per treatment; a missing plan (None/NA: the product has none) is -1, a
+    treatment with no timepoints. A name not among the plans is an error."""
     codes = codes_in(plan_names, compiled_names)
-    if (codes < 0).any():
-        unknown = sorted({str(v) for v in pd.Series(plan_names)[codes < 0].unique()})
+    names = pd.Series(np.asarray(plan_names, dtype=object))
+    unknown_rows = (codes < 0) & names.notna().to_numpy()
+    if unknown_rows.any():
+        unknown = sorted({str(v) for v in names[unknown_rows].unique()})
         raise ValueError(f"unknown follow-up plan(s) {unknown}; known: {compiled_names}")
     return codes.astype(np.int32)
 

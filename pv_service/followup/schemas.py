@@ -5,7 +5,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pv_service.common.field_warnings import FieldWarning
-from pv_service.common.types import DbId
+from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import (
     ContactKind,
     ScreeningResult,
@@ -39,7 +39,7 @@ class ContactCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     treatment_id: DbId
     kind: ContactKind = ContactKind.visit
-    contact_date: dt.date
+    contact_date: ApiDate
     timepoint: str | None = Field(default=None, max_length=20, pattern=r"^[A-Za-z0-9_-]+$", examples=["M3", "Y2"])
     vital_status: VitalStatus | None = None
     assessments: Assessments = Assessments()

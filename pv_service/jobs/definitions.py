@@ -12,7 +12,7 @@ from pv_service.alerting.reconcile import AlertSpec, reconcile
 from pv_service.audit.chain import seal
 from pv_service.cases.clocks import clock_status
 from pv_service.core.settings import get_settings
-from pv_service.followup.cohort import load_contacts, load_treatments
+from pv_service.followup.cohort import load_contacts, load_treatments, product_plans
 from pv_service.followup.compliance import evaluate_compliance
 from pv_service.jobs.runner import JobSpec
 from pv_service.products.deadlines import evaluate_obligations
@@ -72,8 +72,27 @@ def followup_compliance(session: Session, now: dt.datetime) -> dict:
                     "last_visit_date": _date(rec.last_visit_date), "missed_streak": int(rec.missed_streak),
                     "by_missed_visits": bool(rec.lost_by_missed_visits), "by_no_contact": bool(rec.lost_by_no_contact)},
         ))
+    unplanned = _unplanned_product_alerts(session, rules, treatments)
+    specs += unplanned
     counts = reconcile(session, "followup", "followup:", specs, now)
-    return counts | {"treatments": len(treatments), "timepoints_alerted": len(due), "lost": len(lost)}
+    return counts | {"treatments": len(treatments), "timepoints_alerted": len(due), "lost": len(lost),
+                     "products_without_plan": len(unplanned)}
+
+
+def _unplanned_product_alerts(session: Session, rules: Rules, treatments: pd.DataFrame) -> list[AlertSpec]:
+    """One alert per treated product without a usable follow-up plan: its patients get no
+    timepoint alerts until the plan is set (or restored in the rules)."""
+    specs = []
+    codes = treatments.drop_duplicates("product_id").set_index("product_id")["product_code"]
+    for product_id, plan in product_plans(session, rules, codes.index).items():
+        if plan.name is None:
+            specs.append(AlertSpec(
+                key=f"followup:plan:{product_id}", type="followup", severity="high", subject_type="product",
+                subject_id=int(product_id), product_id=int(product_id), priority=55.0,
+                title=f"{codes[product_id]}: {plan.problem}; its patients get no follow-up alerts"[:300],
+                detail={"product_id": int(product_id), "problem": plan.problem},
+            ))
+    return specs
 
 
 def confirmatory_deadlines(session: Session, now: dt.datetime) -> dict:

@@ -11,7 +11,7 @@ from pv_service.auth.principal import AdminPrincipal, Principal, SessionDep, req
 from pv_service.common.errors import Conflict, NotFound
 from pv_service.common.lookup import get_or_404
 from pv_service.common.pagination import Page, PageDep, paginate
-from pv_service.common.types import DbId
+from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import Role
 from pv_service.core.deps import clock_of
 from pv_service.jobs.definitions import JOBS
@@ -67,7 +67,7 @@ def get_run(session: SessionDep, _: Operator, run_id: DbId):
 
 @router.post("/{name}/run", response_model=JobRunPublic, status_code=202)
 def run_now(session: SessionDep, _: AdminPrincipal, name: str, request: Request, tasks: BackgroundTasks,
-            as_of: Annotated[dt.date | None, Query(description="Evaluate as at the end of this day")] = None):
+            as_of: Annotated[ApiDate | None, Query(description="Evaluate as at the end of this day")] = None):
     """Start a manual run; it works after the response (poll GET /v1/jobs/runs/{id})."""
     spec = JOBS.get(name)
     if spec is None:

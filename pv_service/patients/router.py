@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -9,7 +8,7 @@ from sqlmodel import select
 from pv_service.auth.principal import ClinicPrincipal, DataReader, SessionDep
 from pv_service.common.errors import InvalidInput, NotFound
 from pv_service.common.pagination import Page, PageDep, paginate
-from pv_service.common.types import DbId
+from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
 from pv_service.patients import service
@@ -95,8 +94,8 @@ def list_treatments(
     patient_id: DbId | None = None,
     product: Annotated[str | None, Query(description="Product code")] = None,
     clinic_id: DbId | None = None,
-    infused_from: dt.date | None = None,
-    infused_to: dt.date | None = None,
+    infused_from: ApiDate | None = None,
+    infused_to: ApiDate | None = None,
 ):
     stmt = select(Treatment).where(treatment_filter(principal))
     stmt = narrow_treatments(stmt, patient_id=patient_id, product_code=product, clinic_id=clinic_id)

@@ -4,7 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pv_service.common.types import DbId
+from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import Sex
 
 
@@ -38,7 +38,7 @@ class TreatmentCreate(BaseModel):
     patient_id: DbId
     product_code: str = Field(min_length=1, max_length=40)
     batch_number: str = Field(min_length=1, max_length=60, description="Batch/lot (chain of identity)")
-    infusion_date: dt.date
+    infusion_date: ApiDate
     indication: str | None = Field(default=None, max_length=500)
 
 

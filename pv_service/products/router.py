@@ -35,6 +35,12 @@ from pv_service.products.schemas import (
 router = APIRouter(prefix="/v1/products", tags=["products"])
 
 
+def _followup_rules():
+    from pv_service.jobs.definitions import current_rules  # imported late: jobs import the products package
+
+    return current_rules().followup
+
+
 @router.get("", response_model=Page[ProductPublic])
 def list_products(
     session: SessionDep, _: CurrentPrincipal, page: PageDep,
@@ -58,14 +64,14 @@ def get_product(session: SessionDep, _: CurrentPrincipal, product_id: DbId):
 
 @router.post("", response_model=ProductPublic, status_code=201)
 def create_product(session: SessionDep, _: AdminPrincipal, body: ProductCreate, now: Now):
-    product = service.create_product(session, body, now)
+    product = service.create_product(session, body, now, _followup_rules())
     session.commit()
     return service.describe(session, [product])[0]
 
 
 @router.patch("/{product_id}", response_model=ProductPublic)
 def update_product(session: SessionDep, _: AdminPrincipal, product_id: DbId, body: ProductUpdate):
-    product = service.update_product(session, service.get_product(session, product_id), body)
+    product = service.update_product(session, service.get_product(session, product_id), body, _followup_rules())
     session.commit()
     return service.describe(session, [product])[0]
 

@@ -4,14 +4,14 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pv_service.common.types import DbId
+from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import ApprovalType, Modality
 
 
 class ApprovalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     jurisdiction: str = Field(min_length=2, max_length=20, examples=["NMPA"])
-    approval_date: dt.date
+    approval_date: ApiDate
     approval_type: ApprovalType
     indication: str = Field(min_length=1, max_length=500)
     source: str | None = Field(default=None, max_length=500)
@@ -20,7 +20,7 @@ class ApprovalIn(BaseModel):
 class ApprovalUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approval_type: ApprovalType | None = None
-    approval_date: dt.date | None = None
+    approval_date: ApiDate | None = None
     indication: str | None = Field(default=None, min_length=1, max_length=500)
     source: str | None = Field(default=None, max_length=500)
 
@@ -42,7 +42,7 @@ class ObligationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     jurisdiction: str = Field(min_length=2, max_length=20)
     description: str = Field(min_length=1, max_length=500)
-    due_date: dt.date
+    due_date: ApiDate
 
 
 class ObligationPublic(ObligationIn):
@@ -88,5 +88,5 @@ class ProductPublic(BaseModel):
 
 class MilestoneIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    planned_date: dt.date | None = None
-    achieved_date: dt.date | None = None
+    planned_date: ApiDate | None = None
+    achieved_date: ApiDate | None = None

@@ -77,7 +77,16 @@ def describe(session: Session, products: list[Product]) -> list[ProductPublic]:
     return out
 
 
-def create_product(session: Session, data: ProductCreate, now: dt.datetime) -> Product:
+def _check_plan(data: ProductCreate | ProductUpdate, followup_rules) -> None:
+    """A product's plan must be one of the loaded rules' plans (None: its modality's default)."""
+    if "followup_plan" in data.model_fields_set:
+        problem = followup_rules.check_plan_name(data.followup_plan)
+        if problem:
+            raise InvalidInput.one(("body", "followup_plan"), problem)
+
+
+def create_product(session: Session, data: ProductCreate, now: dt.datetime, followup_rules) -> Product:
+    _check_plan(data, followup_rules)
     if product_by_code(session, data.code):
         raise Conflict(f"product code {data.code!r} exists")
     mah = session.get(Organization, data.mah_organization_id)
@@ -92,7 +101,8 @@ def create_product(session: Session, data: ProductCreate, now: dt.datetime) -> P
     return product
 
 
-def update_product(session: Session, product: Product, data: ProductUpdate) -> Product:
+def update_product(session: Session, product: Product, data: ProductUpdate, followup_rules) -> Product:
+    _check_plan(data, followup_rules)
     for key, value in data.model_dump(exclude_unset=True).items():
         setattr(product, key, value)
     session.add(product)

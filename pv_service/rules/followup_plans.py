@@ -1,6 +1,8 @@
 """Model of ``alerts/followup_plans.yaml``: long-term follow-up plans (PRIMER section 3)."""
 from __future__ import annotations
 
+import math
+
 import re
 from enum import StrEnum
 from typing import Any, Literal
@@ -131,10 +133,8 @@ class Plan(RuleModel):
             return None
         step = self.lifelong_contact.every.months // 12
         last_years = self.timepoints[-1].offset.nominal_days / 365.2425
-        n = step
-        while n <= last_years + 1e-9:
-            n += step
-        return n
+        # the first multiple of the step after the last listed timepoint (closed form: no loop)
+        return step * (math.floor((last_years + 1e-9) / step) + 1)
 
     def issues(self) -> list[Issue]:
         out: list[Issue] = []
@@ -210,12 +210,32 @@ class FollowupRules(RuleModel):
 
     def plan_for(self, modality: str, explicit: str | None = None) -> str:
         """Name of the plan for a product: its explicit plan, else its modality's default."""
-        name = explicit or self.modality_defaults.get(str(modality))
+        name, problem = self.resolve_plan(modality, explicit)
         if name is None:
-            raise KeyError(f"no follow-up plan for modality {modality!r} and no explicit plan")
-        if name not in self.plans:
-            raise KeyError(f"unknown follow-up plan {name!r}; known: {sorted(self.plans)}")
+            raise KeyError(problem)
         return name
+
+    def resolve_plan(self, modality: str, explicit: str | None = None) -> tuple[str | None, str | None]:
+        """(plan name, None), or (None, why there is none) for a product of ``modality``
+        naming ``explicit`` (None, "" or a missing value: the modality's default)."""
+        if explicit is not None and not isinstance(explicit, str):  # NaN / NA from a frame: not set
+            explicit = None
+        if explicit:
+            if explicit not in self.plans:
+                return None, (f"unknown follow-up plan {explicit!r} (not in the follow-up rules; "
+                              f"known: {', '.join(sorted(self.plans))})")
+            return explicit, None
+        name = self.modality_defaults.get(str(modality))
+        if name is None:
+            return None, f"no follow-up plan: none set and none by default for modality {modality!r}"
+        return name, None
+
+    def check_plan_name(self, name: str | None) -> str | None:
+        """None if ``name`` may be set on a product (a known plan, or None: the default), else why not."""
+        if name is None or name in self.plans:
+            return None
+        return (f"unknown follow-up plan {name!r}; one of {', '.join(sorted(self.plans))} "
+                "(or null for the modality's default)")
 
     def issues(self) -> list[Issue]:
         out: list[Issue] = []

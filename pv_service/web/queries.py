@@ -23,7 +23,7 @@ from pv_service.cases.schemas import VersionPublic
 from pv_service.common.errors import NotFound
 from pv_service.common.lookup import get_or_404
 from pv_service.common.vocab import DrugRole
-from pv_service.followup.cohort import load_contacts, load_treatments
+from pv_service.followup.cohort import load_contacts, load_treatments, product_plans
 from pv_service.followup.compliance import (
     PATIENT_STATUSES,
     TIMEPOINT_STATUSES,
@@ -262,6 +262,7 @@ class ProductCompliance:
     patients: dict[str, int]  # patient status -> count
     timepoints: dict[str, int]  # timepoint status -> count
     open_followup_alerts: int
+    plan_problem: str | None = None  # why the product has no usable follow-up plan (no timepoints then)
 
     @property
     def n_patients(self) -> int:
@@ -287,7 +288,8 @@ def compliance_by_product(session: Session, rules: Rules, as_of: dt.date) -> lis
     A patient is counted under every product they were treated with, with their
     patient-level status (a death stops every treatment of the patient).
     """
-    products = session.exec(select(Product.code, Product.trade_name).order_by(Product.code)).all()
+    products = session.exec(select(Product.id, Product.code, Product.trade_name).order_by(Product.code)).all()
+    plans = product_plans(session, rules)
     alerts = dict(session.exec(
         select(Product.code, sa.func.count(Alert.id)).join(Alert, Alert.product_id == Product.id)
         .where(Alert.type == "followup", Alert.status.in_(OPERATIONAL_OPEN)).group_by(Product.code)
@@ -312,8 +314,9 @@ def compliance_by_product(session: Session, rules: Rules, as_of: dt.date) -> lis
             {s: patients.get(code, {}).get(s, 0) for s in PATIENT_STATUSES},
             {s: timepoints.get(code, {}).get(s, 0) for s in TIMEPOINT_STATUSES},
             int(alerts.get(code, 0)),
+            plans[pid].problem if pid in plans else None,
         )
-        for code, trade_name in products
+        for pid, code, trade_name in products
     ]
 
 

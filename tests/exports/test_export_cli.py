@@ -45,6 +45,7 @@ def test_writes_each_format(cli, cohort, tmp_path):
     (["--product", "NOPE"], "no product 'NOPE'; products: CART-1, MSC-1"),
     (["--product", "CART-1", "--as-of", "2026-13-01"], "--as-of '2026-13-01' is not a date"),
     (["--product", "CART-1", "--start", "yesterday"], "--start 'yesterday' is not a date"),
+    (["--product", "CART-1", "--end", "0001-01-01"], "--end '0001-01-01' is outside 1900-01-01..2100-12-31"),
     (["--product", "CART-1", "--as-of", "2026-01-01", "--end", "2026-02-01"], "end 2026-02-01 is after the as-of date"),
     (["--product", "CART-1", "--format", "docx"], "--format must be one of json, csv, xlsx, pdf"),
 ])

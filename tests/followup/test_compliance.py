@@ -278,3 +278,24 @@ def test_no_contacts_at_all(rules):
     assert str(t_row(r, 1)["status"]) == "lost_to_follow_up"
     r = run(t, contacts_df([]), rules, "2022-01-09")
     assert str(t_row(r, 1)["status"]) == "active"
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), pd.NA])
+def test_treatment_without_a_plan_has_no_timepoints_and_its_death_still_stops_the_others(rules, missing):
+    # Treatment 2's product has no usable plan (plan missing: None, or NaN/NA read from a frame).
+    t = treatments_df([
+        (1, 1, "car_t_lifelong", "2020-01-10"),
+        (2, 1, None, "2015-01-10"),
+        (3, 2, None, "2010-01-10"),  # never a visit: no rule says it is lost
+    ])
+    t["plan"] = pd.Series(["car_t_lifelong", missing, missing], dtype=object)
+    c = contacts_df([(1, 1, "visit", "2020-02-07"), (2, 2, "death", "2020-06-30")])
+    r = run(t, c, rules, "2021-01-01")
+    assert set(r.timepoints["treatment_id"]) == {1}
+    assert tp_status(r, 1) == {"D28": "completed_on_time", "M3": "missed"}
+    assert str(t_row(r, 1)["status"]) == "deceased" and p_status(r, 1) == "deceased"
+    assert str(t_row(r, 3)["status"]) == "active" and pd.isna(t_row(r, 3)["plan"])
+    # A name that is not a plan is still an error (the caller resolves names against the rules).
+    t.loc[2, "plan"] = "nan"
+    with pytest.raises(ValueError, match="unknown follow-up plan"):
+        run(t, c, rules, "2021-01-01")
