@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -53,13 +53,13 @@ def check_writable(path: Path) -> None:
 @app.command("compliance")
 def compliance(
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write")],
-    product: Annotated[str | None, typer.Option("--product", help="Product code (default: every product)")] = None,
-    as_of: Annotated[str | None, typer.Option(
+    product: Annotated[Optional[str], typer.Option("--product", help="Product code (default: every product)")] = None,
+    as_of: Annotated[Optional[str], typer.Option(
         "--as-of", help="Evaluate as of this day, YYYY-MM-DD (default today, UTC)")] = None,
-    start: Annotated[str | None, typer.Option(
+    start: Annotated[Optional[str], typer.Option(
         "--start", help="Interval start (default: 12 months ending at --end)")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="Interval end (default: the as-of date)")] = None,
-    format: Annotated[str | None, typer.Option(
+    end: Annotated[Optional[str], typer.Option("--end", help="Interval end (default: the as-of date)")] = None,
+    format: Annotated[Optional[str], typer.Option(
         "--format", help="json, csv (zip), xlsx or pdf (default: from the file name)")] = None,
 ) -> None:
     """Write the compliance summary of a product (follow-up, safety, obligations)."""

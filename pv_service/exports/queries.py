@@ -86,7 +86,7 @@ def load_product_inputs(session: Session, product: Product, rules, as_of: dt.dat
         sa.select(ConfirmatoryObligation.id).where(ConfirmatoryObligation.product_id == pid))),
         ["obligation_id", "kind", "planned_date", "achieved_date"], dates=["planned_date", "achieved_date"])
 
-    end_of_day = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    end_of_day = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
     alert_rows = session.execute(sa.select(Alert).where(
         Alert.type == SIGNAL_TYPE, Alert.product_id == pid, Alert.first_raised_at < end_of_day,
     ).order_by(Alert.id)).scalars().all()

@@ -39,17 +39,13 @@ import datetime as dt
 import pytest
 
 from pv_service.alerting.models import Alert
-from pv_service.products.models import (
-    ConfirmatoryObligation,
-    ObligationMilestone,
-    ProductApproval,
-)
+from pv_service.products.models import ConfirmatoryObligation, ObligationMilestone, ProductApproval
 from tests.api.conftest import products, register, report_payload, treat  # noqa: F401
 from tests.conftest import NOW
 
 
 def utc(day: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(day).replace(hour=9, tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(day).replace(hour=9, tzinfo=dt.timezone.utc)
 
 
 def contact(client, actor, treatment_id: int, day: str, kind: str = "visit", screening: str | None = None) -> dict:
