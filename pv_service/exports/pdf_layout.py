@@ -97,12 +97,13 @@ class Block:
         return len(self.lines) * self.size * LINE_PITCH
 
 
-def _lay(sections: tuple[Section, ...], shown: list[int], width: float, size: float) -> list[tuple[str, str]]:
+def _lay(sections: tuple[Section, ...], totals: list[int], shown: list[int], width: float,
+         size: float) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    for sec, k in zip(sections, shown):
+    for sec, total, k in zip(sections, totals, shown):
         raw = list(sec.lines) + [line for item in sec.items[:k] for line in item]
-        if k < len(sec.items):
-            raw.append(sec.more.format(n=len(sec.items) - k))
+        if k < total:
+            raw.append(sec.more.format(n=total - k))
         out += [(w, sec.weight) for line in raw for w in wrap_line(line, width, size, sec.weight)]
     return out
 
@@ -113,7 +114,10 @@ def fit(sections: list[Section], width: float, height: float, size: float, min_s
     ``width`` x ``height`` points. Items are dropped first, the section showing most going first,
     down to ``keep`` per section; then the font shrinks; at the smallest font items go down to none.
     If even the fixed lines do not fit, the last ones give way to a note that the rest is in the tables."""
-    secs = tuple(sections)
+    # No more items than lines in the box are ever shown: the work stays bounded by the box, not the data.
+    room = max(int(height // (min_size * LINE_PITCH)), 1)
+    totals = [len(sec.items) for sec in sections]
+    secs = tuple(Section(sec.lines, sec.items[:room], sec.more, sec.weight) for sec in sections)
     sizes = []
     s = size
     while s > min_size + 1e-9:
@@ -124,7 +128,7 @@ def fit(sections: list[Section], width: float, height: float, size: float, min_s
         floor = 0 if i == len(sizes) - 1 else keep
         shown = [len(sec.items) for sec in secs]
         while True:
-            lines = _lay(secs, shown, width, sz)
+            lines = _lay(secs, totals, shown, width, sz)
             if len(lines) * sz * LINE_PITCH <= height:
                 return Block(sz, tuple(lines), tuple(shown))
             trimmable = [j for j, sec in enumerate(secs) if shown[j] > min(floor, len(sec.items))]
@@ -133,8 +137,7 @@ def fit(sections: list[Section], width: float, height: float, size: float, min_s
             j = max(trimmable, key=lambda j: (shown[j], j))
             shown[j] -= 1
     sz = min_size
-    lines = _lay(secs, [0] * len(secs), width, sz)
-    room = max(int(height // (sz * LINE_PITCH)), 1)
+    lines = _lay(secs, totals, [0] * len(secs), width, sz)
     note = wrap_line("(continued in the JSON, CSV and Excel exports)", width, sz)[:1]
     lines = lines[: room - 1] + [(note[0], "normal")] if room > 1 else [(note[0], "normal")]
     return Block(sz, tuple(lines), tuple(0 for _ in secs))

@@ -11,6 +11,7 @@ import io
 import re
 import shutil
 import subprocess
+import time
 
 import pandas as pd
 import pytest
@@ -227,5 +228,10 @@ def test_fit_keeps_every_word_and_counts_what_is_left_out():
     block = fit([Section(("Pending:",), items)], 230.0, 190.0, 7.2)
     assert block.height <= 190.0 and block.shown[0] < 40
     assert block.lines[-1][0] == f"  and {40 - block.shown[0]} more in the JSON, CSV and Excel exports"
+    huge = tuple((f"  case {i} to NMPA: due 2026-01-01, overdue by 3 d",) for i in range(100_000))
+    started = time.monotonic()
+    many = fit([Section(("Pending:",), huge)], 230.0, 190.0, 7.2)
+    assert time.monotonic() - started < 5  # bounded by the box, not by the data
+    assert many.lines[-1][0] == f"  and {100_000 - many.shown[0]} more in the JSON, CSV and Excel exports"
     roomy = fit([Section(("Pending:",), items[:3])], 230.0, 190.0, 7.2)
     assert roomy.shown == (3,) and roomy.size == 7.2 and len(roomy.lines) == 4
