@@ -51,6 +51,10 @@ def fmt(v: Any, unit: str = "", digits: int = 1) -> str:
     return f"{v}{unit}"
 
 
+def _text(v) -> str:
+    return v if isinstance(v, str) and v.strip() else "not recorded"
+
+
 def _date(v) -> str:
     return "n/a" if v is None or pd.isna(v) else pd.Timestamp(v).date().isoformat()
 
@@ -277,7 +281,8 @@ def product_page(summary: ComplianceSummary, code: str) -> Figure:
     y = layout.draw(fig, 0.05, 0.965, title, PAGE_H) - 0.006
     approvals = [a for a in info["approvals"].split("; ") if a] if isinstance(info["approvals"], str) else []
     header = layout.fit([
-        layout.Section((f"{info['trade_name']} ({info['inn']}), {info['modality_label']}; MAH: {info['mah']}",
+        layout.Section((f"{_text(info['trade_name'])} ({_text(info['inn'])}), {info['modality_label']}; "
+                        f"MAH: {_text(info['mah'])}",
                         f"As of {summary.as_of.isoformat()}; interval {summary.start.isoformat()} to "
                         f"{summary.end.isoformat()}",
                         f"Follow-up plan: {info['followup_plan_label']}")),

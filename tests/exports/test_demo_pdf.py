@@ -137,6 +137,7 @@ def crowded(summary: ComplianceSummary, code: str) -> ComplianceSummary:
     mine = products["product"] == code
     products.loc[mine, "trade_name"] = "A very long trade name for a cell therapy product " * 2
     products.loc[mine, "mah"] = "Marketing Authorisation Holder of Long Names International Holdings Limited"
+    products.loc[mine, "inn"] = r"$\frac{x$ cel"  # dollar signs are text, not mathtext
     products.loc[mine, "approvals"] = "; ".join(f"NMPA 20{10 + i}-01-0{1 + i % 9} (conditional)" for i in range(12))
     tables["products"] = products
     return dataclasses.replace(summary, tables=tables)
@@ -189,6 +190,7 @@ def test_every_text_fits_the_page_with_long_lists_and_names(demo_engine):
     assert f"{LONG_EVENT} 0: not confirmed" in text and f"case 8000: {LONG_TERM}" in text
     assert "case 9000 to NMPA" in text and re.search(r"and \d+ more in the JSON, CSV and Excel exports", text)
     assert "Marketing Authorisation Holder of Long Names International Holdings Limited" in text
+    assert r"($\frac{x$ cel)" in text
     assert not INTERNAL.findall(text), INTERNAL.findall(text)
     assert "CAR-T" in text or "stem-cell therapy" in text or "gene therapy" in text
     plan = current_rules().followup.plans[summary.table("products", code)["followup_plan"].iloc[0]]
