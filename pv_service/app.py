@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 import psycopg
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from sqlalchemy.engine import Engine
@@ -19,6 +21,7 @@ from pv_service.auth.router import router as auth_router
 from pv_service.cases.router import router as cases_router
 from pv_service.common.body_limit import BodySizeLimit
 from pv_service.common.errors import DomainError, InvalidInput
+from pv_service.common.redact import install_access_log_redaction, without_inputs
 from pv_service.core.clock import Clock
 from pv_service.core.db import get_engine
 from pv_service.core.pg import Pools
@@ -95,6 +98,13 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
     app.state.engine = engine or get_engine()
     app.state.pg_pools = Pools()
     app.state.principals = PrincipalCache(settings.principal_cache_seconds)
+
+    install_access_log_redaction()
+
+    # FastAPI's default echoes each invalid value ("input"), which may be a patient identifier.
+    @app.exception_handler(RequestValidationError)
+    async def request_validation_error(_: Request, exc: RequestValidationError):
+        return JSONResponse(status_code=422, content={"detail": jsonable_encoder(without_inputs(exc.errors()))})
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(_: Request, exc: InvalidInput):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pv_service.auth.principal import Principal
+from pv_service.cases import plausibility
 from pv_service.cases.hashing import content_hash
 from pv_service.cases.schemas import (
     CasePublic,
@@ -25,6 +26,7 @@ from pv_service.cases.validity import minimum_criteria_problems
 from pv_service.common.errors import (
     Conflict,
     DomainError,
+    FieldProblem,
     InvalidInput,
     Problems,
 )
@@ -41,6 +43,7 @@ class Submission:
     created: bool
     # The public view, built from memory for a new version (saves re-reading it).
     view: CasePublic | None = None
+    warnings: list[FieldProblem] = field(default_factory=list)  # implausible but stored
 
 
 @dataclass
@@ -67,11 +70,13 @@ class CaseState:
     latest: int
     versions: dict[int, str] = field(default_factory=dict)  # version -> content hash
     new: bool = False
+    latest_info: dt.date | None = None  # latest_info_date of the latest version
 
 
 @dataclass
 class Lookups:
-    """Rows with attributes: patients (id, birth_year, pseudonym), treatments (id, patient_id, product_id, code)."""
+    """Rows with attributes: patients (id, birth_year, pseudonym), treatments (id, patient_id, product_id, code,
+    infusion_date), all of the sender's clinic."""
     patients_by_id: dict[int, Any]
     patients_by_pseudonym: dict[str, Any]
     treatments: dict[int, Any]
@@ -80,13 +85,15 @@ class Lookups:
     @classmethod
     def of(cls, patients: list[Any], treatments: list[Any], cases: list[Any]) -> "Lookups":
         """`cases`: one row per stored version (id, sender_case_id, patient_id, first_received, latest_version,
-        version, content_hash)."""
+        version, content_hash, latest_info_date)."""
         state: dict[str, CaseState] = {}
         for c in cases:
             s = state.get(c.sender_case_id)
             if s is None:
                 s = state[c.sender_case_id] = CaseState(c.id, c.patient_id, c.first_received, c.latest_version)
             s.versions[c.version] = c.content_hash
+            if c.version == c.latest_version:
+                s.latest_info = c.latest_info_date
         return cls({p.id: p for p in patients}, {p.pseudonym: p for p in patients},
                    {t.id: t for t in treatments}, state)
 
@@ -102,6 +109,7 @@ class Prepared:
     digest: str
     serious: bool
     product_codes: list[str]
+    warnings: list[FieldProblem]
 
 
 @dataclass
@@ -219,6 +227,9 @@ def _prepare(i: int, report: ReportIn, principal: Principal, lookups: Lookups, t
         reactions=reactions, digest=content_hash(version_fields, drugs, reactions),
         serious=any(any(r[f] for f in SERIOUSNESS_FIELDS) for r in reactions),
         product_codes=sorted({treatments[d["treatment_id"]].code for d in drugs}),
+        warnings=plausibility.onset_warnings(
+            (r.onset_date for r in report.reactions), ((d.treatment_id, d.role) for d in report.drugs),
+            {t: treatments[t].infusion_date for t in {d.treatment_id for d in report.drugs}}),
     )
 
 
@@ -226,8 +237,11 @@ def _decide(p: Prepared, state: dict[str, CaseState]) -> str:
     """'new', 'followup' or 'unchanged'; raises the report's error otherwise (in batch order)."""
     r = p.report
     case = state.get(r.sender_case_id)
+    latest_info = p.version_fields["latest_info_date"]
     if case is None:
-        state[r.sender_case_id] = CaseState(None, p.patient_id, r.received_date, r.version, {r.version: p.digest}, new=True)
+        Problems(plausibility.version_problems(r.version, None)).raise_if_any()
+        state[r.sender_case_id] = CaseState(None, p.patient_id, r.received_date, r.version, {r.version: p.digest},
+                                            new=True, latest_info=latest_info)
         return "new"
     stored = case.versions.get(r.version)
     if stored is not None:
@@ -236,13 +250,16 @@ def _decide(p: Prepared, state: dict[str, CaseState]) -> str:
         raise Conflict(f"version {r.version} of case {r.sender_case_id!r} was already received with different content")
     if r.version < case.latest:
         raise Conflict(f"version {r.version} is older than the latest version {case.latest}; send a new version")
+    Problems(plausibility.version_problems(r.version, case.latest)).raise_if_any()
     if case.patient_id != p.patient_id:
         raise InvalidInput.one(("body", "patient"), "this case was first reported for another patient")
     if r.received_date != case.first_received:
         raise InvalidInput.one(("body", "received_date"),
                                f"a follow-up keeps the first receipt date of the case ({case.first_received.isoformat()})")
+    Problems(plausibility.latest_info_problems(latest_info, case.latest_info)).raise_if_any()
     case.versions[r.version] = p.digest
     case.latest = r.version
+    case.latest_info = latest_info
     return "followup"
 
 
@@ -336,5 +353,6 @@ def finish(plan_: Plan, principal: Principal, now: dt.datetime) -> list[Outcome]
         outcomes[p.index] = Outcome(Submission(
             case.case_id, p.report.version, created,
             _view(p, case, principal.organization_id, now) if created and single else None,
+            p.warnings,
         ))
     return outcomes

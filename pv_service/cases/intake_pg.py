@@ -29,18 +29,21 @@ from pv_service.products.models import Product
 
 _case, _version = Case.__tablename__, CaseVersion.__tablename__
 _PatientRow = namedtuple("_PatientRow", "id birth_year pseudonym")
-_TreatmentRow = namedtuple("_TreatmentRow", "id patient_id product_id code")
-_CaseRow = namedtuple("_CaseRow", "id sender_case_id patient_id first_received latest_version version content_hash")
+_TreatmentRow = namedtuple("_TreatmentRow", "id patient_id product_id code infusion_date")
+_CaseRow = namedtuple("_CaseRow", "id sender_case_id patient_id first_received latest_version version content_hash "
+                                  "latest_info_date")
 
-# Each lookup comes back as a JSON array of arrays: one statement, one row.
+# Each lookup comes back as a JSON array of arrays: one statement, one row. Treatments only the
+# sender's own: another clinic's id reads as one that does not exist.
 _READ = f"""SELECT
  (SELECT coalesce(json_agg(json_build_array(id, birth_year, pseudonym)), '[]') FROM {Patient.__tablename__}
   WHERE clinic_id = %(sender)s AND (id = ANY(%(patient_ids)s) OR pseudonym = ANY(%(pseudonyms)s))),
- (SELECT coalesce(json_agg(json_build_array(t.id, t.patient_id, t.product_id, p.code)), '[]')
+ (SELECT coalesce(json_agg(json_build_array(t.id, t.patient_id, t.product_id, p.code, t.infusion_date)), '[]')
   FROM {Treatment.__tablename__} t JOIN {Product.__tablename__} p ON p.id = t.product_id
-  WHERE t.id = ANY(%(treatment_ids)s)),
+  JOIN {Patient.__tablename__} pa ON pa.id = t.patient_id
+  WHERE t.id = ANY(%(treatment_ids)s) AND pa.clinic_id = %(sender)s),
  (SELECT coalesce(json_agg(json_build_array(c.id, c.sender_case_id, c.patient_id, c.first_received, c.latest_version,
-                                            v.version, v.content_hash)), '[]')
+                                            v.version, v.content_hash, v.latest_info_date)), '[]')
   FROM {_case} c JOIN {_version} v ON v.case_id = c.id
   WHERE c.sender_id = %(sender)s AND c.sender_case_id = ANY(%(case_keys)s)),
  -- at most one new case and one version per report; unused ids are gaps, as sequences allow
@@ -76,8 +79,10 @@ async def _read(conn: psycopg.AsyncConnection, keys: Keys, n: int) -> tuple[Look
     params = {"sender": keys.sender_id, "patient_ids": keys.patient_ids, "pseudonyms": keys.pseudonyms,
               "treatment_ids": keys.treatment_ids, "case_keys": keys.case_keys, "n": n}
     patients, treatments, cases, case_ids, version_ids = await (await conn.execute(_READ, params)).fetchone()
-    cases = [_CaseRow(c[0], c[1], c[2], dt.date.fromisoformat(c[3]), *c[4:]) for c in cases]
-    return (Lookups.of([_PatientRow(*p) for p in patients], [_TreatmentRow(*t) for t in treatments], cases),
+    date = dt.date.fromisoformat
+    cases = [_CaseRow(*c[:3], date(c[3]), *c[4:7], date(c[7])) for c in cases]
+    treatments = [_TreatmentRow(*t[:4], date(t[4])) for t in treatments]
+    return (Lookups.of([_PatientRow(*p) for p in patients], treatments, cases),
             case_ids, version_ids)
 
 

@@ -29,10 +29,12 @@ _PATIENTS = sa.select(Patient.id, Patient.birth_year, Patient.pseudonym).where(
     Patient.clinic_id == sa.bindparam("sender"),
     sa.or_(Patient.id.in_(_ids), Patient.pseudonym.in_(sa.bindparam("pseudonyms", expanding=True))),
 )
-_TREATMENTS = (sa.select(Treatment.id, Treatment.patient_id, Treatment.product_id, Product.code)
-               .join(Product, Product.id == Treatment.product_id).where(Treatment.id.in_(_ids)))
+# Only the sender's own treatments: another clinic's id reads as one that does not exist.
+_TREATMENTS = (sa.select(Treatment.id, Treatment.patient_id, Treatment.product_id, Product.code, Treatment.infusion_date)
+               .join(Product, Product.id == Treatment.product_id).join(Patient, Patient.id == Treatment.patient_id)
+               .where(Treatment.id.in_(_ids), Patient.clinic_id == sa.bindparam("sender")))
 _CASES = (sa.select(Case.id, Case.sender_case_id, Case.patient_id, Case.first_received, Case.latest_version,
-                    CaseVersion.version, CaseVersion.content_hash)
+                    CaseVersion.version, CaseVersion.content_hash, CaseVersion.latest_info_date)
           .join(CaseVersion, CaseVersion.case_id == Case.id)
           .where(Case.sender_id == sa.bindparam("sender"), Case.sender_case_id.in_(sa.bindparam("keys", expanding=True))))
 _INSERT_CASES = sa.insert(_T[Case]).returning(_T[Case].c.id, sort_by_parameter_order=True)
@@ -48,7 +50,7 @@ _SET_LATEST = sa.update(_T[Case]).where(
 def _lookups(conn, keys: Keys) -> Lookups:
     patients = conn.execute(_PATIENTS, {"sender": keys.sender_id, "ids": keys.patient_ids,
                                         "pseudonyms": keys.pseudonyms}).all() if keys.patient_ids or keys.pseudonyms else []
-    treatments = conn.execute(_TREATMENTS, {"ids": keys.treatment_ids}).all() if keys.treatment_ids else []
+    treatments = conn.execute(_TREATMENTS, {"sender": keys.sender_id, "ids": keys.treatment_ids}).all() if keys.treatment_ids else []
     cases = conn.execute(_CASES, {"sender": keys.sender_id, "keys": keys.case_keys}).all() if keys.case_keys else []
     return Lookups.of(patients, treatments, cases)
 

@@ -31,12 +31,14 @@ from pv_service.cases.schemas import (
     BatchIn,
     BatchOut,
     CasePublic,
+    CaseReceipt,
     ReportIn,
     SubmissionIn,
     SubmissionPublic,
     VersionPublic,
 )
 from pv_service.common.errors import Conflict, InvalidInput, NotFound
+from pv_service.common.field_warnings import FieldWarning, as_warnings
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
@@ -84,7 +86,7 @@ def _stored_view(engine, case_id: int) -> CasePublic:
         return _case_views(session, [session.get(Case, case_id)])[0]
 
 
-@router.post("", response_model=CasePublic, status_code=201,
+@router.post("", response_model=CaseReceipt, status_code=201,
              responses={200: {"description": "This version was already received with the same content"},
                         409: {"description": "This version was received with different content"}})
 async def submit_report(request: Request, principal: ClinicPrincipal, body: ReportIn) -> Response:
@@ -95,7 +97,8 @@ async def submit_report(request: Request, principal: ClinicPrincipal, body: Repo
     sub = outcome.submission
     view = sub.view or await run_in_threadpool(_stored_view, app_engine(request), sub.case_id)
     # Serialised here: the view was built from validated data, so FastAPI need not validate it again.
-    return Response(view.model_dump_json(), status_code=201 if sub.created else 200, media_type="application/json")
+    receipt = CaseReceipt.model_construct(**dict(view), warnings=[FieldWarning(**w) for w in as_warnings(sub.warnings)])
+    return Response(receipt.model_dump_json(), status_code=201 if sub.created else 200, media_type="application/json")
 
 
 @router.post("/batch", response_model=BatchOut)
@@ -141,9 +144,9 @@ async def submit_batch(request: Request, principal: ClinicPrincipal, body: Batch
 
 
 def _item(index: int, status: int, outcome: str, case_id: int | None = None, version: int | None = None,
-          errors: list | None = None) -> dict:
+          errors: list | None = None, warnings: list | None = None) -> dict:
     return {"index": index, "status": status, "outcome": outcome, "case_id": case_id, "version": version,
-            "errors": errors or []}
+            "errors": errors or [], "warnings": warnings or []}
 
 
 def _batch_result(index: int, outcome) -> dict:
@@ -151,7 +154,8 @@ def _batch_result(index: int, outcome) -> dict:
     if exc is None:
         sub = outcome.submission
         return _item(index, 201 if sub.created else 200, "created" if sub.created else "unchanged",
-                     case_id=sub.case_id, version=sub.version)
+                     case_id=sub.case_id, version=sub.version,
+                     warnings=as_warnings(sub.warnings, ("body", "reports", index)))
     if isinstance(exc, InvalidInput):
         errors = [{"loc": ["body", "reports", index, *p.loc[1:]], "msg": p.msg, "type": p.type} for p in exc.problems]
         return _item(index, 422, "invalid", errors=errors)

@@ -5,6 +5,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pv_service.common.field_warnings import FieldWarning
 from pv_service.common.types import DbId
 from pv_service.common.vocab import (
     Causality,
@@ -122,6 +123,11 @@ class CasePublic(BaseModel):
     latest: VersionPublic
 
 
+class CaseReceipt(CasePublic):
+    """The answer to a report: the case as stored, and what looked implausible in the report."""
+    warnings: list[FieldWarning] = Field(default=[], description="Stored nonetheless; see README, Plausibility")
+
+
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reports: list[dict] = Field(min_length=1, description="Each item is a report as for POST /v1/reports")
@@ -134,6 +140,7 @@ class BatchItemResult(BaseModel):
     case_id: int | None = None
     version: int | None = None
     errors: list[dict] = []
+    warnings: list[FieldWarning] = Field(default=[], description="Stored nonetheless; see README, Plausibility")
 
 
 class BatchOut(BaseModel):

@@ -41,8 +41,8 @@ NOTES = (
     "(infusion, visit, timepoint due date, case first received); cumulative figures count everything "
     "up to the as-of date.",
     "Patient status as of the as-of date from the follow-up compliance engine, as the service's compliance "
-    "view reports it: one status per patient across all their treatments; a fatal case outcome counts as a "
-    "death.",
+    "view reports it: one status per patient from their treatments with this product (a death, withdrawal "
+    "or transfer recorded under another product still ends them); a fatal case outcome counts as a death.",
     "Timepoint completeness: every scheduled timepoint of the product's treatments as of the as-of date. "
     "Completion = (completed on time + completed late) / (completed + missed); on-time completion = "
     "completed on time / (completed + missed); open, overdue and not-yet-due timepoints are left out of both. "
@@ -240,7 +240,7 @@ def _followup(inp: ProductInputs, rules, as_of: dt.date, start: dt.date, end: dt
     if own.empty:
         return fig, _empty("timepoints"), _empty("retention")
 
-    result = evaluate_compliance(tr, inp.contacts, rules, as_of)
+    result = evaluate_compliance(tr, inp.contacts, rules, as_of, shown=own["treatment_id"])
     first_inf = _dates(own["infusion_date"]).groupby(own["patient_id"].to_numpy()).min()
     pats = result.patients.set_index("patient_id").loc[first_inf.index]
     fig["patients_treated"] = len(pats)

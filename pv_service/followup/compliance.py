@@ -117,8 +117,15 @@ def evaluate_compliance(
     contacts: pd.DataFrame,
     rules,
     as_of: dt.date,
+    shown=None,
 ) -> ComplianceResult:
-    """Classify every timepoint, treatment and patient as of ``as_of``. See module doc."""
+    """Classify every timepoint, treatment and patient as of ``as_of``. See module doc.
+
+    ``shown``: treatment ids the caller may see (default: all). The others still count
+    (their stops, and their visits for the no-contact rule), but the result reports only
+    the shown ones, and each patient's status, stop and last visit come from those alone:
+    an MAH sees nothing of another MAH's product of a co-treated patient.
+    """
     fr = getattr(rules, "followup", rules)
     _require(treatments, ("treatment_id", "patient_id", "plan", "infusion_date"), "treatments")
     _require(contacts, ("contact_id", "treatment_id", "kind", "contact_date"), "contacts")
@@ -218,8 +225,18 @@ def evaluate_compliance(
                                   treatments["patient_id"].to_numpy())
     treat_df = _treatment_frame(grid, expected, status, t_status, t_ids, treatments, stop_day, stopped,
                                 last_visit_tr, streak, lost_missed, lost_nc, as_of_day)
-    patient_df = _patient_frame(pat_code, pat_ids, n_pat, t_status, stop_is_patient_scope, stop_day,
-                                last_visit_pat)
+    if shown is None:
+        patient_df = _patient_frame(pat_code, pat_ids, n_pat, t_status, stop_is_patient_scope, stop_day,
+                                    last_visit_pat)
+    else:
+        keep_tr = np.asarray(t_index.isin(list(shown)))
+        seen_pat = np.bincount(pat_code[keep_tr], minlength=n_pat) > 0
+        last_visit_seen = _group_reduce(pat_code[keep_tr], last_visit_tr[keep_tr], n_pat, _NEG, "max")
+        patient_df = _patient_frame(pat_code[keep_tr], pat_ids, n_pat, t_status[keep_tr],
+                                    stop_is_patient_scope[keep_tr], stop_day[keep_tr], last_visit_seen)
+        patient_df = patient_df[seen_pat].reset_index(drop=True)
+        timepoints = timepoints[timepoints["treatment_id"].isin(t_ids[keep_tr])].reset_index(drop=True)
+        treat_df = treat_df[keep_tr].reset_index(drop=True)
     return ComplianceResult(as_of=as_of, timepoints=timepoints, treatments=treat_df, patients=patient_df)
 
 

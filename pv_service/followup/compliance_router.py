@@ -59,7 +59,12 @@ def _date(v) -> dt.date | None:
     return None if v is None or pd.isna(v) else pd.Timestamp(v).date()
 
 
-def _visible_treatments(session, principal: Principal, product_ids=None) -> pd.DataFrame:
+def _visible_treatments(session, principal: Principal, product_ids=None) -> tuple[pd.DataFrame, pd.Series]:
+    """(every treatment of the visible patients, as the engine needs them; the ids the caller may see).
+
+    An MAH's patients keep their other MAHs' treatments for the engine (a death recorded
+    there ends the follow-up here), but the MAH is shown only its own products' treatments.
+    """
     treatments = load_treatments(session, current_rules(), product_ids)
     if principal.role == Role.clinic:
         treatments = treatments[treatments["clinic_id"] == principal.organization_id]
@@ -68,7 +73,8 @@ def _visible_treatments(session, principal: Principal, product_ids=None) -> pd.D
             sa.select(Product.id).where(Product.mah_organization_id == principal.organization_id))}
         patients = treatments.loc[treatments["product_id"].isin(own), "patient_id"]
         treatments = treatments[treatments["patient_id"].isin(patients)]
-    return treatments
+        return treatments, treatments.loc[treatments["product_id"].isin(own), "treatment_id"]
+    return treatments, treatments["treatment_id"]
 
 
 @router.get("/patients", response_model=Page[PatientCompliance])
@@ -78,15 +84,17 @@ def patients(session: SessionDep, principal: DataReader, now: Now,
              clinic_id: DbId | None = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: str | None = None):
     """Each visible patient's follow-up status as of today, ordered by patient id."""
-    treatments = _visible_treatments(session, principal)
+    treatments, shown = _visible_treatments(session, principal)
     if product is not None:
-        treatments = treatments[treatments["patient_id"].isin(treatments.loc[treatments["product_code"] == product, "patient_id"])]
+        matching = treatments["treatment_id"].isin(shown) & (treatments["product_code"] == product)
+        treatments = treatments[treatments["patient_id"].isin(treatments.loc[matching, "patient_id"])]
     if clinic_id is not None:
         treatments = treatments[treatments["clinic_id"] == clinic_id]
     if treatments.empty:
         return Page(items=[], next_cursor=None)
     # Contacts of treatments not in `treatments` are ignored by the engine.
-    result = evaluate_compliance(treatments, load_contacts(session), current_rules(), now.date())
+    result = evaluate_compliance(treatments, load_contacts(session), current_rules(), now.date(), shown=shown)
+    treatments = treatments[treatments["treatment_id"].isin(shown)]
     pats = result.patients.sort_values("patient_id")
     if status is not None:
         pats = pats[pats["status"] == status]
@@ -117,8 +125,8 @@ def product_compliance(session, product: Product, as_of: dt.date, principal: Pri
     tp_status: dict[str, int] = {s: 0 for s in TIMEPOINT_STATUSES}
     by_tp: list[TimepointCompleteness] = []
     if not treatments.empty:
-        result = evaluate_compliance(treatments, load_contacts(session, [product.id]),
-                                     current_rules(), as_of)
+        result = evaluate_compliance(treatments, load_contacts(session, [product.id]), current_rules(), as_of,
+                                     shown=treatments.loc[treatments["product_id"] == product.id, "treatment_id"])
         own_patients = treatments.loc[treatments["product_id"] == product.id, "patient_id"].unique()
         statuses |= result.patients[result.patients["patient_id"].isin(own_patients)]["status"].value_counts().to_dict()
         own_tps = result.timepoints[result.timepoints["treatment_id"].isin(

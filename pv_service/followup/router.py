@@ -8,23 +8,24 @@ from sqlmodel import select
 
 from pv_service.auth.principal import ClinicPrincipal, DataReader, SessionDep
 from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.field_warnings import as_warnings
 from pv_service.common.types import DbId
 from pv_service.common.vocab import ContactKind
 from pv_service.core.deps import Now
 from pv_service.followup import service
 from pv_service.followup.models import FollowupContact
-from pv_service.followup.schemas import ContactCreate, ContactPublic
+from pv_service.followup.schemas import ContactCreate, ContactPublic, ContactReceipt
 from pv_service.patients.access import narrow_treatments, treatment_filter
 from pv_service.patients.models import Treatment
 
 router = APIRouter(prefix="/v1/followup-contacts", tags=["follow-up"])
 
 
-@router.post("", response_model=ContactPublic, status_code=201)
+@router.post("", response_model=ContactReceipt, status_code=201)
 def record_contact(session: SessionDep, principal: ClinicPrincipal, body: ContactCreate, now: Now):
-    row = service.record_contact(session, principal, body, now)
+    row, warnings = service.record_contact(session, principal, body, now)
     session.commit()
-    return service.to_public(row)
+    return ContactReceipt(**dict(service.to_public(row)), warnings=as_warnings(warnings))
 
 
 @router.get("", response_model=Page[ContactPublic])

@@ -4,6 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pv_service.common.field_warnings import FieldWarning
 from pv_service.common.types import DbId
 from pv_service.common.vocab import (
     ContactKind,
@@ -66,3 +67,8 @@ class ContactPublic(BaseModel):
     assessments: Assessments
     notes: str | None
     created_at: dt.datetime
+
+
+class ContactReceipt(ContactPublic):
+    """The answer to a recorded contact, with what looked implausible in it."""
+    warnings: list[FieldWarning] = Field(default=[], description="Stored nonetheless; see README, Plausibility")

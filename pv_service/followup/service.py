@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 from sqlmodel import Session, select
 
 from pv_service.auth.principal import Principal
-from pv_service.common.errors import Conflict, InvalidInput, NotFound
+from pv_service.common.errors import Conflict, FieldProblem, InvalidInput, NotFound, Problems
 from pv_service.common.vocab import ContactKind
 from pv_service.followup.models import FollowupContact
 from pv_service.followup.schemas import (
@@ -16,7 +17,13 @@ from pv_service.followup.schemas import (
     ContactPublic,
 )
 from pv_service.patients.access import treatment_filter
+from pv_service.followup.plausibility import timepoint_check
+from pv_service.followup.schedule import build_schedule
 from pv_service.patients.models import Patient, Treatment
+from pv_service.products.models import Product
+
+# How far ahead the schedule is built to recognise a visit's label (lifelong contacts: Y16, Y17, ...).
+LABEL_HORIZON_YEARS = 100
 
 ENDING_KINDS = {ContactKind.death.value, ContactKind.withdrawal.value, ContactKind.transfer.value}
 
@@ -36,7 +43,27 @@ def to_public(row: FollowupContact) -> ContactPublic:
     )
 
 
-def record_contact(session: Session, principal: Principal, data: ContactCreate, now: dt.datetime) -> FollowupContact:
+def timepoint_findings(session: Session, treatment: Treatment, label: str,
+                       contact_date: dt.date) -> tuple[list[FieldProblem], list[FieldProblem]]:
+    """(problems, warnings) of a visit's timepoint label, on the treatment's plan (followup.plausibility)."""
+    from pv_service.jobs.definitions import current_rules
+
+    rules = current_rules().followup
+    product = session.get(Product, treatment.product_id)
+    try:
+        plan = rules.plan_for(product.modality, product.followup_plan)
+    except KeyError:  # a product without a usable plan has no timepoints to judge against
+        return [], []
+    horizon = contact_date.replace(year=contact_date.year + LABEL_HORIZON_YEARS, day=min(contact_date.day, 28))
+    frame = pd.DataFrame({"treatment_id": [treatment.id], "plan": [plan], "infusion_date": [treatment.infusion_date]})
+    lifelong = rules.plans[plan].lifelong_contact
+    return timepoint_check(label, contact_date, build_schedule(frame, rules, horizon), plan,
+                           tuple(tp.label for tp in rules.plans[plan].timepoints), lifelong.label if lifelong else None)
+
+
+def record_contact(session: Session, principal: Principal, data: ContactCreate,
+                   now: dt.datetime) -> tuple[FollowupContact, list[FieldProblem]]:
+    """The stored contact and the warnings about it (implausible but stored)."""
     treatment = session.exec(
         select(Treatment).join(Patient, Patient.id == Treatment.patient_id).where(
             Treatment.id == data.treatment_id, Patient.clinic_id == principal.organization_id
@@ -50,6 +77,13 @@ def record_contact(session: Session, principal: Principal, data: ContactCreate, 
         raise InvalidInput.one(
             ("body", "contact_date"), f"is before the infusion on {treatment.infusion_date.isoformat()}"
         )
+    warnings: list[FieldProblem] = []
+    if data.timepoint is not None:
+        problems, warnings = timepoint_findings(session, treatment, data.timepoint, data.contact_date)
+        Problems(problems).raise_if_any()
+        if data.kind != ContactKind.visit:  # the compliance engine reads labels of visits only
+            warnings = [FieldProblem(("body", "timepoint"), f"only a visit fulfils a timepoint: kept on this "
+                                     f"{data.kind.value} contact, not counted", "not_a_visit")]
     ended = session.exec(
         select(FollowupContact).where(
             FollowupContact.treatment_id == treatment.id,
@@ -68,7 +102,7 @@ def record_contact(session: Session, principal: Principal, data: ContactCreate, 
     )
     session.add(row)
     session.flush()
-    return row
+    return row, warnings
 
 
 def visible_contact(session: Session, principal: Principal, contact_id: int) -> FollowupContact:

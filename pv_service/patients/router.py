@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import select
 
 from pv_service.auth.principal import ClinicPrincipal, DataReader, SessionDep
-from pv_service.common.errors import InvalidInput
+from pv_service.common.errors import InvalidInput, NotFound
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
@@ -21,6 +21,7 @@ from pv_service.patients.access import (
 from pv_service.patients.models import Patient, Treatment
 from pv_service.patients.schemas import (
     PatientCreate,
+    PatientLookup,
     PatientPublic,
     TreatmentCreate,
     TreatmentPublic,
@@ -43,7 +44,10 @@ def register_patient(session: SessionDep, principal: ClinicPrincipal, body: Pati
 @router.get("/patients", response_model=Page[PatientPublic])
 def list_patients(
     session: SessionDep, principal: DataReader, page: PageDep,
-    local_id: Annotated[str | None, Query(description="Clinic only: find your patient by your own identifier")] = None,
+    local_id: Annotated[str | None, Query(
+        min_length=1, max_length=200,
+        description="Clinic only: find your patient by your own identifier. Prefer POST /v1/patients/lookup: "
+                    "a URL is written into access logs (this service redacts it in its own)")] = None,
     clinic_id: DbId | None = None,
     product: Annotated[str | None, Query(description="Product code: patients treated with it")] = None,
 ):
@@ -55,11 +59,22 @@ def list_patients(
     if clinic_id is not None:
         stmt = stmt.where(Patient.clinic_id == clinic_id)
     if product is not None:
+        # Among the treatments the caller may see: an MAH cannot learn who else got another MAH's product.
         stmt = stmt.where(Patient.id.in_(
-            select(Treatment.patient_id).join(Product, Product.id == Treatment.product_id).where(Product.code == product)
+            select(Treatment.patient_id).join(Product, Product.id == Treatment.product_id)
+            .where(Product.code == product, treatment_filter(principal))
         ))
     items, cursor = paginate(session, stmt, Patient.id, page)
     return Page(items=items, next_cursor=cursor)
+
+
+@router.post("/patients/lookup", response_model=PatientPublic, responses={404: {"description": "No such patient"}})
+def lookup_patient(session: SessionDep, principal: ClinicPrincipal, body: PatientLookup):
+    """Your patient by your own identifier, sent in the body so that it stays out of every URL and log."""
+    patient = service.find_by_local_id(session, principal.organization_id, body.local_id)
+    if patient is None:
+        raise NotFound("no patient registered with this identifier at your clinic")
+    return patient
 
 
 @router.get("/patients/{patient_id}", response_model=PatientPublic)

@@ -18,6 +18,11 @@ class PatientCreate(BaseModel):
     birth_year: int = Field(ge=1900, description="Year of birth (never the full date)")
 
 
+class PatientLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    local_id: str = Field(min_length=1, max_length=200, description="The clinic's own patient identifier")
+
+
 class PatientPublic(BaseModel):
     """Pseudonymous view: no identifier a person could be traced back by."""
     model_config = ConfigDict(from_attributes=True)

@@ -6,10 +6,12 @@ import datetime as dt
 from sqlmodel import Session, select
 
 from pv_service.auth.principal import Principal
-from pv_service.common.errors import Conflict, InvalidInput, NotFound
+from pv_service.common.errors import Conflict, InvalidInput, NotFound, Problems
 from pv_service.core.settings import get_settings
 from pv_service.patients.access import patient_filter, treatment_filter
 from pv_service.patients.models import Patient, Treatment
+from pv_service.patients.plausibility import infusion_problems
+from pv_service.products.models import ProductApproval
 from pv_service.patients.pseudonym import pseudonymize
 from pv_service.patients.schemas import PatientCreate, TreatmentCreate
 from pv_service.products.service import product_by_code
@@ -70,6 +72,9 @@ def record_treatment(session: Session, principal: Principal, data: TreatmentCrea
         raise InvalidInput.one(("body", "infusion_date"), "is in the future")
     if data.infusion_date.year < patient.birth_year:
         raise InvalidInput.one(("body", "infusion_date"), "is before the patient's year of birth")
+    approvals = session.exec(select(ProductApproval.jurisdiction, ProductApproval.approval_date)
+                             .where(ProductApproval.product_id == product.id)).all()
+    Problems(infusion_problems(data.infusion_date, approvals)).raise_if_any()
     duplicate = session.exec(
         select(Treatment).where(
             Treatment.patient_id == patient.id, Treatment.product_id == product.id,
