@@ -143,7 +143,8 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
 
     # Routes are matched in order, each tried in turn: the intake routes, the busiest, go first.
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,
-                   alerts_router, audit_router, jobs_router, compliance_router, web_router, exports_router, api_docs_router):
+                   alerts_router, audit_router, jobs_router, compliance_router, web_router, exports_router):
         app.include_router(router)
+    app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
