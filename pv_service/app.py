@@ -34,6 +34,7 @@ from pv_service.jobs.router import router as jobs_router
 from pv_service.patients.router import router as patients_router
 from pv_service.products.router import router as products_router
 from pv_service.signals.router import router as signals_router
+from pv_service.web.api_docs import router as api_docs_router
 from pv_service.web.router import router as web_router
 
 log = logging.getLogger("pv_service")
@@ -91,6 +92,7 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
         title="pv-service",
         version="0.1.0",
         summary="Post-market pharmacovigilance and long-term follow-up of cell therapies",
+        docs_url=None, redoc_url=None,  # served from the service itself by api_docs_router (no CDN)
     )
     if clock is not None:
         app.state.clock = clock
@@ -144,6 +146,7 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,
                    alerts_router, audit_router, jobs_router, compliance_router, web_router, exports_router):
         app.include_router(router)
+    app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

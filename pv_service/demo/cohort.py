@@ -1293,13 +1293,13 @@ def _obligation(p: ProductSpec, today: dt.date, assumed: bool) -> ObligationReco
     due = add_years(a, 4)
     if assumed:
         description = (
-            "DEMO ASSUMPTION: this product is treated as conditionally approved for the demo (its approval "
-            "type in products.csv is unverified). Confirmatory study to convert to full approval, due 4 years "
-            "after approval (NMPA in-principle maximum), with yearly progress reports. Milestones invented."
+            "Assumed for the demo: this product is treated as conditionally approved (its approval type is "
+            "not verified). Confirmatory study to convert to full approval, due 4 years after approval (NMPA "
+            "in-principle maximum), with yearly progress reports. Milestones invented for the demo."
         )
     else:
         description = (
-            "DEMO ASSUMPTION: confirmatory study required by the conditional approval, due 4 years after "
+            "Assumed for the demo: confirmatory study required by the conditional approval, due 4 years after "
             "approval (NMPA in-principle maximum), with yearly progress reports. Study details and "
             "milestones are invented for the demo."
         )

@@ -12,7 +12,8 @@ import pandas as pd
 from pv_service.exports.summary import ComplianceSummary
 
 MEDIA_TYPE = "application/json"
-# Tables shown per product under "tables" (products and key_figures are shown as objects).
+# Tables shown per product under "tables" (products and key_figures are shown as objects, the figures'
+# labels beside them).
 PRODUCT_TABLES_SKIPPED = ("products", "key_figures")
 
 
@@ -45,9 +46,11 @@ def as_document(summary: ComplianceSummary) -> dict[str, Any]:
     products = []
     for code in summary.product_codes:
         info = records(summary.table("products", code))[0]
+        figures = summary.table("key_figures", code)
         products.append({
             "product": code, **info,
             "key_figures": {s: {k: plain(v) for k, v in figs.items()} for s, figs in summary.key_figures(code).items()},
+            "key_figure_labels": dict(zip(figures["figure"], figures["label"])),
             "tables": {name: records(summary.table(name, code))
                        for name in summary.tables if name not in PRODUCT_TABLES_SKIPPED},
         })

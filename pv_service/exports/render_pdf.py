@@ -3,12 +3,13 @@
 Each product page: the key figures as text in three columns (follow-up, safety,
 obligations), the retention curve, timepoint completeness bars, cumulative reports by
 quarter, and the designated-medical-event cases and pending expedited reports.
-Text is embedded as TrueType (pdf.fonttype 42) so it can be searched and extracted.
+Text is embedded as TrueType (pdf.fonttype 42) so it can be searched and extracted. Every
+text block is wrapped and fitted to its box (pdf_layout): listings show as many whole
+items as fit and count the rest; labels are never cut. Codes are shown as words (labels).
 """
 from __future__ import annotations
 
 import io
-import textwrap
 from typing import Any
 
 import matplotlib
@@ -19,12 +20,15 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from pv_service.exports import labels
+from pv_service.exports import pdf_layout as layout
 from pv_service.exports.summary import ComplianceSummary
 
 MEDIA_TYPE = "application/pdf"
 A4 = (8.27, 11.69)
+PAGE_W, PAGE_H = A4[0] * 72, A4[1] * 72  # points
 FONT = 7.6
-MAX_LIST = 8  # rows of a listing on the page; the rest are in the other formats
+COLUMNS_BOTTOM = 0.605  # the key-figure columns end above the plots' titles
 STATUS_COLOURS = {  # timepoint statuses shown in the completeness bars, in stacking order
     "completed_on_time": ("#2e7d32", "on time"),
     "completed_late": ("#9ccc65", "late"),
@@ -45,6 +49,10 @@ def fmt(v: Any, unit: str = "", digits: int = 1) -> str:
     if isinstance(v, (float, np.floating)):
         return f"{float(v):,.{digits}f}{unit}"
     return f"{v}{unit}"
+
+
+def _text(v) -> str:
+    return v if isinstance(v, str) and v.strip() else "not recorded"
 
 
 def _date(v) -> str:
@@ -84,8 +92,8 @@ def screening_lines(f: dict[str, Any]) -> list[str]:
     ]
 
 
-def safety_lines(s: dict[str, Any], socs: pd.DataFrame) -> list[str]:
-    lines = [
+def safety_lines(s: dict[str, Any]) -> list[str]:
+    return [
         f"Cases in interval: {fmt(s['cases_in_interval'])}",
         f"  serious {fmt(s['cases_serious'])}, non-serious {fmt(s['cases_non_serious'])}",
         f"  fatal {fmt(s['cases_fatal'])}",
@@ -94,44 +102,56 @@ def safety_lines(s: dict[str, Any], socs: pd.DataFrame) -> list[str]:
         f"Signals: {fmt(s['signals_open'])} open, {fmt(s['signals_closed'])} closed",
         "Top system organ classes (interval):",
     ]
+
+
+def soc_items(socs: pd.DataFrame) -> list[tuple[str, ...]]:
     if socs.empty:
-        lines.append("  none")
-    for rec in socs.head(5).itertuples(index=False):
-        name = rec.soc if len(rec.soc) <= 34 else rec.soc[:33] + "…"
-        lines.append(f"  {name}: {fmt(rec.n_cases)}")
-    return lines
+        return [("  none",)]
+    return [(f"  {rec.soc}: {fmt(rec.n_cases)}",) for rec in socs.itertuples(index=False)]
 
 
-def obligation_lines(o: dict[str, Any], obligations: pd.DataFrame) -> list[str]:
-    lines = [
+def obligation_lines(o: dict[str, Any]) -> list[str]:
+    return [
         f"Confirmatory obligations: {fmt(o['obligations'])}",
         f"  open {fmt(o['obligations_open'])}, overdue {fmt(o['obligations_overdue'])}, "
         f"fulfilled {fmt(o['obligations_fulfilled'])}",
         f"  milestones overdue: {fmt(o['milestones_overdue'])}",
     ]
-    for rec in obligations.head(4).itertuples(index=False):
+
+
+def obligation_items(obligations: pd.DataFrame) -> list[tuple[str, ...]]:
+    items = []
+    for rec in obligations.itertuples(index=False):
         if rec.status == "open":
             when = f"{fmt(rec.days_remaining)} days left"
         elif rec.status == "overdue":
             when = f"overdue by {fmt(rec.days_overdue)} days"
         else:
-            when = rec.status.replace("_", " ")
-        lines.append(f"  {rec.jurisdiction} due {_date(rec.due_date)}: {when}")
+            when = labels.words(rec.status)
+        item = [f"  {rec.jurisdiction} due {_date(rec.due_date)}: {when}"]
         if isinstance(rec.next_milestone, str):
-            lines.append(f"    next: {rec.next_milestone.replace('_', ' ')}")
-    lines += [
+            item.append(f"    next: {labels.words(rec.next_milestone)}")
+        items.append(tuple(item))
+    return items
+
+
+def expedited_lines(o: dict[str, Any]) -> list[str]:
+    return [
         f"Expedited reports in interval: {fmt(o['expedited_reports'])}",
         f"  on time {fmt(o['expedited_on_time'])}, late {fmt(o['expedited_late'])}",
         f"  on time: {fmt(o['expedited_on_time_pct'], '%')} of submitted",
         f"  pending {fmt(o['expedited_pending'])}, pending overdue {fmt(o['expedited_pending_overdue'])}",
         f"  not required {fmt(o['expedited_not_required'])}",
     ]
-    return lines
 
 
-def _column(fig: Figure, x: float, y: float, title: str, lines: list[str]) -> None:
-    fig.text(x, y, title, fontsize=9.5, fontweight="bold", va="top", color="#1a3e72")
-    fig.text(x, y - 0.022, "\n".join(lines), fontsize=FONT, va="top", linespacing=1.45, family="DejaVu Sans")
+def _column(fig: Figure, x: float, top: float, width: float, bottom: float, title: str,
+            sections: list[layout.Section]) -> None:
+    """A titled column of key figures in the box x..x+width, top..bottom (figure fractions)."""
+    head = layout.fit([layout.Section((title,), weight="bold")], width * PAGE_W, 40, size=9.5, min_size=7)
+    below = layout.draw(fig, x, top, head, PAGE_H, color="#1a3e72")
+    body = layout.fit(sections, width * PAGE_W, (below - 0.004 - bottom) * PAGE_H, size=FONT)
+    layout.draw(fig, x, below - 0.004, body, PAGE_H)
 
 
 def _frame(ax) -> None:
@@ -217,75 +237,86 @@ def plot_reports(ax, quarters: pd.DataFrame, start, end) -> None:
               handlelength=1.2, columnspacing=0.8)
 
 
-def listing_lines(dme: pd.DataFrame, pending: pd.DataFrame, signals: pd.DataFrame) -> list[str]:
-    lines = ["Signal alerts:"]
-    if signals.empty:
-        lines.append("  none")
-    for rec in signals.sort_values(["state", "alert_id"], ascending=[False, True]).head(MAX_LIST).itertuples(index=False):
-        event = rec.event if isinstance(rec.event, str) else "?"
-        event = event if len(event) <= 34 else event[:33] + "…"
-        lines.append(f"  {event}: {rec.status.replace('_', ' ')}")
-    if len(signals) > MAX_LIST:
-        lines.append(f"  … and {len(signals) - MAX_LIST} more (see the tables)")
-    lines += ["", "Designated medical event cases (cumulative):"]
-    if dme.empty:
-        lines.append("  none")
-    for rec in dme.head(MAX_LIST).itertuples(index=False):
-        term = rec.pt_name if len(rec.pt_name) <= 30 else rec.pt_name[:29] + "…"
-        tg = rec.transgene_in_tumour if isinstance(rec.transgene_in_tumour, str) else "not recorded"
-        lines.append(f"  case {rec.case_id}: {term}")
-        lines.append(f"    onset {_date(rec.onset_date)}, {rec.outcome.replace('_', ' ')}, transgene: {tg}")
-    if len(dme) > MAX_LIST:
-        lines.append(f"  … and {len(dme) - MAX_LIST} more (see the tables)")
-    lines.append("")
-    lines.append("Pending expedited reports:")
-    if pending.empty:
-        lines.append("  none")
-    for rec in pending.head(MAX_LIST).itertuples(index=False):
+def listing_sections(dme: pd.DataFrame, pending: pd.DataFrame, signals: pd.DataFrame) -> list[layout.Section]:
+    """Signal alerts, designated-medical-event cases and pending expedited reports, as many as fit."""
+    sig = [(f"  {rec.event if isinstance(rec.event, str) else 'event not recorded'}: {labels.words(rec.status)}",)
+           for rec in signals.sort_values(["state", "alert_id"], ascending=[False, True]).itertuples(index=False)]
+    dmes = []
+    for rec in dme.itertuples(index=False):
+        tg = labels.words(rec.transgene_in_tumour)
+        dmes.append((f"  case {rec.case_id}: {rec.pt_name}",
+                     f"    onset {_date(rec.onset_date)}, {labels.words(rec.outcome)}, transgene: {tg}"))
+    pend = []
+    for rec in pending.itertuples(index=False):
         state = (f"overdue by {fmt(rec.days_late)} d" if rec.status == "pending_overdue"
                  else f"{fmt(rec.days_remaining)} d left")
-        lines.append(f"  case {rec.case_id} to {rec.jurisdiction}: due {_date(rec.due_date)}, {state}")
-    if len(pending) > MAX_LIST:
-        lines.append(f"  … and {len(pending) - MAX_LIST} more (see the tables)")
-    return lines
+        pend.append((f"  case {rec.case_id} to {rec.jurisdiction}: due {_date(rec.due_date)}, {state}",))
+    none = (("  none",),)
+    return [
+        layout.Section(("Signal alerts:",), tuple(sig) or none),
+        layout.Section(("", "Designated medical event cases (cumulative):"), tuple(dmes) or none),
+        layout.Section(("", "Pending expedited reports:"), tuple(pend) or none),
+    ]
+
+
+def approvals_line(approvals: list[str], width: float, size: float, max_lines: int = 2) -> str:
+    """'Approvals: A; B; ...' with as many as fit on ``max_lines`` lines, then how many more."""
+    if not approvals:
+        return "Approvals: none recorded"
+    for k in range(len(approvals), 0, -1):
+        rest = len(approvals) - k
+        line = "Approvals: " + "; ".join(approvals[:k]) + (f"; and {rest} more in the tables" if rest else "")
+        if len(layout.wrap_line(line, width, size)) <= max_lines:
+            return line
+    return f"Approvals: {approvals[0]}; and {len(approvals) - 1} more in the tables"
 
 
 def product_page(summary: ComplianceSummary, code: str) -> Figure:
     fig = Figure(figsize=A4)
     info = summary.table("products", code).iloc[0]
     k = summary.key_figures(code)
-    fig.text(0.05, 0.965, f"Compliance summary: {code}", fontsize=15, fontweight="bold", va="top")
-    fig.text(0.05, 0.937, f"{info['trade_name']} ({info['inn']}), {info['modality']}; MAH: {info['mah']}",
-             fontsize=8.5, va="top")
-    fig.text(0.05, 0.921, f"As of {summary.as_of.isoformat()}; interval {summary.start.isoformat()} to "
-             f"{summary.end.isoformat()}; follow-up plan {info['followup_plan']}", fontsize=8.5, va="top")
-    approvals = info["approvals"] if isinstance(info["approvals"], str) and info["approvals"] else "none recorded"
-    fig.text(0.05, 0.905, f"Approvals: {textwrap.shorten(approvals, 130)}", fontsize=7.5, va="top", color="#444444")
-    _column(fig, 0.05, 0.88, "Follow-up", followup_lines(k["followup"]))
-    _column(fig, 0.37, 0.88, "Safety", safety_lines(k["safety"], summary.table("cases_by_soc", code)))
-    _column(fig, 0.68, 0.88, "Obligations", obligation_lines(k["obligations"], summary.table("obligations", code)))
+    full = 0.90 * PAGE_W
+    title = layout.fit([layout.Section((f"Compliance summary: {code}",), weight="bold")], full, 44, size=15,
+                       min_size=9)
+    y = layout.draw(fig, 0.05, 0.965, title, PAGE_H) - 0.006
+    approvals = [a for a in info["approvals"].split("; ") if a] if isinstance(info["approvals"], str) else []
+    header = layout.fit([
+        layout.Section((f"{_text(info['trade_name'])} ({_text(info['inn'])}), {info['modality_label']}; "
+                        f"MAH: {_text(info['mah'])}",
+                        f"As of {summary.as_of.isoformat()}; interval {summary.start.isoformat()} to "
+                        f"{summary.end.isoformat()}",
+                        f"Follow-up plan: {info['followup_plan_label']}")),
+        layout.Section((approvals_line(approvals, full, 8.5),))], full, 80, size=8.5, min_size=6)
+    y = layout.draw(fig, 0.05, y, header, PAGE_H) - 0.012
+    top, bottom = y, COLUMNS_BOTTOM
+    _column(fig, 0.05, top, 0.30, bottom, "Follow-up", [layout.Section(tuple(followup_lines(k["followup"])))])
+    _column(fig, 0.37, top, 0.29, bottom, "Safety", [
+        layout.Section(tuple(safety_lines(k["safety"]))),
+        layout.Section((), tuple(soc_items(summary.table("cases_by_soc", code))))])
+    _column(fig, 0.68, top, 0.27, bottom, "Obligations", [
+        layout.Section(tuple(obligation_lines(k["obligations"]))),
+        layout.Section((), tuple(obligation_items(summary.table("obligations", code)))),
+        layout.Section(tuple(expedited_lines(k["obligations"])))])
 
     plot_retention(fig.add_axes((0.08, 0.365, 0.38, 0.215)), summary.table("retention", code))
     plot_completeness(fig.add_axes((0.62, 0.365, 0.33, 0.215)), summary.table("timepoints", code))
     plot_reports(fig.add_axes((0.08, 0.1, 0.42, 0.185)), summary.table("reports_by_quarter", code),
                  summary.start, summary.end)
-    fig.text(0.56, 0.268, "\n".join(listing_lines(summary.table("dme_cases", code),
-                                                  summary.table("pending_reports", code),
-                                                  summary.table("signals", code))),
-             fontsize=FONT - 0.4, va="top", linespacing=1.4)
+    listing = layout.fit(listing_sections(summary.table("dme_cases", code), summary.table("pending_reports", code),
+                                          summary.table("signals", code)),
+                         0.39 * PAGE_W, (0.268 - 0.04) * PAGE_H, size=FONT - 0.4)
+    layout.draw(fig, 0.56, 0.268, listing, PAGE_H)
     fig.text(0.05, 0.015, "pv-service compliance summary. Definitions on the last page; every table in the "
-             "JSON, CSV and Excel exports.", fontsize=6.5, color="#666666")
+             "JSON, CSV and Excel exports.", fontsize=6.5, color="#666666", parse_math=False)
     return fig
 
 
 def definitions_page(summary: ComplianceSummary) -> Figure:
     fig = Figure(figsize=A4)
-    fig.text(0.05, 0.965, "Definitions", fontsize=15, fontweight="bold", va="top")
-    wrapped = []
-    for i, note in enumerate(summary.notes, 1):
-        lines = textwrap.wrap(note, 118)
-        wrapped.append(f"{i}. " + "\n    ".join(lines))
-    fig.text(0.05, 0.93, "\n\n".join(wrapped), fontsize=7.8, va="top", linespacing=1.4)
+    fig.text(0.05, 0.965, "Definitions", fontsize=15, fontweight="bold", va="top", parse_math=False)
+    notes = [layout.Section((f"{i}. {note}", "")) for i, note in enumerate(summary.notes, 1)]
+    block = layout.fit(notes, 0.90 * PAGE_W, (0.93 - 0.03) * PAGE_H, size=7.8)
+    layout.draw(fig, 0.05, 0.93, block, PAGE_H)
     return fig
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from pv_service.alerting.workflow import SIGNAL_TYPE, is_open
 from pv_service.cases.reporting_clock import evaluate_reporting_clocks
 from pv_service.common.vocab import SERIOUSNESS_CRITERIA
+from pv_service.exports import labels
 from pv_service.exports.survival import kaplan_meier, survival_at
 from pv_service.followup.compliance import (
     PATIENT_STATUSES,
@@ -40,13 +41,12 @@ NOTES = (
     "Interval: start to end, both days included. 'In interval' figures count what is dated in it "
     "(infusion, visit, timepoint due date, case first received); cumulative figures count everything "
     "up to the as-of date.",
-    "Patient status as of the as-of date from the follow-up compliance engine, as GET "
-    "/v1/compliance/products/{id} reports it: one status per patient from their treatments with this product "
-    "(a death, withdrawal or transfer recorded under another product still ends them); a fatal case outcome "
-    "counts as a death.",
+    "Patient status as of the as-of date from the follow-up compliance engine, as the service's compliance "
+    "view reports it: one status per patient from their treatments with this product (a death, withdrawal "
+    "or transfer recorded under another product still ends them); a fatal case outcome counts as a death.",
     "Timepoint completeness: every scheduled timepoint of the product's treatments as of the as-of date. "
-    "completion_pct = (completed on time + completed late) / (completed + missed); on_time_pct = completed "
-    "on time / (completed + missed); open, overdue and not-yet-due timepoints are left out of both. "
+    "Completion = (completed on time + completed late) / (completed + missed); on-time completion = "
+    "completed on time / (completed + missed); open, overdue and not-yet-due timepoints are left out of both. "
     "Timepoints falling after a death, withdrawal or transfer are not expected and not counted.",
     "Retention: Kaplan-Meier estimate of the time from the patient's first infusion of the product to "
     "loss to follow-up. Event: lost to follow-up, dated at the patient's last visit (the infusion date "
@@ -66,24 +66,26 @@ NOTES = (
     "received (E2B C.1.4). Seriousness and reactions from the latest version as stored today (not as it "
     "stood on the as-of date). A case counts once per seriousness criterion it meets; death includes a "
     "fatal outcome.",
-    f"System organ class: no MedDRA hierarchy is loaded. Preferred terms are mapped to a SOC with the demo "
-    f"term file (pv_service/demo/data/demo_terms.csv); terms not in it are under '{UNMAPPED_SOC}'. A case "
-    f"counts once per SOC it has a reaction in.",
-    "Designated medical events: the term groups of alerts/signal_rules.yaml for the product's modality, "
-    "exact preferred-term match, listed cumulatively; in_interval marks cases first received in the interval.",
+    f"System organ class: no MedDRA hierarchy is loaded. Preferred terms are mapped to a SOC with the "
+    f"service's demonstration term list; terms not in it are under '{UNMAPPED_SOC}'. A case counts once per "
+    f"SOC it has a reaction in.",
+    "Designated medical events: the designated-medical-event term groups of the signal rules for the "
+    "product's modality, exact preferred-term match, listed cumulatively; the tables mark the cases first "
+    "received in the interval.",
     "Signals: signal alerts of the product raised by the as-of date, with their workflow status today. "
-    "Open: new, validation, validated, assessment, confirmed, not_confirmed, refuted; closed: closed.",
+    "Open: new, validation, validated, assessment, confirmed, not confirmed, refuted; closed: closed.",
     "Expedited reports: one per case and regulator that approved the product, for cases first received in "
-    "the interval, status as of the as-of date (alerts/reporting_clocks.yaml; every case is treated as "
-    "unexpected). on_time_pct = on time / (on time + late). Reports not yet submitted (pending, or pending "
-    "and overdue) are left out of the percentage and listed in pending_reports.",
-    "Obligations: confirmatory-trial obligations and their milestones as of the as-of date "
-    "(alerts/deadlines.yaml). days_remaining for open obligations, days_overdue for overdue ones.",
+    "the interval, status as of the as-of date by the reporting-clock rules (every case is treated as "
+    "unexpected). On time (%) = on time / (on time + late). Reports not yet submitted (pending, or pending "
+    "and overdue) are left out of the percentage and listed as pending reports.",
+    "Obligations: confirmatory-trial obligations and their milestones as of the as-of date, by the "
+    "obligation deadline rules. Days remaining are given for open obligations, days overdue for overdue ones.",
 )
 
 TABLES: dict[str, tuple[str, ...]] = {
-    "products": ("product", "trade_name", "inn", "modality", "target", "mah", "followup_plan", "approvals"),
-    "key_figures": ("product", "section", "figure", "value"),
+    "products": ("product", "trade_name", "inn", "modality", "modality_label", "target", "mah", "followup_plan",
+                 "followup_plan_label", "approvals"),
+    "key_figures": ("product", "section", "figure", "label", "value"),
     "timepoints": ("product", "label", *TIMEPOINT_STATUSES, "due", "completion_pct", "on_time_pct"),
     "retention": ("product", "time_days", "time_months", "n_at_risk", "n_events", "n_censored", "survival"),
     "cases_by_seriousness": ("product", "group", "category", "n_cases"),
@@ -478,10 +480,13 @@ def summarise_product(inp: ProductInputs, rules, as_of: dt.date, start: dt.date,
     figures = [("followup", k, v) for k, v in f_fig.items()] + [("safety", k, v) for k, v in s_fig.items()] + [
         ("obligations", k, v) for k, v in o_fig.items()]
     p = inp.product
+    row = {k: p.get(k) for k in ("trade_name", "inn", "modality", "target", "mah", "followup_plan", "approvals")}
+    row["modality_label"] = labels.modality(p.get("modality"))
+    row["followup_plan_label"] = labels.plan(rules, p.get("plan_name", p.get("followup_plan")), p.get("followup_plan"))
     return {
-        "products": pd.DataFrame([{k: p.get(k) for k in ("trade_name", "inn", "modality", "target", "mah",
-                                                          "followup_plan", "approvals")}]),
+        "products": pd.DataFrame([row]),
         "key_figures": pd.DataFrame({"section": [f[0] for f in figures], "figure": [f[1] for f in figures],
+                                     "label": [labels.figure(f[1]) for f in figures],
                                      "value": pd.Series([f[2] for f in figures], dtype=object)}),
         "timepoints": timepoints, "retention": retention, "cases_by_seriousness": by_ser, "cases_by_soc": by_soc,
         "reports_by_quarter": quarters, "dme_cases": dme, "signals": signals, "obligations": obligations,

@@ -116,6 +116,7 @@ class Duration(RuleModel):
 
 
 class Plan(RuleModel):
+    label: str = Field(default="", max_length=80)  # for people (exports, pages): "CAR-T, lifelong"
     description: str = ""
     duration: Duration
     grace_days: int = Field(ge=0)

@@ -5,6 +5,7 @@ import datetime as dt
 import io
 import json
 import math
+import re
 import zipfile
 
 import openpyxl
@@ -13,6 +14,7 @@ import pytest
 from pypdf import PdfReader
 
 from pv_service.core.settings import PROJECT_ROOT
+from pv_service.exports import labels
 
 URL = "/v1/exports/compliance"
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "exports"
@@ -292,7 +294,8 @@ def test_pdf(client, world, cohort):
         "visits 66.7% of 3", "yearly timepoints 50.0% of 2", "positive screenings: 0",
         "Cases in interval: 4", "serious 2, non-serious 2", "fatal 0", "Cases cumulative: 6",
         "DME cases: 1 in interval, 1 cumulative", "Signals: 1 open, 1 closed",
-        "General disorders and administrat…: 2", "Unmapped SOC: 1",
+        "General disorders and administration site conditions: 2", "Unmapped SOC: 1",
+        "CAR-T; MAH: MAH A", "Follow-up plan: CAR-T, lifelong follow-up",
         "Confirmatory obligations: 2", "open 1, overdue 1, fulfilled 0", "milestones overdue: 1",
         "EMA due 2026-06-30: overdue by 146 days", "NMPA due 2028-01-01: 404 days left", "next: first patient in",
         "Expedited reports in interval: 4", "on time 1, late 1", "on time: 50.0% of submitted",
@@ -305,6 +308,36 @@ def test_pdf(client, world, cohort):
         assert expected in text, f"{expected!r} not in the PDF text:\n{text}"
     definitions = reader.pages[1].extract_text()
     assert "Definitions" in definitions and "Unmapped SOC" in definitions
+    for page in reader.pages:  # codes in words, no file names or API paths
+        flat = page.extract_text()
+        assert not re.findall(r"\b[a-z0-9]+_[a-z0-9_]+\b|\.ya?ml\b|\.csv\b|/v1/|…", flat), flat
+
+
+def test_human_labels_beside_codes(client, world, cohort):
+    """JSON, CSV and Excel keep the codes and show a label beside each: plan, modality, key figures."""
+    doc = json.loads(get(client, world.safety, format="json").content)
+    [prod] = doc["products"]
+    assert (prod["modality"], prod["modality_label"]) == ("car_t", "CAR-T")
+    assert (prod["followup_plan"], prod["followup_plan_label"]) == ("car_t_lifelong", "CAR-T, lifelong follow-up")
+    figures = {k for figs in prod["key_figures"].values() for k in figs}
+    assert set(prod["key_figure_labels"]) == figures
+    assert prod["key_figure_labels"]["patients_treated"] == "Patients treated"
+    assert all(label and "_" not in label for label in prod["key_figure_labels"].values())
+    assert set(figures) <= set(labels.FIGURES), set(figures) - set(labels.FIGURES)
+    notes = " ".join(doc["notes"])
+    assert not re.findall(r"\.ya?ml\b|\.csv\b|/v1/", notes), notes
+
+    zf = zipfile.ZipFile(io.BytesIO(get(client, world.safety, format="csv").content))
+    products_csv = pd.read_csv(zf.open("products.csv"))
+    assert products_csv.loc[0, "followup_plan_label"] == "CAR-T, lifelong follow-up"
+    kf = pd.read_csv(zf.open("key_figures.csv"))
+    assert list(kf.columns[:4]) == ["product", "section", "figure", "label"] and kf["label"].notna().all()
+
+    wb = openpyxl.load_workbook(io.BytesIO(get(client, world.safety, format="xlsx").content))
+    header = [c.value for c in wb["products"][1]]
+    row = dict(zip(header, (c.value for c in wb["products"][2])))
+    assert (row["modality_label"], row["followup_plan_label"]) == ("CAR-T", "CAR-T, lifelong follow-up")
+    assert [c.value for c in wb["key_figures"][1]][:4] == ["product", "section", "figure", "label"]
 
 
 def test_interval_and_period_errors(client, world, cohort):
