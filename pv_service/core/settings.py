@@ -8,21 +8,25 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pv_service.core import keys
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PV_", env_file=".env", extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Production unless said otherwise: a deployment that sets nothing must not run on made-up keys.
+    environment: Literal["development", "test", "production"] = "production"
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'pv_service.db'}"
     host: str = "127.0.0.1"
     port: int = 8000
-    # Signs access tokens.
-    secret_key: str = DEV_SECRET
-    # Keys the HMAC that turns a clinic's local patient identifier into a pseudonym.
-    pseudonym_key: str = DEV_SECRET
+    # Signs access tokens. Required in production; elsewhere, when unset, a random key from local_keys_file.
+    secret_key: str = ""
+    # Keys the HMAC that turns a clinic's local patient identifier into a pseudonym (same rule).
+    pseudonym_key: str = ""
+    # Development and test keys, made on first use; git-ignored, never used in production.
+    local_keys_file: Path = PROJECT_ROOT / ".pv-local-keys.json"
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=1000, ge=1)
@@ -48,14 +52,23 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def refuse_unsafe_production(self) -> "Settings":
-        if self.environment == "production":
-            for name in ("secret_key", "pseudonym_key"):
-                value = getattr(self, name)
-                if value == DEV_SECRET or len(value) < 32:
-                    raise ValueError(
-                        f"PV_{name.upper()} must be set to a random value of at least 32 characters in production"
-                    )
+    def check_keys(self) -> "Settings":
+        if self.environment != "production":
+            if not (self.secret_key and self.pseudonym_key):
+                local = keys.local_keys(self.local_keys_file)
+                self.secret_key = self.secret_key or local["secret_key"]
+                self.pseudonym_key = self.pseudonym_key or local["pseudonym_key"]
+            return self
+        hint = 'e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        for name in keys.KEY_NAMES:
+            value = getattr(self, name)
+            if not value:
+                raise ValueError(f"PV_{name.upper()} must be set in production ({hint})")
+            problem = keys.weakness(value)
+            if problem:
+                raise ValueError(f"PV_{name.upper()} {problem}: use a random value of {keys.MIN_LENGTH}+ characters ({hint})")
+        if self.secret_key == self.pseudonym_key:
+            raise ValueError("PV_SECRET_KEY and PV_PSEUDONYM_KEY must differ: one leaked key must not give away the other")
         return self
 
     @property
