@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from pv_service.auth import service
 from pv_service.auth.models import ApiKey, Organization, User
-from pv_service.auth.principal import AdminPrincipal, CurrentPrincipal, SessionDep, principal_cache
+from pv_service.auth.principal import AdminPrincipal, CurrentPrincipal, SessionDep
 from pv_service.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -61,8 +61,7 @@ def list_api_keys(session: SessionDep, principal: CurrentPrincipal) -> list[ApiK
 @router.post("/auth/api-keys/{key_id}/revoke", response_model=ApiKeyPublic)
 def revoke_api_key(request: Request, session: SessionDep, principal: CurrentPrincipal, key_id: DbId, now: Now) -> ApiKey:
     row = service.revoke_api_key(session, principal.user_id, key_id, now)
-    session.commit()
-    principal_cache(request).clear()  # this worker refuses the key from now on
+    session.commit()  # raises the revocation epoch (a trigger): every worker refuses the key from now on
     return row
 
 

@@ -18,11 +18,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import Response
 
-from pv_service.auth.principal import Principal, principal_cache
+from pv_service.auth.principal import Principal, resolve_token
 from pv_service.auth.security import API_KEY_PREFIX
 from pv_service.common.vocab import Role
-from pv_service.core.db import app_engine
-from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
 
 SESSION_COOKIE = "pv_session"
@@ -66,7 +64,7 @@ def tokens_match(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), given.encode())
 
 
-async def current_session(request: Request, now: Now) -> WebSession:
+async def current_session(request: Request) -> WebSession:
     """The signed-in safety officer, judged against the service clock."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -74,7 +72,7 @@ async def current_session(request: Request, now: Now) -> WebSession:
     if token.startswith(API_KEY_PREFIX):
         raise LoginRequired(expired=True)
     try:
-        principal = await principal_cache(request).resolve(app_engine(request), token, now)
+        principal = await resolve_token(request, token)
     except HTTPException:
         raise LoginRequired(expired=True) from None
     if principal.role != Role.safety_officer:
