@@ -7,6 +7,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import select
 
 from pv_service.auth import service
+from pv_service.auth.login import LoginRefused, password_login
 from pv_service.auth.models import ApiKey, Organization, User
 from pv_service.auth.principal import AdminPrincipal, CurrentPrincipal, SessionDep
 from pv_service.auth.schemas import (
@@ -23,21 +24,28 @@ from pv_service.auth.security import create_access_token
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.types import DbId
 from pv_service.common.vocab import OrgKind, Role
+from pv_service.core.db import app_engine
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
 
 router = APIRouter(prefix="/v1", tags=["access"])
 
 
-@router.post("/auth/token", response_model=TokenOut)
-def login(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()], now: Now) -> TokenOut:
-    user = service.authenticate(session, form.username, form.password)
+@router.post("/auth/token", response_model=TokenOut, responses={
+    429: {"description": "too many attempts for this username or from this address; see Retry-After"}})
+async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], now: Now) -> TokenOut:
+    address = request.client.host if request.client else None
+    try:
+        user = await password_login(app_engine(request), form.username, form.password, address, now)
+    except LoginRefused as exc:
+        raise HTTPException(exc.status_code, exc.message, headers=exc.headers) from None
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "wrong username or password", headers={"WWW-Authenticate": "Bearer"}
         )
     settings = get_settings()
-    token = create_access_token(user.id, user.role, settings.secret_key, settings.access_token_minutes, now)
+    token = create_access_token(user.id, user.role, settings.secret_key, settings.access_token_minutes, now,
+                                user.token_version)
     return TokenOut(access_token=token, expires_in=settings.access_token_minutes * 60)
 
 

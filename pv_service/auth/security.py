@@ -18,8 +18,21 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
+
+
 def verify_password(password: str, password_hash: str | None) -> bool:
+    """Exactly one hash verification whether or not there is a hash to check: an unknown or
+    passwordless user takes as long to refuse as a wrong password (no enumeration by timing)."""
     if not password_hash:
+        _hasher.verify(password, _dummy_hash())
         return False
     return _hasher.verify(password, password_hash)
 

@@ -12,7 +12,6 @@ from pv_service.auth.security import (
     hash_api_key,
     hash_password,
     new_api_key,
-    verify_password,
 )
 from pv_service.common.errors import Conflict, InvalidInput
 from pv_service.common.lookup import get_or_404
@@ -63,13 +62,6 @@ def create_user(session: Session, data: UserCreate, now: dt.datetime, actor_id: 
     audit.record(session, actor_id=actor_id, actor=actor, entity_type="user", entity_id=user.id, action="created",
                  before=None, after={"username": user.username, "role": user.role,
                                      "organization_id": user.organization_id}, now=now)
-    return user
-
-
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.exec(select(User).where(User.username == username)).first()
-    if user is None or not user.is_active or not verify_password(password, user.password_hash):
-        return None
     return user
 
 

@@ -39,8 +39,16 @@ class Settings(BaseSettings):
     # on 2 cores, 4 per worker carried more reports with a lower p99 than 10 or 16 (every
     # extra backend is one more process contending for the cores); a batch uses 3 at once.
     pg_pool_size: int = Field(default=4, ge=1, le=200)
-    # How long a worker may reuse a resolved token before asking the database again (0: never).
+    # How long a worker may reuse a resolved token before asking the database again (0: never);
+    # revocations hold at once regardless (the revocation epoch is read on every request).
     principal_cache_seconds: float = Field(default=10, ge=0, le=300)
+    # Password sign-in: attempts per username and per client address within the window, then
+    # locked out (429 with Retry-After); hash checks run at most this many at once per worker.
+    login_attempts_per_user: int = Field(default=5, ge=1)
+    login_attempts_per_address: int = Field(default=30, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
 
     @field_validator("database_url")
     @classmethod
