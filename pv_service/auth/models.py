@@ -28,6 +28,11 @@ class User(SQLModel, table=True):
     # Part of every access token; raising it ends all the user's sessions (logout, password reset, re-role).
     token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
+    @property
+    def service_account(self) -> bool:
+        """A system user (a clinic's EMR, a gateway): no password, only keys an admin issues."""
+        return self.password_hash is None
+
 
 class ApiKey(SQLModel, table=True):
     """Long-lived key for a clinic system; only a SHA-256 of the secret is kept."""
