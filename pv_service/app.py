@@ -19,6 +19,7 @@ from pv_service.auth.router import router as auth_router
 from pv_service.cases.router import router as cases_router
 from pv_service.common.body_limit import BodySizeLimit
 from pv_service.common.errors import DomainError, InvalidInput
+from pv_service.common.security_headers import SecurityHeaders
 from pv_service.core.clock import Clock
 from pv_service.core.db import get_engine
 from pv_service.core.pg import Pools
@@ -30,6 +31,7 @@ from pv_service.jobs.router import router as jobs_router
 from pv_service.patients.router import router as patients_router
 from pv_service.products.router import router as products_router
 from pv_service.signals.router import router as signals_router
+from pv_service.web.admin import router as web_admin_router
 from pv_service.web.router import router as web_router
 
 log = logging.getLogger("pv_service")
@@ -131,7 +133,9 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
 
     # Routes are matched in order, each tried in turn: the intake routes, the busiest, go first.
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,
-                   alerts_router, audit_router, jobs_router, compliance_router, web_router, exports_router):
+                   alerts_router, audit_router, jobs_router, compliance_router, web_router, web_admin_router,
+                   exports_router):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app

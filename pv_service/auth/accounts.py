@@ -89,7 +89,8 @@ def revoke_key(session: Session, actor: Principal, key_id: int, now: dt.datetime
 
 def update_user(session: Session, actor: Principal, user_id: int, data: UserUpdate, now: dt.datetime) -> User:
     user = get_or_404(session, User, user_id, "no such user")
-    changes = data.model_dump(exclude_unset=True)
+    # null means "unchanged" for role and is_active; for organization_id it means "none".
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k == "organization_id"}
     if user.id == actor.user_id and (changes.get("is_active") is False
                                      or changes.get("role", Role.admin) != Role.admin):
         raise Conflict("an admin cannot deactivate or re-role themselves (another admin can)")
@@ -101,7 +102,7 @@ def update_user(session: Session, actor: Principal, user_id: int, data: UserUpda
     if role.value != user.role or organization_id != user.organization_id:
         user.token_version += 1  # what the user's sessions were granted no longer holds
     user.role, user.organization_id = role.value, organization_id
-    if "is_active" in changes and changes["is_active"] is not None:
+    if "is_active" in changes:
         user.is_active = changes["is_active"]
     session.add(user)
     session.flush()

@@ -65,6 +65,11 @@ class PasswordReset(BaseModel):
 
 
 Scope = Literal["read", "reports:write", "write"]
+SCOPE_HELP = {
+    "read": "read (GET calls)",
+    "reports:write": "submit safety reports",
+    "write": "every change its role allows",
+}
 
 
 class ApiKeyCreate(BaseModel):

@@ -24,6 +24,7 @@ from pv_service.alerting import service as alerting
 from pv_service.alerting.schemas import TransitionIn
 from pv_service.alerting.workflow import Action, transitions_for
 from pv_service.audit.chain import verify
+from pv_service.auth import accounts
 from pv_service.auth.login import LoginRefused, password_login
 from pv_service.auth.principal import SessionDep
 from pv_service.auth.security import create_access_token
@@ -37,9 +38,12 @@ from pv_service.web import charts, queries
 from pv_service.web.auth import (
     LOGIN_COOKIE,
     CsrfRejected,
+    WEB_ROLES,
     LoginRequired,
+    NotAdmin,
     NotSafetyOfficer,
     Officer,
+    SignedIn,
     WebSession,
     check_csrf,
     clear_session_cookie,
@@ -129,9 +133,15 @@ class UIRoute(APIRoute):
                     params["expired"] = "1"
                 return RedirectResponse("/ui/login?" + urlencode(params), status_code=303)
             except NotSafetyOfficer as exc:
+                if exc.principal.role == Role.admin:
+                    return RedirectResponse("/ui/admin", status_code=303)
                 return error_page(request, 403, "Safety officers only",
                                   f"You are signed in as {exc.principal.username} (role: {exc.principal.role.value}). "
                                   "These pages are for safety officers; other roles use the API.", relogin=True)
+            except NotAdmin as exc:
+                return error_page(request, 403, "Admins only",
+                                  f"You are signed in as {exc.principal.username} (role: {exc.principal.role.value}). "
+                                  "Account management is for admins.")
             except CsrfRejected:
                 return error_page(request, 403, "Form expired",
                                   "The form was not sent from this session (missing or stale security token). "
@@ -197,22 +207,28 @@ async def login(request: Request, now: Now,
         return response
     if user is None:
         return _login_form(request, next, error="Wrong username or password.", status_code=401)
-    if user.role != Role.safety_officer:
+    if user.role not in WEB_ROLES:
         return error_page(request, 403, "Safety officers only",
                           f"{user.username} has the role {user.role}. These pages are for safety officers; "
                           "other roles use the API.", relogin=True)
     settings = get_settings()
     token = create_access_token(user.id, user.role, settings.secret_key, settings.access_token_minutes, now,
                                 user.token_version)
-    response = RedirectResponse(safe_next(next), status_code=303)
+    target = safe_next(next)
+    if user.role == Role.admin and not target.startswith("/ui/admin"):
+        target = "/ui/admin"
+    response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, token)
     response.delete_cookie(LOGIN_COOKIE, path="/ui")
     return response
 
 
 @router.post("/ui/logout")
-def logout(request: Request, web: Officer, csrf_token: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, web: SignedIn, session: SessionDep, csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(web, csrf_token)
+    # Server-side: the session token is refused from now on, even if the cookie was copied.
+    accounts.end_sessions(session, web.principal.user_id)
+    session.commit()
     response = RedirectResponse("/ui/login", status_code=303)
     clear_session_cookie(response, request)
     return response
