@@ -251,6 +251,8 @@ def create_user(
     role: Annotated[str, typer.Option(help="clinic, safety_officer, mah or admin")],
     organization: Annotated[Optional[str], typer.Option(help="Organization name or id")] = None,
     password: Annotated[Optional[str], typer.Option(help="Password (prompted when omitted)")] = None,
+    service_account: Annotated[bool, typer.Option("--service-account",
+                                                  help="No password: a clinic system that uses API keys an admin issues")] = False,
 ) -> None:
     """Create a user (the way to create the first admin)."""
     from pydantic import ValidationError
@@ -263,7 +265,9 @@ def create_user(
     from pv_service.core.db import session_scope
 
     _check_migrated(_engine())
-    if password is None:
+    if service_account and password is not None:
+        _fail("a service account has no password: give --service-account or --password, not both")
+    if password is None and not service_account:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with session_scope() as session:
         org_id = None
