@@ -3,6 +3,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PV_PORT ?= 8000
 export PV_PORT
+# The service defaults to production (it then needs real keys); the demo and benchmarks run as
+# development, with random keys kept in the git-ignored .pv-local-keys.json.
+demo bench-intake bench-signals bench-compliance: export PV_ENVIRONMENT ?= development
 
 .PHONY: install test-tools demo serve test migrate clean bench-deps bench-intake bench-signals bench-compliance
 

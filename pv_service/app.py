@@ -23,6 +23,7 @@ from pv_service.common.body_limit import BodySizeLimit
 from pv_service.common.errors import DomainError, InvalidInput
 from pv_service.common.redact import install_access_log_redaction, without_inputs
 from pv_service.common.strict_input import StrictInput
+from pv_service.common.security_headers import SecurityHeaders
 from pv_service.core.clock import Clock
 from pv_service.core.db import get_engine
 from pv_service.core.pg import Pools
@@ -35,6 +36,7 @@ from pv_service.patients.router import router as patients_router
 from pv_service.products.router import router as products_router
 from pv_service.signals.router import router as signals_router
 from pv_service.web.api_docs import router as api_docs_router
+from pv_service.web.admin import router as web_admin_router
 from pv_service.web.router import router as web_router
 
 log = logging.getLogger("pv_service")
@@ -144,9 +146,11 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
 
     # Routes are matched in order, each tried in turn: the intake routes, the busiest, go first.
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,
-                   alerts_router, audit_router, jobs_router, compliance_router, web_router, exports_router):
+                   alerts_router, audit_router, jobs_router, compliance_router, web_router, web_admin_router,
+                   exports_router):
         app.include_router(router)
     app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app

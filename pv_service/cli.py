@@ -26,8 +26,29 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _settings():
+    """The settings, or a message naming what is wrong with them (not a traceback)."""
+    from pydantic import ValidationError
+
+    from pv_service.core.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        _fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))
+
+
+def _refuse_in_production(command: str) -> None:
+    # The demo creates users with a published password: never on a production database.
+    if _settings().environment == "production":
+        _fail(f"`{command}` creates demo users with a published password and is refused when PV_ENVIRONMENT is "
+              "production (the default); set PV_ENVIRONMENT=development to run it (`make demo` does)")
+
+
 def _engine():
     from pv_service.core.db import get_engine
+
+    _settings()
     return get_engine()
 
 
@@ -93,7 +114,8 @@ def demo(
     patients: Annotated[int, typer.Option(help="Number of synthetic patients")] = 3000,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Seed only")] = False,
 ) -> None:
-    """Migrate, seed the real product registry and a synthetic cohort, then serve."""
+    """Migrate, seed the real product registry and a synthetic cohort, then serve (not in production)."""
+    _refuse_in_production("demo")
     from pv_service.core.db import session_scope
     from pv_service.core.migrate import upgrade
     from pv_service.demo.load import load_demo
@@ -228,6 +250,8 @@ def create_user(
     role: Annotated[str, typer.Option(help="clinic, safety_officer, mah or admin")],
     organization: Annotated[Optional[str], typer.Option(help="Organization name or id")] = None,
     password: Annotated[Optional[str], typer.Option(help="Password (prompted when omitted)")] = None,
+    service_account: Annotated[bool, typer.Option("--service-account",
+                                                  help="No password: a clinic system that uses API keys an admin issues")] = False,
 ) -> None:
     """Create a user (the way to create the first admin)."""
     from pydantic import ValidationError
@@ -240,7 +264,9 @@ def create_user(
     from pv_service.core.db import session_scope
 
     _check_migrated(_engine())
-    if password is None:
+    if service_account and password is not None:
+        _fail("a service account has no password: give --service-account or --password, not both")
+    if password is None and not service_account:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with session_scope() as session:
         org_id = None

@@ -1,7 +1,7 @@
 """Every table, imported in one place so Alembic and create_all see the whole metadata."""
 from pv_service.alerting.models import Alert, AlertEvent  # noqa: F401,E402
 from pv_service.audit.models import AuditRecord  # noqa: F401,E402
-from pv_service.auth.models import ApiKey, Organization, User  # noqa: F401
+from pv_service.auth.models import ApiKey, AuthEpoch, LoginThrottle, Organization, User  # noqa: F401
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion  # noqa: F401
 from pv_service.followup.models import FollowupContact  # noqa: F401
 from pv_service.jobs.models import JobRun  # noqa: F401,E402

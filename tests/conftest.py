@@ -11,6 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# Before anything reads the settings: the service's default is production, which needs real keys.
+os.environ.setdefault("PV_ENVIRONMENT", "test")
+
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient

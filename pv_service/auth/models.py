@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from pv_service.core.db import UTCDateTime
@@ -24,6 +25,13 @@ class User(SQLModel, table=True):
     organization_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
     is_active: bool = True
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    # Part of every access token; raising it ends all the user's sessions (logout, password reset, re-role).
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+    @property
+    def service_account(self) -> bool:
+        """A system user (a clinic's EMR, a gateway): no password, only keys an admin issues."""
+        return self.password_hash is None
 
 
 class ApiKey(SQLModel, table=True):
@@ -35,3 +43,24 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Space-separated (pv_service.auth.scopes); keys made before scopes existed keep full access.
+    scopes: str = Field(default="read write", max_length=100, sa_column_kwargs={"server_default": "read write"})
+
+
+class AuthEpoch(SQLModel, table=True):
+    """One counter, raised by every revocation (key, user, session): each request compares it
+    with the value its worker's cached principals were resolved at, so revocation holds at
+    once in every worker. A missing row reads as 0."""
+    __tablename__ = "auth_epoch"
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    epoch: int = Field(sa_type=sa.BigInteger)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Password attempts per username (hashed) and per client address, shared by all workers."""
+    __tablename__ = "login_throttle"
+    key: str = Field(primary_key=True, max_length=80)
+    attempts: int
+    window_start: dt.datetime = Field(sa_type=UTCDateTime)
+    locked_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)

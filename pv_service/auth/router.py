@@ -6,38 +6,48 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import select
 
-from pv_service.auth import service
+from pv_service.auth import accounts, service
+from pv_service.auth.login import LoginRefused, password_login
 from pv_service.auth.models import ApiKey, Organization, User
-from pv_service.auth.principal import AdminPrincipal, CurrentPrincipal, SessionDep, principal_cache
+from pv_service.auth.principal import AdminPrincipal, CurrentPrincipal, SessionDep
 from pv_service.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
     OrganizationCreate,
     OrganizationPublic,
+    PasswordReset,
     TokenOut,
     UserCreate,
     UserPublic,
+    UserUpdate,
 )
 from pv_service.auth.security import create_access_token
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.types import DbId
 from pv_service.common.vocab import OrgKind, Role
+from pv_service.core.db import app_engine
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
 
 router = APIRouter(prefix="/v1", tags=["access"])
 
 
-@router.post("/auth/token", response_model=TokenOut)
-def login(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()], now: Now) -> TokenOut:
-    user = service.authenticate(session, form.username, form.password)
+@router.post("/auth/token", response_model=TokenOut, responses={
+    429: {"description": "too many attempts for this username or from this address; see Retry-After"}})
+async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], now: Now) -> TokenOut:
+    address = request.client.host if request.client else None
+    try:
+        user = await password_login(app_engine(request), form.username, form.password, address, now)
+    except LoginRefused as exc:
+        raise HTTPException(exc.status_code, exc.message, headers=exc.headers) from None
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "wrong username or password", headers={"WWW-Authenticate": "Bearer"}
         )
     settings = get_settings()
-    token = create_access_token(user.id, user.role, settings.secret_key, settings.access_token_minutes, now)
+    token = create_access_token(user.id, user.role, settings.secret_key, settings.access_token_minutes, now,
+                                user.token_version)
     return TokenOut(access_token=token, expires_in=settings.access_token_minutes * 60)
 
 
@@ -46,23 +56,27 @@ def me(session: SessionDep, principal: CurrentPrincipal) -> User:
     return service.get_user(session, principal.user_id)
 
 
+def _created(row: ApiKey, key: str) -> ApiKeyCreated:
+    return ApiKeyCreated(**ApiKeyPublic.model_validate(row).model_dump(), key=key)
+
+
 @router.post("/auth/api-keys", response_model=ApiKeyCreated, status_code=201)
 def create_api_key(session: SessionDep, principal: CurrentPrincipal, body: ApiKeyCreate, now: Now) -> ApiKeyCreated:
-    row, key = service.issue_api_key(session, principal.user_id, body.name, now)
+    row, key = accounts.issue_key(session, principal, principal.user_id, body, now)
     session.commit()
-    return ApiKeyCreated(**ApiKeyPublic.model_validate(row).model_dump(), key=key)
+    return _created(row, key)
 
 
 @router.get("/auth/api-keys", response_model=list[ApiKeyPublic])
 def list_api_keys(session: SessionDep, principal: CurrentPrincipal) -> list[ApiKey]:
-    return list(session.exec(select(ApiKey).where(ApiKey.user_id == principal.user_id).order_by(ApiKey.id)).all())
+    return accounts.keys_of(session, principal.user_id)
 
 
 @router.post("/auth/api-keys/{key_id}/revoke", response_model=ApiKeyPublic)
-def revoke_api_key(request: Request, session: SessionDep, principal: CurrentPrincipal, key_id: DbId, now: Now) -> ApiKey:
-    row = service.revoke_api_key(session, principal.user_id, key_id, now)
-    session.commit()
-    principal_cache(request).clear()  # this worker refuses the key from now on
+def revoke_api_key(session: SessionDep, principal: CurrentPrincipal, key_id: DbId, now: Now) -> ApiKey:
+    """Your own key; an admin, anyone's (a leaked clinic key is revoked centrally)."""
+    row = accounts.revoke_key(session, principal, key_id, now)
+    session.commit()  # raises the revocation epoch (a trigger): every worker refuses the key from now on
     return row
 
 
@@ -110,3 +124,34 @@ def list_users(session: SessionDep, _: AdminPrincipal, page: PageDep, role: Role
 @router.get("/users/{user_id}", response_model=UserPublic)
 def get_user(session: SessionDep, _: AdminPrincipal, user_id: DbId) -> User:
     return service.get_user(session, user_id)
+
+
+@router.patch("/users/{user_id}", response_model=UserPublic)
+def update_user(session: SessionDep, admin: AdminPrincipal, user_id: DbId, body: UserUpdate, now: Now) -> User:
+    """Deactivate or reactivate (a deactivated user's tokens and keys are refused at once), re-role."""
+    user = accounts.update_user(session, admin, user_id, body, now)
+    session.commit()
+    return user
+
+
+@router.post("/users/{user_id}/password", response_model=UserPublic)
+def reset_password(session: SessionDep, admin: AdminPrincipal, user_id: DbId, body: PasswordReset, now: Now) -> User:
+    """Set a new password; every session of the user ends."""
+    user = accounts.reset_password(session, admin, user_id, body.password, now)
+    session.commit()
+    return user
+
+
+@router.get("/users/{user_id}/api-keys", response_model=list[ApiKeyPublic])
+def list_user_api_keys(session: SessionDep, _: AdminPrincipal, user_id: DbId) -> list[ApiKey]:
+    service.get_user(session, user_id)
+    return accounts.keys_of(session, user_id)
+
+
+@router.post("/users/{user_id}/api-keys", response_model=ApiKeyCreated, status_code=201)
+def issue_user_api_key(session: SessionDep, admin: AdminPrincipal, user_id: DbId, body: ApiKeyCreate,
+                       now: Now) -> ApiKeyCreated:
+    """A key for any user, above all a service account (a clinic system with no password)."""
+    row, key = accounts.issue_key(session, admin, user_id, body, now)
+    session.commit()
+    return _created(row, key)

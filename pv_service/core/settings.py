@@ -8,21 +8,25 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pv_service.core import keys
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PV_", env_file=".env", extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Production unless said otherwise: a deployment that sets nothing must not run on made-up keys.
+    environment: Literal["development", "test", "production"] = "production"
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'pv_service.db'}"
     host: str = "127.0.0.1"
     port: int = 8000
-    # Signs access tokens.
-    secret_key: str = DEV_SECRET
-    # Keys the HMAC that turns a clinic's local patient identifier into a pseudonym.
-    pseudonym_key: str = DEV_SECRET
+    # Signs access tokens. Required in production; elsewhere, when unset, a random key from local_keys_file.
+    secret_key: str = ""
+    # Keys the HMAC that turns a clinic's local patient identifier into a pseudonym (same rule).
+    pseudonym_key: str = ""
+    # Development and test keys, made on first use; git-ignored, never used in production.
+    local_keys_file: Path = PROJECT_ROOT / ".pv-local-keys.json"
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=1000, ge=1)
@@ -35,8 +39,16 @@ class Settings(BaseSettings):
     # on 2 cores, 4 per worker carried more reports with a lower p99 than 10 or 16 (every
     # extra backend is one more process contending for the cores); a batch uses 3 at once.
     pg_pool_size: int = Field(default=4, ge=1, le=200)
-    # How long a worker may reuse a resolved token before asking the database again (0: never).
+    # How long a worker may reuse a resolved token before asking the database again (0: never);
+    # revocations hold at once regardless (the revocation epoch is read on every request).
     principal_cache_seconds: float = Field(default=10, ge=0, le=300)
+    # Password sign-in: attempts per username and per client address within the window, then
+    # locked out (429 with Retry-After); hash checks run at most this many at once per worker.
+    login_attempts_per_user: int = Field(default=5, ge=1)
+    login_attempts_per_address: int = Field(default=30, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
 
     @field_validator("database_url")
     @classmethod
@@ -48,14 +60,23 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def refuse_unsafe_production(self) -> "Settings":
-        if self.environment == "production":
-            for name in ("secret_key", "pseudonym_key"):
-                value = getattr(self, name)
-                if value == DEV_SECRET or len(value) < 32:
-                    raise ValueError(
-                        f"PV_{name.upper()} must be set to a random value of at least 32 characters in production"
-                    )
+    def check_keys(self) -> "Settings":
+        if self.environment != "production":
+            if not (self.secret_key and self.pseudonym_key):
+                local = keys.local_keys(self.local_keys_file)
+                self.secret_key = self.secret_key or local["secret_key"]
+                self.pseudonym_key = self.pseudonym_key or local["pseudonym_key"]
+            return self
+        hint = 'e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        for name in keys.KEY_NAMES:
+            value = getattr(self, name)
+            if not value:
+                raise ValueError(f"PV_{name.upper()} must be set in production ({hint})")
+            problem = keys.weakness(value)
+            if problem:
+                raise ValueError(f"PV_{name.upper()} {problem}: use a random value of {keys.MIN_LENGTH}+ characters ({hint})")
+        if self.secret_key == self.pseudonym_key:
+            raise ValueError("PV_SECRET_KEY and PV_PSEUDONYM_KEY must differ: one leaked key must not give away the other")
         return self
 
     @property

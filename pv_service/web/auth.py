@@ -18,11 +18,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import Response
 
-from pv_service.auth.principal import Principal, principal_cache
+from pv_service.auth.principal import Principal, resolve_token
 from pv_service.auth.security import API_KEY_PREFIX
 from pv_service.common.vocab import Role
-from pv_service.core.db import app_engine
-from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
 
 SESSION_COOKIE = "pv_session"
@@ -46,6 +44,14 @@ class NotSafetyOfficer(Exception):
         self.principal = principal
 
 
+class NotAdmin(Exception):
+    """A valid user who may not use the account pages."""
+
+    def __init__(self, principal: Principal):
+        super().__init__(f"role {principal.role.value} may not manage accounts")
+        self.principal = principal
+
+
 class CsrfRejected(Exception):
     """A POST without the form token of the current session."""
 
@@ -66,23 +72,45 @@ def tokens_match(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), given.encode())
 
 
-async def current_session(request: Request, now: Now) -> WebSession:
-    """The signed-in safety officer, judged against the service clock."""
+# Who may sign in to the web pages: safety officers (alerts, compliance, audit) and admins (accounts).
+WEB_ROLES = (Role.safety_officer, Role.admin)
+
+
+async def signed_in(request: Request) -> WebSession:
+    """The signed-in user of the web pages, judged against the service clock (a logout or a
+    password reset ends the session at once: the token's version is checked)."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise LoginRequired()
     if token.startswith(API_KEY_PREFIX):
         raise LoginRequired(expired=True)
     try:
-        principal = await principal_cache(request).resolve(app_engine(request), token, now)
+        principal = await resolve_token(request, token)
     except HTTPException:
         raise LoginRequired(expired=True) from None
-    if principal.role != Role.safety_officer:
+    if principal.role not in WEB_ROLES:
         raise NotSafetyOfficer(principal)
     return WebSession(principal, csrf_for(token))
 
 
+async def current_session(request: Request) -> WebSession:
+    """The signed-in safety officer."""
+    web = await signed_in(request)
+    if web.principal.role != Role.safety_officer:
+        raise NotSafetyOfficer(web.principal)
+    return web
+
+
+async def current_admin(request: Request) -> WebSession:
+    web = await signed_in(request)
+    if web.principal.role != Role.admin:
+        raise NotAdmin(web.principal)
+    return web
+
+
 Officer = Annotated[WebSession, Depends(current_session)]
+AdminWeb = Annotated[WebSession, Depends(current_admin)]
+SignedIn = Annotated[WebSession, Depends(signed_in)]
 
 
 def check_csrf(web: WebSession, given: str | None) -> None:

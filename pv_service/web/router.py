@@ -24,11 +24,13 @@ from pv_service.alerting import service as alerting
 from pv_service.alerting.schemas import TransitionIn
 from pv_service.alerting.workflow import Action, transitions_for
 from pv_service.audit.chain import verify
-from pv_service.auth import service as auth_service
+from pv_service.auth import accounts
+from pv_service.auth.login import LoginRefused, password_login
 from pv_service.auth.principal import SessionDep
 from pv_service.auth.security import create_access_token
 from pv_service.common.errors import Conflict, DomainError, InvalidInput, NotFound
 from pv_service.common.vocab import Role
+from pv_service.core.db import app_engine
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
 from pv_service.jobs.definitions import current_rules
@@ -36,9 +38,12 @@ from pv_service.web import charts, queries
 from pv_service.web.auth import (
     LOGIN_COOKIE,
     CsrfRejected,
+    WEB_ROLES,
     LoginRequired,
+    NotAdmin,
     NotSafetyOfficer,
     Officer,
+    SignedIn,
     WebSession,
     check_csrf,
     clear_session_cookie,
@@ -128,9 +133,15 @@ class UIRoute(APIRoute):
                     params["expired"] = "1"
                 return RedirectResponse("/ui/login?" + urlencode(params), status_code=303)
             except NotSafetyOfficer as exc:
+                if exc.principal.role == Role.admin:
+                    return RedirectResponse("/ui/admin", status_code=303)
                 return error_page(request, 403, "Safety officers only",
                                   f"You are signed in as {exc.principal.username} (role: {exc.principal.role.value}). "
                                   "These pages are for safety officers; other roles use the API.", relogin=True)
+            except NotAdmin as exc:
+                return error_page(request, 403, "Admins only",
+                                  f"You are signed in as {exc.principal.username} (role: {exc.principal.role.value}). "
+                                  "Account management is for admins.")
             except CsrfRejected:
                 return error_page(request, 403, "Form expired",
                                   "The form was not sent from this session (missing or stale security token). "
@@ -180,29 +191,44 @@ def login_form(request: Request, next: str = "/ui", expired: bool = False) -> Re
 
 
 @router.post("/ui/login")
-def login(request: Request, session: SessionDep, now: Now,
-          username: Annotated[str, Form(max_length=100)] = "", password: Annotated[str, Form(max_length=200)] = "",
-          login_csrf: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/ui") -> Response:
+async def login(request: Request, now: Now,
+                username: Annotated[str, Form(max_length=100)] = "", password: Annotated[str, Form(max_length=200)] = "",
+                login_csrf: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/ui") -> Response:
     if not tokens_match(request.cookies.get(LOGIN_COOKIE, ""), login_csrf):
         return _login_form(request, next, error="The sign-in form expired; please try again.", status_code=400)
-    user = auth_service.authenticate(session, username.strip(), password)
+    address = request.client.host if request.client else None
+    try:
+        user = await password_login(app_engine(request), username.strip(), password, address, now)
+    except LoginRefused as exc:
+        response = _login_form(request, next, error=f"Too many sign-in attempts; try again in {exc.retry_after} s."
+                               if exc.status_code == 429 else "Too many sign-ins at once; try again shortly.",
+                               status_code=exc.status_code)
+        response.headers.update(exc.headers)
+        return response
     if user is None:
         return _login_form(request, next, error="Wrong username or password.", status_code=401)
-    if user.role != Role.safety_officer:
+    if user.role not in WEB_ROLES:
         return error_page(request, 403, "Safety officers only",
                           f"{user.username} has the role {user.role}. These pages are for safety officers; "
                           "other roles use the API.", relogin=True)
     settings = get_settings()
-    token = create_access_token(user.id, user.role, settings.secret_key, settings.access_token_minutes, now)
-    response = RedirectResponse(safe_next(next), status_code=303)
+    token = create_access_token(user.id, user.role, settings.secret_key, settings.access_token_minutes, now,
+                                user.token_version)
+    target = safe_next(next)
+    if user.role == Role.admin and not target.startswith("/ui/admin"):
+        target = "/ui/admin"
+    response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, token)
     response.delete_cookie(LOGIN_COOKIE, path="/ui")
     return response
 
 
 @router.post("/ui/logout")
-def logout(request: Request, web: Officer, csrf_token: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, web: SignedIn, session: SessionDep, csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(web, csrf_token)
+    # Server-side: the session token is refused from now on, even if the cookie was copied.
+    accounts.end_sessions(session, web.principal.user_id)
+    session.commit()
     response = RedirectResponse("/ui/login", status_code=303)
     clear_session_cookie(response, request)
     return response

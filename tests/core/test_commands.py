@@ -54,6 +54,14 @@ def test_admin_commands_and_errors(migrated):
     assert user.exit_code == 0, user.output
     again = runner.invoke(app, ["create-user", "--username", "alice", "--role", "admin", "--password", "long-enough-pw"])
     assert again.exit_code == 2 and "exists" in again.output
+    feed = runner.invoke(app, ["create-user", "--username", "emr-feed", "--role", "admin", "--service-account"])
+    assert feed.exit_code == 0, feed.output
+    with core_db.get_engine().connect() as conn:
+        stored = conn.exec_driver_sql("SELECT password_hash FROM app_user WHERE username = 'emr-feed'").scalar_one()
+    assert stored is None
+    both = runner.invoke(app, ["create-user", "--username", "x-feed", "--role", "admin", "--service-account",
+                               "--password", "long-enough-pw"])
+    assert both.exit_code == 2 and "not both" in both.output
     clinic_without_org = runner.invoke(app, ["create-user", "--username", "bob", "--role", "clinic",
                                              "--password", "long-enough-pw"])
     assert clinic_without_org.exit_code == 2 and "organization_id" in clinic_without_org.output

@@ -50,7 +50,7 @@ def table_counts(engine) -> dict[str, int]:
 
 
 def rows(engine, table, limit: int | None = None) -> list[dict]:
-    stmt = sa.select(table).order_by(table.c.id)
+    stmt = sa.select(table).order_by(*table.primary_key.columns)  # not every table has an id
     if limit:
         stmt = stmt.limit(limit)
     with engine.connect() as conn:

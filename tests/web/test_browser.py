@@ -176,3 +176,42 @@ def test_safety_officer_validates_the_top_alert_in_chromium(playwright_api, live
         finally:
             browser.close()
     assert failures == []
+
+
+def test_admin_issues_and_revokes_a_key_in_chromium(playwright_api, live_server):
+    """The accounts page under its Content-Security-Policy: styled (the stylesheet is allowed),
+    no console errors (a CSP violation is one), the new key shown once."""
+    sync_playwright, expect = playwright_api
+    base, _ = live_server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    failures: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+            page.set_default_timeout(15_000)
+            page.on("response", lambda r: r.status >= 400 and failures.append(f"{r.status} {r.url}"))
+            page.on("console", lambda m: m.type == "error" and failures.append(f"console: {m.text}"))
+            page.goto(base + "/ui/login")
+            page.get_by_label("Username").fill("demo-admin")
+            page.get_by_label("Password").fill(SAFETY_PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+            # The stylesheet applied: the header bar has its dark background.
+            assert page.locator("header.top").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(16, 42, 67)"
+            page.get_by_label("Name").fill("EMR gateway")
+            page.get_by_label("submit safety reports").check()
+            page.get_by_role("button", name="Issue key").click()
+            secret = page.locator("code.secret")
+            expect(secret).to_contain_text("pvk_")
+            page.screenshot(path=SHOTS / "08-admin-new-key.png", full_page=True)
+            page.goto(base + "/ui/admin")
+            expect(page.locator("code.secret")).to_have_count(0)
+            row = page.locator("table.accounts tr", has_text="EMR gateway")
+            row.get_by_role("button", name="Revoke").click()
+            expect(page.get_by_text("Key revoked.")).to_be_visible()
+            expect(page.locator("table.accounts tr", has_text="EMR gateway")).to_contain_text("revoked")
+            page.screenshot(path=SHOTS / "09-admin.png", full_page=True)
+        finally:
+            browser.close()
+    assert failures == [], failures
