@@ -55,8 +55,8 @@ class PairPublic(BaseModel):
     def _finite_or_null(self, value: float | None) -> float | None:
         return None if value is None or finite.non_finite_fields({"v": value}) else value
 
-    @computed_field(description='Measures that are infinite (a zero cell), as "Infinity" or "-Infinity"; '
-                                'they are null in their own field')
+    @computed_field(description='Measures that are not finite (infinite by a zero cell): "Infinity", '
+                                '"-Infinity" or "NaN"; they are null in their own field')
     @property
     def non_finite(self) -> dict[str, str]:
         return finite.non_finite_fields({m: getattr(self, m) for m in MEASURES})

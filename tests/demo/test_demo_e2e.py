@@ -96,6 +96,13 @@ def test_pages_render_the_demo_for_a_safety_officer(seeded_demo, demo_client):
         page = demo_client.get(f"/ui/alerts/{dme.id}")
         assert page.status_code == 200, page.text[:500]
         assert "T-cell malignancies" in page.text
+        with Session(seeded_demo.engine) as s:
+            signals = s.exec(select(Alert).where(Alert.type == "signal")).all()
+        for alert in signals:  # the pages show an infinite measure as such
+            page = demo_client.get(f"/ui/alerts/{alert.id}")
+            assert page.status_code == 200, page.text[:500]
+            if alert.detail["measures"].get("prr") == math.inf:
+                assert re.search(r'id="m-prr"><th>PRR</th><td class="num">∞<', page.text)
         case_id = dme.detail["case_ids"][0]
         assert demo_client.get(f"/ui/cases/{case_id}").status_code == 200
         for path in ("/ui", "/ui/compliance", "/ui/audit"):
