@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from pydantic import BaseModel, ConfigDict, computed_field, field_serializer
 
@@ -53,7 +54,7 @@ class PairPublic(BaseModel):
 
     @field_serializer(*MEASURES, when_used="json")
     def _finite_or_null(self, value: float | None) -> float | None:
-        return None if value is None or finite.non_finite_fields({"v": value}) else value
+        return value if value is None or math.isfinite(value) else None
 
     @computed_field(description='Measures that are not finite (infinite by a zero cell): "Infinity", '
                                 '"-Infinity" or "NaN"; they are null in their own field')
