@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ PG_URL = os.environ.get("PV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@1
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def _postgres_engine():
+def _postgres_engine(suffix: str = ""):
     """A fresh schema of its own per test process, so concurrent runs cannot trample each other."""
     probe = make_engine(PG_URL)
     try:
@@ -48,7 +49,7 @@ def _postgres_engine():
         pytest.skip(f"{message}; set PV_TEST_POSTGRES_URL or start PostgreSQL to run these")
     finally:
         probe.dispose()
-    schema = f"pv_test_{os.getpid()}"
+    schema = f"pv_test_{os.getpid()}{suffix}"
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -71,21 +72,30 @@ def rules():
     return load_rules(RULES_FIXTURE)
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def engine(request, tmp_path_factory):
-    if request.param == "sqlite":
+@contextmanager
+def _session_engine(kind: str, tmp_path_factory, suffix: str = ""):
+    """A migrated database of the given kind for a whole session, dropped at the end."""
+    if kind == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}")
         upgrade(engine)
         yield engine
         engine.dispose()
         return
-    engine, admin, schema = _postgres_engine()
+    engine, admin, schema = _postgres_engine(suffix)
     upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def engine(request, tmp_path_factory):
+    with _session_engine(request.param, tmp_path_factory) as engine:
+        yield engine
 
 
 def _empty(engine) -> None:
@@ -183,3 +193,44 @@ def world(session) -> World:
     )
     session.commit()
     return w
+
+
+# The demo as `pv-service demo --no-serve --patients 500` builds it: the size at which a
+# designated medical event (T-cell malignancy) first appears, with zero cells in its table.
+DEMO_PATIENTS = 500
+DEMO_ROLES = {"admin": "demo-admin", "safety_officer": "demo-safety", "clinic": "demo-clinic", "mah": "demo-mah"}
+
+
+@dataclass
+class SeededDemo:
+    engine: sa.engine.Engine
+    dialect: str
+    job_runs: list  # the JobRun of every job's first run, in JOBS order
+    users: dict[str, User]  # role -> the demo's user of that role
+
+    def headers(self, role: str) -> dict[str, str]:
+        return token_headers(self.users[role])
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def seeded_demo(request, tmp_path_factory) -> SeededDemo:
+    """Products, the synthetic cohort and one manual run of every job, once per database per session.
+
+    Read-only for the tests that use it: they share it across the session.
+    """
+    from sqlmodel import select
+
+    from pv_service.demo.load import load_demo
+    from pv_service.jobs.definitions import JOBS
+    from pv_service.jobs.runner import run_job
+    from pv_service.products.seed import seed_products
+
+    with _session_engine(request.param, tmp_path_factory, suffix="_demo") as engine:
+        with Session(engine) as s:
+            seed_products(s, NOW)
+            load_demo(s, NOW, n_patients=DEMO_PATIENTS)
+            s.commit()
+        runs = [run_job(engine, spec, lambda: NOW, trigger="manual") for spec in JOBS.values()]
+        with Session(engine, expire_on_commit=False) as s:
+            users = {u.role: u for u in s.exec(select(User).where(User.username.in_(DEMO_ROLES.values())))}
+        yield SeededDemo(engine, request.param, runs, users)

@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from pv_service.core.db import UTCDateTime
+from pv_service.core.db import FiniteJSON, UTCDateTime
 
 
 class Alert(SQLModel, table=True):
@@ -26,7 +26,7 @@ class Alert(SQLModel, table=True):
     subject_type: str = Field(max_length=20)  # treatment, patient, product, case, pair
     subject_id: int | None = Field(default=None, index=True)
     product_id: int | None = Field(default=None, foreign_key="product.id", index=True)
-    detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=FiniteJSON)
     assignee_id: int | None = Field(default=None, foreign_key="app_user.id")
     first_raised_at: dt.datetime = Field(sa_type=UTCDateTime)
     last_seen_at: dt.datetime = Field(sa_type=UTCDateTime)

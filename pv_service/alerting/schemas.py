@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pv_service.alerting.workflow import Action
+from pv_service.common.finite import JSONObject
 from pv_service.common.types import DbId
 
 
@@ -21,7 +21,7 @@ class AlertPublic(BaseModel):
     subject_type: str
     subject_id: int | None
     product_id: int | None
-    detail: dict[str, Any]
+    detail: JSONObject
     assignee_id: int | None
     first_raised_at: dt.datetime
     last_seen_at: dt.datetime

@@ -27,7 +27,9 @@ class Modality(StrEnum):
 
 
 class ApprovalType(StrEnum):
+    """How a regulator approved: NMPA/EU conditional, FDA accelerated, or not yet checked by an admin."""
     conditional = "conditional"
+    accelerated = "accelerated"
     full = "full"
     unverified = "unverified"
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel
 from starlette.requests import Request
 from starlette.concurrency import run_in_threadpool
 
+from pv_service.common import finite
 from pv_service.core.settings import get_settings
 
 # Stable constraint names so Alembic migrations are reproducible on both databases.
@@ -44,6 +45,20 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.timezone.utc)
         return value.astimezone(dt.timezone.utc)
+
+
+class FiniteJSON(TypeDecorator):
+    """JSON holding non-finite floats on both databases: PostgreSQL refuses a bare Infinity,
+    SQLite would store it as invalid JSON. Stored as null plus a marker (pv_service.common.finite)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else finite.mark(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else finite.restore(value)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pv_service.common import finite
 from pv_service.exports.summary import ComplianceSummary
 
 MEDIA_TYPE = "application/json"
@@ -59,4 +60,5 @@ def as_document(summary: ComplianceSummary) -> dict[str, Any]:
 
 
 def render_json(summary: ComplianceSummary) -> bytes:
-    return json.dumps(as_document(summary), ensure_ascii=False, indent=1).encode("utf-8")
+    # Strict JSON: a non-finite number (a rate over nothing) is null plus its non_finite marker.
+    return json.dumps(finite.mark(as_document(summary)), ensure_ascii=False, indent=1, allow_nan=False).encode("utf-8")

@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from pv_service.core.db import UTCDateTime
+from pv_service.core.db import FiniteJSON, UTCDateTime
 
 
 class JobRun(SQLModel, table=True):
@@ -21,5 +21,5 @@ class JobRun(SQLModel, table=True):
     started_at: dt.datetime = Field(sa_type=UTCDateTime)
     finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     outcome: str = Field(max_length=20)  # running, succeeded, failed
-    counts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    counts: dict[str, Any] = Field(default_factory=dict, sa_type=FiniteJSON)
     error: str | None = None

@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from pv_service.auth.principal import AdminPrincipal, Principal, SessionDep, require
 from pv_service.common.errors import Conflict, NotFound
+from pv_service.common.finite import JSONObject
 from pv_service.common.lookup import get_or_404
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.types import ApiDate, DbId
@@ -32,7 +33,7 @@ class JobRunPublic(BaseModel):
     started_at: dt.datetime
     finished_at: dt.datetime | None
     outcome: str
-    counts: dict[str, Any]
+    counts: JSONObject
     error: str | None
 
 

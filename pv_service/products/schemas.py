@@ -52,13 +52,17 @@ class ObligationPublic(ObligationIn):
     milestones: list[MilestonePublic] = []
 
 
-class ProductCreate(BaseModel):
+class ProductFields(BaseModel):
+    """What identifies a product; the registry seed (products.csv) is checked against it too."""
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
     inn: str = Field(min_length=1, max_length=200)
     trade_name: str = Field(min_length=1, max_length=200)
     modality: Modality
     target: str | None = Field(default=None, max_length=60)
+
+
+class ProductCreate(ProductFields):
     mah_organization_id: DbId
     followup_plan: str | None = Field(default=None, max_length=60)
     approvals: list[ApprovalIn] = []

@@ -15,11 +15,15 @@ import io
 from dataclasses import dataclass
 from importlib import resources
 
+from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from pv_service.auth.models import Organization
 from pv_service.common.vocab import OrgKind
 from pv_service.products.models import Product, ProductApproval
+from pv_service.products.schemas import ApprovalIn, ProductFields
+
+REGISTRY_FILE = "data/products.csv"
 
 # Country of the marketing authorisation holder's licence, by regulator.
 JURISDICTION_COUNTRY = {"NMPA": "CN", "FDA": "US"}
@@ -41,11 +45,35 @@ class ProductRow:
     source: str | None
 
 
+class RegistryError(ValueError):
+    """products.csv holds a value the API could not serve; names the row and the column."""
+
+
+def _registry_text() -> str:
+    return resources.files("pv_service.products").joinpath(REGISTRY_FILE).read_text(encoding="utf-8")
+
+
+def _check(row: ProductRow, line: int) -> None:
+    """Each value must fit the API's schemas, or every read of the registry would fail later."""
+    try:
+        ProductFields(code=row.code, inn=row.inn, trade_name=row.trade_name, modality=row.modality, target=row.target)
+        ApprovalIn(jurisdiction=row.jurisdiction, approval_date=row.approval_date, approval_type=row.approval_type,
+                   indication=row.indication, source=row.source)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise RegistryError(f"{REGISTRY_FILE} row {line}: {problems}") from None
+    if not row.mah:
+        raise RegistryError(f"{REGISTRY_FILE} row {line}: mah: must name the marketing authorisation holder")
+
+
 def read_products_csv() -> list[ProductRow]:
-    """The products shipped with the package, in file order."""
-    text = resources.files("pv_service.products").joinpath("data/products.csv").read_text(encoding="utf-8")
+    """The products shipped with the package, in file order, each checked against the API's schemas."""
     rows = []
-    for raw in csv.DictReader(io.StringIO(text)):
+    for line, raw in enumerate(csv.DictReader(io.StringIO(_registry_text())), start=2):
+        try:
+            approval_date = dt.date.fromisoformat(raw["approval_date"].strip())
+        except ValueError:
+            raise RegistryError(f"{REGISTRY_FILE} row {line}: approval_date: not a YYYY-MM-DD date") from None
         rows.append(
             ProductRow(
                 code=raw["code"].strip(),
@@ -55,12 +83,13 @@ def read_products_csv() -> list[ProductRow]:
                 target=raw["target"].strip() or None,
                 mah=raw["mah"].strip(),
                 jurisdiction=raw["jurisdiction"].strip(),
-                approval_date=dt.date.fromisoformat(raw["approval_date"].strip()),
+                approval_date=approval_date,
                 approval_type=raw["approval_type"].strip(),
                 indication=raw["indication"].strip(),
                 source=raw["source"].strip() or None,
             )
         )
+        _check(rows[-1], line)
     return rows
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from pv_service.core.db import UTCDateTime
+from pv_service.core.db import FiniteJSON, UTCDateTime
 
 
 class SignalRun(SQLModel, table=True):
@@ -17,10 +17,10 @@ class SignalRun(SQLModel, table=True):
     finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     as_of: dt.date
     level: str = Field(max_length=40)  # "pt" or "group"
-    params: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    params: dict[str, Any] = Field(default_factory=dict, sa_type=FiniteJSON)
     n_reports: int = 0
     n_pairs: int = 0
-    hyperparameters: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, sa_type=FiniteJSON)
     status: str = Field(default="succeeded", max_length=20)
 
 

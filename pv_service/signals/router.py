@@ -85,4 +85,5 @@ def trend(session: SessionDep, principal: SignalReader, product: str, event: str
         .where(SignalPair.product == product, SignalPair.event == event, SignalRun.level == level, _scope(principal))
         .order_by(SignalRun.id)
     ).all()
-    return [TrendPoint(**PairPublic.model_validate(p).model_dump(), as_of=as_of) for p, as_of in rows]
+    return [TrendPoint.model_validate({**{f: getattr(p, f) for f in PairPublic.model_fields}, "as_of": as_of})
+            for p, as_of in rows]

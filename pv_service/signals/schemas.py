@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import math
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field, field_serializer
+
+from pv_service.common import finite
+from pv_service.common.finite import JSONObject
 
 
 class RunPublic(BaseModel):
@@ -13,16 +16,20 @@ class RunPublic(BaseModel):
     finished_at: dt.datetime | None
     as_of: dt.date
     level: str
-    params: dict[str, Any]
+    params: JSONObject
     n_reports: int
     n_pairs: int
-    hyperparameters: dict[str, Any]
+    hyperparameters: JSONObject
     status: str
 
 
+MEASURES = ("expected", "prr", "prr_lower", "prr_upper", "chi2", "ror", "ror_lower", "ror_upper",
+            "ic", "ic025", "ic975", "ebgm", "eb05", "eb95")
+
+
 class PairPublic(BaseModel):
-    """Measures of one pair in one run; null where a measure is undefined or infinite."""
-    model_config = ConfigDict(from_attributes=True, ser_json_inf_nan="null")
+    """Measures of one pair in one run: null where undefined, or where infinite (named in `non_finite`)."""
+    model_config = ConfigDict(from_attributes=True)
     run_id: int
     product: str
     event: str
@@ -44,6 +51,16 @@ class PairPublic(BaseModel):
     ebgm: float | None
     eb05: float | None
     eb95: float | None
+
+    @field_serializer(*MEASURES, when_used="json")
+    def _finite_or_null(self, value: float | None) -> float | None:
+        return value if value is None or math.isfinite(value) else None
+
+    @computed_field(description='Measures that are not finite (infinite by a zero cell): "Infinity", '
+                                '"-Infinity" or "NaN"; they are null in their own field')
+    @property
+    def non_finite(self) -> dict[str, str]:
+        return finite.non_finite_fields({m: getattr(self, m) for m in MEASURES})
 
 
 class TrendPoint(PairPublic):

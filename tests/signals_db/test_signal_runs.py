@@ -133,3 +133,30 @@ def test_runs_api_filters_sorts_and_scopes(client, session, world, cohort):
     assert client.get("/v1/signals/runs", headers=world.clinic.headers).status_code == 403
     assert client.get(f"/v1/signals/runs/{first.id}/pairs", params={"sort": "bogus"}, headers=s).status_code == 422
     assert client.get("/v1/signals/runs/999/pairs", headers=s).status_code == 404
+
+
+def test_infinite_measures_are_stored_sorted_and_named_on_both_databases(client, session, world, cohort):
+    """Rash is reported only with X and Y together (case 6): no Rash without X, so PRR and ROR are infinite."""
+    from pv_service.signals.models import MEASURE_COLUMNS, SignalPair
+    from sqlmodel import select
+
+    run = run_signals(session, NOW)
+    session.commit()
+    session.expire_all()
+    rash = session.exec(select(SignalPair).where(SignalPair.run_id == run.id, SignalPair.product == "X",
+                                                 SignalPair.event == "Rash")).one()
+    assert rash.prr == math.inf and rash.ror == math.inf
+    s = world.safety.headers
+    for sort in MEASURE_COLUMNS:
+        for descending in (True, False):
+            r = client.get(f"/v1/signals/runs/{run.id}/pairs", params={"sort": sort, "descending": descending}, headers=s)
+            assert r.status_code == 200, r.text
+            items = r.json()["items"]
+            values = [math.inf if p.get("non_finite", {}).get(sort) == "Infinity" else p[sort] for p in items]
+            known = [v for v in values if v is not None]
+            assert values == known + [None] * (len(values) - len(known)), (sort, values)  # undefined last
+            assert known == sorted(known, reverse=descending), (sort, descending, values)
+    x_rash = next(p for p in client.get(f"/v1/signals/runs/{run.id}/pairs", params={"event": "Rash", "product": "X"},
+                                        headers=s).json()["items"])
+    assert x_rash["prr"] is None and x_rash["non_finite"]["prr"] == "Infinity"
+    assert x_rash["non_finite"]["ror"] == "Infinity"

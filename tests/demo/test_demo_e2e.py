@@ -1,0 +1,111 @@
+"""The demo end to end, on SQLite and on PostgreSQL: every job runs, the designated medical
+events are alerted, and the pages and API show them (tests/conftest.py `seeded_demo`)."""
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from pv_service.alerting.models import Alert
+from pv_service.app import create_app
+from pv_service.jobs.definitions import JOBS
+from pv_service.signals.models import SignalPair, SignalRun
+from tests.conftest import NOW
+from tests.web.helpers import use_session_of
+
+
+@pytest.fixture(scope="module")
+def demo_client(seeded_demo):
+    with TestClient(create_app(clock=lambda: NOW, engine=seeded_demo.engine)) as c:
+        yield c
+
+
+def _dme_alerts(engine) -> list[Alert]:
+    with Session(engine) as s:
+        return s.exec(select(Alert).where(Alert.key.startswith("signal:dme:")).order_by(Alert.id)).all()
+
+
+def test_every_job_succeeds(seeded_demo):
+    assert [r.job for r in seeded_demo.job_runs] == list(JOBS)
+    for run in seeded_demo.job_runs:
+        assert run.outcome == "succeeded", f"{run.job}: {run.error}"
+
+
+def test_t_cell_malignancies_are_alerted_with_their_infinite_measures(seeded_demo):
+    alerts = _dme_alerts(seeded_demo.engine)
+    t_cell = [a for a in alerts if a.key.endswith(":T-cell malignancies")]
+    assert t_cell, [a.key for a in alerts]
+    for a in t_cell:
+        assert a.severity == "critical" and a.status == "new" and a.detail["n"] >= 1
+    with Session(seeded_demo.engine) as s:
+        # A zero cell (no T-cell malignancy outside the product) makes PRR and ROR infinite.
+        infinite = s.exec(select(SignalPair).where(SignalPair.prr == math.inf)).all()
+        assert infinite, "the demo should hold pairs with an infinite PRR"
+        assert all(p.ror == math.inf for p in infinite if p.n_event == p.n)
+        assert s.exec(select(SignalRun)).all()
+
+
+def _strict_json(text: str):
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in a JSON response"))
+
+
+def test_the_api_says_which_measures_are_infinite(seeded_demo, demo_client):
+    with Session(seeded_demo.engine) as s:
+        stored = [a for a in s.exec(select(Alert).where(Alert.type == "signal"))
+                  if any(v == math.inf for v in a.detail["measures"].values())]
+    assert stored, "the demo should raise a signal alert with an infinite measure"
+    headers = seeded_demo.headers("safety_officer")
+    for alert in stored:
+        r = demo_client.get(f"/v1/alerts/{alert.id}", headers=headers)
+        assert r.status_code == 200, r.text
+        measures = _strict_json(r.text)["detail"]["measures"]
+        infinite = {k for k, v in alert.detail["measures"].items() if v == math.inf}
+        assert {k: measures[k] for k in infinite} == dict.fromkeys(infinite)
+        assert measures["non_finite"] == dict.fromkeys(infinite, "Infinity")
+    r = demo_client.get("/v1/alerts", params={"type": "signal", "limit": 200}, headers=headers)
+    assert r.status_code == 200
+    _strict_json(r.text)
+
+    run_id = stored[0].detail["run_id"]
+    r = demo_client.get(f"/v1/signals/runs/{run_id}/pairs", params={"sort": "prr", "limit": 500}, headers=headers)
+    assert r.status_code == 200, r.text
+    pairs = _strict_json(r.text)["items"]
+    assert pairs[0]["prr"] is None and pairs[0]["non_finite"]["prr"] == "Infinity"
+    assert all(p["non_finite"] == {} for p in pairs if None not in (p["prr"], p["prr_upper"], p["ror"], p["ror_upper"]))
+    top = pairs[0]
+    r = demo_client.get("/v1/signals/trend", params={"product": top["product"], "event": top["event"],
+                                                     "level": stored[0].detail["level"]}, headers=headers)
+    assert r.status_code == 200 and _strict_json(r.text)[-1]["non_finite"]["prr"] == "Infinity", r.text
+    r = demo_client.get(f"/v1/signals/runs/{run_id}", headers=headers)
+    assert r.status_code == 200 and _strict_json(r.text)["hyperparameters"]
+
+
+def test_pages_render_the_demo_for_a_safety_officer(seeded_demo, demo_client):
+    use_session_of(demo_client, seeded_demo.users["safety_officer"])
+    try:
+        queue = demo_client.get("/ui/alerts", params={"type": "signal"})
+        assert queue.status_code == 200, queue.text[:500]
+        assert "T-cell malignancies" in queue.text
+        ids = [int(x) for x in re.findall(r'data-alert-id="(\d+)"', queue.text)]
+        assert ids
+        dme = next(a for a in _dme_alerts(seeded_demo.engine) if a.key.endswith(":T-cell malignancies"))
+        page = demo_client.get(f"/ui/alerts/{dme.id}")
+        assert page.status_code == 200, page.text[:500]
+        assert "T-cell malignancies" in page.text
+        with Session(seeded_demo.engine) as s:
+            signals = s.exec(select(Alert).where(Alert.type == "signal")).all()
+        for alert in signals:  # the pages show an infinite measure as such
+            page = demo_client.get(f"/ui/alerts/{alert.id}")
+            assert page.status_code == 200, page.text[:500]
+            if alert.detail["measures"].get("prr") == math.inf:
+                assert re.search(r'id="m-prr"><th>PRR</th><td class="num">∞<', page.text)
+        case_id = dme.detail["case_ids"][0]
+        assert demo_client.get(f"/ui/cases/{case_id}").status_code == 200
+        for path in ("/ui", "/ui/compliance", "/ui/audit"):
+            assert demo_client.get(path).status_code == 200, path
+    finally:
+        demo_client.cookies.clear()
