@@ -19,7 +19,7 @@ from pv_service.auth.router import router as auth_router
 from pv_service.cases.router import router as cases_router
 from pv_service.common.body_limit import BodySizeLimit
 from pv_service.common.errors import DomainError, InvalidInput
-from pv_service.core.clock import Clock
+from pv_service.core.clock import Clock, utc_now
 from pv_service.core.db import get_engine
 from pv_service.core.pg import Pools
 from pv_service.core.settings import get_settings
@@ -126,8 +126,14 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
         return JSONResponse(status_code=503, content={"detail": "database unavailable; retry later"})
 
     @app.get("/health", tags=["ops"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health(request: Request) -> dict:
+        """`degraded` while a job's latest run failed or a run lost its scheduler (503 if the database is away)."""
+        from pv_service.jobs.definitions import JOBS
+        from pv_service.jobs.health import job_health
+
+        with request.app.state.engine.connect() as conn:
+            jobs = job_health(conn, list(JOBS), utc_now())
+        return {"status": "degraded" if jobs["failed"] or jobs["stale"] else "ok", "jobs": jobs}
 
     # Routes are matched in order, each tried in turn: the intake routes, the busiest, go first.
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     pg_pool_size: int = Field(default=4, ge=1, le=200)
     # How long a worker may reuse a resolved token before asking the database again (0: never).
     principal_cache_seconds: float = Field(default=10, ge=0, le=300)
+    # A job run's lease: renewed every third of it while the run works; a run whose lease
+    # lapsed (its scheduler died) is taken over by the next scheduler's sweep.
+    job_lease_seconds: float = Field(default=120, ge=5, le=3600)
 
     @field_validator("database_url")
     @classmethod
