@@ -99,6 +99,7 @@ def demo(
     from pv_service.demo.load import load_demo
     from pv_service.products.seed import seed_products
 
+    _check_rules()
     engine = _engine()
     upgrade(engine)
     with session_scope(engine) as session:
@@ -163,6 +164,7 @@ def run_job_command(
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             _fail(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)")
+    _check_rules()
     engine = _engine()
     _check_migrated(engine)
     run = run_job(engine, spec, utc_now, trigger="manual", as_of=day)
@@ -266,6 +268,12 @@ _mount_subcommands()
 
 
 def main() -> None:
+    from pv_service.rules import RulesError
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    app()
+    try:
+        app()
+    except RulesError as exc:  # a command that reached the rules without _check_rules: still no traceback
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        raise SystemExit(2) from None
