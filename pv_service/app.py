@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
 from pv_service.alerting.router import router as alerts_router
 from pv_service.audit.router import router as audit_router
@@ -33,6 +33,7 @@ from pv_service.signals.router import router as signals_router
 from pv_service.web.router import router as web_router
 
 log = logging.getLogger("pv_service")
+RETRY_AFTER_SECONDS = 2  # a restart of PostgreSQL takes about a second
 
 
 def _tune_garbage_collector() -> None:
@@ -118,12 +119,16 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
             {"loc": ["request"], "msg": f"a value cannot be stored or searched: {str(getattr(exc, 'orig', exc)).strip()}",
              "type": "value_error"}]})
 
+    # The database is away (restarting, unreachable, a connection cut): 503 and when to retry.
     @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
     @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(psycopg.InterfaceError)
     @app.exception_handler(PoolTimeout)
     async def operational_error(_: Request, exc: Exception):
         log.error("database unavailable: %s", getattr(exc, "orig", exc))
-        return JSONResponse(status_code=503, content={"detail": "database unavailable; retry later"})
+        return JSONResponse(status_code=503, content={"detail": "database unavailable; retry later"},
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.get("/health", tags=["ops"])
     def health(request: Request) -> dict:

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from pv_service.core.clock import Clock, utc_now
+from pv_service.core.db import unbounded_statements
 from pv_service.core.settings import get_settings
 from pv_service.jobs.failures import record_failure, resolve_failure
 from pv_service.jobs.models import JobRun
@@ -189,6 +190,7 @@ def execute(engine: Engine, spec: JobSpec, run_id: int, now: dt.datetime, clock:
     try:
         with Heartbeat(engine, run_id, attempt, lease), Session(engine, expire_on_commit=False) as session:
             if engine.dialect.name == "postgresql":
+                unbounded_statements(session.connection())
                 session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _advisory_key(spec.name)})
             counts = spec.func(session, now) or {}
             resolve_failure(session, spec.name, now)
