@@ -54,6 +54,9 @@ def _check_rules() -> None:
         _fail(str(exc))
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def _serve(port: int | None, host: str | None) -> None:
     import uvicorn
 
@@ -62,8 +65,12 @@ def _serve(port: int | None, host: str | None) -> None:
     _check_rules()
 
     settings = get_settings()
+    # uvicorn kills a worker that does not answer its ping within timeout_worker_healthcheck
+    # (default 5 s); importing the statistics stack took 14 s on a busy 2-core machine, so
+    # workers were killed in a loop. A dead worker is still replaced at once.
     uvicorn.run("pv_service.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=settings.workers, log_level="info", access_log=settings.access_log)
+                port=port or settings.port, workers=settings.workers, log_level="info", access_log=settings.access_log,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
 
 
 PortOpt = Annotated[Optional[int], typer.Option("--port", help="Port (default: PV_PORT or 8000)")]
