@@ -218,7 +218,11 @@ def main() -> None:
     finally:
         stop.set()
         server.terminate()
-        server.wait(30)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
     end = time.monotonic()
     attempts = sorted((a for s in senders for a in s.attempts), key=lambda a: a.start)
     acked: dict[str, int] = {k: v for s in senders for k, v in s.acked.items()}

@@ -54,7 +54,7 @@ def _check_rules() -> None:
         _fail(str(exc))
 
 
-WORKER_HEALTHCHECK_SECONDS = 60
+WORKER_HEALTHCHECK_SECONDS = 20
 
 
 def _serve(port: int | None, host: str | None) -> None:
@@ -66,8 +66,9 @@ def _serve(port: int | None, host: str | None) -> None:
 
     settings = get_settings()
     # uvicorn kills a worker that does not answer its ping within timeout_worker_healthcheck
-    # (default 5 s); importing the statistics stack took 14 s on a busy 2-core machine, so
-    # workers were killed in a loop. A dead worker is still replaced at once.
+    # (default 5 s); a spawned worker re-imports this module before it can answer, which took
+    # 5.3 s on a busy 2-core machine, so workers were killed in a loop. The same timeout bounds
+    # how long the supervisor may take to notice a worker that died in the middle of a ping.
     uvicorn.run("pv_service.app:create_app", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=settings.workers, log_level="info", access_log=settings.access_log,
                 timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
