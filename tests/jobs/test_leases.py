@@ -97,3 +97,21 @@ def test_a_scheduler_started_after_the_tick_catches_it_up_once(db, treated):
     _orphan(db, "reporting-clocks", lease_until=utc_now() - dt.timedelta(seconds=1), moment=DAY + dt.timedelta(hours=1))
     assert catch_up(db, list(JOBS.values()), clock_at(DAY + dt.timedelta(hours=1, minutes=10))) == ["reporting-clocks"]
     assert all(r.outcome == "succeeded" for r in _runs(db, "reporting-clocks"))
+
+
+def test_two_schedulers_taking_over_the_same_orphan_run_it_once(db, treated):
+    _orphan(db, "followup-compliance", lease_until=utc_now() - dt.timedelta(seconds=1))
+    barrier, results = threading.Barrier(2), []
+
+    def scheduler():
+        barrier.wait()
+        results.append(run_job(db, JOBS["followup-compliance"], clock_at(DAY + dt.timedelta(hours=1))))
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    ran = [r for r in results if r is not None]
+    assert len(ran) == 1 and (ran[0].outcome, ran[0].attempt) == ("succeeded", 2)
+    assert [(r.outcome, r.attempt) for r in _runs(db, "followup-compliance")] == [("succeeded", 2)]
