@@ -72,17 +72,17 @@ def test_the_heartbeat_keeps_a_long_run_from_being_taken_over(db):
 
     def slow(session, now):
         started.set()
-        time.sleep(2.0)
+        time.sleep(4.0)
         return {"slept": 1}
 
     spec = JobSpec("slow-job", slow, {"minute": 0}, "hourly", "sleeps past its first lease")
     results = {}
     worker = threading.Thread(target=lambda: results.setdefault(
-        "first", run_job(db, spec, clock_at(DAY), lease=dt.timedelta(seconds=0.6))))
+        "first", run_job(db, spec, clock_at(DAY), lease=dt.timedelta(seconds=1.5))))
     worker.start()
     assert started.wait(10)
-    time.sleep(1.2)  # two leases have passed; the heartbeat renewed it
-    assert run_job(db, spec, clock_at(DAY), lease=dt.timedelta(seconds=0.6)) is None
+    time.sleep(3.2)  # two leases have passed; the heartbeat renewed it
+    assert run_job(db, spec, clock_at(DAY), lease=dt.timedelta(seconds=1.5)) is None
     worker.join(20)
     assert results["first"].outcome == "succeeded" and results["first"].attempt == 1
 
