@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
 from pv_service.alerting.router import router as alerts_router
 from pv_service.audit.router import router as audit_router
@@ -24,7 +24,7 @@ from pv_service.common.errors import DomainError, InvalidInput
 from pv_service.common.redact import install_access_log_redaction, without_inputs
 from pv_service.common.strict_input import StrictInput
 from pv_service.common.security_headers import SecurityHeaders
-from pv_service.core.clock import Clock
+from pv_service.core.clock import Clock, utc_now
 from pv_service.core.db import get_engine
 from pv_service.core.pg import Pools
 from pv_service.core.settings import get_settings
@@ -40,6 +40,7 @@ from pv_service.web.admin import router as web_admin_router
 from pv_service.web.router import router as web_router
 
 log = logging.getLogger("pv_service")
+RETRY_AFTER_SECONDS = 2  # a restart of PostgreSQL takes about a second
 
 
 def _tune_garbage_collector() -> None:
@@ -133,16 +134,26 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
             {"loc": ["request"], "msg": f"a value cannot be stored or searched: {str(getattr(exc, 'orig', exc)).strip()}",
              "type": "value_error"}]})
 
+    # The database is away (restarting, unreachable, a connection cut): 503 and when to retry.
     @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
     @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(psycopg.InterfaceError)
     @app.exception_handler(PoolTimeout)
     async def operational_error(_: Request, exc: Exception):
         log.error("database unavailable: %s", getattr(exc, "orig", exc))
-        return JSONResponse(status_code=503, content={"detail": "database unavailable; retry later"})
+        return JSONResponse(status_code=503, content={"detail": "database unavailable; retry later"},
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.get("/health", tags=["ops"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health(request: Request) -> dict:
+        """`degraded` while a job's latest run failed or a run lost its scheduler (503 if the database is away)."""
+        from pv_service.jobs.definitions import JOBS
+        from pv_service.jobs.health import job_health
+
+        with request.app.state.engine.connect() as conn:
+            jobs = job_health(conn, list(JOBS), utc_now())
+        return {"status": "degraded" if jobs["failed"] or jobs["stale"] else "ok", "jobs": jobs}
 
     # Routes are matched in order, each tried in turn: the intake routes, the busiest, go first.
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,

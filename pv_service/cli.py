@@ -75,6 +75,9 @@ def _check_rules() -> None:
         _fail(str(exc))
 
 
+WORKER_HEALTHCHECK_SECONDS = 20
+
+
 def _serve(port: int | None, host: str | None) -> None:
     import uvicorn
 
@@ -83,8 +86,13 @@ def _serve(port: int | None, host: str | None) -> None:
     _check_rules()
 
     settings = get_settings()
+    # uvicorn kills a worker that does not answer its ping within timeout_worker_healthcheck
+    # (default 5 s); a spawned worker re-imports this module before it can answer, which took
+    # 5.3 s on a busy 2-core machine, so workers were killed in a loop. The same timeout bounds
+    # how long the supervisor may take to notice a worker that died in the middle of a ping.
     uvicorn.run("pv_service.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=settings.workers, log_level="info", access_log=settings.access_log)
+                port=port or settings.port, workers=settings.workers, log_level="info", access_log=settings.access_log,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
 
 
 PortOpt = Annotated[Optional[int], typer.Option("--port", help="Port (default: PV_PORT or 8000)")]
@@ -121,6 +129,7 @@ def demo(
     from pv_service.demo.load import load_demo
     from pv_service.products.seed import seed_products
 
+    _check_rules()
     engine = _engine()
     upgrade(engine)
     with session_scope(engine) as session:
@@ -184,6 +193,7 @@ def run_job_command(
             day = parse_date(as_of)
         except ValueError as exc:
             _fail(f"--as-of {as_of!r} {exc}")
+    _check_rules()
     engine = _engine()
     _check_migrated(engine)
     run = run_job(engine, spec, utc_now, trigger="manual", as_of=day)
@@ -291,6 +301,12 @@ _mount_subcommands()
 
 
 def main() -> None:
+    from pv_service.rules import RulesError
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    app()
+    try:
+        app()
+    except RulesError as exc:  # a command that reached the rules without _check_rules: still no traceback
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        raise SystemExit(2) from None

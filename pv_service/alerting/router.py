@@ -25,7 +25,7 @@ from pv_service.core.deps import Now
 from pv_service.products.models import Product
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
-AlertReader = Annotated[Principal, Depends(require(Role.safety_officer, Role.mah, Role.clinic))]
+AlertReader = Annotated[Principal, Depends(require(Role.safety_officer, Role.mah, Role.clinic, Role.admin))]
 SafetyOfficer = Annotated[Principal, Depends(require(Role.safety_officer))]
 
 
@@ -34,6 +34,7 @@ class AlertType(StrEnum):
     deadline = "deadline"
     reporting_clock = "reporting_clock"
     signal = "signal"
+    job_failed = "job_failed"
 
 
 class AlertSort(StrEnum):

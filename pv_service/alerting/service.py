@@ -28,11 +28,14 @@ from pv_service.products.models import Product
 
 
 def alert_filter(principal: Principal):
-    """Safety officers see every alert; an MAH its products' alerts; a clinic its patients' follow-up alerts."""
+    """Safety officers see every alert; an MAH its products' alerts; a clinic its patients' follow-up alerts;
+    an admin the failed-job alerts."""
     if principal.role == Role.safety_officer:
         return sa.true()
     if principal.role == Role.mah:
         return Alert.product_id.in_(select(Product.id).where(Product.mah_organization_id == principal.organization_id))
+    if principal.role == Role.admin:  # operators see the jobs' own failures
+        return Alert.type == "job_failed"
     if principal.role == Role.clinic:
         return sa.and_(Alert.subject_type == "treatment", Alert.subject_id.in_(
             select(Treatment.id).join(Patient, Patient.id == Treatment.patient_id)

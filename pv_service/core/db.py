@@ -75,10 +75,30 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # No pre-ping: it costs a round trip on every request. Connections are recycled every
-    # 30 minutes; after a database restart the first request on a dead connection gets a
-    # 503 (OperationalError) and the pool replaces the connection.
-    return sa.create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
+    # Pre-ping: a connection is checked as it leaves the pool (one empty round trip), so after a
+    # database restart no request gets a dead connection; without it requests failed for
+    # seconds after the database was back. Connecting and waiting for a pooled connection are
+    # bounded so that, while the database is away, requests get a 503 at once instead of hanging.
+    settings = get_settings()
+    engine = sa.create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800, pool_pre_ping=True,
+                              pool_timeout=settings.db_timeout_seconds,
+                              connect_args={"connect_timeout": settings.db_timeout_seconds})
+    event.listen(engine, "connect", _pg_session(settings.db_statement_timeout_seconds))
+    return engine
+
+
+def _pg_session(statement_timeout_s: int):
+    def configure(dbapi_conn, _record) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET statement_timeout = '{int(statement_timeout_s)}s'")
+        dbapi_conn.commit()
+    return configure
+
+
+def unbounded_statements(connection) -> None:
+    """Jobs and migrations may run long statements: lift the request bound for this transaction."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
 
 
 @lru_cache

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import pv_service.models  # noqa: F401
+from pv_service.core.db import unbounded_statements
 from pv_service.core.settings import PROJECT_ROOT
 
 
@@ -27,6 +28,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             connection.commit()  # ends SQLAlchemy's implicit transaction (SQLite never began one)
         try:
             with connection.begin():
+                unbounded_statements(connection)
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
                 if sqlite:

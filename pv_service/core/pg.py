@@ -14,6 +14,8 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import Engine
 
+from pv_service.core.settings import get_settings
+
 
 async def _configure(conn: psycopg.AsyncConnection) -> None:
     # The intake statements are key lookups, prepared once per connection. Under the
@@ -23,6 +25,7 @@ async def _configure(conn: psycopg.AsyncConnection) -> None:
     # lookup reading thousands of index rows).
     await conn.execute("SET plan_cache_mode = force_generic_plan")
     await conn.execute("SET enable_seqscan = off")
+    await conn.execute(f"SET statement_timeout = '{int(get_settings().db_statement_timeout_seconds)}s'")
 
 
 def conninfo(engine: Engine) -> str:
@@ -40,8 +43,13 @@ class Pools:
     async def serving(self, engine: Engine, max_size: int) -> AsyncIterator[None]:
         """Open a pool for the running loop for the duration of the block (the lifespan)."""
         loop = asyncio.get_running_loop()
+        timeout = get_settings().db_timeout_seconds
+        # `check`: a connection is tested as it leaves the pool (one empty round trip), so after a
+        # database restart none is handed out dead; `timeout` bounds the wait for one (then 503).
         pool = AsyncConnectionPool(conninfo(engine), min_size=min(2, max_size), max_size=max_size, open=False,
-                                   name="pv-intake", kwargs={"autocommit": True}, configure=_configure)
+                                   name="pv-intake", kwargs={"autocommit": True, "connect_timeout": timeout},
+                                   configure=_configure, check=AsyncConnectionPool.check_connection,
+                                   timeout=timeout)
         await pool.open()
         self._by_loop[loop] = pool
         try:
@@ -62,7 +70,8 @@ async def connection(pools: Pools, engine: Engine) -> AsyncIterator[psycopg.Asyn
         async with pool.connection() as conn:
             yield conn
         return
-    conn = await psycopg.AsyncConnection.connect(conninfo(engine), autocommit=True)
+    conn = await psycopg.AsyncConnection.connect(conninfo(engine), autocommit=True,
+                                                 connect_timeout=get_settings().db_timeout_seconds)
     try:
         await _configure(conn)
         yield conn

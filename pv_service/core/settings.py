@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
     password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    # A job run's lease: renewed every third of it while the run works; a run whose lease
+    # lapsed (its scheduler died) is taken over by the next scheduler's sweep.
+    job_lease_seconds: float = Field(default=120, ge=5, le=3600)
+    # PostgreSQL: how long a request may wait to connect or for a pooled connection before it
+    # gets a 503, and how long one statement of a request may run (jobs and migrations: no limit).
+    db_timeout_seconds: int = Field(default=5, ge=1, le=60)
+    db_statement_timeout_seconds: int = Field(default=30, ge=1, le=3600)
 
     @field_validator("database_url")
     @classmethod

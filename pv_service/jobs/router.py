@@ -33,6 +33,8 @@ class JobRunPublic(BaseModel):
     started_at: dt.datetime
     finished_at: dt.datetime | None
     outcome: str
+    attempt: int
+    lease_until: dt.datetime | None
     counts: JSONObject
     error: str | None
 
@@ -78,6 +80,5 @@ def run_now(session: SessionDep, _: AdminPrincipal, name: str, request: Request,
     claimed = claim_run(engine, spec, clock, trigger="manual", as_of=as_of)
     if claimed is None:
         raise Conflict("a run of this job started at the same instant")
-    run_id, now = claimed
-    tasks.add_task(execute, engine, spec, run_id, now, clock)
-    return session.get(JobRun, run_id)
+    tasks.add_task(execute, engine, spec, claimed.run_id, claimed.now, clock, claimed.attempt)
+    return session.get(JobRun, claimed.run_id)

@@ -33,6 +33,9 @@ from pv_service.rules.reporting_clocks import ReportingClockRules
 from pv_service.rules.signal_rules import SignalRules
 
 
+MAX_RULE_FILE_BYTES = 1024 * 1024  # the shipped files are a few kilobytes
+
+
 @dataclass(frozen=True)
 class RuleFile:
     filename: str  # e.g. "followup_plans.yaml"; the section name is the stem
@@ -125,9 +128,12 @@ def load_rules(directory: str | os.PathLike[str], files: tuple[RuleFile, ...] = 
             if rf.required:
                 issues.append(RuleIssue(_display(path), 0, 0, (), "required rule file is missing"))
             continue
-        raw = path.read_bytes()
+        raw, text, problem = read_rule_file(path)
+        if problem is not None:
+            issues.append(problem)
+            continue
         digest.update(rf.filename.encode() + b"\0" + raw + b"\0")
-        model, file_issues = parse_rule_file(raw.decode("utf-8"), rf.model, _display(path))
+        model, file_issues = parse_rule_file(text, rf.model, _display(path))
         issues += file_issues
         if model is not None:
             sections[rf.section] = model
@@ -135,6 +141,25 @@ def load_rules(directory: str | os.PathLike[str], files: tuple[RuleFile, ...] = 
         raise RulesError(issues)
     return Rules(sections=sections, directory=directory, fingerprint=digest.hexdigest(),
                  files=tuple(rf.filename for rf in files if rf.section in sections))
+
+
+def read_rule_file(path: Path, max_bytes: int = MAX_RULE_FILE_BYTES) -> tuple[bytes, str, RuleIssue | None]:
+    """The file's bytes and text, or the issue that keeps it from being read (too big, not UTF-8, unreadable)."""
+    name = _display(path)
+    try:
+        with path.open("rb") as f:
+            raw = f.read(max_bytes + 1)  # never more than the bound, whatever the file's size
+    except OSError as exc:
+        return b"", "", RuleIssue(name, 0, 0, (), f"cannot read: {exc.strerror or exc}")
+    if len(raw) > max_bytes:
+        return b"", "", RuleIssue(name, 0, 0, (), f"file is larger than {max_bytes // (1024 * 1024)} MiB")
+    try:
+        return raw, raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start:exc.start].decode("utf-8", errors="replace")) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return b"", "", RuleIssue(name, line, column, (), f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})")
 
 
 def parse_rule_file(text: str, model: type[RuleModel], filename: str) -> tuple[RuleModel | None, list[RuleIssue]]:

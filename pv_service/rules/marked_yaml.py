@@ -4,6 +4,12 @@
 ourselves so that each location ``("plans", "car_t_lifelong", "timepoints", 3,
 "window_days")`` maps to the line and column of its key and of its value. Duplicate
 keys, which PyYAML silently resolves as "last one wins", are reported.
+
+Rule files are small and written by people, so anything a person would not write is
+refused before it can cost time or memory: a document that aliases expand past
+``MAX_EXPANDED_NODES`` values (a "billion laughs" bomb, checked on the composed graph in
+linear time before anything is expanded), an alias inside its own anchor, nesting deeper
+than ``MAX_DEPTH``, and integers of more than ``MAX_INT_DIGITS`` digits.
 """
 from __future__ import annotations
 
@@ -15,6 +21,10 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pv_service.rules.common import Loc
+
+MAX_EXPANDED_NODES = 50_000  # the shipped files have about 2,000
+MAX_DEPTH = 64
+MAX_INT_DIGITS = 12
 
 try:  # libyaml is several times faster; both give the same marks
     _Loader = yaml.CSafeLoader
@@ -60,17 +70,62 @@ def load_marked(text: str) -> tuple[Any, dict[Loc, Located]]:
     marks: dict[Loc, Located] = {}
     if root is None:
         return None, marks
+    _check_expansion(root)
     marks[()] = Located(Mark.of(root), Mark.of(root))
     constructor = SafeConstructor()
     return _build(root, (), marks, constructor), marks
 
 
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return node.value
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _check_expansion(root: Node) -> None:
+    """Refuse a graph that would expand too far, or forever, before expanding it.
+
+    Post-order over the composed nodes, each counted once: a node's expanded size is one
+    plus its children's, so an alias costs what it stands for without being walked again.
+    """
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose subtree is being walked: the current path
+    stack: list[tuple[Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        if done:
+            open_.discard(key)
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            if size > MAX_EXPANDED_NODES:
+                raise YamlProblem(Mark.of(node), (), f"YAML aliases expand this to more than {MAX_EXPANDED_NODES} "
+                                                     "values; rule files must be written out")
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise YamlProblem(Mark.of(node), (), "YAML alias refers to the node that contains it")
+        if depth > MAX_DEPTH:
+            raise YamlProblem(Mark.of(node), (), f"nested deeper than {MAX_DEPTH} levels")
+        open_.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in _children(node) if id(child) not in sizes)
+
+
 def _build(node: Node, loc: Loc, marks: dict[Loc, Located], c: SafeConstructor) -> Any:
     if isinstance(node, ScalarNode):
         try:
-            return c.construct_object(node, deep=True)
+            value = c.construct_object(node, deep=True)
         except ConstructorError as exc:
             raise YamlProblem(Mark.of(node), loc, f"YAML value: {exc.problem}") from None
+        except ValueError:  # int() of thousands of digits
+            raise YamlProblem(Mark.of(node), loc, f"number too large (more than {MAX_INT_DIGITS} digits)") from None
+        if isinstance(value, int) and abs(value) >= 10 ** MAX_INT_DIGITS:
+            raise YamlProblem(Mark.of(node), loc, f"number too large (more than {MAX_INT_DIGITS} digits)")
+        return value
     if isinstance(node, SequenceNode):
         out = []
         for i, item in enumerate(node.value):

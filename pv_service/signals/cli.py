@@ -24,7 +24,9 @@ from typing import Annotated, Optional
 import numpy as np
 import pandas as pd
 import typer
-import yaml
+
+from pv_service.rules.loader import read_rule_file
+from pv_service.rules.marked_yaml import YamlProblem, load_marked
 
 from .compute import compute_signals
 from .counts import MAX_STRATUM_LEVELS, SignalInputError, invert_groups
@@ -93,10 +95,14 @@ def read_groups(path: Path) -> dict[str, list[str]]:
     """
     if not path.is_file():
         raise SignalInputError(f"groups file not found: {path}")
+    # The rules' reader: bounded size, UTF-8 checked, alias bombs and huge numbers refused, all with file:line.
+    _, text, problem = read_rule_file(path)
+    if problem is not None:
+        raise SignalInputError(str(problem))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SignalInputError(f"cannot parse {path} as YAML: {exc}") from None
+        data, _ = load_marked(text)
+    except YamlProblem as exc:
+        raise SignalInputError(f"{path}:{exc.mark.line}:{exc.mark.column}: {exc.message}") from None
     if not isinstance(data, dict) or not data:
         raise SignalInputError(f"{path} must map group names to lists of terms")
     for group, terms in data.items():

@@ -83,3 +83,61 @@ def test_commands_refuse_an_unmigrated_database(tmp_path, monkeypatch):
     finally:
         get_settings.cache_clear()
         core_db.get_engine.cache_clear()
+
+
+@pytest.fixture
+def latin1_rules(migrated, monkeypatch):
+    """A copy of the rules where one comment is Latin-1, not UTF-8."""
+    rules = migrated / "alerts"
+    shutil.copytree(PROJECT_ROOT / "alerts", rules)
+    path = rules / "followup_plans.yaml"
+    lines = path.read_bytes().split(b"\n")
+    lines[1] = b"# r\xe9sum\xe9"
+    path.write_bytes(b"\n".join(lines))
+    monkeypatch.setenv("PV_RULES_DIR", str(rules))
+    get_settings.cache_clear()
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ["serve", "--port", "8799"], ["scheduler"], ["run-job", "followup-compliance"], ["demo", "--no-serve"],
+    ["export", "compliance", "-o", "out.json"],
+])
+def test_every_command_that_loads_rules_names_the_bad_file_in_one_line(latin1_rules, command, monkeypatch):
+    monkeypatch.chdir(latin1_rules.parent.parent)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert result.output == "error: alerts/followup_plans.yaml:2:4: not valid UTF-8 (byte 0xe9)\n"
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_signal_groups_file_alias_bomb_is_refused_at_once(tmp_path):
+    import time
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("report_id,product,event\n1,A,x\n2,B,y\n")
+    groups = tmp_path / "groups.yaml"
+    bomb = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    groups.write_text("\n".join(bomb) + "\n")
+    started = time.monotonic()
+    result = runner.invoke(app, ["signals", "compute", str(rows), "-o", str(tmp_path / "out.csv"),
+                                 "--groups", str(groups)])
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 2 and f"{groups}:5:" in result.output and "aliases" in result.output, result.output
+    groups.write_bytes(b"G:\n  - caf\xe9\n")
+    result = runner.invoke(app, ["signals", "compute", str(rows), "-o", str(tmp_path / "out.csv"),
+                                 "--groups", str(groups)])
+    assert result.exit_code == 2 and f"{groups}:2:" in result.output and "UTF-8" in result.output, result.output
+
+
+def test_serve_gives_slow_starting_workers_time_before_uvicorn_kills_them(migrated, monkeypatch):
+    """uvicorn pings each worker and kills one that has not answered within 5 s by default: workers
+    importing this module (pandas and scipy) on a busy 2-core machine took 5.3 s, so they were killed over and over."""
+    import uvicorn
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
+    result = runner.invoke(app, ["serve", "--port", "8799"])
+    assert result.exit_code == 0, result.output
+    assert seen["timeout_worker_healthcheck"] >= 20

@@ -1,0 +1,89 @@
+"""Hostile or broken rule files are refused quickly, with the file (and line) named, never a crash."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from pv_service.rules import RulesError, load_rules
+from pv_service.rules.marked_yaml import MAX_EXPANDED_NODES, YamlProblem, load_marked
+
+ALERTS = Path(__file__).resolve().parents[2] / "alerts"
+
+
+@pytest.fixture
+def alerts_copy(tmp_path, monkeypatch):
+    d = tmp_path / "alerts"
+    shutil.copytree(ALERTS, d)
+    monkeypatch.chdir(tmp_path)
+    return d
+
+
+def _refused(directory) -> str:
+    with pytest.raises(RulesError) as exc:
+        load_rules(directory)
+    return str(exc.value)
+
+
+def _append(path: Path, text: str) -> int:
+    """Append lines; the 1-based number of the first appended line."""
+    body = path.read_bytes()
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    path.write_bytes(body + text.encode())
+    return body.count(b"\n") + 1
+
+
+def test_invalid_utf8_names_file_line_and_column(alerts_copy):
+    path = alerts_copy / "signal_rules.yaml"
+    lines = path.read_bytes().split(b"\n")
+    lines[3] = b"# caf\xe9 au lait"  # Latin-1, not UTF-8
+    path.write_bytes(b"\n".join(lines))
+    assert _refused(alerts_copy) == "alerts/signal_rules.yaml:4:6: not valid UTF-8 (byte 0xe9)"
+
+
+@pytest.mark.parametrize("number", ["9" * 5000, "0x" + "f" * 5000, "1" + "0" * 30])
+def test_huge_integers_are_refused_naming_file_and_line(alerts_copy, number):
+    path = alerts_copy / "signal_rules.yaml"
+    text = path.read_text().replace("min_count: 3", f"min_count: {number}")
+    path.write_text(text)
+    line = text.splitlines().index(f"min_count: {number}") + 1
+    message = _refused(alerts_copy)
+    assert message.startswith(f"alerts/signal_rules.yaml:{line}:12: min_count: number too large"), message[:200]
+    assert len(message) < 200
+
+
+def test_alias_bomb_is_refused_at_once(alerts_copy):
+    bomb = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    first = _append(alerts_copy / "signal_rules.yaml", "\n".join(bomb) + "\n")
+    started = time.monotonic()
+    message = _refused(alerts_copy)
+    assert time.monotonic() - started < 2
+    assert message.startswith("alerts/signal_rules.yaml:"), message
+    assert f"more than {MAX_EXPANDED_NODES} values" in message
+    assert int(message.split(":")[1]) >= first  # points into the bomb, not at the top of the file
+
+
+def test_merge_key_bomb_is_refused_at_once():
+    lines = ["m0: &m0 {k0: 1, k1: 2, k2: 3, k3: 4, k4: 5, k5: 6, k6: 7, k7: 8, k8: 9, k9: 10}"]
+    lines += [f"m{i}: &m{i} {{<<: [{', '.join([f'*m{i - 1}'] * 10)}]}}" for i in range(1, 9)]
+    started = time.monotonic()
+    with pytest.raises(YamlProblem, match="more than"):
+        load_marked("\n".join(lines))
+    assert time.monotonic() - started < 2
+
+
+def test_the_shipped_aliases_still_load():
+    assert load_rules(ALERTS).followup.plans  # followup_plans.yaml shares assessment lists with &/*
+
+
+def test_oversized_and_unreadable_files(alerts_copy):
+    path = alerts_copy / "deadlines.yaml"
+    _append(path, "#" + "x" * (2 * 1024 * 1024) + "\n")
+    assert _refused(alerts_copy) == "alerts/deadlines.yaml: file is larger than 1 MiB"
+    path.unlink()
+    path.mkdir()  # a directory where the file should be
+    assert "alerts/deadlines.yaml" in _refused(alerts_copy)
