@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -177,22 +178,49 @@ app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Seal pending records into the hash chain, then recompute it; exit 1 if it is broken."""
-    from pv_service.audit.chain import seal, verify
+def audit_verify(
+    head: Annotated[Optional[Path], typer.Option(help="An exported head file to check against "
+                                                      "(default: the one in PV_AUDIT_HEAD_DIR)")] = None,
+) -> None:
+    """Recompute the keyed chain and check it reaches the exported head; exit 1 if it is broken."""
+    from pv_service.audit import head as audit_head
+    from pv_service.audit.chain import verify
     from pv_service.core.db import session_scope
+    from pv_service.core.settings import get_settings
+
+    engine = _engine()
+    _check_migrated(engine)
+    try:
+        exported = (audit_head.parse(head.read_text()) if head is not None
+                    else audit_head.read(get_settings().audit_head_dir))
+    except (OSError, UnicodeDecodeError, audit_head.HeadError) as exc:
+        _fail(f"audit head: {exc}", 1)
+    with session_scope(engine) as session:
+        result = verify(session, exported)
+    against = f", up to the exported head ({exported.seq} records at {exported.at})" if exported else \
+        " (no exported head to check against: the last records' removal would go unseen)"
+    if result.ok:
+        typer.echo(f"audit chain intact: {result.checked} records{against}")
+        return
+    typer.secho(f"audit chain BROKEN at record {result.first_bad_seq}: {result.reason}", err=True, fg="red")
+    raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head_export(
+    out: Annotated[Optional[Path], typer.Option(help="Directory to write audit-head.json to "
+                                                     "(default: PV_AUDIT_HEAD_DIR)")] = None,
+) -> None:
+    """Print the signed head of the trail (count + last hash) and write it outside the database."""
+    from pv_service.audit import head as audit_head
+    from pv_service.core.db import session_scope
+    from pv_service.core.settings import get_settings
 
     engine = _engine()
     _check_migrated(engine)
     with session_scope(engine) as session:
-        sealed = seal(session)
-        session.commit()
-        result = verify(session)
-    if result.ok:
-        typer.echo(f"audit chain intact: {result.checked} records ({sealed} sealed now)")
-        return
-    typer.secho(f"audit chain BROKEN at record {result.first_bad_seq}: {result.reason}", err=True, fg="red")
-    raise typer.Exit(1)
+        exported = audit_head.export(session, utc_now(), out or get_settings().audit_head_dir)
+    typer.echo(exported.line())
 
 
 @app.command("create-org")

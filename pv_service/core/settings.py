@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     # Keys the HMAC that turns a clinic's local patient identifier into a pseudonym.
     pseudonym_key: str = DEV_SECRET
+    # Keys the audit trail's hash chain and its exported head; the database never holds it.
+    audit_key: str = DEV_SECRET
+    # Where the audit-head job writes the signed head (count + last hash), outside the database.
+    audit_head_dir: Path | None = None
+    # PostgreSQL role the api and scheduler connect as (owns nothing); `migrate` grants it
+    # what the service needs, and no UPDATE/DELETE/TRUNCATE on the audit trail.
+    database_app_role: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=1000, ge=1)
@@ -50,7 +57,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def refuse_unsafe_production(self) -> "Settings":
         if self.environment == "production":
-            for name in ("secret_key", "pseudonym_key"):
+            for name in ("secret_key", "pseudonym_key", "audit_key"):
                 value = getattr(self, name)
                 if value == DEV_SECRET or len(value) < 32:
                     raise ValueError(

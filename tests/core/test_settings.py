@@ -14,5 +14,13 @@ def test_postgres_urls_are_normalised_to_psycopg3():
 def test_production_refuses_default_secrets():
     with pytest.raises(ValidationError, match="PV_SECRET_KEY"):
         Settings(environment="production")
-    ok = Settings(environment="production", secret_key="s" * 40, pseudonym_key="p" * 40)
+    with pytest.raises(ValidationError, match="PV_AUDIT_KEY"):
+        Settings(environment="production", secret_key="s" * 40, pseudonym_key="p" * 40)
+    ok = Settings(environment="production", secret_key="s" * 40, pseudonym_key="p" * 40, audit_key="a" * 40)
     assert ok.environment == "production"
+
+
+def test_app_role_must_be_a_plain_identifier():
+    assert Settings(database_app_role="pv_app").database_app_role == "pv_app"
+    with pytest.raises(ValidationError, match="database_app_role"):
+        Settings(database_app_role='pv"; DROP TABLE audit_record; --')
