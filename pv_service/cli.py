@@ -73,11 +73,38 @@ HostOpt = Annotated[Optional[str], typer.Option("--host", help="Interface (defau
 
 @app.command()
 def migrate() -> None:
-    """Upgrade the database to the latest schema (safe to run repeatedly)."""
-    from pv_service.core.migrate import upgrade
+    """Upgrade the database to the latest schema (safe to run repeatedly), as the tables' owner.
 
-    upgrade(_engine())
-    typer.echo("database is at the latest revision")
+    With PV_DATABASE_APP_ROLE set, that role is then granted what the service needs (see `db grant`).
+    """
+    from pv_service.core.migrate import upgrade
+    from pv_service.core.settings import get_settings
+
+    role = get_settings().database_app_role
+    try:
+        upgrade(_engine(), app_role=role)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo("database is at the latest revision" + (f"; role {role} granted the service's privileges" if role else ""))
+
+
+db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("grant")
+def db_grant(role: Annotated[str, typer.Argument(help="The role the api and scheduler connect as")]) -> None:
+    """Grant ROLE read/write on the service's tables, but only SELECT and INSERT on the audit trail (PostgreSQL)."""
+    from pv_service.core.grants import grant
+
+    engine = _engine()
+    _check_migrated(engine)
+    try:
+        with engine.begin() as conn:
+            grant(conn, role)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"role {role}: SELECT, INSERT, UPDATE, DELETE on the service's tables; SELECT, INSERT on audit_record")
 
 
 @app.command()
