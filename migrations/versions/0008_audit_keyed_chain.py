@@ -1,4 +1,4 @@
-"""the audit trail re-chained with HMAC-SHA256 (PV_AUDIT_KEY), every record sealed
+"""the audit trail re-chained with HMAC-SHA256 (PV_AUDIT_KEY), every record sealed; one milestone per kind
 
 Revision ID: 0008
 Revises: 0006
@@ -9,7 +9,10 @@ and records waited unsealed for a job. This checks the old chain as it stands (a
 to go on if it is broken: investigate first, a re-chain would hide it), then re-chains
 every record, sealed ones in seq order and then the unsealed ones in id order, with the
 keyed hash, and (if there was any) appends a record saying so (algorithm, count and last hash before). From
-here every record is sealed as it is written. No schema change.
+here every record is sealed as it is written.
+
+Milestones get a unique (obligation, kind): concurrent first writes had stored duplicates.
+Of duplicates the newest row (highest id) is kept; every write's values are in the audit trail.
 """
 import datetime as dt
 
@@ -34,8 +37,17 @@ def _rows(conn, where):
     return [dict(r._mapping) for r in conn.execute(sa.select(AUDIT).where(where).order_by(AUDIT.c.seq, AUDIT.c.id))]
 
 
+def _one_milestone_per_kind(conn) -> None:
+    m = sa.table("obligation_milestone", sa.column("id"), sa.column("obligation_id"), sa.column("kind"))
+    keep = sa.select(sa.func.max(m.c.id)).group_by(m.c.obligation_id, m.c.kind)
+    conn.execute(sa.delete(m).where(m.c.id.not_in(keep)))
+    with op.batch_alter_table("obligation_milestone") as batch:
+        batch.create_unique_constraint("uq_obligation_milestone_obligation_id", ["obligation_id", "kind"])
+
+
 def upgrade() -> None:
     conn = op.get_bind()
+    _one_milestone_per_kind(conn)
     sealed, unsealed = _rows(conn, AUDIT.c.seq.is_not(None)), _rows(conn, AUDIT.c.seq.is_(None))
     prev = chain.GENESIS
     for expected, row in enumerate(sealed, start=1):
@@ -67,4 +79,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The milestone constraint could go, but not the chain back: refuse the whole step.
     raise NotImplementedError("the keyed chain cannot be turned back into the unkeyed one without losing its guarantee")
