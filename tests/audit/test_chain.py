@@ -245,3 +245,35 @@ def test_cli_head_and_verify(session, db, head_dir, monkeypatch):
     as_owner(session, "DELETE FROM audit_record WHERE seq = 3")
     r = runner.invoke(app, ["audit", "verify"])
     assert r.exit_code == 1 and "BROKEN at record 3" in r.output and "removed" in r.output
+
+
+def test_concurrent_intake_transactions_on_postgresql_chain_one_after_another(db, session, world, treated):
+    """Eight psycopg connections storing sets of reports at once: the append lock orders their audit records."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("the psycopg intake path is PostgreSQL's")
+    import asyncio
+
+    import psycopg
+
+    from pv_service.auth.principal import Principal
+    from pv_service.cases import intake_pg
+    from pv_service.cases.schemas import ReportIn
+    from pv_service.common.vocab import Role
+    from pv_service.core.pg import conninfo
+    from tests.api.conftest import report_payload
+
+    p, t = treated
+    principal = Principal(world.clinic.user.id, "clinic-a", Role.clinic, world.clinic.org_id, "CN")
+
+    async def store(i):
+        reports = [ReportIn.model_validate(report_payload(p["id"], t["id"], case_id=f"C-{i}-{j}")) for j in range(5)]
+        async with await psycopg.AsyncConnection.connect(conninfo(db), autocommit=True) as conn:
+            return await intake_pg.submit_many(conn, principal, reports, NOW)
+
+    async def all_at_once():
+        return await asyncio.gather(*(store(i) for i in range(8)))
+
+    outcomes = [o for chunk in asyncio.run(all_at_once()) for o in chunk]
+    assert all(o.error is None for o in outcomes)
+    result = chain.verify(session)
+    assert result.ok and result.checked == len(rows(session)) and result.checked >= 40
