@@ -4,9 +4,11 @@ One statement reads everything the reports name and takes ids from the sequences
 transaction, pipelined, writes every row: a statement of data-modifying CTEs (each table's
 rows as one JSON parameter, so its text is the same whatever the number of reports, which
 lets psycopg prepare it once per connection), then, under the audit trail's append lock
-taken last, the last audit record, and the set's audit records sealed after it. Same decisions and rows as `intake_sql` (both
-come from `intake`); the statements are built from the same tables. If the write meets a
-concurrent writer of the same case (a unique constraint), every report is retried alone.
+taken last, the last audit record, and the set's audit records sealed after it (the keyed
+hashes are computed here: the database does not hold the key). Same decisions and rows as
+`intake_sql` (both come from `intake`); the statements are built from the same tables. If
+the write meets a concurrent writer of the same case (a unique constraint), every report is
+retried alone.
 """
 from __future__ import annotations
 
@@ -70,7 +72,7 @@ _WRITE = "WITH " + ",\n ".join([
 
 
 _LOCK = "SELECT pg_advisory_xact_lock(%s)"
-_LAST = (f"SELECT seq, hash FROM {AuditRecord.__tablename__} WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
+_LAST = f"SELECT seq, hash FROM {AuditRecord.__tablename__} WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
 _AUDIT = _insert_from_json(AuditRecord, ('id',))
 
 
