@@ -107,14 +107,21 @@ async def _write(conn: psycopg.AsyncConnection, plan: Plan, case_ids: list[int],
     params = [_json(cases), _json(versions), _json(intake.drug_rows(plan, version_ids)),
               _json(intake.reaction_rows(plan, version_ids)), _json(followed)]
     audit_rows = intake.audit_rows(plan, principal, now)
-    async with conn.pipeline() as pipeline, conn.transaction():
-        await conn.execute(_WRITE, params)
-        # The append lock as late as possible: held from here to the commit, one round trip.
-        await conn.execute(_LOCK, (chain.SEAL_LOCK,))
-        last = await conn.execute(_LAST)  # its snapshot is taken after the lock is granted
-        await pipeline.sync()
-        seq, prev = await last.fetchone() or (0, chain.GENESIS)
-        await conn.execute(_AUDIT, (_json(chain.chain_rows(seq, prev, audit_rows, chain.audit_key())),))
+    try:
+        async with conn.pipeline() as pipeline:
+            await conn.execute("BEGIN")
+            await conn.execute(_WRITE, params)
+            # The append lock as late as possible: held from here to the commit, one round trip.
+            await conn.execute(_LOCK, (chain.SEAL_LOCK,))
+            last = await conn.execute(_LAST)  # its snapshot is taken after the lock is granted
+            await pipeline.sync()
+            seq, prev = await last.fetchone() or (0, chain.GENESIS)
+            await conn.execute(_AUDIT, (_json(chain.chain_rows(seq, prev, audit_rows, chain.audit_key())),))
+            await conn.execute("COMMIT")
+    except BaseException:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            await conn.execute("ROLLBACK")
+        raise
 
 
 async def submit_many(conn: psycopg.AsyncConnection, principal: Principal, reports: list[ReportIn],
