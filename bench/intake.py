@@ -222,7 +222,8 @@ def main() -> None:
     # The trivial app runs under the same uvicorn settings, access log included.
     access_log = os.environ.get("PV_ACCESS_LOG", "true").lower() in ("1", "true", "yes")
     env = {**os.environ, "PV_DATABASE_URL": BASE_PG, "PV_WORKERS": str(args.workers)}
-    port, trivial_port = 8765, 8766
+    port = int(os.environ.get("PV_BENCH_PORT", "8765"))  # another free port if several benches share a machine
+    trivial_port = port + 1
     server = start_server([str(ROOT / ".venv/bin/pv-service"), "serve", "--port", str(port)], env, port)
     rows = []
     try:

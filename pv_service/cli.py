@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -39,8 +41,17 @@ def _settings():
 
 
 def _refuse_in_production(command: str) -> None:
-    # The demo creates users with a published password: never on a production database.
-    if _settings().environment == "production":
+    # The demo creates users with a published password: never on a production database. Settings
+    # that fail in production (no keys) still mean production: say why the demo stops, not which key is missing.
+    from pydantic import ValidationError
+
+    from pv_service.core.settings import get_settings
+
+    try:
+        environment = get_settings().environment
+    except ValidationError:
+        environment = _settings().environment if os.environ.get("PV_ENVIRONMENT") else "production"
+    if environment == "production":
         _fail(f"`{command}` creates demo users with a published password and is refused when PV_ENVIRONMENT is "
               "production (the default); set PV_ENVIRONMENT=development to run it (`make demo` does)")
 
@@ -101,11 +112,38 @@ HostOpt = Annotated[Optional[str], typer.Option("--host", help="Interface (defau
 
 @app.command()
 def migrate() -> None:
-    """Upgrade the database to the latest schema (safe to run repeatedly)."""
-    from pv_service.core.migrate import upgrade
+    """Upgrade the database to the latest schema (safe to run repeatedly), as the tables' owner.
 
-    upgrade(_engine())
-    typer.echo("database is at the latest revision")
+    With PV_DATABASE_APP_ROLE set, that role is then granted what the service needs (see `db grant`).
+    """
+    from pv_service.core.migrate import upgrade
+    from pv_service.core.settings import get_settings
+
+    role = get_settings().database_app_role
+    try:
+        upgrade(_engine(), app_role=role)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo("database is at the latest revision" + (f"; role {role} granted the service's privileges" if role else ""))
+
+
+db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("grant")
+def db_grant(role: Annotated[str, typer.Argument(help="The role the api and scheduler connect as")]) -> None:
+    """Grant ROLE read/write on the service's tables, but only SELECT and INSERT on the audit trail (PostgreSQL)."""
+    from pv_service.core.grants import grant
+
+    engine = _engine()
+    _check_migrated(engine)
+    try:
+        with engine.begin() as conn:
+            grant(conn, role)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"role {role}: SELECT, INSERT, UPDATE, DELETE on the service's tables; SELECT, INSERT on audit_record")
 
 
 @app.command()
@@ -208,22 +246,49 @@ app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Seal pending records into the hash chain, then recompute it; exit 1 if it is broken."""
-    from pv_service.audit.chain import seal, verify
+def audit_verify(
+    head: Annotated[Optional[Path], typer.Option(help="An exported head file to check against "
+                                                      "(default: the one in PV_AUDIT_HEAD_DIR)")] = None,
+) -> None:
+    """Recompute the keyed chain and check it reaches the exported head; exit 1 if it is broken."""
+    from pv_service.audit import head as audit_head
+    from pv_service.audit.chain import verify
     from pv_service.core.db import session_scope
+    from pv_service.core.settings import get_settings
+
+    engine = _engine()
+    _check_migrated(engine)
+    try:
+        exported = (audit_head.parse(head.read_text()) if head is not None
+                    else audit_head.read(get_settings().audit_head_dir))
+    except (OSError, UnicodeDecodeError, audit_head.HeadError) as exc:
+        _fail(f"audit head: {exc}", 1)
+    with session_scope(engine) as session:
+        result = verify(session, exported)
+    against = f", up to the exported head ({exported.seq} records at {exported.at})" if exported else \
+        " (no exported head to check against: the last records' removal would go unseen)"
+    if result.ok:
+        typer.echo(f"audit chain intact: {result.checked} records{against}")
+        return
+    typer.secho(f"audit chain BROKEN at record {result.first_bad_seq}: {result.reason}", err=True, fg="red")
+    raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head_export(
+    out: Annotated[Optional[Path], typer.Option(help="Directory to write audit-head.json to "
+                                                     "(default: PV_AUDIT_HEAD_DIR)")] = None,
+) -> None:
+    """Print the signed head of the trail (count + last hash) and write it outside the database."""
+    from pv_service.audit import head as audit_head
+    from pv_service.core.db import session_scope
+    from pv_service.core.settings import get_settings
 
     engine = _engine()
     _check_migrated(engine)
     with session_scope(engine) as session:
-        sealed = seal(session)
-        session.commit()
-        result = verify(session)
-    if result.ok:
-        typer.echo(f"audit chain intact: {result.checked} records ({sealed} sealed now)")
-        return
-    typer.secho(f"audit chain BROKEN at record {result.first_bad_seq}: {result.reason}", err=True, fg="red")
-    raise typer.Exit(1)
+        exported = audit_head.export(session, utc_now(), out or get_settings().audit_head_dir)
+    typer.echo(exported.line())
 
 
 @app.command("create-org")

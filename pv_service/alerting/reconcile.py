@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from pv_service.alerting.models import Alert, AlertEvent
+from pv_service.alerting.moves import compare_and_set
 from pv_service.alerting.workflow import OPERATIONAL_OPEN
 from pv_service.audit import chain as audit
 
@@ -61,7 +62,9 @@ def reconcile(session: Session, alert_type: str, key_prefix: str, current: list[
                 session.add(alert)
                 refreshed += 1
                 continue
-            alert.status, alert.resolved_at, alert.resolution = "open", None, None
+            if not compare_and_set(session, alert, "resolved", Alert.resolution == "cause_gone",
+                                   status="open", resolved_at=None, resolution=None):
+                continue  # moved since this job read it: the next run sees it as it is
             log_event(session, alert, now, "reopened", "resolved", "open", "the cause is present again")
             reopened += 1
         else:
@@ -71,10 +74,10 @@ def reconcile(session: Session, alert_type: str, key_prefix: str, current: list[
         session.add(alert)
     for key, alert in existing.items():
         if key not in seen and alert.status in OPERATIONAL_OPEN:
-            log_event(session, alert, now, "auto_resolved", alert.status, "resolved", "the cause is gone")
-            alert.status, alert.resolved_at, alert.resolution = "resolved", now, "cause_gone"
-            session.add(alert)
-            closed += 1
+            before = alert.status
+            if compare_and_set(session, alert, before, status="resolved", resolved_at=now, resolution="cause_gone"):
+                log_event(session, alert, now, "auto_resolved", before, "resolved", "the cause is gone")
+                closed += 1
     session.flush()
     return {"raised": raised, "refreshed": refreshed, "reopened": reopened, "closed": closed}
 

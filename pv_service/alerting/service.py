@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from pv_service.alerting.models import Alert, AlertEvent
+from pv_service.alerting.moves import compare_and_set
 from pv_service.alerting.reconcile import log_event
 from pv_service.alerting.schemas import (
     AlertDetail,
@@ -64,12 +65,14 @@ def transition(session: Session, principal: Principal, alert: Alert, body: Trans
     except IllegalTransition as exc:
         raise Conflict(str(exc)) from None
     before = alert.status
-    alert.status = body.to
+    values: dict = {"status": body.to}
     if body.to in ("closed", "resolved"):
-        alert.resolved_at = now
-        alert.resolution = body.action.value if body.action else "resolved_by_user"
-        alert.detail = {**alert.detail, "n_at_close": alert.detail.get("n")}
-    session.add(alert)
+        values.update(resolved_at=now, resolution=body.action.value if body.action else "resolved_by_user",
+                      detail={**alert.detail, "n_at_close": alert.detail.get("n")})
+    if not compare_and_set(session, alert, before, **values):
+        session.refresh(alert)
+        raise Conflict(f"the alert moved meanwhile from {before} to {alert.status}: "
+                       f"cannot move it to {body.to}; reload it and decide again")
     log_event(session, alert, now, "transition", before, body.to, body.comment, principal.user_id,
               principal.username, body.action.value if body.action else None)
     return alert

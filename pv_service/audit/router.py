@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import select
 
-from pv_service.audit.chain import verify
+from pv_service.audit.head import verify_against_exported
 from pv_service.audit.models import AuditRecord
 from pv_service.auth.principal import Principal, SessionDep, require
 from pv_service.common.pagination import Page, PageDep, paginate
@@ -39,6 +39,7 @@ class VerificationOut(BaseModel):
     unsealed: int
     first_bad_seq: int | None
     reason: str | None
+    head_seq: int | None
 
 
 @router.get("", response_model=Page[AuditPublic])
@@ -56,5 +57,5 @@ def list_audit(session: SessionDep, _: Auditor, page: PageDep,
 
 @router.get("/verify", response_model=VerificationOut)
 def verify_chain(session: SessionDep, _: Auditor):
-    """Recompute the hash chain over every sealed record (read-only)."""
-    return VerificationOut(**verify(session).__dict__)
+    """Recompute the keyed hash chain and check it reaches the exported head (read-only)."""
+    return VerificationOut(**verify_against_exported(session).__dict__)

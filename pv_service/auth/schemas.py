@@ -4,9 +4,9 @@ import datetime as dt
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pv_service.common.types import DbId
+from pv_service.common.types import ApiDateTime, DbId
 from pv_service.common.vocab import OrgKind, Role
 
 
@@ -78,7 +78,7 @@ class ApiKeyCreate(BaseModel):
     scopes: list[Scope] = Field(default=["read", "write"], min_length=1, max_length=3, description=(
         "read: GET calls; reports:write: POST /v1/reports and /v1/reports/batch; write: every change "
         "(always within what the user's role allows; never key or user management)"))
-    expires_at: AwareDatetime | None = Field(default=None, description="After this the key is refused (none: never)")
+    expires_at: ApiDateTime | None = Field(default=None, description="After this the key is refused (none: never)")
 
     @field_validator("scopes")
     @classmethod

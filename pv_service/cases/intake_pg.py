@@ -1,11 +1,14 @@
-"""Storing case reports on PostgreSQL straight through psycopg, on the event loop: two statements.
+"""Storing case reports on PostgreSQL straight through psycopg, on the event loop: two round trips.
 
 One statement reads everything the reports name and takes ids from the sequences; one
-statement (data-modifying CTEs, each table's rows as one JSON parameter) writes every row,
-so it is atomic on its own and its text is the same whatever the number of reports, which
-lets psycopg prepare it once per connection. Same decisions and rows as `intake_sql` (both
-come from `intake`); the statements are built from the same tables. If the write meets a
-concurrent writer of the same case (a unique constraint), every report is retried alone.
+transaction, pipelined, writes every row: a statement of data-modifying CTEs (each table's
+rows as one JSON parameter, so its text is the same whatever the number of reports, which
+lets psycopg prepare it once per connection), then, under the audit trail's append lock
+taken last, the last audit record, and the set's audit records sealed after it (the keyed
+hashes are computed here: the database does not hold the key). Same decisions and rows as
+`intake_sql` (both come from `intake`); the statements are built from the same tables. If
+the write meets a concurrent writer of the same case (a unique constraint), every report is
+retried alone.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from contextlib import AbstractAsyncContextManager
 import orjson
 import psycopg
 
+from pv_service.audit import chain
 from pv_service.audit.models import AuditRecord
 from pv_service.auth.principal import Principal
 from pv_service.cases import intake
@@ -63,12 +67,16 @@ _WRITE = "WITH " + ",\n ".join([
     f"v AS ({_insert_from_json(CaseVersion)})",
     f"d AS ({_insert_from_json(CaseDrug, ('id',))})",
     f"r AS ({_insert_from_json(CaseReaction, ('id',))})",
-    f"a AS ({_insert_from_json(AuditRecord, ('id', 'seq', 'prev_hash', 'hash'))})",
     # the latest-version pointer of cases followed up; it only ever moves forward
     f"l AS (UPDATE {_case} c SET latest_version = u.lv, latest_version_id = u.lvid "
     "FROM json_to_recordset(%s::json) AS u(cid integer, lv integer, lvid integer) "
     "WHERE c.id = u.cid AND c.latest_version < u.lv)",
 ]) + "\nSELECT 1"
+
+
+_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+_LAST = f"SELECT seq, hash FROM {AuditRecord.__tablename__} WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
+_AUDIT = _insert_from_json(AuditRecord, ('id',))
 
 
 def _json(rows: list[dict]) -> str:
@@ -102,9 +110,23 @@ async def _write(conn: psycopg.AsyncConnection, plan: Plan, case_ids: list[int],
     followed = [{"cid": plan.state[k].case_id, "lv": plan.state[k].latest, "lvid": vid}
                 for k, vid in latest.items() if k not in new_keys]
     params = [_json(cases), _json(versions), _json(intake.drug_rows(plan, version_ids)),
-              _json(intake.reaction_rows(plan, version_ids)), _json(intake.audit_rows(plan, principal, now)),
-              _json(followed)]
-    await conn.execute(_WRITE, params)
+              _json(intake.reaction_rows(plan, version_ids)), _json(followed)]
+    audit_rows = intake.audit_rows(plan, principal, now)
+    try:
+        async with conn.pipeline() as pipeline:
+            await conn.execute("BEGIN")
+            await conn.execute(_WRITE, params)
+            # The append lock as late as possible: held from here to the commit, one round trip.
+            await conn.execute(_LOCK, (chain.SEAL_LOCK,))
+            last = await conn.execute(_LAST)  # its snapshot is taken after the lock is granted
+            await pipeline.sync()
+            seq, prev = await last.fetchone() or (0, chain.GENESIS)
+            await conn.execute(_AUDIT, (_json(chain.chain_rows(seq, prev, audit_rows, chain.audit_key())),))
+            await conn.execute("COMMIT")
+    except BaseException:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            await conn.execute("ROLLBACK")
+        raise
 
 
 async def submit_many(conn: psycopg.AsyncConnection, principal: Principal, reports: list[ReportIn],

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from pv_service.audit.models import AuditRecord
+from pv_service.audit import chain
 from pv_service.auth.principal import Principal
 from pv_service.cases import intake
 from pv_service.cases.intake import Keys, Lookups, Outcome, Plan
@@ -21,7 +21,7 @@ from pv_service.cases.schemas import ReportIn
 from pv_service.patients.models import Patient, Treatment
 from pv_service.products.models import Product
 
-_T = {m: m.__table__ for m in (Case, CaseVersion, CaseDrug, CaseReaction, AuditRecord)}
+_T = {m: m.__table__ for m in (Case, CaseVersion, CaseDrug, CaseReaction)}
 
 # Built once: building and keying a statement per call costs more CPU than running it.
 _ids = sa.bindparam("ids", expanding=True)
@@ -68,7 +68,7 @@ def _write(conn, plan: Plan, principal: Principal, now: dt.datetime) -> None:
     conn.execute(sa.insert(_T[CaseReaction]), intake.reaction_rows(plan, version_ids))
     conn.execute(_SET_LATEST, [{"cid": plan.state[k].case_id, "lv": plan.state[k].latest, "lvid": vid}
                                for k, vid in intake.latest_version_ids(plan, version_ids).items()])
-    conn.execute(sa.insert(_T[AuditRecord]), intake.audit_rows(plan, principal, now))
+    chain.append(conn, intake.audit_rows(plan, principal, now))  # sealed, last: the lock is held until commit
 
 
 def submit_many(session: Session, principal: Principal, reports: list[ReportIn], now: dt.datetime,

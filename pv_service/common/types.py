@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Annotated
 
 from annotated_types import Interval
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 # Row ids are 32-bit on PostgreSQL (INTEGER): larger numbers cannot name a row, and
 # would otherwise reach the database as an out-of-range parameter.
@@ -22,6 +22,11 @@ MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2100, 12, 31)
 ApiDate = Annotated[dt.date, Interval(ge=MIN_DATE, le=MAX_DATE), Field(json_schema_extra={
     "formatMinimum": MIN_DATE.isoformat(), "formatMaximum": MAX_DATE.isoformat()})]
+# The same range for instants (with their offset: a naive time is refused).
+ApiDateTime = Annotated[AwareDatetime, Interval(
+    ge=dt.datetime.combine(MIN_DATE, dt.time.min, tzinfo=dt.timezone.utc),
+    le=dt.datetime.combine(MAX_DATE, dt.time.max, tzinfo=dt.timezone.utc)), Field(json_schema_extra={
+        "formatMinimum": MIN_DATE.isoformat(), "formatMaximum": MAX_DATE.isoformat()})]
 
 
 def parse_date(text: str) -> dt.date:

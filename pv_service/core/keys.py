@@ -1,4 +1,4 @@
-"""The service's two secret keys: how strong a production key must be, and where
+"""The service's three secret keys: how strong a production key must be, and where
 development and test keys come from when none is set (a random pair kept in a local,
 git-ignored file, so there is no built-in secret anyone could sign tokens with)."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ MIN_LENGTH = 32
 MIN_ESTIMATED_BITS = 80
 # Values that were once published in this repository: never a key.
 PUBLISHED = frozenset({"dev-only-secret-change-me-0123456789abcdef"})
-KEY_NAMES = ("secret_key", "pseudonym_key")
+KEY_NAMES = ("secret_key", "pseudonym_key", "audit_key")
 
 
 def estimated_bits(value: str) -> float:
@@ -48,13 +48,16 @@ def local_keys(path: Path) -> dict[str, str]:
     """The development keys kept in `path`, created (readable by its owner only) if absent.
 
     Several processes may start at once (test workers, uvicorn workers): the file is
-    written under a temporary name and linked into place, so exactly one pair wins and
+    written under a temporary name and linked into place, so exactly one set wins and
     every process reads that one.
     """
     try:
         return _read(path)
     except FileNotFoundError:
         pass
+    except MissingKeys as exc:  # a file from before a key was added: keep its keys, add the new ones
+        _write(path, {**exc.present, **{name: new_key() for name in KEY_NAMES if name not in exc.present}})
+        return _read(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pv-keys-")
     try:
@@ -69,8 +72,22 @@ def local_keys(path: Path) -> dict[str, str]:
     return _read(path)
 
 
+class MissingKeys(ValueError):
+    def __init__(self, path: Path, present: dict[str, str]):
+        super().__init__(f"{path} does not hold every key ({', '.join(KEY_NAMES)})")
+        self.present = present
+
+
 def _read(path: Path) -> dict[str, str]:
     data = json.loads(path.read_text())
-    if not all(isinstance(data.get(name), str) and data[name] for name in KEY_NAMES):
-        raise ValueError(f"{path} does not hold both keys ({', '.join(KEY_NAMES)}); delete it to make new ones")
+    present = {k: v for k, v in data.items() if k in KEY_NAMES and isinstance(v, str) and v}
+    if len(present) < len(KEY_NAMES):
+        raise MissingKeys(path, present)
     return data
+
+
+def _write(path: Path, keys: dict[str, str]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pv-keys-")
+    with os.fdopen(fd, "w") as f:
+        json.dump(keys, f)
+    os.replace(tmp, path)

@@ -17,7 +17,8 @@ def alembic_config() -> Config:
     return Config(str(PROJECT_ROOT / "alembic.ini"))
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", app_role: str | None = None) -> None:
+    """Migrate (as the tables' owner); then grant `app_role`, if any, what the service may do (core.grants)."""
     config = alembic_config()
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
@@ -31,6 +32,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 unbounded_statements(connection)
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
+                if app_role:
+                    from pv_service.core.grants import grant
+
+                    grant(connection, app_role)
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                     if broken:

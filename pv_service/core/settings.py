@@ -25,8 +25,15 @@ class Settings(BaseSettings):
     secret_key: str = ""
     # Keys the HMAC that turns a clinic's local patient identifier into a pseudonym (same rule).
     pseudonym_key: str = ""
+    # Keys the audit trail's hash chain and its exported head; the database never holds it (same rule).
+    audit_key: str = ""
     # Development and test keys, made on first use; git-ignored, never used in production.
     local_keys_file: Path = PROJECT_ROOT / ".pv-local-keys.json"
+    # Where the audit-head job writes the signed head (count + last hash), outside the database.
+    audit_head_dir: Path | None = None
+    # PostgreSQL role the api and scheduler connect as (owns nothing); `migrate` grants it
+    # what the service needs, and no UPDATE/DELETE/TRUNCATE on the audit trail.
+    database_app_role: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=1000, ge=1)
@@ -69,10 +76,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def check_keys(self) -> "Settings":
         if self.environment != "production":
-            if not (self.secret_key and self.pseudonym_key):
+            if not all(getattr(self, name) for name in keys.KEY_NAMES):
                 local = keys.local_keys(self.local_keys_file)
-                self.secret_key = self.secret_key or local["secret_key"]
-                self.pseudonym_key = self.pseudonym_key or local["pseudonym_key"]
+                for name in keys.KEY_NAMES:
+                    setattr(self, name, getattr(self, name) or local[name])
             return self
         hint = 'e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'
         for name in keys.KEY_NAMES:
@@ -82,8 +89,9 @@ class Settings(BaseSettings):
             problem = keys.weakness(value)
             if problem:
                 raise ValueError(f"PV_{name.upper()} {problem}: use a random value of {keys.MIN_LENGTH}+ characters ({hint})")
-        if self.secret_key == self.pseudonym_key:
-            raise ValueError("PV_SECRET_KEY and PV_PSEUDONYM_KEY must differ: one leaked key must not give away the other")
+        values = [getattr(self, name) for name in keys.KEY_NAMES]
+        if len(set(values)) < len(values):
+            raise ValueError("PV_SECRET_KEY, PV_PSEUDONYM_KEY and PV_AUDIT_KEY must differ: one leaked key must not give away another")
         return self
 
     @property

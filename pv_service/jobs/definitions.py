@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from pv_service.alerting.reconcile import AlertSpec, reconcile
-from pv_service.audit.chain import seal
+from pv_service.audit.head import export_job as audit_head
 from pv_service.cases.clocks import clock_status
 from pv_service.core.settings import get_settings
 from pv_service.followup.cohort import load_contacts, load_treatments, product_plans
@@ -168,24 +168,15 @@ def signal_detection(session: Session, now: dt.datetime) -> dict:
     return detect_signals(session, now, current_rules())
 
 
-def _sealed(job):
-    """Each job seals the audit records it wrote, in its own transaction."""
-    def run(session: Session, now: dt.datetime) -> dict:
-        counts = job(session, now)
-        counts["audit_sealed"] = seal(session)
-        return counts
-    run.__name__ = job.__name__
-    run.__doc__ = job.__doc__
-    return run
-
-
 JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
-    JobSpec("followup-compliance", _sealed(followup_compliance), {"hour": 1, "minute": 0}, "daily",
+    JobSpec("followup-compliance", followup_compliance, {"hour": 1, "minute": 0}, "daily",
             "Follow-up schedules: due, overdue and missed timepoints, patients lost to follow-up"),
-    JobSpec("confirmatory-deadlines", _sealed(confirmatory_deadlines), {"hour": 1, "minute": 30}, "daily",
+    JobSpec("confirmatory-deadlines", confirmatory_deadlines, {"hour": 1, "minute": 30}, "daily",
             "Confirmatory-trial deadlines of conditional approvals"),
-    JobSpec("reporting-clocks", _sealed(reporting_clocks), {"minute": 5}, "hourly",
+    JobSpec("reporting-clocks", reporting_clocks, {"minute": 5}, "hourly",
             "Expedited-reporting clocks of serious cases"),
-    JobSpec("signal-detection", _sealed(signal_detection), {"hour": 2, "minute": 0}, "daily",
+    JobSpec("signal-detection", signal_detection, {"hour": 2, "minute": 0}, "daily",
             "Disproportionality statistics, designated medical events, signal alerts"),
+    JobSpec("audit-head", audit_head, {"minute": 15}, "hourly",
+            "The audit trail's signed head (count + last hash), exported outside the database"),
 )}

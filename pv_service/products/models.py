@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from pv_service.core.db import UTCDateTime
@@ -44,6 +45,8 @@ class ConfirmatoryObligation(SQLModel, table=True):
 
 class ObligationMilestone(SQLModel, table=True):
     __tablename__ = "obligation_milestone"
+    # One row per kind: two first writes at once must not both insert one.
+    __table_args__ = (sa.UniqueConstraint("obligation_id", "kind", name="uq_obligation_milestone_obligation_id"),)
     id: int | None = Field(default=None, primary_key=True)
     obligation_id: int = Field(foreign_key="confirmatory_obligation.id", index=True)
     kind: str = Field(max_length=40)

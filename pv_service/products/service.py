@@ -141,8 +141,10 @@ def set_milestone(session: Session, product: Product, obligation_id: int, kind: 
         raise InvalidInput.one(("path", "kind"), f"unknown milestone kind; one of {list(kinds)}")
     if data.achieved_date is not None and data.achieved_date > now.date():
         raise InvalidInput.one(("body", "achieved_date"), "is in the future")
+    # Locked (PostgreSQL) so concurrent updates of one milestone each see the one before as `before`;
+    # concurrent first writes meet the unique (obligation, kind): one wins, the others get 409.
     row = session.exec(select(ObligationMilestone).where(
-        ObligationMilestone.obligation_id == obligation.id, ObligationMilestone.kind == kind)).first()
+        ObligationMilestone.obligation_id == obligation.id, ObligationMilestone.kind == kind).with_for_update()).first()
     before = None if row is None else {"planned_date": row.planned_date, "achieved_date": row.achieved_date}
     if row is None:
         row = ObligationMilestone(obligation_id=obligation.id, kind=kind, updated_at=now)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from pv_service.alerting.models import Alert
+from pv_service.alerting.moves import compare_and_set
 from pv_service.alerting.reconcile import log_event
 from pv_service.alerting.workflow import SIGNAL_OPEN, priority
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
@@ -120,7 +121,9 @@ def apply_specs(session: Session, specs: list[dict], rules: SignalRules, now: dt
                              growth_factor=rules.reopen.growth_factor, designated=spec["designated"],
                              dme_any_new_case=rules.reopen.dme_any_new_case):
                 before = alert.status
-                alert.status, alert.resolved_at, alert.resolution = "new", None, None
+                if not compare_and_set(session, alert, before, status="new", resolved_at=None, resolution=None):
+                    counts["unchanged"] += 1  # moved since read: the next run sees it as it is
+                    continue
                 log_event(session, alert, now, "reopened", before, "new",
                           f"evidence changed: n={d['n']} (was {n_at_close} when closed)")
                 counts["reopened"] += 1

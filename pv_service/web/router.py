@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from pv_service.alerting import service as alerting
 from pv_service.alerting.schemas import TransitionIn
 from pv_service.alerting.workflow import Action, transitions_for
-from pv_service.audit.chain import verify
+from pv_service.audit.head import verify_against_exported
 from pv_service.auth import accounts
 from pv_service.auth.login import LoginRefused, password_login
 from pv_service.auth.principal import SessionDep
@@ -379,5 +379,5 @@ def audit(request: Request, web: Officer, session: SessionDep, entity_type: str 
     return render(request, "audit.html", {
         "web": web, "nav": "audit", "records": records, "total": total, "page": page,
         "pages": queries.pages(total, queries.AUDIT_PAGE_SIZE), "entity_type": entity_type,
-        "entity_types": queries.audit_entity_types(session), "verification": verify(session), "url": url,
+        "entity_types": queries.audit_entity_types(session), "verification": verify_against_exported(session), "url": url,
     })

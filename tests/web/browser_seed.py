@@ -18,7 +18,6 @@ from sqlmodel import Session, select
 from pv_service.alerting.models import Alert
 from pv_service.alerting.reconcile import log_event
 from pv_service.alerting.workflow import priority
-from pv_service.audit import chain
 from pv_service.demo.load import DEMO_PASSWORD, load_demo
 from pv_service.jobs.definitions import current_rules
 from pv_service.products.models import Product
@@ -127,6 +126,5 @@ def seed(engine, now: dt.datetime) -> dict:
                            priority=60.0, title="15-day report to FDA due in 2 days", subject_type="case",
                            subject_id=1, product_id=stat_alert.product_id,
                            detail={"case_id": 1, "jurisdiction": "FDA", "clock_days": 15, "due_date": "2026-11-25"})
-        chain.seal(session)
         session.commit()
         return {"dme": dme_alert, "statistical": stat_alert, "weak": weak_alert}

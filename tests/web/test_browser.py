@@ -158,7 +158,7 @@ def test_safety_officer_validates_the_top_alert_in_chromium(playwright_api, live
 
             nav.get_by_role("link", name="Audit").click()
             expect(page.locator("#verify")).to_contain_text("intact")
-            expect(page.locator("#verify")).to_contain_text("2 not yet sealed")
+            expect(page.locator("#verify")).to_contain_text("no exported head")
             expect(page.locator("table.audit")).to_contain_text(second_comment)
             page.screenshot(path=SHOTS / "06-audit.png", full_page=True)
 
