@@ -92,11 +92,10 @@ WORKER_HEALTHCHECK_SECONDS = 20
 def _serve(port: int | None, host: str | None) -> None:
     import uvicorn
 
-    from pv_service.core.settings import get_settings
 
     _check_rules()
 
-    settings = get_settings()
+    settings = _settings()
     # uvicorn kills a worker that does not answer its ping within timeout_worker_healthcheck
     # (default 5 s); a spawned worker re-imports this module before it can answer, which took
     # 5.3 s on a busy 2-core machine, so workers were killed in a loop. The same timeout bounds
@@ -117,9 +116,8 @@ def migrate() -> None:
     With PV_DATABASE_APP_ROLE set, that role is then granted what the service needs (see `db grant`).
     """
     from pv_service.core.migrate import upgrade
-    from pv_service.core.settings import get_settings
 
-    role = get_settings().database_app_role
+    role = _settings().database_app_role
     try:
         upgrade(_engine(), app_role=role)
     except ValueError as exc:
@@ -254,13 +252,12 @@ def audit_verify(
     from pv_service.audit import head as audit_head
     from pv_service.audit.chain import verify
     from pv_service.core.db import session_scope
-    from pv_service.core.settings import get_settings
 
     engine = _engine()
     _check_migrated(engine)
     try:
         exported = (audit_head.parse(head.read_text()) if head is not None
-                    else audit_head.read(get_settings().audit_head_dir))
+                    else audit_head.read(_settings().audit_head_dir))
     except (OSError, UnicodeDecodeError, audit_head.HeadError) as exc:
         _fail(f"audit head: {exc}", 1)
     with session_scope(engine) as session:
@@ -282,12 +279,11 @@ def audit_head_export(
     """Print the signed head of the trail (count + last hash) and write it outside the database."""
     from pv_service.audit import head as audit_head
     from pv_service.core.db import session_scope
-    from pv_service.core.settings import get_settings
 
     engine = _engine()
     _check_migrated(engine)
     with session_scope(engine) as session:
-        exported = audit_head.export(session, utc_now(), out or get_settings().audit_head_dir)
+        exported = audit_head.export(session, utc_now(), out or _settings().audit_head_dir)
     typer.echo(exported.line())
 
 
@@ -370,8 +366,13 @@ def main() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from pydantic import ValidationError
+
     try:
         app()
+    except ValidationError as exc:  # settings read before _settings() could word them: still no traceback
+        typer.secho("error: " + "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()), err=True, fg="red")
+        raise SystemExit(2) from None
     except RulesError as exc:  # a command that reached the rules without _check_rules: still no traceback
         typer.secho(f"error: {exc}", err=True, fg="red")
         raise SystemExit(2) from None

@@ -6,8 +6,6 @@ off the service aborted and recorded, must show the API's operations on both pag
 from __future__ import annotations
 
 import re
-import threading
-import time
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -21,7 +19,7 @@ from tests.web.test_browser import (  # noqa: F401
     CHROMIUM,
     CHROMIUM_ARGS,
     SHOTS,
-    _free_port,
+    serving,
     playwright_api,
 )
 
@@ -120,23 +118,11 @@ def test_swagger_assets_are_swagger_ui_and_redoc_is_redoc(docs_client):
 
 @pytest.fixture(scope="module")
 def docs_server(playwright_api, tmp_path_factory):  # noqa: F811
-    import uvicorn
-
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('docs_live') / 'docs.db'}")
     upgrade(engine)
     app = create_app(clock=lambda: NOW, engine=engine)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", app
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base, app
     engine.dispose()
 
 

@@ -9,6 +9,7 @@ then it fails (install them with `make install browser`).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -60,15 +61,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live_server(playwright_api, tmp_path_factory):
-    """uvicorn in a background thread, serving the app on a seeded temporary SQLite database."""
+@contextlib.contextmanager
+def serving(app):
+    """The app served by uvicorn in a background thread; yields its base URL."""
     import uvicorn
 
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}")
-    upgrade(engine)
-    alerts = seed(engine, NOW)
-    app = create_app(clock=lambda: NOW, engine=engine)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -78,9 +75,22 @@ def live_server(playwright_api, tmp_path_factory):
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", alerts
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(playwright_api, tmp_path_factory):
+    """uvicorn in a background thread, serving the app on a seeded temporary SQLite database."""
+
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}")
+    upgrade(engine)
+    alerts = seed(engine, NOW)
+    with serving(create_app(clock=lambda: NOW, engine=engine)) as base:
+        yield base, alerts
     engine.dispose()
 
 
