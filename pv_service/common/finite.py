@@ -40,8 +40,9 @@ def mark(obj: Any) -> Any:
             out[KEY] = {**out.get(KEY, {}), **marked} if isinstance(out.get(KEY), dict) else marked
         return out
     if isinstance(obj, (list, tuple)):
-        return [mark(v) if _name(v) is None else {KEY: _name(v)} for v in obj]
-    return obj
+        return [mark(v) for v in obj]
+    name = _name(obj)  # a bare non-finite value (in a list, or the whole document): the marker object
+    return obj if name is None else {KEY: name}
 
 
 def restore(obj: Any) -> Any:
