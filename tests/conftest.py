@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,22 @@ def _postgres_engine(suffix: str = ""):
     url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     engine = sa.create_engine(url, pool_size=10, max_overflow=10)
     return engine, admin, schema
+
+
+def concurrently(fn, n: int = 2) -> list:
+    """fn() from n threads released at once; what each returned, in the order they finished."""
+    barrier, results = threading.Barrier(n), []
+
+    def run():
+        barrier.wait()
+        results.append(fn())
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return results
 
 
 def D(s: str | None) -> dt.date | None:

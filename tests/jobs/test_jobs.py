@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from sqlmodel import Session, select
@@ -13,7 +12,7 @@ from pv_service.jobs.models import JobRun
 from pv_service.jobs.runner import run_job
 from pv_service.products.models import ConfirmatoryObligation, ObligationMilestone
 from tests.api.conftest import register, report_payload, treat
-from tests.conftest import NOW
+from tests.conftest import NOW, concurrently
 
 
 def at(day: str, hour: int = 3):
@@ -168,18 +167,7 @@ def test_designated_medical_event_alerts_on_first_case_and_reopens_on_the_next(c
 
 @pytest.mark.parametrize("job", ["followup-compliance", "signal-detection"])
 def test_two_schedulers_run_a_tick_exactly_once(client, session, db, world, treated, job):
-    results = []
-    barrier = threading.Barrier(2)
-
-    def scheduler():
-        barrier.wait()
-        results.append(run_job(db, JOBS[job], at("2026-11-23")))
-
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = concurrently(lambda: run_job(db, JOBS[job], at("2026-11-23")))
     ran = [r for r in results if r is not None]
     assert len(ran) == 1 and ran[0].outcome == "succeeded"
     with Session(db) as s:

@@ -13,6 +13,7 @@ from pv_service.jobs.definitions import JOBS
 from pv_service.jobs.models import JobRun
 from pv_service.jobs.runner import JobSpec, execute, run_job, tick_of
 from pv_service.jobs.scheduler import catch_up
+from tests.conftest import concurrently
 
 DAY = dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.timezone.utc)
 
@@ -101,17 +102,7 @@ def test_a_scheduler_started_after_the_tick_catches_it_up_once(db, treated):
 
 def test_two_schedulers_taking_over_the_same_orphan_run_it_once(db, treated):
     _orphan(db, "followup-compliance", lease_until=utc_now() - dt.timedelta(seconds=1))
-    barrier, results = threading.Barrier(2), []
-
-    def scheduler():
-        barrier.wait()
-        results.append(run_job(db, JOBS["followup-compliance"], clock_at(DAY + dt.timedelta(hours=1))))
-
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = concurrently(lambda: run_job(db, JOBS["followup-compliance"], clock_at(DAY + dt.timedelta(hours=1))))
     ran = [r for r in results if r is not None]
     assert len(ran) == 1 and (ran[0].outcome, ran[0].attempt) == ("succeeded", 2)
     assert [(r.outcome, r.attempt) for r in _runs(db, "followup-compliance")] == [("succeeded", 2)]
