@@ -21,6 +21,9 @@ def _mount_subcommands() -> None:
     from pv_service.exports.cli import app as export_app
 
     app.add_typer(export_app, name="export")
+    from pv_service.meddra.cli import app as meddra_app
+
+    app.add_typer(meddra_app, name="meddra")
 
 
 def _fail(message: str, code: int = 2) -> None:

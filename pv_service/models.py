@@ -5,6 +5,7 @@ from pv_service.auth.models import ApiKey, AuthEpoch, LoginThrottle, Organizatio
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion  # noqa: F401
 from pv_service.followup.models import FollowupContact  # noqa: F401
 from pv_service.jobs.models import JobRun  # noqa: F401,E402
+from pv_service.meddra.models import MeddraPath, MeddraSmq, MeddraSmqTerm, MeddraTerm, MeddraVersion  # noqa: F401
 from pv_service.patients.models import Patient, Treatment  # noqa: F401
 from pv_service.products.models import (  # noqa: F401
     ConfirmatoryObligation,

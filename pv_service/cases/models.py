@@ -56,11 +56,20 @@ class CaseDrug(SQLModel, table=True):
 
 
 class CaseReaction(SQLModel, table=True):
-    """E.i: one reaction/event."""
+    """E.i: one reaction/event.
+
+    `meddra_version`, `llt_*`, `pt_*` and `soc_code` are the current coding (derived from a
+    loaded dictionary, moved by `meddra recode`); `reported_*` keep the coding as reported.
+    Without a loaded dictionary both are as sent and `soc_code` is empty.
+    """
     __tablename__ = "case_reaction"
     id: int | None = Field(default=None, primary_key=True)
     case_version_id: int = Field(foreign_key="case_version.id", index=True)
     meddra_version: str | None = Field(default=None, max_length=10)
+    soc_code: str | None = Field(default=None, max_length=8)  # the PT's primary SOC in meddra_version
+    reported_meddra_version: str | None = Field(default=None, max_length=10)
+    reported_llt_code: str | None = Field(default=None, max_length=20)
+    reported_pt_code: str | None = Field(default=None, max_length=20)
     pt_code: str = Field(max_length=20, index=True)
     pt_name: str = Field(max_length=250, index=True)
     llt_code: str | None = Field(default=None, max_length=20)

@@ -1,0 +1,46 @@
+"""`pv-service meddra ...`: load the operator's MedDRA distribution (and recode stored reactions)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(help="The MedDRA dictionary, loaded from your own distribution.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg="red")
+    return typer.Exit(code=2)
+
+
+@app.command("load")
+def load_command(
+    directory: Annotated[Path, typer.Argument(help="The distribution: the folder holding MedAscii/ (or MedAscii itself)")],
+    version: Annotated[Optional[str], typer.Option("--version", help="The release, e.g. 27.1 (must agree with "
+                                                                     "meddra_release.asc when both are given)")] = None,
+) -> None:
+    """Load a MedDRA ASCII distribution as one version; loading the same one again changes nothing."""
+    from sqlalchemy.exc import IntegrityError
+
+    from pv_service.cli import _check_migrated, _engine
+    from pv_service.core.clock import utc_now
+    from pv_service.meddra.ascii import MeddraFormatError
+    from pv_service.meddra.loader import VersionConflict, load
+
+    engine = _engine()
+    _check_migrated(engine)
+    try:
+        result = load(engine, directory, utc_now(), version)
+    except MeddraFormatError as exc:
+        raise _fail(f"refused, nothing loaded: {exc}") from None
+    except VersionConflict as exc:
+        raise _fail(str(exc)) from None
+    except IntegrityError:
+        raise _fail("another load of this version ran at the same time; run again to see which one stayed") from None
+    counts = ", ".join(f"{k}={v}" for k, v in result.counts.items())
+    if result.loaded:
+        typer.echo(f"MedDRA {result.version} loaded: {counts}")
+    else:
+        typer.echo(f"MedDRA {result.version} was loaded already with the same content: nothing changed")
