@@ -32,6 +32,7 @@ from pv_service.exports.router import router as exports_router
 from pv_service.followup.compliance_router import router as compliance_router
 from pv_service.followup.router import router as followup_router
 from pv_service.jobs.router import router as jobs_router
+from pv_service.meddra.router import router as meddra_router
 from pv_service.patients.router import router as patients_router
 from pv_service.products.router import router as products_router
 from pv_service.signals.router import router as signals_router
@@ -147,18 +148,26 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
 
     @app.get("/health", tags=["ops"])
     def health(request: Request) -> dict:
-        """`degraded` while a job's latest run failed or a run lost its scheduler (503 if the database is away)."""
+        """`degraded` while a job's latest run failed or a run lost its scheduler (503 if the database is away).
+
+        `meddra` says which dictionary versions are loaded; with none, intake takes codes and names as sent.
+        """
         from pv_service.jobs.definitions import JOBS
         from pv_service.jobs.health import job_health
+        from pv_service.meddra.queries import versions
 
         with request.app.state.engine.connect() as conn:
             jobs = job_health(conn, list(JOBS), utc_now())
-        return {"status": "degraded" if jobs["failed"] or jobs["stale"] else "ok", "jobs": jobs}
+            loaded = [r.version for r in versions(conn)]
+        meddra = {"loaded": bool(loaded), "versions": loaded, "newest": loaded[0] if loaded else None,
+                  "coding": "codes checked against the loaded dictionary" if loaded
+                  else "no dictionary loaded: codes and names stored as sent"}
+        return {"status": "degraded" if jobs["failed"] or jobs["stale"] else "ok", "jobs": jobs, "meddra": meddra}
 
     # Routes are matched in order, each tried in turn: the intake routes, the busiest, go first.
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,
                    alerts_router, audit_router, jobs_router, compliance_router, web_router, web_admin_router,
-                   exports_router):
+                   exports_router, meddra_router):
         app.include_router(router)
     app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded
