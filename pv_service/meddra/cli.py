@@ -44,3 +44,36 @@ def load_command(
         typer.echo(f"MedDRA {result.version} loaded: {counts}")
     else:
         typer.echo(f"MedDRA {result.version} was loaded already with the same content: nothing changed")
+
+
+@app.command("recode")
+def recode_command(
+    to: Annotated[str, typer.Option("--to", help="The loaded version to recode stored reactions to, e.g. 27.1")],
+) -> None:
+    """Recode stored reactions to another loaded version: PTs moved, LLTs no longer current, SOCs changed.
+
+    Keeps the coding as reported; each reaction moved is an audit record; running it again changes nothing.
+    """
+    from pv_service.cli import _check_migrated, _engine
+    from pv_service.core.clock import utc_now
+    from pv_service.core.db import session_scope
+    from pv_service.meddra.recode import recode
+
+    engine = _engine()
+    _check_migrated(engine)
+    with session_scope(engine) as session:
+        try:
+            report = recode(session, to, utc_now())
+        except LookupError as exc:
+            raise _fail(str(exc.args[0])) from None
+        session.commit()
+    typer.echo(f"recode to MedDRA {to}: " + ", ".join(f"{k}={v}" for k, v in report.counts().items()))
+    for c in report.changes:
+        if c.reasons != ["version_only"]:
+            b, a = c.before, c.after
+            typer.echo(f"  reaction {c.reaction_id} (case {c.case_id} v{c.case_version}) LLT {c.llt_code or '-'}: "
+                       f"PT {b['pt_code']} {b['pt_name']!r} SOC {b['soc_code']} ({b['meddra_version']}) -> "
+                       f"PT {a['pt_code']} {a['pt_name']!r} SOC {a['soc_code']}: {', '.join(c.reasons)}")
+    for miss in report.not_in_target:
+        typer.echo(f"  reaction {miss['reaction_id']} (case {miss['case_id']}): code {miss['code']} of MedDRA "
+                   f"{miss['meddra_version']} is not an LLT in {to}: left as it was")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.conftest import products, treated  # noqa: F401 (fixtures: a clinic's treated patient)
 from tests.conftest import IN_CI
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "interop" / "meddra" / "humanpred"

@@ -117,3 +117,19 @@ def test_version_from_release_file_or_option(tmp_path):
 def test_fold_is_case_accent_and_space_insensitive():
     assert fold("  Neutrophil COUNT  Décreased ") == fold("neutrophil count decreased") == "neutrophil count decreased"
     assert fold("ﬁbrosis") == "fibrosis"  # NFKD splits the ligature
+
+
+def test_coding_rule_file_is_optional_and_validated(tmp_path):
+    import shutil
+
+    from pv_service.core.settings import PROJECT_ROOT
+    from pv_service.rules import RulesError, load_rules
+
+    rules = tmp_path / "alerts"
+    shutil.copytree(PROJECT_ROOT / "alerts", rules)
+    assert load_rules(rules).meddra_coding.non_current_llt == "warn"  # as shipped
+    (rules / "meddra_coding.yaml").unlink()
+    assert load_rules(rules).meddra_coding.non_current_llt == "warn"  # the default without the file
+    (rules / "meddra_coding.yaml").write_text("non_current_llt: reject\n")
+    with pytest.raises(RulesError, match=r"meddra_coding.yaml:1:\d+: non_current_llt"):
+        load_rules(rules)
