@@ -93,14 +93,10 @@ async def _read(conn: psycopg.AsyncConnection, keys: Keys, n: int) -> tuple[Look
     date = dt.date.fromisoformat
     cases = [_CaseRow(*c[:3], date(c[3]), *c[4:7], date(c[7])) for c in cases]
     treatments = [_TreatmentRow(*t[:4], date(t[4])) for t in treatments]
-    dictionaries = {}
-    for version, content_hash in versions:
-        # A version this process has not met yet is read once (versions are immutable once loaded).
-        d = CACHE.get(version, content_hash)
-        if d is None:
-            rows = await (await conn.execute(TERMS_SQL, {"version": version})).fetchall()
-            d = CACHE.put(version, content_hash, rows)
-        dictionaries[version] = d
+    # A version this process has not met yet is read once (versions are immutable once loaded).
+    fetched = {v: await (await conn.execute(TERMS_SQL, {"version": v})).fetchall()
+               for v, content_hash in versions if CACHE.get(v, content_hash) is None}
+    dictionaries = CACHE.loaded(versions, fetched.__getitem__)
     return (Lookups.of([_PatientRow(*p) for p in patients], treatments, cases, dictionaries,
                        bool(dictionaries) and intake.refuse_non_current()),
             case_ids, version_ids)

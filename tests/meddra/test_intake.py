@@ -15,6 +15,7 @@ from pv_service.common.vocab import Role
 from pv_service.core.settings import PROJECT_ROOT, get_settings
 from pv_service.jobs import definitions
 from pv_service.meddra.loader import load
+from pv_service.meddra.lookup import CACHE
 from tests.api.conftest import report_payload
 from tests.conftest import NOW
 from tests.meddra import dictionaries
@@ -39,6 +40,7 @@ def stored(db):
 @pytest.fixture
 def coded(db, tmp_path):
     load(db, dictionaries.write(tmp_path / "v0"), NOW)
+    CACHE.clear()  # so each store reads the version itself the first time, as a new process does
     return db
 
 
