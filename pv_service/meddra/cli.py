@@ -37,6 +37,8 @@ def load_command(
         raise _fail(f"refused, nothing loaded: {exc}") from None
     except VersionConflict as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:  # unreadable file or folder
+        raise _fail(f"refused, nothing loaded: {exc.filename}: {exc.strerror}") from None
     except IntegrityError:
         raise _fail("another load of this version ran at the same time; run again to see which one stayed") from None
     counts = ", ".join(f"{k}={v}" for k, v in result.counts.items())

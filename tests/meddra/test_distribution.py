@@ -93,6 +93,9 @@ def test_refusals_name_file_line_and_reason(tmp_path):
     _refused(tmp_path / "d", r"hlt.asc, line 2: not UTF-8 text \(byte 0xe9\)",
              overrides={"hlt.asc": "90000201$Neutropenias$$$$$$$$\n90000202$Lymphom\xe9s$$$$$$$$\n".encode("latin-1")})
     _refused(tmp_path / "e", r"missing mdhier.asc", omit=("mdhier.asc",))
+    _refused(tmp_path / "f", r"hlt.asc, line 2: a NUL character", overrides={"hlt.asc": "90000201$N$$$$$$$$\n9\0$"})
+    long_name = dictionaries.variant(hlgts={**dictionaries.SMALL["hlgts"], "90000103": "x" * 251})
+    _refused(tmp_path / "i", r"hlgt.asc, line 3: hlgt_name is 251 characters long, more than 250", spec=long_name)
     no_primary = dictionaries.variant(paths=[p for p in dictionaries.SMALL["paths"] if p[0] != "90000303"]
                                       + [("90000303", "90000201", "90000101", "90000001", False)])
     _refused(tmp_path / "g", r"pt.asc, line 3: PT 90000303 has no primary SOC", spec=no_primary)
