@@ -69,13 +69,5 @@ def recode_command(
         except LookupError as exc:
             raise _fail(str(exc.args[0])) from None
         session.commit()
-    typer.echo(f"recode to MedDRA {to}: " + ", ".join(f"{k}={v}" for k, v in report.counts().items()))
-    for c in report.changes:
-        if c.reasons != ["version_only"]:
-            b, a = c.before, c.after
-            typer.echo(f"  reaction {c.reaction_id} (case {c.case_id} v{c.case_version}) LLT {c.llt_code or '-'}: "
-                       f"PT {b['pt_code']} {b['pt_name']!r} SOC {b['soc_code']} ({b['meddra_version']}) -> "
-                       f"PT {a['pt_code']} {a['pt_name']!r} SOC {a['soc_code']}: {', '.join(c.reasons)}")
-    for miss in report.not_in_target:
-        typer.echo(f"  reaction {miss['reaction_id']} (case {miss['case_id']}): code {miss['code']} of MedDRA "
-                   f"{miss['meddra_version']} is not an LLT in {to}: left as it was")
+    for line in report.lines():
+        typer.echo(line)

@@ -50,6 +50,21 @@ class RecodeReport:
                 "uncoded": self.uncoded, "not_in_target": len(self.not_in_target), **reasons}
 
 
+    def lines(self) -> list[str]:
+        """What changed, for a person: the counts, then each reaction whose coding changed or was left."""
+        out = [f"recode to MedDRA {self.target}: " + ", ".join(f"{k}={v}" for k, v in self.counts().items())]
+        for c in self.changes:
+            if c.reasons != ["version_only"]:
+                b, a = c.before, c.after
+                out.append(f"  reaction {c.reaction_id} (case {c.case_id} v{c.case_version}) LLT {c.llt_code or '-'}: "
+                           f"PT {b['pt_code']} {b['pt_name']!r} SOC {b['soc_code']} ({b['meddra_version']}) -> "
+                           f"PT {a['pt_code']} {a['pt_name']!r} SOC {a['soc_code']}: {', '.join(c.reasons)}")
+        for miss in self.not_in_target:
+            out.append(f"  reaction {miss['reaction_id']} (case {miss['case_id']}): code {miss['code']} of MedDRA "
+                       f"{miss['meddra_version']} is not an LLT in {self.target}: left as it was")
+        return out
+
+
 _r, _v = CaseReaction.__table__, CaseVersion.__table__
 _CODED = (sa.select(_r.c.id, _v.c.case_id, _v.c.version.label("case_version"), _r.c.meddra_version, _r.c.llt_code,
                     _r.c.llt_name, _r.c.pt_code, _r.c.pt_name, _r.c.soc_code)

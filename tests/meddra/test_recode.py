@@ -45,6 +45,11 @@ def test_recode_to_the_next_version(client, world, treated, db, tmp_path):
     assert report.counts() == {"examined": 5, "recoded": 4, "already_at_target": 0, "uncoded": 1, "not_in_target": 0,
                                "moved_to_another_pt": 1, "primary_soc_changed": 2, "renamed": 2,
                                "became_non_current": 1, "version_only": 1}
+    moved = report.changes[0]
+    assert report.lines()[1] == (f"  reaction {moved.reaction_id} (case {moved.case_id} v0) LLT 90000402: PT 90000302 "
+                                 "'Cytokine release syndrome' SOC 90000003 (90.0) -> PT 90000303 'Neutropenia (all "
+                                 "grades)' SOC 90000001: moved_to_another_pt, primary_soc_changed, renamed")
+    assert len(report.lines()) == 4  # the counts, and the three reactions whose coding changed
     assert [c.reasons for c in report.changes] == [
         ["moved_to_another_pt", "primary_soc_changed", "renamed"], ["became_non_current", "renamed"],
         ["primary_soc_changed"], ["version_only"]]
@@ -98,3 +103,18 @@ def test_signal_runs_record_the_meddra_versions_they_counted(client, world, trea
     with Session(db) as session:
         run = run_signals(session, NOW)
         assert run.params["meddra_versions"] == ["90.0", None]  # None: reactions stored uncoded
+
+
+def test_a_code_the_target_lacks_is_left_and_listed():
+    from collections import namedtuple
+
+    from pv_service.meddra.lookup import Dictionary
+    from pv_service.meddra.recode import plan
+
+    old = Dictionary.of("1.0", "a", [("llt", "10000009", "Gone", "gone", "10000001", True, None),
+                                     ("pt", "10000001", "P", "p", "10000001", True, "10000100")])
+    new = Dictionary.of("2.0", "b", [("pt", "10000001", "P", "p", "10000001", True, "10000100")])
+    Row = namedtuple("Row", "id case_id case_version meddra_version llt_code llt_name pt_code pt_name soc_code")
+    report = plan([Row(7, 3, 0, "1.0", "10000009", "Gone", "10000001", "P", "10000100")], {"1.0": old, "2.0": new}, "2.0")
+    assert report.counts()["not_in_target"] == 1 and report.changes == []
+    assert report.lines()[1] == "  reaction 7 (case 3): code 10000009 of MedDRA 1.0 is not an LLT in 2.0: left as it was"
