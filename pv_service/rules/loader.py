@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 from pydantic import ValidationError
 
+from pv_service.rules.analytics import AnalyticsRules, BackgroundRates
 from pv_service.rules.common import Loc, RuleModel, format_loc
 from pv_service.rules.deadlines import DeadlineRules
 from pv_service.rules.followup_plans import FollowupRules
@@ -52,6 +53,8 @@ RULE_FILES: tuple[RuleFile, ...] = (
     RuleFile("deadlines.yaml", DeadlineRules),
     RuleFile("reporting_clocks.yaml", ReportingClockRules),
     RuleFile("signal_rules.yaml", SignalRules),
+    RuleFile("analytics.yaml", AnalyticsRules),
+    RuleFile("background_rates.yaml", BackgroundRates),
 )
 
 
@@ -101,6 +104,14 @@ class Rules:
     @property
     def signals(self) -> SignalRules:
         return self.sections["signal_rules"]
+
+    @property
+    def analytics(self) -> AnalyticsRules:
+        return self.sections["analytics"]
+
+    @property
+    def background_rates(self) -> BackgroundRates:
+        return self.sections["background_rates"]
 
 
 def _display(path: Path) -> str:

@@ -1,0 +1,83 @@
+"""GET /v1/analytics/products/{product_id}/...: cohort analytics of one product.
+
+Safety officers see every product; an MAH only its own (another holder's product answers 404,
+as an unknown one does); clinics and admins none (403), as for the compliance export.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from pv_service.analytics import service
+from pv_service.analytics.queries import load_cohort
+from pv_service.auth.principal import Principal, SessionDep, require
+from pv_service.common.errors import InvalidInput, NotFound
+from pv_service.common.types import ApiDate, DbId
+from pv_service.common.vocab import Role
+from pv_service.core.deps import Now
+from pv_service.jobs.definitions import current_rules
+from pv_service.products.models import Product
+
+router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
+Analyst = Annotated[Principal, Depends(require(Role.safety_officer, Role.mah))]
+
+
+class Stratum(StrEnum):
+    indication = "indication"
+    infusion_year = "infusion_year"
+    clinic = "clinic"
+    sex = "sex"
+    age_band = "age_band"
+
+
+ProductId = Annotated[DbId, Path(description="Product id")]
+AsOf = Annotated[ApiDate | None, Query(description="Evaluate as of this day (default today)")]
+InfusionFrom = Annotated[ApiDate | None, Query(description="Only patients first infused with the product on or after")]
+InfusionTo = Annotated[ApiDate | None, Query(description="Only patients first infused with the product on or before")]
+Groups = Annotated[list[str] | None, Query(max_length=50, description=(
+    "Event group by name (designated medical events of signal_rules.yaml, adverse events of special "
+    "interest of analytics.yaml); repeatable. Default: every group for the product's modality"))]
+Terms = Annotated[list[str] | None, Query(max_length=200, description=(
+    "Preferred terms analysed together as one group; repeatable"))]
+
+
+def visible_product(session, principal: Principal, product_id: int) -> Product:
+    product = session.get(Product, product_id)
+    if product is None or (principal.role == Role.mah and product.mah_organization_id != principal.organization_id):
+        raise NotFound(f"no product {product_id}")
+    return product
+
+
+def _selection(rules, product: Product, today: dt.date, as_of, infusion_from, infusion_to, groups, pts):
+    as_of = as_of or today
+    if as_of > today:
+        raise InvalidInput.one(("query", "as_of"), f"is in the future (today is {today})")
+    if infusion_from and infusion_to and infusion_from > infusion_to:
+        raise InvalidInput.one(("query", "infusion_from"), "is after infusion_to")
+    if pts and any(len(t) > 250 or not t.strip() for t in pts):
+        raise InvalidInput.one(("query", "pt"), "each preferred term must be 1 to 250 characters")
+    try:
+        chosen = service.resolve_groups(rules, product.modality, groups, pts)
+    except service.AnalyticsInputError as exc:
+        raise InvalidInput.one(("query", exc.field), str(exc)) from None
+    return as_of, service.Selection(groups=chosen, infusion_from=infusion_from, infusion_to=infusion_to)
+
+
+@router.get("/products/{product_id}/incidence")
+def product_incidence(
+    session: SessionDep, principal: Analyst, now: Now, product_id: ProductId, as_of: AsOf = None,
+    infusion_from: InfusionFrom = None, infusion_to: InfusionTo = None, event_group: Groups = None,
+    pt: Terms = None,
+    by: Annotated[list[Stratum] | None, Query(max_length=5, description="Strata; repeatable")] = None,
+) -> dict:
+    """Events, person-years and rate per 100 patient-years with exact Poisson (Garwood) limits per
+    event group, optionally by strata; the standardised incidence ratio where a background rate exists."""
+    product = visible_product(session, principal, product_id)
+    rules = current_rules()
+    as_of, sel = _selection(rules, product, now.date(), as_of, infusion_from, infusion_to, event_group, pt)
+    cohort = load_cohort(session, product, rules, as_of)
+    strata = tuple(dict.fromkeys(b.value for b in by or ()))
+    return service.incidence(cohort, rules, sel, strata)

@@ -1,0 +1,146 @@
+"""Assemble the analyses of one product's cohort: the answers of the API, the page and the export.
+
+Pure given a ``ProductCohort`` (queries.load_cohort) and the rules: every figure comes from the
+statistics modules; this layer picks episodes, events and strata.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pv_service.analytics import incidence as inc
+from pv_service.analytics.groups import EventGroup, event_groups, members
+from pv_service.analytics.persontime import attained_age_split, time_at_risk
+from pv_service.analytics.queries import ProductCohort
+
+STRATA = ("indication", "infusion_year", "clinic", "sex", "age_band")
+_STRATUM_COLUMN = {"clinic": "clinic_id"}
+RATE_PER = 100.0  # rates per 100 patient-years
+
+
+class AnalyticsInputError(ValueError):
+    """A request the analyses cannot answer (the API turns it into a 422 naming the field)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which patients and events: infusion period, event groups."""
+    groups: tuple[EventGroup, ...]
+    infusion_from: dt.date | None = None
+    infusion_to: dt.date | None = None
+
+
+def resolve_groups(rules, modality: str, names: list[str] | None, pts: list[str] | None) -> tuple[EventGroup, ...]:
+    """The requested groups (by name; unknown names are an error), a group of the given
+    preferred terms, or by default every rule group for the product's modality."""
+    from pv_service.analytics.groups import term_group
+
+    available = {g.name: g for g in event_groups(rules)}
+    out: list[EventGroup] = []
+    for n in names or []:
+        if n not in available:
+            raise AnalyticsInputError("event_group", f"unknown event group {n!r}; one of {sorted(available)}")
+        out.append(available[n])
+    if pts:
+        g = term_group(pts)
+        if not g.terms:
+            raise AnalyticsInputError("pt", "give at least one preferred term")
+        out.append(g)
+    return tuple(out) if out else tuple(event_groups(rules, modality))
+
+
+def select_episodes(cohort: ProductCohort, sel: Selection) -> pd.DataFrame:
+    ep = cohort.episodes
+    if sel.infusion_from is not None:
+        ep = ep[ep["start"] >= pd.Timestamp(sel.infusion_from)]
+    if sel.infusion_to is not None:
+        ep = ep[ep["start"] <= pd.Timestamp(sel.infusion_to)]
+    return ep.reset_index(drop=True)
+
+
+def group_events(cohort: ProductCohort, group: EventGroup, missing_onset: str) -> pd.DataFrame:
+    """patient_id, onset of the group's reactions (a missing onset per the rules)."""
+    r = cohort.reactions[members(cohort.reactions, group)]
+    onset = r["onset_date"]
+    if missing_onset == "first_received":
+        onset = onset.fillna(r["first_received"])
+    return pd.DataFrame({"patient_id": r["patient_id"].to_numpy(), "onset": onset.to_numpy()}).dropna()
+
+
+def at_risk(cohort: ProductCohort, sel: Selection, group: EventGroup, rules) -> pd.DataFrame:
+    ep = select_episodes(cohort, sel)
+    return time_at_risk(ep, group_events(cohort, group, rules.analytics.person_time.missing_onset))
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    out = []
+    for rec in frame.to_dict(orient="records"):
+        out.append({k: _plain(v) for k, v in rec.items()})
+    return out
+
+
+def _plain(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return None if not math.isfinite(float(v)) else round(float(v), 6)
+    if isinstance(v, (pd.Timestamp, dt.datetime)):
+        return None if pd.isna(v) else v.date().isoformat()
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    return v
+
+
+def _strata_rows(tar: pd.DataFrame, by: tuple[str, ...], bands, level: float) -> pd.DataFrame:
+    if "age_band" in by:
+        pieces = attained_age_split(tar, bands)
+        base = tar.iloc[pieces["row"].to_numpy()].reset_index(drop=True)
+        frame = base.assign(days=pieces["days"].to_numpy(), events=pieces["events"].to_numpy(),
+                            age_band=pieces["age_band"].to_numpy())
+    else:
+        frame = tar
+    cols = [_STRATUM_COLUMN.get(b, b) for b in by]
+    table = inc.rate_table(frame, cols, level, RATE_PER)
+    return table.rename(columns={v: k for k, v in _STRATUM_COLUMN.items()})
+
+
+def standardised(tar: pd.DataFrame, background, level: float) -> dict | None:
+    """SIR of the episodes against a background rate (None without one)."""
+    if background is None or tar.empty:
+        return None
+    pieces = attained_age_split(tar, background.age_bands)
+    sex = tar["sex"].to_numpy(dtype=object)[pieces["row"].to_numpy()]
+    expected = float(inc.expected_events(pieces, sex, background).sum())
+    observed = int((tar["status"] == 1).sum())
+    return {**inc.sir(observed, expected, level), "background_source": background.source}
+
+
+def incidence(cohort: ProductCohort, rules, sel: Selection, by: tuple[str, ...] = ()) -> dict:
+    ar = rules.analytics
+    level = ar.confidence_level
+    out = []
+    for g in sel.groups:
+        tar = at_risk(cohort, sel, g, rules)
+        overall = inc.rate_table(tar, (), level, RATE_PER)
+        strata = _strata_rows(tar, by, ar.age_bands, level) if by else None
+        out.append({
+            "event_group": g.name, "kind": g.kind, "terms": list(g.terms),
+            **_records(overall)[0],
+            "strata": _records(strata) if strata is not None else [],
+            "sir": standardised(tar, rules.background_rates.for_group(g.name), level),
+        })
+    return {"product": _product(cohort), "as_of": cohort.as_of.isoformat(), "per_patient_years": RATE_PER,
+            "confidence_level": level, "by": list(by), "groups": out}
+
+
+def _product(cohort: ProductCohort) -> dict:
+    p = cohort.product
+    return {"id": p.id, "code": p.code, "trade_name": p.trade_name, "modality": p.modality}

@@ -1,0 +1,75 @@
+"""GET /v1/analytics/products/{id}/incidence on the export's cohort, worked out by hand.
+
+CART-1, as of 2026-11-23 (NOW), T-cell malignancies. Every patient is a woman born 1970.
+  P1 2024-11-01, active                      -> as-of: 752 days, censored
+  P2 2023-06-10, lost (last visit 2023-12-10), T-cell lymphoma onset 2026-04-20 in case C3
+     (received 2026-05-05): the case is a contact, so the lost patient's time runs to 2026-05-05
+     and holds the event: 1045 days (2023-06-10 .. 2025-06-10 = 731, .. 2026-04-10 = 304, + 10)
+  P3 2025-03-01, died 2025-08-20             -> 172 days, death without the event: competing
+  P4 2026-10-01, active                      -> 53 days
+  P5 2025-06-01, withdrawn 2025-12-01        -> 183 days
+  P6 2026-01-15, transferred 2026-05-01      -> 106 days
+  P7 is MSC-1 only.
+Events 1, days 2311, person-years 6.32717; rate 15.805 per 100 PY; Garwood 95% for one event
+(0.0253, 5.5716) -> (0.400, 88.06) per 100 PY. All six are 52-56 years old throughout: background
+45-59 women 0.903 per 100,000 -> E = 2311 / 365.25 x 0.903e-5 = 5.7135e-5.
+"""
+from __future__ import annotations
+
+import pytest
+
+T_CELL = "T-cell malignancies"
+
+
+def _get(client, actor, product_id, **params):
+    return client.get(f"/v1/analytics/products/{product_id}/incidence", params=params, headers=actor.headers)
+
+
+def test_incidence_by_hand(client, world, cohort):
+    cart = cohort["products"]["cart"]
+    r = _get(client, world.safety, cart.id, event_group=T_CELL)
+    assert r.status_code == 200, r.text
+    g = r.json()["groups"][0]
+    assert (g["event_group"], g["patients"], g["events"]) == (T_CELL, 6, 1)
+    assert g["person_years"] == pytest.approx(2311 / 365.25, abs=1e-6)
+    assert g["rate"] == pytest.approx(100 / (2311 / 365.25), abs=1e-4)
+    assert g["rate_lower"] == pytest.approx(100 * 0.025318 / (2311 / 365.25), abs=1e-3)
+    assert g["rate_upper"] == pytest.approx(100 * 5.571643 / (2311 / 365.25), abs=1e-3)
+    e = 2311 / 365.25 * 0.903e-5
+    assert g["sir"]["expected"] == pytest.approx(e, rel=1e-6)
+    assert g["sir"]["sir"] == pytest.approx(1 / e, rel=1e-6)
+    assert "SEER" in g["sir"]["background_source"]
+
+
+def test_default_groups_are_the_modality_s_and_strata_add_up(client, world, cohort):
+    cart = cohort["products"]["cart"]
+    body = _get(client, world.safety, cart.id, by=["sex", "age_band"]).json()
+    names = [g["event_group"] for g in body["groups"]]
+    assert T_CELL in names and "Cytokine release syndrome" in names and "Tumour formation" not in names
+    crs = next(g for g in body["groups"] if g["event_group"] == "Cytokine release syndrome")
+    assert crs["events"] == 1  # P3's fatal CRS, onset 2025-08-15
+    assert crs["strata"] and all(s["sex"] == "female" and s["age_band"] == "40-64" for s in crs["strata"])
+    assert sum(s["person_years"] for s in crs["strata"]) == pytest.approx(crs["person_years"])
+
+
+def test_infusion_period_filter_and_terms(client, world, cohort):
+    cart = cohort["products"]["cart"]
+    g = _get(client, world.safety, cart.id, pt=["T-cell lymphoma"], infusion_from="2024-01-01").json()["groups"][0]
+    assert (g["kind"], g["patients"], g["events"]) == ("terms", 5, 0)  # P2 (infused 2023) is left out
+
+
+def test_roles_and_bad_input(client, world, cohort):
+    cart, msc = cohort["products"]["cart"], cohort["products"]["msc"]
+    assert _get(client, world.mah, cart.id).status_code == 200  # MAH A holds CART-1
+    assert _get(client, world.other_mah, cart.id).status_code == 404  # MAH B: not its product
+    assert _get(client, world.mah, msc.id).status_code == 404
+    assert _get(client, world.mah, 999999).status_code == 404
+    assert _get(client, world.clinic, cart.id).status_code == 403
+    assert _get(client, world.admin, cart.id).status_code == 403
+    r = _get(client, world.safety, cart.id, event_group="No such group")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "event_group"]
+    r = _get(client, world.safety, cart.id, as_of="2030-01-01")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "as_of"]
+    r = _get(client, world.safety, cart.id, infusion_from="2026-01-01", infusion_to="2025-01-01")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "infusion_from"]
+    assert _get(client, world.safety, cart.id, by="colour").status_code == 422
