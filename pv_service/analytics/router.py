@@ -75,9 +75,42 @@ def product_incidence(
 ) -> dict:
     """Events, person-years and rate per 100 patient-years with exact Poisson (Garwood) limits per
     event group, optionally by strata; the standardised incidence ratio where a background rate exists."""
+    cohort, rules, sel = _cohort_and_selection(session, principal, now, product_id, as_of, infusion_from,
+                                               infusion_to, event_group, pt)
+    strata = tuple(dict.fromkeys(b.value for b in by or ()))
+    return service.incidence(cohort, rules, sel, strata)
+
+
+def _cohort_and_selection(session, principal, now, product_id, as_of, infusion_from, infusion_to, event_group, pt):
     product = visible_product(session, principal, product_id)
     rules = current_rules()
     as_of, sel = _selection(rules, product, now.date(), as_of, infusion_from, infusion_to, event_group, pt)
-    cohort = load_cohort(session, product, rules, as_of)
-    strata = tuple(dict.fromkeys(b.value for b in by or ()))
-    return service.incidence(cohort, rules, sel, strata)
+    return load_cohort(session, product, rules, as_of), rules, sel
+
+
+@router.get("/products/{product_id}/cumulative-incidence")
+def product_cumulative_incidence(
+    session: SessionDep, principal: Analyst, now: Now, product_id: ProductId, as_of: AsOf = None,
+    infusion_from: InfusionFrom = None, infusion_to: InfusionTo = None, event_group: Groups = None,
+    pt: Terms = None,
+) -> dict:
+    """Cumulative incidence per event group since first infusion: Aalen-Johansen with death as a competing
+    risk (1 - Kaplan-Meier where no patient died without the event), pointwise limits, values at the
+    years of the rules (default 1, 2, 5, 10)."""
+    cohort, rules, sel = _cohort_and_selection(session, principal, now, product_id, as_of, infusion_from,
+                                               infusion_to, event_group, pt)
+    return service.cumulative(cohort, rules, sel)
+
+
+@router.get("/products/{product_id}/time-to-onset")
+def product_time_to_onset(
+    session: SessionDep, principal: Analyst, now: Now, product_id: ProductId, as_of: AsOf = None,
+    infusion_from: InfusionFrom = None, infusion_to: InfusionTo = None, event_group: Groups = None,
+    pt: Terms = None,
+) -> dict:
+    """Days from infusion to onset per event group: median and IQR, counts by period, and the Weibull
+    shape with its interval (falling, constant or rising hazard); for the cohort (first event, the
+    others censored) and for every reported case with both dates."""
+    cohort, rules, sel = _cohort_and_selection(session, principal, now, product_id, as_of, infusion_from,
+                                               infusion_to, event_group, pt)
+    return service.time_to_onset(cohort, rules, sel)

@@ -144,3 +144,75 @@ def incidence(cohort: ProductCohort, rules, sel: Selection, by: tuple[str, ...] 
 def _product(cohort: ProductCohort) -> dict:
     p = cohort.product
     return {"id": p.id, "code": p.code, "trade_name": p.trade_name, "modality": p.modality}
+
+
+METHOD_NOTE = {
+    "aalen_johansen": "Aalen-Johansen, death as a competing risk",
+    "kaplan_meier": "1 - Kaplan-Meier: no competing death in this cohort",
+}
+
+
+def _curve_points(curve: pd.DataFrame, max_points: int = 400) -> list[dict]:
+    """The curve at its steps (event times), thinned to at most ``max_points`` rows for display."""
+    steps = curve[(curve["n_events"] > 0) | (curve.index == len(curve) - 1)]
+    if len(steps) > max_points:
+        keep = np.unique(np.linspace(0, len(steps) - 1, max_points).round().astype(int))
+        steps = steps.iloc[keep]
+    return [{"time_days": float(r.time), "estimate": float(r.estimate), "lower": float(r.lower),
+             "upper": float(r.upper), "n_at_risk": int(r.n_at_risk)} for r in steps.itertuples(index=False)]
+
+
+def cumulative(cohort: ProductCohort, rules, sel: Selection) -> dict:
+    from pv_service.analytics.cumulative import cumulative_incidence, value_at
+    from pv_service.analytics.persontime import DAYS_PER_YEAR
+
+    ar = rules.analytics
+    out = []
+    for g in sel.groups:
+        tar = at_risk(cohort, sel, g, rules)
+        if tar.empty:
+            out.append({"event_group": g.name, "kind": g.kind, "method": None, "patients": 0, "events": 0,
+                        "competing_deaths": 0, "at_years": [], "curve": []})
+            continue
+        method, curve = cumulative_incidence(tar["days"].to_numpy(), tar["status"].to_numpy(), ar.confidence_level)
+        at_years = []
+        for y in ar.cumulative_incidence_years:
+            v = value_at(curve, y * DAYS_PER_YEAR)
+            at_years.append({"years": y, **(v or {"estimate": None, "lower": None, "upper": None, "n_at_risk": 0})})
+        out.append({"event_group": g.name, "kind": g.kind, "method": method, "method_label": METHOD_NOTE[method],
+                    "patients": len(tar), "events": int((tar["status"] == 1).sum()),
+                    "competing_deaths": int((tar["status"] == 2).sum()), "at_years": at_years,
+                    "curve": _curve_points(curve)})
+    return {"product": _product(cohort), "as_of": cohort.as_of.isoformat(), "confidence_level": ar.confidence_level,
+            "groups": out}
+
+
+def case_onsets(cohort: ProductCohort, group: EventGroup) -> np.ndarray:
+    """Days from the suspect infusion of the product to each reported onset of the group (VigiBase-style:
+    every reported reaction with both dates, onset not before infusion)."""
+    r = cohort.reactions[members(cohort.reactions, group)]
+    r = r[r["onset_date"].notna() & r["suspect_infusion"].notna()]
+    days = (r["onset_date"] - r["suspect_infusion"]).dt.days.to_numpy()
+    return days[days >= 0]
+
+
+def time_to_onset(cohort: ProductCohort, rules, sel: Selection) -> dict:
+    from pv_service.analytics.onset import by_period, summary, weibull_shape
+
+    ar = rules.analytics
+    out = []
+    for g in sel.groups:
+        tar = at_risk(cohort, sel, g, rules)
+        ev = tar["status"].to_numpy() == 1
+        days = tar["days"].to_numpy()
+        cases = case_onsets(cohort, g)
+        out.append({
+            "event_group": g.name, "kind": g.kind,
+            "cohort": {**summary(days[ev]), "periods": by_period(days[ev], ar.onset_periods),
+                       # censored fit: the patients without the event count until their follow-up ends
+                       "weibull": weibull_shape(days, ev, ar.confidence_level) if len(days) else None},
+            "cases": {**summary(cases), "periods": by_period(cases, ar.onset_periods),
+                      "weibull": weibull_shape(cases, None, ar.confidence_level) if len(cases) else None},
+        })
+    return {"product": _product(cohort), "as_of": cohort.as_of.isoformat(), "confidence_level": ar.confidence_level,
+            "groups": out}

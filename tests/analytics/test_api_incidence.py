@@ -73,3 +73,28 @@ def test_roles_and_bad_input(client, world, cohort):
     r = _get(client, world.safety, cart.id, infusion_from="2026-01-01", infusion_to="2025-01-01")
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "infusion_from"]
     assert _get(client, world.safety, cart.id, by="colour").status_code == 422
+
+
+def test_cumulative_incidence_and_time_to_onset(client, world, cohort):
+    """CRS in CART-1: P3's fatal CRS at day 167 (2025-03-01 .. 2025-08-15) is the only event; no one died
+    without CRS, so 1 - Kaplan-Meier applies: six at risk at day 0 (P4: 53 days, P6: 106 days are
+    shorter), at day 167 the at-risk set is P1 (752), P2 (1060), P3 (167), P5 (183): F = 1/4 from then on.
+    T-cell malignancies: P3 died (day 172) without one, a competing death, so Aalen-Johansen. At day
+    172 P3, P5, P1, P2 are at risk: the all-cause survival drops to 3/4. At day 1045 (P2's event) only
+    P2 is at risk: F = S(1045-) x 1/1 = 3/4 (1 - KM with the death censored would say 1)."""
+    cart = cohort["products"]["cart"]
+    r = client.get(f"/v1/analytics/products/{cart.id}/cumulative-incidence",
+                   params={"event_group": ["Cytokine release syndrome", T_CELL]}, headers=world.safety.headers)
+    assert r.status_code == 200, r.text
+    crs, tcell = r.json()["groups"]
+    assert crs["method"] == "kaplan_meier" and crs["events"] == 1
+    assert crs["at_years"][0]["years"] == 1 and crs["at_years"][0]["estimate"] == pytest.approx(0.25)
+    assert tcell["method"] == "aalen_johansen" and tcell["competing_deaths"] == 1
+    assert tcell["curve"][-1]["estimate"] == pytest.approx(0.75)
+    assert tcell["at_years"][3]["estimate"] is None  # 10 years: nobody followed that long
+    r = client.get(f"/v1/analytics/products/{cart.id}/time-to-onset", params={"event_group": T_CELL},
+                   headers=world.safety.headers)
+    g = r.json()["groups"][0]
+    assert g["cohort"]["median_days"] == 1045 and g["cases"]["median_days"] == 1045  # C3 names P2's infusion
+    assert [p["n"] for p in g["cases"]["periods"]] == [0, 0, 1, 0]
+    assert g["cohort"]["weibull"] is None  # one event: no shape
