@@ -83,3 +83,22 @@ def sir(observed: int, expected: float, level: float = 0.95) -> dict:
     return {"observed": int(observed), "expected": float(expected), "sir": observed / expected,
             "sir_lower": float(lo[0]) / expected, "sir_upper": float(hi[0]) / expected,
             "p_value": float(poisson_upper_p([observed], [expected])[0])}
+
+
+def accrued(piece_start, piece_days, rate_per_day, at) -> np.ndarray:
+    """Expected events accrued by each day in ``at``: sum over pieces of rate x the part of
+    [start, start + days] before that day. Sorted prefix sums, so any number of query days is cheap:
+        E(d) = sum_{start <= d} r (d - start) - sum_{end <= d} r (d - end).
+    All times in days on one axis (e.g. days since 1970)."""
+    s = np.asarray(piece_start, dtype=float)
+    e = s + np.asarray(piece_days, dtype=float)
+    r = np.asarray(rate_per_day, dtype=float)
+    q = np.asarray(at, dtype=float)
+    out = np.zeros(q.shape)
+    for edge, sign in ((s, 1.0), (e, -1.0)):
+        order = np.argsort(edge, kind="stable")
+        es, rs = edge[order], r[order]
+        cr, cre = np.concatenate([[0.0], np.cumsum(rs)]), np.concatenate([[0.0], np.cumsum(rs * es)])
+        i = np.searchsorted(es, q, side="right")
+        out += sign * (q * cr[i] - cre[i])
+    return out

@@ -30,7 +30,7 @@ STOPS = {"deceased": "death", "withdrawn": "withdrawal", "transferred": "transfe
 _DAY = np.timedelta64(1, "D")
 
 
-def _days(values) -> np.ndarray:
+def day_numbers(values) -> np.ndarray:
     """datetime-like -> whole days since 1970 (int64); NaT -> int64 min."""
     arr = pd.to_datetime(pd.Series(values)).to_numpy().astype("datetime64[D]")
     out = arr.astype(np.int64)
@@ -51,10 +51,10 @@ def episodes(treatments: pd.DataFrame, followup: pd.DataFrame, product_id: int, 
 
     Returns the first treatment's columns plus start, exit (datetime64[s]), exit_reason.
     """
-    as_of_day = int(_days([as_of])[0])
+    as_of_day = int(day_numbers([as_of])[0])
     tr = treatments.merge(followup[["treatment_id", "status", "stop_date", "last_visit_date"]],
                           on="treatment_id", how="left", validate="one_to_one")
-    tr["_inf"] = _days(tr["infusion_date"])
+    tr["_inf"] = day_numbers(tr["infusion_date"])
     tr = tr[tr["_inf"] <= as_of_day]
     own = tr[tr["product_id"] == product_id].sort_values(["patient_id", "_inf", "treatment_id"], kind="stable")
     if own.empty:
@@ -65,7 +65,7 @@ def episodes(treatments: pd.DataFrame, followup: pd.DataFrame, product_id: int, 
     pid = own["patient_id"].to_numpy()
 
     # stops: the earliest stop date over the patient's own treatments
-    stop_day = _days(own["stop_date"])
+    stop_day = day_numbers(own["stop_date"])
     status = own["status"].astype(str).to_numpy()
     stopped = np.isin(status, list(STOPS))
     s = pd.DataFrame({"patient_id": pid[stopped], "day": stop_day[stopped],
@@ -73,10 +73,10 @@ def episodes(treatments: pd.DataFrame, followup: pd.DataFrame, product_id: int, 
     s = s.drop_duplicates("patient_id").set_index("patient_id").reindex(start.index)
 
     # last visit over all the patient's treatments (not before time zero)
-    last = pd.Series(_days(tr["last_visit_date"]), index=tr["patient_id"].to_numpy()).groupby(level=0).max()
+    last = pd.Series(day_numbers(tr["last_visit_date"]), index=tr["patient_id"].to_numpy()).groupby(level=0).max()
     last = np.maximum(last.reindex(start.index).to_numpy(), start.to_numpy())
     if last_info is not None and len(last_info):
-        info = pd.Series(_days(last_info.to_numpy()), index=last_info.index).groupby(level=0).max()
+        info = pd.Series(day_numbers(last_info.to_numpy()), index=last_info.index).groupby(level=0).max()
         last = np.maximum(last, info.reindex(start.index).fillna(np.iinfo(np.int64).min).to_numpy(np.int64))
     active = pd.Series(status == "active", index=pid).groupby(level=0).any().reindex(start.index).to_numpy()
     lost = pd.Series(status == "lost_to_follow_up", index=pid).groupby(level=0).any().reindex(start.index).to_numpy()
@@ -123,11 +123,11 @@ def time_at_risk(episodes: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     ``events``: patient_id, onset (datetime64) of the group's reactions (any number per patient).
     """
     out = episodes.copy()
-    start = _days(out["start"])
-    exit_ = _days(out["exit"])
+    start = day_numbers(out["start"])
+    exit_ = day_numbers(out["exit"])
     ev = first_events(events)
     ev_pat = ev["patient_id"].to_numpy()
-    ev_day = _days(ev["onset"])
+    ev_day = day_numbers(ev["onset"])
     # the first onset within [start, exit] of the patient's episode
     pos = pd.Index(out["patient_id"]).get_indexer(ev_pat)
     keep = pos >= 0
@@ -152,14 +152,14 @@ def attained_age_split(frame: pd.DataFrame, bands: tuple[int, ...]) -> pd.DataFr
     ``frame``: start, days, status, birth_year (plus any columns, carried along). Birth is
     taken as 2 July of the birth year (the mid-year: only the year is stored). Returns one
     row per (row, band) with time in it: ``row`` (position in ``frame``), ``age_band``
-    (label such as "18-39" or "65+"), ``band`` (index), ``days`` (float) and ``events``
-    (1 in the band holding an event, else 0).
+    (label such as "18-39" or "65+"), ``band`` (index), ``offset`` (days from the row's start
+    to the piece's), ``days`` (float) and ``events`` (1 in the band holding an event, else 0).
     """
     lo = np.asarray(bands, dtype=float)
     hi = np.append(lo[1:], np.inf)
     lo_open = np.append(-np.inf, lo[1:])  # time before the (mid-year) birthday counts in the first band
-    birth = _days(pd.to_datetime(frame["birth_year"].astype(int).astype(str) + "-07-02")).astype(float)
-    start = _days(frame["start"]).astype(float)
+    birth = day_numbers(pd.to_datetime(frame["birth_year"].astype(int).astype(str) + "-07-02")).astype(float)
+    start = day_numbers(frame["start"]).astype(float)
     days = frame["days"].to_numpy(dtype=float)
     end = start + days
     b_lo = birth[:, None] + lo_open[None, :] * DAYS_PER_YEAR
@@ -174,8 +174,9 @@ def attained_age_split(frame: pd.DataFrame, bands: tuple[int, ...]) -> pd.DataFr
     rows, cols = np.nonzero((overlap > 0) | ((np.arange(len(lo))[None, :] == end_band[:, None]) & zero[:, None]))
     ev = (frame["status"].to_numpy() == EVENT)[rows] & (cols == end_band[rows])
     labels = band_labels(bands)
+    offset = np.clip(b_lo[rows, cols] - start[rows], 0, None)  # days from the episode's start to the piece's
     return pd.DataFrame({"row": rows, "band": cols, "age_band": np.asarray(labels, dtype=object)[cols],
-                         "days": overlap[rows, cols], "events": ev.astype(np.int64)})
+                         "offset": offset, "days": overlap[rows, cols], "events": ev.astype(np.int64)})
 
 
 def band_labels(bands: tuple[int, ...]) -> list[str]:
@@ -185,7 +186,7 @@ def band_labels(bands: tuple[int, ...]) -> list[str]:
 
 def age_band_at(start, birth_year, bands: tuple[int, ...]) -> np.ndarray:
     """The age band label at a date (2 July birthdays, as above)."""
-    birth = _days(pd.to_datetime(pd.Series(birth_year).astype(int).astype(str) + "-07-02")).astype(float)
-    age = (_days(start).astype(float) - birth) / DAYS_PER_YEAR
+    birth = day_numbers(pd.to_datetime(pd.Series(birth_year).astype(int).astype(str) + "-07-02")).astype(float)
+    age = (day_numbers(start).astype(float) - birth) / DAYS_PER_YEAR
     idx = np.clip(np.searchsorted(np.asarray(bands, float), age, side="right") - 1, 0, len(bands) - 1)
     return np.asarray(band_labels(bands), dtype=object)[idx]

@@ -114,3 +114,57 @@ def product_time_to_onset(
     cohort, rules, sel = _cohort_and_selection(session, principal, now, product_id, as_of, infusion_from,
                                                infusion_to, event_group, pt)
     return service.time_to_onset(cohort, rules, sel)
+
+
+class LotLevel(StrEnum):
+    lot = "lot"
+    vector_lot = "vector_lot"
+    manufacturing_site = "manufacturing_site"
+
+
+@router.get("/products/{product_id}/sequential")
+def product_sequential(
+    session: SessionDep, principal: Analyst, now: Now, product_id: ProductId, as_of: AsOf = None,
+    event_group: Groups = None,
+    looks_from: Annotated[ApiDate | None, Query(description="Stored looks from this day (default: all)")] = None,
+) -> dict:
+    """Poisson MaxSPRT per monitored event group (those with a background rate): the test as it stands
+    on the as-of date (computed now) and every look the sequential-monitoring job recorded."""
+    from sqlmodel import select
+
+    from pv_service.analytics.models import SequentialLook
+
+    product = visible_product(session, principal, product_id)
+    rules = current_rules()
+    as_of, _ = _selection(rules, product, now.date(), as_of, None, None, event_group, None)
+    monitored = {g.name for g, _ in service.monitored_groups(rules, product.modality)}
+    for name in event_group or []:
+        if name not in monitored:
+            raise InvalidInput.one(("query", "event_group"), f"{name!r} has no background rate for this product's "
+                                   f"modality (monitored: {sorted(monitored)})")
+    stmt = select(SequentialLook).where(SequentialLook.product_id == product.id, SequentialLook.look_date <= as_of)
+    if looks_from is not None:
+        stmt = stmt.where(SequentialLook.look_date >= looks_from)
+    if event_group:
+        stmt = stmt.where(SequentialLook.event_group.in_(event_group))
+    looks = [r.model_dump(exclude={"id", "product_id", "created_at"}, mode="json")
+             for r in session.exec(stmt.order_by(SequentialLook.event_group, SequentialLook.look_date))]
+    try:
+        return service.sequential(load_cohort(session, product, rules, as_of), rules, looks, event_group)
+    except ValueError as exc:  # rules whose alpha, T and M admit no critical value
+        raise InvalidInput.one(("query", "event_group"), str(exc)) from None
+
+
+@router.get("/products/{product_id}/lots")
+def product_lots(
+    session: SessionDep, principal: Analyst, now: Now, product_id: ProductId, as_of: AsOf = None,
+    infusion_from: InfusionFrom = None, infusion_to: InfusionTo = None, event_group: Groups = None,
+    pt: Terms = None,
+    by: Annotated[LotLevel, Query(description="Manufacturing lot (batch number), vector lot or site")] = LotLevel.lot,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Lots listed per group, most significant first")] = 50,
+) -> dict:
+    """Observed vs expected events per lot (expected from the lot's share of person-time), one-sided exact
+    binomial test, p-values adjusted across the product's lots (rules: Holm or Benjamini-Hochberg)."""
+    cohort, rules, sel = _cohort_and_selection(session, principal, now, product_id, as_of, infusion_from,
+                                               infusion_to, event_group, pt)
+    return service.lots(cohort, rules, sel, by.value, limit)

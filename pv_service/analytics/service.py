@@ -216,3 +216,102 @@ def time_to_onset(cohort: ProductCohort, rules, sel: Selection) -> dict:
         })
     return {"product": _product(cohort), "as_of": cohort.as_of.isoformat(), "confidence_level": ar.confidence_level,
             "groups": out}
+
+
+def sequential_look(cohort: ProductCohort, rules, group: EventGroup, background) -> dict:
+    """The Poisson MaxSPRT of one group as of the cohort's as-of date: observed and expected counts
+    (background rates by attained age band and sex over the accrued person-time), the LLR at every
+    event and now, against the exact critical value of the rules' alpha, T and M."""
+    from pv_service.analytics.incidence import accrued
+    from pv_service.analytics.maxsprt import critical_value, monitor
+    from pv_service.analytics.persontime import DAYS_PER_YEAR, day_numbers
+
+    sr = rules.analytics.sequential
+    tar = at_risk(cohort, Selection(groups=(group,)), group, rules)
+    cv = critical_value(sr.surveillance_expected, sr.alpha, sr.min_events)
+    if tar.empty:
+        return {"event_group": group.name, "person_years": 0.0, "background_source": background.source,
+                "alpha": sr.alpha, "surveillance_expected": sr.surveillance_expected, "min_events": sr.min_events,
+                **monitor([], 0.0, 0, cv, sr.surveillance_expected, sr.min_events), "first_signal_date": None}
+    pieces = attained_age_split(tar, background.age_bands)
+    rows = pieces["row"].to_numpy()
+    sex = tar["sex"].to_numpy(dtype=object)[rows]
+    per_piece = inc.expected_events(pieces, sex, background)
+    rate_per_day = np.divide(per_piece, pieces["days"].to_numpy(), out=np.zeros_like(per_piece),
+                             where=pieces["days"].to_numpy() > 0)
+    start = day_numbers(tar["start"]).astype(float)[rows] + pieces["offset"].to_numpy()
+    ev = tar[tar["status"] == 1].sort_values("event_date", kind="stable")
+    ev_days = day_numbers(ev["event_date"]).astype(float)
+    at_events = accrued(start, pieces["days"].to_numpy(), rate_per_day, ev_days)
+    expected_now = float(per_piece.sum())
+    result = monitor(at_events, expected_now, len(ev), cv, sr.surveillance_expected, sr.min_events)
+    first = result["signal_event"]
+    return {"event_group": group.name, "person_years": float(tar["days"].sum() / DAYS_PER_YEAR),
+            "background_source": background.source, "alpha": sr.alpha,
+            "surveillance_expected": sr.surveillance_expected, "min_events": sr.min_events, **result,
+            "first_signal_date": None if first is None else ev["event_date"].iloc[first - 1].date().isoformat()}
+
+
+def monitored_groups(rules, modality: str) -> list[tuple[EventGroup, object]]:
+    """The product's groups that have a background rate (those the sequential test can run on)."""
+    out = []
+    for g in event_groups(rules, modality):
+        bg = rules.background_rates.for_group(g.name)
+        if bg is not None:
+            out.append((g, bg))
+    return out
+
+
+LOT_COLUMNS = {"lot": "batch_number", "vector_lot": "vector_lot", "manufacturing_site": "manufacturing_site"}
+
+
+def lot_groups(rules, modality: str) -> list[EventGroup]:
+    """The groups scanned per lot: every rule group of the modality."""
+    return event_groups(rules, modality)
+
+
+def lot_analysis(cohort: ProductCohort, rules, group: EventGroup, column: str = "batch_number",
+                 sel: Selection | None = None) -> dict:
+    from pv_service.analytics.lots import lot_excess
+    from pv_service.analytics.persontime import DAYS_PER_YEAR
+
+    lr = rules.analytics.lots
+    tar = at_risk(cohort, sel or Selection(groups=(group,)), group, rules)
+    recorded = tar[tar[column].notna()] if column in tar else tar.iloc[0:0]
+    if recorded.empty:
+        return {"event_group": group.name, "kind": group.kind, "by": column, "lots": [], "events": 0,
+                "patients_without_lot": int(len(tar))}
+    per = (recorded.assign(ev=(recorded["status"] == 1).astype(np.int64))
+           .groupby(column).agg(patients=("days", "size"), events=("ev", "sum"), days=("days", "sum"))
+           .reset_index().rename(columns={column: "lot"}))
+    res = lot_excess(per, lr.alpha, lr.multiplicity, lr.min_events)
+    res["person_years"] = res["days"] / DAYS_PER_YEAR
+    rows = [{"lot": str(r.lot), "patients": int(r.patients), "observed": int(r.events),
+             "person_years": float(r.person_years), "expected": float(r.expected), "p_value": float(r.p_value),
+             "p_adjusted": float(r.p_adjusted), "flagged": bool(r.flagged)} for r in res.itertuples(index=False)]
+    return {"event_group": group.name, "kind": group.kind, "by": column, "events": int(per["events"].sum()),
+            "patients_without_lot": int(len(tar) - len(recorded)), "lots": rows}
+
+
+def lots(cohort: ProductCohort, rules, sel: Selection, by: str, limit: int) -> dict:
+    lr = rules.analytics.lots
+    column = LOT_COLUMNS[by]
+    out = []
+    for g in sel.groups:
+        res = lot_analysis(cohort, rules, g, column, sel)
+        res["flagged"] = sum(r["flagged"] for r in res["lots"])
+        res["lots_total"] = len(res["lots"])
+        res["lots"] = res["lots"][:limit]  # most significant first
+        out.append(res)
+    return {"product": _product(cohort), "as_of": cohort.as_of.isoformat(), "alpha": lr.alpha,
+            "multiplicity": lr.multiplicity, "min_events": lr.min_events, "by": by, "groups": out}
+
+
+def sequential(cohort: ProductCohort, rules, looks: list[dict], names: list[str] | None) -> dict:
+    """The current look per monitored group (computed now, not stored) and the stored looks of the job."""
+    current = []
+    for g, bg in monitored_groups(rules, cohort.product.modality):
+        if names and g.name not in names:
+            continue
+        current.append(sequential_look(cohort, rules, g, bg))
+    return {"product": _product(cohort), "as_of": cohort.as_of.isoformat(), "current": current, "looks": looks}

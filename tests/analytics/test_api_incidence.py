@@ -98,3 +98,30 @@ def test_cumulative_incidence_and_time_to_onset(client, world, cohort):
     assert g["cohort"]["median_days"] == 1045 and g["cases"]["median_days"] == 1045  # C3 names P2's infusion
     assert [p["n"] for p in g["cases"]["periods"]] == [0, 0, 1, 0]
     assert g["cohort"]["weibull"] is None  # one event: no shape
+
+
+def test_sequential_and_lots_endpoints(client, world, cohort):
+    cart = cohort["products"]["cart"]
+    r = client.get(f"/v1/analytics/products/{cart.id}/sequential", headers=world.safety.headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [c["event_group"] for c in body["current"]] == [T_CELL] and body["looks"] == []
+    cur = body["current"][0]
+    assert cur["observed"] == 1 and cur["min_events"] == 4 and not cur["signalled"]
+    assert cur["expected"] == pytest.approx(2311 / 365.25 * 0.903e-5, rel=1e-6)
+    r = client.get(f"/v1/analytics/products/{cart.id}/sequential", params={"event_group": "ICANS"},
+                   headers=world.safety.headers)
+    assert r.status_code == 422 and "no background rate" in r.json()["detail"][0]["msg"]
+    assert client.get(f"/v1/analytics/products/{cart.id}/sequential",
+                      headers=world.other_mah.headers).status_code == 404
+
+    r = client.get(f"/v1/analytics/products/{cart.id}/lots", params={"event_group": T_CELL},
+                   headers=world.safety.headers)
+    assert r.status_code == 200, r.text
+    g = r.json()["groups"][0]
+    assert g["by"] == "batch_number" and g["events"] == 1 and g["flagged"] == 0
+    assert sum(lot["patients"] for lot in g["lots"]) == 6  # every treatment used LOT-1
+    r = client.get(f"/v1/analytics/products/{cart.id}/lots", params={"by": "vector_lot"},
+                   headers=world.safety.headers)
+    assert r.status_code == 200 and all(g["lots"] == [] and g["patients_without_lot"] == 6
+                                        for g in r.json()["groups"])
