@@ -582,3 +582,14 @@ def test_planted_cohort_signals_show_in_the_analytics(full_demo):
                                 if lot["flagged"]]
     assert [(c, g) for c, g, _ in signalled] == [("CILTA-US", "T-cell malignancies")], signalled
     assert len(flagged) == 1 and flagged[0][1] == "Thromboembolic events", flagged
+
+    # the same in the MAH compliance export's cohort tables
+    from pv_service.exports.service import compliance_summary
+
+    with Session(full_demo.engine) as session:
+        products = session.exec(select(Product).where(Product.code.in_(["CILTA-US", flagged[0][0]]))).all()
+        summary = compliance_summary(session, products, rules, full_demo.now.date())
+    seq = summary.table("cohort_sequential", "CILTA-US").set_index("event_group")
+    assert bool(seq.loc["T-cell malignancies", "signalled"])
+    lots = summary.table("cohort_lots", flagged[0][0])
+    assert lots.loc[lots["flagged"].astype(bool), "lot"].tolist() == [flagged[0][2]]
