@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,8 @@ class ProductCohort:
     # case_id, patient_id, pt_name, pt_code, onset_date (datetime64, NaT if not given), first_received,
     # suspect_infusion (infusion date of the product's treatment the case names as suspect, else NaT).
     reactions: pd.DataFrame
+    # time at risk per (group, selection), computed once per request (service.at_risk)
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def load_cohort(session: Session, product: Product, rules, as_of: dt.date) -> ProductCohort:

@@ -76,8 +76,12 @@ def group_events(cohort: ProductCohort, group: EventGroup, missing_onset: str) -
 
 
 def at_risk(cohort: ProductCohort, sel: Selection, group: EventGroup, rules) -> pd.DataFrame:
-    ep = select_episodes(cohort, sel)
-    return time_at_risk(ep, group_events(cohort, group, rules.analytics.person_time.missing_onset))
+    """The episodes' time at risk against one group (cached on the cohort: every analysis starts here)."""
+    missing = rules.analytics.person_time.missing_onset
+    key = (group.terms, sel.infusion_from, sel.infusion_to, missing)
+    if key not in cohort.cache:
+        cohort.cache[key] = time_at_risk(select_episodes(cohort, sel), group_events(cohort, group, missing))
+    return cohort.cache[key]
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
