@@ -76,12 +76,18 @@ class AnalyticsRules(RuleModel):
                 last = p.until_days
             if final and p.until_days is not None:
                 out.append((("onset_periods", i, "until_days"), "the last period must be open-ended (leave until_days out)"))
-        names = set()
-        for i, g in enumerate(self.adverse_events_of_special_interest):
-            if g.name in names:
-                out.append((("adverse_events_of_special_interest", i, "name"), f"duplicate group {g.name!r}"))
-            names.add(g.name)
-        return out
+        return out + _duplicates([g.name for g in self.adverse_events_of_special_interest],
+                                 "adverse_events_of_special_interest", "name")
+
+
+def _duplicates(names: list[str], section: str, key: str) -> list[Issue]:
+    seen: set[str] = set()
+    out: list[Issue] = []
+    for i, name in enumerate(names):
+        if name in seen:
+            out.append(((section, i, key), f"duplicate group {name!r}"))
+        seen.add(name)
+    return out
 
 
 def _band_issues(bands: tuple[int, ...], loc) -> list[Issue]:
@@ -111,12 +117,8 @@ class BackgroundRates(RuleModel):
     rates: tuple[BackgroundRate, ...] = ()
 
     def issues(self) -> list[Issue]:
-        out: list[Issue] = []
-        seen = set()
+        out = _duplicates([r.group for r in self.rates], "rates", "group")
         for i, r in enumerate(self.rates):
-            if r.group in seen:
-                out.append((("rates", i, "group"), f"duplicate group {r.group!r}"))
-            seen.add(r.group)
             out += _band_issues(r.age_bands, ("rates", i, "age_bands"))
             for sex in ("male", "female"):
                 values = getattr(r, sex)

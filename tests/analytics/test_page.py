@@ -34,3 +34,17 @@ def test_page_is_for_safety_officers(client, session, world, cohort):
 def test_unknown_product_is_a_404_page(client, session, world, cohort):
     signed_in(client, session, world.safety.user)
     assert client.get("/ui/products/999999/analytics").status_code == 404
+
+
+def test_a_cohort_signal_alert_links_to_the_analytics(client, session, world, cohort):
+    from tests.web.helpers import make_alert
+
+    cart = cohort["products"]["cart"]
+    make_alert(session, key="sequential:CART-1:T-cell malignancies", product_id=cart.id, subject_type="product",
+               detail={"product": "CART-1", "event": "T-cell malignancies", "level": "group", "rule": "maxsprt",
+                       "measures": {}, "n": 4, "expected": 0.05, "max_llr": 11.2, "critical_value": 2.92})
+    signed_in(client, session, world.safety.user)
+    alert_id = client.get("/v1/alerts", params={"type": "signal"}, headers=world.safety.headers).json()
+    ids = [a["id"] for a in alert_id["items"] if a["key"].startswith("sequential:")]
+    html = client.get(f"/ui/alerts/{ids[0]}").text
+    assert 'id="cohort-signal"' in html and f"/ui/products/{cart.id}/analytics" in html and "11.2" in html

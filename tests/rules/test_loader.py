@@ -185,3 +185,11 @@ def test_analytics_rules_errors_name_file_and_line(alerts_copy):
     assert any(m.startswith(f"alerts/background_rates.yaml:{line}:") and "one rate per age band (6), got 2" in m
                for m in msgs), msgs
     assert any(m.startswith("alerts/analytics.yaml:") and "sequential.min_events: must be >= 1" in m for m in msgs), msgs
+
+
+def test_duplicate_analytics_groups_are_named(alerts_copy):
+    path = alerts_copy / "analytics.yaml"
+    path.write_text(path.read_text().replace("  - name: ICANS\n", "  - name: Cytokine release syndrome\n"))
+    msgs = [str(i) for i in _error(alerts_copy).issues]
+    assert any("adverse_events_of_special_interest[1].name: duplicate group 'Cytokine release syndrome'" in m
+               for m in msgs), msgs
