@@ -19,7 +19,6 @@ reading it from a database (``queries.load_cohort``).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import resource
 import sys
