@@ -118,6 +118,8 @@ class TreatmentRecord:
     infusion_date: dt.date
     indication: str
     created_at: dt.datetime
+    vector_lot: str | None = None  # CAR-T: the lentiviral/retroviral vector lot the batch was made with
+    manufacturing_site: str | None = None
 
 
 @dataclass
@@ -516,6 +518,7 @@ def generate_cohort(
     rng_a, rng_b, rng_c, rng_d = (np.random.default_rng([seed, k]) for k in range(4))
 
     states, treatments = _phase_patients(rng_a, products, clinics, today, now, n_patients)
+    _manufacturing_details(treatments, spec)
     _phase_malignancies(rng_b, states, treatments, spec, today)
     for st in states:
         kind, d = st.end(today)
@@ -683,6 +686,22 @@ def _phase_patients(rng, products, clinics, today, now, n_patients):
         st.death_cause, st.death_pt, st.death_onset = "adverse_event", pt, onset
         st.death_treatment_key = st.treatments.index(t.index)
     return states, treatments
+
+
+VECTOR_LOT_BATCHES = 40  # demo assumption: one vector lot serves about 40 autologous batches
+
+
+def _manufacturing_details(treatments: list[TreatmentRecord], spec) -> None:
+    """Vector lot (CAR-T) and manufacturing site, deterministic from the batch order (no random draw):
+    fictitious sites, one per product and country."""
+    seen: dict[tuple[str, int], int] = {}
+    for t in treatments:
+        p = spec[t.product_code]
+        prefix = t.product_code.replace("-", "")
+        t.manufacturing_site = f"Demo {p.trade_name} plant, {JURISDICTION_COUNTRY.get(p.jurisdiction, '')}".strip()
+        if p.modality == "car_t":
+            n = seen[(t.product_code, t.infusion_date.year)] = seen.get((t.product_code, t.infusion_date.year), 0) + 1
+            t.vector_lot = f"{prefix}-V{t.infusion_date.year % 100:02d}{(n - 1) // VECTOR_LOT_BATCHES + 1:02d}"
 
 
 def _phase_malignancies(rng, states, treatments, spec, today):

@@ -593,3 +593,13 @@ def test_planted_cohort_signals_show_in_the_analytics(full_demo):
     assert bool(seq.loc["T-cell malignancies", "signalled"])
     lots = summary.table("cohort_lots", flagged[0][0])
     assert lots.loc[lots["flagged"].astype(bool), "lot"].tolist() == [flagged[0][2]]
+
+
+def test_vector_lots_and_sites(small_demo):
+    with Session(small_demo.engine) as session:
+        products = {p.id: p for p in session.exec(select(Product)).all()}
+        treatments = session.exec(select(Treatment)).all()
+    per_lot = Counter(t.vector_lot for t in treatments if products[t.product_id].modality == "car_t")
+    assert None not in per_lot and max(per_lot.values()) <= 40
+    assert all(t.vector_lot is None for t in treatments if products[t.product_id].modality == "stem_cell")
+    assert all(t.manufacturing_site and t.manufacturing_site.startswith("Demo ") for t in treatments)
