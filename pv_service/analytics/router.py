@@ -19,6 +19,7 @@ from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
 from pv_service.jobs.definitions import current_rules
+from pv_service.patients.models import Treatment
 from pv_service.products.models import Product
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
@@ -168,3 +169,38 @@ def product_lots(
     cohort, rules, sel = _cohort_and_selection(session, principal, now, product_id, as_of, infusion_from,
                                                infusion_to, event_group, pt)
     return service.lots(cohort, rules, sel, by.value, limit)
+
+
+class Across(StrEnum):
+    product = "product"
+    product_class = "product_class"
+
+
+@router.get("/incidence")
+def incidence_across_products(
+    session: SessionDep, principal: Analyst, now: Now,
+    event_group: Annotated[list[str], Query(min_length=1, max_length=20, description=(
+        "Event group by name (repeatable; required): the same groups are compared across products"))],
+    product: Annotated[list[str] | None, Query(max_length=100, description="Product codes (default: every "
+                                                                            "product you may see)")] = None,
+    by: Annotated[Across, Query(description="One row per product, or pooled per product class "
+                                            "(modality and target)")] = Across.product,
+    as_of: AsOf = None, infusion_from: InfusionFrom = None, infusion_to: InfusionTo = None,
+) -> dict:
+    """Incidence of the same event groups across products (an MAH: its own products only)."""
+    from sqlmodel import select
+
+    rules = current_rules()
+    stmt = select(Product).where(Product.id.in_(select(Treatment.product_id))).order_by(Product.code)
+    if principal.role == Role.mah:
+        stmt = stmt.where(Product.mah_organization_id == principal.organization_id)
+    if product:
+        stmt = stmt.where(Product.code.in_(product))
+    products = list(session.exec(stmt))
+    if product and len(products) < len(set(product)):
+        found = {p.code for p in products}
+        raise NotFound(f"no treated product {sorted(set(product) - found)[0]!r}")
+    as_of, sel = _selection(rules, products[0] if products else Product(modality=""), now.date(), as_of,
+                            infusion_from, infusion_to, event_group, None)
+    cohorts = [load_cohort(session, p, rules, as_of) for p in products]
+    return service.incidence_across(cohorts, rules, sel, by.value)

@@ -319,3 +319,31 @@ def sequential(cohort: ProductCohort, rules, looks: list[dict], names: list[str]
             continue
         current.append(sequential_look(cohort, rules, g, bg))
     return {"product": _product(cohort), "as_of": cohort.as_of.isoformat(), "current": current, "looks": looks}
+
+
+def product_class(product) -> str:
+    """Modality and target, e.g. "car_t CD19": products compared with their peers."""
+    return f"{product.modality} {product.target}" if getattr(product, "target", None) else product.modality
+
+
+def incidence_across(cohorts: list[ProductCohort], rules, sel: Selection, by: str) -> dict:
+    """Rates of the selected groups per product, or pooled per product class (episodes of all the
+    class's products: a patient treated with two of them counts in each)."""
+    level = rules.analytics.confidence_level
+    out = []
+    for g in sel.groups:
+        frames = []
+        for c in cohorts:
+            tar = at_risk(c, sel, g, rules)
+            frames.append(tar.assign(product=c.product.code, product_class=product_class(c.product)))
+        rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if rows.empty:
+            table = []
+        else:
+            t = inc.rate_table(rows, [by], level, RATE_PER)
+            if by == "product":
+                t["product_class"] = t["product"].map(dict(zip(rows["product"], rows["product_class"])))
+            table = _records(t)
+        out.append({"event_group": g.name, "kind": g.kind, "terms": list(g.terms), "rows": table})
+    return {"as_of": cohorts[0].as_of.isoformat() if cohorts else None, "by": by, "per_patient_years": RATE_PER,
+            "confidence_level": level, "products": [c.product.code for c in cohorts], "groups": out}

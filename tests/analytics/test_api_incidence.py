@@ -125,3 +125,21 @@ def test_sequential_and_lots_endpoints(client, world, cohort):
                    headers=world.safety.headers)
     assert r.status_code == 200 and all(g["lots"] == [] and g["patients_without_lot"] == 6
                                         for g in r.json()["groups"])
+
+
+def test_incidence_across_products_and_classes(client, world, cohort):
+    url = "/v1/analytics/incidence"
+    r = client.get(url, params={"event_group": T_CELL}, headers=world.safety.headers)
+    assert r.status_code == 200, r.text
+    rows = {row["product"]: row for row in r.json()["groups"][0]["rows"]}
+    assert set(rows) == {"CART-1", "MSC-1"}
+    assert rows["CART-1"]["events"] == 1 and rows["CART-1"]["person_years"] == pytest.approx(2311 / 365.25)
+    assert rows["CART-1"]["product_class"] == "car_t CD19" and rows["MSC-1"]["events"] == 0
+    pooled = client.get(url, params={"event_group": T_CELL, "by": "product_class"}, headers=world.safety.headers)
+    assert {row["product_class"] for row in pooled.json()["groups"][0]["rows"]} == {"car_t CD19", "stem_cell"}
+    mine = client.get(url, params={"event_group": T_CELL}, headers=world.mah.headers).json()
+    assert mine["products"] == ["CART-1"]  # MAH A: its own product only
+    assert client.get(url, params={"event_group": T_CELL, "product": "MSC-1"},
+                      headers=world.mah.headers).status_code == 404
+    r = client.get(url, headers=world.safety.headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "event_group"
