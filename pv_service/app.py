@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
 from pv_service.alerting.router import router as alerts_router
+from pv_service.analytics.router import router as analytics_router
 from pv_service.audit.router import router as audit_router
 from pv_service.auth.principal import PrincipalCache
 from pv_service.auth.router import router as auth_router
@@ -167,7 +168,7 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
     # Routes are matched in order, each tried in turn: the intake routes, the busiest, go first.
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,
                    alerts_router, audit_router, jobs_router, compliance_router, web_router, web_admin_router,
-                   exports_router, meddra_router):
+                   exports_router, meddra_router, analytics_router):
         app.include_router(router)
     app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded

@@ -118,6 +118,8 @@ class TreatmentRecord:
     infusion_date: dt.date
     indication: str
     created_at: dt.datetime
+    vector_lot: str | None = None  # CAR-T: the lentiviral/retroviral vector lot the batch was made with
+    manufacturing_site: str | None = None
 
 
 @dataclass
@@ -516,6 +518,7 @@ def generate_cohort(
     rng_a, rng_b, rng_c, rng_d = (np.random.default_rng([seed, k]) for k in range(4))
 
     states, treatments = _phase_patients(rng_a, products, clinics, today, now, n_patients)
+    _manufacturing_details(treatments, spec)
     _phase_malignancies(rng_b, states, treatments, spec, today)
     for st in states:
         kind, d = st.end(today)
@@ -523,7 +526,8 @@ def generate_cohort(
         if kind == "death":
             st.record.death_date, st.record.death_cause = st.death, st.death_cause
     contacts = _phase_contacts(rng_c, states, treatments, spec, clinics, today, now)
-    cases = _phase_cases(rng_d, states, treatments, spec, clinics, terms, today, now)
+    planted = _planted_stories(np.random.default_rng([seed, 4]), states, treatments, spec, terms, today)
+    cases = _phase_cases(rng_d, states, treatments, spec, clinics, terms, today, now, planted)
     return Cohort(
         seed=seed,
         now=now,
@@ -684,6 +688,22 @@ def _phase_patients(rng, products, clinics, today, now, n_patients):
     return states, treatments
 
 
+VECTOR_LOT_BATCHES = 40  # demo assumption: one vector lot serves about 40 autologous batches
+
+
+def _manufacturing_details(treatments: list[TreatmentRecord], spec) -> None:
+    """Vector lot (CAR-T) and manufacturing site, deterministic from the batch order (no random draw):
+    fictitious sites, one per product and country."""
+    seen: dict[tuple[str, int], int] = {}
+    for t in treatments:
+        p = spec[t.product_code]
+        prefix = t.product_code.replace("-", "")
+        t.manufacturing_site = f"Demo {p.trade_name} plant, {JURISDICTION_COUNTRY.get(p.jurisdiction, '')}".strip()
+        if p.modality == "car_t":
+            n = seen[(t.product_code, t.infusion_date.year)] = seen.get((t.product_code, t.infusion_date.year), 0) + 1
+            t.vector_lot = f"{prefix}-V{t.infusion_date.year % 100:02d}{(n - 1) // VECTOR_LOT_BATCHES + 1:02d}"
+
+
 def _phase_malignancies(rng, states, treatments, spec, today):
     """Secondary malignancies after CAR-T: a handful of T-cell lymphomas, some MDS/AML."""
 
@@ -740,6 +760,67 @@ def _phase_malignancies(rng, states, treatments, spec, today):
         pt = "Myelodysplastic syndrome" if rng.random() < 0.6 else "Acute myeloid leukaemia"
         transgene = "not_tested" if rng.random() < 0.55 else "no"
         assign(t, pt, onset, transgene, rng.random() < 0.3)
+
+
+# ---- planted signals for the cohort analytics (issue 17) ------------------------------
+# Demo assumptions, not data: a late-onset T-cell lymphoma excess in one CAR-T product (about 1 in
+# 100 of its patients followed at least 2.5 years, onset 2.5 to 6 years after infusion: well above
+# the general population's ~1-6 per 100,000 a year, see alerts/background_rates.yaml), and one lot
+# of the largest allogeneic stem-cell product with thromboembolic events in most of its patients
+# (a procoagulant lot), against the few percent the other lots show.
+LATE_T_CELL_SHARE = 0.01
+LATE_T_CELL_MIN = 4  # the sequential test's minimum count (alerts/analytics.yaml)
+LATE_T_CELL_YEARS = (2.5, 6.0)
+LOT_EXCESS_SHARE = 0.6
+LOT_EXCESS_PTS = {"Deep vein thrombosis": 0.7, "Pulmonary embolism": 0.3}
+
+
+def _planted_stories(rng, states, treatments, spec, terms, today) -> list[_Story]:
+    stories: list[_Story] = []
+    by_code: dict[str, list[TreatmentRecord]] = {}
+    for t in treatments:
+        by_code.setdefault(t.product_code, []).append(t)
+
+    def free(t: TreatmentRecord) -> bool:
+        st = states[t.patient]
+        return st.malignancy is None and st.treatments and st.treatments[0] == t.index
+
+    cart = [c for c in by_code if spec[c].modality == "car_t"]
+    target = next((c for c in T_CELL_PREFERRED if c in by_code), None) or (
+        max(cart, key=lambda c: (len(by_code[c]), c)) if cart else None)
+    if target is not None:
+        lo, hi = (round(y * 365.25) for y in LATE_T_CELL_YEARS)
+        pool = [t for t in by_code[target] if free(t)
+                and (states[t.patient].observable_until(today) - t.infusion_date).days >= lo + 60]
+        n = max(LATE_T_CELL_MIN, round(LATE_T_CELL_SHARE * len(pool))) if pool else 0
+        for j in rng.permutation(len(pool))[:n]:
+            t = pool[int(j)]
+            st = states[t.patient]
+            last = min((st.observable_until(today) - t.infusion_date).days - 30, (today - t.infusion_date).days - 45)
+            onset = t.infusion_date + _uniform_int(rng, lo, max(lo, min(hi, last))) * DAY
+            r = _reaction(rng, terms, "T-cell lymphoma", onset, t.product_code, indication_group(spec[t.product_code]))
+            stories.append(_Story(t.patient, t.index, st.record.clinic, "planted_late_t_cell", [r],
+                                  _pick(rng, {"yes": .6, "not_tested": .3, "no": .1})))
+
+    stem = [c for c in by_code if spec[c].modality == "stem_cell"]
+    if stem:
+        code = max(stem, key=lambda c: (len(by_code[c]), c))
+        lots: dict[str, list[TreatmentRecord]] = {}
+        for t in by_code[code]:
+            lots.setdefault(t.batch_number, []).append(t)
+        lot = max(sorted(lots), key=lambda b: len(lots[b]))
+        for t in lots[lot]:
+            st = states[t.patient]
+            if rng.random() >= LOT_EXCESS_SHARE:
+                continue
+            pt = _pick(rng, LOT_EXCESS_PTS)
+            lo, hi = ONSET_RANGE[pt]
+            onset = t.infusion_date + _uniform_int(rng, lo, hi) * DAY
+            if onset + 30 * DAY > st.observable_until(today):
+                continue
+            r = _reaction(rng, terms, pt, onset, t.product_code, indication_group(spec[t.product_code]))
+            stories.append(_Story(t.patient, t.index, st.record.clinic, "planted_lot_excess", [r]))
+    return stories
 
 
 # ---- follow-up contacts ---------------------------------------------------------------
@@ -999,7 +1080,7 @@ class _Story:
     transgene: str | None = None
 
 
-def _phase_cases(rng, states, treatments, spec, clinics, terms, today, now) -> list[CaseRecord]:
+def _phase_cases(rng, states, treatments, spec, clinics, terms, today, now, planted=()) -> list[CaseRecord]:
     stories: list[_Story] = []
     for t in treatments:
         st = states[t.patient]
@@ -1105,6 +1186,7 @@ def _phase_cases(rng, states, treatments, spec, clinics, terms, today, now) -> l
                 r = _reaction(rng, terms, mal["pt"], mal["onset"], t.product_code, group)
             story("malignancy", [r], transgene=mal["transgene"])
 
+    stories.extend(planted)  # after the others: their random draws stay as they were
     # Versions: what was known at first receipt, then the follow-ups received by today.
     cases: list[tuple[tuple, CaseRecord]] = []
     for k, s in enumerate(stories):

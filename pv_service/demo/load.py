@@ -215,7 +215,8 @@ def _insert_cohort(session: Session, cohort: Cohort, product_by_code, clinic_ids
     ])
     treatment_ids = _ids(session, Treatment.__table__, [
         {"patient_id": patient_ids[t.patient], "product_id": product_by_code[t.product_code].id,
-         "batch_number": t.batch_number, "infusion_date": t.infusion_date, "indication": t.indication,
+         "batch_number": t.batch_number, "vector_lot": t.vector_lot, "manufacturing_site": t.manufacturing_site,
+         "infusion_date": t.infusion_date, "indication": t.indication,
          "created_at": t.created_at}
         for t in cohort.treatments
     ])

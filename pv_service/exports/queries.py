@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from pv_service.alerting.models import Alert
 from pv_service.alerting.workflow import SIGNAL_TYPE
+from pv_service.analytics.export import cohort_tables
 from pv_service.auth.models import Organization
 from pv_service.cases.clocks import SUSPECT_ROLES, clock_cases
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
@@ -103,7 +104,8 @@ def load_product_inputs(session: Session, product: Product, rules, as_of: dt.dat
 
     return ProductInputs(product=product_info(session, product, rules), treatments=treatments, contacts=contacts,
                          visits=visits, cases=cases, reactions=reactions, clock_cases=clocks,
-                         obligations=obligations, milestones=milestones, alerts=alerts)
+                         obligations=obligations, milestones=milestones, alerts=alerts,
+                         cohort=cohort_tables(session, product, rules, as_of))
 
 
 def term_soc_map() -> dict[str, str]:

@@ -311,6 +311,58 @@ def product_page(summary: ComplianceSummary, code: str) -> Figure:
     return fig
 
 
+def cohort_sections(summary: ComplianceSummary, code: str) -> list[layout.Section]:
+    """The cohort analytics tables as text: incidence, sequential tests, cumulative incidence, onset, lots."""
+    inc = summary.table("cohort_incidence", code)
+    rows = []
+    for r in inc.itertuples(index=False):
+        line = (f"  {r.event_group}: {r.events} events in {fmt(r.person_years, digits=1)} patient-years, "
+                f"{fmt(r.rate_per_100py, digits=2)} per 100 PY [{fmt(r.rate_lower, digits=2)}, "
+                f"{fmt(r.rate_upper, digits=2)}]")
+        if r.sir is not None and not pd.isna(r.sir):
+            line += f"; SIR {fmt(r.sir, digits=1)} [{fmt(r.sir_lower, digits=1)}, {fmt(r.sir_upper, digits=1)}]"
+        rows.append((line,))
+    seq = [(f"  {r.event_group}: {r.observed} observed, {fmt(r.expected, digits=3)} expected, highest LLR "
+            f"{fmt(r.max_llr, digits=2)} against {fmt(r.critical_value, digits=2)}: "
+            + (f"signal (crossed {r.first_signal_date})" if r.signalled else "no signal"),)
+           for r in summary.table("cohort_sequential", code).itertuples(index=False)]
+    cum = summary.table("cohort_cumulative", code)
+    cif = []
+    for group, part in cum.groupby("event_group", sort=False):
+        values = ", ".join(f"{fmt(y, digits=0)} y " + ("n/a" if pd.isna(e) else f"{fmt(100 * e, digits=2)}%")
+                           for y, e in zip(part["years"], part["estimate"]))
+        method = labels.words(part["method"].iloc[0]).replace("aalen johansen", "Aalen-Johansen").replace(
+            "kaplan meier", "1 - Kaplan-Meier")
+        cif.append((f"  {group} ({method}): {values}",))
+    tto = [(f"  {r.event_group} ({r.source}): n {r.n}, median {fmt(r.median_days, digits=0)} d "
+            f"(IQR {fmt(r.q1_days, digits=0)}-{fmt(r.q3_days, digits=0)})"
+            + ("" if r.weibull_shape is None or pd.isna(r.weibull_shape) else
+               f", Weibull shape {fmt(r.weibull_shape, digits=2)} [{fmt(r.shape_lower, digits=2)}, "
+               f"{fmt(r.shape_upper, digits=2)}]: hazard {labels.words(r.hazard)}"),)
+           for r in summary.table("cohort_onset", code).itertuples(index=False)]
+    lots = summary.table("cohort_lots", code)
+    flagged = [(f"  {r.event_group}: lot {r.lot}, {r.observed} observed, {fmt(r.expected, digits=2)} expected, "
+                f"adjusted p {r.p_adjusted:.2g}",) for r in lots[lots["flagged"].astype(bool)].itertuples(index=False)]
+    none = (("  none",),)
+    return [
+        layout.Section(("Incidence (exact 95% limits; SIR against background rates):",), tuple(rows) or none),
+        layout.Section(("", "Sequential monitoring (Poisson MaxSPRT):"), tuple(seq) or none),
+        layout.Section(("", "Cumulative incidence at 1, 2, 5, 10 years:"), tuple(cif) or none),
+        layout.Section(("", "Time to onset:"), tuple(tto) or none),
+        layout.Section(("", "Lots with a significant excess:"), tuple(flagged) or none),
+    ]
+
+
+def cohort_page(summary: ComplianceSummary, code: str) -> Figure:
+    fig = Figure(figsize=A4)
+    full = 0.90 * PAGE_W
+    title = layout.fit([layout.Section((f"Cohort analytics: {code}",), weight="bold")], full, 44, size=15, min_size=9)
+    y = layout.draw(fig, 0.05, 0.965, title, PAGE_H) - 0.01
+    block = layout.fit(cohort_sections(summary, code), full, (y - 0.04) * PAGE_H, size=7.8, min_size=6)
+    layout.draw(fig, 0.05, y, block, PAGE_H)
+    return fig
+
+
 def definitions_page(summary: ComplianceSummary) -> Figure:
     fig = Figure(figsize=A4)
     fig.text(0.05, 0.965, "Definitions", fontsize=15, fontweight="bold", va="top", parse_math=False)
@@ -327,5 +379,6 @@ def render_pdf(summary: ComplianceSummary) -> bytes:
                                      "Creator": "pv-service"}) as pdf:
             for code in summary.product_codes:
                 pdf.savefig(product_page(summary, code))
+                pdf.savefig(cohort_page(summary, code))
             pdf.savefig(definitions_page(summary))
     return buf.getvalue()

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pv_service.alerting.workflow import SIGNAL_TYPE, is_open
+from pv_service.analytics.export import COHORT_TABLES
 from pv_service.cases.reporting_clock import evaluate_reporting_clocks
 from pv_service.common.vocab import SERIOUSNESS_CRITERIA
 from pv_service.exports import labels
@@ -80,6 +81,18 @@ NOTES = (
     "and overdue) are left out of the percentage and listed as pending reports.",
     "Obligations: confirmatory-trial obligations and their milestones as of the as-of date, by the "
     "obligation deadline rules. Days remaining are given for open obligations, days overdue for overdue ones.",
+    "Cohort analytics (the cohort tables and page), cumulative to the as-of date, from the follow-up cohort: time "
+    "at risk from the patient's first infusion of the product to the first event of the group, death, withdrawal, "
+    "transfer, loss to follow-up (last contact, a case report included) or the as-of date, by the analytics rules. "
+    "Event groups: the designated medical events and adverse events of special interest of the product's "
+    "modality, by preferred-term name, from every case about the patient. Incidence per 100 patient-years with "
+    "exact (Garwood) limits; standardised incidence ratio against the background rates of the rules (each names "
+    "its source) by attained age band and sex. Cumulative incidence: Aalen-Johansen with death as a competing "
+    "risk, or 1 - Kaplan-Meier where no patient died without the event (the method is given). Time to onset: days "
+    "from infusion; a Weibull shape below 1 means a falling hazard, above 1 a rising one. Sequential monitoring: "
+    "Poisson MaxSPRT (Kulldorff et al. 2011) with exact critical values. Lots: lots with at least one event, "
+    "observed against expected from the lot's share of person-time, exact one-sided binomial p-values adjusted "
+    "across the product's lots.",
 )
 
 TABLES: dict[str, tuple[str, ...]] = {
@@ -103,8 +116,9 @@ TABLES: dict[str, tuple[str, ...]] = {
                           "submitted_date", "status", "days_late", "days_remaining"),
     "pending_reports": ("product", "case_id", "jurisdiction", "first_received", "due_date", "status",
                         "days_remaining", "days_late"),
+    **COHORT_TABLES,
 }
-INT_COLUMNS = frozenset({"n", "days_remaining", "days_overdue", "days_late", "clock_days", "milestones_overdue",
+INT_COLUMNS = frozenset({"patients", "events", "observed", "n_at_risk", "min_events", "n", "days_remaining", "days_overdue", "days_late", "clock_days", "milestones_overdue",
                          "obligation_id", "alert_id", "case_id"})
 DATE_COLUMNS = frozenset({"quarter_start", "onset_date", "first_received", "first_raised", "resolved", "due_date",
                           "fulfilled_date", "planned_date", "achieved_date", "submitted_date"})
@@ -123,6 +137,7 @@ class ProductInputs:
     obligations: pd.DataFrame  # obligation_id, jurisdiction, description, due_date
     milestones: pd.DataFrame  # obligation_id, kind, planned_date, achieved_date
     alerts: pd.DataFrame  # signal alerts: alert_id, event, level, rule, n, status, severity, priority, ...
+    cohort: dict[str, pd.DataFrame] = field(default_factory=dict)  # the cohort_* tables (analytics.export)
 
 
 @dataclass(frozen=True)
@@ -491,6 +506,7 @@ def summarise_product(inp: ProductInputs, rules, as_of: dt.date, start: dt.date,
         "timepoints": timepoints, "retention": retention, "cases_by_seriousness": by_ser, "cases_by_soc": by_soc,
         "reports_by_quarter": quarters, "dme_cases": dme, "signals": signals, "obligations": obligations,
         "milestones": milestones, "expedited_reports": reports, "pending_reports": pending,
+        **{name: inp.cohort.get(name, _empty(name)) for name in COHORT_TABLES},
     }
 
 

@@ -168,6 +168,12 @@ def signal_detection(session: Session, now: dt.datetime) -> dict:
     return detect_signals(session, now, current_rules())
 
 
+def sequential_monitoring(session: Session, now: dt.datetime) -> dict:
+    from pv_service.analytics.job import sequential_monitoring as monitor
+
+    return monitor(session, now, current_rules())
+
+
 JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
     JobSpec("followup-compliance", followup_compliance, {"hour": 1, "minute": 0}, "daily",
             "Follow-up schedules: due, overdue and missed timepoints, patients lost to follow-up"),
@@ -177,6 +183,8 @@ JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
             "Expedited-reporting clocks of serious cases"),
     JobSpec("signal-detection", signal_detection, {"hour": 2, "minute": 0}, "daily",
             "Disproportionality statistics, designated medical events, signal alerts"),
+    JobSpec("sequential-monitoring", sequential_monitoring, {"hour": 2, "minute": 30}, "daily",
+            "Cohort monitoring: a Poisson MaxSPRT look per product and event group, lot excesses"),
     JobSpec("audit-head", audit_head, {"minute": 15}, "hourly",
             "The audit trail's signed head (count + last hash), exported outside the database"),
 )}

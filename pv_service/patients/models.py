@@ -24,7 +24,9 @@ class Treatment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id", index=True)
     product_id: int = Field(foreign_key="product.id", index=True)
-    batch_number: str = Field(max_length=60)
+    batch_number: str = Field(max_length=60)  # the manufacturing lot
+    vector_lot: str | None = Field(default=None, max_length=60)  # lot of the viral vector, where recorded
+    manufacturing_site: str | None = Field(default=None, max_length=200)
     infusion_date: dt.date = Field(index=True)
     indication: str | None = Field(default=None, max_length=500)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)

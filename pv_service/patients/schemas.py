@@ -38,6 +38,10 @@ class TreatmentCreate(BaseModel):
     patient_id: DbId
     product_code: str = Field(min_length=1, max_length=40)
     batch_number: str = Field(min_length=1, max_length=60, description="Batch/lot (chain of identity)")
+    vector_lot: str | None = Field(default=None, min_length=1, max_length=60,
+                                   description="Lot of the viral vector used to make the batch, where recorded")
+    manufacturing_site: str | None = Field(default=None, min_length=1, max_length=200,
+                                           description="Site that manufactured the batch, where recorded")
     infusion_date: ApiDate
     indication: str | None = Field(default=None, max_length=500)
 
@@ -48,6 +52,8 @@ class TreatmentPublic(BaseModel):
     patient_id: int
     product_id: int
     batch_number: str
+    vector_lot: str | None = None
+    manufacturing_site: str | None = None
     infusion_date: dt.date
     indication: str | None
     created_at: dt.datetime

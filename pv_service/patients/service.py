@@ -85,6 +85,7 @@ def record_treatment(session: Session, principal: Principal, data: TreatmentCrea
         return duplicate
     row = Treatment(
         patient_id=patient.id, product_id=product.id, batch_number=data.batch_number,
+        vector_lot=data.vector_lot, manufacturing_site=data.manufacturing_site,
         infusion_date=data.infusion_date, indication=data.indication, created_at=now,
     )
     session.add(row)

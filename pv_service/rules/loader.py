@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 from pydantic import ValidationError
 
+from pv_service.rules.analytics import AnalyticsRules, BackgroundRates
 from pv_service.rules.common import Loc, RuleModel, format_loc
 from pv_service.rules.deadlines import DeadlineRules
 from pv_service.rules.followup_plans import FollowupRules
@@ -53,6 +54,8 @@ RULE_FILES: tuple[RuleFile, ...] = (
     RuleFile("reporting_clocks.yaml", ReportingClockRules),
     RuleFile("signal_rules.yaml", SignalRules),
     RuleFile("meddra_coding.yaml", MeddraCodingRules, required=False),
+    RuleFile("analytics.yaml", AnalyticsRules),
+    RuleFile("background_rates.yaml", BackgroundRates),
 )
 
 
@@ -107,6 +110,12 @@ class Rules:
     def meddra_coding(self) -> MeddraCodingRules:
         """Optional file: without it, a non-current LLT is accepted with a warning."""
         return self.sections.get("meddra_coding") or MeddraCodingRules()
+    def analytics(self) -> AnalyticsRules:
+        return self.sections["analytics"]
+
+    @property
+    def background_rates(self) -> BackgroundRates:
+        return self.sections["background_rates"]
 
 
 def _display(path: Path) -> str:

@@ -193,3 +193,50 @@ def cumulative_by_quarter(dates: Iterable[dt.date]) -> list[tuple[str, int]]:
         out.append((f"{year} Q{q}", total))
         year, q = (year + 1, 1) if q == 4 else (year, q + 1)
     return out
+
+
+def step_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float], Sequence[float], Sequence[float]]], *,
+               title: str, x_label: str = "", y_label: str = "", x_max: float | None = None) -> Markup:
+    """Step functions over a numeric x axis, each with a shaded band: (name, x, y, lower, upper) per
+    series, x ascending, y the value from that x on (a cumulative incidence curve and its limits)."""
+    usable = [s for s in series if len(s[1])]
+    if not usable:
+        return _frame(title, [f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">'
+                              "no values to plot</text>"])
+    hi_x = x_max or max(max(s[1]) for s in usable) or 1.0
+    hi_y = max(max(max(s[4]), max(s[2])) for s in usable) or 1.0
+    x_ticks = nice_linear_ticks(hi_x)
+    y_ticks = nice_linear_ticks(hi_y)
+    base, top = HEIGHT - BOTTOM, TOP
+
+    def to_x(v: float) -> float:
+        return LEFT + min(v, x_ticks[-1]) / x_ticks[-1] * (WIDTH - LEFT - RIGHT)
+
+    def to_y(v: float) -> float:
+        return base - v / y_ticks[-1] * (base - top)
+
+    xs = [to_x(t) for t in x_ticks]
+    body = _axes(y_ticks, to_y, [number(t) for t in x_ticks], xs, y_label)
+    if x_label:
+        body.append(f'<text class="axis-label" x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 6}" '
+                    f'text-anchor="middle">{escape(x_label)}</text>')
+
+    def steps(x, y) -> list[str]:
+        pts, prev = [f"{to_x(0):.1f} {to_y(0):.1f}"], 0.0
+        for xi, yi in zip(x, y):
+            pts += [f"{to_x(xi):.1f} {to_y(prev):.1f}", f"{to_x(xi):.1f} {to_y(yi):.1f}"]
+            prev = yi
+        pts.append(f"{to_x(hi_x):.1f} {to_y(prev):.1f}")
+        return pts
+
+    x = LEFT
+    for i, (name, sx, sy, lo, up) in enumerate(usable):
+        color = PALETTE[i % len(PALETTE)]
+        upper, lower = steps(sx, up), steps(sx, lo)
+        body.append(f'<path class="band" d="M {" L ".join(upper + lower[::-1])} Z" fill="{color}" '
+                    f'fill-opacity="0.15" stroke="none"/>')
+        body.append(f'<path class="series" d="M {" L ".join(steps(sx, sy))}" stroke="{color}"/>')
+        body.append(f'<line x1="{x}" x2="{x + 18}" y1="14" y2="14" stroke="{color}" stroke-width="2.5"/>')
+        body.append(f'<text class="legend" x="{x + 22}" y="18">{escape(name)}</text>')
+        x += 30 + 8 * len(name)
+    return _frame(title, body)

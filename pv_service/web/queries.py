@@ -333,3 +333,30 @@ def audit_page(session: Session, entity_type: str | None, page: int) -> tuple[li
 
 def audit_entity_types(session: Session) -> list[str]:
     return list(session.exec(select(AuditRecord.entity_type).distinct().order_by(AuditRecord.entity_type)).all())
+
+
+def analytics_products(session: Session) -> list[dict]:
+    """Treated products with their patient counts and the groups whose latest sequential look signalled."""
+    from pv_service.analytics.models import SequentialLook
+
+    counts = dict(session.exec(select(Treatment.product_id, sa.func.count(sa.func.distinct(Treatment.patient_id)))
+                               .group_by(Treatment.product_id)).all())
+    latest = sa.select(SequentialLook.product_id, SequentialLook.event_group,
+                       sa.func.max(SequentialLook.look_date).label("day")).group_by(
+        SequentialLook.product_id, SequentialLook.event_group).subquery()
+    signalled: dict[int, list[str]] = {}
+    for pid, group in session.exec(select(SequentialLook.product_id, SequentialLook.event_group).join(
+            latest, sa.and_(latest.c.product_id == SequentialLook.product_id,
+                            latest.c.event_group == SequentialLook.event_group,
+                            latest.c.day == SequentialLook.look_date)).where(SequentialLook.signalled)).all():
+        signalled.setdefault(pid, []).append(group)
+    products = session.exec(select(Product).where(Product.id.in_(list(counts))).order_by(Product.code)).all()
+    return [{"id": p.id, "code": p.code, "trade_name": p.trade_name, "modality": p.modality,
+             "patients": int(counts[p.id]), "signals": sorted(signalled.get(p.id, []))} for p in products]
+
+
+def sequential_looks(session: Session, product_id: int) -> list:
+    from pv_service.analytics.models import SequentialLook
+
+    return list(session.exec(select(SequentialLook).where(SequentialLook.product_id == product_id)
+                             .order_by(SequentialLook.look_date, SequentialLook.event_group)).all())

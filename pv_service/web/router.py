@@ -365,6 +365,44 @@ def compliance(request: Request, web: Officer, session: SessionDep, now: Now) ->
     })
 
 
+# ---- cohort analytics
+
+@router.get("/ui/analytics")
+def analytics_index(request: Request, web: Officer, session: SessionDep, now: Now) -> Response:
+    return render(request, "analytics_index.html", {"web": web, "nav": "analytics", "as_of": now.date(),
+                                                    "rows": queries.analytics_products(session)})
+
+
+@router.get("/ui/products/{product_id}/analytics")
+def product_analytics(request: Request, web: Officer, session: SessionDep, now: Now, product_id: int) -> Response:
+    from pv_service.analytics import service
+    from pv_service.analytics.queries import load_cohort
+    from pv_service.products.models import Product
+
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"no product {product_id}")
+    rules, as_of = current_rules(), now.date()
+    cohort = load_cohort(session, product, rules, as_of)
+    sel = service.Selection(groups=service.resolve_groups(rules, product.modality, None, None))
+    cumulative = service.cumulative(cohort, rules, sel)
+    curves = {g["event_group"]: charts.step_chart(
+        [(g["event_group"], [p["time_days"] / 365.25 for p in g["curve"]], [p["estimate"] for p in g["curve"]],
+          [p["lower"] for p in g["curve"]], [p["upper"] for p in g["curve"]])],
+        title=f"{g['event_group']}: cumulative incidence ({g['method_label']})", x_label="years since infusion",
+        y_label="cumulative incidence") for g in cumulative["groups"] if g["events"]}
+    level = rules.analytics.confidence_level
+    return render(request, "analytics.html", {
+        "web": web, "nav": "analytics", "product": product, "as_of": as_of, "patients": len(cohort.episodes),
+        "level_pct": f"{100 * level:g}", "incidence": service.incidence(cohort, rules, sel),
+        "cumulative": cumulative, "charts": curves, "onset": service.time_to_onset(cohort, rules, sel),
+        "periods": rules.analytics.onset_periods,
+        "sequential": service.sequential(cohort, rules, [], None),
+        "looks": queries.sequential_looks(session, product.id),
+        "lots": service.lots(cohort, rules, sel, "lot", 3),
+    })
+
+
 # ---- audit trail
 
 @router.get("/ui/audit")

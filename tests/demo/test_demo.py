@@ -495,7 +495,7 @@ def test_t_cell_malignancies_on_cart(full_demo):
         data = latest_cases(session)
         products = {p.id: p for p in session.exec(select(Product)).all()}
         treatments = {t.id: t for t in session.exec(select(Treatment)).all()}
-    hits = []
+    hits, late = [], []
     for case, v, rs, ds in data:
         terms = [r for r in rs if r.pt_name in T_CELL_TERMS]
         if not terms:
@@ -505,10 +505,15 @@ def test_t_cell_malignancies_on_cart(full_demo):
         assert v.transgene_in_tumour in ("yes", "no", "not_tested")
         t = treatments[[d for d in ds if d.role == "suspect"][0].treatment_id]
         months = (terms[0].onset_date - t.infusion_date).days / 30.44
-        assert 2.9 <= months <= 24.1
+        if months > 24.1:  # the late-onset excess planted for the cohort analytics (issue 17)
+            assert 2.5 <= (terms[0].onset_date - t.infusion_date).days / 365.25 <= 6
+            late.append(suspect[0].code)
+            continue
+        assert 2.9 <= months
         hits.append(suspect[0].code)
     assert 3 <= len(hits) <= 6
     assert len(set(hits)) <= 2  # concentrated on one or two CAR-T products
+    assert len(late) >= 4 and len(set(late)) == 1 and late[0] in hits  # one product, as the early ones
     myeloid = [v for case, v, rs, ds in data
                if any(r.pt_name in ("Myelodysplastic syndrome", "Acute myeloid leukaemia") for r in rs)]
     assert myeloid and all(v.transgene_in_tumour is not None for v in myeloid)
@@ -552,3 +557,50 @@ def test_case_frequencies_plausible(full_demo):
     assert 0.4 < len(serious) / len(data) < 0.85
     qualifications = Counter(v.reporter_qualification for case, v, rs, ds in data)
     assert qualifications["physician"] / len(data) > 0.7
+
+
+def test_planted_cohort_signals_show_in_the_analytics(full_demo):
+    """The late-onset T-cell lymphoma excess crosses the sequential boundary in one CAR-T product only;
+    one lot of the largest stem-cell product has a significant thromboembolic excess (issue 17)."""
+    from pv_service.analytics import service
+    from pv_service.analytics.queries import load_cohort
+    from pv_service.jobs.definitions import current_rules
+
+    rules = current_rules()
+    signalled, flagged = [], []
+    with Session(full_demo.engine) as session:
+        for p in session.exec(select(Product).order_by(Product.code)).all():
+            cohort = load_cohort(session, p, rules, full_demo.now.date())
+            if cohort.episodes.empty:
+                continue
+            for g, bg in service.monitored_groups(rules, p.modality):
+                look = service.sequential_look(cohort, rules, g, bg)
+                if look["signalled"]:
+                    signalled.append((p.code, g.name, look["observed"]))
+            if p.modality == "stem_cell":
+                for g in service.lot_groups(rules, p.modality):
+                    flagged += [(p.code, g.name, lot["lot"]) for lot in service.lot_analysis(cohort, rules, g)["lots"]
+                                if lot["flagged"]]
+    assert [(c, g) for c, g, _ in signalled] == [("CILTA-US", "T-cell malignancies")], signalled
+    assert len(flagged) == 1 and flagged[0][1] == "Thromboembolic events", flagged
+
+    # the same in the MAH compliance export's cohort tables
+    from pv_service.exports.service import compliance_summary
+
+    with Session(full_demo.engine) as session:
+        products = session.exec(select(Product).where(Product.code.in_(["CILTA-US", flagged[0][0]]))).all()
+        summary = compliance_summary(session, products, rules, full_demo.now.date())
+    seq = summary.table("cohort_sequential", "CILTA-US").set_index("event_group")
+    assert bool(seq.loc["T-cell malignancies", "signalled"])
+    lots = summary.table("cohort_lots", flagged[0][0])
+    assert lots.loc[lots["flagged"].astype(bool), "lot"].tolist() == [flagged[0][2]]
+
+
+def test_vector_lots_and_sites(small_demo):
+    with Session(small_demo.engine) as session:
+        products = {p.id: p for p in session.exec(select(Product)).all()}
+        treatments = session.exec(select(Treatment)).all()
+    per_lot = Counter(t.vector_lot for t in treatments if products[t.product_id].modality == "car_t")
+    assert None not in per_lot and max(per_lot.values()) <= 40
+    assert all(t.vector_lot is None for t in treatments if products[t.product_id].modality == "stem_cell")
+    assert all(t.manufacturing_site and t.manufacturing_site.startswith("Demo ") for t in treatments)

@@ -282,7 +282,7 @@ def test_pdf(client, world, cohort):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "test-cohort-compliance.pdf").write_bytes(r.content)  # for a person to look at
     reader = PdfReader(io.BytesIO(r.content))
-    assert len(reader.pages) == 2  # the product, then the definitions
+    assert len(reader.pages) == 3  # the product, its cohort analytics, then the definitions
     text = " ".join(reader.pages[0].extract_text().split())
     ids = cohort["cases"]
     for expected in [
@@ -306,7 +306,12 @@ def test_pdf(client, world, cohort):
         "T-cell malignancies: validation", "Neutropenia: closed",
     ]:
         assert expected in text, f"{expected!r} not in the PDF text:\n{text}"
-    definitions = reader.pages[1].extract_text()
+    cohort_text = " ".join(reader.pages[1].extract_text().split())
+    for expected in ["Cohort analytics: CART-1", "T-cell malignancies: 1 events in 6.3 patient-years, 15.80 per 100 PY",
+                     "T-cell malignancies: 1 observed", "no signal", "Aalen-Johansen", "1 - Kaplan-Meier",
+                     "Lots with a significant excess: none"]:
+        assert expected in cohort_text, f"{expected!r} not in the cohort page:\n{cohort_text}"
+    definitions = reader.pages[2].extract_text()
     assert "Definitions" in definitions and "Unmapped SOC" in definitions
     for page in reader.pages:  # codes in words, no file names or API paths
         flat = page.extract_text()
@@ -377,7 +382,7 @@ def test_access(client, world, cohort):
     assert [p["product"] for p in everything.json()["products"]] == ["CART-1", "MSC-1"]
     assert everything.headers["content-disposition"].endswith('compliance_all-products_2026-11-23.json"')
     pdf = client.get(URL, params={"as_of": "2026-11-23", "format": "pdf"}, headers=world.safety.headers)
-    assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 3
+    assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 5  # two products with their cohort pages, then the definitions
     # Clinics and admins: no exports at all.
     assert get(client, world.clinic).status_code == 403
     assert get(client, world.admin).status_code == 403
@@ -404,11 +409,11 @@ def test_mah_with_several_products_gets_one_file_named_after_it(client, session,
     session.add(Product(code="CART-2", inn="secondcabtagene", trade_name="Second", modality="car_t",
                         mah_organization_id=world.mah_a.id, created_at=NOW))
     session.commit()
-    for fmt, ext, pages in (("json", "json", None), ("pdf", "pdf", 3)):
+    for fmt, ext, pages in (("json", "json", None), ("pdf", "pdf", 5)):
         r = client.get(URL, params={"format": fmt}, headers=world.mah.headers)
         assert r.status_code == 200
         assert r.headers["content-disposition"] == f'attachment; filename="compliance_MAH-A_2026-11-23.{ext}"'
         if pages:
-            assert len(PdfReader(io.BytesIO(r.content)).pages) == pages  # CART-1, CART-2, definitions
+            assert len(PdfReader(io.BytesIO(r.content)).pages) == pages  # CART-1 and CART-2 with their cohort pages, definitions
         else:
             assert [p["product"] for p in r.json()["products"]] == ["CART-1", "CART-2"]

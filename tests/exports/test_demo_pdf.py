@@ -68,8 +68,9 @@ def test_demo_pdf_to_png(demo_engine):
     path.write_bytes(pdf)
 
     reader = PdfReader(path)
-    assert len(reader.pages) == len(products) + 1
-    for page, product in zip(reader.pages, products):
+    assert len(reader.pages) == 2 * len(products) + 1  # each product, its cohort analytics; the definitions
+    for page, cohort_page, product in zip(reader.pages[0::2], reader.pages[1::2], products):
+        assert f"Cohort analytics: {product.code}" in cohort_page.extract_text()
         text = page.extract_text()
         assert f"Compliance summary: {product.code}" in text
         k = summary.key_figures(product.code)

@@ -140,7 +140,8 @@ def test_unknown_and_missing_files(alerts_copy):
     (alerts_copy / "reporting_clocks.yaml").unlink()
     msgs = [str(i) for i in _error(alerts_copy).issues]
     assert "alerts/signal_thresholds.yaml: unknown rule file; expected one of " \
-           "['deadlines.yaml', 'followup_plans.yaml', 'meddra_coding.yaml', 'reporting_clocks.yaml', 'signal_rules.yaml']" in msgs
+           "['analytics.yaml', 'background_rates.yaml', 'deadlines.yaml', 'followup_plans.yaml', " \
+           "'meddra_coding.yaml', 'reporting_clocks.yaml', 'signal_rules.yaml']" in msgs
     assert "alerts/reporting_clocks.yaml: required rule file is missing" in msgs
     assert len(msgs) == 2
 
@@ -174,3 +175,21 @@ def test_signal_rules_errors_name_file_and_line(alerts_copy):
     line = _replace_line(alerts_copy / "signal_rules.yaml", "minimum: {eb05: 2, n: 3}", "minimum: {eb06: 2, n: 3}")
     msgs = [str(i) for i in _error(alerts_copy).issues]
     assert any(m.startswith(f"alerts/signal_rules.yaml:{line}:") and "unknown measure 'eb06'" in m for m in msgs), msgs
+
+
+def test_analytics_rules_errors_name_file_and_line(alerts_copy):
+    line = _replace_line(alerts_copy / "background_rates.yaml", "[0.113, 0.257, 0.584, 1.328, 3.018, 5.981]",
+                         "[0.113, 0.257]")
+    _replace_line(alerts_copy / "analytics.yaml", "min_events: 4", "min_events: 0")
+    msgs = [str(i) for i in _error(alerts_copy).issues]
+    assert any(m.startswith(f"alerts/background_rates.yaml:{line}:") and "one rate per age band (6), got 2" in m
+               for m in msgs), msgs
+    assert any(m.startswith("alerts/analytics.yaml:") and "sequential.min_events: must be >= 1" in m for m in msgs), msgs
+
+
+def test_duplicate_analytics_groups_are_named(alerts_copy):
+    path = alerts_copy / "analytics.yaml"
+    path.write_text(path.read_text().replace("  - name: ICANS\n", "  - name: Cytokine release syndrome\n"))
+    msgs = [str(i) for i in _error(alerts_copy).issues]
+    assert any("adverse_events_of_special_interest[1].name: duplicate group 'Cytokine release syndrome'" in m
+               for m in msgs), msgs
