@@ -286,7 +286,7 @@ def lot_analysis(cohort: ProductCohort, rules, group: EventGroup, column: str = 
         return {"event_group": group.name, "kind": group.kind, "by": column, "lots": [], "events": 0,
                 "patients_without_lot": int(len(tar))}
     per = (recorded.assign(ev=(recorded["status"] == 1).astype(np.int64))
-           .groupby(column).agg(patients=("days", "size"), events=("ev", "sum"), days=("days", "sum"))
+           .groupby(column, observed=True).agg(patients=("days", "size"), events=("ev", "sum"), days=("days", "sum"))
            .reset_index().rename(columns={column: "lot"}))
     res = lot_excess(per, lr.alpha, lr.multiplicity, lr.min_events)
     res["person_years"] = res["days"] / DAYS_PER_YEAR

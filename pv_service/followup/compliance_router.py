@@ -103,7 +103,7 @@ def patients(session: SessionDep, principal: DataReader, now: Now,
         pats = pats[pats["status"] == status]
     page = pats.iloc[offset: offset + limit]
     tps = result.timepoints[result.timepoints["patient_id"].isin(page["patient_id"])]
-    tp_counts = tps.groupby(["patient_id", "status"]).size()
+    tp_counts = tps.groupby(["patient_id", "status"], observed=True).size()
     per_t = result.treatments.sort_values("next_due_date")
     items = []
     for rec in page.itertuples(index=False):
@@ -134,8 +134,8 @@ def product_compliance(session, product: Product, as_of: dt.date, principal: Pri
         own_tps = result.timepoints[result.timepoints["treatment_id"].isin(
             treatments.loc[treatments["product_id"] == product.id, "treatment_id"])]
         tp_status |= own_tps["status"].value_counts().to_dict()
-        order = own_tps.groupby("label")["ordinal"].min().sort_values().index
-        counts = own_tps.groupby(["label", "status"]).size()
+        order = own_tps.groupby("label", observed=True)["ordinal"].min().sort_values().index
+        counts = own_tps.groupby(["label", "status"], observed=True).size()
         by_tp = [TimepointCompleteness(label=l, counts={s: int(c) for s, c in counts[l].items()}) for l in order]
     plan = product_plans(session, current_rules(), [product.id])[product.id]
     clocks = clock_status(session, current_rules(), as_of, [product.id])

@@ -110,6 +110,8 @@ class Rules:
     def meddra_coding(self) -> MeddraCodingRules:
         """Optional file: without it, a non-current LLT is accepted with a warning."""
         return self.sections.get("meddra_coding") or MeddraCodingRules()
+
+    @property
     def analytics(self) -> AnalyticsRules:
         return self.sections["analytics"]
 
