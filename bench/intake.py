@@ -111,14 +111,29 @@ def stored_versions(url: str) -> int:
 
 
 class CpuMeter:
-    """CPU seconds (user + system) spent by the server's process tree and by PostgreSQL's processes."""
+    """CPU seconds (user + system) spent by the server's process tree and by PostgreSQL's processes.
 
-    def __init__(self, server: subprocess.Popen | None):
+    With `database` (a URL), PostgreSQL's processes are only those serving that database and the
+    shared background ones (WAL writer, checkpointer, ...): other work on the same PostgreSQL,
+    such as other test runs, is left out.
+    """
+
+    def __init__(self, server: subprocess.Popen | None, database: str | None = None):
         self.server = psutil.Process(server.pid) if server is not None else None
+        self.engine = make_engine(database) if database else None
+
+    def _postgres_pids(self) -> set[int] | None:
+        if self.engine is None:
+            return None
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() OR datname IS NULL")).scalars())
 
     def _groups(self) -> dict[str, list[psutil.Process]]:
         server = [self.server, *self.server.children(recursive=True)] if self.server else []
-        postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+        ours = self._postgres_pids()
+        postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"
+                    and (ours is None or p.pid in ours)]
         return {"server": server, "postgres": postgres}
 
     def snapshot(self) -> dict[str, dict[int, float]]:
@@ -265,7 +280,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         token = httpx.post(f"{base}/v1/auth/token", data={"username": "bench", "password": "bench-password"}).json()["access_token"]
         wenv = {**env, "TOKEN": token, "PAIRS_FILE": pairs_file.name}
-        meter = CpuMeter(server)
+        meter = CpuMeter(server, BASE_PG)
         wrk(base, str(ROOT / "bench/wrk_report.lua"), 8, 3, wenv)  # warm-up
         for clients in args.clients:
             before = stored_versions(BASE_PG)
