@@ -33,7 +33,9 @@ def _has_input(conn: psycopg.AsyncConnection) -> bool:
     """Whether the server has sent an idle connection something: a connection the server closed
     (restart, crash, pg_terminate_backend) is readable, its last message or end of file."""
     try:
-        return bool(select.select([conn.pgconn.socket], [], [], 0)[0])
+        poll = select.poll()  # not select(): it fails on descriptors above 1024
+        poll.register(conn.pgconn.socket, select.POLLIN)
+        return bool(poll.poll(0))  # POLLIN, or POLLHUP / POLLERR for a socket closed under it
     except (psycopg.OperationalError, OSError, ValueError):
         return True  # no socket any more
 
