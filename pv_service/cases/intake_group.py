@@ -17,9 +17,14 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
 import psycopg
+from sqlalchemy import exc as sa_exc
 
 from pv_service.cases.intake import Outcome
 from pv_service.cases.schemas import ReportIn
+
+# The store's errors: psycopg's on PostgreSQL, SQLAlchemy's on SQLite; of these, the outages.
+_DATABASE_ERRORS = (psycopg.Error, sa_exc.DBAPIError)
+_OUTAGES = (psycopg.OperationalError, psycopg.InterfaceError, sa_exc.OperationalError, sa_exc.InterfaceError)
 
 # (reports, now) -> each report's outcome, in order, stored in one transaction.
 Store = Callable[[list[ReportIn], dt.datetime], Awaitable[list[Outcome]]]
@@ -70,8 +75,8 @@ async def _settle(group: list[tuple[ReportIn, asyncio.Future]], store: Store, no
     """Store `group` together and give each waiter its outcome (or the failure)."""
     try:
         outcomes = await store([r for r, _ in group], now)
-    except psycopg.Error as exc:
-        if len(group) == 1 or isinstance(exc, psycopg.OperationalError):
+    except _DATABASE_ERRORS as exc:
+        if len(group) == 1 or isinstance(exc, _OUTAGES):
             _fail(group, exc)  # the database is away: every report gets the 503
             return
         for one in group:  # a value the database refused: find whose, alone

@@ -7,6 +7,7 @@ import datetime as dt
 
 import psycopg
 import pytest
+from sqlalchemy import exc as sa_exc
 
 from pv_service.cases.intake import Outcome, Submission
 from pv_service.cases.intake_group import GroupCommit
@@ -26,8 +27,12 @@ class FakeStore:
         await self.release.wait()
         if "gone" in reports:
             raise psycopg.OperationalError("server closed the connection")
+        if "locked" in reports:  # SQLite's outage, through SQLAlchemy
+            raise sa_exc.OperationalError("INSERT", {}, Exception("database is locked"))
         if "bad" in reports:
             raise psycopg.DataError("a value the database cannot hold")
+        if "bad-sqlite" in reports:
+            raise sa_exc.DataError("INSERT", {}, Exception("a value the database cannot hold"))
         return [Outcome(Submission(case_id=i, version=0, created=True)) for i, _ in enumerate(reports)]
 
 
@@ -82,6 +87,11 @@ def test_a_report_the_database_refuses_fails_alone_and_an_outage_fails_all():
     assert groups == [["r0"], ["r1", "bad", "r3"], ["r1"], ["bad"], ["r3"]]  # then each alone
 
     results, _ = asyncio.run(scenario(["r1", "gone"]))
+    assert [type(r).__name__ for r in results] == ["Outcome", "OperationalError", "OperationalError"]
+
+    results, groups = asyncio.run(scenario(["r1", "bad-sqlite"]))
+    assert [type(r).__name__ for r in results] == ["Outcome", "Outcome", "DataError"]
+    results, _ = asyncio.run(scenario(["r1", "locked"]))
     assert [type(r).__name__ for r in results] == ["Outcome", "OperationalError", "OperationalError"]
 
 
