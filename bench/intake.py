@@ -13,7 +13,10 @@ CPU cost per report much less.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
+import json
+import signal
 import os
 import re
 import subprocess
@@ -108,14 +111,29 @@ def stored_versions(url: str) -> int:
 
 
 class CpuMeter:
-    """CPU seconds (user + system) spent by the server's process tree and by PostgreSQL's processes."""
+    """CPU seconds (user + system) spent by the server's process tree and by PostgreSQL's processes.
 
-    def __init__(self, server: subprocess.Popen | None):
+    With `database` (a URL), PostgreSQL's processes are only those serving that database and the
+    shared background ones (WAL writer, checkpointer, ...): other work on the same PostgreSQL,
+    such as other test runs, is left out.
+    """
+
+    def __init__(self, server: subprocess.Popen | None, database: str | None = None):
         self.server = psutil.Process(server.pid) if server is not None else None
+        self.engine = make_engine(database) if database else None
+
+    def _postgres_pids(self) -> set[int] | None:
+        if self.engine is None:
+            return None
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() OR datname IS NULL")).scalars())
 
     def _groups(self) -> dict[str, list[psutil.Process]]:
         server = [self.server, *self.server.children(recursive=True)] if self.server else []
-        postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+        ours = self._postgres_pids()
+        postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"
+                    and (ours is None or p.pid in ours)]
         return {"server": server, "postgres": postgres}
 
     def snapshot(self) -> dict[str, dict[int, float]]:
@@ -134,6 +152,30 @@ class CpuMeter:
     def spent(before: dict, after: dict) -> dict[str, float]:
         """Seconds per group between two snapshots (a process started in between counts whole)."""
         return {g: sum(t - before[g].get(pid, 0.0) for pid, t in after[g].items()) for g in after}
+
+
+class StatementCounter:
+    """Statements and round trips to PostgreSQL per report, counted inside the server's workers
+    (bench/counting/sitecustomize.py, on the workers' PYTHONPATH): a count, so other work on the
+    machine cannot distort it."""
+
+    def __init__(self, server: subprocess.Popen, directory: str):
+        self.server, self.dir = psutil.Process(server.pid), Path(directory)
+
+    def collect(self) -> collections.Counter:
+        """The counts since the last call, summed over the workers (each is asked to write and reset them)."""
+        for f in self.dir.glob("*.json"):
+            f.unlink()
+        workers = self.server.children(recursive=True)
+        for w in workers:
+            w.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while len(list(self.dir.glob("*.json"))) < len(workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        total: collections.Counter = collections.Counter()
+        for f in self.dir.glob("*.json"):
+            total.update(json.loads(f.read_text()))
+        return total
 
 
 def start_server(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
@@ -213,6 +255,9 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=2000)
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--history", type=int, default=20000, help="reports stored before the run")
+    ap.add_argument("--count-statements", action="store_true",
+                    help="also count statements and round trips to PostgreSQL per report in the server's workers")
+    ap.add_argument("--no-trivial", action="store_true", help="skip the trivial endpoint's runs")
     args = ap.parse_args()
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     pairs = prepare_database(BASE_PG, args.patients, args.history)
@@ -224,17 +269,26 @@ def main() -> None:
     env = {**os.environ, "PV_DATABASE_URL": BASE_PG, "PV_WORKERS": str(args.workers)}
     port = int(os.environ.get("PV_BENCH_PORT", "8765"))  # another free port if several benches share a machine
     trivial_port = port + 1
-    server = start_server([str(ROOT / ".venv/bin/pv-service"), "serve", "--port", str(port)], env, port)
-    rows = []
+    count_dir = tempfile.mkdtemp(prefix="pv-bench-counts-") if args.count_statements else None
+    server_env = env if count_dir is None else {
+        **env, "PV_BENCH_COUNT_DIR": count_dir,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench/counting"), env.get("PYTHONPATH")]))}
+    server = start_server([str(ROOT / ".venv/bin/pv-service"), "serve", "--port", str(port)], server_env, port)
+    counter = StatementCounter(server, count_dir) if count_dir else None
+    rows, counted = [], []
     try:
         base = f"http://127.0.0.1:{port}"
         token = httpx.post(f"{base}/v1/auth/token", data={"username": "bench", "password": "bench-password"}).json()["access_token"]
         wenv = {**env, "TOKEN": token, "PAIRS_FILE": pairs_file.name}
-        meter = CpuMeter(server)
+        meter = CpuMeter(server, BASE_PG)
         wrk(base, str(ROOT / "bench/wrk_report.lua"), 8, 3, wenv)  # warm-up
         for clients in args.clients:
             before = stored_versions(BASE_PG)
+            if counter:
+                counter.collect()
             r = wrk(base, str(ROOT / "bench/wrk_report.lua"), clients, args.duration, wenv, meter)
+            if counter:
+                counted.append((clients, r["requests"], counter.collect()))
             # Every 201 is a new case version; a resent id would be a 200 and store nothing.
             r["stored"] = stored_versions(BASE_PG) - before
             rows.append(("POST /v1/reports", clients, r))
@@ -251,6 +305,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
+    if args.no_trivial:
+        return report(args, rows, batch, batch_cpu, batch_parallel, counted, load_before)
     trivial = start_server([str(ROOT / ".venv/bin/uvicorn"), "bench.trivial_app:app", "--port", str(trivial_port),
                             "--workers", str(args.workers), "--log-level", "info",
                             "--access-log" if access_log else "--no-access-log"], {**env, "PYTHONPATH": str(ROOT)}, trivial_port)
@@ -262,6 +318,10 @@ def main() -> None:
     finally:
         trivial.terminate()
         trivial.wait()
+    report(args, rows, batch, batch_cpu, batch_parallel, counted, load_before)
+
+
+def report(args, rows, batch, batch_cpu, batch_parallel, counted, load_before) -> None:
     print("| endpoint | clients | requests/s | p50 ms | p99 ms | non-2xx | requests | new versions stored "
           "| server CPU ms/request | PostgreSQL CPU ms/request |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -274,6 +334,10 @@ def main() -> None:
     print(f"batch import, 2 clients at once (10 calls x 500 reports each): {batch_parallel:.0f} reports/s")
     print(f"server: uvicorn, {args.workers} workers, PostgreSQL; {args.duration}s per wrk run")
     print(f"machine: {machine()}; load average before the run: {load_before}")
+    for clients, n, counts in counted:
+        top = ", ".join(f"{k.split(': ', 1)[1]!r} {v / n:.2f}" for k, v in counts.most_common() if k.startswith("statement: "))
+        print(f"\nPostgreSQL per report at {clients} clients ({n} requests): {counts['statements'] / n:.2f} statements, "
+              f"{counts['round trips'] / n:.2f} round trips; by statement: {top}")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from pv_service.alerting.router import router as alerts_router
 from pv_service.analytics.router import router as analytics_router
 from pv_service.audit.router import router as audit_router
+from pv_service.auth.epoch_reads import EpochReads
 from pv_service.auth.principal import PrincipalCache
 from pv_service.auth.router import router as auth_router
+from pv_service.cases.intake_group import GroupCommit
 from pv_service.cases.router import router as cases_router
 from pv_service.common.body_limit import BodySizeLimit
 from pv_service.common.errors import DomainError, InvalidInput
@@ -27,6 +29,7 @@ from pv_service.common.strict_input import StrictInput
 from pv_service.common.security_headers import SecurityHeaders
 from pv_service.core.clock import Clock, utc_now
 from pv_service.core.db import get_engine
+from pv_service.core.per_loop import PerLoop
 from pv_service.core.pg import Pools
 from pv_service.core.settings import get_settings
 from pv_service.exports.router import router as exports_router
@@ -104,6 +107,9 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
     app.state.engine = engine or get_engine()
     app.state.pg_pools = Pools()
     app.state.principals = PrincipalCache(settings.principal_cache_seconds)
+    # Shared by the requests a worker serves at the same time (each per event loop):
+    app.state.epoch_reads = PerLoop(EpochReads)  # reads of the revocation epoch
+    app.state.report_groups = PerLoop(GroupCommit)  # single reports stored together
 
     install_access_log_redaction()
 

@@ -26,6 +26,12 @@ def read_epoch(engine: Engine) -> int:
 
 
 async def current_epoch(request: Request) -> int:
+    """The epoch as of this request's arrival, from a read shared with the requests arriving with it
+    (pv_service.auth.epoch_reads)."""
+    return await request.app.state.epoch_reads.get().read(lambda: _fetch(request))
+
+
+async def _fetch(request: Request) -> int:
     """On PostgreSQL through the event loop's psycopg pool (no thread-pool hop); else in the thread pool."""
     engine = app_engine(request)
     pools = getattr(request.app.state, "pg_pools", None)

@@ -405,10 +405,12 @@ def _view(p: Prepared, case: CaseState, sender_id: int, now: dt.datetime) -> Cas
                       latest=latest)
 
 
-def finish(plan_: Plan, principal: Principal, now: dt.datetime) -> list[Outcome]:
-    """Each report's outcome once the plan is stored: created, unchanged, or its error."""
+def finish(plan_: Plan, principal: Principal, now: dt.datetime, views: bool = False) -> list[Outcome]:
+    """Each report's outcome once the plan is stored: created, unchanged, or its error. A new
+    version's public view is built from memory for a single report, or for each with `views`
+    (reports grouped from separate requests, each answered with its view)."""
     outcomes = plan_.outcomes
-    single = len(plan_.reports) == 1
+    single = views or len(plan_.reports) == 1
     for p, kind in plan_.accepted:
         case = plan_.state[p.report.sender_case_id]
         created = kind != "unchanged"

@@ -138,8 +138,9 @@ async def _write(conn: psycopg.AsyncConnection, plan: Plan, case_ids: list[int],
 
 
 async def submit_many(conn: psycopg.AsyncConnection, principal: Principal, reports: list[ReportIn],
-                      now: dt.datetime, _retry: bool = True) -> list[Outcome]:
-    """Each report's outcome, in order. `conn` is in autocommit mode: each statement is its own transaction."""
+                      now: dt.datetime, _retry: bool = True, views: bool = False) -> list[Outcome]:
+    """Each report's outcome, in order (`views`: as `intake.finish`). `conn` is in autocommit mode:
+    each statement is its own transaction."""
     keys = intake.keys_for(principal.organization_id, reports)
     try:
         lookups, case_ids, version_ids = await _read(conn, keys, len(reports))
@@ -153,7 +154,7 @@ async def submit_many(conn: psycopg.AsyncConnection, principal: Principal, repor
         for p, _ in plan.accepted:
             outcomes[p.index] = (await submit_many(conn, principal, [p.report], now, _retry=False))[0]
         return outcomes
-    return intake.finish(plan, principal, now)
+    return intake.finish(plan, principal, now, views)
 
 
 # Measured on the 2-core machine (docs/benchmarks.md): chunks of ~100 on 3 connections keep

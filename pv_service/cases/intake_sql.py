@@ -74,8 +74,9 @@ def _write(conn, plan: Plan, principal: Principal, now: dt.datetime) -> None:
 
 
 def submit_many(session: Session, principal: Principal, reports: list[ReportIn], now: dt.datetime,
-                _retry: bool = True) -> list[Outcome]:
-    """Each report's outcome, in order: created, unchanged (same version, same content), or its error.
+                _retry: bool = True, views: bool = False) -> list[Outcome]:
+    """Each report's outcome, in order: created, unchanged (same version, same content), or its error
+    (`views`: as `intake.finish`).
 
     Writes inside the session's transaction; the caller commits.
     """
@@ -93,4 +94,4 @@ def submit_many(session: Session, principal: Principal, reports: list[ReportIn],
             with session.begin_nested():
                 outcomes[p.index] = submit_many(session, principal, [p.report], now, _retry=False)[0]
         return outcomes
-    return intake.finish(plan, principal, now)
+    return intake.finish(plan, principal, now, views)

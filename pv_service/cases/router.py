@@ -65,20 +65,33 @@ def _case_views(session: Session, cases: list[Case]) -> list[CasePublic]:
     ]
 
 
-async def _receive(request: Request, principal: Principal, reports: list[ReportIn], now: dt.datetime) -> list[Outcome]:
+async def _receive(app, principal: Principal, reports: list[ReportIn], now: dt.datetime,
+                   views: bool = False) -> list[Outcome]:
     """On PostgreSQL straight through psycopg on the event loop; elsewhere through a session in the thread pool."""
-    engine = app_engine(request)
+    engine = app.state.engine
     if engine.dialect.name == "postgresql":
-        async with pg.connection(request.app.state.pg_pools, engine) as conn:
-            return await intake_pg.submit_many(conn, principal, reports, now)
-    return await run_in_threadpool(_receive_sql, engine, principal, reports, now)
+        async with pg.connection(app.state.pg_pools, engine) as conn:
+            return await intake_pg.submit_many(conn, principal, reports, now, views=views)
+    return await run_in_threadpool(_receive_sql, engine, principal, reports, now, views)
 
 
-def _receive_sql(engine, principal: Principal, reports: list[ReportIn], now: dt.datetime) -> list[Outcome]:
+def _receive_sql(engine, principal: Principal, reports: list[ReportIn], now: dt.datetime,
+                 views: bool = False) -> list[Outcome]:
     with session_scope(engine) as session:
-        outcomes = intake_sql.submit_many(session, principal, reports, now)
+        outcomes = intake_sql.submit_many(session, principal, reports, now, views=views)
         session.commit()
     return outcomes
+
+
+async def _receive_one(request: Request, principal: Principal, report: ReportIn) -> Outcome:
+    """Stored with the other single reports this worker receives from the same principal meanwhile
+    (pv_service.cases.intake_group): one transaction for all of them."""
+    app = request.app
+
+    async def store(reports: list[ReportIn], now: dt.datetime) -> list[Outcome]:
+        return await _receive(app, principal, reports, now, views=True)
+
+    return await app.state.report_groups.get().submit(principal, report, store, clock_of(request))
 
 
 def _stored_view(engine, case_id: int) -> CasePublic:
@@ -90,8 +103,7 @@ def _stored_view(engine, case_id: int) -> CasePublic:
              responses={200: {"description": "This version was already received with the same content"},
                         409: {"description": "This version was received with different content"}})
 async def submit_report(request: Request, principal: ClinicPrincipal, body: ReportIn) -> Response:
-    now = clock_of(request)()  # not the Now dependency: one fewer on the busiest call
-    outcome = (await _receive(request, principal, [body], now))[0]
+    outcome = await _receive_one(request, principal, body)
     if outcome.error is not None:
         raise outcome.error
     sub = outcome.submission
@@ -130,7 +142,7 @@ async def submit_batch(request: Request, principal: ClinicPrincipal, body: Batch
                                                  principal, chunks, now)
     else:
         parsed = validated(list(range(len(body.reports))))
-        received = await _receive(request, principal, [r for _, r in parsed], now) if parsed else []
+        received = await _receive(request.app, principal, [r for _, r in parsed], now) if parsed else []
         outcomes = {index: outcome for (index, _), outcome in zip(parsed, received)}
     for index, outcome in outcomes.items():
         results[index] = _batch_result(index, outcome)

@@ -7,6 +7,7 @@ connection of its own: slower, same behaviour.
 from __future__ import annotations
 
 import asyncio
+import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,28 @@ async def _configure(conn: psycopg.AsyncConnection) -> None:
     await conn.execute(f"SET statement_timeout = '{int(get_settings().db_statement_timeout_seconds)}s'")
 
 
+def _has_input(conn: psycopg.AsyncConnection) -> bool:
+    """Whether the server has sent an idle connection something: a connection the server closed
+    (restart, crash, pg_terminate_backend) is readable, its last message or end of file."""
+    try:
+        poll = select.poll()  # not select(): it fails on descriptors above 1024
+        poll.register(conn.pgconn.socket, select.POLLIN)
+        return bool(poll.poll(0))  # POLLIN, or POLLHUP / POLLERR for a socket closed under it
+    except (psycopg.OperationalError, OSError, ValueError):
+        return True  # no socket any more
+
+
+async def check(conn: psycopg.AsyncConnection) -> None:
+    """The pool's check as a connection leaves it, without a round trip for a healthy one.
+
+    A live idle connection has nothing to read; only one that has input (a server closing it,
+    or a parameter change it reports) is checked with an empty statement, which raises if it
+    is dead so the pool takes another. This used to be two of a report's six round trips.
+    """
+    if conn.closed or _has_input(conn):
+        await AsyncConnectionPool.check_connection(conn)
+
+
 def conninfo(engine: Engine) -> str:
     """The engine's URL as libpq understands it (query options such as search_path kept)."""
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -44,11 +67,11 @@ class Pools:
         """Open a pool for the running loop for the duration of the block (the lifespan)."""
         loop = asyncio.get_running_loop()
         timeout = get_settings().db_timeout_seconds
-        # `check`: a connection is tested as it leaves the pool (one empty round trip), so after a
-        # database restart none is handed out dead; `timeout` bounds the wait for one (then 503).
+        # `check`: a connection is tested as it leaves the pool, so after a database restart none
+        # is handed out dead; `timeout` bounds the wait for one (then 503).
         pool = AsyncConnectionPool(conninfo(engine), min_size=min(2, max_size), max_size=max_size, open=False,
                                    name="pv-intake", kwargs={"autocommit": True, "connect_timeout": timeout},
-                                   configure=_configure, check=AsyncConnectionPool.check_connection,
+                                   configure=_configure, check=check,
                                    timeout=timeout)
         await pool.open()
         self._by_loop[loop] = pool

@@ -66,3 +66,32 @@ def test_intake_lookups_use_indexes_even_when_planned_on_empty_tables(db):
     scans = [line for line in text.splitlines() if "Seq Scan" in line and "meddra_version" not in line]
     assert scans == [], text
     assert "Index" in text
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_the_pool_check_costs_a_healthy_connection_no_round_trip_and_refuses_a_dead_one(db, monkeypatch):
+    import psycopg
+    from psycopg_pool import AsyncConnectionPool
+
+    checked = []
+    full_check = AsyncConnectionPool.check_connection
+
+    async def counted(conn):
+        checked.append(conn)
+        await full_check(conn)
+
+    monkeypatch.setattr(AsyncConnectionPool, "check_connection", staticmethod(counted))
+
+    async def scenario():
+        async with await psycopg.AsyncConnection.connect(pg.conninfo(db), autocommit=True) as conn:
+            await conn.execute("SELECT 1")
+            await pg.check(conn)  # healthy and idle: nothing to read, so no statement sent
+            healthy_checks = len(checked)
+            async with await psycopg.AsyncConnection.connect(pg.conninfo(db), autocommit=True) as other:
+                await other.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+            await asyncio.sleep(0.2)  # as after a database restart: the server has closed it
+            with pytest.raises(psycopg.OperationalError):
+                await pg.check(conn)
+            return healthy_checks, len(checked)
+
+    assert asyncio.run(scenario()) == (0, 1)
