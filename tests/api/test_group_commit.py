@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-import httpx
+import httpx2 as httpx  # the test extra's httpx (what starlette.testclient uses)
 import sqlalchemy as sa
 
 from pv_service.audit import chain
