@@ -151,7 +151,9 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
         """`degraded` while a job's latest run failed or a run lost its scheduler (503 if the database is away).
 
         `meddra` says which dictionary versions are loaded; with none, intake takes codes and names as sent.
+        `e2b` says whether the ICH E2B(R3) schema set is loaded; without it E2B import refuses to run.
         """
+        from pv_service.e2b.schema_set import e2b_health
         from pv_service.jobs.definitions import JOBS
         from pv_service.jobs.health import job_health
         from pv_service.meddra.queries import versions
@@ -162,7 +164,8 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
         meddra = {"loaded": bool(loaded), "versions": loaded, "newest": loaded[0] if loaded else None,
                   "coding": "codes checked against the loaded dictionary" if loaded
                   else "no dictionary loaded: codes and names stored as sent"}
-        return {"status": "degraded" if jobs["failed"] or jobs["stale"] else "ok", "jobs": jobs, "meddra": meddra}
+        return {"status": "degraded" if jobs["failed"] or jobs["stale"] else "ok", "jobs": jobs, "meddra": meddra,
+                "e2b": e2b_health(get_settings().e2b_schema_dir)}
 
     # Routes are matched in order, each tried in turn: the intake routes, the busiest, go first.
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,

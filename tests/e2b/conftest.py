@@ -1,0 +1,53 @@
+"""E2B(R3) fixtures: FDA's instances and the ICH schema set from ../shared (the schema set is not
+redistributable, so it is never copied into the repository; in CI a missing fixture fails)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI
+
+INTEROP = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "interop" / "e2b"
+FDA = INTEROP / "fda_faers2022"
+ICH_XSD = INTEROP / "ich_xsd"
+SCENARIOS = ["1", "2", "3", "4", "5-1", "5-2", "7", "8"]
+
+
+def shared(path: Path) -> Path:
+    if not path.exists():
+        if IN_CI:
+            pytest.fail(f"fixture {path} is missing (CI is set)", pytrace=False)
+        pytest.skip(f"fixture {path} is missing")
+    return path
+
+
+def fda(name: str) -> bytes:
+    """One of FDA's FAERS 2022 E2B(R3) instances (US government work), e.g. fda("Scenario1.xml")."""
+    return shared(FDA / f"FAERS2022{name}").read_bytes() if not name.endswith(".ack") else shared(FDA / name).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def ich_xsd() -> Path:
+    return shared(ICH_XSD)
+
+
+@pytest.fixture
+def schema_settings(ich_xsd, monkeypatch):
+    """The service's settings pointing at the ICH schema set."""
+    from pv_service.core.settings import get_settings
+
+    monkeypatch.setenv("PV_E2B_SCHEMA_DIR", str(ich_xsd))
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def no_schemas(tmp_path, monkeypatch):
+    from pv_service.core.settings import get_settings
+
+    monkeypatch.setenv("PV_E2B_SCHEMA_DIR", str(tmp_path / "not-installed"))
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
