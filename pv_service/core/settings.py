@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     e2b_schema_dir: Path = PROJECT_ROOT / ".pv-e2b-schemas"
     # Largest E2B(R3) file accepted (bytes), refused with 413 before parsing.
     e2b_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    # This service's identifier in E2B acknowledgements (ACK.M.2 / ACK.B.r.4).
+    e2b_identifier: str = Field(default="PV-SERVICE", min_length=1, max_length=100)
 
     @field_validator("database_url")
     @classmethod

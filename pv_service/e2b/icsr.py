@@ -104,7 +104,9 @@ class Source:
 
 @dataclass
 class Patient:
-    has_name: bool  # D.1 sent (initials or a name): kept only as a flag, never as text
+    # D.1 initials or name and D.1.1.x record numbers: in memory only, to make the pseudonym; never stored.
+    identifiers: list[str]
+    has_name: bool
     name_null_flavor: str | None
     sex_code: str | None
     birth_year: int | None
@@ -275,7 +277,10 @@ def _patient(role) -> Patient:
     age, weight, height = first_value("3"), first_value("7"), first_value("17")
     autopsy_obs = obs.get("5", [None])[0]
     name = _one(person, "h:name")
+    ids = [(name.text or "").strip()] if name is not None and (name.text or "").strip() else []
+    ids += [i.get("extension") for i in person.xpath("h:asIdentifiedEntity/h:id[@extension]", namespaces=NS)]
     return Patient(
+        identifiers=ids,
         has_name=name is not None and bool((name.text or "").strip()),
         name_null_flavor=name.get("nullFlavor") if name is not None else None,
         sex_code=_attr(person, "h:administrativeGenderCode", "code"),

@@ -223,17 +223,18 @@ def signal_cases(session: Session, alert: Alert, product_code: str | None, page:
 
 @dataclass(frozen=True)
 class DrugRow:
-    product_code: str
+    product_code: str | None  # None: a reported drug that is not a registered product (E2B import)
     role: str
-    treatment_id: int
-    infusion_date: dt.date
-    batch_number: str
+    treatment_id: int | None
+    infusion_date: dt.date | None
+    batch_number: str | None
+    name_as_reported: str | None = None
 
 
 @dataclass(frozen=True)
 class CaseView:
     case: Case
-    patient: Patient
+    patient: Patient | None  # None: the report describes the patient (E2B import)
     versions: list[CaseVersion]
     shown: VersionPublic
     drugs: list[DrugRow]
@@ -245,12 +246,14 @@ def case_view(session: Session, case_id: int, version: int | None) -> CaseView:
                                  .order_by(CaseVersion.version)).all())
     row = cases_service.get_version(session, case, case.latest_version if version is None else version)
     shown = cases_service.describe_versions(session, {case.id: case}, [row])[0]
-    drugs = [DrugRow(code, d.role, t.id, t.infusion_date, t.batch_number) for d, code, t in session.exec(
-        select(CaseDrug, Product.code, Treatment).join(Product, Product.id == CaseDrug.product_id)
-        .join(Treatment, Treatment.id == CaseDrug.treatment_id)
+    drugs = [DrugRow(code, d.role, t.id if t else None, t.infusion_date if t else None,
+                     t.batch_number if t else d.batch_lot, d.name_as_reported) for d, code, t in session.exec(
+        select(CaseDrug, Product.code, Treatment).outerjoin(Product, Product.id == CaseDrug.product_id)
+        .outerjoin(Treatment, Treatment.id == CaseDrug.treatment_id)
         .where(CaseDrug.case_version_id == row.id).order_by(CaseDrug.id)
     ).all()]
-    return CaseView(case, session.get(Patient, case.patient_id), versions, shown, drugs)
+    patient = session.get(Patient, case.patient_id) if case.patient_id is not None else None
+    return CaseView(case, patient, versions, shown, drugs)
 
 
 # ---- follow-up compliance
