@@ -25,13 +25,14 @@ from pv_service.cases.schemas import ReportIn
 from pv_service.common.errors import DomainError
 from pv_service.common.vocab import Role
 from pv_service.e2b import icsr as icsr_mod
-from pv_service.e2b import mapping, reader
+from pv_service.e2b import business_rules, mapping, reader
 from pv_service.e2b.ack import BatchResult, MessageResult, Problem
 from pv_service.e2b.schema_set import SchemaSet
 from pv_service.meddra import coding
 from pv_service.meddra.lookup import loaded_dictionaries
 from pv_service.patients.service import pseudonym_for
 from pv_service.products.models import Product
+from pv_service.rules.e2b_rules import E2BRules
 
 SERIOUS = intake.SERIOUSNESS_FIELDS
 
@@ -118,7 +119,7 @@ def _number(seen: dict[str, _Seen], key: str, message_id: str | None, created: d
 
 
 def import_batch(session: Session, principal: Principal, data: bytes, schemas: SchemaSet, max_bytes: int,
-                 now: dt.datetime) -> BatchResult:
+                 now: dt.datetime, rules: E2BRules) -> BatchResult:
     """Stores what can be stored inside the session's transaction (the caller commits).
 
     Raises reader.Refused for a file refused before parsing (the caller answers 4xx).
@@ -155,6 +156,9 @@ def import_batch(session: Session, principal: Principal, data: bytes, schemas: S
         msg = MessageResult(c.message_id, c.safety_report_id, c.message_created, c.message_sender, False, "rejected",
                             problems=per_message[i])
         result.messages.append(msg)
+        if msg.problems:
+            continue
+        msg.problems = business_rules.check(el, rules, c.message_receiver)
         if msg.problems:
             continue
         m = mapping.map_icsr(c, principal.organization_country, lambda text: pseudonym_for(sender, text))
