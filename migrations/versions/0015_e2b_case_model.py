@@ -22,6 +22,9 @@ S = sqlmodel.sql.sqltypes.AutoString
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('regulatory_submission', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('status', S(length=10), server_default='accepted', nullable=False))
+        batch_op.add_column(sa.Column('reason', S(length=2000), nullable=True))
     with op.batch_alter_table('safety_case', schema=None) as batch_op:
         batch_op.alter_column('patient_id', existing_type=sa.Integer(), nullable=True)
     with op.batch_alter_table('case_version', schema=None) as batch_op:
@@ -75,3 +78,6 @@ def downgrade() -> None:
             batch_op.drop_column(c)
     with op.batch_alter_table('safety_case', schema=None) as batch_op:
         batch_op.alter_column('patient_id', existing_type=sa.Integer(), nullable=False)
+    with op.batch_alter_table('regulatory_submission', schema=None) as batch_op:
+        batch_op.drop_column('reason')
+        batch_op.drop_column('status')

@@ -63,7 +63,7 @@ def clock_cases(session: Session, product_ids: Sequence[int] | None = None,
          .agg(product_codes=("product_code", lambda s: ",".join(sorted(set(s)))), product_id=("product_id", "min")))
     subs = pd.DataFrame(conn.execute(sa.select(
         RegulatorySubmission.case_id, RegulatorySubmission.jurisdiction, RegulatorySubmission.submitted_date
-    )).mappings().all(), columns=["case_id", "jurisdiction", "submitted_date"])
+    ).where(RegulatorySubmission.status == "accepted")).mappings().all(), columns=["case_id", "jurisdiction", "submitted_date"])
     frame = f.merge(t, on="case_id").merge(subs, on=["case_id", "jurisdiction"], how="left")
     frame["death"] = frame["death"].astype(bool)
     frame["life_threatening"] = frame["life_threatening"].astype(bool)

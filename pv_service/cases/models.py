@@ -133,5 +133,8 @@ class RegulatorySubmission(SQLModel, table=True):
     jurisdiction: str = Field(max_length=20)
     submitted_date: dt.date
     reference: str | None = Field(default=None, max_length=100)
+    # From the regulator's ACK: accepted (CA/AA) stops the clock; rejected (CR/AR) does not.
+    status: str = Field(default="accepted", max_length=10, sa_column_kwargs={"server_default": "accepted"})
+    reason: str | None = Field(default=None, max_length=2000)  # the regulator's words when rejected
     recorded_by: int = Field(foreign_key="app_user.id")
     created_at: dt.datetime = Field(sa_type=UTCDateTime)

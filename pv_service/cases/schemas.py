@@ -201,4 +201,6 @@ class SubmissionPublic(SubmissionIn):
     model_config = ConfigDict(from_attributes=True)
     id: int
     case_id: int
+    status: str = Field(default="accepted", description="accepted (stops the clock) or rejected (from an ACK)")
+    reason: str | None = Field(default=None, description="The regulator's reason when rejected")
     created_at: dt.datetime

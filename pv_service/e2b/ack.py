@@ -169,3 +169,45 @@ def read(tree: etree._ElementTree) -> ReceivedAck:
     return ReceivedAck(one(root, "h:acknowledgement/@typeCode"),
                        one(root, "h:acknowledgement/h:targetBatch/h:id/@extension"),
                        one(root, "h:attentionLine[h:keyWordText/@code='2']/h:value/@extension"), msgs)
+
+
+def verdict_for(data: bytes, max_bytes: int):
+    """Read a regulator's ACK leniently (hardened parse, no schema) and return a function of the case's
+    identifiers -> (accepted, ACK date, reference, reason). Raises InvalidInput when it is not an ACK."""
+    from pv_service.common.errors import InvalidInput
+    from pv_service.e2b import reader
+
+    try:
+        tree = reader.read(data, ACK_ROOT, max_bytes)
+    except reader.Refused as exc:
+        raise InvalidInput.one(("body",), exc.reason) from None
+    received = read(tree)
+    created = tree.getroot().xpath("h:creationTime/@value", namespaces=NS)
+    date = _date(created[0]) if created else None
+    if date is None:
+        raise InvalidInput.one(("body", "creationTime"), "the ACK has no date of transmission (ACK.M.4)")
+
+    def verdict(case_ids: set[str]):
+        mine = [m for m in received.messages if m[1] and set(m[1].split()) & case_ids]
+        if not mine and len(received.messages) == 1:
+            mine = received.messages
+        if mine:
+            code, target, texts = mine[0]
+            accepted = code == "CA"
+        else:
+            code, target, texts = received.batch_code, received.batch_id, []
+            accepted = code == "AA"
+        if code not in ("CA", "CR", "AA", "AE", "AR"):
+            raise InvalidInput.one(("body", "acknowledgement"), "no acknowledgement code for this case in the ACK")
+        reference = received.local_number or target
+        reason = None if accepted else (f"{code}: " + "; ".join(texts) if texts else code)
+        return accepted, date, (reference or None) and reference[:100], reason and reason[:2000]
+
+    return verdict
+
+
+def _date(ts: str) -> dt.date | None:
+    try:
+        return dt.date(int(ts[:4]), int(ts[4:6]), int(ts[6:8]))
+    except ValueError:
+        return None

@@ -62,7 +62,8 @@ def minimum_criteria(icsr: Icsr) -> list[Problem]:
     if not any(s.qualification or s.country for s in icsr.sources):
         out.append(Problem("an identifiable reporter is required (qualification or country)", "C.2.r", line))
     p = icsr.patient
-    if not (p.identifiers or p.sex_code or p.age or p.age_group or p.birth_year):
+    # A name masked for privacy (nullFlavor MSK) is a patient the sender can identify.
+    if not (p.identifiers or p.name_null_flavor == "MSK" or p.sex_code or p.age or p.age_group or p.birth_year):
         out.append(Problem("an identifiable patient is required (initials, identifier, age, age group or sex)",
                            "D.1", line))
     if not any(d.role in ("suspect", "interacting") for d in icsr.drugs):

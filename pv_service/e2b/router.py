@@ -1,24 +1,30 @@
 """E2B(R3) over HTTP: POST /v1/e2b/batches (an ICSR batch in, an ICH acknowledgement out)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from pv_service.auth.principal import Principal, require
+from pydantic import BaseModel, ConfigDict, Field
+
+from pv_service.auth.principal import DataReader, Principal, SessionDep, require
+from pv_service.common.errors import InvalidInput
+from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
 from pv_service.core.db import app_engine
-from pv_service.core.deps import clock_of
+from pv_service.core.deps import Now, clock_of
 from pv_service.core.settings import get_settings
 from pv_service.e2b import service
 from pv_service.e2b.reader import Refused
 from pv_service.e2b.schema_set import SchemaSetError
 
-router = APIRouter(prefix="/v1/e2b", tags=["e2b"])
+router = APIRouter(tags=["e2b"])
 XML_TYPES = ("application/xml", "text/xml", "application/hl7-v3+xml")
 
 
-@router.post("/batches", responses={
+@router.post("/v1/e2b/batches", responses={
     200: {"description": "The ICH acknowledgement (MCCI_IN200101UV01; AA or AE), or the same as JSON "
                          "with Accept: application/json", "content": {"application/xml": {}}},
     400: {"description": "Refused before parsing: malformed, a DOCTYPE, E2B(R2), wrong root, not UTF-8"},
@@ -48,3 +54,35 @@ async def import_batch(request: Request,
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(received.result.as_json(), status_code=status)
     return Response(received.ack_xml, status_code=status, media_type="application/xml")
+
+
+Profile = Literal["ich", "fda", "nmpa"]
+
+
+class ExportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_ids: list[DbId] = Field(min_length=1, max_length=1000)
+    profile: Profile = "ich"
+    receiver: str | None = Field(default=None, min_length=1, max_length=100, description="N.1.4 / N.2.r.3")
+
+
+def _xml(session, principal, case_ids, profile, receiver, now) -> Response:
+    data = service.export_cases(session, principal, case_ids, profile, get_settings().e2b_identifier, now, receiver)
+    return Response(data, media_type="application/xml")
+
+
+@router.get("/v1/reports/{case_id}/e2b", response_class=Response,
+            responses={200: {"content": {"application/xml": {}}, "description": "An E2B(R3) batch of this case"}})
+def export_one(session: SessionDep, principal: DataReader, case_id: DbId, now: Now,
+               profile: Profile = "ich", receiver: Annotated[str | None, Query(min_length=1, max_length=100)] = None):
+    """The case's latest version as E2B(R3), with the receivers and regional elements of the profile."""
+    return _xml(session, principal, [case_id], profile, receiver, now)
+
+
+@router.post("/v1/e2b/exports", response_class=Response,
+             responses={200: {"content": {"application/xml": {}}, "description": "One E2B(R3) batch of the cases"}})
+def export_many(session: SessionDep, principal: DataReader, body: ExportIn, now: Now):
+    """Many cases in one batch (the latest version of each)."""
+    if len(set(body.case_ids)) != len(body.case_ids):
+        raise InvalidInput.one(("body", "case_ids"), "lists a case twice")
+    return _xml(session, principal, body.case_ids, body.profile, body.receiver, now)

@@ -30,3 +30,48 @@ def receive(engine: Engine, settings: Settings, principal: Principal, data: byte
                                        current_rules().e2b)
         session.commit()
     return Received(result, ack.build(result, settings.e2b_identifier, uuid.uuid4().hex, now))
+
+
+def export_cases(session, principal: Principal, case_ids: list[int], profile: str, sender: str, now: dt.datetime,
+                 receiver: str | None = None) -> bytes:
+    """The latest version of each visible case as one E2B(R3) batch; NotFound names an invisible id."""
+    from sqlmodel import select
+
+    from pv_service.cases import service as cases_service
+    from pv_service.cases.access import case_filter
+    from pv_service.cases.models import Case, CaseDrug, CaseVersion
+    from pv_service.common.errors import NotFound
+    from pv_service.e2b.export import build_batch
+    from pv_service.patients.models import Patient, Treatment
+    from pv_service.products.models import Product
+
+    cases = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(case_ids), case_filter(principal)))}
+    missing = [i for i in case_ids if i not in cases]
+    if missing:
+        raise NotFound(f"no such report: {missing[0]}")
+    latest = list(session.exec(select(CaseVersion).where(CaseVersion.id.in_([c.latest_version_id for c in cases.values()]))))
+    views = {v.case_id: v for v in cases_service.describe_versions(session, cases, latest)}
+    # A registered patient's drugs are its treatments: name and lot from the registry.
+    ids = [v.id for v in latest]
+    registry = {d.id: (p.trade_name, t.batch_number if t else None) for d, p, t in session.exec(
+        select(CaseDrug, Product, Treatment).join(Product, Product.id == CaseDrug.product_id)
+        .outerjoin(Treatment, Treatment.id == CaseDrug.treatment_id).where(CaseDrug.case_version_id.in_(ids)))}
+    drug_ids: dict[int, list[int]] = {}
+    for d in session.exec(select(CaseDrug.id, CaseDrug.case_version_id).where(CaseDrug.case_version_id.in_(ids))
+                          .order_by(CaseDrug.id)):
+        drug_ids.setdefault(d.case_version_id, []).append(d.id)
+    out = []
+    for cid in case_ids:
+        case, v = cases[cid], views[cid]
+        vid = case.latest_version_id
+        drugs = []
+        for d, row_id in zip(v.drugs, drug_ids.get(vid, [])):
+            name, lot = registry.get(row_id, (None, None))
+            drugs.append(d.model_copy(update={"name_as_reported": d.name_as_reported or name,
+                                              "batch_lot": d.batch_lot or lot}))
+        registered = None
+        if case.patient_id is not None:
+            p = session.get(Patient, case.patient_id)
+            registered = {"sex": p.sex, "birth_year": p.birth_year}
+        out.append((v.model_copy(update={"drugs": drugs}), registered))
+    return build_batch(out, profile, sender, uuid.uuid4().hex, now, receiver)
