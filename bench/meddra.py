@@ -168,6 +168,41 @@ def _endpoint(engine, codes: list[str]) -> tuple[float, float]:
         return detail, (time.perf_counter() - started) / len(codes)
 
 
+def plan_cost(dictionaries, llts: list[str], n: int = 1000, repeat: int = 5) -> tuple[float, float]:
+    """CPU seconds per report of intake's decisions (`intake.plan`), uncoded vs coded (one reaction each)."""
+    from collections import namedtuple
+
+    from pv_service.auth.principal import Principal
+    from pv_service.cases import intake
+    from pv_service.cases.schemas import ReportIn
+    from pv_service.common.vocab import Role
+
+    patient = namedtuple("P", "id birth_year pseudonym")(1, 1970, "x")
+    treatment = namedtuple("T", "id patient_id product_id code infusion_date")(1, 1, 1, "CART-1", dt.date(2025, 1, 10))
+    principal = Principal(1, "bench", Role.clinic, 1, "CN")
+    rnd = random.Random(3)
+
+    def reports(coded: bool) -> list[ReportIn]:
+        return [ReportIn.model_validate({
+            "sender_case_id": f"C-{i}", "received_date": "2025-02-01", "reporter": {"qualification": "physician"},
+            "patient": {"patient_id": 1}, "drugs": [{"treatment_id": 1}],
+            "reactions": [{"meddra_version": VERSION, "llt_code": rnd.choice(llts), "onset_date": "2025-01-12"} if coded
+                          else {"pt_code": "LOCAL-0001", "pt_name": "Cytokine release syndrome",
+                                "onset_date": "2025-01-12"}]}) for i in range(n)]
+
+    out = []
+    for coded in (False, True):
+        batch, times = reports(coded), []
+        for _ in range(repeat):
+            lookups = intake.Lookups.of([patient], [treatment], [], dictionaries if coded else {})
+            cpu = time.process_time()
+            planned = intake.plan(principal, batch, lookups, NOW)
+            times.append((time.process_time() - cpu) / n)
+            assert len(planned.inserts) == n
+        out.append(statistics.median(times))
+    return out[0], out[1]
+
+
 def bench(kind: str, folder: Path, llts: list[str], n_lookups: int, n_details: int, tmp: Path) -> None:
     engine, pg = _engine(kind, tmp)
     try:
@@ -178,7 +213,7 @@ def bench(kind: str, folder: Path, llts: list[str], n_lookups: int, n_details: i
         assert not again.loaded
         print(f"[{kind}] same load again (nothing changes): {wall:.2f} s wall, {cpu:.2f} s CPU")
 
-        CACHE.__init__()  # a process meeting the version for the first time
+        CACHE.clear()  # a process meeting the version for the first time
         with engine.connect() as conn:
             dictionaries, wall, cpu = _timed(lambda: loaded_dictionaries(conn))
             print(f"[{kind}] intake: first use fills the in-process copy: {wall:.2f} s wall, {cpu:.2f} s CPU")
@@ -197,6 +232,9 @@ def bench(kind: str, folder: Path, llts: list[str], n_lookups: int, n_details: i
         assert isinstance(coded, coding.Coded)
         print(f"[{kind}] intake: coding one reaction (LLT -> PT -> primary SOC): {per * 1e6:.2f} us wall, "
               f"{per_cpu * 1e6:.2f} us CPU")
+        uncoded, coded_cost = plan_cost(dictionaries, llts)
+        print(f"[{kind}] intake decisions (intake.plan, one reaction per report), CPU per report: "
+              f"{uncoded * 1e6:.1f} us uncoded, {coded_cost * 1e6:.1f} us coded")
 
         details = [rnd.choice(llts) for _ in range(n_details)]
         with engine.connect() as conn:

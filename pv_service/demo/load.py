@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 from pv_service.auth.models import Organization, User
 from pv_service.auth.security import hash_password
 from pv_service.cases.hashing import content_hash
+from pv_service.cases.intake import STORED_ONLY_REACTION_FIELDS
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.common.vocab import OrgKind, Role
 from pv_service.core.settings import get_settings
@@ -51,7 +52,8 @@ HASHED_VERSION_FIELDS = (
     "patient_id", "report_type", "received_date", "latest_info_date",
     "reporter_qualification", "reporter_country", "narrative", "transgene_in_tumour",
 )
-HASHED_REACTION_FIELDS = tuple(c for c in CaseReaction.__table__.columns.keys() if c not in ("id", "case_version_id"))
+HASHED_REACTION_FIELDS = tuple(c for c in CaseReaction.__table__.columns.keys()
+                               if c not in ("id", "case_version_id", *STORED_ONLY_REACTION_FIELDS))
 
 
 def clinic_username(i: int) -> str:
@@ -265,8 +267,11 @@ def _insert_cohort(session: Session, cohort: Cohort, product_by_code, clinic_ids
     _bulk(session, CaseDrug.__table__, [
         {**d, "case_version_id": vid} for vid, ds in zip(version_ids, drug_rows_per_version) for d in ds
     ])
+    # Coded as reported (the demo's codes are its own, not MedDRA's): the reported PT is the PT.
     _bulk(session, CaseReaction.__table__, [
-        {**r, "case_version_id": vid} for vid, rs in zip(version_ids, reaction_rows_per_version) for r in rs
+        {**r, "case_version_id": vid, "soc_code": None, "reported_meddra_version": r["meddra_version"],
+         "reported_llt_code": r["llt_code"], "reported_pt_code": r["pt_code"]}
+        for vid, rs in zip(version_ids, reaction_rows_per_version) for r in rs
     ])
 
     latest: dict[int, int] = {}

@@ -47,10 +47,6 @@ def _rows(dist: Distribution) -> list[tuple[type, tuple[str, ...], list[tuple]]]
     ]
 
 
-def _rows_tables():
-    return [(m, None, None) for m in (MeddraTerm, MeddraPath, MeddraSmq, MeddraSmqTerm)]
-
-
 def _copy(conn: Connection, model: type, columns: tuple[str, ...], rows: list[tuple]) -> None:
     if not rows:
         return
@@ -79,7 +75,7 @@ def store(conn: Connection, dist: Distribution, now: dt.datetime) -> LoadResult:
         _copy(conn, model, columns, rows)
     if conn.dialect.name == "postgresql":
         # Fresh statistics, or the planner guesses from empty tables and scans them (4 ms a look-up, not 0.5).
-        for model, _, _ in _rows_tables():
+        for model in (MeddraTerm, MeddraPath, MeddraSmq, MeddraSmqTerm):
             conn.exec_driver_sql(f"ANALYZE {model.__tablename__}")
     return LoadResult(dist.version, True, counts, dist.content_hash)
 
