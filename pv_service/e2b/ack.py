@@ -86,6 +86,14 @@ def _device(parent, kind: str, oid: str, ident: str) -> None:
     _e(d, "id", extension=ident, root=oid)
 
 
+def _date_line(parent, code: str, name: str, ts: str | None) -> None:
+    """An attentionLine carrying a date of the received batch or message (ACK.A.3, ACK.B.r.5)."""
+    if ts:
+        line = _e(parent, "attentionLine")
+        _e(line, "keyWordText", code=code, codeSystem=ACK_CODES, codeSystemVersion="1.0", displayName=name)
+        _e(line, "value", value=ts).set(f"{{{XSI}}}type", "TS")
+
+
 def _ts(now: dt.datetime) -> str:
     return now.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S+0000")
 
@@ -109,11 +117,7 @@ def build(result: BatchResult, our_id: str, ack_number: str, now: dt.datetime) -
         _e(msg, "acceptAckCode", code="NE")
         _device(msg, "receiver", OID["message_receiver"], m.message_sender or sender)
         _device(msg, "sender", OID["message_sender"], our_id)
-        if m.message_created:
-            line = _e(msg, "attentionLine")
-            _e(line, "keyWordText", code="1", codeSystem=ACK_CODES, codeSystemVersion="1.0",
-               displayName="dateOfIcsrMessageCreation")
-            _e(line, "value", value=m.message_created).set(f"{{{XSI}}}type", "TS")
+        _date_line(msg, "1", "dateOfIcsrMessageCreation", m.message_created)
         ack = _e(msg, "acknowledgement", typeCode="CA" if m.accepted else "CR")
         target = _e(ack, "targetMessage")
         _e(target, "id", extension=" ".join(x for x in (m.message_id, m.safety_report_id) if x) or "UNKNOWN",
@@ -123,11 +127,7 @@ def build(result: BatchResult, our_id: str, ack_number: str, now: dt.datetime) -
             _e(_e(ack, "acknowledgementDetail"), "text").text = p.text()
     _device(root, "receiver", OID["batch_receiver"], sender)
     _device(root, "sender", OID["batch_sender"], our_id)
-    if result.batch_created:
-        line = _e(root, "attentionLine")
-        _e(line, "keyWordText", code="3", codeSystem=ACK_CODES, codeSystemVersion="1.0",
-           displayName="dateOfIcsrBatchTransmission")
-        _e(line, "value", value=result.batch_created).set(f"{{{XSI}}}type", "TS")
+    _date_line(root, "3", "dateOfIcsrBatchTransmission", result.batch_created)
     ack = _e(root, "acknowledgement", typeCode=result.code)
     _e(_e(ack, "targetBatch"), "id", extension=result.batch_id or "UNKNOWN", root=OID["icsr_batch"])
     summary = result.problems or [Problem({"AA": "all messages accepted",

@@ -51,3 +51,20 @@ def no_schemas(tmp_path, monkeypatch):
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def fda_product(session, world):
+    """Scenario 1's Drug A (code 59762-2858) registered as MAH A's product, approved by FDA."""
+    import datetime as dt
+
+    from pv_service.products.models import Product, ProductApproval
+
+    product = Product(code="59762-2858", inn="ingredient a", trade_name="Drug A", modality="car_t",
+                      mah_organization_id=world.mah.org_id, created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    session.add(product)
+    session.flush()
+    session.add(ProductApproval(product_id=product.id, jurisdiction="FDA", approval_date=dt.date(2020, 1, 1),
+                                approval_type="full", indication="x"))
+    session.commit()
+    return product

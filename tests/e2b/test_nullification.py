@@ -1,10 +1,7 @@
 """C.1.11 nullification: the case stays readable but leaves every statistic and queue."""
 from __future__ import annotations
 
-import datetime as dt
-
 from pv_service.cases.clocks import clock_cases
-from pv_service.products.models import Product, ProductApproval
 from pv_service.signals.job import case_rows
 from tests.e2b.conftest import fda
 from tests.e2b.test_import import post, with_message_id
@@ -28,15 +25,7 @@ def nullification_of(data: bytes) -> bytes:
         b'<effectiveTime value="20140714151617-0500"/>', b'<effectiveTime value="20140901100000-0500"/>', 1)
 
 
-def test_nullified_case_leaves_statistics_and_queues(client, world, schema_settings, session):
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    product = Product(code="59762-2858", inn="ingredient a", trade_name="Drug A", modality="car_t",
-                      mah_organization_id=world.mah.org_id, created_at=now)
-    session.add(product)
-    session.flush()
-    session.add(ProductApproval(product_id=product.id, jurisdiction="FDA", approval_date=dt.date(2020, 1, 1),
-                                approval_type="full", indication="x"))
-    session.commit()
+def test_nullified_case_leaves_statistics_and_queues(client, world, schema_settings, session, fda_product):
     m = post(client, world.clinic, fda("Scenario1.xml"), json=True).json()["messages"][0]
     assert m["acknowledgement"] == "CA"
     assert m["case_id"] in set(clock_cases(session)["case_id"])

@@ -2,12 +2,9 @@
 the rejection and leaves it running (CR/AR)."""
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 
 from pv_service.cases.clocks import clock_cases
-from pv_service.products.models import Product, ProductApproval
 from tests.e2b.conftest import fda
 from tests.e2b.test_import import post
 
@@ -18,15 +15,7 @@ def _submitted(session, case_id):
     return frame.loc[(frame["case_id"] == case_id) & (frame["jurisdiction"] == "FDA"), "submitted_date"].iloc[0]
 
 
-def test_fda_ack_rejected_then_accepted(client, world, schema_settings, session):
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    product = Product(code="59762-2858", inn="ingredient a", trade_name="Drug A", modality="car_t",
-                      mah_organization_id=world.mah.org_id, created_at=now)
-    session.add(product)
-    session.flush()
-    session.add(ProductApproval(product_id=product.id, jurisdiction="FDA", approval_date=dt.date(2020, 1, 1),
-                                approval_type="full", indication="x"))
-    session.commit()
+def test_fda_ack_rejected_then_accepted(client, world, schema_settings, session, fda_product):
     case_id = post(client, world.clinic, fda("Scenario1.xml"), json=True).json()["messages"][0]["case_id"]
     url = f"/v1/reports/{case_id}/submissions/ack?jurisdiction=FDA"
     headers = {**world.mah.headers, "Content-Type": "application/xml"}
