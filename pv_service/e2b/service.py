@@ -40,7 +40,7 @@ def export_cases(session, principal: Principal, case_ids: list[int], profile: st
     from pv_service.cases import service as cases_service
     from pv_service.cases.access import case_filter
     from pv_service.cases.models import Case, CaseDrug, CaseVersion
-    from pv_service.common.errors import NotFound
+    from pv_service.common.errors import InvalidInput, NotFound
     from pv_service.e2b.export import build_batch
     from pv_service.patients.models import Patient, Treatment
     from pv_service.products.models import Product
@@ -63,6 +63,9 @@ def export_cases(session, principal: Principal, case_ids: list[int], profile: st
     out = []
     for cid in case_ids:
         case, v = cases[cid], views[cid]
+        if any(r.meddra_version is None for r in v.reactions):
+            raise InvalidInput.one(("case_ids",), f"case {cid} was received without a MedDRA version for a reaction "
+                                   "(E2B E.i.2.1a is mandatory): send a follow-up that names it, then export")
         vid = case.latest_version_id
         drugs = []
         for d, row_id in zip(v.drugs, drug_ids.get(vid, [])):

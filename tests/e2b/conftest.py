@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.conftest import products  # noqa: F401  (CART-1 of MAH A, for LTFU reports)
 from tests.conftest import IN_CI
 
 INTEROP = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "interop" / "e2b"

@@ -65,3 +65,32 @@ def test_export_many_and_visibility(client, world, schema_settings, ich_xsd):
     assert reader.schema_errors(schema_set.load(ich_xsd).batch, tree) == [] and len(icsr.messages(tree)) == 2
     assert client.post("/v1/e2b/exports", json={"case_ids": [a]}, headers=world.other_clinic.headers).status_code == 404
     assert client.post("/v1/e2b/exports", json={"case_ids": [a, a]}, headers=world.clinic.headers).status_code == 422
+
+
+def test_json_report_of_a_registered_patient_exports_and_imports(client, world, schema_settings, ich_xsd, products):
+    """An LTFU report (registered patient, treatment) goes out with the product's trade name and the
+    treatment's batch (chain of identity) and comes back the same."""
+    from tests.api.conftest import register, report_payload, treat
+
+    patient = register(client, world.clinic)
+    treatment = treat(client, world.clinic, patient["id"])
+    payload = report_payload(patient["id"], treatment["id"])
+    r = client.post("/v1/reports", json=payload, headers=world.clinic.headers)
+    unversioned = client.get(f"/v1/reports/{r.json()['id']}/e2b", headers=world.clinic.headers)
+    assert unversioned.status_code == 422 and "E.i.2.1a" in unversioned.text
+    for reaction in payload["reactions"]:
+        reaction["meddra_version"] = "27.0"
+    r = client.post("/v1/reports", json={**payload, "version": 1}, headers=world.clinic.headers)
+    assert r.status_code == 201, r.text
+    case = r.json()
+    data = _export(client, world.clinic, case["id"], "fda")
+    assert reader.schema_errors(schema_set.load(ich_xsd).batch, reader.read(data, reader.BATCH_ROOT, 10**7)) == []
+    m = post(client, world.other_clinic, data, json=True).json()["messages"][0]
+    assert m["acknowledgement"] == "CA", m["errors"]
+    back = client.get(f"/v1/reports/{m['case_id']}", headers=world.other_clinic.headers).json()["latest"]
+    (drug,) = back["drugs"]
+    assert (drug["name_as_reported"], drug["batch_lot"], drug["role"]) == ("Testkymr", "LOT-1", "suspect")
+    assert back["patient"]["sex"] == "female" and back["patient"]["birth_year"] == 1970
+    assert [x["pt_code"] for x in back["reactions"]] == [x["llt_code"] or x["pt_code"]
+                                                         for x in case["latest"]["reactions"]]
+    assert back["received_date"] == case["latest"]["received_date"]
