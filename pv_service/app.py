@@ -32,6 +32,7 @@ from pv_service.core.db import get_engine
 from pv_service.core.per_loop import PerLoop
 from pv_service.core.pg import Pools
 from pv_service.core.settings import get_settings
+from pv_service.e2b.router import router as e2b_router
 from pv_service.exports.router import router as exports_router
 from pv_service.followup.compliance_router import router as compliance_router
 from pv_service.followup.router import router as followup_router
@@ -158,7 +159,9 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
         """`degraded` while a job's latest run failed or a run lost its scheduler (503 if the database is away).
 
         `meddra` says which dictionary versions are loaded; with none, intake takes codes and names as sent.
+        `e2b` says whether the ICH E2B(R3) schema set is loaded; without it E2B import refuses to run.
         """
+        from pv_service.e2b.schema_set import e2b_health
         from pv_service.jobs.definitions import JOBS
         from pv_service.jobs.health import job_health
         from pv_service.meddra.queries import versions
@@ -169,12 +172,13 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
         meddra = {"loaded": bool(loaded), "versions": loaded, "newest": loaded[0] if loaded else None,
                   "coding": "codes checked against the loaded dictionary" if loaded
                   else "no dictionary loaded: codes and names stored as sent"}
-        return {"status": "degraded" if jobs["failed"] or jobs["stale"] else "ok", "jobs": jobs, "meddra": meddra}
+        return {"status": "degraded" if jobs["failed"] or jobs["stale"] else "ok", "jobs": jobs, "meddra": meddra,
+                "e2b": e2b_health(get_settings().e2b_schema_dir)}
 
     # Routes are matched in order, each tried in turn: the intake routes, the busiest, go first.
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,
                    alerts_router, audit_router, jobs_router, compliance_router, web_router, web_admin_router,
-                   exports_router, meddra_router, analytics_router):
+                   exports_router, meddra_router, analytics_router, e2b_router):
         app.include_router(router)
     app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded

@@ -24,6 +24,9 @@ def _mount_subcommands() -> None:
     from pv_service.meddra.cli import app as meddra_app
 
     app.add_typer(meddra_app, name="meddra")
+    from pv_service.e2b.cli import app as e2b_app
+
+    app.add_typer(e2b_app, name="e2b")
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -4,9 +4,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from pv_service.auth.principal import Principal
-from pv_service.cases.models import Case, CaseDrug
+from pv_service.cases.models import Case, CaseDrug, CaseVersion
 from pv_service.common.vocab import Role
 from pv_service.patients.access import mah_product_ids
+
+
+# C.1.11: a case whose latest version nullifies it leaves every statistic and queue (it stays readable).
+_NULLIFIED_VERSIONS = sa.select(CaseVersion.id).where(CaseVersion.nullification == "nullification")
+
+
+def not_nullified():
+    return Case.latest_version_id.not_in(_NULLIFIED_VERSIONS)
 
 
 def case_filter(principal: Principal):

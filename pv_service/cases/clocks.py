@@ -14,6 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pv_service.cases.access import not_nullified
 from pv_service.cases.models import (
     Case,
     CaseDrug,
@@ -39,6 +40,7 @@ def clock_cases(session: Session, product_ids: Sequence[int] | None = None,
         )
         .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
         .join(CaseReaction, CaseReaction.case_version_id == CaseVersion.id)
+        .where(not_nullified())
         .group_by(Case.id, Case.first_received, CaseVersion.serious)
     )
     if received_from is not None:
@@ -61,7 +63,7 @@ def clock_cases(session: Session, product_ids: Sequence[int] | None = None,
          .agg(product_codes=("product_code", lambda s: ",".join(sorted(set(s)))), product_id=("product_id", "min")))
     subs = pd.DataFrame(conn.execute(sa.select(
         RegulatorySubmission.case_id, RegulatorySubmission.jurisdiction, RegulatorySubmission.submitted_date
-    )).mappings().all(), columns=["case_id", "jurisdiction", "submitted_date"])
+    ).where(RegulatorySubmission.status == "accepted")).mappings().all(), columns=["case_id", "jurisdiction", "submitted_date"])
     frame = f.merge(t, on="case_id").merge(subs, on=["case_id", "jurisdiction"], how="left")
     frame["death"] = frame["death"].astype(bool)
     frame["life_threatening"] = frame["life_threatening"].astype(bool)

@@ -17,6 +17,7 @@ from pv_service.cases import plausibility
 from pv_service.cases.hashing import content_hash
 from pv_service.cases.schemas import (
     CasePublic,
+    DrugPublic,
     ReactionPublic,
     ReportIn,
     Seriousness,
@@ -357,6 +358,8 @@ def case_rows(plan_: Plan, sender_id: int, now: dt.datetime) -> list[dict[str, A
 def version_rows(plan_: Plan, principal: Principal, now: dt.datetime) -> list[dict[str, Any]]:
     return [{"case_id": plan_.state[p.report.sender_case_id].case_id, "version": p.report.version,
              "content_hash": p.digest, "submitted_by": principal.user_id, "serious": p.serious, "created_at": now,
+             # Outside the content hash, so JSON reports hash as before the E2B columns came.
+             "source_format": "json",
              **{k: v for k, v in p.version_fields.items() if k != "patient_id"}} for p in plan_.inserts]
 
 
@@ -397,7 +400,7 @@ def _view(p: Prepared, case: CaseState, sender_id: int, now: dt.datetime) -> Cas
     r = p.report
     latest = VersionPublic(
         case_id=case.case_id, sender_case_id=r.sender_case_id, version=r.version, is_latest=r.version == case.latest,
-        serious=p.serious, created_at=now, drugs=r.drugs, product_codes=p.product_codes,
+        serious=p.serious, created_at=now, drugs=[DrugPublic(**d) for d in p.drugs], product_codes=p.product_codes,
         reactions=[ReactionPublic.from_row(row) for row in p.reactions], **p.version_fields,
     )
     return CasePublic(id=case.case_id, sender_id=sender_id, sender_case_id=r.sender_case_id, patient_id=p.patient_id,
@@ -420,3 +423,7 @@ def finish(plan_: Plan, principal: Principal, now: dt.datetime, views: bool = Fa
             p.warnings,
         ))
     return outcomes
+
+
+# For other intake formats (pv_service/e2b) that build Prepared reports of their own.
+decide = _decide

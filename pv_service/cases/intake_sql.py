@@ -95,3 +95,7 @@ def submit_many(session: Session, principal: Principal, reports: list[ReportIn],
                 outcomes[p.index] = submit_many(session, principal, [p.report], now, _retry=False)[0]
         return outcomes
     return intake.finish(plan, principal, now, views)
+
+
+# For other intake formats (pv_service/e2b): the same rows, written the same way.
+write_plan = _write

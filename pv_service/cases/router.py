@@ -237,6 +237,11 @@ def record_submission(session: SessionDep, principal: SubmissionRecorder, case_i
                       now: Now, response: Response):
     """Record that the expedited report reached a regulator; the reporting-clock job reads it."""
     case = _visible_case(session, principal, case_id)
+    return _record(session, principal, case, body, "accepted", None, now, response)
+
+
+def _record(session: Session, principal: Principal, case: Case, body: SubmissionIn, status: str, reason: str | None,
+            now: dt.datetime, response: Response) -> RegulatorySubmission:
     if body.submitted_date > now.date():
         raise InvalidInput.one(("body", "submitted_date"), "is in the future")
     if body.submitted_date < case.first_received:
@@ -250,18 +255,58 @@ def record_submission(session: SessionDep, principal: SubmissionRecorder, case_i
                                f"one of {sorted(regulators)}")
     existing = session.exec(select(RegulatorySubmission).where(
         RegulatorySubmission.case_id == case.id, RegulatorySubmission.jurisdiction == body.jurisdiction)).first()
-    if existing is not None:
-        if existing.submitted_date == body.submitted_date:
+    after = {**body.model_dump(), "status": status, "reason": reason}
+    if existing is not None and existing.status == "accepted":
+        if existing.submitted_date == body.submitted_date and status == "accepted":
             response.status_code = 200
             return existing
-        raise Conflict(f"a submission to {body.jurisdiction} on {existing.submitted_date} is already recorded")
-    row = RegulatorySubmission(case_id=case.id, recorded_by=principal.user_id, created_at=now, **body.model_dump())
+        raise Conflict(f"a submission to {body.jurisdiction} on {existing.submitted_date} is already recorded as accepted")
+    if existing is not None:  # a rejected submission is superseded by the next one
+        before = {"submitted_date": existing.submitted_date.isoformat(), "status": existing.status}
+        for k, v in {**body.model_dump(), "status": status, "reason": reason}.items():
+            setattr(existing, k, v)
+        row = existing
+    else:
+        before = None
+        row = RegulatorySubmission(case_id=case.id, recorded_by=principal.user_id, created_at=now, status=status,
+                                   reason=reason, **body.model_dump())
     session.add(row)
     session.flush()
     audit.record(session, actor_id=principal.user_id, actor=principal.username, entity_type="report", entity_id=case.id,
-                 action="submitted_to_regulator", before=None, after=body.model_dump(), now=now)
+                 action="submitted_to_regulator" if status == "accepted" else "rejected_by_regulator",
+                 before=before, after=after, now=now)
     session.commit()
     return row
+
+
+@router.post("/{case_id}/submissions/ack", response_model=SubmissionPublic, status_code=201, responses={
+    200: {"description": "This acceptance was already recorded"},
+    400: {"description": "Not an ICH acknowledgement (refused before parsing, or no acknowledgement code)"}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {"schema": {"type": "string"}}}}})
+async def record_regulator_ack(request: Request, principal: SubmissionRecorder, case_id: DbId,
+                               jurisdiction: Annotated[str, Query(min_length=2, max_length=20, examples=["FDA"])],
+                               now: Now) -> Response:
+    """The regulator's ICH ACK (MCCI_IN200101UV01) for this case, read leniently (gateway ACKs often fail
+    their own schema): CA/AA records the submission as accepted on the ACK's date and stops the clock;
+    CR/AR records it as rejected with the regulator's reason, and the clock keeps running."""
+    from pv_service.e2b.ack import verdict_for
+
+    data = await request.body()
+    verdict = verdict_for(data, get_settings().e2b_max_bytes)
+
+    def store():
+        with session_scope(app_engine(request)) as session:
+            case = _visible_case(session, principal, case_id)
+            ids = {case.sender_case_id} | set(session.exec(select(CaseVersion.safety_report_id).where(
+                CaseVersion.case_id == case.id, CaseVersion.safety_report_id.is_not(None))).all())
+            accepted, date, reference, reason = verdict(ids)
+            body = SubmissionIn(jurisdiction=jurisdiction, submitted_date=date, reference=reference)
+            response = Response(status_code=201)
+            row = _record(session, principal, case, body, "accepted" if accepted else "rejected", reason, now, response)
+            return SubmissionPublic.model_validate(row), response.status_code
+
+    public, status = await run_in_threadpool(store)
+    return Response(public.model_dump_json(), status_code=status, media_type="application/json")
 
 
 @router.get("/{case_id}/submissions", response_model=list[SubmissionPublic])

@@ -110,6 +110,35 @@ class ReactionPublic(ReactionIn):
         return cls(**fields, seriousness=Seriousness(**{f: row[f] for f in Seriousness.model_fields}))
 
 
+class DrugPublic(BaseModel):
+    """G.k as stored: the treatment for a registered patient, or the drug as reported (E2B import)."""
+    treatment_id: int | None = Field(default=None, description="The patient's treatment (registered patients)")
+    role: DrugRole = Field(description="G.k.1")
+    product_id: int | None = Field(default=None, description="The registry product: the treatment's, or the "
+                                                            "reported drug's match (None: not registered)")
+    name_as_reported: str | None = Field(default=None, description="G.k.2.2")
+    reported_product_code: str | None = Field(default=None, description="G.k.2.1 as sent")
+    authorisation_number: str | None = Field(default=None, description="G.k.3.1")
+    holder: str | None = Field(default=None, description="G.k.3.3")
+    batch_lot: str | None = Field(default=None, description="G.k.4.r.7 of the first dosage")
+    action_taken: str | None = Field(default=None, description="G.k.8 code")
+    detail: dict | None = Field(default=None, description="G.k.2.3 substances, G.k.4.r dosages, G.k.7.r "
+                                                          "indications, G.k.9.i relatedness, as sent")
+
+
+class PatientDescription(BaseModel):
+    """D for a patient the report describes (no name, initials or identifier: a pseudonym at most)."""
+    pseudonym: str | None = None
+    sex: str | None = Field(default=None, description="D.5")
+    birth_year: int | None = Field(default=None, description="D.2.1 (year only)")
+    age: float | None = Field(default=None, description="D.2.2a")
+    age_unit: str | None = Field(default=None, description="D.2.2b (UCUM)")
+    age_group: str | None = Field(default=None, description="D.2.3 code")
+    weight_kg: float | None = Field(default=None, description="D.3")
+    height_cm: float | None = Field(default=None, description="D.4")
+    death_date: dt.date | None = Field(default=None, description="D.9.1")
+
+
 class VersionPublic(BaseModel):
     case_id: int
     sender_case_id: str
@@ -120,21 +149,31 @@ class VersionPublic(BaseModel):
     latest_info_date: dt.date
     reporter_qualification: ReporterQualification
     reporter_country: str
-    patient_id: int
+    patient_id: int | None = Field(description="The registered patient; None when the report describes one")
     serious: bool
-    drugs: list[DrugIn]
+    drugs: list[DrugPublic]
     product_codes: list[str]
     reactions: list[ReactionPublic]
     narrative: str | None
     transgene_in_tumour: TransgeneInTumour | None
     created_at: dt.datetime
+    source_format: str = Field(default="json", description="json or e2b")
+    safety_report_id: str | None = Field(default=None, description="C.1.1 (E2B)")
+    worldwide_id: str | None = Field(default=None, description="C.1.8.1 (E2B)")
+    message_id: str | None = Field(default=None, description="N.2.r.1 of the E2B message")
+    nullification: str | None = Field(default=None, description="C.1.11.1: nullification or amendment")
+    nullification_reason: str | None = Field(default=None, description="C.1.11.2")
+    patient: PatientDescription | None = Field(default=None, description="D, when the report describes the patient")
+    reporter_comments: str | None = Field(default=None, description="H.2")
+    sender_comments: str | None = Field(default=None, description="H.4")
+    detail: dict | None = Field(default=None, description="C.2.r sources, C.1.9.1, C.4, C.5, D.7-D.10, F.r, H.3")
 
 
 class CasePublic(BaseModel):
     id: int
     sender_id: int
     sender_case_id: str
-    patient_id: int
+    patient_id: int | None
     first_received: dt.date
     latest_version: int
     versions: list[int]
@@ -180,4 +219,6 @@ class SubmissionPublic(SubmissionIn):
     model_config = ConfigDict(from_attributes=True)
     id: int
     case_id: int
+    status: str = Field(default="accepted", description="accepted (stops the clock) or rejected (from an ACK)")
+    reason: str | None = Field(default=None, description="The regulator's reason when rejected")
     created_at: dt.datetime

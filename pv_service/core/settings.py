@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     db_timeout_seconds: int = Field(default=5, ge=1, le=60)
     db_statement_timeout_seconds: int = Field(default=30, ge=1, le=3600)
 
+    # The ICH E2B(R3) schema set (not shipped: ICH's files, from the operator). `pv-service e2b
+    # install-schemas` copies it here; without it E2B import refuses to run.
+    e2b_schema_dir: Path = PROJECT_ROOT / ".pv-e2b-schemas"
+    # Largest E2B(R3) file accepted (bytes), refused with 413 before parsing.
+    e2b_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    # This service's identifier in E2B acknowledgements (ACK.M.2 / ACK.B.r.4).
+    e2b_identifier: str = Field(default="PV-SERVICE", min_length=1, max_length=100)
+
     @field_validator("database_url")
     @classmethod
     def normalise_database_url(cls, v: str) -> str:

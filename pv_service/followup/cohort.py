@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pv_service.cases.access import not_nullified
 from pv_service.cases.models import Case, CaseReaction, CaseVersion
 from pv_service.common.frames import read_frame
 from pv_service.followup.models import FollowupContact
@@ -85,7 +86,7 @@ def load_contacts(session: Session, product_ids: Sequence[int] | None = None,
         .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
         .join(CaseReaction, CaseReaction.case_version_id == CaseVersion.id)
         .join(Treatment, Treatment.patient_id == Case.patient_id)
-        .where(sa.or_(CaseReaction.outcome == "fatal", CaseReaction.death.is_(True)))
+        .where(sa.or_(CaseReaction.outcome == "fatal", CaseReaction.death.is_(True)), not_nullified())
         .group_by(Treatment.id).order_by(Treatment.id)
     )
     if product_ids is not None:

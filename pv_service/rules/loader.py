@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from pv_service.rules.analytics import AnalyticsRules, BackgroundRates
 from pv_service.rules.common import Loc, RuleModel, format_loc
 from pv_service.rules.deadlines import DeadlineRules
+from pv_service.rules.e2b_rules import E2BRules
 from pv_service.rules.followup_plans import FollowupRules
 from pv_service.rules.marked_yaml import Located, Mark, YamlProblem, load_marked
 from pv_service.rules.meddra_coding import MeddraCodingRules
@@ -53,6 +54,7 @@ RULE_FILES: tuple[RuleFile, ...] = (
     RuleFile("deadlines.yaml", DeadlineRules),
     RuleFile("reporting_clocks.yaml", ReportingClockRules),
     RuleFile("signal_rules.yaml", SignalRules),
+    RuleFile("e2b_rules.yaml", E2BRules),
     RuleFile("meddra_coding.yaml", MeddraCodingRules, required=False),
     RuleFile("analytics.yaml", AnalyticsRules),
     RuleFile("background_rates.yaml", BackgroundRates),
@@ -105,6 +107,10 @@ class Rules:
     @property
     def signals(self) -> SignalRules:
         return self.sections["signal_rules"]
+
+    @property
+    def e2b(self) -> E2BRules:
+        return self.sections["e2b_rules"]
 
     @property
     def meddra_coding(self) -> MeddraCodingRules:

@@ -11,6 +11,7 @@ from pv_service.alerting.models import Alert
 from pv_service.alerting.moves import compare_and_set
 from pv_service.alerting.reconcile import log_event
 from pv_service.alerting.workflow import SIGNAL_OPEN, priority
+from pv_service.cases.access import not_nullified
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.products.models import Product
 from pv_service.rules import Rules
@@ -31,7 +32,7 @@ def case_rows(session: Session) -> pd.DataFrame:
         .join(CaseDrug, CaseDrug.case_version_id == CaseVersion.id)
         .join(Product, Product.id == CaseDrug.product_id)
         .join(CaseReaction, CaseReaction.case_version_id == CaseVersion.id)
-        .where(CaseDrug.role.in_(SUSPECT_ROLES))
+        .where(CaseDrug.role.in_(SUSPECT_ROLES), not_nullified())
         .distinct()
     )
     return pd.DataFrame(session.connection().execute(stmt).mappings().all(),

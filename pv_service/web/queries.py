@@ -18,6 +18,7 @@ from pv_service.alerting.workflow import (
 from pv_service.audit.models import AuditRecord
 from pv_service.auth.models import User
 from pv_service.cases import service as cases_service
+from pv_service.cases.access import not_nullified
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.cases.schemas import VersionPublic
 from pv_service.common.errors import NotFound
@@ -176,6 +177,7 @@ def _signal_case_conditions(session: Session, alert: Alert, product_code: str | 
         Case.latest_version_id.in_(select(CaseDrug.case_version_id).where(
             CaseDrug.product_id == product_id, CaseDrug.role.in_(SUSPECT_ROLES))),
         Case.latest_version_id.in_(select(CaseReaction.case_version_id).where(CaseReaction.pt_name.in_(terms))),
+        not_nullified(),
     ]
 
 
@@ -223,17 +225,18 @@ def signal_cases(session: Session, alert: Alert, product_code: str | None, page:
 
 @dataclass(frozen=True)
 class DrugRow:
-    product_code: str
+    product_code: str | None  # None: a reported drug that is not a registered product (E2B import)
     role: str
-    treatment_id: int
-    infusion_date: dt.date
-    batch_number: str
+    treatment_id: int | None
+    infusion_date: dt.date | None
+    batch_number: str | None
+    name_as_reported: str | None = None
 
 
 @dataclass(frozen=True)
 class CaseView:
     case: Case
-    patient: Patient
+    patient: Patient | None  # None: the report describes the patient (E2B import)
     versions: list[CaseVersion]
     shown: VersionPublic
     drugs: list[DrugRow]
@@ -245,12 +248,14 @@ def case_view(session: Session, case_id: int, version: int | None) -> CaseView:
                                  .order_by(CaseVersion.version)).all())
     row = cases_service.get_version(session, case, case.latest_version if version is None else version)
     shown = cases_service.describe_versions(session, {case.id: case}, [row])[0]
-    drugs = [DrugRow(code, d.role, t.id, t.infusion_date, t.batch_number) for d, code, t in session.exec(
-        select(CaseDrug, Product.code, Treatment).join(Product, Product.id == CaseDrug.product_id)
-        .join(Treatment, Treatment.id == CaseDrug.treatment_id)
+    drugs = [DrugRow(code, d.role, t.id if t else None, t.infusion_date if t else None,
+                     t.batch_number if t else d.batch_lot, d.name_as_reported) for d, code, t in session.exec(
+        select(CaseDrug, Product.code, Treatment).outerjoin(Product, Product.id == CaseDrug.product_id)
+        .outerjoin(Treatment, Treatment.id == CaseDrug.treatment_id)
         .where(CaseDrug.case_version_id == row.id).order_by(CaseDrug.id)
     ).all()]
-    return CaseView(case, session.get(Patient, case.patient_id), versions, shown, drugs)
+    patient = session.get(Patient, case.patient_id) if case.patient_id is not None else None
+    return CaseView(case, patient, versions, shown, drugs)
 
 
 # ---- follow-up compliance

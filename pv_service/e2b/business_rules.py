@@ -1,0 +1,56 @@
+"""Checking one message against the business rules of alerts/e2b_rules.yaml (pure)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from lxml import etree
+
+from pv_service.e2b.ack import Problem
+from pv_service.rules.e2b_rules import NAMESPACES, E2BRule, E2BRules
+
+_VALUE_ATTRS = ("value", "code", "extension")
+
+
+@lru_cache(maxsize=1024)
+def _xpath(expr: str) -> etree.XPath:
+    return etree.XPath(expr, namespaces=NAMESPACES)
+
+
+def _present(node) -> tuple[bool, str | None]:
+    """(has a value, its nullFlavor)."""
+    if isinstance(node, str):  # an attribute or text() result
+        return bool(node.strip()), None
+    flavor = node.get("nullFlavor")
+    if flavor:
+        return False, flavor
+    has = any(node.get(a) for a in _VALUE_ATTRS) or bool((node.text or "").strip()) or len(node) > 0
+    return has, None
+
+
+def _check_rule(message: etree._Element, rule: E2BRule) -> list[Problem]:
+    out = []
+    for ctx in _xpath(rule.context)(message):
+        line = ctx.sourceline if isinstance(ctx, etree._Element) else message.sourceline
+        found = _xpath(rule.value)(ctx)
+        if not found:
+            out.append(Problem(f"required: {rule.message}", rule.element, line))
+            continue
+        node = found[0]
+        has, flavor = _present(node)
+        if has:
+            continue
+        where = node.sourceline if isinstance(node, etree._Element) else line
+        if flavor is None:
+            out.append(Problem(f"required: {rule.message} (empty)", rule.element, where))
+        elif flavor not in rule.null_flavors:
+            allowed = ", ".join(rule.null_flavors) or "none"
+            out.append(Problem(f"nullFlavor {flavor} is not allowed here (allowed: {allowed})", rule.element, where))
+    return out
+
+
+def check(message: etree._Element, rules: E2BRules, receiver: str | None) -> list[Problem]:
+    problems = []
+    for name in rules.for_receiver(receiver):
+        for rule in rules.profiles[name].rules:
+            problems.extend(_check_rule(message, rule))
+    return problems

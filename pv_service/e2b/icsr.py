@@ -1,0 +1,405 @@
+"""E2B(R3) ICSR message -> one plain description of the case (pure: no database, no web).
+
+XPaths follow the ICH E2B(R3) implementation guide (HL7 v3 PORR_IN049016UV). Values are
+kept as sent (codes and free text); a nullFlavor is kept beside the element it stands for, so
+"asked but unknown" (ASKU) stays distinct from "not sent". Personal data of the patient
+(name or initials, identifiers) is never kept: the caller turns it into a pseudonym.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from pv_service.e2b.reader import MESSAGE, NS
+
+# ICH code systems (OIDs) that tell repeated templates apart.
+OBS = "2.16.840.1.113883.3.989.2.1.1.19"  # observation codes
+ORGANIZER = "2.16.840.1.113883.3.989.2.1.1.20"
+CHARACTERISTIC = "2.16.840.1.113883.3.989.2.1.1.23"
+ID_SAFETY_REPORT = "2.16.840.1.113883.3.989.2.1.3.1"
+ID_WORLDWIDE = "2.16.840.1.113883.3.989.2.1.3.2"
+ID_STUDY_REG = "2.16.840.1.113883.3.989.2.1.3.6"
+ID_SPONSOR_STUDY = "2.16.840.1.113883.3.989.2.1.3.5"
+MEDDRA = "2.16.840.1.113883.6.163"
+
+# E.i.3.2a-f observation codes -> the service's seriousness flags.
+SERIOUSNESS_CODES = {"34": "death", "21": "life_threatening", "33": "hospitalisation", "35": "disability",
+                     "12": "congenital_anomaly", "26": "other_medically_important"}
+DRUG_ROLES = {"1": "suspect", "2": "concomitant", "3": "interacting", "4": "not_administered"}
+OUTCOMES = {"1": "recovered", "2": "recovering", "3": "not_recovered", "4": "recovered_with_sequelae",
+            "5": "fatal", "0": "unknown"}
+REPORT_TYPES = {"1": "spontaneous", "2": "study", "3": "other", "4": "not_available"}
+QUALIFICATIONS = {"1": "physician", "2": "pharmacist", "3": "other_health_professional", "4": "lawyer",
+                  "5": "consumer"}
+
+
+@dataclass
+class Coded:
+    """A value as sent: a code with its system version, free text, or a nullFlavor."""
+    code: str | None = None
+    version: str | None = None
+    text: str | None = None
+    null_flavor: str | None = None
+
+
+@dataclass
+class Reaction:
+    ref: str | None  # the reaction's id, which G.k.9.i assessments point at
+    meddra_version: str | None
+    llt_code: str | None
+    reported_term: str | None
+    start: str | None
+    end: str | None
+    country: str | None
+    seriousness: dict[str, bool | None]  # None: nullFlavor (not known)
+    outcome: str | None
+    outcome_code: str | None
+
+
+@dataclass
+class Dosage:
+    lot: str | None = None
+    lot_null_flavor: str | None = None
+    route: str | None = None
+    dose: str | None = None
+    dose_unit: str | None = None
+    start: str | None = None
+    end: str | None = None
+
+
+@dataclass
+class Relatedness:
+    reaction_ref: str | None
+    source: str | None
+    method: str | None
+    result: str | None
+
+
+@dataclass
+class Drug:
+    ref: str | None
+    role: str | None
+    role_code: str | None
+    name: str | None
+    product_code: str | None
+    product_code_system: str | None
+    authorisation_number: str | None
+    holder: str | None
+    substances: list[str]
+    dosages: list[Dosage]
+    indications: list[Coded]
+    action_taken: str | None
+    relatedness: list[Relatedness] = field(default_factory=list)
+
+
+@dataclass
+class Source:
+    qualification: str | None
+    qualification_code: str | None
+    country: str | None
+    primary_for_regulatory: bool
+
+
+@dataclass
+class Patient:
+    # D.1 initials or name and D.1.1.x record numbers: in memory only, to make the pseudonym; never stored.
+    identifiers: list[str]
+    has_name: bool
+    name_null_flavor: str | None
+    sex_code: str | None
+    birth_year: int | None
+    age: str | None
+    age_unit: str | None
+    age_group: str | None
+    weight_kg: str | None
+    height_cm: str | None
+    medical_history: list[Coded]
+    medical_history_text: str | None
+    past_drugs: list[str]
+    death_date: str | None
+    death_causes: list[Coded]
+    autopsy: bool | None
+    autopsy_causes: list[Coded]
+
+
+@dataclass
+class Test:
+    name: Coded
+    date: str | None
+    result: str | None
+    unit: str | None
+
+
+@dataclass
+class Icsr:
+    message_id: str | None
+    message_sender: str | None
+    message_receiver: str | None
+    message_created: str | None
+    line: int | None
+    safety_report_id: str | None  # C.1.1
+    worldwide_id: str | None  # C.1.8.1
+    created: str | None  # C.1.2
+    report_type: str | None
+    report_type_code: str | None
+    received: str | None  # C.1.4
+    latest_info: str | None  # C.1.5
+    other_case_ids: list[str]
+    nullification: str | None  # C.1.11.1: "nullification" or "amendment"
+    nullification_reason: str | None
+    sources: list[Source]
+    literature: list[str]
+    study_name: str | None
+    study_number: str | None  # C.5.3
+    study_type: str | None  # C.5.4
+    study_registrations: list[tuple[str | None, str | None]]  # C.5.1.r: (number, country)
+    sender_type: str | None
+    sender_organisation: str | None
+    patient: Patient
+    reactions: list[Reaction]
+    drugs: list[Drug]
+    tests: list[Test]
+    narrative: str | None
+    reporter_comments: str | None
+    sender_diagnosis: list[Coded]
+    sender_comments: str | None
+
+
+def _one(node, path: str):
+    found = node.xpath(path, namespaces=NS)
+    return found[0] if found else None
+
+
+def _attr(node, path: str, name: str) -> str | None:
+    el = _one(node, path) if node is not None else None
+    return el.get(name) if el is not None else None
+
+
+def _text(node, path: str) -> str | None:
+    el = _one(node, path) if node is not None else None
+    if el is None or el.text is None:
+        return None
+    return el.text.strip() or None
+
+
+def _obs(code: str) -> str:
+    return f"h:code[@code='{code}' and @codeSystem='{OBS}']"
+
+
+def _coded(value) -> Coded:
+    if value is None:
+        return Coded()
+    return Coded(value.get("code"), value.get("codeSystemVersion"),
+                 (_text(value, "h:originalText") or (value.text or "").strip() or None), value.get("nullFlavor"))
+
+
+def _bool(value) -> bool | None:
+    if value is None or value.get("nullFlavor"):
+        return None
+    return value.get("value") == "true"
+
+
+def _year(ts: str | None) -> int | None:
+    return int(ts[:4]) if ts and len(ts) >= 4 and ts[:4].isdigit() else None
+
+
+def _reaction(obs) -> Reaction:
+    value = _one(obs, "h:value")
+    flags = {}
+    for code, name in SERIOUSNESS_CODES.items():
+        flags[name] = _bool(_one(obs, f"h:outboundRelationship2/h:observation[{_obs(code)}]/h:value"))
+    outcome_code = _attr(obs, f"h:outboundRelationship2/h:observation[{_obs('27')}]/h:value", "code")
+    return Reaction(
+        ref=_attr(obs, "h:id", "root"),
+        meddra_version=value.get("codeSystemVersion") if value is not None else None,
+        llt_code=value.get("code") if value is not None else None,
+        reported_term=(_text(obs, "h:value/h:originalText")
+                       or _text(obs, f"h:outboundRelationship2/h:observation[{_obs('30')}]/h:value")),
+        start=_attr(obs, "h:effectiveTime/h:low", "value") or _attr(obs, "h:effectiveTime", "value"),
+        end=_attr(obs, "h:effectiveTime/h:high", "value"),
+        country=_attr(obs, "h:location/h:locatedEntity/h:locatedPlace/h:code", "code"),
+        seriousness=flags, outcome=OUTCOMES.get(outcome_code or ""), outcome_code=outcome_code,
+    )
+
+
+def _dosage(sa) -> Dosage:
+    return Dosage(
+        lot=_text(sa, ".//h:productInstanceInstance/h:lotNumberText"),
+        lot_null_flavor=_attr(sa, ".//h:productInstanceInstance/h:lotNumberText", "nullFlavor"),
+        route=_text(sa, "h:routeCode/h:originalText") or _attr(sa, "h:routeCode", "code"),
+        dose=_attr(sa, "h:doseQuantity", "value"), dose_unit=_attr(sa, "h:doseQuantity", "unit"),
+        start=_attr(sa, ".//h:effectiveTime/h:low", "value") or _attr(sa, ".//h:comp/h:low", "value"),
+        end=_attr(sa, ".//h:effectiveTime/h:high", "value") or _attr(sa, ".//h:comp/h:high", "value"),
+    )
+
+
+def _drug(sa, roles: dict[str, str]) -> Drug:
+    product = _one(sa, "h:consumable/h:instanceOfKind/h:kindOfProduct")
+    ref = _attr(sa, "h:id", "root")
+    role_code = roles.get(ref or "")
+    return Drug(
+        ref=ref, role=DRUG_ROLES.get(role_code or ""), role_code=role_code,
+        name=_text(product, "h:name"),
+        product_code=_attr(product, "h:code", "code"), product_code_system=_attr(product, "h:code", "codeSystem"),
+        authorisation_number=_attr(product, "h:asManufacturedProduct/h:subjectOf/h:approval/h:id", "extension"),
+        holder=_text(product, "h:asManufacturedProduct/h:subjectOf/h:approval/h:holder/h:role/h:playingOrganization/h:name"),
+        substances=[t.strip() for t in product.xpath("h:ingredient/h:ingredientSubstance/h:name/text()", namespaces=NS)]
+        if product is not None else [],
+        dosages=[_dosage(d) for d in sa.xpath("h:outboundRelationship2/h:substanceAdministration", namespaces=NS)],
+        indications=[_coded(v) for v in sa.xpath(f"h:inboundRelationship/h:observation[{_obs('19')}]/h:value",
+                                                  namespaces=NS)],
+        action_taken=_attr(sa, "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code", "code"),
+    )
+
+
+def _source(rel) -> Source:
+    entity = _one(rel, "h:relatedInvestigation/h:subjectOf2/h:controlActEvent/h:author/h:assignedEntity")
+    q = _attr(entity, "h:assignedPerson/h:asQualifiedEntity/h:code", "code")
+    return Source(QUALIFICATIONS.get(q or ""), q,
+                  _attr(entity, "h:assignedPerson/h:asLocatedEntity/h:location/h:code", "code"),
+                  _attr(rel, "h:priorityNumber", "value") == "1")
+
+
+def _patient(role) -> Patient:
+    person = _one(role, "h:player1")
+    obs = {}
+    for o in role.xpath(f"h:subjectOf2/h:observation[h:code/@codeSystem='{OBS}']", namespaces=NS):
+        obs.setdefault(o.find(f"{{{NS['h']}}}code").get("code"), []).append(o)
+
+    def first_value(code: str):
+        found = obs.get(code)
+        return _one(found[0], "h:value") if found else None
+
+    history = _one(role, f"h:subjectOf2/h:organizer[h:code/@code='1' and h:code/@codeSystem='{ORGANIZER}']")
+    drugs = _one(role, f"h:subjectOf2/h:organizer[h:code/@code='2' and h:code/@codeSystem='{ORGANIZER}']")
+    age, weight, height = first_value("3"), first_value("7"), first_value("17")
+    autopsy_obs = obs.get("5", [None])[0]
+    name = _one(person, "h:name")
+    ids = [(name.text or "").strip()] if name is not None and (name.text or "").strip() else []
+    ids += [i.get("extension") for i in person.xpath("h:asIdentifiedEntity/h:id[@extension]", namespaces=NS)]
+    return Patient(
+        identifiers=ids,
+        has_name=name is not None and bool((name.text or "").strip()),
+        name_null_flavor=name.get("nullFlavor") if name is not None else None,
+        sex_code=_attr(person, "h:administrativeGenderCode", "code"),
+        birth_year=_year(_attr(person, "h:birthTime", "value")),
+        age=age.get("value") if age is not None else None, age_unit=age.get("unit") if age is not None else None,
+        age_group=_attr(obs.get("4", [None])[0], "h:value", "code") if "4" in obs else None,
+        weight_kg=weight.get("value") if weight is not None else None,
+        height_cm=height.get("value") if height is not None else None,
+        medical_history=[_coded(c) for c in history.xpath(
+            "h:component/h:observation[not(h:code/@code='18')]/h:code", namespaces=NS)] if history is not None else [],
+        medical_history_text=_text(history, f"h:component/h:observation[{_obs('18')}]/h:value")
+        if history is not None else None,
+        past_drugs=[t.strip() for t in drugs.xpath(".//h:kindOfProduct/h:name/text()", namespaces=NS)]
+        if drugs is not None else [],
+        death_date=_attr(person, "h:deceasedTime", "value"),
+        death_causes=[_coded(_one(o, "h:value")) for o in obs.get("32", [])],
+        autopsy=_bool(_one(autopsy_obs, "h:value")) if autopsy_obs is not None else None,
+        autopsy_causes=[_coded(v) for v in autopsy_obs.xpath(
+            f"h:outboundRelationship2/h:observation[{_obs('8')}]/h:value", namespaces=NS)]
+        if autopsy_obs is not None else [],
+    )
+
+
+def _test(obs) -> Test:
+    value = _one(obs, "h:value")
+    return Test(_coded(_one(obs, "h:code")), _attr(obs, "h:effectiveTime", "value"),
+                (value.get("value") or (value.text or "").strip() or None) if value is not None else None,
+                value.get("unit") if value is not None else None)
+
+
+def _comment(event, author_code: str) -> str | None:
+    for c in event.xpath(f"h:component1/h:observationEvent[{_obs('10')}]", namespaces=NS):
+        if _attr(c, "h:author/h:assignedEntity/h:code", "code") == author_code:
+            return _text(c, "h:value")
+    return None
+
+
+def _characteristic(event, code: str):
+    return _one(event, f"h:subjectOf2/h:investigationCharacteristic[h:code/@code='{code}' and "
+                       f"h:code/@codeSystem='{CHARACTERISTIC}']/h:value")
+
+
+def parse_message(message: etree._Element) -> Icsr:
+    """One PORR_IN049016UV element (already schema-valid) -> Icsr."""
+    event = _one(message, "h:controlActProcess/h:subject/h:investigationEvent")
+    assessment = _one(event, "h:component/h:adverseEventAssessment")
+    role = _one(assessment, "h:subject1/h:primaryRole")
+    roles = {}
+    for ca in assessment.xpath(f"h:component/h:causalityAssessment[{_obs('20')}]", namespaces=NS):
+        roles[_attr(ca, "h:subject2/h:productUseReference/h:id", "root")] = _attr(ca, "h:value", "code")
+    drugs = [_drug(sa, roles) for sa in role.xpath(
+        f"h:subjectOf2/h:organizer[h:code/@code='4' and h:code/@codeSystem='{ORGANIZER}']"
+        "/h:component/h:substanceAdministration", namespaces=NS)]
+    by_ref = {d.ref: d for d in drugs}
+    for ca in assessment.xpath(f"h:component/h:causalityAssessment[{_obs('39')}]", namespaces=NS):
+        drug = by_ref.get(_attr(ca, "h:subject2/h:productUseReference/h:id", "root"))
+        if drug is not None:
+            drug.relatedness.append(Relatedness(
+                _attr(ca, "h:subject1/h:adverseEffectReference/h:id", "root"),
+                _text(ca, "h:author/h:assignedEntity/h:code/h:originalText"),
+                _text(ca, "h:methodCode/h:originalText"), _text(ca, "h:value")))
+    report_type = _characteristic(event, "1")
+    nullification = _characteristic(event, "3")
+    null_code = nullification.get("code") if nullification is not None else None
+    sender = _one(event, "h:subjectOf1/h:controlActEvent/h:author/h:assignedEntity")
+    study = _one(role, "h:subjectOf1/h:researchStudy")
+    return Icsr(
+        message_id=_attr(message, "h:id", "extension"),
+        message_sender=_attr(message, "h:sender/h:device/h:id", "extension"),
+        message_receiver=_attr(message, "h:receiver/h:device/h:id", "extension"),
+        message_created=_attr(message, "h:creationTime", "value"),
+        line=message.sourceline,
+        safety_report_id=_attr(event, f"h:id[@root='{ID_SAFETY_REPORT}']", "extension"),
+        worldwide_id=_attr(event, f"h:id[@root='{ID_WORLDWIDE}']", "extension"),
+        created=_attr(message, "h:controlActProcess/h:effectiveTime", "value"),
+        report_type=REPORT_TYPES.get(report_type.get("code") or "") if report_type is not None else None,
+        report_type_code=report_type.get("code") if report_type is not None else None,
+        received=_attr(event, "h:effectiveTime/h:low", "value"),
+        latest_info=_attr(event, "h:availabilityTime", "value"),
+        other_case_ids=[i.get("extension") for i in event.xpath(
+            "h:subjectOf1/h:controlActEvent/h:id[@extension]", namespaces=NS)],
+        nullification={"1": "nullification", "2": "amendment"}.get(null_code or ""),
+        nullification_reason=_text(_characteristic(event, "4"), "h:originalText")
+        if _characteristic(event, "4") is not None else None,
+        sources=[_source(r) for r in event.xpath(
+            "h:outboundRelationship[h:relatedInvestigation/h:code/@code='2']", namespaces=NS)],
+        literature=[t.strip() for t in event.xpath(
+            "h:reference/h:document/h:bibliographicDesignationText/text()", namespaces=NS)],
+        study_name=_text(study, "h:title") if study is not None else None,
+        study_number=_attr(study, f"h:id[@root='{ID_SPONSOR_STUDY}']", "extension"),
+        study_type=_attr(study, "h:code", "code"),
+        study_registrations=[(i.get("extension"), _attr(i.getparent(), ".//h:governingPlace/h:code", "code"))
+                             for i in study.xpath(f"h:authorization/h:studyRegistration/h:id[@root='{ID_STUDY_REG}']",
+                                                  namespaces=NS)] if study is not None else [],
+        sender_type=_attr(sender, "h:code", "code"),
+        sender_organisation=_text(sender, "h:representedOrganization/h:assignedEntity/h:representedOrganization/h:name"),
+        patient=_patient(role),
+        reactions=[_reaction(o) for o in role.xpath(f"h:subjectOf2/h:observation[{_obs('29')}]", namespaces=NS)],
+        drugs=drugs,
+        tests=[_test(o) for o in role.xpath(
+            f"h:subjectOf2/h:organizer[h:code/@code='3' and h:code/@codeSystem='{ORGANIZER}']"
+            "/h:component/h:observation", namespaces=NS)],
+        narrative=_text(event, "h:text"),
+        reporter_comments=_comment(assessment, "3"),
+        sender_diagnosis=[_coded(_one(o, "h:value")) for o in assessment.xpath(
+            f"h:component1/h:observationEvent[{_obs('15')}]", namespaces=NS)],
+        sender_comments=_comment(assessment, "1"),
+    )
+
+
+def messages(tree: etree._ElementTree) -> list[etree._Element]:
+    return tree.getroot().xpath(f"h:{MESSAGE}", namespaces=NS)
+
+
+def hl7_date(ts: str | None) -> dt.date | None:
+    """The calendar date of an HL7 TS (YYYYMMDD[HHMMSS][+-ZZZZ]); None when shorter than a day."""
+    if not ts or len(ts) < 8 or not ts[:8].isdigit():
+        return None
+    try:
+        return dt.date(int(ts[:4]), int(ts[4:6]), int(ts[6:8]))
+    except ValueError:
+        return None

@@ -1,0 +1,96 @@
+"""Export: schema-valid E2B(R3) per profile; export then import gives back the same case."""
+from __future__ import annotations
+
+import pytest
+
+from pv_service.e2b import business_rules, icsr, reader, schema_set
+from pv_service.rules import load_rules
+from tests.e2b.conftest import SCENARIOS, fda
+from tests.e2b.test_business_rules import ROOT
+from tests.e2b.test_import import post
+
+# What a round trip must keep (everything but ids, timestamps and the per-sender pseudonym).
+SKIP_VERSION = {"case_id", "created_at", "message_id", "patient", "detail", "drugs", "is_latest"}
+
+
+def _export(client, actor, case_id, profile="ich"):
+    r = client.get(f"/v1/reports/{case_id}/e2b", params={"profile": profile}, headers=actor.headers)
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+@pytest.mark.parametrize("profile", ["ich", "fda", "nmpa"])
+def test_export_is_schema_valid_and_meets_the_rules(client, world, schema_settings, ich_xsd, profile):
+    case_id = post(client, world.clinic, fda("Scenario1.xml"), json=True).json()["messages"][0]["case_id"]
+    data = _export(client, world.clinic, case_id, profile)
+    tree = reader.read(data, reader.BATCH_ROOT, 10**7)
+    assert reader.schema_errors(schema_set.load(ich_xsd).batch, tree) == []
+    (el,) = icsr.messages(tree)
+    receiver = icsr.parse_message(el).message_receiver
+    assert receiver == {"ich": "ICH", "fda": "CBER", "nmpa": "NMPA"}[profile]
+    problems = business_rules.check(el, load_rules(ROOT / "alerts").e2b, receiver)
+    assert problems == [] or profile == "nmpa" and [p.element for p in problems] == ["G.k.4.r.7"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_round_trip(client, world, schema_settings, scenario):
+    first = post(client, world.clinic, fda(f"Scenario{scenario}.xml"), json=True).json()["messages"][0]
+    original = client.get(f"/v1/reports/{first['case_id']}", headers=world.clinic.headers).json()["latest"]
+    again = post(client, world.other_clinic, _export(client, world.clinic, first["case_id"]), json=True).json()
+    assert again["acknowledgement"] == "AA", [m["errors"] for m in again["messages"]]
+    back = client.get(f"/v1/reports/{again['messages'][0]['case_id']}", headers=world.other_clinic.headers).json()
+    back = back["latest"]
+    assert {k: v for k, v in back.items() if k not in SKIP_VERSION} == \
+           {k: v for k, v in original.items() if k not in SKIP_VERSION}
+    assert [{k: v for k, v in d.items() if k != "detail"} for d in back["drugs"]] == \
+           [{k: v for k, v in d.items() if k != "detail"} for d in original["drugs"]]
+    keep = ("substances", "indications")
+    assert [{k: d["detail"][k] for k in keep} for d in back["drugs"]] == \
+           [{k: d["detail"][k] for k in keep} for d in original["drugs"]]
+    assert [[x["lot"] for x in d["detail"]["dosages"]] for d in back["drugs"]] == \
+           [[x["lot"] for x in d["detail"]["dosages"]] for d in original["drugs"]]
+    def described(patient):
+        return {k: v for k, v in (patient or {}).items() if k != "pseudonym" and v is not None}
+
+    assert described(back["patient"]) == described(original["patient"])
+    assert back["detail"]["sources"] == original["detail"]["sources"]
+
+
+def test_export_many_and_visibility(client, world, schema_settings, ich_xsd):
+    a = post(client, world.clinic, fda("Scenario1.xml"), json=True).json()["messages"][0]["case_id"]
+    b = post(client, world.clinic, fda("Scenario4.xml"), json=True).json()["messages"][0]["case_id"]
+    r = client.post("/v1/e2b/exports", json={"case_ids": [a, b], "profile": "fda"}, headers=world.clinic.headers)
+    assert r.status_code == 200
+    tree = reader.read(r.content, reader.BATCH_ROOT, 10**7)
+    assert reader.schema_errors(schema_set.load(ich_xsd).batch, tree) == [] and len(icsr.messages(tree)) == 2
+    assert client.post("/v1/e2b/exports", json={"case_ids": [a]}, headers=world.other_clinic.headers).status_code == 404
+    assert client.post("/v1/e2b/exports", json={"case_ids": [a, a]}, headers=world.clinic.headers).status_code == 422
+
+
+def test_json_report_of_a_registered_patient_exports_and_imports(client, world, schema_settings, ich_xsd, products):
+    """An LTFU report (registered patient, treatment) goes out with the product's trade name and the
+    treatment's batch (chain of identity) and comes back the same."""
+    from tests.api.conftest import register, report_payload, treat
+
+    patient = register(client, world.clinic)
+    treatment = treat(client, world.clinic, patient["id"])
+    payload = report_payload(patient["id"], treatment["id"])
+    r = client.post("/v1/reports", json=payload, headers=world.clinic.headers)
+    unversioned = client.get(f"/v1/reports/{r.json()['id']}/e2b", headers=world.clinic.headers)
+    assert unversioned.status_code == 422 and "E.i.2.1a" in unversioned.text
+    for reaction in payload["reactions"]:
+        reaction["meddra_version"] = "27.0"
+    r = client.post("/v1/reports", json={**payload, "version": 1}, headers=world.clinic.headers)
+    assert r.status_code == 201, r.text
+    case = r.json()
+    data = _export(client, world.clinic, case["id"], "fda")
+    assert reader.schema_errors(schema_set.load(ich_xsd).batch, reader.read(data, reader.BATCH_ROOT, 10**7)) == []
+    m = post(client, world.other_clinic, data, json=True).json()["messages"][0]
+    assert m["acknowledgement"] == "CA", m["errors"]
+    back = client.get(f"/v1/reports/{m['case_id']}", headers=world.other_clinic.headers).json()["latest"]
+    (drug,) = back["drugs"]
+    assert (drug["name_as_reported"], drug["batch_lot"], drug["role"]) == ("Testkymr", "LOT-1", "suspect")
+    assert back["patient"]["sex"] == "female" and back["patient"]["birth_year"] == 1970
+    assert [x["pt_code"] for x in back["reactions"]] == [x["llt_code"] or x["pt_code"]
+                                                         for x in case["latest"]["reactions"]]
+    assert back["received_date"] == case["latest"]["received_date"]
