@@ -29,8 +29,11 @@ from pv_service.cases.hashing import content_hash
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.common.vocab import OrgKind, Role
 from pv_service.core.settings import get_settings
+from pv_service.demo import dictionary as demo_dictionary
 from pv_service.demo.cohort import DEMO_CLINICS, Cohort, ProductSpec, generate_cohort
 from pv_service.followup.models import FollowupContact
+from pv_service.meddra.distribution import read_distribution
+from pv_service.meddra.loader import store
 from pv_service.patients.models import Patient, Treatment
 from pv_service.patients.pseudonym import pseudonymize
 from pv_service.products.models import (
@@ -88,6 +91,9 @@ def load_demo(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
     now = now.astimezone(dt.timezone.utc)
+    # The synthetic dictionary the demo's reactions are coded in, through the operator's loader
+    # (same content twice changes nothing).
+    store(session.connection(), read_distribution(demo_dictionary.directory()), now)
     if session.exec(select(User).where(User.username == "demo-admin")).first() is not None:
         return {**demo_summary(session), "created": False}
 
@@ -335,6 +341,7 @@ def demo_summary(session: Session) -> dict[str, Any]:
         "case_versions": versions,
         "followup_versions": followups,
         "reactions": reactions,
+        "meddra_version": demo_dictionary.VERSION,
         "obligations": count(select(func.count()).select_from(ConfirmatoryObligation)),
         "milestones": count(select(func.count()).select_from(ObligationMilestone)),
         "patients_by_product": by_product,

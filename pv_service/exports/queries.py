@@ -66,11 +66,11 @@ def load_product_inputs(session: Session, product: Product, rules, as_of: dt.dat
         ["case_id", "sender_case_id", "patient_id", "first_received", "serious", "transgene_in_tumour"],
         dates=["first_received"], bools=["serious"])
     reactions = read_frame(session, sa.select(
-        Case.id, CaseReaction.pt_name, CaseReaction.onset_date, CaseReaction.outcome,
+        Case.id, CaseReaction.pt_code, CaseReaction.pt_name, CaseReaction.onset_date, CaseReaction.outcome,
         *[getattr(CaseReaction, c) for c in SERIOUSNESS_CRITERIA],
     ).join(CaseReaction, CaseReaction.case_version_id == Case.latest_version_id)
         .where(Case.latest_version_id.in_(suspect), Case.first_received <= as_of).order_by(Case.id, CaseReaction.id),
-        ["case_id", "pt_name", "onset_date", "outcome", *SERIOUSNESS_CRITERIA], bools=SERIOUSNESS_CRITERIA)
+        ["case_id", "pt_code", "pt_name", "onset_date", "outcome", *SERIOUSNESS_CRITERIA], bools=SERIOUSNESS_CRITERIA)
     reactions["onset_date"] = pd.to_datetime(reactions["onset_date"].astype("string"), format="%Y-%m-%d")
 
     clocks = clock_cases(session, [pid], received_from=start)

@@ -32,6 +32,8 @@ from pv_service.followup.compliance import (
 from pv_service.patients.models import Patient, Treatment
 from pv_service.products.models import Product
 from pv_service.rules import Rules
+from pv_service.meddra import queries as meddra_queries
+from pv_service.signals.hierarchy import analysis_version, loaded_versions
 from pv_service.signals.models import SignalPair, SignalRun
 
 ALERT_TYPES = ("signal", "followup", "deadline", "reporting_clock")
@@ -163,6 +165,43 @@ def signal_terms(detail: dict[str, Any]) -> list[str]:
     return [str(t) for t in terms]
 
 
+def _reaction_match(detail: dict[str, Any]):
+    """Reactions behind an alert: by PT code (alerts raised since codes decide); older alerts named terms."""
+    if detail.get("pt_codes"):
+        return CaseReaction.pt_code.in_([str(c) for c in detail["pt_codes"]])
+    return CaseReaction.pt_name.in_(signal_terms(detail))
+
+
+HIERARCHY_MAX_PTS = 40
+
+
+@dataclass
+class Hierarchy:
+    version: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)  # one per PT and path: pt, hlt, hlgt, soc, primary
+    missing: list[str] = field(default_factory=list)  # PT codes the version does not know
+    more: int = 0  # PTs not shown
+
+
+def signal_hierarchy(session: Session, detail: dict[str, Any]) -> Hierarchy:
+    """Each of the alert's PTs with every path up to its SOCs (primary first), in the version the run used."""
+    codes = [str(c) for c in detail.get("pt_codes") or []]
+    conn = session.connection()
+    version = detail.get("meddra_version") or analysis_version(conn, None)
+    if version is None or not codes or version not in loaded_versions(conn):
+        return Hierarchy(version)
+    out = Hierarchy(version, more=max(0, len(codes) - HIERARCHY_MAX_PTS))
+    for code in codes[:HIERARCHY_MAX_PTS]:
+        try:
+            term = meddra_queries.detail(conn, version, code, "pt")
+        except NotFound:
+            out.missing.append(code)
+            continue
+        for path in term["paths"]:
+            out.rows.append({"pt": term["pt"], **path})
+    return out
+
+
 def _signal_case_conditions(session: Session, alert: Alert, product_code: str | None) -> list | None:
     """Cases whose latest version names the product as suspect/interacting and one of the alert's terms."""
     product_id = alert.product_id
@@ -175,7 +214,7 @@ def _signal_case_conditions(session: Session, alert: Alert, product_code: str | 
     return [
         Case.latest_version_id.in_(select(CaseDrug.case_version_id).where(
             CaseDrug.product_id == product_id, CaseDrug.role.in_(SUSPECT_ROLES))),
-        Case.latest_version_id.in_(select(CaseReaction.case_version_id).where(CaseReaction.pt_name.in_(terms))),
+        Case.latest_version_id.in_(select(CaseReaction.case_version_id).where(_reaction_match(alert.detail))),
     ]
 
 
@@ -207,12 +246,11 @@ def signal_cases(session: Session, alert: Alert, product_code: str | None, page:
         .order_by(Case.first_received.desc(), Case.id.desc())
         .offset((page - 1) * CASES_PAGE_SIZE).limit(CASES_PAGE_SIZE)
     ).all()
-    terms = signal_terms(alert.detail)
     by_version: dict[int, list[CaseReaction]] = {}
     version_ids = [c.latest_version_id for c, *_ in found]
     if version_ids:
         for r in session.exec(select(CaseReaction).where(CaseReaction.case_version_id.in_(version_ids),
-                                                         CaseReaction.pt_name.in_(terms)).order_by(CaseReaction.id)):
+                                                         _reaction_match(alert.detail)).order_by(CaseReaction.id)):
             by_version.setdefault(r.case_version_id, []).append(r)
     rows = [CaseRow(c, serious, rtype, info, by_version.get(c.latest_version_id, []))
             for c, serious, rtype, info in found]
