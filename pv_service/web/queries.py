@@ -172,25 +172,46 @@ def _reaction_match(detail: dict[str, Any]):
     return CaseReaction.pt_name.in_(signal_terms(detail))
 
 
-HIERARCHY_MAX_PTS = 40
+HIERARCHY_MAX_PTS = 60
+
+
+@dataclass
+class Node:
+    """A term of the hierarchy tree: SOC > HLGT > HLT > PT. At PT level `primary` says whether this
+    is the PT's primary path and `seen` whether the alert's cases report it."""
+    level: str
+    code: str
+    name: str
+    children: list["Node"] = field(default_factory=list)
+    primary: bool = True
+    seen: bool = False
 
 
 @dataclass
 class Hierarchy:
     version: str | None = None
-    rows: list[dict[str, Any]] = field(default_factory=list)  # one per PT and path: pt, hlt, hlgt, soc, primary
+    socs: list[Node] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # PT codes the version does not know
     more: int = 0  # PTs not shown
 
 
-def signal_hierarchy(session: Session, detail: dict[str, Any]) -> Hierarchy:
-    """Each of the alert's PTs with every path up to its SOCs (primary first), in the version the run used."""
-    codes = [str(c) for c in detail.get("pt_codes") or []]
+def signal_hierarchy(session: Session, detail: dict[str, Any], seen: set[str]) -> Hierarchy:
+    """The alert's PTs as a tree under their SOCs (every path; a secondary one marked), in the version the
+    run used; PTs reported in the alert's cases (`seen`) first and marked."""
+    codes = sorted({str(c) for c in detail.get("pt_codes") or []}, key=lambda c: (c not in seen, c))
     conn = session.connection()
     version = detail.get("meddra_version") or analysis_version(conn, None)
     if version is None or not codes or version not in loaded_versions(conn):
         return Hierarchy(version)
     out = Hierarchy(version, more=max(0, len(codes) - HIERARCHY_MAX_PTS))
+    index: dict[tuple, Node] = {}
+
+    def node(parent: list[Node], key: tuple, level: str, ref: dict[str, Any]) -> Node:
+        if key not in index:
+            index[key] = Node(level, ref["code"], ref["name"])
+            parent.append(index[key])
+        return index[key]
+
     for code in codes[:HIERARCHY_MAX_PTS]:
         try:
             term = meddra_queries.detail(conn, version, code, "pt")
@@ -198,8 +219,32 @@ def signal_hierarchy(session: Session, detail: dict[str, Any]) -> Hierarchy:
             out.missing.append(code)
             continue
         for path in term["paths"]:
-            out.rows.append({"pt": term["pt"], **path})
+            soc = node(out.socs, (path["soc"]["code"],), "soc", path["soc"])
+            hlgt = node(soc.children, (soc.code, path["hlgt"]["code"]), "hlgt", path["hlgt"])
+            hlt = node(hlgt.children, (soc.code, hlgt.code, path["hlt"]["code"]), "hlt", path["hlt"])
+            hlt.children.append(Node("pt", code, term["pt"]["name"], primary=path["primary"], seen=code in seen))
+    # Branches holding a primary path first, then by name; reported PTs first within an HLT.
+    for soc in out.socs:
+        for hlgt in soc.children:
+            for hlt in hlgt.children:
+                hlt.children.sort(key=lambda n: (not n.seen, not n.primary, n.name))
+                hlt.primary = any(n.primary for n in hlt.children)
+            hlgt.children.sort(key=lambda n: (not n.primary, n.name))
+            hlgt.primary = any(n.primary for n in hlgt.children)
+        soc.children.sort(key=lambda n: (not n.primary, n.name))
+        soc.primary = any(n.primary for n in soc.children)
+    out.socs.sort(key=lambda n: (not n.primary, n.name))
     return out
+
+
+def signal_pt_codes_seen(session: Session, alert: Alert, product_code: str | None) -> set[str]:
+    """PT codes of the alert's terms that its cases (latest versions) report."""
+    conditions = _signal_case_conditions(session, alert, product_code)
+    if conditions is None:
+        return set()
+    latest = select(Case.latest_version_id).where(*conditions)
+    return set(session.exec(select(CaseReaction.pt_code).where(
+        CaseReaction.case_version_id.in_(latest), _reaction_match(alert.detail)).distinct()).all())
 
 
 def _signal_case_conditions(session: Session, alert: Alert, product_code: str | None) -> list | None:

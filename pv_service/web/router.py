@@ -305,7 +305,8 @@ def _signal_context(session, view: queries.AlertView, cases_page: int) -> dict[s
                                    title="Cumulative cases by quarter of first receipt", y_label="cases")
     return {
         "signal": detail, "measures": measures, "table": queries.two_by_two(measures), "terms": queries.signal_terms(detail),
-        "hierarchy": queries.signal_hierarchy(session, detail),
+        "hierarchy": queries.signal_hierarchy(session, detail,
+                                              queries.signal_pt_codes_seen(session, view.alert, view.product_code)),
         "trend": trend, "trend_chart": trend_chart, "cases": cases, "cases_chart": cases_chart,
         "cases_page": cases_page, "cases_pages": queries.pages(cases.total, queries.CASES_PAGE_SIZE),
     }
