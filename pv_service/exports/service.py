@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from pv_service.auth.models import Organization
 from pv_service.common.errors import NotFound
 from pv_service.common.vocab import Role
-from pv_service.signals.hierarchy import analysis_version, designated_groups
 from pv_service.exports.queries import load_product_inputs, term_soc_map
 from pv_service.exports.summary import ComplianceSummary, build_summary, resolve_period
 from pv_service.products.models import Product
+from pv_service.signals.hierarchy import analysis_version, designated_groups
 
 
 def products_for(session: Session, role: Role | None, organization_id: int | None,

@@ -47,9 +47,10 @@ def level_event(level: Level, version: str | None):
         raise SignalInputError(f"counting at level {level.label} needs a loaded MedDRA dictionary "
                                "(`pv-service meddra load DIR`)")
     if level.level == "smq":
-        on = (_smq_term.c.version == version) & (
-            ((_smq_term.c.term_level == "pt") & (_smq_term.c.pt_code == r.c.pt_code))
-            | ((_smq_term.c.term_level == "llt") & (_smq_term.c.term_code == r.c.llt_code)))
+        # The reaction's PT listed, or its own LLT (a listed LLT's row carries its PT): one lookup on the
+        # (version, pt_code) index either way; an OR across two columns would scan the SMQ content.
+        on = (_smq_term.c.version == version) & (_smq_term.c.pt_code == r.c.pt_code) & (
+            (_smq_term.c.term_level == "pt") | (_smq_term.c.term_code == r.c.llt_code))
         if level.scope == "narrow":
             on = on & (_smq_term.c.scope == "narrow")
         active = sa.select(_smq.c.smq_code).where(_smq.c.version == version, _smq.c.status == "A")
