@@ -408,6 +408,7 @@ PT_PROFILE: dict[str, tuple[str | None, dict | None, dict, dict]] = {
                                  {"possibly_related": .5, "unassessable": .4, "unlikely_related": .1}),
     "Acute myeloid leukaemia": (None, None, {"not_recovered": 1.0},
                                 {"possibly_related": .5, "unassessable": .4, "unlikely_related": .1}),
+    "Neoplasm": (None, None, {"not_recovered": 1.0}, {"possibly_related": .4, "unassessable": .6}),
 }
 for _pt in set(T_CELL_PTS):
     PT_PROFILE[_pt] = (None, None, {"not_recovered": 1.0}, {"possibly_related": .5, "unassessable": .5})
@@ -695,7 +696,8 @@ def _phase_patients(rng, products, clinics, today, now, n_patients):
 
 
 def _phase_malignancies(rng, states, treatments, spec, today):
-    """Secondary malignancies after CAR-T: a handful of T-cell lymphomas, some MDS/AML."""
+    """Secondary malignancies after CAR-T (a handful of T-cell lymphomas, some MDS/AML) and one tumour
+    after a stem-cell product."""
 
     def eligible(t: TreatmentRecord, onset: dt.date, margin_days: int = 45) -> bool:
         st = states[t.patient]
@@ -703,7 +705,7 @@ def _phase_malignancies(rng, states, treatments, spec, today):
             return False
         return onset + margin_days * DAY <= today and st.observable_until(today) > onset + 30 * DAY
 
-    def assign(t: TreatmentRecord, pt: str, onset: dt.date, transgene: str, fatal: bool) -> None:
+    def assign(t: TreatmentRecord, pt: str, onset: dt.date, transgene: str | None, fatal: bool) -> None:
         st = states[t.patient]
         st.malignancy = {"treatment_key": st.treatments.index(t.index), "pt": pt, "onset": onset,
                          "transgene": transgene, "fatal": False}
@@ -750,6 +752,16 @@ def _phase_malignancies(rng, states, treatments, spec, today):
         pt = "Myelodysplastic syndrome" if rng.random() < 0.6 else "Acute myeloid leukaemia"
         transgene = "not_tested" if rng.random() < 0.55 else "no"
         assign(t, pt, onset, transgene, rng.random() < 0.3)
+
+    # One tumour after a stem-cell product (the designated medical event of tumourigenicity, PRIMER
+    # section 5), on the earliest eligible infusion; no draw from rng, so the draws above are unchanged.
+    # No CAR transgene to test for.
+    stem = sorted((t for t in treatments if spec[t.product_code].modality == "stem_cell"),
+                  key=lambda t: (t.infusion_date, t.index))
+    onset_of = next(((t, t.infusion_date + days * DAY) for t in stem for days in (400, 250, 150)
+                     if eligible(t, t.infusion_date + days * DAY)), None)
+    if onset_of is not None:
+        assign(onset_of[0], "Neoplasm", onset_of[1], None, False)
 
 
 # ---- follow-up contacts ---------------------------------------------------------------
