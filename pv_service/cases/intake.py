@@ -31,9 +31,13 @@ from pv_service.common.errors import (
     Problems,
 )
 from pv_service.common.vocab import ReporterQualification
+from pv_service.meddra import coding
+from pv_service.meddra.lookup import Dictionary
 from pv_service.patients.service import pseudonym_for
 
 SERIOUSNESS_FIELDS = tuple(Seriousness.model_fields)
+# case_reaction columns stored but not in the content hash (derived, or the coding as reported).
+STORED_ONLY_REACTION_FIELDS = ("soc_code", "reported_meddra_version", "reported_llt_code", "reported_pt_code")
 
 
 @dataclass
@@ -81,9 +85,13 @@ class Lookups:
     patients_by_pseudonym: dict[str, Any]
     treatments: dict[int, Any]
     cases: dict[str, CaseState]
+    # Loaded MedDRA versions (pv_service.meddra.lookup); empty: codes and names are stored as sent.
+    dictionaries: dict[str, Dictionary] = field(default_factory=dict)
+    refuse_non_current: bool = False  # alerts/meddra_coding.yaml: non_current_llt
 
     @classmethod
-    def of(cls, patients: list[Any], treatments: list[Any], cases: list[Any]) -> "Lookups":
+    def of(cls, patients: list[Any], treatments: list[Any], cases: list[Any],
+           dictionaries: dict[str, Dictionary] | None = None, refuse_non_current: bool = False) -> "Lookups":
         """`cases`: one row per stored version (id, sender_case_id, patient_id, first_received, latest_version,
         version, content_hash, latest_info_date)."""
         state: dict[str, CaseState] = {}
@@ -95,7 +103,7 @@ class Lookups:
             if c.version == c.latest_version:
                 s.latest_info = c.latest_info_date
         return cls({p.id: p for p in patients}, {p.pseudonym: p for p in patients},
-                   {t.id: t for t in treatments}, state)
+                   {t.id: t for t in treatments}, state, dictionaries or {}, refuse_non_current)
 
 
 @dataclass
@@ -127,6 +135,13 @@ class Plan:
     @property
     def new_keys(self) -> list[str]:
         return [k for k, s in self.state.items() if s.new]
+
+
+def refuse_non_current() -> bool:
+    """alerts/meddra_coding.yaml, read once per process with the other rules."""
+    from pv_service.jobs.definitions import current_rules  # late: the jobs import the cases package
+
+    return current_rules().meddra_coding.non_current_llt == "refuse"
 
 
 def keys_for(sender_id: int, reports: list[ReportIn]) -> Keys:
@@ -200,6 +215,49 @@ def _normalise(report: ReportIn, patient_id: int, sender_country: str | None) ->
     return version_fields, drugs, reactions
 
 
+def _code(report: ReportIn, reactions: list[dict], lookups: Lookups) -> list[FieldProblem]:
+    """Code each reaction row in place against the loaded dictionary (by code: names only confirm).
+
+    Raises the report's 422 (every reaction's problem, naming its index, code and version);
+    returns the warnings (non-current LLTs, unless the rules refuse them).
+    """
+    problems, warnings = Problems(), []
+    dictionaries = lookups.dictionaries
+    for i, (r, row) in enumerate(zip(report.reactions, reactions)):
+        if not dictionaries:
+            # As before a dictionary existed: the PT as sent.
+            for name in ("pt_code", "pt_name"):
+                if row[name] is None:
+                    problems.add(("body", "reactions", i, name), "required (no MedDRA dictionary is loaded to derive "
+                                                                 "it from a code)", "missing")
+            continue
+        got = coding.code(dictionaries, r.meddra_version, r.llt_code, r.pt_code, r.llt_name, r.pt_name)
+        if isinstance(got, coding.Problem):
+            problems.add(("body", "reactions", i, got.field), f"reaction {i}: {got.message}", "meddra_coding")
+            continue
+        row.update(meddra_version=got.meddra_version, llt_code=got.llt_code, llt_name=got.llt_name,
+                   pt_code=got.pt_code, pt_name=got.pt_name)
+        if got.llt_current is False:
+            message = (f"reaction {i}: LLT {got.llt_code} ({got.llt_name!r}) is not current in MedDRA "
+                       f"{got.meddra_version}")
+            if lookups.refuse_non_current:
+                problems.add(("body", "reactions", i, "llt_code"), f"{message}; code a current LLT",
+                             "meddra_non_current_llt")
+            else:
+                warnings.append(FieldProblem(("body", "reactions", i, "llt_code"), f"{message}; stored as sent",
+                                             "meddra_non_current_llt"))
+    problems.raise_if_any()
+    return warnings
+
+
+def _with_reported(report: ReportIn, reactions: list[dict], dictionaries: dict[str, Dictionary]) -> None:
+    """The stored-only columns (not in the content hash): the primary SOC and the coding as reported."""
+    for r, row in zip(report.reactions, reactions):
+        d = dictionaries.get(row["meddra_version"]) if dictionaries else None
+        row.update(soc_code=d.pts[row["pt_code"]].soc_code if d else None, reported_meddra_version=r.meddra_version,
+                   reported_llt_code=r.llt_code, reported_pt_code=r.pt_code)
+
+
 def _resolve_patient(report: ReportIn, sender_id: int, lookups: Lookups):
     ref = report.patient
     if ref.patient_id is not None:
@@ -220,16 +278,20 @@ def _prepare(i: int, report: ReportIn, principal: Principal, lookups: Lookups, t
     patient = _resolve_patient(report, principal.organization_id, lookups)
     _check(report, patient, lookups.treatments, today).raise_if_any()
     version_fields, drugs, reactions = _normalise(report, patient.id, principal.organization_country)
+    coding_warnings = _code(report, reactions, lookups)
+    # Hashed as coded (the dictionary's names), so a resend differing only in a name's case is the same report.
+    digest = content_hash(version_fields, drugs, reactions)
+    _with_reported(report, reactions, lookups.dictionaries)
     treatments = lookups.treatments
     return Prepared(
         index=i, report=report, patient_id=patient.id, version_fields=version_fields,
         drugs=[{**d, "product_id": treatments[d["treatment_id"]].product_id} for d in drugs],
-        reactions=reactions, digest=content_hash(version_fields, drugs, reactions),
+        reactions=reactions, digest=digest,
         serious=any(any(r[f] for f in SERIOUSNESS_FIELDS) for r in reactions),
         product_codes=sorted({treatments[d["treatment_id"]].code for d in drugs}),
         warnings=plausibility.onset_warnings(
             (r.onset_date for r in report.reactions), ((d.treatment_id, d.role) for d in report.drugs),
-            {t: treatments[t].infusion_date for t in {d.treatment_id for d in report.drugs}}),
+            {t: treatments[t].infusion_date for t in {d.treatment_id for d in report.drugs}}) + coding_warnings,
     )
 
 
@@ -336,7 +398,7 @@ def _view(p: Prepared, case: CaseState, sender_id: int, now: dt.datetime) -> Cas
     latest = VersionPublic(
         case_id=case.case_id, sender_case_id=r.sender_case_id, version=r.version, is_latest=r.version == case.latest,
         serious=p.serious, created_at=now, drugs=r.drugs, product_codes=p.product_codes,
-        reactions=[ReactionPublic.model_validate(x.model_dump()) for x in r.reactions], **p.version_fields,
+        reactions=[ReactionPublic.from_row(row) for row in p.reactions], **p.version_fields,
     )
     return CasePublic(id=case.case_id, sender_id=sender_id, sender_case_id=r.sender_case_id, patient_id=p.patient_id,
                       first_received=case.first_received, latest_version=case.latest, versions=sorted(case.versions),

@@ -28,6 +28,8 @@ from pv_service.cases import intake
 from pv_service.cases.intake import Keys, Lookups, Outcome, Plan
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.cases.schemas import ReportIn
+from pv_service.meddra.lookup import CACHE, TERMS_SQL
+from pv_service.meddra.models import MeddraVersion
 from pv_service.patients.models import Patient, Treatment
 from pv_service.products.models import Product
 
@@ -50,6 +52,7 @@ _READ = f"""SELECT
                                             v.version, v.content_hash, v.latest_info_date)), '[]')
   FROM {_case} c JOIN {_version} v ON v.case_id = c.id
   WHERE c.sender_id = %(sender)s AND c.sender_case_id = ANY(%(case_keys)s)),
+ (SELECT coalesce(json_agg(json_build_array(version, content_hash)), '[]') FROM {MeddraVersion.__tablename__}),
  -- at most one new case and one version per report; unused ids are gaps, as sequences allow
  array(SELECT nextval('{_case}_id_seq') FROM generate_series(1, %(n)s)),
  array(SELECT nextval('{_version}_id_seq') FROM generate_series(1, %(n)s))"""
@@ -86,11 +89,16 @@ def _json(rows: list[dict]) -> str:
 async def _read(conn: psycopg.AsyncConnection, keys: Keys, n: int) -> tuple[Lookups, list[int], list[int]]:
     params = {"sender": keys.sender_id, "patient_ids": keys.patient_ids, "pseudonyms": keys.pseudonyms,
               "treatment_ids": keys.treatment_ids, "case_keys": keys.case_keys, "n": n}
-    patients, treatments, cases, case_ids, version_ids = await (await conn.execute(_READ, params)).fetchone()
+    patients, treatments, cases, versions, case_ids, version_ids = await (await conn.execute(_READ, params)).fetchone()
     date = dt.date.fromisoformat
     cases = [_CaseRow(*c[:3], date(c[3]), *c[4:7], date(c[7])) for c in cases]
     treatments = [_TreatmentRow(*t[:4], date(t[4])) for t in treatments]
-    return (Lookups.of([_PatientRow(*p) for p in patients], treatments, cases),
+    # A version this process has not met yet is read once (versions are immutable once loaded).
+    fetched = {v: await (await conn.execute(TERMS_SQL, {"version": v})).fetchall()
+               for v, content_hash in versions if CACHE.get(v, content_hash) is None}
+    dictionaries = CACHE.loaded(versions, fetched.__getitem__)
+    return (Lookups.of([_PatientRow(*p) for p in patients], treatments, cases, dictionaries,
+                       bool(dictionaries) and intake.refuse_non_current()),
             case_ids, version_ids)
 
 

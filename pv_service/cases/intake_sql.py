@@ -18,6 +18,7 @@ from pv_service.cases import intake
 from pv_service.cases.intake import Keys, Lookups, Outcome, Plan
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.cases.schemas import ReportIn
+from pv_service.meddra.lookup import loaded_dictionaries
 from pv_service.patients.models import Patient, Treatment
 from pv_service.products.models import Product
 
@@ -52,7 +53,8 @@ def _lookups(conn, keys: Keys) -> Lookups:
                                         "pseudonyms": keys.pseudonyms}).all() if keys.patient_ids or keys.pseudonyms else []
     treatments = conn.execute(_TREATMENTS, {"sender": keys.sender_id, "ids": keys.treatment_ids}).all() if keys.treatment_ids else []
     cases = conn.execute(_CASES, {"sender": keys.sender_id, "keys": keys.case_keys}).all() if keys.case_keys else []
-    return Lookups.of(patients, treatments, cases)
+    dictionaries = loaded_dictionaries(conn)  # which versions are loaded; their look-ups come from the process
+    return Lookups.of(patients, treatments, cases, dictionaries, bool(dictionaries) and intake.refuse_non_current())
 
 
 def _write(conn, plan: Plan, principal: Principal, now: dt.datetime) -> None:

@@ -55,11 +55,17 @@ class Seriousness(BaseModel):
 
 
 class ReactionIn(BaseModel):
-    """E.i: one reaction/event, coded in MedDRA as submitted."""
+    """E.i: one reaction/event, coded in MedDRA.
+
+    With a MedDRA dictionary loaded (`pv-service meddra load`), give `meddra_version` and an
+    LLT code (or a PT code): the service derives the PT and its primary SOC and stores the
+    dictionary's names; names sent along must agree with the code (case, accents and spacing
+    aside). With none loaded, `pt_code` and `pt_name` are required and stored as sent.
+    """
     model_config = ConfigDict(extra="forbid")
-    meddra_version: str | None = Field(default=None, max_length=10, description="E.i.2.1a")
-    pt_code: str = Field(min_length=1, max_length=20, description="MedDRA preferred term code")
-    pt_name: str = Field(min_length=1, max_length=250, description="MedDRA preferred term name")
+    meddra_version: str | None = Field(default=None, max_length=10, description="E.i.2.1a MedDRA version, e.g. 27.1")
+    pt_code: str | None = Field(default=None, min_length=1, max_length=20, description="MedDRA preferred term code")
+    pt_name: str | None = Field(default=None, min_length=1, max_length=250, description="MedDRA preferred term name")
     llt_code: str | None = Field(default=None, max_length=20, description="E.i.2.1b lowest level term code")
     llt_name: str | None = Field(default=None, max_length=250)
     onset_date: ApiDate | None = Field(default=None, description="E.i.4")
@@ -89,7 +95,19 @@ class ReportIn(BaseModel):
 
 
 class ReactionPublic(ReactionIn):
-    pass
+    """As stored: the current coding (derived from the dictionary when one is loaded) and the coding as reported."""
+    pt_code: str
+    pt_name: str
+    soc_code: str | None = Field(default=None, description="The PT's primary SOC in meddra_version (coded reactions)")
+    reported_meddra_version: str | None = None
+    reported_llt_code: str | None = None
+    reported_pt_code: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict) -> "ReactionPublic":
+        """A stored reaction (a case_reaction row, seriousness flattened)."""
+        fields = {k: row[k] for k in cls.model_fields if k != "seriousness"}
+        return cls(**fields, seriousness=Seriousness(**{f: row[f] for f in Seriousness.model_fields}))
 
 
 class VersionPublic(BaseModel):

@@ -42,14 +42,7 @@ def describe_versions(session: Session, cases: dict[int, Case], versions: list[C
             reporter_country=v.reporter_country, patient_id=case.patient_id, serious=v.serious,
             drugs=[DrugIn(treatment_id=d.treatment_id, role=d.role) for d, _ in drugs[v.id]],
             product_codes=sorted({code for _, code in drugs[v.id]}),
-            reactions=[
-                ReactionPublic(
-                    meddra_version=r.meddra_version, pt_code=r.pt_code, pt_name=r.pt_name, llt_code=r.llt_code,
-                    llt_name=r.llt_name, onset_date=r.onset_date, outcome=r.outcome, grade=r.grade,
-                    grade_scale=r.grade_scale, causality=r.causality,
-                    seriousness=Seriousness(**{f: getattr(r, f) for f in SERIOUSNESS_FIELDS}),
-                ) for r in reactions[v.id]
-            ],
+            reactions=[ReactionPublic.from_row(r.__dict__) for r in reactions[v.id]],
             narrative=v.narrative, transgene_in_tumour=v.transgene_in_tumour, created_at=v.created_at,
         ))
     return out

@@ -2,7 +2,7 @@
 
 Migrations run as the tables' owner; the api and the scheduler connect as a role that owns
 nothing (PV_DATABASE_APP_ROLE). That role gets SELECT, INSERT, UPDATE and DELETE on the
-service's tables except the audit trail, where it gets SELECT and INSERT only, and never
+service's tables except the audit trail and the MedDRA tables, where it gets SELECT and INSERT only, and never
 TRUNCATE, TRIGGER or REFERENCES: it cannot edit, delete or truncate audit records nor lift
 the triggers that refuse it. Granted again after every migration, so new tables are covered.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
-APPEND_ONLY = ("audit_record",)
+# The audit trail, and the MedDRA versions: loaded once, never changed (reactions are coded against them).
+APPEND_ONLY = ("audit_record", "meddra_version", "meddra_term", "meddra_path", "meddra_smq", "meddra_smq_term")
 READ_ONLY = ("alembic_version",)  # the service checks it is migrated
 
 

@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 from pv_service.auth.models import Organization, User
 from pv_service.auth.security import hash_password
 from pv_service.cases.hashing import content_hash
+from pv_service.cases.intake import STORED_ONLY_REACTION_FIELDS
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.common.vocab import OrgKind, Role
 from pv_service.core.settings import get_settings
@@ -54,7 +55,8 @@ HASHED_VERSION_FIELDS = (
     "patient_id", "report_type", "received_date", "latest_info_date",
     "reporter_qualification", "reporter_country", "narrative", "transgene_in_tumour",
 )
-HASHED_REACTION_FIELDS = tuple(c for c in CaseReaction.__table__.columns.keys() if c not in ("id", "case_version_id"))
+HASHED_REACTION_FIELDS = tuple(c for c in CaseReaction.__table__.columns.keys()
+                               if c not in ("id", "case_version_id", *STORED_ONLY_REACTION_FIELDS))
 
 
 def clinic_username(i: int) -> str:
@@ -255,7 +257,8 @@ def _insert_cohort(session: Session, cohort: Cohort, product_by_code, clinic_ids
             }
             version_rows.append({
                 "case_id": case_id, "version": v.version,
-                "content_hash": content_hash(fields, drugs, reactions),
+                "content_hash": content_hash(fields, drugs, [{k: r[k] for k in HASHED_REACTION_FIELDS}
+                                                             for r in reactions]),
                 "report_type": v.report_type, "received_date": v.received_date,
                 "latest_info_date": v.latest_info_date, "reporter_qualification": v.reporter_qualification,
                 "reporter_country": v.reporter_country, "serious": v.serious, "narrative": v.narrative,
@@ -271,6 +274,7 @@ def _insert_cohort(session: Session, cohort: Cohort, product_by_code, clinic_ids
     _bulk(session, CaseDrug.__table__, [
         {**d, "case_version_id": vid} for vid, ds in zip(version_ids, drug_rows_per_version) for d in ds
     ])
+    # Coded in the demo dictionary as reported (ReactionRecord.fields): PT, primary SOC and reported coding.
     _bulk(session, CaseReaction.__table__, [
         {**r, "case_version_id": vid} for vid, rs in zip(version_ids, reaction_rows_per_version) for r in rs
     ])

@@ -84,10 +84,14 @@ def find_files(directory: Path) -> dict[str, Path]:
 
 def _decode(name: str, data: bytes) -> str:
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise MeddraFormatError(name, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
+    nul = text.find("\0")
+    if nul >= 0:  # not text, and PostgreSQL could not store it
+        raise MeddraFormatError(name, text.count("\n", 0, nul) + 1, "a NUL character: not a text file")
+    return text
 
 
 def read_rows(spec: FileSpec, data: bytes, file_label: str | None = None) -> list[tuple[int, tuple[str, ...]]]:

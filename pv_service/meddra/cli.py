@@ -37,6 +37,8 @@ def load_command(
         raise _fail(f"refused, nothing loaded: {exc}") from None
     except VersionConflict as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:  # unreadable file or folder
+        raise _fail(f"refused, nothing loaded: {exc.filename}: {exc.strerror}") from None
     except IntegrityError:
         raise _fail("another load of this version ran at the same time; run again to see which one stayed") from None
     counts = ", ".join(f"{k}={v}" for k, v in result.counts.items())
@@ -44,3 +46,28 @@ def load_command(
         typer.echo(f"MedDRA {result.version} loaded: {counts}")
     else:
         typer.echo(f"MedDRA {result.version} was loaded already with the same content: nothing changed")
+
+
+@app.command("recode")
+def recode_command(
+    to: Annotated[str, typer.Option("--to", help="The loaded version to recode stored reactions to, e.g. 27.1")],
+) -> None:
+    """Recode stored reactions to another loaded version: PTs moved, LLTs no longer current, SOCs changed.
+
+    Keeps the coding as reported; each reaction moved is an audit record; running it again changes nothing.
+    """
+    from pv_service.cli import _check_migrated, _engine
+    from pv_service.core.clock import utc_now
+    from pv_service.core.db import session_scope
+    from pv_service.meddra.recode import recode
+
+    engine = _engine()
+    _check_migrated(engine)
+    with session_scope(engine) as session:
+        try:
+            report = recode(session, to, utc_now())
+        except LookupError as exc:
+            raise _fail(str(exc.args[0])) from None
+        session.commit()
+    for line in report.lines():
+        typer.echo(line)

@@ -84,16 +84,24 @@ class _Reader:
         return value
 
     def name(self, name: str, line: int, column: str, value: str) -> str:
-        if not value.strip():
+        return self.text(name, line, column, value, 250, required=True)
+
+    def text(self, name: str, line: int, column: str, value: str, longest: int, required: bool = False) -> str | None:
+        """A field's text, trimmed; refused when longer than the column holding it (MedDRA's are shorter)."""
+        value = value.strip()
+        if required and not value:
             raise self.fail(name, line, f"{column} is empty")
-        return value.strip()
+        if len(value) > longest:
+            raise self.fail(name, line, f"{column} is {len(value)} characters long, more than {longest}")
+        return value or None
 
 
 def read_distribution(directory: Path, version: str | None = None) -> Distribution:
     """Read and check a distribution; raises MeddraFormatError (file, line, reason) on the first problem."""
     r = _Reader(find_files(directory))
     release = r.rows("meddra_release.asc")
-    file_version, language = (release[0][1][0].strip(), release[0][1][1].strip() or None) if release else (None, None)
+    file_version, language = (release[0][1][0].strip(), r.text("meddra_release.asc", release[0][0], "language",
+                                                               release[0][1][1], 40)) if release else (None, None)
     if version is not None and file_version is not None and version != file_version:
         raise r.fail("meddra_release.asc", release[0][0],
                      f"the distribution is version {file_version!r}, not {version!r} as given")
@@ -110,7 +118,7 @@ def read_distribution(directory: Path, version: str | None = None) -> Distributi
         code = r.code("soc.asc", line, "soc_code", code)
         if code in socs:
             raise r.fail("soc.asc", line, f"code {code} already given on line {socs[code][0]}")
-        socs[code] = (line, r.name("soc.asc", line, "soc_name", name), abbrev.strip())
+        socs[code] = (line, r.name("soc.asc", line, "soc_name", name), r.text("soc.asc", line, "soc_abbrev", abbrev, 20))
     order = {}
     for line, (rank, soc) in r.rows("intl_ord.asc"):
         if soc not in socs:
@@ -200,8 +208,8 @@ def read_distribution(directory: Path, version: str | None = None) -> Distributi
         if level not in ("1", "2", "3", "4", "5"):
             raise r.fail("smq_list.asc", line, f"smq_level {level!r} is not 1 to 5")
         smqs[code] = (line, r.name("smq_list.asc", line, "smq_name", name), int(level),
-                      r.flag("smq_list.asc", line, "status", status, ("A", "I")), algorithm.strip() or None,
-                      description.strip() or None)
+                      r.flag("smq_list.asc", line, "status", status, ("A", "I")),
+                      r.text("smq_list.asc", line, "smq_algorithm", algorithm, 40), description.strip() or None)
     content: dict[str, list[tuple[str, str, str | None, str]]] = {code: [] for code in smqs}
     for line, (smq, term, level, scope, category, _weight, status, *_versions) in r.rows("smq_content.asc"):
         smq = r.code("smq_content.asc", line, "smq_code", smq)
@@ -221,7 +229,8 @@ def read_distribution(directory: Path, version: str | None = None) -> Distributi
         else:
             if scope not in _SCOPE:
                 raise r.fail("smq_content.asc", line, f"term_scope {scope!r} is not 1 (broad) or 2 (narrow)")
-            content[smq].append((kind, term, _SCOPE[scope], category.strip()))
+            content[smq].append((kind, term, _SCOPE[scope], r.text("smq_content.asc", line, "term_category",
+                                                                  category, 2)))
 
     flat: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}
 
@@ -250,7 +259,7 @@ def read_distribution(directory: Path, version: str | None = None) -> Distributi
         flatten(code, ())
 
     for code, (_, name, soc_abbrev) in socs.items():
-        dist.terms.append(("soc", code, name, None, True, None, soc_abbrev or None, order.get(code)))
+        dist.terms.append(("soc", code, name, None, True, None, soc_abbrev, order.get(code)))
     for level, terms in (("hlgt", hlgts), ("hlt", hlts)):
         for code, (_, name) in terms.items():
             dist.terms.append((level, code, name, None, True, None, None, None))

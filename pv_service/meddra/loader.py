@@ -73,6 +73,10 @@ def store(conn: Connection, dist: Distribution, now: dt.datetime) -> LoadResult:
                                          content_hash=dist.content_hash, counts=counts, loaded_at=now))
     for model, columns, rows in _rows(dist):
         _copy(conn, model, columns, rows)
+    if conn.dialect.name == "postgresql":
+        # Fresh statistics, or the planner guesses from empty tables and scans them (4 ms a look-up, not 0.5).
+        for model in (MeddraTerm, MeddraPath, MeddraSmq, MeddraSmqTerm):
+            conn.exec_driver_sql(f"ANALYZE {model.__tablename__}")
     return LoadResult(dist.version, True, counts, dist.content_hash)
 
 

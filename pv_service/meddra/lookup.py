@@ -74,6 +74,10 @@ class DictionaryCache:
         self._by_hash: dict[str, Dictionary] = {}
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        with self._lock:
+            self._by_hash.clear()
+
     def get(self, version: str, content_hash: str) -> Dictionary | None:
         return self._by_hash.get(content_hash)
 

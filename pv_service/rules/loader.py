@@ -29,9 +29,9 @@ from pv_service.rules.common import Loc, RuleModel, format_loc
 from pv_service.rules.deadlines import DeadlineRules
 from pv_service.rules.followup_plans import FollowupRules
 from pv_service.rules.marked_yaml import Located, Mark, YamlProblem, load_marked
+from pv_service.rules.meddra_coding import MeddraCodingRules
 from pv_service.rules.reporting_clocks import ReportingClockRules
 from pv_service.rules.signal_rules import SignalRules
-
 
 MAX_RULE_FILE_BYTES = 1024 * 1024  # the shipped files are a few kilobytes
 
@@ -52,6 +52,7 @@ RULE_FILES: tuple[RuleFile, ...] = (
     RuleFile("deadlines.yaml", DeadlineRules),
     RuleFile("reporting_clocks.yaml", ReportingClockRules),
     RuleFile("signal_rules.yaml", SignalRules),
+    RuleFile("meddra_coding.yaml", MeddraCodingRules, required=False),
 )
 
 
@@ -101,6 +102,11 @@ class Rules:
     @property
     def signals(self) -> SignalRules:
         return self.sections["signal_rules"]
+
+    @property
+    def meddra_coding(self) -> MeddraCodingRules:
+        """Optional file: without it, a non-current LLT is accepted with a warning."""
+        return self.sections.get("meddra_coding") or MeddraCodingRules()
 
 
 def _display(path: Path) -> str:

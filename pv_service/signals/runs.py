@@ -9,7 +9,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from pv_service.cases.models import CaseReaction
+from pv_service.cases.models import Case, CaseReaction
 from pv_service.signals.compute import compute_from_stratum_counts
 from pv_service.signals.dataset import pair_counts
 from pv_service.signals.hierarchy import term_names, unmapped_pt_codes
@@ -25,6 +25,14 @@ def _clean(value) -> float | int | None:
         return int(value)
     value = float(value)
     return None if math.isnan(value) else value
+
+
+def meddra_versions(session: Session) -> list[str | None]:
+    """The MedDRA versions the analysed reactions (latest case versions) are coded in; None: not coded."""
+    r, c = CaseReaction.__table__, Case.__table__
+    rows = session.connection().execute(sa.select(r.c.meddra_version).distinct()
+                                        .join(c, c.c.latest_version_id == r.c.case_version_id)).scalars().all()
+    return sorted(rows, key=lambda v: (v is None, v or ""))
 
 
 def run_signals(session: Session, now: dt.datetime, *, strata: Sequence[str] = (),
@@ -47,7 +55,8 @@ def run_signals(session: Session, now: dt.datetime, *, strata: Sequence[str] = (
     label = "group" if groups is not None else level.label
     params = {"strata": list(strata), "min_count": min_count, "level": label, "meddra_version": meddra_version,
               "product_scope": list(product_scope) if product_scope else None,
-              "groups": {k: sorted(v) for k, v in groups.items()} if groups else None}
+              "groups": {k: sorted(v) for k, v in groups.items()} if groups else None,
+              "meddra_versions": meddra_versions(session)}
     if groups is None:
         params["level_options"] = level.describe()
     if frame.empty:

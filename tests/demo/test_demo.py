@@ -432,7 +432,8 @@ def test_hash_fields_are_exactly_as_specified():
     assert set(HASHED_VERSION_FIELDS) == {"patient_id", "report_type", "received_date", "latest_info_date",
                                           "reporter_qualification", "reporter_country", "narrative",
                                           "transgene_in_tumour"}
-    assert set(HASHED_REACTION_FIELDS) == set(CaseReaction.__table__.columns.keys()) - {"id", "case_version_id"}
+    assert set(HASHED_REACTION_FIELDS) == set(CaseReaction.__table__.columns.keys()) - {
+        "id", "case_version_id", "soc_code", "reported_meddra_version", "reported_llt_code", "reported_pt_code"}
 
 
 def test_case_dates(full_demo):

@@ -144,7 +144,8 @@ def test_designated_medical_event_alerts_on_first_case_and_reopens_on_the_next(c
         t = treat(client, world.clinic, p["id"], "CART-1", "2025-01-01")
         body = report_payload(p["id"], t["id"], case_id=f"TCL-{i}", received_date="2026-06-01",
                               transgene_in_tumour="not_tested")
-        body["reactions"] = [{"pt_code": "96000025", "pt_name": "T-cell lymphoma", "onset_date": "2026-05-01",
+        body["reactions"] = [{"meddra_version": "90.0", "pt_code": "96000025", "pt_name": "T-cell lymphoma",
+                              "onset_date": "2026-05-01",
                               "seriousness": {"other_medically_important": True}, "outcome": "not_recovered"}]
         assert client.post("/v1/reports", json=body, headers=world.clinic.headers).status_code == 201
 

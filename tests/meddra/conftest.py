@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.conftest import products, treated  # noqa: F401 (fixtures: a clinic's treated patient)
+from tests.audit.test_app_role import app_role  # noqa: F401 (fixture: the role the service runs as)
 from tests.conftest import IN_CI
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "interop" / "meddra" / "humanpred"

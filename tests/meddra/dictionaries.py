@@ -93,3 +93,16 @@ def write(root: Path, spec: dict | None = None, *, trailing: bool = True, upper:
         (folder / (name.upper().replace(".ASC", ".asc") if upper else name)).write_bytes(
             text.encode() if isinstance(text, str) else text)
     return Path(root)
+
+
+def next_version() -> dict:
+    """SMALL's successor 90.1: LLT 90000402 "CRS" moves to PT 90000303; LLT 90000403 is no longer current;
+    PT 90000301's primary SOC becomes 90000001 (Blood, its secondary path in 90.0); PT 90000303 renamed."""
+    spec = variant(version="90.1")
+    spec["llts"]["90000402"] = ("CRS", "90000303", True)
+    spec["llts"]["90000403"] = ("Neutrophil count décreased", "90000303", False)
+    spec["pts"]["90000303"] = "Neutropenia (all grades)"
+    spec["paths"] = [("90000301", "90000202", "90000102", "90000002", False),
+                     ("90000301", "90000201", "90000101", "90000001", True),
+                     *SMALL["paths"][2:]]
+    return spec

@@ -93,6 +93,9 @@ def test_refusals_name_file_line_and_reason(tmp_path):
     _refused(tmp_path / "d", r"hlt.asc, line 2: not UTF-8 text \(byte 0xe9\)",
              overrides={"hlt.asc": "90000201$Neutropenias$$$$$$$$\n90000202$Lymphom\xe9s$$$$$$$$\n".encode("latin-1")})
     _refused(tmp_path / "e", r"missing mdhier.asc", omit=("mdhier.asc",))
+    _refused(tmp_path / "f", r"hlt.asc, line 2: a NUL character", overrides={"hlt.asc": "90000201$N$$$$$$$$\n9\0$"})
+    long_name = dictionaries.variant(hlgts={**dictionaries.SMALL["hlgts"], "90000103": "x" * 251})
+    _refused(tmp_path / "i", r"hlgt.asc, line 3: hlgt_name is 251 characters long, more than 250", spec=long_name)
     no_primary = dictionaries.variant(paths=[p for p in dictionaries.SMALL["paths"] if p[0] != "90000303"]
                                       + [("90000303", "90000201", "90000101", "90000001", False)])
     _refused(tmp_path / "g", r"pt.asc, line 3: PT 90000303 has no primary SOC", spec=no_primary)
@@ -117,3 +120,19 @@ def test_version_from_release_file_or_option(tmp_path):
 def test_fold_is_case_accent_and_space_insensitive():
     assert fold("  Neutrophil COUNT  Décreased ") == fold("neutrophil count decreased") == "neutrophil count decreased"
     assert fold("ﬁbrosis") == "fibrosis"  # NFKD splits the ligature
+
+
+def test_coding_rule_file_is_optional_and_validated(tmp_path):
+    import shutil
+
+    from pv_service.core.settings import PROJECT_ROOT
+    from pv_service.rules import RulesError, load_rules
+
+    rules = tmp_path / "alerts"
+    shutil.copytree(PROJECT_ROOT / "alerts", rules)
+    assert load_rules(rules).meddra_coding.non_current_llt == "warn"  # as shipped
+    (rules / "meddra_coding.yaml").unlink()
+    assert load_rules(rules).meddra_coding.non_current_llt == "warn"  # the default without the file
+    (rules / "meddra_coding.yaml").write_text("non_current_llt: reject\n")
+    with pytest.raises(RulesError, match=r"meddra_coding.yaml:1:\d+: non_current_llt"):
+        load_rules(rules)

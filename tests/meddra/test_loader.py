@@ -95,3 +95,17 @@ def test_cli_load_twice_and_refusal(migrated_cli, tmp_path):
     broken = dictionaries.write(tmp_path / "e", omit=("pt.asc",))
     refused = runner.invoke(app, ["meddra", "load", str(broken)])
     assert refused.exit_code == 2 and "refused, nothing loaded" in refused.output and "missing pt.asc" in refused.output
+
+
+def test_the_app_role_loads_a_version_but_cannot_change_it(db, app_role, tmp_path):
+    from tests.audit.test_app_role import _as, assert_refused
+
+    engine = _as(db, app_role)
+    try:
+        assert load(engine, dictionaries.write(tmp_path), NOW).loaded  # COPY as the role that owns nothing
+        with engine.connect() as conn:
+            assert_refused(conn, ("UPDATE meddra_term SET name = 'x'", "DELETE FROM meddra_smq_term",
+                                  "UPDATE meddra_version SET content_hash = 'x'", "TRUNCATE meddra_path"))
+    finally:
+        engine.dispose()
+    assert _counts(db)["meddra_term"] == 18
