@@ -179,7 +179,8 @@ def demo(
         seed_products(session, now)
         summary = load_demo(session, now, seed=seed, n_patients=patients)
         session.commit()
-    shown = ("products", "patients", "treatments", "cases", "serious_cases", "case_versions", "obligations")
+    shown = ("products", "patients", "treatments", "cases", "serious_cases", "case_versions", "obligations",
+             "meddra_version")
     typer.echo("demo data: " + ", ".join(f"{k}={summary[k]}" for k in shown if k in summary))
     _run_all_jobs(engine)
     typer.echo("users: demo-admin, demo-safety, demo-clinic, demo-mah (password: demo-password)")

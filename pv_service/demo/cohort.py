@@ -8,8 +8,9 @@ index; ``pv_service.demo.load`` turns them into rows with database ids.
 Everything here is synthetic, built to look plausible for the later features
 (compliance jobs, signal statistics, review page, exports). The rates are rough
 figures in the range of published label and registry data, not data from any
-product. Reaction names are written like MedDRA preferred terms; their codes come
-from ``data/demo_terms.csv`` and are demo terms, not MedDRA codes.
+product. Reactions are coded in the demo's synthetic MedDRA-layout dictionary
+(``pv_service.demo.dictionary``: codes outside MedDRA's range, version 90.0); their PT
+codes come from ``data/demo_terms.csv``.
 
 Same inputs, same output: all randomness comes from ``numpy.random.default_rng``
 seeded with ``seed`` (one independent stream per generation phase).
@@ -28,6 +29,7 @@ from itertools import accumulate
 import numpy as np
 
 from pv_service.common.vocab import SERIOUSNESS_CRITERIA
+from pv_service.demo import dictionary as demo_dictionary
 
 UTC = dt.timezone.utc
 DAY = dt.timedelta(days=1)
@@ -74,18 +76,20 @@ JURISDICTION_COUNTRY = {"NMPA": "CN", "FDA": "US"}
 
 @dataclass(frozen=True)
 class DemoTerm:
-    """A demo reaction term: a PT-like name with a local code (demo terms, not MedDRA codes)."""
+    """A demo reaction term: a PT of the synthetic demo dictionary (not a MedDRA code) and its primary SOC."""
     code: str
     pt_name: str
     soc_name: str
+    soc_code: str
 
 
 def load_demo_terms() -> dict[str, DemoTerm]:
-    """``data/demo_terms.csv`` keyed by name. Demo terms, not MedDRA codes."""
+    """``data/demo_terms.csv`` keyed by name, with each PT's primary SOC code in the demo dictionary."""
     text = resources.files("pv_service.demo").joinpath("data/demo_terms.csv").read_text(encoding="utf-8")
+    primary_soc = demo_dictionary.primary_soc_codes()
     terms = {}
     for row in csv.DictReader(io.StringIO(text)):
-        terms[row["pt_name"]] = DemoTerm(row["local_code"], row["pt_name"], row["soc_name"])
+        terms[row["pt_name"]] = DemoTerm(row["pt_code"], row["pt_name"], row["soc_name"], primary_soc[row["pt_name"]])
     return terms
 
 
@@ -147,6 +151,7 @@ class ReactionRecord:
     pt_name: str
     pt_code: str
     soc_name: str
+    soc_code: str
     onset_date: dt.date
     outcome: str
     grade: int | None
@@ -164,13 +169,18 @@ class ReactionRecord:
         return any(getattr(self, c) for c in SERIOUSNESS_CRITERIA)
 
     def fields(self) -> dict:
-        """The CaseReaction columns (all but id and case_version_id)."""
+        """The CaseReaction columns (all but id and case_version_id): coded at the PT's own LLT, as reported."""
+        version = demo_dictionary.VERSION
         return {
-            "meddra_version": None,
+            "meddra_version": version,
+            "soc_code": self.soc_code,
+            "reported_meddra_version": version,
+            "reported_llt_code": self.pt_code,
+            "reported_pt_code": self.pt_code,
             "pt_code": self.pt_code,
             "pt_name": self.pt_name,
-            "llt_code": None,
-            "llt_name": None,
+            "llt_code": self.pt_code,
+            "llt_name": self.pt_name,
             "onset_date": self.onset_date,
             "death": self.death,
             "life_threatening": self.life_threatening,
@@ -400,6 +410,7 @@ PT_PROFILE: dict[str, tuple[str | None, dict | None, dict, dict]] = {
                                  {"possibly_related": .5, "unassessable": .4, "unlikely_related": .1}),
     "Acute myeloid leukaemia": (None, None, {"not_recovered": 1.0},
                                 {"possibly_related": .5, "unassessable": .4, "unlikely_related": .1}),
+    "Neoplasm": (None, None, {"not_recovered": 1.0}, {"possibly_related": .4, "unassessable": .6}),
 }
 for _pt in set(T_CELL_PTS):
     PT_PROFILE[_pt] = (None, None, {"not_recovered": 1.0}, {"possibly_related": .5, "unassessable": .5})
@@ -705,7 +716,8 @@ def _manufacturing_details(treatments: list[TreatmentRecord], spec) -> None:
 
 
 def _phase_malignancies(rng, states, treatments, spec, today):
-    """Secondary malignancies after CAR-T: a handful of T-cell lymphomas, some MDS/AML."""
+    """Secondary malignancies after CAR-T (a handful of T-cell lymphomas, some MDS/AML) and one tumour
+    after a stem-cell product."""
 
     def eligible(t: TreatmentRecord, onset: dt.date, margin_days: int = 45) -> bool:
         st = states[t.patient]
@@ -713,7 +725,7 @@ def _phase_malignancies(rng, states, treatments, spec, today):
             return False
         return onset + margin_days * DAY <= today and st.observable_until(today) > onset + 30 * DAY
 
-    def assign(t: TreatmentRecord, pt: str, onset: dt.date, transgene: str, fatal: bool) -> None:
+    def assign(t: TreatmentRecord, pt: str, onset: dt.date, transgene: str | None, fatal: bool) -> None:
         st = states[t.patient]
         st.malignancy = {"treatment_key": st.treatments.index(t.index), "pt": pt, "onset": onset,
                          "transgene": transgene, "fatal": False}
@@ -760,6 +772,16 @@ def _phase_malignancies(rng, states, treatments, spec, today):
         pt = "Myelodysplastic syndrome" if rng.random() < 0.6 else "Acute myeloid leukaemia"
         transgene = "not_tested" if rng.random() < 0.55 else "no"
         assign(t, pt, onset, transgene, rng.random() < 0.3)
+
+    # One tumour after a stem-cell product (the designated medical event of tumourigenicity, PRIMER
+    # section 5), on the earliest eligible infusion; no draw from rng, so the draws above are unchanged.
+    # No CAR transgene to test for.
+    stem = sorted((t for t in treatments if spec[t.product_code].modality == "stem_cell"),
+                  key=lambda t: (t.infusion_date, t.index))
+    onset_of = next(((t, t.infusion_date + days * DAY) for t in stem for days in (400, 250, 150)
+                     if eligible(t, t.infusion_date + days * DAY)), None)
+    if onset_of is not None:
+        assign(onset_of[0], "Neoplasm", onset_of[1], None, False)
 
 
 # ---- planted signals for the cohort analytics (issue 17) ------------------------------
@@ -1064,7 +1086,7 @@ def _reaction(rng, terms, pt: str, onset: dt.date, code: str, group: str, *, fat
     if fatal:
         flags["life_threatening"] = True
     return ReactionRecord(
-        pt_name=pt, pt_code=term.code, soc_name=term.soc_name, onset_date=onset, outcome=outcome,
+        pt_name=pt, pt_code=term.code, soc_name=term.soc_name, soc_code=term.soc_code, onset_date=onset, outcome=outcome,
         grade=grade, grade_scale=scale, causality=_pick(rng, causality), **flags,
     )
 

@@ -30,8 +30,11 @@ from pv_service.cases.intake import STORED_ONLY_REACTION_FIELDS
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.common.vocab import OrgKind, Role
 from pv_service.core.settings import get_settings
+from pv_service.demo import dictionary as demo_dictionary
 from pv_service.demo.cohort import DEMO_CLINICS, Cohort, ProductSpec, generate_cohort
 from pv_service.followup.models import FollowupContact
+from pv_service.meddra.distribution import read_distribution
+from pv_service.meddra.loader import store
 from pv_service.patients.models import Patient, Treatment
 from pv_service.patients.pseudonym import pseudonymize
 from pv_service.products.models import (
@@ -90,6 +93,9 @@ def load_demo(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
     now = now.astimezone(dt.timezone.utc)
+    # The synthetic dictionary the demo's reactions are coded in, through the operator's loader
+    # (same content twice changes nothing).
+    store(session.connection(), read_distribution(demo_dictionary.directory()), now)
     if session.exec(select(User).where(User.username == "demo-admin")).first() is not None:
         return {**demo_summary(session), "created": False}
 
@@ -252,7 +258,8 @@ def _insert_cohort(session: Session, cohort: Cohort, product_by_code, clinic_ids
             }
             version_rows.append({
                 "case_id": case_id, "version": v.version,
-                "content_hash": content_hash(fields, drugs, reactions),
+                "content_hash": content_hash(fields, drugs, [{k: r[k] for k in HASHED_REACTION_FIELDS}
+                                                             for r in reactions]),
                 "report_type": v.report_type, "received_date": v.received_date,
                 "latest_info_date": v.latest_info_date, "reporter_qualification": v.reporter_qualification,
                 "reporter_country": v.reporter_country, "serious": v.serious, "narrative": v.narrative,
@@ -268,11 +275,9 @@ def _insert_cohort(session: Session, cohort: Cohort, product_by_code, clinic_ids
     _bulk(session, CaseDrug.__table__, [
         {**d, "case_version_id": vid} for vid, ds in zip(version_ids, drug_rows_per_version) for d in ds
     ])
-    # Coded as reported (the demo's codes are its own, not MedDRA's): the reported PT is the PT.
+    # Coded in the demo dictionary as reported (ReactionRecord.fields): PT, primary SOC and reported coding.
     _bulk(session, CaseReaction.__table__, [
-        {**r, "case_version_id": vid, "soc_code": None, "reported_meddra_version": r["meddra_version"],
-         "reported_llt_code": r["llt_code"], "reported_pt_code": r["pt_code"]}
-        for vid, rs in zip(version_ids, reaction_rows_per_version) for r in rs
+        {**r, "case_version_id": vid} for vid, rs in zip(version_ids, reaction_rows_per_version) for r in rs
     ])
 
     latest: dict[int, int] = {}
@@ -341,6 +346,7 @@ def demo_summary(session: Session) -> dict[str, Any]:
         "case_versions": versions,
         "followup_versions": followups,
         "reactions": reactions,
+        "meddra_version": demo_dictionary.VERSION,
         "obligations": count(select(func.count()).select_from(ConfirmatoryObligation)),
         "milestones": count(select(func.count()).select_from(ObligationMilestone)),
         "patients_by_product": by_product,

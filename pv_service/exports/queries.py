@@ -22,6 +22,7 @@ from pv_service.common.frames import read_frame
 from pv_service.common.vocab import SERIOUSNESS_CRITERIA
 from pv_service.exports.summary import ProductInputs
 from pv_service.followup.cohort import load_contacts, load_treatments, product_plans
+from pv_service.meddra.models import MeddraTerm
 from pv_service.products.models import (
     ConfirmatoryObligation,
     ObligationMilestone,
@@ -67,12 +68,17 @@ def load_product_inputs(session: Session, product: Product, rules, as_of: dt.dat
         .where(Case.latest_version_id.in_(suspect), not_nullified(), Case.first_received <= as_of).order_by(Case.id),
         ["case_id", "sender_case_id", "patient_id", "first_received", "serious", "transgene_in_tumour"],
         dates=["first_received"], bools=["serious"])
+    soc = MeddraTerm.__table__.alias("soc")
     reactions = read_frame(session, sa.select(
-        Case.id, CaseReaction.pt_name, CaseReaction.onset_date, CaseReaction.outcome,
-        *[getattr(CaseReaction, c) for c in SERIOUSNESS_CRITERIA],
+        Case.id, CaseReaction.pt_code, CaseReaction.pt_name, soc.c.name, CaseReaction.onset_date,
+        CaseReaction.outcome, *[getattr(CaseReaction, c) for c in SERIOUSNESS_CRITERIA],
     ).join(CaseReaction, CaseReaction.case_version_id == Case.latest_version_id)
-        .where(Case.latest_version_id.in_(suspect), not_nullified(), Case.first_received <= as_of).order_by(Case.id, CaseReaction.id),
-        ["case_id", "pt_name", "onset_date", "outcome", *SERIOUSNESS_CRITERIA], bools=SERIOUSNESS_CRITERIA)
+        .outerjoin(soc, (soc.c.version == CaseReaction.meddra_version) & (soc.c.level == "soc")
+                   & (soc.c.code == CaseReaction.soc_code))
+        .where(Case.latest_version_id.in_(suspect), not_nullified(), Case.first_received <= as_of)
+        .order_by(Case.id, CaseReaction.id),
+        ["case_id", "pt_code", "pt_name", "soc_name", "onset_date", "outcome", *SERIOUSNESS_CRITERIA],
+        bools=SERIOUSNESS_CRITERIA)
     reactions["onset_date"] = pd.to_datetime(reactions["onset_date"].astype("string"), format="%Y-%m-%d")
 
     clocks = clock_cases(session, [pid], received_from=start)
@@ -110,7 +116,8 @@ def load_product_inputs(session: Session, product: Product, rules, as_of: dt.dat
 
 
 def term_soc_map() -> dict[str, str]:
-    """Preferred term -> system organ class, from the demo term file (no MedDRA hierarchy is loaded)."""
+    """Preferred term -> system organ class, from the demo term file: the fallback for reactions stored
+    without a coded SOC (received while no MedDRA dictionary was loaded)."""
     try:
         from pv_service.demo.cohort import load_demo_terms
 

@@ -13,6 +13,7 @@ from pv_service.common.vocab import Role
 from pv_service.exports.queries import load_product_inputs, term_soc_map
 from pv_service.exports.summary import ComplianceSummary, build_summary, resolve_period
 from pv_service.products.models import Product
+from pv_service.signals.hierarchy import analysis_version, designated_groups
 
 
 def products_for(session: Session, role: Role | None, organization_id: int | None,
@@ -37,7 +38,9 @@ def compliance_summary(session: Session, products: list[Product], rules, as_of: 
                        start: dt.date | None = None, end: dt.date | None = None) -> ComplianceSummary:
     start, end = resolve_period(as_of, start, end)
     inputs = [load_product_inputs(session, p, rules, as_of, start) for p in products]
-    return build_summary(inputs, rules, as_of, start, end, term_soc_map())
+    conn = session.connection()
+    dme_codes, _ = designated_groups(conn, rules.signals.designated_medical_events, analysis_version(conn, None))
+    return build_summary(inputs, rules, as_of, start, end, term_soc_map(), dme_codes)
 
 
 def export_filename(session: Session, products: list[Product], role: Role | None, organization_id: int | None,

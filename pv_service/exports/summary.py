@@ -67,12 +67,12 @@ NOTES = (
     "received (E2B C.1.4). Seriousness and reactions from the latest version as stored today (not as it "
     "stood on the as-of date). A case counts once per seriousness criterion it meets; death includes a "
     "fatal outcome.",
-    f"System organ class: no MedDRA hierarchy is loaded. Preferred terms are mapped to a SOC with the "
-    f"service's demonstration term list; terms not in it are under '{UNMAPPED_SOC}'. A case counts once per "
-    f"SOC it has a reaction in.",
-    "Designated medical events: the designated-medical-event term groups of the signal rules for the "
-    "product's modality, exact preferred-term match, listed cumulatively; the tables mark the cases first "
-    "received in the interval.",
+    f"System organ class: a coded reaction's primary SOC in its MedDRA version. Reactions without one (no "
+    f"dictionary loaded when they were received) are mapped by the service's demonstration term list; terms "
+    f"not in it are under '{UNMAPPED_SOC}'. A case counts once per SOC it has a reaction in.",
+    "Designated medical events: the designated-medical-event groups of the signal rules for the "
+    "product's modality, matched by MedDRA PT code (HLT and SMQ references resolved in the newest loaded "
+    "version), listed cumulatively; the tables mark the cases first received in the interval.",
     "Signals: signal alerts of the product raised by the as-of date, with their workflow status today. "
     "Open: new, validation, validated, assessment, confirmed, not confirmed, refuted; closed: closed.",
     "Expedited reports: one per case and regulator that approved the product, for cases first received in "
@@ -132,7 +132,7 @@ class ProductInputs:
     contacts: pd.DataFrame  # their contacts by the as-of date (followup.cohort.load_contacts)
     visits: pd.DataFrame  # contact_id, treatment_id, contact_date, malignancy_screening: visits of the product's treatments
     cases: pd.DataFrame  # case_id, sender_case_id, patient_id, first_received, serious, transgene_in_tumour
-    reactions: pd.DataFrame  # case_id, pt_name, onset_date, outcome, <seriousness criteria>
+    reactions: pd.DataFrame  # case_id, pt_code, pt_name, soc_name (coded), onset_date, outcome, <seriousness criteria>
     clock_cases: pd.DataFrame  # cases.clocks.clock_cases rows (case, jurisdiction)
     obligations: pd.DataFrame  # obligation_id, jurisdiction, description, due_date
     milestones: pd.DataFrame  # obligation_id, kind, planned_date, achieved_date
@@ -333,7 +333,8 @@ def _followup(inp: ProductInputs, rules, as_of: dt.date, start: dt.date, end: dt
 
 
 # ----------------------------------------------------------------------------- safety
-def _safety(inp: ProductInputs, rules, as_of: dt.date, start: dt.date, end: dt.date, soc_map: dict[str, str]):
+def _safety(inp: ProductInputs, rules, as_of: dt.date, start: dt.date, end: dt.date, soc_map: dict[str, str],
+            dme_codes: dict[str, set[str]]):
     cases = inp.cases.copy()
     reactions = inp.reactions
     cases["first_received"] = _dates(cases["first_received"])
@@ -352,7 +353,9 @@ def _safety(inp: ProductInputs, rules, as_of: dt.date, start: dt.date, end: dt.d
     by_seriousness = pd.DataFrame(rows, columns=["group", "category", "n_cases"])
 
     r_int = reactions[reactions["case_id"].isin(interval["case_id"])].copy()
-    r_int["soc"] = r_int["pt_name"].map(soc_map).fillna(UNMAPPED_SOC)
+    by_name = r_int["pt_name"].map(soc_map)
+    coded = r_int["soc_name"] if "soc_name" in r_int else pd.Series(None, index=r_int.index, dtype=object)
+    r_int["soc"] = coded.where(coded.notna(), by_name).fillna(UNMAPPED_SOC)
     r_int["serious"] = r_int["case_id"].map(dict(zip(interval["case_id"], interval["serious"]))).astype(bool)
     if r_int.empty:
         by_soc = _empty("cases_by_soc")
@@ -371,7 +374,7 @@ def _safety(inp: ProductInputs, rules, as_of: dt.date, start: dt.date, end: dt.d
     for group in rules.signals.designated_medical_events:
         if modality not in group.modalities:
             continue
-        hits = reactions[reactions["pt_name"].isin(group.terms)]
+        hits = reactions[reactions["pt_code"].isin(dme_codes.get(group.name, ()))]  # by code, never by name
         for rec in hits.itertuples(index=False):
             c = info.loc[rec.case_id]
             dme_rows.append({
@@ -487,10 +490,11 @@ def _obligations(inp: ProductInputs, rules, as_of: dt.date, start: dt.date, end:
 
 # ----------------------------------------------------------------------------- assembly
 def summarise_product(inp: ProductInputs, rules, as_of: dt.date, start: dt.date, end: dt.date,
-                      soc_map: dict[str, str]) -> dict[str, pd.DataFrame]:
-    """The tables of one product (without the product column)."""
+                      soc_map: dict[str, str], dme_codes: dict[str, set[str]]) -> dict[str, pd.DataFrame]:
+    """The tables of one product (without the product column); `dme_codes` are each designated-medical-event
+    group's PT codes (pv_service.signals.hierarchy.designated_groups)."""
     f_fig, timepoints, retention = _followup(inp, rules, as_of, start, end)
-    s_fig, by_ser, by_soc, quarters, dme, signals = _safety(inp, rules, as_of, start, end, soc_map)
+    s_fig, by_ser, by_soc, quarters, dme, signals = _safety(inp, rules, as_of, start, end, soc_map, dme_codes)
     o_fig, obligations, milestones, reports, pending = _obligations(inp, rules, as_of, start, end)
     figures = [("followup", k, v) for k, v in f_fig.items()] + [("safety", k, v) for k, v in s_fig.items()] + [
         ("obligations", k, v) for k, v in o_fig.items()]
@@ -511,11 +515,13 @@ def summarise_product(inp: ProductInputs, rules, as_of: dt.date, start: dt.date,
 
 
 def build_summary(inputs: list[ProductInputs], rules, as_of: dt.date, start: dt.date | None = None,
-                  end: dt.date | None = None, soc_map: dict[str, str] | None = None) -> ComplianceSummary:
+                  end: dt.date | None = None, soc_map: dict[str, str] | None = None,
+                  dme_codes: dict[str, set[str]] | None = None) -> ComplianceSummary:
     """The compliance summary of one or more products as of ``as_of`` for the interval start..end
     (default: the 12 months ending at the as-of date). Raises PeriodError on an inconsistent period."""
     start, end = resolve_period(as_of, start, end)
-    per_product = [(inp.product["code"], summarise_product(inp, rules, as_of, start, end, soc_map or {}))
+    per_product = [(inp.product["code"], summarise_product(inp, rules, as_of, start, end, soc_map or {},
+                                                                   dme_codes or {}))
                    for inp in inputs]
     tables: dict[str, pd.DataFrame] = {}
     for name, columns in TABLES.items():

@@ -2,11 +2,12 @@
 which designated medical events alert on the first case (PRIMER sections 5 and 6)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
 from pv_service.rules.common import Issue, RuleModel
+from pv_service.signals.levels import Level
 
 MEASURES = ("n", "prr", "chi2", "ror", "ror_lower", "ic", "ic025", "ebgm", "eb05")
 STRATA = ("sex", "age_band", "report_year")
@@ -20,13 +21,55 @@ class Criterion(RuleModel):
     strict: tuple[str, ...] = ()
 
 
+def _code_text(value: Any) -> Any:
+    # An unquoted code is read by YAML as a number; MedDRA codes have no leading zero.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+MeddraCode = Annotated[str, BeforeValidator(_code_text), StringConstraints(pattern=r"^[0-9]{8}$")]
+
+
+class SmqReference(RuleModel):
+    code: MeddraCode
+    scope: Literal["narrow", "broad"] = "narrow"
+
+
 class DesignatedMedicalEvent(RuleModel):
-    """A term group that alerts on the first case for products of the listed modalities."""
+    """A group of MedDRA terms that alerts on the first case for products of the listed modalities.
+
+    Defined by codes, never by names: explicit PT codes, and HLTs and SMQs resolved to their PTs
+    in the loaded dictionary (with none loaded, only the explicit PT codes count).
+    """
     name: str
     modalities: tuple[str, ...] = Field(min_length=1)
-    terms: tuple[str, ...] = Field(min_length=1)
+    pt_codes: tuple[MeddraCode, ...] = ()
+    hlt_codes: tuple[MeddraCode, ...] = ()
+    smqs: tuple[SmqReference, ...] = ()
     severity: Literal["low", "medium", "high", "critical"] = "critical"
     basis: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_names(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "terms" in value:
+            raise ValueError("terms by name are no longer read: a group is defined by MedDRA codes "
+                             "(pt_codes, hlt_codes, smqs) from the licensed release in use")
+        return value
+
+
+class LevelRule(RuleModel):
+    """A level the nightly run counts at: `pt`, or a mapping such as {level: soc, paths: all}."""
+    level: Literal["pt", "hlt", "hlgt", "soc", "smq"]
+    paths: Literal["primary", "all"] = "primary"
+    scope: Literal["narrow", "broad"] = "narrow"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare(cls, value: Any) -> Any:
+        return {"level": value} if isinstance(value, str) else value
+
+    def to_level(self) -> Level:
+        return Level(self.level, self.paths, self.scope)
 
 
 class Reopen(RuleModel):
@@ -44,6 +87,8 @@ class SignalRules(RuleModel):
     combine: Literal["any", "all"] | int = "any"
     comparator: Literal["all_products", "same_modality"] = "all_products"
     designated_medical_events: tuple[DesignatedMedicalEvent, ...] = ()
+    # The MedDRA levels of the nightly run; levels above PT run when a dictionary is loaded.
+    levels: tuple[LevelRule, ...] = (LevelRule(level="pt"),)
     reopen: Reopen
 
     def issues(self) -> list[Issue]:
@@ -69,6 +114,20 @@ class SignalRules(RuleModel):
             if d.name in groups:
                 out.append((("designated_medical_events", i, "name"), f"duplicate group {d.name!r}"))
             groups.add(d.name)
+            if not (d.pt_codes or d.hlt_codes or d.smqs):
+                out.append((("designated_medical_events", i), f"group {d.name!r} names no pt_codes, hlt_codes or smqs"))
+        labels: dict[str, int] = {}
+        for i, rule in enumerate(self.levels):
+            label = rule.to_level().label
+            if label in labels:
+                out.append((("levels", i), f"level {label!r} is listed twice (first at item {labels[label] + 1})"))
+            labels.setdefault(label, i)
+            if rule.paths != "primary" and rule.level not in ("hlt", "hlgt", "soc"):
+                out.append((("levels", i, "paths"), f"paths applies to hlt, hlgt and soc, not {rule.level}"))
+            if rule.scope != "narrow" and rule.level != "smq":
+                out.append((("levels", i, "scope"), f"scope applies to smq, not {rule.level}"))
+        if self.levels and "pt" not in labels:
+            out.append((("levels",), "must include pt: the designated-medical-event run borrows the PT run's prior"))
         return out
 
     def required_hits(self) -> int:

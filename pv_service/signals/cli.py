@@ -30,6 +30,7 @@ from pv_service.rules.marked_yaml import YamlProblem, load_marked
 
 from .compute import compute_signals
 from .counts import MAX_STRATUM_LEVELS, SignalInputError, invert_groups
+from .levels import Level, cli_distribution, compute_at_level
 
 app = typer.Typer(help="Disproportionality analysis of spontaneous reports.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -157,18 +158,39 @@ def compute(
         "--truncation", help="MGPS zero truncation: 'mixture' or 'component' (openEBGM).")] = "mixture",
     progress: Annotated[Optional[bool], typer.Option(
         "--progress/--no-progress", help="Progress bar on stderr (default: when a terminal).")] = None,
+    level: Annotated[str, typer.Option(
+        "--level", help="MedDRA level of the events: pt, hlt, hlgt, soc or smq (events are then PT codes).")] = "pt",
+    paths: Annotated[str, typer.Option(
+        "--paths", help="hlt/hlgt/soc: the PT's primary path only, or all its paths.")] = "primary",
+    scope: Annotated[str, typer.Option("--scope", help="smq: narrow, or broad (narrow and broad terms).")] = "narrow",
+    meddra: Annotated[Optional[Path], typer.Option(
+        "--meddra", help="MedDRA ASCII distribution directory to count with.")] = None,
+    meddra_version: Annotated[Optional[str], typer.Option(
+        "--meddra-version", help="Count with this version loaded in the database instead.")] = None,
 ) -> None:
     """Compute PRR, ROR, IC and MGPS (EBGM, EB05, EB95) for every product-event pair."""
     strata_cols = _split(strata)
     if truncation not in ("mixture", "component"):
         raise _fail("--truncation must be 'mixture' or 'component'")
     try:
+        at = Level(level, paths, scope)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    try:
         rows = read_rows(input_csv, strata_cols)
-        term_groups = read_groups(groups) if groups is not None else None
-        result = compute_signals(rows, strata=strata_cols, groups=term_groups,
-                                 comparator=_split(comparator) or None, min_count=min_count,
-                                 truncation=truncation, max_stratum_levels=max_strata_levels,
-                                 progress=progress)
+        dictionary = cli_distribution(meddra, meddra_version, at)
+        if dictionary is not None:
+            if groups is not None:
+                raise SignalInputError("--groups counts PT-name groups; it does not combine with a MedDRA level")
+            result = compute_at_level(rows, dictionary, at, strata=strata_cols, comparator=_split(comparator) or None,
+                                      max_stratum_levels=max_strata_levels, min_count=min_count,
+                                      truncation=truncation, progress=progress)
+        else:
+            term_groups = read_groups(groups) if groups is not None else None
+            result = compute_signals(rows, strata=strata_cols, groups=term_groups,
+                                     comparator=_split(comparator) or None, min_count=min_count,
+                                     truncation=truncation, max_stratum_levels=max_strata_levels,
+                                     progress=progress)
     except SignalInputError as exc:
         raise _fail(str(exc)) from None
     if strata_cols:

@@ -1,8 +1,10 @@
 """Pair counts computed by the database, over the latest version of each case.
 
 A case counts once per (product, event) whatever its rows repeat. Products are those in
-a suspect or interacting role; events are MedDRA preferred terms as submitted, or named
-term groups (a case counts once per group).
+a suspect or interacting role; events are MedDRA codes at the analysis level (the PT code
+the reaction carries, or the HLT, HLGT, SOC or SMQ it reaches in a loaded version: see
+pv_service.signals.hierarchy), or named groups of PT codes (a case counts once per
+group). Names never decide a count.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from pv_service.cases.access import not_nullified
 from pv_service.cases.models import Case, CaseDrug, CaseReaction
 from pv_service.patients.models import Patient
 from pv_service.products.models import Product
+from pv_service.signals.hierarchy import level_event
+from pv_service.signals.levels import PT, Level
 
 SUSPECT_ROLES = ("suspect", "interacting")
 STRATA = ("sex", "age_band", "report_year")
@@ -36,11 +40,14 @@ def _stratum_columns(strata: Sequence[str]):
 
 
 def pair_counts(session: Session, *, strata: Sequence[str] = (), groups: Mapping[str, Sequence[str]] | None = None,
-                product_scope: Sequence[str] | None = None) -> pd.DataFrame:
+                product_scope: Sequence[str] | None = None, level: Level = PT,
+                meddra_version: str | None = None) -> pd.DataFrame:
     """One row per (product, event[, strata]) with a, n_product, n_event, n_total.
 
-    `groups` maps a group name to its preferred-term names and switches the event level to
-    groups; `product_scope` restricts the whole background to those product codes.
+    `level` says what an event is (PT code by default; levels above need `meddra_version`,
+    a loaded version); `groups` instead maps a group name to its PT codes. `product_scope`
+    restricts the whole background to those product codes. Every case stays in the
+    background (n_total, n_product) whether or not it reaches a term at the level.
     """
     strata = list(strata)
     latest = (
@@ -67,18 +74,20 @@ def pair_counts(session: Session, *, strata: Sequence[str] = (), groups: Mapping
     prod = prod_q.distinct().cte("prod")
 
     if groups is None:
-        evt = (
-            sa.select(latest.c.case_id, *s_cols, CaseReaction.pt_name.label("event"))
+        join, code = level_event(level, meddra_version)
+        evt = join(
+            sa.select(latest.c.case_id, *s_cols, code.label("event")).select_from(latest)
             .join(CaseReaction, CaseReaction.case_version_id == latest.c.vid)
-            .distinct().cte("evt")
-        )
+        ).distinct().cte("evt")
     else:
         parts = [
             sa.select(latest.c.case_id, *s_cols, sa.literal(name, sa.String).label("event"))
             .join(CaseReaction, CaseReaction.case_version_id == latest.c.vid)
-            .where(CaseReaction.pt_name.in_(list(terms)))
-            for name, terms in groups.items()
+            .where(CaseReaction.pt_code.in_(sorted(codes)))
+            for name, codes in groups.items() if codes
         ]
+        if not parts:
+            return _empty(strata)
         evt = sa.union(*parts).cte("evt") if len(parts) > 1 else parts[0].distinct().cte("evt")
 
     key = [prod.c[s] for s in strata]
@@ -97,15 +106,20 @@ def pair_counts(session: Session, *, strata: Sequence[str] = (), groups: Mapping
     conn = session.connection()
     frame = pd.DataFrame(conn.execute(cells).mappings().all(), columns=["product", "event", *strata, "a"])
     if frame.empty:
-        return frame.assign(n_product=pd.Series(dtype="int64"), n_event=pd.Series(dtype="int64"),
-                            n_total=pd.Series(dtype="int64"))
+        return _empty(strata)
     frame = frame.merge(pd.DataFrame(conn.execute(n_product).mappings().all()), on=["product", *strata])
     frame = frame.merge(pd.DataFrame(conn.execute(n_event).mappings().all()), on=["event", *strata])
     totals = pd.DataFrame(conn.execute(n_total).mappings().all())
     frame = frame.merge(totals, on=strata) if strata else frame.assign(n_total=int(totals["n_total"].iloc[0]))
-    if strata and groups is not None:
+    if strata and (groups is not None or level.level != "pt"):
         frame = _add_margin_rows(frame, pd.DataFrame(conn.execute(n_product).mappings().all()), strata)
     return frame
+
+
+def _empty(strata: Sequence[str] = ()) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in ("product", "event", *strata)}).assign(
+        a=pd.Series(dtype="int64"), n_product=pd.Series(dtype="int64"), n_event=pd.Series(dtype="int64"),
+        n_total=pd.Series(dtype="int64"))
 
 
 def _add_margin_rows(frame: pd.DataFrame, n_product: pd.DataFrame, strata: list[str]) -> pd.DataFrame:

@@ -1,7 +1,10 @@
-"""The nightly signal-detection job: statistics run, then alert rules, then the queue."""
+"""The nightly signal-detection job: statistics runs at each configured MedDRA level, then alert rules,
+then the queue. Levels above PT use the newest loaded MedDRA version and are skipped (and said so in
+the job's result) while none is loaded."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
@@ -17,6 +20,8 @@ from pv_service.products.models import Product
 from pv_service.rules import Rules
 from pv_service.rules.signal_rules import SignalRules
 from pv_service.signals.detection import flag_pairs, should_reopen
+from pv_service.signals.hierarchy import analysis_version, designated_groups, pts_by_term
+from pv_service.signals.levels import Level
 from pv_service.signals.models import MEASURE_COLUMNS, SignalPair
 from pv_service.signals.runs import run_signals
 
@@ -24,10 +29,10 @@ SUSPECT_ROLES = ("suspect", "interacting")
 
 
 def case_rows(session: Session) -> pd.DataFrame:
-    """(case_id, product, modality, event, serious) over the latest version of each case."""
+    """(case_id, product, modality, product_id, pt_code, pt_name, serious) over the latest version of each case."""
     stmt = (
         sa.select(Case.id.label("case_id"), Product.code.label("product"), Product.modality, Product.id.label("product_id"),
-                  CaseReaction.pt_name.label("event"), CaseVersion.serious)
+                  CaseReaction.pt_code, CaseReaction.pt_name, CaseVersion.serious)
         .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
         .join(CaseDrug, CaseDrug.case_version_id == CaseVersion.id)
         .join(Product, Product.id == CaseDrug.product_id)
@@ -36,7 +41,7 @@ def case_rows(session: Session) -> pd.DataFrame:
         .distinct()
     )
     return pd.DataFrame(session.connection().execute(stmt).mappings().all(),
-                        columns=["case_id", "product", "modality", "product_id", "event", "serious"])
+                        columns=["case_id", "product", "modality", "product_id", "pt_code", "pt_name", "serious"])
 
 
 def _measures(pairs: pd.DataFrame, product: str, event: str) -> dict:
@@ -46,11 +51,14 @@ def _measures(pairs: pd.DataFrame, product: str, event: str) -> dict:
     return {c: (None if pd.isna(v) else float(v)) for c, v in hit.iloc[0][list(MEASURE_COLUMNS)].items()}
 
 
+_PAIR_COLUMNS = ["product", "event", "event_name", *MEASURE_COLUMNS]
+
+
 def _pairs_frame(session: Session, run_id: int | None) -> pd.DataFrame:
     if run_id is None:
-        return pd.DataFrame(columns=["product", "event", *MEASURE_COLUMNS])
+        return pd.DataFrame(columns=_PAIR_COLUMNS)
     rows = session.exec(select(SignalPair).where(SignalPair.run_id == run_id)).all()
-    return pd.DataFrame([r.model_dump() for r in rows], columns=["product", "event", *MEASURE_COLUMNS])
+    return pd.DataFrame([r.model_dump() for r in rows], columns=_PAIR_COLUMNS)
 
 
 def _run_of(pairs: pd.DataFrame, product: str) -> int | None:
@@ -58,31 +66,60 @@ def _run_of(pairs: pd.DataFrame, product: str) -> int | None:
     return int(hit.iloc[0]) if len(hit) and not pd.isna(hit.iloc[0]) else None
 
 
-def signal_specs(rows: pd.DataFrame, pairs: pd.DataFrame, group_pairs: pd.DataFrame, rules: SignalRules) -> list[dict]:
-    """What the queue should hold: flagged statistical pairs and designated medical events."""
+@dataclass
+class LevelPairs:
+    """One level's stored pairs (all backgrounds) and which stored PT codes reach each of its terms."""
+    level: Level
+    pairs: pd.DataFrame
+    pts: dict[str, list[str]]
+
+
+def _pt_names(rows: pd.DataFrame) -> dict[str, str]:
+    return rows.sort_values("pt_name").drop_duplicates("pt_code").set_index("pt_code")["pt_name"].to_dict()
+
+
+def signal_specs(rows: pd.DataFrame, levels: list[LevelPairs], group_pairs: pd.DataFrame,
+                 groups: dict[str, set[str]], rules: SignalRules, meddra_version: str | None = None) -> list[dict]:
+    """What the queue should hold: flagged pairs at every level, and designated medical events.
+
+    Keys and matches are MedDRA codes (an alert is one product and one term at one level);
+    names are carried for display.
+    """
     specs: list[dict] = []
     product_ids = dict(zip(rows["product"], rows["product_id"]))
-    flagged = flag_pairs(pairs, rules) if not pairs.empty else pairs
-    for rec in flagged.to_dict("records"):
-        cases = rows[(rows["product"] == rec["product"]) & (rows["event"] == rec["event"])]
-        serious = float(cases.drop_duplicates("case_id")["serious"].mean()) if len(cases) else 0.0
-        specs.append({
-            "key": f"signal:pt:{rec['product']}:{rec['event']}", "designated": False,
-            "title": f"{rec['event']} after {rec['product']}: disproportionate reporting",
-            "product_id": product_ids.get(rec["product"]), "severity": "high" if serious >= 0.5 else "medium",
-            "detail": {"product": rec["product"], "event": rec["event"], "level": "pt", "terms": [rec["event"]],
-                       "run_id": _run_of(pairs, rec["product"]), "n": int(rec["n"]), "measures": _measures(pairs, rec["product"], rec["event"]),
-                       "rule": "statistical", "criteria_met": rec["criteria_met"], "serious_fraction": serious},
-        })
+    pt_names = _pt_names(rows)
+    for lp in levels:
+        flagged = flag_pairs(lp.pairs, rules) if not lp.pairs.empty else lp.pairs
+        label = lp.level.label
+        for rec in flagged.to_dict("records"):
+            pts = lp.pts.get(rec["event"], [rec["event"]])
+            name = rec.get("event_name") or rec["event"]
+            cases = rows[(rows["product"] == rec["product"]) & rows["pt_code"].isin(pts)]
+            serious = float(cases.drop_duplicates("case_id")["serious"].mean()) if len(cases) else 0.0
+            specs.append({
+                "key": f"signal:{label}:{rec['product']}:{rec['event']}", "designated": False,
+                "title": f"{name} after {rec['product']}: disproportionate reporting",
+                "product_id": product_ids.get(rec["product"]), "severity": "high" if serious >= 0.5 else "medium",
+                "detail": {"product": rec["product"], "event": rec["event"], "event_name": name, "level": label,
+                           "meddra_version": meddra_version, "pt_codes": pts,
+                           "terms": [pt_names.get(p, p) for p in pts],
+                           "run_id": _run_of(lp.pairs, rec["product"]), "n": int(rec["n"]),
+                           "measures": _measures(lp.pairs, rec["product"], rec["event"]),
+                           "rule": "statistical", "criteria_met": rec["criteria_met"], "serious_fraction": serious},
+            })
     for dme in rules.designated_medical_events:
-        hits = rows[rows["event"].isin(dme.terms) & rows["modality"].isin(dme.modalities)]
+        codes = groups.get(dme.name, set())
+        hits = rows[rows["pt_code"].isin(codes) & rows["modality"].isin(dme.modalities)]
         for product, cases in hits.groupby("product"):
             per_case = cases.drop_duplicates("case_id")
+            seen = sorted(set(cases["pt_code"]))
             specs.append({
                 "key": f"signal:dme:{product}:{dme.name}", "designated": True,
                 "title": f"{dme.name} after {product}: designated medical event",
                 "product_id": product_ids.get(product), "severity": dme.severity,
-                "detail": {"product": product, "event": dme.name, "level": "group", "terms": list(dme.terms),
+                "detail": {"product": product, "event": dme.name, "event_name": dme.name, "level": "group",
+                           "meddra_version": meddra_version, "pt_codes": sorted(codes),
+                           "terms": [pt_names[p] for p in seen], "group_definition": _definition(dme),
                            "run_id": _run_of(group_pairs, product), "n": int(len(per_case)),
                            "measures": _measures(group_pairs, product, dme.name),
                            "rule": "designated_medical_event", "criteria_met": ["first case"],
@@ -90,6 +127,11 @@ def signal_specs(rows: pd.DataFrame, pairs: pd.DataFrame, group_pairs: pd.DataFr
                            "case_ids": sorted(int(c) for c in per_case["case_id"])},
             })
     return specs
+
+
+def _definition(dme) -> dict:
+    return {"pt_codes": list(dme.pt_codes), "hlt_codes": list(dme.hlt_codes),
+            "smqs": [{"code": s.code, "scope": s.scope} for s in dme.smqs]}
 
 
 def apply_specs(session: Session, specs: list[dict], rules: SignalRules, now: dt.datetime) -> dict[str, int]:
@@ -140,31 +182,46 @@ def apply_specs(session: Session, specs: list[dict], rules: SignalRules, now: dt
     return counts
 
 
-def _runs(session: Session, now: dt.datetime, sr: SignalRules, scope: list[str] | None,
-          groups: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
-    """A preferred-term run and a designated-medical-event group run over one background."""
-    run = run_signals(session, now, strata=sr.strata, min_count=1, product_scope=scope)
-    group_run = run_signals(session, now, strata=sr.strata, groups=groups, level="group", min_count=1,
-                            product_scope=scope, prior_from=run)
-    pairs = _pairs_frame(session, run.id if run else None).assign(run_id=run.id if run else None)
-    group_pairs = _pairs_frame(session, group_run.id if group_run else None).assign(
-        run_id=group_run.id if group_run else None)
-    return pairs, group_pairs, [r.id for r in (run, group_run) if r is not None]
+def _levels(sr: SignalRules, meddra_version: str | None) -> tuple[list[Level], list[str]]:
+    """The configured levels that can run now, and those skipped (above PT with no dictionary loaded)."""
+    levels = [rule.to_level() for rule in sr.levels]
+    if meddra_version is not None:
+        return levels, []
+    return [lv for lv in levels if not lv.needs_dictionary], [lv.label for lv in levels if lv.needs_dictionary]
 
 
 def signal_detection(session: Session, now: dt.datetime, rules: Rules) -> dict:
-    """Statistics over all reports (or per modality, as the rules' comparator says), then alerts."""
+    """Statistics over all reports (or per modality, as the rules' comparator says) at every configured
+    level, a designated-medical-event group run, then alerts."""
     sr = rules.signals
-    groups = {d.name: list(d.terms) for d in sr.designated_medical_events}
+    conn = session.connection()
+    version = analysis_version(conn, None)
+    groups, group_problems = designated_groups(conn, sr.designated_medical_events, version)
+    levels, skipped = _levels(sr, version)
     rows = case_rows(session)
     if sr.comparator == "same_modality":
         backgrounds = [sorted(codes["product"].unique()) for _, codes in rows.groupby("modality")]
     else:
         backgrounds = [None]
-    parts = [_runs(session, now, sr, scope, groups) for scope in backgrounds]
-    pairs = pd.concat([p for p, _, _ in parts], ignore_index=True) if parts else pd.DataFrame()
-    group_pairs = pd.concat([g for _, g, _ in parts], ignore_index=True) if parts else pd.DataFrame()
-    run_ids = [i for _, _, ids in parts for i in ids]
-    specs = signal_specs(rows, pairs, group_pairs, sr)
+    frames: dict[str, list[pd.DataFrame]] = {lv.label: [] for lv in levels}
+    group_frames, run_ids = [], []
+    for scope in backgrounds:
+        pt_run = None
+        for lv in levels:
+            run = run_signals(session, now, strata=sr.strata, level=lv, meddra_version=version, product_scope=scope)
+            pt_run = run if lv.level == "pt" else pt_run
+            frames[lv.label].append(_pairs_frame(session, run.id if run else None).assign(run_id=run.id if run else None))
+            run_ids += [run.id] if run else []
+        group_run = run_signals(session, now, strata=sr.strata, groups=groups, meddra_version=version,
+                                product_scope=scope, prior_from=pt_run)
+        group_frames.append(_pairs_frame(session, group_run.id if group_run else None).assign(
+            run_id=group_run.id if group_run else None))
+        run_ids += [group_run.id] if group_run else []
+    level_pairs = [LevelPairs(lv, pd.concat(frames[lv.label], ignore_index=True),
+                              pts_by_term(conn, lv, version) if lv.needs_dictionary else {}) for lv in levels]
+    group_pairs = pd.concat(group_frames, ignore_index=True) if group_frames else pd.DataFrame()
+    specs = signal_specs(rows, level_pairs, group_pairs, groups, sr, version)
     counts = apply_specs(session, specs, sr, now)
-    return {"runs": run_ids, "pairs": len(pairs), "flagged": len(specs), **counts}
+    return {"runs": run_ids, "pairs": sum(len(lp.pairs) for lp in level_pairs), "flagged": len(specs),
+            "meddra_version": version, "levels": [lv.label for lv in levels], "skipped_levels": skipped,
+            "group_problems": group_problems, **counts}

@@ -16,7 +16,7 @@ class SignalRun(SQLModel, table=True):
     started_at: dt.datetime = Field(sa_type=UTCDateTime)
     finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     as_of: dt.date
-    level: str = Field(max_length=40)  # "pt" or "group"
+    level: str = Field(max_length=40)  # a Level label ("pt", "hlt", "soc:all", "smq:broad", ...) or "group"
     params: dict[str, Any] = Field(default_factory=dict, sa_type=FiniteJSON)
     n_reports: int = 0
     n_pairs: int = 0
@@ -31,7 +31,8 @@ class SignalPair(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="signal_run.id")
     product: str = Field(max_length=40, index=True)
-    event: str = Field(max_length=250, index=True)
+    event: str = Field(max_length=250, index=True)  # a MedDRA code at the run's level, or a group's name
+    event_name: str | None = Field(default=None, max_length=250)  # for display only
     n: int
     n_product: int
     n_event: int

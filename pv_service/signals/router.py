@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlmodel import select
 
 from pv_service.auth.principal import Principal, SessionDep, require
-from pv_service.common.errors import NotFound
+from pv_service.common.errors import InvalidInput, NotFound
 from pv_service.common.lookup import get_or_404
 from pv_service.common.pagination import (
     Page,
@@ -21,6 +21,7 @@ from pv_service.common.pagination import (
 from pv_service.common.types import Count, DbId
 from pv_service.common.vocab import Role
 from pv_service.products.models import Product
+from pv_service.signals.levels import Level
 from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
 from pv_service.signals.schemas import PairPublic, RunPublic, TrendPoint
 
@@ -54,7 +55,9 @@ def get_run(session: SessionDep, _: SignalReader, run_id: DbId):
 def list_pairs(
     session: SessionDep, principal: SignalReader, run_id: DbId,
     product: Annotated[str | None, Query(description="Product code")] = None,
-    event: Annotated[str | None, Query(description="Event: preferred term name or group name")] = None,
+    event: Annotated[str | None, Query(description="Event: MedDRA code at the run's level, or group name")] = None,
+    level: Annotated[str | None, Query(description='The level the pairs must be at: pt, hlt, hlgt, soc, '
+                                                   'smq, with an option as "soc:all" or "smq:broad", or group')] = None,
     min_n: Count = 0,
     sort: SortKey = SortKey.n,
     descending: bool = True,
@@ -62,8 +65,11 @@ def list_pairs(
     cursor: str | None = None,
 ):
     """A run's pairs, filtered and sorted by any measure (a run never changes, so pages are stable)."""
-    if session.get(SignalRun, run_id) is None:
+    run = session.get(SignalRun, run_id)
+    if run is None:
         raise NotFound("no such run")
+    if level is not None:
+        _check_level(run, level)
     column = getattr(SignalPair, sort.value)
     order = column.desc() if descending else column.asc()
     # NULLs (undefined measures) last in either direction, on both databases.
@@ -75,6 +81,18 @@ def list_pairs(
     items, next_cursor = offset_page(session, stmt.order_by(column.is_(None), order, SignalPair.id),
                                      decode_offset(cursor), limit)
     return Page(items=items, next_cursor=next_cursor)
+
+
+def _check_level(run: SignalRun, level: str) -> None:
+    """A run counts at one level: asking another is an error naming the run's level, not an empty page."""
+    if level != "group":
+        try:
+            level = Level.parse(level).label
+        except ValueError as exc:
+            raise InvalidInput.one(("query", "level"), str(exc)) from None
+    if level != run.level:
+        raise InvalidInput.one(("query", "level"), f"run {run.id} counts at level {run.level!r}, not {level!r}; "
+                               f"GET /v1/signals/runs?level={level} lists the runs at that level")
 
 
 @router.get("/trend", response_model=list[TrendPoint])

@@ -12,6 +12,8 @@ from sqlmodel import Session
 from pv_service.cases.models import Case, CaseReaction
 from pv_service.signals.compute import compute_from_stratum_counts
 from pv_service.signals.dataset import pair_counts
+from pv_service.signals.hierarchy import term_names, unmapped_pt_codes
+from pv_service.signals.levels import PT, Level
 from pv_service.signals.mgps import Prior
 from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
 
@@ -34,22 +36,39 @@ def meddra_versions(session: Session) -> list[str | None]:
 
 
 def run_signals(session: Session, now: dt.datetime, *, strata: Sequence[str] = (),
-                groups: Mapping[str, Sequence[str]] | None = None, level: str = "pt",
-                min_count: int = 1, product_scope: Sequence[str] | None = None,
+                groups: Mapping[str, Sequence[str]] | None = None, level: Level = PT,
+                meddra_version: str | None = None, min_count: int = 1,
+                product_scope: Sequence[str] | None = None,
                 prior_from: SignalRun | None = None) -> SignalRun | None:
     """Compute and store one run; None when the database holds no analysable case yet.
+
+    Events are codes at `level` in `meddra_version` (a loaded version; needed above PT), or
+    the names of `groups` (name -> PT codes; the run's level is then "group"). Each pair
+    keeps the term's name for display.
 
     `prior_from` reuses another run's converged MGPS prior instead of fitting one: a
     handful of grouped pairs cannot support a five-parameter fit, while the prior fitted
     over all preferred-term pairs describes the same database.
     """
-    frame = pair_counts(session, strata=strata, groups=groups, product_scope=product_scope)
-    params = {"strata": list(strata), "min_count": min_count, "level": level,
+    frame = pair_counts(session, strata=strata, groups=groups, product_scope=product_scope, level=level,
+                        meddra_version=meddra_version)
+    label = "group" if groups is not None else level.label
+    params = {"strata": list(strata), "min_count": min_count, "level": label, "meddra_version": meddra_version,
               "product_scope": list(product_scope) if product_scope else None,
-              "groups": {k: list(v) for k, v in groups.items()} if groups else None,
+              "groups": {k: sorted(v) for k, v in groups.items()} if groups else None,
               "meddra_versions": meddra_versions(session)}
+    if groups is None:
+        params["level_options"] = level.describe()
     if frame.empty:
         return None
+    conn = session.connection()
+    if groups is None and level.needs_dictionary:
+        submitted = conn.execute(sa.select(CaseReaction.pt_code).distinct()).scalars().all()
+        outside = unmapped_pt_codes(conn, meddra_version, submitted)
+        # Their reactions reach no term at this level; their cases stay in the background.
+        params["pt_codes_not_in_version"] = {"count": len(outside), "examples": outside[:10]}
+    names = {g: g for g in groups} if groups is not None else term_names(conn, level, meddra_version,
+                                                                         frame["event"].unique())
     prior = None
     if prior_from is not None and prior_from.hyperparameters.get("converged"):
         h = prior_from.hyperparameters
@@ -71,13 +90,14 @@ def run_signals(session: Session, now: dt.datetime, *, strata: Sequence[str] = (
     n_reports = int(session.connection().execute(sa.text("SELECT COUNT(*) FROM safety_case")).scalar_one()) \
         if product_scope is None else int(frame.drop_duplicates(list(strata) or None)["n_total"].sum()) if strata \
         else int(frame["n_total"].iloc[0])
-    run = SignalRun(started_at=now, finished_at=now, as_of=now.date(), level=level, params=params,
+    run = SignalRun(started_at=now, finished_at=now, as_of=now.date(), level=label, params=params,
                     n_reports=n_reports, n_pairs=len(result.table), hyperparameters=hyper)
     session.add(run)
     session.flush()
     table = result.table
     rows = [
-        {"run_id": run.id, "product": str(p), "event": str(e), **{c: _clean(v) for c, v in zip(MEASURE_COLUMNS, vals)}}
+        {"run_id": run.id, "product": str(p), "event": str(e), "event_name": names.get(str(e)),
+         **{c: _clean(v) for c, v in zip(MEASURE_COLUMNS, vals)}}
         for p, e, *vals in table[["product", "event", *MEASURE_COLUMNS]].itertuples(index=False, name=None)
     ]
     if rows:

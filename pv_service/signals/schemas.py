@@ -33,6 +33,7 @@ class PairPublic(BaseModel):
     run_id: int
     product: str
     event: str
+    event_name: str | None = None
     n: int
     n_product: int
     n_event: int

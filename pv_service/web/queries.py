@@ -33,6 +33,8 @@ from pv_service.followup.compliance import (
 from pv_service.patients.models import Patient, Treatment
 from pv_service.products.models import Product
 from pv_service.rules import Rules
+from pv_service.meddra import queries as meddra_queries
+from pv_service.signals.hierarchy import analysis_version, loaded_versions
 from pv_service.signals.models import SignalPair, SignalRun
 
 ALERT_TYPES = ("signal", "followup", "deadline", "reporting_clock")
@@ -164,6 +166,88 @@ def signal_terms(detail: dict[str, Any]) -> list[str]:
     return [str(t) for t in terms]
 
 
+def _reaction_match(detail: dict[str, Any]):
+    """Reactions behind an alert: by PT code (alerts raised since codes decide); older alerts named terms."""
+    if detail.get("pt_codes"):
+        return CaseReaction.pt_code.in_([str(c) for c in detail["pt_codes"]])
+    return CaseReaction.pt_name.in_(signal_terms(detail))
+
+
+HIERARCHY_MAX_PTS = 60
+
+
+@dataclass
+class Node:
+    """A term of the hierarchy tree: SOC > HLGT > HLT > PT. At PT level `primary` says whether this
+    is the PT's primary path and `seen` whether the alert's cases report it."""
+    level: str
+    code: str
+    name: str
+    children: list["Node"] = field(default_factory=list)
+    primary: bool = True
+    seen: bool = False
+
+
+@dataclass
+class Hierarchy:
+    version: str | None = None
+    socs: list[Node] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # PT codes the version does not know
+    more: int = 0  # PTs not shown
+
+
+def signal_hierarchy(session: Session, detail: dict[str, Any], seen: set[str]) -> Hierarchy:
+    """The alert's PTs as a tree under their SOCs (every path; a secondary one marked), in the version the
+    run used; PTs reported in the alert's cases (`seen`) first and marked."""
+    codes = sorted({str(c) for c in detail.get("pt_codes") or []}, key=lambda c: (c not in seen, c))
+    conn = session.connection()
+    version = detail.get("meddra_version") or analysis_version(conn, None)
+    if version is None or not codes or version not in loaded_versions(conn):
+        return Hierarchy(version)
+    out = Hierarchy(version, more=max(0, len(codes) - HIERARCHY_MAX_PTS))
+    index: dict[tuple, Node] = {}
+
+    def node(parent: list[Node], key: tuple, level: str, ref: dict[str, Any]) -> Node:
+        if key not in index:
+            index[key] = Node(level, ref["code"], ref["name"])
+            parent.append(index[key])
+        return index[key]
+
+    for code in codes[:HIERARCHY_MAX_PTS]:
+        try:
+            term = meddra_queries.detail(conn, version, code, "pt")
+        except NotFound:
+            out.missing.append(code)
+            continue
+        for path in term["paths"]:
+            soc = node(out.socs, (path["soc"]["code"],), "soc", path["soc"])
+            hlgt = node(soc.children, (soc.code, path["hlgt"]["code"]), "hlgt", path["hlgt"])
+            hlt = node(hlgt.children, (soc.code, hlgt.code, path["hlt"]["code"]), "hlt", path["hlt"])
+            hlt.children.append(Node("pt", code, term["pt"]["name"], primary=path["primary"], seen=code in seen))
+    # Branches holding a primary path first, then by name; reported PTs first within an HLT.
+    for soc in out.socs:
+        for hlgt in soc.children:
+            for hlt in hlgt.children:
+                hlt.children.sort(key=lambda n: (not n.seen, not n.primary, n.name))
+                hlt.primary = any(n.primary for n in hlt.children)
+            hlgt.children.sort(key=lambda n: (not n.primary, n.name))
+            hlgt.primary = any(n.primary for n in hlgt.children)
+        soc.children.sort(key=lambda n: (not n.primary, n.name))
+        soc.primary = any(n.primary for n in soc.children)
+    out.socs.sort(key=lambda n: (not n.primary, n.name))
+    return out
+
+
+def signal_pt_codes_seen(session: Session, alert: Alert, product_code: str | None) -> set[str]:
+    """PT codes of the alert's terms that its cases (latest versions) report."""
+    conditions = _signal_case_conditions(session, alert, product_code)
+    if conditions is None:
+        return set()
+    latest = select(Case.latest_version_id).where(*conditions)
+    return set(session.exec(select(CaseReaction.pt_code).where(
+        CaseReaction.case_version_id.in_(latest), _reaction_match(alert.detail)).distinct()).all())
+
+
 def _signal_case_conditions(session: Session, alert: Alert, product_code: str | None) -> list | None:
     """Cases whose latest version names the product as suspect/interacting and one of the alert's terms."""
     product_id = alert.product_id
@@ -176,7 +260,7 @@ def _signal_case_conditions(session: Session, alert: Alert, product_code: str | 
     return [
         Case.latest_version_id.in_(select(CaseDrug.case_version_id).where(
             CaseDrug.product_id == product_id, CaseDrug.role.in_(SUSPECT_ROLES))),
-        Case.latest_version_id.in_(select(CaseReaction.case_version_id).where(CaseReaction.pt_name.in_(terms))),
+        Case.latest_version_id.in_(select(CaseReaction.case_version_id).where(_reaction_match(alert.detail))),
         not_nullified(),
     ]
 
@@ -209,12 +293,11 @@ def signal_cases(session: Session, alert: Alert, product_code: str | None, page:
         .order_by(Case.first_received.desc(), Case.id.desc())
         .offset((page - 1) * CASES_PAGE_SIZE).limit(CASES_PAGE_SIZE)
     ).all()
-    terms = signal_terms(alert.detail)
     by_version: dict[int, list[CaseReaction]] = {}
     version_ids = [c.latest_version_id for c, *_ in found]
     if version_ids:
         for r in session.exec(select(CaseReaction).where(CaseReaction.case_version_id.in_(version_ids),
-                                                         CaseReaction.pt_name.in_(terms)).order_by(CaseReaction.id)):
+                                                         _reaction_match(alert.detail)).order_by(CaseReaction.id)):
             by_version.setdefault(r.case_version_id, []).append(r)
     rows = [CaseRow(c, serious, rtype, info, by_version.get(c.latest_version_id, []))
             for c, serious, rtype, info in found]

@@ -102,8 +102,22 @@ def label(value: Any) -> str:
     return "—" if value is None or isinstance(value, Undefined) else str(value).replace("_", " ")
 
 
+LEVEL_LABELS = {"pt": "MedDRA preferred term", "hlt": "MedDRA high level term", "hlgt": "MedDRA high level group term",
+                "soc": "MedDRA system organ class", "smq": "standardised MedDRA query (narrow)",
+                "smq:broad": "standardised MedDRA query (broad)", "group": "group of terms"}
+
+
+def level_label(level: Any) -> str:
+    """How an alert's level reads: "soc:all" is a SOC counted over all paths of its PTs."""
+    level = "pt" if level is None or isinstance(level, Undefined) else str(level)
+    if level.endswith(":all"):
+        return LEVEL_LABELS.get(level[:-4], level) + ", all paths"
+    return LEVEL_LABELS.get(level, label(level))
+
+
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _env.filters.update(num=fmt_num, when=fmt_when, pct=fmt_pct, json=fmt_json, label=label)
+_env.globals.update(level_label=level_label)
 templates = Jinja2Templates(env=_env)
 
 
@@ -291,6 +305,8 @@ def _signal_context(session, view: queries.AlertView, cases_page: int) -> dict[s
                                    title="Cumulative cases by quarter of first receipt", y_label="cases")
     return {
         "signal": detail, "measures": measures, "table": queries.two_by_two(measures), "terms": queries.signal_terms(detail),
+        "hierarchy": queries.signal_hierarchy(session, detail,
+                                              queries.signal_pt_codes_seen(session, view.alert, view.product_code)),
         "trend": trend, "trend_chart": trend_chart, "cases": cases, "cases_chart": cases_chart,
         "cases_page": cases_page, "cases_pages": queries.pages(cases.total, queries.CASES_PAGE_SIZE),
     }

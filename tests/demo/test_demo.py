@@ -14,6 +14,7 @@ from pv_service.cases.hashing import content_hash
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.common.vocab import SERIOUSNESS_CRITERIA
 from pv_service.core.settings import get_settings
+from pv_service.demo import dictionary as demo_dictionary
 from pv_service.demo.cohort import ProductSpec, generate_cohort, load_demo_terms
 from pv_service.demo.load import (
     DEMO_PASSWORD,
@@ -23,6 +24,7 @@ from pv_service.demo.load import (
     product_specs,
 )
 from pv_service.followup.models import FollowupContact
+from pv_service.meddra.models import MeddraTerm
 from pv_service.patients.models import Patient, Treatment
 from pv_service.patients.pseudonym import pseudonymize
 from pv_service.products.models import ConfirmatoryObligation, ObligationMilestone, Product, ProductApproval
@@ -460,18 +462,21 @@ def test_case_dates(full_demo):
             assert case.patient_id in deaths and v.latest_info_date >= deaths[case.patient_id]
 
 
-def test_reaction_terms_are_local_demo_codes(small_demo):
+def test_reactions_are_coded_in_the_synthetic_demo_dictionary(small_demo):
     terms = load_demo_terms()
-    assert all(re.fullmatch(r"LOCAL-\d{4}", t.code) for t in terms.values())
+    assert all(re.fullmatch(r"9\d{7}", t.code) for t in terms.values())  # outside MedDRA's range (1xxxxxxx)
     assert len({t.code for t in terms.values()}) == len(terms)
     assert T_CELL_TERMS <= set(terms)
     with Session(small_demo.engine) as session:
         reactions = session.exec(select(CaseReaction)).all()
+        pts = {(c, n, s) for c, n, s in session.exec(
+            select(MeddraTerm.code, MeddraTerm.name, MeddraTerm.primary_soc_code)
+            .where(MeddraTerm.version == demo_dictionary.VERSION, MeddraTerm.level == "pt")).all()}
     assert reactions
     for r in reactions:
-        assert r.meddra_version is None
-        assert terms[r.pt_name].code == r.pt_code
-        assert not re.fullmatch(r"1\d{7}", r.pt_code)
+        assert (r.meddra_version, r.reported_meddra_version) == (demo_dictionary.VERSION, demo_dictionary.VERSION)
+        assert terms[r.pt_name].code == r.pt_code == r.llt_code == r.reported_pt_code
+        assert (r.pt_code, r.pt_name, r.soc_code) in pts  # loaded through the operator's loader
 
 
 def test_seriousness_consistent(full_demo):

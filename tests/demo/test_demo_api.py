@@ -56,6 +56,7 @@ def demo_ids(seeded_demo) -> dict[str, list]:
             "alert_id": _ends(s, Alert.id, Alert.key.startswith("signal:dme:")),
             "signal_run_id": _ends(s, SignalRun.id),
             "job_run_id": _ends(s, JobRun.id),
+            "code": ["96000025", "97001010", "12345678"],  # demo dictionary PT and HLT, and an unknown code
             "query": {"/v1/signals/trend": {"product": pair.product, "event": pair.event}},
         }
 

@@ -49,6 +49,21 @@ def test_t_cell_malignancies_are_alerted_with_their_infinite_measures(seeded_dem
         assert s.exec(select(SignalRun)).all()
 
 
+def test_every_shipped_group_with_demo_cases_is_alerted_by_code_at_every_level(seeded_demo):
+    """The groups are codes of the demo dictionary: T-cell malignancies and myeloid neoplasms by HLT,
+    tumour formation by PT and SMQ; each alert names the dictionary version and the PT codes it stands for."""
+    alerts = {a.key.rsplit(":", 1)[1]: a for a in _dme_alerts(seeded_demo.engine)}
+    assert {"T-cell malignancies", "Myeloid neoplasms", "Tumour formation"} <= set(alerts), sorted(alerts)
+    assert "96000024" in alerts["Tumour formation"].detail["pt_codes"]  # Neoplasm
+    for a in alerts.values():
+        assert a.detail["meddra_version"] == "90.0" and a.detail["case_ids"]
+    with Session(seeded_demo.engine) as s:
+        levels = {r.level for r in s.exec(select(SignalRun))}
+        assert {"pt", "hlt", "soc", "smq", "group"} <= levels
+        above = s.exec(select(Alert).where(Alert.key.startswith("signal:soc:"))).all()
+        assert above and all(a.detail["event_name"] and a.detail["pt_codes"] for a in above)
+
+
 def _strict_json(text: str):
     return json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in a JSON response"))
 

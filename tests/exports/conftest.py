@@ -39,6 +39,8 @@ import datetime as dt
 import pytest
 
 from pv_service.alerting.models import Alert
+from pv_service.demo import dictionary as demo_dictionary
+from pv_service.meddra.loader import load
 from pv_service.products.models import ConfirmatoryObligation, ObligationMilestone, ProductApproval
 from tests.api.conftest import products, register, report_payload, treat  # noqa: F401
 from tests.conftest import NOW
@@ -57,7 +59,7 @@ def contact(client, actor, treatment_id: int, day: str, kind: str = "visit", scr
     return r.json()
 
 
-def reaction(pt_name: str, onset: str, outcome: str, code: str = "LOCAL-0000", **seriousness) -> dict:
+def reaction(pt_name: str, onset: str, outcome: str, code: str = "96000000", **seriousness) -> dict:
     return {"pt_code": code, "pt_name": pt_name, "onset_date": onset, "seriousness": seriousness, "outcome": outcome}
 
 
@@ -111,22 +113,22 @@ def cohort(client, session, world, products):  # noqa: F811
     cases = {}
     cases[5] = report(client, c, p[1], t[1], "C5", "2025-01-05", [reaction("Fatigue", "2025-01-02", "recovered")])
     cases[2] = report(client, c, p[3], t[3], "C2", "2025-08-22",
-                      [reaction("Cytokine release syndrome", "2025-08-15", "fatal", "LOCAL-0001", death=True)])
+                      [reaction("Cytokine release syndrome", "2025-08-15", "fatal", "96000001", death=True)])
     cases[1] = report(client, c, p[1], t[1], "C1", "2026-01-10",
-                      [reaction("Neutropenia", "2026-01-05", "recovering", "LOCAL-0004")])
+                      [reaction("Neutropenia", "2026-01-05", "recovering", "96000004")])
     report(client, c, p[1], t[1], "C1", "2026-01-10", version=1, latest_info="2026-01-18",
-           reactions=[reaction("Neutropenia", "2026-01-05", "recovered", "LOCAL-0004", hospitalisation=True)])
+           reactions=[reaction("Neutropenia", "2026-01-05", "recovered", "96000004", hospitalisation=True)])
     cases[3] = report(client, c, p[2], t[2], "C3", "2026-05-05", [
-        reaction("T-cell lymphoma", "2026-04-20", "not_recovered", "LOCAL-0025", hospitalisation=True,
+        reaction("T-cell lymphoma", "2026-04-20", "not_recovered", "96000025", hospitalisation=True,
                  other_medically_important=True),
-        reaction("Pyrexia", "2026-04-18", "recovered", "LOCAL-0018", hospitalisation=True),
+        reaction("Pyrexia", "2026-04-18", "recovered", "96000018", hospitalisation=True),
     ], transgene_in_tumour="yes")
     cases[4] = report(client, c, p[4], t[4], "C4", "2026-10-15", [reaction("Made-up event", "2026-10-10", "recovered",
                                                                            "LOCAL-9999")])
     cases[6] = report(client, c, p[1], t[1], "C6", "2026-11-20", [reaction("Pyrexia", "2026-11-18", "recovering",
-                                                                           "LOCAL-0018")])
+                                                                           "96000018")])
     cases[7] = report(client, cb, p[7], t[7], "C7", "2026-03-01",
-                      [reaction("Neoplasm", "2026-02-20", "not_recovered", "LOCAL-0024", other_medically_important=True)])
+                      [reaction("Neoplasm", "2026-02-20", "not_recovered", "96000024", other_medically_important=True)])
     submit(client, world.safety, cases[1]["id"], "2026-01-20")
     submit(client, world.safety, cases[3]["id"], "2026-05-25")
 
@@ -166,4 +168,7 @@ def cohort(client, session, world, products):  # noqa: F811
         alert("followup:lost:1", "followup", "open", cart.id, "2026-10-01", {"treatment_id": 1}),
     ])
     session.commit()
+    # The designated-medical-event groups of the rules name HLTs of the demo dictionary: load it
+    # (after intake, so the cohort does not depend on how intake checks codes).
+    load(session.get_bind(), demo_dictionary.directory(), NOW)
     return {"patients": p, "treatments": t, "cases": {k: v["id"] for k, v in cases.items()}, "products": products}

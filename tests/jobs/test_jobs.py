@@ -7,9 +7,11 @@ import pytest
 from sqlmodel import Session, select
 
 from pv_service.alerting.models import Alert
+from pv_service.demo import dictionary as demo_dictionary
 from pv_service.jobs.definitions import JOBS
 from pv_service.jobs.models import JobRun
 from pv_service.jobs.runner import run_job
+from pv_service.meddra.loader import load
 from pv_service.products.models import ConfirmatoryObligation, ObligationMilestone
 from tests.api.conftest import register, report_payload, treat
 from tests.conftest import NOW, concurrently
@@ -135,12 +137,15 @@ def test_death_case_must_be_reported_at_once(client, session, db, world, product
 
 
 def test_designated_medical_event_alerts_on_first_case_and_reopens_on_the_next(client, session, db, world, products):
+    load(db, demo_dictionary.directory(), NOW)  # T-cell malignancies are HLTs of the demo dictionary
+
     def tcl_case(i):
         p = register(client, world.clinic, f"TCL-{i}")
         t = treat(client, world.clinic, p["id"], "CART-1", "2025-01-01")
         body = report_payload(p["id"], t["id"], case_id=f"TCL-{i}", received_date="2026-06-01",
                               transgene_in_tumour="not_tested")
-        body["reactions"] = [{"pt_code": "LOCAL-0100", "pt_name": "T-cell lymphoma", "onset_date": "2026-05-01",
+        body["reactions"] = [{"meddra_version": "90.0", "pt_code": "96000025", "pt_name": "T-cell lymphoma",
+                              "onset_date": "2026-05-01",
                               "seriousness": {"other_medically_important": True}, "outcome": "not_recovered"}]
         assert client.post("/v1/reports", json=body, headers=world.clinic.headers).status_code == 201
 

@@ -87,3 +87,40 @@ def test_oversized_and_unreadable_files(alerts_copy):
     path.unlink()
     path.mkdir()  # a directory where the file should be
     assert "alerts/deadlines.yaml" in _refused(alerts_copy)
+
+
+@pytest.mark.parametrize("entry,expected", [
+    ("  - name: By name\n    modalities: [car_t]\n    terms: [T-cell lymphoma]\n",
+     "designated_medical_events[4]: terms by name are no longer read"),
+    ("  - name: Bad code\n    modalities: [car_t]\n    pt_codes: ['1234']\n",
+     "designated_medical_events[4].pt_codes[0]: String should match pattern"),
+    ("  - name: Empty\n    modalities: [car_t]\n",
+     "designated_medical_events[4]: group 'Empty' names no pt_codes, hlt_codes or smqs"),
+    ("  - name: Bad scope\n    modalities: [car_t]\n    smqs: [{code: '90000001', scope: wide}]\n",
+     "designated_medical_events[4].smqs[0].scope: Input should be 'narrow' or 'broad'"),
+])
+def test_designated_medical_event_groups_are_codes_checked_with_file_and_line(alerts_copy, entry, expected):
+    line = _append(alerts_copy / "signal_rules.yaml", entry)
+    message = _refused(alerts_copy)
+    assert f"alerts/signal_rules.yaml:{line}" in message or f"alerts/signal_rules.yaml:{line + 1}" in message \
+        or f"alerts/signal_rules.yaml:{line + 2}" in message, message
+    assert expected in message, message
+
+
+@pytest.mark.parametrize("levels,expected", [
+    ("[pt, hlt, hlt]", "levels[2]: level 'hlt' is listed twice"),
+    ("[pt, {level: smq, paths: all}]", "levels[1].paths: paths applies to hlt, hlgt and soc, not smq"),
+    ("[pt, {level: soc, scope: broad}]", "levels[1].scope: scope applies to smq, not soc"),
+    ("[hlt]", "levels: must include pt"),
+    ("[pt, llt]", "levels[1]: Input should be 'pt', 'hlt', 'hlgt', 'soc' or 'smq'"),
+])
+def test_levels_are_checked_with_file_and_line(alerts_copy, levels, expected):
+    path = alerts_copy / "signal_rules.yaml"
+    text = path.read_text()
+    start = text.index("levels:\n")
+    end = text.index("\n\n", start)
+    path.write_text(text[:start] + f"levels: {levels}" + text[end:])
+    line = text[:start].count("\n") + 1
+    message = _refused(alerts_copy)
+    assert message.count("alerts/signal_rules.yaml:") == 1 and f"alerts/signal_rules.yaml:{line}:" in message, message
+    assert expected in message, message

@@ -18,12 +18,15 @@ from sqlmodel import Session, select
 from pv_service.alerting.models import Alert
 from pv_service.alerting.reconcile import log_event
 from pv_service.alerting.workflow import priority
+from pv_service.demo import dictionary as demo_dictionary
 from pv_service.demo.load import DEMO_PASSWORD, load_demo
 from pv_service.jobs.definitions import current_rules
+from pv_service.meddra.models import MeddraTerm
 from pv_service.products.models import Product
 from pv_service.products.seed import seed_products
 from pv_service.signals.compute import compute_from_stratum_counts
 from pv_service.signals.dataset import pair_counts
+from pv_service.signals.hierarchy import designated_groups
 from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
 from pv_service.signals.runs import run_signals
 
@@ -55,10 +58,12 @@ def _scaled_run(session: Session, now: dt.datetime, fraction: float, level: str,
     session.execute(sa.insert(SignalPair.__table__), rows)
 
 
-def _signal_alert(session: Session, now: dt.datetime, pair: SignalPair, *, level: str, terms: list[str], rule: str,
-                  criteria: list[str], severity: str, title: str, serious_fraction: float) -> Alert:
+def _signal_alert(session: Session, now: dt.datetime, pair: SignalPair, *, level: str, pt_codes: list[str],
+                  terms: list[str], rule: str, criteria: list[str], severity: str, title: str,
+                  serious_fraction: float) -> Alert:
     measures = {c: getattr(pair, c) for c in MEASURE_COLUMNS}
-    detail = {"product": pair.product, "event": pair.event, "level": level, "terms": terms, "run_id": pair.run_id,
+    detail = {"product": pair.product, "event": pair.event, "event_name": pair.event_name, "level": level,
+              "meddra_version": demo_dictionary.VERSION, "pt_codes": pt_codes, "terms": terms, "run_id": pair.run_id,
               "n": pair.n, "measures": measures, "rule": rule, "criteria_met": criteria,
               "serious_fraction": serious_fraction}
     score = priority(serious_fraction=serious_fraction, designated_medical_event=rule == "designated_medical_event",
@@ -84,37 +89,41 @@ def _operational_alert(session: Session, now: dt.datetime, **fields) -> Alert:
 def seed(engine, now: dt.datetime) -> dict:
     """Fill a migrated, empty database; returns what the test needs to know."""
     rules = current_rules().signals
-    groups = {d.name: list(d.terms) for d in rules.designated_medical_events}
-    t_cell_terms = groups[T_CELL]
     with Session(engine, expire_on_commit=False) as session:
         seed_products(session, now)
         load_demo(session, now, n_patients=300)
+        groups, _ = designated_groups(session.connection(), rules.designated_medical_events, demo_dictionary.VERSION)
+        t_cell_codes = sorted(groups[T_CELL])
+        names = dict(session.exec(select(MeddraTerm.code, MeddraTerm.name).where(
+            MeddraTerm.version == demo_dictionary.VERSION, MeddraTerm.level == "pt")).all())
         for months, fraction in ((6, 0.6), (3, 0.8)):
             earlier = now - dt.timedelta(days=30 * months)
             _scaled_run(session, earlier, fraction, "pt", None)
             _scaled_run(session, earlier, fraction, "group", groups)
-        pt_run = run_signals(session, now)
-        group_run = run_signals(session, now, groups=groups, level="group")
+        pt_run = run_signals(session, now, meddra_version=demo_dictionary.VERSION)
+        group_run = run_signals(session, now, groups=groups, meddra_version=demo_dictionary.VERSION)
 
         group_pairs = session.exec(select(SignalPair).where(SignalPair.run_id == group_run.id,
                                                             SignalPair.event == T_CELL)).all()
         dme = max(group_pairs, key=lambda p: (p.n, p.product))
         pt_pairs = session.exec(select(SignalPair).where(SignalPair.run_id == pt_run.id, SignalPair.n >= 3,
-                                                         SignalPair.event.not_in(t_cell_terms))).all()
+                                                         SignalPair.event.not_in(t_cell_codes))).all()
         strongest = max(pt_pairs, key=lambda p: (p.ror_lower or 0, p.n))
         common = max((p for p in pt_pairs if p.id != strongest.id), key=lambda p: (p.n, p.product))
 
         dme_alert = _signal_alert(
-            session, now, dme, level="group", terms=t_cell_terms, rule="designated_medical_event",
+            session, now, dme, level="group", pt_codes=t_cell_codes, terms=[names[c] for c in t_cell_codes],
+            rule="designated_medical_event",
             criteria=["first case"], severity="critical", serious_fraction=1.0,
             title=f"{T_CELL} (T-cell lymphoma) after {dme.product}: designated medical event")
         stat_alert = _signal_alert(
-            session, now, strongest, level="pt", terms=[strongest.event], rule="statistical", criteria=["ror", "ic"],
-            severity="high", serious_fraction=0.8,
-            title=f"{strongest.event} after {strongest.product}: disproportionate reporting")
+            session, now, strongest, level="pt", pt_codes=[strongest.event], terms=[strongest.event_name],
+            rule="statistical", criteria=["ror", "ic"], severity="high", serious_fraction=0.8,
+            title=f"{strongest.event_name} after {strongest.product}: disproportionate reporting")
         weak_alert = _signal_alert(
-            session, now, common, level="pt", terms=[common.event], rule="statistical", criteria=["prr"],
-            severity="medium", serious_fraction=0.3, title=f"{common.event} after {common.product}: disproportionate reporting")
+            session, now, common, level="pt", pt_codes=[common.event], terms=[common.event_name], rule="statistical",
+            criteria=["prr"], severity="medium", serious_fraction=0.3,
+            title=f"{common.event_name} after {common.product}: disproportionate reporting")
         weak_alert.priority = min(weak_alert.priority, 20.0)
         session.add(weak_alert)
         _operational_alert(session, now, key="followup:treatment:1:Y2", type="followup", severity="medium",
