@@ -1,7 +1,7 @@
 """signal pairs keyed by MedDRA code keep the term's name for display
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-01 12:40:00
 
 Pairs stored before this revision were keyed by preferred-term name: their name is their event.
@@ -12,7 +12,7 @@ import sqlmodel
 
 
 revision = '0014'
-down_revision = '0010'
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

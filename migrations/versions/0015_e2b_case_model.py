@@ -1,7 +1,7 @@
 """case model for E2B(R3): unregistered patients, reported drugs, identifiers, nullification
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-01 12:35:00
 
 Existing cases keep their registered patient and treatments; every new column is optional
@@ -14,7 +14,7 @@ import pv_service.core.db
 
 
 revision = '0015'
-down_revision = '0012'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
