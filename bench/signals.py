@@ -69,7 +69,7 @@ def compute_step(path: Path, strata: list[str]) -> dict:
     rss_before = _peak_rss_mb()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    table, fit = compute_signals(rows, strata=strata, timings=timings, progress=False)
+    table, fit, _ = compute_signals(rows, strata=strata, timings=timings, progress=False)
     total_s = time.perf_counter() - t0
     peak = _peak_rss_mb()
 

@@ -32,7 +32,6 @@ from pv_service.rules.marked_yaml import Located, Mark, YamlProblem, load_marked
 from pv_service.rules.reporting_clocks import ReportingClockRules
 from pv_service.rules.signal_rules import SignalRules
 
-
 MAX_RULE_FILE_BYTES = 1024 * 1024  # the shipped files are a few kilobytes
 
 

@@ -3,8 +3,9 @@
 Mount with ``main_app.add_typer(signals_cli.app, name="signals")``; also runs as
 ``python -m pv_service.signals.cli compute ...``.
 
-Exit codes: 0 success (also when the MGPS fit did not converge: the EB columns are
-then empty, HYPER.json says ``"converged": false`` and a warning goes to stderr);
+Exit codes: 0 success (also when no MGPS prior could be had: the EB columns are then
+empty, HYPER.json says ``"converged": false`` with the reason, and a warning goes to
+stderr; which prior was used, and why, is always printed on stderr);
 2 unusable input (missing file, missing columns, no rows, bad strata, bad group file),
 with a one-line message on stderr and no traceback.
 
@@ -30,6 +31,7 @@ from pv_service.rules.marked_yaml import YamlProblem, load_marked
 
 from .compute import compute_signals
 from .counts import MAX_STRATUM_LEVELS, SignalInputError, invert_groups
+from .mgps import Prior
 
 app = typer.Typer(help="Disproportionality analysis of spontaneous reports.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -113,6 +115,24 @@ def read_groups(path: Path) -> dict[str, list[str]]:
     return invert_groups(data)
 
 
+def read_prior(path: Path) -> Prior:
+    """A prior from JSON as ``--hyper-out`` writes it (alpha1, beta1, alpha2, beta2, p;
+    a point-mass component as ``mean1``/``mean2`` listed in ``point_masses``)."""
+    if not path.is_file():
+        raise SignalInputError(f"prior file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SignalInputError(f"{path} is not JSON: {exc}") from None
+    if isinstance(data, dict) and data.get("converged") is False:
+        raise SignalInputError(f"{path} holds no usable prior (the run it came from had none: "
+                               f"{data.get('reason') or data.get('message') or 'not converged'})")
+    try:
+        return Prior.from_dict(data, where=str(path))
+    except ValueError as exc:
+        raise SignalInputError(str(exc)) from None
+
+
 def _warn_small_strata(rows: pd.DataFrame, strata: list[str]) -> None:
     sizes = rows.drop_duplicates("report_id").groupby(strata, observed=True).size()
     small = sizes[sizes < SMALL_STRATUM]
@@ -157,6 +177,10 @@ def compute(
         "--truncation", help="MGPS zero truncation: 'mixture' or 'component' (openEBGM).")] = "mixture",
     progress: Annotated[Optional[bool], typer.Option(
         "--progress/--no-progress", help="Progress bar on stderr (default: when a terminal).")] = None,
+    prior: Annotated[Optional[Path], typer.Option(
+        "--prior", help="Use this MGPS prior (JSON as --hyper-out writes it) instead of fitting one.")] = None,
+    fallback_prior: Annotated[Optional[Path], typer.Option(
+        "--fallback-prior", help="MGPS prior to use only when the fit is not identifiable.")] = None,
 ) -> None:
     """Compute PRR, ROR, IC and MGPS (EBGM, EB05, EB95) for every product-event pair."""
     strata_cols = _split(strata)
@@ -165,10 +189,15 @@ def compute(
     try:
         rows = read_rows(input_csv, strata_cols)
         term_groups = read_groups(groups) if groups is not None else None
+        supplied = read_prior(prior) if prior is not None else None
+        fallback = read_prior(fallback_prior) if fallback_prior is not None else None
         result = compute_signals(rows, strata=strata_cols, groups=term_groups,
                                  comparator=_split(comparator) or None, min_count=min_count,
                                  truncation=truncation, max_stratum_levels=max_strata_levels,
-                                 progress=progress)
+                                 progress=progress, prior=supplied,
+                                 prior_origin=prior.name if prior is not None else None,
+                                 fallback_prior=fallback,
+                                 fallback_origin=fallback_prior.name if fallback_prior else None)
     except SignalInputError as exc:
         raise _fail(str(exc)) from None
     if strata_cols:
@@ -176,15 +205,16 @@ def compute(
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         result.table.to_csv(output, index=False)
-        if hyper_out is not None and result.fit is not None:
+        if hyper_out is not None:
+            hyper = result.prior.to_dict()
+            if result.fit is not None:
+                hyper["starts"] = result.fit.to_dict()["starts"]
             hyper_out.parent.mkdir(parents=True, exist_ok=True)
-            hyper_out.write_text(json.dumps(_jsonable(result.fit.to_dict()), indent=2) + "\n",
-                                 encoding="utf-8")
+            hyper_out.write_text(json.dumps(_jsonable(hyper), indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
         raise _fail(f"cannot write output: {exc}") from None
-    if result.fit is not None and not result.fit.converged:
-        typer.echo(f"warning: MGPS fit did not converge ({result.fit.message}); "
-                   "ebgm/eb05/eb95 left empty", err=True)
+    typer.echo(("warning: " if result.prior.prior is None else "MGPS: ") + result.prior.summary,
+               err=True)
     n_pairs = len(result.table)
     n_flag = int(np.sum(result.table["eb05"].to_numpy() >= 2)) if n_pairs else 0
     typer.echo(f"{n_pairs} pairs written to {output} ({n_flag} with EB05 >= 2)", err=True)

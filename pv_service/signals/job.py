@@ -16,8 +16,9 @@ from pv_service.products.models import Product
 from pv_service.rules import Rules
 from pv_service.rules.signal_rules import SignalRules
 from pv_service.signals.detection import flag_pairs, should_reopen
-from pv_service.signals.models import MEASURE_COLUMNS, SignalPair
-from pv_service.signals.runs import run_signals
+from pv_service.signals.mgps import Prior
+from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
+from pv_service.signals.runs import run_signals, stored_prior
 
 SUSPECT_ROLES = ("suspect", "interacting")
 
@@ -139,10 +140,32 @@ def apply_specs(session: Session, specs: list[dict], rules: SignalRules, now: dt
     return counts
 
 
+def configured_prior(session: Session, sr: SignalRules) -> tuple[Prior | None, str | None, str]:
+    """The prior `mgps_prior` in alerts/signal_rules.yaml names: (prior, origin, problem).
+    A named run that is missing or had no prior is a problem, not a crash: the run goes on
+    down the fallback order and records why."""
+    cfg = sr.mgps_prior
+    if cfg is None:
+        return None, None, ""
+    if cfg.hyperparameters is not None:
+        return Prior.from_dict(dict(cfg.hyperparameters)), "alerts/signal_rules.yaml", ""
+    run = session.get(SignalRun, cfg.run)
+    prior = stored_prior(run) if run is not None else None
+    if prior is None:
+        return None, None, f"configured prior run {cfg.run} {'has no prior' if run else 'does not exist'}"
+    return prior, f"run {cfg.run} (alerts/signal_rules.yaml)", ""
+
+
 def _runs(session: Session, now: dt.datetime, sr: SignalRules, scope: list[str] | None,
           groups: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
     """A preferred-term run and a designated-medical-event group run over one background."""
-    run = run_signals(session, now, strata=sr.strata, min_count=1, product_scope=scope)
+    prior, origin, problem = configured_prior(session, sr)
+    always = sr.mgps_prior is not None and sr.mgps_prior.use == "always"
+    run = run_signals(session, now, strata=sr.strata, min_count=1, product_scope=scope,
+                      prior=prior if always else None, prior_origin=origin,
+                      fallback_prior=None if always else prior, fallback_origin=origin)
+    if run is not None and problem:
+        run.hyperparameters = {**run.hyperparameters, "configured_prior_problem": problem}
     group_run = run_signals(session, now, strata=sr.strata, groups=groups, level="group", min_count=1,
                             product_scope=scope, prior_from=run)
     pairs = _pairs_frame(session, run.id if run else None).assign(run_id=run.id if run else None)

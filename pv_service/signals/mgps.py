@@ -281,7 +281,8 @@ def log_marginal(prior: Prior, n, e, truncation: str | None = None) -> np.ndarra
     e = np.asarray(e, dtype=np.float64)
     l1, z1 = component_logpmf(prior, 1, n, e)  # z = log f(0)
     l2, z2 = component_logpmf(prior, 2, n, e)
-    lp, lq = np.log(prior.p), np.log1p(-prior.p)
+    with np.errstate(divide="ignore"):  # P = 1 (one component): log(1 - P) = -inf
+        lp, lq = np.log(prior.p), np.log1p(-prior.p)
     if truncation is None:
         return _logaddexp(lp + l1, lq + l2)
     if truncation == "component":
