@@ -1,4 +1,7 @@
-"""Analyst CLI: ``pv-service signals compute INPUT.csv -o OUT.csv ...``.
+"""Analyst CLI: ``pv-service signals compute INPUT.csv|INPUT.parquet -o OUT.csv ...``.
+
+The input file is counted out of core by DuckDB (:mod:`.files`); only the pair counts
+come into memory, so inputs far larger than RAM (FAERS-sized) can be analysed.
 
 Mount with ``main_app.add_typer(signals_cli.app, name="signals")``; also runs as
 ``python -m pv_service.signals.cli compute ...``.
@@ -29,8 +32,9 @@ import typer
 from pv_service.rules.loader import read_rule_file
 from pv_service.rules.marked_yaml import YamlProblem, load_marked
 
-from .compute import compute_signals
-from .counts import MAX_STRATUM_LEVELS, SignalInputError, invert_groups
+from .compute import compute_from_counts
+from .counts import MAX_STRATUM_LEVELS, PairCounts, SignalInputError, invert_groups
+from .files import PARQUET_SUFFIXES, count_file
 from .mgps import Prior
 
 app = typer.Typer(help="Disproportionality analysis of spontaneous reports.",
@@ -56,36 +60,6 @@ def _split(values: list[str] | None) -> list[str]:
     for v in values or []:
         out.extend(part.strip() for part in v.split(",") if part.strip())
     return out
-
-
-def read_rows(path: Path, strata: list[str]) -> pd.DataFrame:
-    """Read the input CSV as text (so ids such as 007 keep their zeros and names such
-    as "NA" stay names); only empty fields count as missing."""
-    if not path.is_file():
-        raise SignalInputError(f"input file not found: {path}")
-    try:
-        rows = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError:
-        raise SignalInputError(f"input file is empty: {path}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SignalInputError(f"cannot parse {path} as CSV: {exc}") from None
-    missing = [c for c in (*REQUIRED_COLUMNS, *strata) if c not in rows.columns]
-    if missing:
-        raise SignalInputError(
-            f"{path} lacks column(s) {', '.join(missing)} (has: {', '.join(map(str, rows.columns))})")
-    if len(rows) == 0:
-        raise SignalInputError(f"{path} has a header but no rows")
-    for col in REQUIRED_COLUMNS:
-        n_missing = int(rows[col].isna().sum())
-        if n_missing:
-            raise SignalInputError(f"column '{col}' is empty on {n_missing} row(s)")
-    for col in strata:
-        n_missing = int(rows[col].isna().sum())
-        if n_missing:
-            raise SignalInputError(
-                f"stratum column '{col}' is empty on {n_missing} row(s); code unknown values "
-                "explicitly (e.g. 'unknown') or drop the column")
-    return rows
 
 
 def read_groups(path: Path) -> dict[str, list[str]]:
@@ -133,12 +107,19 @@ def read_prior(path: Path) -> Prior:
         raise SignalInputError(str(exc)) from None
 
 
-def _warn_small_strata(rows: pd.DataFrame, strata: list[str]) -> None:
-    sizes = rows.drop_duplicates("report_id").groupby(strata, observed=True).size()
-    small = sizes[sizes < SMALL_STRATUM]
-    if len(small):
-        typer.echo(f"warning: {len(small)} stratum/strata have fewer than {SMALL_STRATUM} "
+def _warn_small_strata(counts: PairCounts) -> None:
+    small = int((counts.stratum_total < SMALL_STRATUM).sum())
+    if small:
+        typer.echo(f"warning: {small} stratum/strata have fewer than {SMALL_STRATUM} "
                    "reports; their expected counts are unstable", err=True)
+
+
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    """The measures table as CSV, or as Parquet when the name ends in .parquet/.pq."""
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        table.to_parquet(path, index=False)
+    else:
+        table.to_csv(path, index=False)
 
 
 def _jsonable(obj):
@@ -158,9 +139,10 @@ def _jsonable(obj):
 
 @app.command("compute")
 def compute(
-    input_csv: Annotated[Path, typer.Argument(metavar="INPUT.csv",
-                                              help="CSV with report_id, product, event [, strata].")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output CSV of measures.")],
+    input_csv: Annotated[Path, typer.Argument(
+        metavar="INPUT", help="CSV (or .parquet/.pq) with report_id, product, event [, strata].")],
+    output: Annotated[Path, typer.Option("-o", "--output",
+                                         help="Output of measures: CSV, or Parquet if named .parquet.")],
     strata: Annotated[Optional[list[str]], typer.Option(
         "--strata", help="Stratum column (repeat, or comma-separate).")] = None,
     min_count: Annotated[int, typer.Option("--min-count", min=1,
@@ -181,30 +163,32 @@ def compute(
         "--prior", help="Use this MGPS prior (JSON as --hyper-out writes it) instead of fitting one.")] = None,
     fallback_prior: Annotated[Optional[Path], typer.Option(
         "--fallback-prior", help="MGPS prior to use only when the fit is not identifiable.")] = None,
+    memory_limit: Annotated[Optional[str], typer.Option(
+        "--memory-limit", help="Cap on the counting engine's memory, e.g. 3GB (it spills to disk beyond).")] = None,
 ) -> None:
     """Compute PRR, ROR, IC and MGPS (EBGM, EB05, EB95) for every product-event pair."""
     strata_cols = _split(strata)
     if truncation not in ("mixture", "component"):
         raise _fail("--truncation must be 'mixture' or 'component'")
     try:
-        rows = read_rows(input_csv, strata_cols)
         term_groups = read_groups(groups) if groups is not None else None
         supplied = read_prior(prior) if prior is not None else None
         fallback = read_prior(fallback_prior) if fallback_prior is not None else None
-        result = compute_signals(rows, strata=strata_cols, groups=term_groups,
-                                 comparator=_split(comparator) or None, min_count=min_count,
-                                 truncation=truncation, max_stratum_levels=max_strata_levels,
-                                 progress=progress, prior=supplied,
-                                 prior_origin=prior.name if prior is not None else None,
-                                 fallback_prior=fallback,
-                                 fallback_origin=fallback_prior.name if fallback_prior else None)
+        counts = count_file(input_csv, strata=strata_cols, groups=term_groups,
+                            comparator=_split(comparator) or None,
+                            max_stratum_levels=max_strata_levels, memory_limit=memory_limit)
+        result = compute_from_counts(counts, min_count=min_count, truncation=truncation,
+                                     progress=progress, prior=supplied,
+                                     prior_origin=prior.name if prior is not None else None,
+                                     fallback_prior=fallback,
+                                     fallback_origin=fallback_prior.name if fallback_prior else None)
     except SignalInputError as exc:
         raise _fail(str(exc)) from None
     if strata_cols:
-        _warn_small_strata(rows, strata_cols)
+        _warn_small_strata(counts)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        result.table.to_csv(output, index=False)
+        write_table(result.table, output)
         if hyper_out is not None:
             hyper = result.prior.to_dict()
             if result.fit is not None:
