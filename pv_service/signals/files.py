@@ -24,7 +24,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .counts import MAX_STRATUM_LEVELS, PairCounts, SignalInputError, _run_starts, _small_int
+from .counts import MAX_STRATUM_LEVELS, PairCounts, SignalInputError, counts_from_sorted_cells
 
 REQUIRED_COLUMNS = ("report_id", "product", "event")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -190,14 +190,5 @@ def _pair_counts(con, strata: list[str], q: dict[str, str]) -> PairCounts:
     stratum_total[np.asarray(tot["sc"], dtype=np.int64)] = tot["n"]
 
     cell_pe = np.asarray(cells["pc"], dtype=np.int64) * n_ev + np.asarray(cells["ec"], dtype=np.int64)
-    cell_a = np.asarray(cells["a"], dtype=np.int64)
-    first = _run_starts(cell_pe)
-    starts = np.flatnonzero(first)
-    pair_pe = cell_pe[starts]
-    a = np.add.reduceat(cell_a, starts) if starts.size else np.zeros(0, dtype=np.int64)
-    return PairCounts(products=products, events=events, strata=strata_frame,
-                      pair_product=_small_int(pair_pe // n_ev, n_prod),
-                      pair_event=_small_int(pair_pe % n_ev, n_ev), a=a,
-                      product_margin=product_margin, event_margin=event_margin,
-                      stratum_total=stratum_total, cell_pair=np.cumsum(first, dtype=np.int64) - 1,
-                      cell_stratum=np.asarray(cells["sc"], dtype=np.int32), cell_a=cell_a)
+    return counts_from_sorted_cells(products, events, strata_frame, cell_pe, cells["sc"], cells["a"],
+                                    product_margin, event_margin, stratum_total)
