@@ -258,8 +258,16 @@ def _measures(counts: PairCounts, stages: _Stages, *, min_count: int, prior: _Pr
             "ic": ic.estimate, "ic025": ic.lower, "ic975": ic.upper,
             "ebgm": ebgm, "eb05": eb05, "eb95": eb95,
         }
-        table = pd.DataFrame({k: v if isinstance(v, pd.Series) else np.asarray(v)[keep]
-                              for k, v in columns.items()}, columns=list(OUTPUT_COLUMNS))
+        every = bool(keep.all())  # then the columns go in as they are: no copy of ~20 arrays
+
+        def column(v):
+            if isinstance(v, pd.Series):
+                return v
+            v = np.asarray(v)
+            return v if every else v[keep]
+        table = pd.DataFrame({k: column(v) for k, v in columns.items()}, columns=list(OUTPUT_COLUMNS),
+                             copy=False)
         for col in ("n", "n_product", "n_event", "n_total"):
-            table[col] = table[col].astype(np.int64)
+            if table[col].dtype != np.int64:
+                table[col] = table[col].astype(np.int64)
     return SignalResult(table, choice.fit, choice)
