@@ -73,13 +73,19 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
     if threads:
         config["threads"] = threads
     try:
-        # an in-memory database: tables and intermediates beyond memory_limit spill to
-        # temp_directory (a database file would pay for compressed writes up front)
-        con = duckdb.connect(":memory:", config=config)
+        # Without a limit an in-memory database (fastest). With one, a scratch database
+        # file, so that the deduplicated table itself can leave memory: in an in-memory
+        # database only intermediates spill, and 3e7 reports under 2 GB ran out of memory.
+        con = duckdb.connect(str(scratch / "count.duckdb") if memory_limit else ":memory:",
+                             config=config)
         try:
             return _count(con, path, list(strata), groups, unmapped, comparator, max_stratum_levels)
         finally:
             con.close()
+    except duckdb.OutOfMemoryException as exc:
+        raise SignalInputError(f"counting {path} ran out of memory"
+                               f"{f' (limit {memory_limit})' if memory_limit else ''}: give a larger "
+                               f"--memory-limit; {str(exc).splitlines()[0]}") from None
     except duckdb.Error as exc:
         raise SignalInputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
     finally:
