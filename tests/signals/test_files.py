@@ -91,3 +91,8 @@ def test_cli_reads_parquet_writes_parquet_under_a_memory_cap(tmp_path, caers_fil
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_csv(via_csv, keep_default_na=False,
                                                                      na_values=[""]), rtol=1e-12,
                                   check_dtype=False)
+
+
+def test_too_small_a_memory_limit_is_a_clear_error(caers_files):
+    with pytest.raises(SignalInputError, match=r"ran out of memory \(limit 1MB\): give a larger --memory-limit"):
+        count_file(caers_files / "caers.parquet", memory_limit="1MB")
