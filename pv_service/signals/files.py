@@ -76,8 +76,12 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
         # Without a limit an in-memory database (fastest). With one, a scratch database
         # file, so that the deduplicated table itself can leave memory: in an in-memory
         # database only intermediates spill, and 3e7 reports under 2 GB ran out of memory.
-        con = duckdb.connect(str(scratch / "count.duckdb") if memory_limit else ":memory:",
-                             config=config)
+        try:
+            con = duckdb.connect(str(scratch / "count.duckdb") if memory_limit else ":memory:",
+                                 config=config)
+        except duckdb.Error as exc:
+            raise SignalInputError(f"memory limit {memory_limit!r} not understood (e.g. 3GB, 500MB): "
+                                   f"{str(exc).splitlines()[0]}") from None
         try:
             return _count(con, path, list(strata), groups, unmapped, comparator, max_stratum_levels)
         finally:

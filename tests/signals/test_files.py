@@ -96,3 +96,5 @@ def test_cli_reads_parquet_writes_parquet_under_a_memory_cap(tmp_path, caers_fil
 def test_too_small_a_memory_limit_is_a_clear_error(caers_files):
     with pytest.raises(SignalInputError, match=r"ran out of memory \(limit 1MB\): give a larger --memory-limit"):
         count_file(caers_files / "caers.parquet", memory_limit="1MB")
+    with pytest.raises(SignalInputError, match="memory limit 'lots' not understood"):
+        count_file(caers_files / "caers.parquet", memory_limit="lots")
