@@ -11,6 +11,14 @@ refinement on all data, against the final one).
     python bench/signals.py                 # 1e5 and 1e6 reports
     python bench/signals.py --with-10m      # also 1e7
     python bench/signals.py --sizes 1e6 --strata sex
+    python bench/signals.py --input parquet --sizes 1e6 1e7 3e7   # counted out of core by DuckDB
+    python bench/signals.py --spread narrow ...   # relative risks narrowly spread around 1
+
+``--input parquet`` writes the rows to a Parquet file (dictionary-encoded, as FAERS
+extracts would be stored) and times ``signals compute``'s path: DuckDB counting over the
+file, then the same measures; only pair counts come into numpy. CPU seconds (user +
+system of the process, all threads) are reported beside wall time because the machine
+is shared.
 """
 from __future__ import annotations
 
@@ -42,35 +50,67 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
-def generate_step(n_reports: int, seed: int, path: Path) -> dict:
+SPREADS = {"wide": 0.6, "narrow": 0.05}  # class_sigma of synth_reports
+
+
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def generate_step(n_reports: int, seed: int, path: Path, spread: str) -> dict:
     from synth_reports import generate
     t0 = time.perf_counter()
-    data = generate(n_reports, seed=seed)
+    data = generate(n_reports, seed=seed, class_sigma=SPREADS[spread])
     seconds = time.perf_counter() - t0
-    np.savez(path, report=data.report, product=data.product, event=data.event, sex=data.sex,
-             product_names=data.product_names, event_names=data.event_names)
+    if path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        def dictionary(codes, names):
+            return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names.astype(str)))
+        pq.write_table(pa.table({
+            "report_id": pa.array(data.report, pa.int64()),
+            "product": dictionary(data.product, data.product_names),
+            "event": dictionary(data.event, data.event_names),
+            "sex": dictionary(data.sex.astype(np.int32), data.SEXES),
+        }), path, row_group_size=1 << 20)
+    else:
+        np.savez(path, report=data.report, product=data.product, event=data.event, sex=data.sex,
+                 product_names=data.product_names, event_names=data.event_names)
     data.truth.to_csv(path.with_suffix(".truth.csv"), index=False)
     return {"generate_s": seconds, "rows": int(data.report.shape[0])}
 
 
-def compute_step(path: Path, strata: list[str]) -> dict:
-    from pv_service.signals import compute_signals
+def compute_step(path: Path, strata: list[str], memory_limit: str | None) -> dict:
+    from pv_service.signals import compute_from_counts, compute_signals
+    from pv_service.signals.files import count_file
     from pv_service.signals.mgps import neg_log_likelihood, posterior_scores
 
-    t0 = time.perf_counter()
-    z = np.load(path)
-    rows = pd.DataFrame({
-        "report_id": z["report"],
-        "product": pd.Categorical.from_codes(z["product"], z["product_names"]),
-        "event": pd.Categorical.from_codes(z["event"], z["event_names"]),
-        "sex": pd.Categorical.from_codes(z["sex"], np.array(["F", "M", "U"])),
-    })
-    load_s = time.perf_counter() - t0
-    rss_before = _peak_rss_mb()
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    table, fit = compute_signals(rows, strata=strata, timings=timings, progress=False)
+    if path.suffix == ".parquet":
+        load_s, rss_before = 0.0, _peak_rss_mb()
+        t0, c0 = time.perf_counter(), _cpu_s()
+        counts = count_file(path, strata=strata, memory_limit=memory_limit)
+        timings["count"] = time.perf_counter() - t0
+        timings["cpu:count"] = _cpu_s() - c0
+        table, fit, choice = compute_from_counts(counts, timings=timings, progress=False)
+        del counts
+    else:
+        t0 = time.perf_counter()
+        z = np.load(path)
+        rows = pd.DataFrame({
+            "report_id": z["report"],
+            "product": pd.Categorical.from_codes(z["product"], z["product_names"]),
+            "event": pd.Categorical.from_codes(z["event"], z["event_names"]),
+            "sex": pd.Categorical.from_codes(z["sex"], np.array(["F", "M", "U"])),
+        })
+        load_s = time.perf_counter() - t0
+        rss_before = _peak_rss_mb()
+        t0, c0 = time.perf_counter(), _cpu_s()
+        table, fit, choice = compute_signals(rows, strata=strata, timings=timings, progress=False)
     total_s = time.perf_counter() - t0
+    cpu_s = _cpu_s() - c0
     peak = _peak_rss_mb()
 
     truth = pd.read_csv(path.with_suffix(".truth.csv"))
@@ -92,7 +132,8 @@ def compute_step(path: Path, strata: list[str]) -> dict:
         }
 
     squash = None
-    if fit.squashed:
+    if fit is not None and fit.squashed and not fit.prior.point_masses and choice.source == "fitted" \
+            and any(s.converged and s.in_bounds for s in fit.starts):
         # accuracy of squashing: best estimate on squashed points vs final refined one
         accepted = [s for s in fit.starts if s.converged and s.in_bounds]
         sq = min(accepted, key=lambda s: s.neg_log_likelihood).estimate.canonical()
@@ -106,36 +147,66 @@ def compute_step(path: Path, strata: list[str]) -> dict:
                   "eb05_max_rel_diff": float(rel.max()), "eb05_median_rel_diff": float(np.median(rel)),
                   "eb05_ge2_changed": int((flag_final != flag_sq).sum())}
     return {
-        "load_s": load_s, "total_s": total_s, "stages_s": timings, "peak_rss_mb": peak,
+        "load_s": load_s, "total_s": total_s, "cpu_s": cpu_s, "stages_s": timings, "peak_rss_mb": peak,
         "rss_after_load_mb": rss_before, "pairs": len(table), "reports": int(table["n_total"].iloc[0]),
-        "fit": {k: v for k, v in fit.to_dict().items() if k != "starts"},
+        "fit": {k: v for k, v in choice.to_dict().items() if k != "starts"},
         "detection": detection, "squash": squash,
     }
 
 
-def run_size(n_reports: int, seed: int, strata: list[str], workdir: Path) -> dict:
-    path = workdir / f"synth_{n_reports}_{seed}.npz"
-    env = {**os.environ}
+def _data_path(workdir: Path, n_reports: int, seed: int, spread: str, source: str) -> Path:
+    return workdir / f"synth_{n_reports}_{seed}_{spread}.{'parquet' if source == 'parquet' else 'npz'}"
+
+
+def generate_only(n_reports: int, seed: int, workdir: Path, source: str, spread: str) -> None:
+    path = _data_path(workdir, n_reports, seed, spread, source)
     gen = json.loads(subprocess.run(
         [sys.executable, __file__, "--child-generate", str(n_reports), "--seed", str(seed),
-         "--path", str(path)], check=True, capture_output=True, text=True, env=env).stdout)
+         "--path", str(path), "--spread", spread], check=True, capture_output=True, text=True).stdout)
+    path.with_suffix(".gen.json").write_text(json.dumps(gen))
+
+
+def run_size(n_reports: int, seed: int, strata: list[str], workdir: Path, *, source: str = "memory",
+             spread: str = "wide", memory_limit: str | None = None, keep: bool = False) -> dict:
+    path = _data_path(workdir, n_reports, seed, spread, source)
+    env = {**os.environ}
+    meta = path.with_suffix(".gen.json")
+    if keep and path.exists() and meta.exists():  # generated earlier with --keep-data
+        gen = json.loads(meta.read_text())
+    else:
+        gen = json.loads(subprocess.run(
+            [sys.executable, __file__, "--child-generate", str(n_reports), "--seed", str(seed),
+             "--path", str(path), "--spread", spread], check=True, capture_output=True, text=True,
+            env=env).stdout)
+        meta.write_text(json.dumps(gen))
+    if path.suffix == ".parquet":
+        gen["file_mb"] = path.stat().st_size / 1e6
     cmd = [sys.executable, __file__, "--child-compute", "--path", str(path)]
     if strata:
         cmd += ["--strata", *strata]
+    if memory_limit:
+        cmd += ["--memory-limit", memory_limit]
     res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout)
-    path.unlink(missing_ok=True)
-    path.with_suffix(".truth.csv").unlink(missing_ok=True)
-    return {"n_reports": n_reports, "strata": strata, **gen, **res}
+    if not keep:
+        for p in (path, path.with_suffix(".truth.csv"), meta):
+            p.unlink(missing_ok=True)
+    return {"n_reports": n_reports, "strata": strata, "input": source, "spread": spread, **gen, **res}
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| reports | rows | pairs | strata | total s | count s | frequentist s | MGPS fit s | posterior s | peak RSS MB |",
-             "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["Stage columns: wall / CPU seconds (CPU: user + system, all threads).", "",
+             "| reports | input | spread | rows | pairs | strata | total wall s | total CPU s | count | frequentist "
+             "| MGPS fit | posterior | table | peak RSS MB | prior |",
+             "|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
         st = r["stages_s"]
-        lines.append(f"| {r['n_reports']:,} | {r['rows']:,} | {r['pairs']:,} | {','.join(r['strata']) or '-'} "
-                     f"| {r['total_s']:.1f} | {st.get('count', 0):.1f} | {st.get('frequentist', 0):.1f} "
-                     f"| {st.get('mgps_fit', 0):.1f} | {st.get('posterior', 0):.1f} | {r['peak_rss_mb']:.0f} |")
+
+        def cell(name):
+            return f"{st.get(name, 0):.2f} / {st.get('cpu:' + name, 0):.2f}"
+        lines.append(f"| {r['n_reports']:,} | {r['input']} | {r['spread']} | {r['rows']:,} | {r['pairs']:,} "
+                     f"| {','.join(r['strata']) or '-'} | {r['total_s']:.2f} | {r['cpu_s']:.2f} "
+                     f"| {cell('count')} | {cell('frequentist')} | {cell('mgps_fit')} | {cell('posterior')} "
+                     f"| {cell('table')} | {r['peak_rss_mb']:.0f} | {r['fit']['summary']} |")
     lines += ["", "| reports | rule | recall | recall RR=2/3/5/10 | FPR | flagged |", "|---:|---|---:|---|---:|---:|"]
     for r in results:
         for name, d in r["detection"].items():
@@ -151,6 +222,14 @@ def main() -> None:
     parser.add_argument("--with-10m", action="store_true", help="also run 1e7 reports")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--strata", nargs="*", default=[])
+    parser.add_argument("--input", choices=["memory", "parquet"], default="memory",
+                        help="rows as a DataFrame in memory, or a Parquet file counted by DuckDB")
+    parser.add_argument("--spread", choices=sorted(SPREADS), default="wide",
+                        help="spread of true reporting ratios (narrow: around 1, sigma 0.05)")
+    parser.add_argument("--memory-limit", help="DuckDB memory cap for --input parquet, e.g. 3GB")
+    parser.add_argument("--keep-data", action="store_true",
+                        help="keep generated inputs in bench/out and reuse them on the next run")
+    parser.add_argument("--generate-only", action="store_true", help="with --keep-data: only generate")
     parser.add_argument("--json-out", type=Path, default=HERE / "out" / "signals.json")
     parser.add_argument("--child-generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-compute", action="store_true", help=argparse.SUPPRESS)
@@ -158,10 +237,10 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.child_generate:
-        print(json.dumps(generate_step(args.child_generate, args.seed, args.path)))
+        print(json.dumps(generate_step(args.child_generate, args.seed, args.path, args.spread)))
         return
     if args.child_compute:
-        print(json.dumps(compute_step(args.path, args.strata)))
+        print(json.dumps(compute_step(args.path, args.strata, args.memory_limit)))
         return
 
     sizes = [int(s) for s in args.sizes] + ([10_000_000] if args.with_10m else [])
@@ -170,18 +249,26 @@ def main() -> None:
     results = []
     for n in sizes:
         print(f"running {n:,} reports ...", file=sys.stderr, flush=True)
-        results.append(run_size(n, args.seed, list(args.strata), workdir))
+        if args.generate_only:
+            generate_only(n, args.seed, workdir, args.input, args.spread)
+            continue
+        results.append(run_size(n, args.seed, list(args.strata), workdir, source=args.input,
+                                spread=args.spread, memory_limit=args.memory_limit, keep=args.keep_data))
         r = results[-1]
         print(f"  total {r['total_s']:.1f} s, peak {r['peak_rss_mb']:.0f} MB, fit: "
-              f"{r['fit']['message']}", file=sys.stderr, flush=True)
+              f"{r['fit']['summary']}", file=sys.stderr, flush=True)
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(results, indent=2, default=float))
     print(markdown(results))
     for r in results:
         f = r["fit"]
-        print(f"\n{r['n_reports']:,} reports: prior alpha1={f['alpha1']:.4g} beta1={f['beta1']:.4g} "
-              f"alpha2={f['alpha2']:.4g} beta2={f['beta2']:.4g} p={f['p']:.4g}, logL={f['log_likelihood']:.2f}, "
-              f"converged={f['converged']}, fit points={f['n_points']:,} (squashed={f['squashed']})")
+        comps = ", ".join(f"{k}={f[k]:.4g}" if isinstance(f.get(k), float) else f"{k}={f.get(k)}"
+                          for k in ("alpha1", "beta1", "alpha2", "beta2", "p", "mean1", "mean2"))
+        ll = f.get("log_likelihood")
+        fitinfo = f.get("fit") or {}
+        print(f"\n{r['n_reports']:,} reports ({r['input']}, {r['spread']}): {f['summary']}; {comps}, "
+              f"logL={ll if ll is None else round(ll, 2)}, fit points={fitinfo.get('n_points')} "
+              f"(squashed={fitinfo.get('squashed')})")
         if r["squash"]:
             s = r["squash"]
             print(f"  squashing: logL gain of refinement {s['delta_loglik']:.3f}; EB05 rel. diff "

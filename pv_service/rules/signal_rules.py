@@ -79,6 +79,26 @@ class Reopen(RuleModel):
     dme_any_new_case: bool = True
 
 
+class MgpsPrior(RuleModel):
+    """A prior for the nightly MGPS run: inline hyperparameters (as HYPER.json holds
+    them) or a stored run's prior. ``use: always`` skips the fit; ``use: fallback``
+    applies it only when the fit is not identifiable (see pv_service/signals/priors.py)."""
+    use: Literal["always", "fallback"] = "fallback"
+    hyperparameters: dict[str, float | int | list[int] | None] | None = None
+    run: int | None = Field(default=None, ge=1)
+
+    def issues(self) -> list[Issue]:
+        if (self.hyperparameters is None) == (self.run is None):
+            return [((), "give exactly one of `hyperparameters` or `run`")]
+        if self.hyperparameters is not None:
+            from pv_service.signals.mgps import Prior  # pure module: no cycle, no I/O
+            try:
+                Prior.from_dict(dict(self.hyperparameters), where="hyperparameters")
+            except ValueError as exc:
+                return [(("hyperparameters",), str(exc))]
+        return []
+
+
 class SignalRules(RuleModel):
     strata: tuple[str, ...] = ()
     min_count: int = Field(default=3, ge=1)
@@ -90,9 +110,12 @@ class SignalRules(RuleModel):
     # The MedDRA levels of the nightly run; levels above PT run when a dictionary is loaded.
     levels: tuple[LevelRule, ...] = (LevelRule(level="pt"),)
     reopen: Reopen
+    mgps_prior: MgpsPrior | None = None
 
     def issues(self) -> list[Issue]:
         out: list[Issue] = []
+        if self.mgps_prior is not None:
+            out += [(("mgps_prior", *loc), msg) for loc, msg in self.mgps_prior.issues()]
         for i, s in enumerate(self.strata):
             if s not in STRATA:
                 out.append((("strata", i), f"unknown stratum {s!r}; one of {list(STRATA)}"))

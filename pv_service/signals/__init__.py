@@ -4,7 +4,10 @@ Pure statistics: numpy, scipy and pandas only, no web or database imports.
 
 * :mod:`.counts` - pair counts and marginals from report rows or pre-aggregated counts;
 * :mod:`.measures` - PRR, ROR, chi-square, IC and their Mantel-Haenszel versions;
-* :mod:`.mgps` - DuMouchel's gamma-Poisson shrinker (hyperparameter fit, EBGM, EB05/95);
+* :mod:`.mgps` - DuMouchel's gamma-Poisson shrinker (hyperparameter fit, inside the
+  parameter space or on its boundary with a point-mass component; EBGM, EB05/95);
+* :mod:`.priors` - which prior a run uses and why (the documented fallback order);
+* :mod:`.files` - pair counts straight from CSV/Parquet files, out of core (DuckDB);
 * :mod:`.compute` - the orchestration returning one table of all measures;
 * :mod:`.cli` - the analyst command ``signals compute``.
 """

@@ -1,10 +1,14 @@
-"""Analyst CLI: ``pv-service signals compute INPUT.csv -o OUT.csv ...``.
+"""Analyst CLI: ``pv-service signals compute INPUT.csv|INPUT.parquet -o OUT.csv ...``.
+
+The input file is counted out of core by DuckDB (:mod:`.files`); only the pair counts
+come into memory, so inputs far larger than RAM (FAERS-sized) can be analysed.
 
 Mount with ``main_app.add_typer(signals_cli.app, name="signals")``; also runs as
 ``python -m pv_service.signals.cli compute ...``.
 
-Exit codes: 0 success (also when the MGPS fit did not converge: the EB columns are
-then empty, HYPER.json says ``"converged": false`` and a warning goes to stderr);
+Exit codes: 0 success (also when no MGPS prior could be had: the EB columns are then
+empty, HYPER.json says ``"converged": false`` with the reason, and a warning goes to
+stderr; which prior was used, and why, is always printed on stderr);
 2 unusable input (missing file, missing columns, no rows, bad strata, bad group file),
 with a one-line message on stderr and no traceback.
 
@@ -28,9 +32,11 @@ import typer
 from pv_service.rules.loader import read_rule_file
 from pv_service.rules.marked_yaml import YamlProblem, load_marked
 
-from .compute import compute_signals
-from .counts import MAX_STRATUM_LEVELS, SignalInputError, invert_groups
+from .compute import compute_from_counts
+from .counts import MAX_STRATUM_LEVELS, PairCounts, SignalInputError, invert_groups
+from .files import PARQUET_SUFFIXES, count_file
 from .levels import Level, cli_distribution, compute_at_level
+from .mgps import Prior
 
 app = typer.Typer(help="Disproportionality analysis of spontaneous reports.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -58,32 +64,30 @@ def _split(values: list[str] | None) -> list[str]:
 
 
 def read_rows(path: Path, strata: list[str]) -> pd.DataFrame:
-    """Read the input CSV as text (so ids such as 007 keep their zeros and names such
-    as "NA" stay names); only empty fields count as missing."""
+    """The input rows in memory, as text (so ids such as 007 keep their zeros and names such
+    as "NA" stay names; only empty fields count as missing): the MedDRA level route maps
+    each row's PT to its terms at the level, so it needs the rows, not only their counts."""
     if not path.is_file():
         raise SignalInputError(f"input file not found: {path}")
     try:
-        rows = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            rows = pd.read_parquet(path).astype("string").replace("", pd.NA)
+        else:
+            rows = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         raise SignalInputError(f"input file is empty: {path}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SignalInputError(f"cannot parse {path} as CSV: {exc}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise SignalInputError(f"cannot read {path}: {exc}") from None
     missing = [c for c in (*REQUIRED_COLUMNS, *strata) if c not in rows.columns]
     if missing:
         raise SignalInputError(
             f"{path} lacks column(s) {', '.join(missing)} (has: {', '.join(map(str, rows.columns))})")
     if len(rows) == 0:
         raise SignalInputError(f"{path} has a header but no rows")
-    for col in REQUIRED_COLUMNS:
+    for col in (*REQUIRED_COLUMNS, *strata):
         n_missing = int(rows[col].isna().sum())
         if n_missing:
             raise SignalInputError(f"column '{col}' is empty on {n_missing} row(s)")
-    for col in strata:
-        n_missing = int(rows[col].isna().sum())
-        if n_missing:
-            raise SignalInputError(
-                f"stratum column '{col}' is empty on {n_missing} row(s); code unknown values "
-                "explicitly (e.g. 'unknown') or drop the column")
     return rows
 
 
@@ -114,12 +118,37 @@ def read_groups(path: Path) -> dict[str, list[str]]:
     return invert_groups(data)
 
 
-def _warn_small_strata(rows: pd.DataFrame, strata: list[str]) -> None:
-    sizes = rows.drop_duplicates("report_id").groupby(strata, observed=True).size()
-    small = sizes[sizes < SMALL_STRATUM]
-    if len(small):
-        typer.echo(f"warning: {len(small)} stratum/strata have fewer than {SMALL_STRATUM} "
+def read_prior(path: Path) -> Prior:
+    """A prior from JSON as ``--hyper-out`` writes it (alpha1, beta1, alpha2, beta2, p;
+    a point-mass component as ``mean1``/``mean2`` listed in ``point_masses``)."""
+    if not path.is_file():
+        raise SignalInputError(f"prior file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SignalInputError(f"{path} is not JSON: {exc}") from None
+    if isinstance(data, dict) and data.get("converged") is False:
+        raise SignalInputError(f"{path} holds no usable prior (the run it came from had none: "
+                               f"{data.get('reason') or data.get('message') or 'not converged'})")
+    try:
+        return Prior.from_dict(data, where=str(path))
+    except ValueError as exc:
+        raise SignalInputError(str(exc)) from None
+
+
+def _warn_small_strata(counts: PairCounts) -> None:
+    small = int((counts.stratum_total < SMALL_STRATUM).sum())
+    if small:
+        typer.echo(f"warning: {small} stratum/strata have fewer than {SMALL_STRATUM} "
                    "reports; their expected counts are unstable", err=True)
+
+
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    """The measures table as CSV, or as Parquet when the name ends in .parquet/.pq."""
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        table.to_parquet(path, index=False)
+    else:
+        table.to_csv(path, index=False)
 
 
 def _jsonable(obj):
@@ -139,9 +168,10 @@ def _jsonable(obj):
 
 @app.command("compute")
 def compute(
-    input_csv: Annotated[Path, typer.Argument(metavar="INPUT.csv",
-                                              help="CSV with report_id, product, event [, strata].")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output CSV of measures.")],
+    input_csv: Annotated[Path, typer.Argument(
+        metavar="INPUT", help="CSV (or .parquet/.pq) with report_id, product, event [, strata].")],
+    output: Annotated[Path, typer.Option("-o", "--output",
+                                         help="Output of measures: CSV, or Parquet if named .parquet.")],
     strata: Annotated[Optional[list[str]], typer.Option(
         "--strata", help="Stratum column (repeat, or comma-separate).")] = None,
     min_count: Annotated[int, typer.Option("--min-count", min=1,
@@ -167,6 +197,12 @@ def compute(
         "--meddra", help="MedDRA ASCII distribution directory to count with.")] = None,
     meddra_version: Annotated[Optional[str], typer.Option(
         "--meddra-version", help="Count with this version loaded in the database instead.")] = None,
+    prior: Annotated[Optional[Path], typer.Option(
+        "--prior", help="Use this MGPS prior (JSON as --hyper-out writes it) instead of fitting one.")] = None,
+    fallback_prior: Annotated[Optional[Path], typer.Option(
+        "--fallback-prior", help="MGPS prior to use only when the fit is not identifiable.")] = None,
+    memory_limit: Annotated[Optional[str], typer.Option(
+        "--memory-limit", help="Cap on the counting engine's memory, e.g. 3GB (it spills to disk beyond).")] = None,
 ) -> None:
     """Compute PRR, ROR, IC and MGPS (EBGM, EB05, EB95) for every product-event pair."""
     strata_cols = _split(strata)
@@ -177,36 +213,41 @@ def compute(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     try:
-        rows = read_rows(input_csv, strata_cols)
+        priors = {"prior": read_prior(prior) if prior is not None else None,
+                  "prior_origin": prior.name if prior is not None else None,
+                  "fallback_prior": read_prior(fallback_prior) if fallback_prior is not None else None,
+                  "fallback_origin": fallback_prior.name if fallback_prior is not None else None}
         dictionary = cli_distribution(meddra, meddra_version, at)
         if dictionary is not None:
             if groups is not None:
                 raise SignalInputError("--groups counts PT-name groups; it does not combine with a MedDRA level")
-            result = compute_at_level(rows, dictionary, at, strata=strata_cols, comparator=_split(comparator) or None,
-                                      max_stratum_levels=max_strata_levels, min_count=min_count,
-                                      truncation=truncation, progress=progress)
+            result = compute_at_level(read_rows(input_csv, strata_cols), dictionary, at, strata=strata_cols,
+                                      comparator=_split(comparator) or None, max_stratum_levels=max_strata_levels,
+                                      min_count=min_count, truncation=truncation, progress=progress, **priors)
         else:
             term_groups = read_groups(groups) if groups is not None else None
-            result = compute_signals(rows, strata=strata_cols, groups=term_groups,
-                                     comparator=_split(comparator) or None, min_count=min_count,
-                                     truncation=truncation, max_stratum_levels=max_strata_levels,
-                                     progress=progress)
+            counts = count_file(input_csv, strata=strata_cols, groups=term_groups,
+                                comparator=_split(comparator) or None,
+                                max_stratum_levels=max_strata_levels, memory_limit=memory_limit)
+            result = compute_from_counts(counts, min_count=min_count, truncation=truncation,
+                                         progress=progress, **priors)
     except SignalInputError as exc:
         raise _fail(str(exc)) from None
     if strata_cols:
-        _warn_small_strata(rows, strata_cols)
+        _warn_small_strata(counts)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        result.table.to_csv(output, index=False)
-        if hyper_out is not None and result.fit is not None:
+        write_table(result.table, output)
+        if hyper_out is not None:
+            hyper = result.prior.to_dict()
+            if result.fit is not None:
+                hyper["starts"] = result.fit.to_dict()["starts"]
             hyper_out.parent.mkdir(parents=True, exist_ok=True)
-            hyper_out.write_text(json.dumps(_jsonable(result.fit.to_dict()), indent=2) + "\n",
-                                 encoding="utf-8")
+            hyper_out.write_text(json.dumps(_jsonable(hyper), indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
         raise _fail(f"cannot write output: {exc}") from None
-    if result.fit is not None and not result.fit.converged:
-        typer.echo(f"warning: MGPS fit did not converge ({result.fit.message}); "
-                   "ebgm/eb05/eb95 left empty", err=True)
+    typer.echo(("warning: " if result.prior.prior is None else "MGPS: ") + result.prior.summary,
+               err=True)
     n_pairs = len(result.table)
     n_flag = int(np.sum(result.table["eb05"].to_numpy() >= 2)) if n_pairs else 0
     typer.echo(f"{n_pairs} pairs written to {output} ({n_flag} with EB05 >= 2)", err=True)

@@ -347,11 +347,23 @@ def counts_from_stratum_table(product: Sequence | np.ndarray | pd.Series,
     cell_key_sorted = cell_key[observed][order]
     if (cell_key_sorted[1:] == cell_key_sorted[:-1]).any():
         raise SignalInputError("the same (product, event, stratum) appears on more than one row")
-    cell_a = a[observed][order]
-    pair_key = cell_key_sorted // n_strata
-    first = _run_starts(pair_key)
+    return counts_from_sorted_cells(products, events, strata_frame, cell_key_sorted // n_strata,
+                                    cell_key_sorted % n_strata, a[observed][order],
+                                    product_margin, event_margin, stratum_total)
+
+
+def counts_from_sorted_cells(products: np.ndarray, events: np.ndarray, strata_frame: pd.DataFrame,
+                             cell_pe: np.ndarray, cell_stratum: np.ndarray, cell_a: np.ndarray,
+                             product_margin: np.ndarray, event_margin: np.ndarray,
+                             stratum_total: np.ndarray) -> PairCounts:
+    """:class:`PairCounts` from non-zero (pair, stratum) cells sorted by pair code
+    ``cell_pe = product code * len(events) + event code``, with the margins already built."""
+    n_prod, n_ev = len(products), len(events)
+    cell_pe = np.asarray(cell_pe, dtype=np.int64)
+    cell_a = np.asarray(cell_a, dtype=np.int64)
+    first = _run_starts(cell_pe)
     starts = np.flatnonzero(first)
-    pair_pe = pair_key[starts]
+    pair_pe = cell_pe[starts]
     pair_a = np.add.reduceat(cell_a, starts) if starts.size else np.zeros(0, dtype=np.int64)
     return PairCounts(products=products, events=events, strata=strata_frame,
                       pair_product=_small_int(pair_pe // n_ev, n_prod),
@@ -359,7 +371,7 @@ def counts_from_stratum_table(product: Sequence | np.ndarray | pd.Series,
                       a=pair_a.astype(np.int64), product_margin=product_margin,
                       event_margin=event_margin, stratum_total=stratum_total,
                       cell_pair=np.cumsum(first, dtype=np.int64) - 1,
-                      cell_stratum=(cell_key_sorted % n_strata).astype(np.int32), cell_a=cell_a)
+                      cell_stratum=np.asarray(cell_stratum).astype(np.int32), cell_a=cell_a)
 
 
 def _margin_from_rows(item: np.ndarray, stratum: np.ndarray, value: np.ndarray, n_items: int,

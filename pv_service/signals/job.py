@@ -22,8 +22,9 @@ from pv_service.rules.signal_rules import SignalRules
 from pv_service.signals.detection import flag_pairs, should_reopen
 from pv_service.signals.hierarchy import analysis_version, designated_groups, pts_by_term
 from pv_service.signals.levels import Level
-from pv_service.signals.models import MEASURE_COLUMNS, SignalPair
-from pv_service.signals.runs import run_signals
+from pv_service.signals.mgps import Prior
+from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
+from pv_service.signals.runs import run_signals, stored_prior
 
 SUSPECT_ROLES = ("suspect", "interacting")
 
@@ -190,6 +191,22 @@ def _levels(sr: SignalRules, meddra_version: str | None) -> tuple[list[Level], l
     return [lv for lv in levels if not lv.needs_dictionary], [lv.label for lv in levels if lv.needs_dictionary]
 
 
+def configured_prior(session: Session, sr: SignalRules) -> tuple[Prior | None, str | None, str]:
+    """The prior `mgps_prior` in alerts/signal_rules.yaml names: (prior, origin, problem).
+    A named run that is missing or had no prior is a problem, not a crash: the run goes on
+    down the fallback order and records why."""
+    cfg = sr.mgps_prior
+    if cfg is None:
+        return None, None, ""
+    if cfg.hyperparameters is not None:
+        return Prior.from_dict(dict(cfg.hyperparameters)), "alerts/signal_rules.yaml", ""
+    run = session.get(SignalRun, cfg.run)
+    prior = stored_prior(run) if run is not None else None
+    if prior is None:
+        return None, None, f"configured prior run {cfg.run} {'has no prior' if run else 'does not exist'}"
+    return prior, f"run {cfg.run} (alerts/signal_rules.yaml)", ""
+
+
 def signal_detection(session: Session, now: dt.datetime, rules: Rules) -> dict:
     """Statistics over all reports (or per modality, as the rules' comparator says) at every configured
     level, a designated-medical-event group run, then alerts."""
@@ -198,6 +215,8 @@ def signal_detection(session: Session, now: dt.datetime, rules: Rules) -> dict:
     version = analysis_version(conn, None)
     groups, group_problems = designated_groups(conn, sr.designated_medical_events, version)
     levels, skipped = _levels(sr, version)
+    prior, origin, problem = configured_prior(session, sr)
+    always = sr.mgps_prior is not None and sr.mgps_prior.use == "always"
     rows = case_rows(session)
     if sr.comparator == "same_modality":
         backgrounds = [sorted(codes["product"].unique()) for _, codes in rows.groupby("modality")]
@@ -208,8 +227,16 @@ def signal_detection(session: Session, now: dt.datetime, rules: Rules) -> dict:
     for scope in backgrounds:
         pt_run = None
         for lv in levels:
-            run = run_signals(session, now, strata=sr.strata, level=lv, meddra_version=version, product_scope=scope)
-            pt_run = run if lv.level == "pt" else pt_run
+            if lv.level == "pt":  # a configured prior describes preferred-term pairs: the PT run uses it
+                run = run_signals(session, now, strata=sr.strata, level=lv, meddra_version=version,
+                                  product_scope=scope, prior=prior if always else None, prior_origin=origin,
+                                  fallback_prior=None if always else prior, fallback_origin=origin)
+                if run is not None and problem:
+                    run.hyperparameters = {**run.hyperparameters, "configured_prior_problem": problem}
+                pt_run = run
+            else:
+                run = run_signals(session, now, strata=sr.strata, level=lv, meddra_version=version,
+                                  product_scope=scope)
             frames[lv.label].append(_pairs_frame(session, run.id if run else None).assign(run_id=run.id if run else None))
             run_ids += [run.id] if run else []
         group_run = run_signals(session, now, strata=sr.strata, groups=groups, meddra_version=version,

@@ -163,7 +163,7 @@ def compute_at_level(rows: pd.DataFrame, dist: Distribution, level: Level, *, st
     names = level_names(dist, level)
     table = result.table
     table.insert(table.columns.get_loc("event") + 1, "event_name", table["event"].map(names))
-    return SignalResult(table, result.fit)
+    return SignalResult(table, result.fit, result.prior)
 
 
 def cli_distribution(directory: Path | None, version: str | None, level: Level) -> Distribution | None:

@@ -37,14 +37,29 @@ estimate maximises the real likelihood.
 """
 from __future__ import annotations
 
+import functools
+import math
 import warnings
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
+from threadpoolctl import threadpool_limits
 
 TRUNCATIONS = ("mixture", "component")
+
+
+def _one_blas_thread(func):
+    """Run with one BLAS thread. The fit's dot products over 1e5-1e6 points gain nothing
+    from more, and idle OpenBLAS threads spin: on a shared 2-core machine they made the
+    1M-report fit take 6.4 CPU seconds instead of 1.6 (measured, see docs/benchmarks.md)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with threadpool_limits(limits=1, user_api="blas"):
+            return func(*args, **kwargs)
+    return wrapper
 
 #: Starting points (alpha1, beta1, alpha2, beta2, P): DuMouchel's 1999 default first,
 #: then the others used in openEBGM's posterior-calculation vignette, then two with a
@@ -76,13 +91,21 @@ _GRAD_TOL = 1e-6  # on the mean log-likelihood per pair, in transformed coordina
 
 @dataclass(frozen=True)
 class Prior:
-    """Hyperparameters of the two-component gamma mixture prior (shape, rate)."""
+    """Hyperparameters of the two-component gamma mixture prior (shape, rate).
+
+    A component may be the limit of its gamma at a fixed mean as alpha, beta -> inf: a
+    point mass. Its ``alpha``/``beta`` are then ``inf`` and ``point1``/``point2`` holds
+    its location (build it with :meth:`from_means`). A one-component prior has
+    ``p = 1`` and both components equal (:meth:`single`).
+    """
 
     alpha1: float
     beta1: float
     alpha2: float
     beta2: float
     p: float
+    point1: float | None = None
+    point2: float | None = None
 
     def as_array(self) -> np.ndarray:
         return np.array([self.alpha1, self.beta1, self.alpha2, self.beta2, self.p])
@@ -92,12 +115,91 @@ class Prior:
         a1, b1, a2, b2, p = (float(x) for x in theta)
         return cls(a1, b1, a2, b2, p)
 
+    @classmethod
+    def from_means(cls, mean1: float, alpha1: float, mean2: float, alpha2: float, p: float) -> "Prior":
+        """Prior from each component's mean and shape; ``alpha = inf`` is a point mass."""
+        def comp(mean, alpha):
+            if math.isinf(alpha):
+                return math.inf, math.inf, float(mean)
+            return float(alpha), float(alpha) / float(mean), None
+        a1, b1, q1 = comp(mean1, alpha1)
+        a2, b2, q2 = comp(mean2, alpha2)
+        return cls(a1, b1, a2, b2, float(p), q1, q2)
+
+    @classmethod
+    def single(cls, alpha: float, beta: float) -> "Prior":
+        """A one-component gamma prior, written as two equal components with P = 1."""
+        return cls(float(alpha), float(beta), float(alpha), float(beta), 1.0)
+
+    @property
+    def is_single(self) -> bool:
+        return self.p == 1.0 and self.component(1) == self.component(2)
+
+    def component(self, i: int) -> tuple[float, float, float | None]:
+        """(alpha, beta, point) of component 1 or 2."""
+        return (self.alpha1, self.beta1, self.point1) if i == 1 else (self.alpha2, self.beta2, self.point2)
+
+    def is_point(self, i: int) -> bool:
+        return self.component(i)[2] is not None
+
+    def mean(self, i: int) -> float:
+        a, b, point = self.component(i)
+        return point if point is not None else a / b
+
+    @property
+    def point_masses(self) -> tuple[int, ...]:
+        return tuple(i for i in (1, 2) if self.is_point(i))
+
     def canonical(self) -> "Prior":
         """The same prior with the larger-mean component first (the components are
         exchangeable; this fixes the labelling for reports and comparisons)."""
-        if self.alpha1 / self.beta1 >= self.alpha2 / self.beta2:
+        if self.mean(1) >= self.mean(2):
             return self
-        return Prior(self.alpha2, self.beta2, self.alpha1, self.beta1, 1.0 - self.p)
+        return Prior(self.alpha2, self.beta2, self.alpha1, self.beta1, 1.0 - self.p,
+                     self.point2, self.point1)
+
+    def to_dict(self) -> dict:
+        """JSON-ready hyperparameters; a point mass has null alpha/beta and its mean."""
+        out: dict = {}
+        for i in (1, 2):
+            a, b, point = self.component(i)
+            out[f"alpha{i}"] = None if point is not None else a
+            out[f"beta{i}"] = None if point is not None else b
+        out["p"] = self.p
+        for i in (1, 2):
+            out[f"mean{i}"] = self.mean(i)
+        out["point_masses"] = list(self.point_masses)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "prior") -> "Prior":
+        """Read :meth:`to_dict` (or HYPER.json); raises ValueError naming the bad field."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected an object with alpha1, beta1, alpha2, beta2, p")
+        points = data.get("point_masses") or []
+        if not isinstance(points, list) or any(i not in (1, 2) for i in points):
+            raise ValueError(f"{where}: point_masses must list component numbers 1 and/or 2")
+
+        def number(key, positive=True):
+            v = data.get(key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                    or (positive and v <= 0):
+                raise ValueError(f"{where}: '{key}' must be a finite number" + (" > 0" if positive else ""))
+            return float(v)
+
+        p = number("p", positive=False)
+        if not 0.0 < p <= 1.0:
+            raise ValueError(f"{where}: 'p' must be in (0, 1]")
+        comps: list[tuple[float, float, float | None]] = []
+        for i in (1, 2):
+            if p == 1.0 and i == 2 and i not in points and data.get("alpha2") is None:
+                comps.append(comps[0])  # one-component prior written without component 2
+            elif i in points:
+                comps.append((math.inf, math.inf, number(f"mean{i}")))
+            else:
+                comps.append((number(f"alpha{i}"), number(f"beta{i}"), None))
+        (a1, b1, q1), (a2, b2, q2) = comps
+        return cls(a1, b1, a2, b2, p, q1, q2)
 
 
 @dataclass(frozen=True)
@@ -138,11 +240,11 @@ class MGPSFit:
 
     def to_dict(self) -> dict:
         """JSON-ready summary (HYPER.json)."""
-        out = {**asdict(self.prior), "log_likelihood": self.log_likelihood,
+        out = {**self.prior.to_dict(), "log_likelihood": self.log_likelihood,
                "converged": self.converged, "truncation": self.truncation,
                "n_pairs": self.n_pairs, "n_points": self.n_points, "squashed": self.squashed,
                "n_agree": self.n_agree, "message": self.message}
-        out["starts"] = [{"start": asdict(s.start), "estimate": asdict(s.estimate),
+        out["starts"] = [{"start": s.start.to_dict(), "estimate": s.estimate.to_dict(),
                           "neg_log_likelihood": s.neg_log_likelihood, "converged": s.converged,
                           "in_bounds": s.in_bounds, "iterations": s.iterations,
                           "message": s.message} for s in self.starts]
@@ -168,15 +270,32 @@ def _log1mexp(z: np.ndarray) -> np.ndarray:
     return np.where(z > -np.log(2.0), np.log(-np.expm1(z)), np.log1p(-np.exp(z)))
 
 
+def poisson_logpmf(n, mean, e) -> np.ndarray:
+    """log Poisson(n; mean * E): the marginal of N under a point-mass component, the
+    limit of :func:`nb_logpmf` as alpha, beta -> inf with alpha/beta = mean."""
+    n = np.asarray(n, dtype=np.float64)
+    m = mean * np.asarray(e, dtype=np.float64)
+    return special.xlogy(n, m) - m - special.gammaln(n + 1.0)
+
+
+def component_logpmf(prior: Prior, i: int, n, e) -> tuple[np.ndarray, np.ndarray]:
+    """(log f_i(n), log f_i(0)) for component i of the prior: negative binomial, or
+    Poisson for a point mass."""
+    alpha, beta, point = prior.component(i)
+    e = np.asarray(e, dtype=np.float64)
+    if point is not None:
+        return poisson_logpmf(n, point, e), -point * e
+    return nb_logpmf(n, alpha, beta, e), -alpha * np.log1p(e / beta)
+
+
 def log_marginal(prior: Prior, n, e, truncation: str | None = None) -> np.ndarray:
     """log P(N = n | E) under the mixture; zero-truncated when ``truncation`` is given."""
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
-    l1 = nb_logpmf(n, prior.alpha1, prior.beta1, e)
-    l2 = nb_logpmf(n, prior.alpha2, prior.beta2, e)
-    z1 = -prior.alpha1 * np.log1p(e / prior.beta1)  # log f1(0)
-    z2 = -prior.alpha2 * np.log1p(e / prior.beta2)
-    lp, lq = np.log(prior.p), np.log1p(-prior.p)
+    l1, z1 = component_logpmf(prior, 1, n, e)  # z = log f(0)
+    l2, z2 = component_logpmf(prior, 2, n, e)
+    with np.errstate(divide="ignore"):  # P = 1 (one component): log(1 - P) = -inf
+        lp, lq = np.log(prior.p), np.log1p(-prior.p)
     if truncation is None:
         return _logaddexp(lp + l1, lq + l2)
     if truncation == "component":
@@ -243,8 +362,16 @@ def _component_terms(n, e, log_e, n_index, gl, dg, alpha: float, beta: float):
 
 def _block(n, e, log_e, n_index, w, tables, a1, b1, a2, b2, p, truncation):
     """Weighted log-likelihood sum and gradient sums (natural parameters) for a block."""
-    f1, f1a, f1b, z1, z1a, z1b = _component_terms(n, e, log_e, n_index, *tables[0], a1, b1)
-    f2, f2a, f2b, z2, z2a, z2b = _component_terms(n, e, log_e, n_index, *tables[1], a2, b2)
+    return _combine(_component_terms(n, e, log_e, n_index, *tables[0], a1, b1),
+                    _component_terms(n, e, log_e, n_index, *tables[1], a2, b2), w, p, truncation)
+
+
+def _combine(terms1, terms2, w, p, truncation):
+    """Mixture log-likelihood and gradient sums from each component's terms
+    (log f, d log f / d theta_a, d log f / d theta_b, z, dz/d theta_a, dz/d theta_b)
+    with z = log f(0): the same for any two-parameter form of the components."""
+    f1, f1a, f1b, z1, z1a, z1b = terms1
+    f2, f2a, f2b, z2, z2a, z2b = terms2
     lp, lq = np.log(p), np.log1p(-p)
     if truncation == "component":
         t1, t2 = _log1mexp(z1), _log1mexp(z2)
@@ -318,17 +445,25 @@ def _in_bounds(prior: Prior, param_limit: float) -> bool:
                 and special.expit(-_LOGIT_LIM + 0.01) < prior.p < special.expit(_LOGIT_LIM - 0.01))
 
 
+def _usable_hess_inv(h: np.ndarray | None, dim: int) -> np.ndarray | None:
+    """A warm-start inverse Hessian, symmetrised, or None (start from the identity) when
+    it has the wrong shape or is not positive definite."""
+    if h is None or h.shape != (dim, dim):
+        return None
+    h = 0.5 * (h + h.T)
+    try:
+        np.linalg.cholesky(h)
+    except np.linalg.LinAlgError:
+        return None
+    return h
+
+
 def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
               max_iter: int = 2000, hess_inv0: np.ndarray | None = None) -> StartResult:
     """BFGS on the unconstrained transformed parameters (as openEBGM's nlminb runs
     unconstrained), then an in-bounds check. BFGS rather than L-BFGS-B: for five
     parameters it needs no LAPACK calls, whose threads stall when the machine is busy."""
-    if hess_inv0 is not None:
-        hess_inv0 = 0.5 * (hess_inv0 + hess_inv0.T)
-        try:
-            np.linalg.cholesky(hess_inv0)
-        except np.linalg.LinAlgError:
-            hess_inv0 = None  # not positive definite: start from the identity
+    hess_inv0 = _usable_hess_inv(hess_inv0, 5)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         res = optimize.minimize(_objective, _to_x(start), args=(pts, truncation), jac=True,
@@ -411,15 +546,22 @@ def _group_starts(sorted_values: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------
 
 
+@_one_blas_thread
 def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
               squash_data: bool | None = None, max_points: int = 20_000,
-              param_limit: float = 100.0) -> MGPSFit:
+              param_limit: float = 100.0, boundary: bool = True) -> MGPSFit:
     """Maximum-likelihood hyperparameters from observed pair counts n >= 1 and E > 0.
 
     ``squash_data=None`` squashes only when the tie-collapsed data has more than
     ``max_points`` points (openEBGM's suggested ceiling); the estimate is then refined
     on all the data, so squashing buys speed, not a different answer. ``param_limit``
     bounds alpha and beta as openEBGM's ``param_limit`` does.
+
+    When no start converges inside the parameter space, or a start that left it
+    reached a higher likelihood than every accepted one (the sign that the supremum
+    lies on the boundary), the fit continues over the closure of the parameter space
+    (:func:`_boundary_fit`, ``boundary=True``): ``message`` then says what was found,
+    e.g. ``boundary: component 2 at a point mass, mean 0.97``.
     """
     if truncation not in TRUNCATIONS:
         raise ValueError(f"truncation must be one of {TRUNCATIONS}")
@@ -434,41 +576,313 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
     use_squash = len(n_u) > max_points if squash_data is None else squash_data
     fit_pts = _Points.build(*squash(n_u, e_u, w_u)) if use_squash else full
 
+    def result(prior: Prior, converged: bool, message: str, n_agree: int = 0) -> MGPSFit:
+        prior = prior.canonical()
+        return MGPSFit(prior=prior, log_likelihood=_total_ll(prior, full, truncation),
+                       converged=converged, truncation=truncation, n_pairs=int(n.size),
+                       n_points=int(fit_pts.n.size), squashed=use_squash, n_agree=n_agree,
+                       message=message, starts=results)
+
     results = tuple(_minimise(fit_pts, Prior(*s) if not isinstance(s, Prior) else s,
                               truncation, param_limit) for s in starts)
     accepted = [r for r in results if r.converged and r.in_bounds]
-    if not accepted:
-        best = min(results, key=lambda r: r.neg_log_likelihood)
-        prior = best.estimate.canonical()
-        return MGPSFit(prior=prior, log_likelihood=_total_ll(prior, full, truncation),
-                       converged=False, truncation=truncation, n_pairs=int(n.size),
-                       n_points=int(fit_pts.n.size), squashed=use_squash, n_agree=0,
-                       message="no start converged inside the parameter space", starts=results)
-    best = min(accepted, key=lambda r: r.neg_log_likelihood)
-    n_agree = sum(1 for r in accepted if r is not best and np.all(
-        np.abs(r.estimate.canonical().as_array() - best.estimate.canonical().as_array())
-        < AGREEMENT_TOL))
-    chosen, message = best, "converged"
-    if use_squash:  # refine on the exact data from the squashed optimum
-        # warm start: the curvature learnt on the squashed points is close to the real one
-        chosen = _minimise(full, best.estimate, truncation, param_limit, hess_inv0=best.hess_inv)
-        message = "converged on squashed data, refined on all data"
-        if not (chosen.converged and chosen.in_bounds):
-            prior = chosen.estimate.canonical()
-            return MGPSFit(prior=prior, log_likelihood=_total_ll(prior, full, truncation),
-                           converged=False, truncation=truncation, n_pairs=int(n.size),
-                           n_points=int(fit_pts.n.size), squashed=True, n_agree=n_agree,
-                           message="refinement on all data did not converge: " + chosen.message,
-                           starts=results)
-    prior = chosen.estimate.canonical()
-    return MGPSFit(prior=prior, log_likelihood=_total_ll(prior, full, truncation),
-                   converged=True, truncation=truncation, n_pairs=int(n.size),
-                   n_points=int(fit_pts.n.size), squashed=use_squash, n_agree=n_agree,
-                   message=message, starts=results)
+    best_any = min(results, key=lambda r: r.neg_log_likelihood)
+    interior: MGPSFit | None = None
+    if accepted:
+        best = min(accepted, key=lambda r: r.neg_log_likelihood)
+        n_agree = sum(1 for r in accepted if r is not best and np.all(
+            np.abs(r.estimate.canonical().as_array() - best.estimate.canonical().as_array())
+            < AGREEMENT_TOL))
+        chosen, message = best, "converged"
+        if use_squash:  # refine on the exact data from the squashed optimum
+            # warm start: the curvature learnt on the squashed points is close to the real one
+            chosen = _minimise(full, best.estimate, truncation, param_limit, hess_inv0=best.hess_inv)
+            message = "converged on squashed data, refined on all data"
+        if chosen.converged and chosen.in_bounds:
+            interior = result(chosen.estimate, True, message, n_agree)
+        else:
+            message = "refinement on all data did not converge: " + chosen.message
+        outside_better = best_any.neg_log_likelihood < best.neg_log_likelihood - 1e-9 * max(
+            1.0, abs(best.neg_log_likelihood))
+        if interior is not None and not (boundary and outside_better):
+            return interior
+    else:
+        message = "no start converged inside the parameter space"
+    if boundary:
+        closure_starts = [r.estimate for r in sorted(results, key=lambda r: r.neg_log_likelihood)[:3]]
+        prior, _, why = _boundary_fit(fit_pts, full, closure_starts, truncation, use_squash)
+        if prior is not None:
+            found = result(prior, True, why)
+            if interior is None or found.log_likelihood > interior.log_likelihood:
+                return found
+        elif interior is None:
+            message = f"{message}; {why}"
+    return interior if interior is not None else result(best_any.estimate, False, message)
 
 
 def _total_ll(prior: Prior, pts: _Points, truncation: str) -> float:
-    return -neg_log_likelihood(prior.as_array(), pts.n, pts.e, pts.w, truncation)
+    return float(np.dot(pts.w, log_marginal(prior, pts.n, pts.e, truncation)))
+
+
+# ----------------------------------------------------------------------------------
+# the closure of the parameter space: mean-shape form with point masses
+# ----------------------------------------------------------------------------------
+#
+# Each component is written by its mean mu and s = 1/sqrt(alpha) (so the dispersion
+# k = 1/alpha = s^2 >= 0). s = 0 is the point mass at mu - the limit alpha, beta -> inf
+# at alpha/beta = mu - where the negative binomial marginal becomes Poisson(mu E); the
+# likelihood below is smooth through it, so the optimiser can reach the boundary and the
+# boundary can be fitted directly with s held at 0. x = (log mu1, s1, log mu2, s2, logit P).
+
+_S_MAX = 1e3  # k = s^2 <= 1e6, i.e. alpha >= 1e-6 as in the interior box
+_CL_LO = np.array([_LOG_LO, -_S_MAX, _LOG_LO, -_S_MAX, -_LOGIT_LIM])
+_CL_HI = np.array([_LOG_HI, _S_MAX, _LOG_HI, _S_MAX, _LOGIT_LIM])
+_KKT_TOL = 1e-7  # a point mass holds if spreading it cannot raise the mean log-likelihood
+
+
+def _dispersion_tables(n_values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct count n: sum_{j<n} log1p(j k) = log[Gamma(n + 1/k) / Gamma(1/k)] + n log k
+    and its k-derivative sum_{j<n} j / (1 + j k), by cumulative sums - exact as k -> 0,
+    where the lgamma difference would cancel catastrophically."""
+    j = np.arange(int(n_values.max()), dtype=np.float64)
+    idx = n_values.astype(np.int64)
+    s = np.concatenate([[0.0], np.cumsum(np.log1p(j * k))])
+    ds = np.concatenate([[0.0], np.cumsum(j / (1.0 + j * k))])
+    return s[idx], ds[idx]
+
+
+def _h_over_k2(k: float, m: np.ndarray) -> np.ndarray:
+    """(log1p(x) - x/(1+x)) / k^2 with x = k m: the k-derivative of -(1/k) log1p(k m).
+    A series for small x (limit m^2 / 2 at k = 0), where the difference cancels."""
+    x = k * m
+    series = m * m * (0.5 - x * (2 / 3 - x * (0.75 - x * (0.8 - x * (5 / 6 - x * 6 / 7)))))
+    if k == 0.0:
+        return series
+    with np.errstate(divide="ignore", invalid="ignore"):
+        direct = (np.log1p(x) - x / (1.0 + x)) / (k * k)
+    return np.where(x < 1e-3, series, direct)
+
+
+def _mean_shape_terms(n, e, log_e, n_index, tables, mu: float, k: float):
+    """As :func:`_component_terms` for a component of mean mu and dispersion k = 1/alpha:
+    log f(n) = n log(mu E) + S(n, k) - (1/k + n) log1p(k mu E) (without -lgamma(n+1)),
+    Poisson at k = 0; derivatives with respect to mu and k."""
+    s, ds = tables
+    m = mu * e
+    x = k * m
+    lx = np.log1p(x)
+    a = lx / k if k > 0.0 else m  # (1/k) log1p(k m) -> m
+    inv = 1.0 / (1.0 + x)
+    log_f = n * (np.log(mu) + log_e) + s[n_index] - a - n * lx
+    h = _h_over_k2(k, m)
+    df_dmu = n / mu - (1.0 + n * k) * e * inv
+    df_dk = ds[n_index] + h - n * m * inv
+    return log_f, df_dmu, df_dk, -a, -e * inv, h
+
+
+def _closure_eval(x: np.ndarray, pts: _Points, truncation: str, single: bool
+                  ) -> tuple[float, np.ndarray]:
+    """Mean negative log-likelihood and its gradient in the natural (mu1, k1, mu2, k2, P)
+    at x (clipped to the box). ``single``: the one-component model (P = 1)."""
+    x = np.clip(x, _CL_LO, _CL_HI)
+    mu1, mu2 = float(np.exp(x[0])), float(np.exp(x[2]))
+    k1, k2 = float(x[1] ** 2), float(x[3] ** 2)
+    p = 1.0 if single else float(special.expit(x[4]))
+    t1 = _dispersion_tables(pts.n_values, k1)
+    t2 = t1 if single else _dispersion_tables(pts.n_values, k2)
+    if single:
+        mu2, k2 = mu1, k1
+    total, grad = 0.0, np.zeros(5)
+    for i in range(0, pts.n.shape[0], _CHUNK):
+        sl = slice(i, i + _CHUNK)
+        n, e, log_e, idx = pts.n[sl], pts.e[sl], pts.log_e[sl], pts.n_index[sl]
+        c1 = _mean_shape_terms(n, e, log_e, idx, t1, mu1, k1)
+        c2 = c1 if single else _mean_shape_terms(n, e, log_e, idx, t2, mu2, k2)
+        ll, g = _combine(c1, c2, pts.w[sl], p, truncation)
+        total += ll
+        grad += g
+    value = -(total + pts.const) / pts.total_w
+    return (float(value) if np.isfinite(value) else np.inf), -grad / pts.total_w
+
+
+@dataclass(frozen=True)
+class _ClosureRun:
+    x: np.ndarray
+    free: np.ndarray          # boolean mask of the coordinates optimised
+    nll: float                # total (not mean) negative log-likelihood
+    converged: bool
+    message: str
+    iterations: int
+    hess_inv: np.ndarray | None = None
+
+
+def _minimise_closure(pts: _Points, x0: np.ndarray, free: np.ndarray, truncation: str, *,
+                      single: bool = False, hess_inv0: np.ndarray | None = None,
+                      max_iter: int = 2000) -> _ClosureRun:
+    """BFGS over the free coordinates of x (the others held, e.g. s_i = 0 for a point mass)."""
+    x0 = np.asarray(x0, dtype=np.float64)
+
+    def objective(xf):
+        x = x0.copy()
+        x[free] = xf
+        inside = (x >= _CL_LO) & (x <= _CL_HI)
+        value, g = _closure_eval(x, pts, truncation, single)
+        xc = np.clip(x, _CL_LO, _CL_HI)
+        chain = np.array([np.exp(xc[0]), 2.0 * xc[1], np.exp(xc[2]), 2.0 * xc[3],
+                          0.0 if single else float(special.expit(xc[4]) * special.expit(-xc[4]))])
+        g = np.where(inside & np.isfinite(g), g * chain, 0.0)
+        return value, g[free]
+
+    hess_inv0 = _usable_hess_inv(hess_inv0, int(free.sum()))
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = optimize.minimize(objective, x0[free], jac=True, method="BFGS",
+                                options={"maxiter": max_iter, "gtol": 1e-8, "hess_inv0": hess_inv0})
+    x = x0.copy()
+    x[free] = res.x
+    x = np.clip(x, _CL_LO, _CL_HI)
+    flat = res.status == 2 and float(np.max(np.abs(res.jac), initial=0.0)) < _GRAD_TOL
+    ok = bool((res.success or flat) and np.isfinite(res.fun))
+    nll = float(res.fun) * pts.total_w if np.isfinite(res.fun) else np.inf
+    return _ClosureRun(x, free, nll, ok, str(res.message), int(res.nit), getattr(res, "hess_inv", None))
+
+
+def _closure_prior(x: np.ndarray, free: np.ndarray, single: bool = False) -> Prior:
+    """The prior at x; a component whose s is held at 0 is a point mass."""
+    def comp(i):
+        mu, s = float(np.exp(x[2 * i])), float(x[2 * i + 1])
+        alpha = math.inf if (not free[2 * i + 1] and s == 0.0) else 1.0 / (s * s)
+        return mu, alpha
+    (m1, a1) = comp(0)
+    if single:
+        return Prior.single(a1, a1 / m1)
+    (m2, a2) = comp(1)
+    return Prior.from_means(m1, a1, m2, a2, float(special.expit(x[4])))
+
+
+def _closure_x(prior: Prior) -> np.ndarray:
+    """x of a (finite-shape) prior: the interior estimates become closure starts."""
+    def comp(i):
+        alpha, beta, point = prior.component(i)
+        if point is not None:
+            return np.log(point), 0.0
+        return np.log(alpha / beta), 1.0 / np.sqrt(alpha)
+    p = min(max(prior.p, special.expit(-_LOGIT_LIM)), special.expit(_LOGIT_LIM))
+    return np.clip(np.array([*comp(1), *comp(2), special.logit(p)]), _CL_LO, _CL_HI)
+
+
+def _kkt_holds(run: _ClosureRun, pts: _Points, truncation: str, single: bool = False) -> bool:
+    """At a fitted point mass (s_i held at 0) the likelihood must not rise when the
+    component spreads: d(mean NLL)/dk_i >= 0 there (the one-sided optimality condition)."""
+    _, g = _closure_eval(run.x, pts, truncation, single)
+    held = [i for i in (0, 1) if not run.free[2 * i + 1] and run.x[2 * i + 1] == 0.0]
+    return all(g[2 * i + 1] >= -_KKT_TOL for i in held)
+
+
+def _at_box_edge(x: np.ndarray, free: np.ndarray) -> str | None:
+    """Why an estimate on the edge of the box is no fit (a mean at the box, P at 0 or 1)."""
+    margin = 0.01
+    if free[4] and not abs(x[4]) < _LOGIT_LIM - margin:  # first: it leaves the other unidentified
+        return "mixing weight P at 0 or 1 (one component explains the data)"
+    for i, name in ((0, "mean of component 1"), (2, "mean of component 2")):
+        if free[i] and not (_CL_LO[i] + margin < x[i] < _CL_HI[i] - margin):
+            return f"{name} at the edge of the search box"
+    return None
+
+
+def _boundary_fit(fit_pts: _Points, full: _Points, starts: Sequence[Prior], truncation: str,
+                  squashed: bool) -> tuple[Prior | None, _ClosureRun | None, str]:
+    """Maximum of the likelihood over the closure of the parameter space.
+
+    From each start a free fit in mean-shape form (which may run towards s = 0), then the
+    three boundary models (component 1, 2 or both a point mass) fitted with s held at 0
+    from the best free estimate. The highest likelihood wins; within rounding of a tie
+    the boundary model wins (it is the limit the free fit is approaching). A point mass
+    must satisfy the one-sided optimality condition (:func:`_kkt_holds`). The winner is
+    refined on all the data when the fit ran on squashed points. Returns (prior, run,
+    message), prior None when no identifiable maximum was found.
+    """
+    everything = np.ones(5, dtype=bool)
+    runs = [_minimise_closure(fit_pts, _closure_x(s), everything, truncation) for s in starts]
+    runs = [r for r in runs if np.isfinite(r.nll)]
+    if not runs:
+        return None, None, "no finite likelihood in the closure of the parameter space"
+    best_free = min(runs, key=lambda r: r.nll)
+    candidates = [best_free] if best_free.converged else []
+    for held in ((1,), (3,), (1, 3)):
+        free = everything.copy()
+        free[list(held)] = False
+        x0 = best_free.x.copy()
+        x0[list(held)] = 0.0
+        run = _minimise_closure(fit_pts, x0, free, truncation)
+        if run.converged and _kkt_holds(run, fit_pts, truncation):
+            candidates.append(run)
+    if not candidates:
+        return None, best_free, "no fit converged in the closure of the parameter space"
+    best_nll = min(r.nll for r in candidates)
+    tol = 1e-9 * max(1.0, abs(best_nll))
+    tied = [r for r in candidates if r.nll <= best_nll + tol]
+    chosen = min(tied, key=lambda r: (int(r.free.sum()), r.nll))  # fewest free: the limit
+    if squashed:
+        refined = _minimise_closure(full, chosen.x, chosen.free, truncation,
+                                    hess_inv0=chosen.hess_inv)
+        if not refined.converged:
+            return None, refined, "boundary fit: refinement on all data did not converge: " \
+                + refined.message
+        if not refined.free.all() and not _kkt_holds(refined, full, truncation):
+            return None, refined, "boundary fit: the point mass is not a maximum on all data"
+        chosen = refined
+    edge = _at_box_edge(chosen.x, chosen.free)
+    if edge is not None:
+        return None, chosen, "not identifiable: " + edge
+    prior = _closure_prior(chosen.x, chosen.free).canonical()
+    if len(prior.point_masses) == 2 and math.isclose(prior.point1, prior.point2, rel_tol=1e-6):
+        return None, chosen, "not identifiable: both components at the same point mass"
+    return prior, chosen, _boundary_message(prior)
+
+
+def _boundary_message(prior: Prior) -> str:
+    """How the maximum was reached, for people: which components are point masses, and
+    a shape left at the lower search limit (the likelihood still rising as alpha -> 0)."""
+    pts = prior.point_masses
+    if not pts:
+        out = "converged in mean-shape form (shape beyond the interior search limits)"
+    elif len(pts) == 1:
+        out = f"boundary: component {pts[0]} at a point mass, mean {prior.mean(pts[0]):.3g}"
+    else:
+        out = (f"boundary: components 1 and 2 at point masses, means {prior.mean(1):.3g} "
+               f"and {prior.mean(2):.3g}")
+    floor = 1.0 / _S_MAX ** 2
+    for i in (1, 2):
+        alpha = prior.component(i)[0]
+        if not prior.is_point(i) and alpha < floor * 1.01:
+            out += f"; component {i} shape at the search limit alpha = {alpha:.3g}"
+    return out
+
+
+@_one_blas_thread
+def fit_single_gamma(n, e, *, truncation: str = "mixture") -> tuple[Prior | None, float, str]:
+    """Maximum-likelihood one-component gamma prior (the second step of the fallback
+    order). Returns (prior, log-likelihood, message); prior None when the maximum is the
+    point mass (every pair would get the same EBGM, hiding each pair's own data) or the
+    fit does not converge."""
+    n = np.asarray(n, dtype=np.float64)
+    e = np.asarray(e, dtype=np.float64)
+    n_u, e_u, w_u, _ = collapse_ties(n, e)
+    pts = _Points.build(n_u, e_u, w_u)
+    free = np.array([True, True, False, False, False])
+    mu0 = float(np.log(np.dot(w_u, n_u) / np.dot(w_u, e_u)))
+    runs = [_minimise_closure(pts, np.array([mu0, s0, mu0, s0, 0.0]), free, truncation, single=True)
+            for s0 in (2.0, 1.0, 0.3)]
+    runs = [r for r in runs if r.converged]
+    if not runs:
+        return None, math.nan, "one-component gamma fit did not converge"
+    best = min(runs, key=lambda r: r.nll)
+    if abs(best.x[1]) < 1e-4 or _at_box_edge(best.x, free):
+        return None, -best.nll, ("one-component fit reaches a point mass (no spread of "
+                                 "reporting ratios is identifiable)")
+    prior = _closure_prior(best.x, free, single=True)
+    return prior, _total_ll(prior, pts, truncation), "one-component gamma prior by maximum likelihood"
 
 
 # ----------------------------------------------------------------------------------
@@ -479,9 +893,19 @@ def _total_ll(prior: Prior, pts: _Points, truncation: str) -> float:
 def posterior_weight(prior: Prior, n, e) -> np.ndarray:
     """Q_n: posterior probability that lambda comes from the first component
     (DuMouchel 1999 eq. 6), computed on the log scale."""
-    l1 = np.log(prior.p) + nb_logpmf(n, prior.alpha1, prior.beta1, e)
-    l2 = np.log1p(-prior.p) + nb_logpmf(n, prior.alpha2, prior.beta2, e)
+    with np.errstate(divide="ignore"):  # P = 1 (one component): log(1 - P) = -inf
+        l1 = np.log(prior.p) + component_logpmf(prior, 1, n, e)[0]
+        l2 = np.log1p(-prior.p) + component_logpmf(prior, 2, n, e)[0]
     return special.expit(l1 - l2)
+
+
+def _posterior_mean_log(prior: Prior, i: int, n, e) -> np.ndarray:
+    """E[log lambda | N = n, component i]: psi(alpha + n) - log(beta + E) for a gamma,
+    log(mean) for a point mass (its posterior is the same point mass)."""
+    alpha, beta, point = prior.component(i)
+    if point is not None:
+        return np.full(np.broadcast(n, e).shape, np.log(point))
+    return special.digamma(alpha + n) - np.log(beta + e)
 
 
 def ebgm(prior: Prior, n, e) -> np.ndarray:
@@ -489,8 +913,8 @@ def ebgm(prior: Prior, n, e) -> np.ndarray:
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
     q = posterior_weight(prior, n, e)
-    m1 = special.digamma(prior.alpha1 + n) - np.log(prior.beta1 + e)
-    m2 = special.digamma(prior.alpha2 + n) - np.log(prior.beta2 + e)
+    m1 = _posterior_mean_log(prior, 1, n, e)
+    m2 = _posterior_mean_log(prior, 2, n, e)
     return np.exp(q * m1 + (1.0 - q) * m2)
 
 
@@ -506,6 +930,8 @@ def posterior_quantile(prior: Prior, n, e, prob: float, *, rtol: float = 1e-12,
     n = np.atleast_1d(np.asarray(n, dtype=np.float64))
     e = np.atleast_1d(np.asarray(e, dtype=np.float64))
     q = posterior_weight(prior, n, e)
+    if prior.point_masses:
+        return _quantile_with_point_mass(prior, q, n, e, prob)
     k1, r1 = prior.alpha1 + n, prior.beta1 + e
     k2, r2 = prior.alpha2 + n, prior.beta2 + e
     # gammaincinv is costly and depends on the pair only through n: once per distinct n
@@ -537,12 +963,44 @@ def posterior_quantile(prior: Prior, n, e, prob: float, *, rtol: float = 1e-12,
         x_new = np.where(newton_ok, x_newton, 0.5 * (la + ha))
         x_new = np.where(cdf == 0, xa, x_new)
         x[active] = x_new
-        done = ((cdf == 0) | (newton_ok & (np.abs(x_newton - xa) <= rtol * xa))
+        # Newton converges quadratically here: after a step of relative size d the error
+        # is about c d^2 with c = |x f''/2f'| of order 1-100, so a step below
+        # 0.1 sqrt(rtol) leaves an error below rtol; stopping there saves a whole pass
+        done = ((cdf == 0) | (newton_ok & (np.abs(x_newton - xa) <= 0.1 * np.sqrt(rtol) * xa))
                 | (ha - la <= rtol * ha))
         active = active[~done]
     return x
 
 
+def _quantile_with_point_mass(prior: Prior, q: np.ndarray, n, e, prob: float) -> np.ndarray:
+    """Quantile inf{x : F(x) >= prob} of a posterior with an atom, in closed form.
+
+    With one point mass at m (posterior weight w) and a gamma G (weight 1 - w):
+    F(m-) = (1-w) G(m), F(m) = F(m-) + w; below the atom x = G^-1(prob / (1-w)), on it
+    x = m, above it x = G^-1((prob - w) / (1-w)). With two atoms m_lo < m_hi the
+    quantile is m_lo when its weight reaches prob, else m_hi.
+    """
+    if len(prior.point_masses) == 2:
+        w1 = q
+        lo_is_1 = prior.point1 <= prior.point2
+        w_lo = w1 if lo_is_1 else 1.0 - w1
+        m_lo, m_hi = sorted((prior.point1, prior.point2))
+        return np.where(w_lo >= prob, m_lo, m_hi)
+    atom = prior.point_masses[0]
+    w = q if atom == 1 else 1.0 - q
+    alpha, beta, _ = prior.component(2 if atom == 1 else 1)
+    m = prior.mean(atom)
+    k, r = alpha + n, beta + e
+    below = (1.0 - w) * special.gammainc(k, r * m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y_lo = np.clip(prob / (1.0 - w), 0.0, 1.0)
+        y_hi = np.clip((prob - w) / (1.0 - w), 0.0, 1.0)
+        x_lo = special.gammaincinv(k, y_lo) / r
+        x_hi = special.gammaincinv(k, y_hi) / r
+    return np.where(prob <= below, x_lo, np.where(prob <= below + w, m, x_hi))
+
+
+@_one_blas_thread
 def posterior_scores(prior: Prior, n, e) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(EBGM, EB05, EB95) per pair, computed once per distinct (n, E)."""
     n_u, e_u, _, point = collapse_ties(n, e)

@@ -35,20 +35,36 @@ def meddra_versions(session: Session) -> list[str | None]:
     return sorted(rows, key=lambda v: (v is None, v or ""))
 
 
+def stored_prior(run: SignalRun) -> Prior | None:
+    """The prior a stored run used, or None when it had none (or predates point masses)."""
+    h = run.hyperparameters or {}
+    if not h.get("converged"):
+        return None
+    try:
+        return Prior.from_dict(h, where=f"run {run.id}")
+    except ValueError:
+        return None
+
+
 def run_signals(session: Session, now: dt.datetime, *, strata: Sequence[str] = (),
                 groups: Mapping[str, Sequence[str]] | None = None, level: Level = PT,
                 meddra_version: str | None = None, min_count: int = 1,
                 product_scope: Sequence[str] | None = None,
-                prior_from: SignalRun | None = None) -> SignalRun | None:
+                prior_from: SignalRun | None = None, prior: Prior | None = None,
+                prior_origin: str | None = None, fallback_prior: Prior | None = None,
+                fallback_origin: str | None = None) -> SignalRun | None:
     """Compute and store one run; None when the database holds no analysable case yet.
 
     Events are codes at `level` in `meddra_version` (a loaded version; needed above PT), or
     the names of `groups` (name -> PT codes; the run's level is then "group"). Each pair
     keeps the term's name for display.
 
-    `prior_from` reuses another run's converged MGPS prior instead of fitting one: a
-    handful of grouped pairs cannot support a five-parameter fit, while the prior fitted
-    over all preferred-term pairs describes the same database.
+    `prior_from` reuses another run's MGPS prior instead of fitting one: a handful of
+    grouped pairs cannot support a five-parameter fit, while the prior fitted over all
+    preferred-term pairs describes the same database. `prior` (with `prior_origin`) is a
+    prior to use as given; `fallback_prior` one to use only when the fit is not
+    identifiable. The run's `hyperparameters` record the prior used, its `source`
+    (supplied, fitted, configured, one_component, none), `origin` and `reason`.
     """
     frame = pair_counts(session, strata=strata, groups=groups, product_scope=product_scope, level=level,
                         meddra_version=meddra_version)
@@ -69,24 +85,17 @@ def run_signals(session: Session, now: dt.datetime, *, strata: Sequence[str] = (
         params["pt_codes_not_in_version"] = {"count": len(outside), "examples": outside[:10]}
     names = {g: g for g in groups} if groups is not None else term_names(conn, level, meddra_version,
                                                                          frame["event"].unique())
-    prior = None
-    if prior_from is not None and prior_from.hyperparameters.get("converged"):
-        h = prior_from.hyperparameters
-        prior = Prior(h["alpha1"], h["beta1"], h["alpha2"], h["beta2"], h["p"])
-        params["prior_from_run"] = prior_from.id
+    if prior is None and prior_from is not None:
+        prior = stored_prior(prior_from)
+        if prior is not None:
+            prior_origin = f"run {prior_from.id}"
+            params["prior_from_run"] = prior_from.id
     result = compute_from_stratum_counts(
         frame["product"], frame["event"], frame["a"], frame["n_product"], frame["n_event"], frame["n_total"],
         stratum=frame[list(strata)] if strata else None, min_count=min_count, prior=prior,
+        prior_origin=prior_origin, fallback_prior=fallback_prior, fallback_origin=fallback_origin,
     )
-    fit = result.fit
-    hyper = {}
-    if prior is not None:
-        hyper = {"alpha1": prior.alpha1, "beta1": prior.beta1, "alpha2": prior.alpha2, "beta2": prior.beta2,
-                 "p": prior.p, "converged": True, "prior_from_run": prior_from.id}
-    elif fit is not None:
-        hyper = {"alpha1": fit.prior.alpha1, "beta1": fit.prior.beta1, "alpha2": fit.prior.alpha2,
-                 "beta2": fit.prior.beta2, "p": fit.prior.p, "log_likelihood": fit.log_likelihood,
-                 "converged": bool(fit.converged)}
+    hyper = result.prior.to_dict()
     n_reports = int(session.connection().execute(sa.text("SELECT COUNT(*) FROM safety_case")).scalar_one()) \
         if product_scope is None else int(frame.drop_duplicates(list(strata) or None)["n_total"].sum()) if strata \
         else int(frame["n_total"].iloc[0])

@@ -22,6 +22,17 @@ class RunPublic(BaseModel):
     hyperparameters: JSONObject
     status: str
 
+    @computed_field(description="Where the run's MGPS prior came from: supplied, fitted, configured, "
+                                "one_component or none (no EBGM/EB05/EB95; see prior_summary)")
+    @property
+    def prior_source(self) -> str | None:
+        return self.hyperparameters.get("source")
+
+    @computed_field(description="Which MGPS prior the run used and why, or why EBGM is absent")
+    @property
+    def prior_summary(self) -> str | None:
+        return self.hyperparameters.get("summary")
+
 
 MEASURES = ("expected", "prr", "prr_lower", "prr_upper", "chi2", "ror", "ror_lower", "ror_upper",
             "ic", "ic025", "ic975", "ebgm", "eb05", "eb95")

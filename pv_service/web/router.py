@@ -34,11 +34,12 @@ from pv_service.core.db import app_engine
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
 from pv_service.jobs.definitions import current_rules
+from pv_service.signals.models import SignalRun
 from pv_service.web import charts, queries
 from pv_service.web.auth import (
     LOGIN_COOKIE,
-    CsrfRejected,
     WEB_ROLES,
+    CsrfRejected,
     LoginRequired,
     NotAdmin,
     NotSafetyOfficer,
@@ -303,10 +304,12 @@ def _signal_context(session, view: queries.AlertView, cases_page: int) -> dict[s
     quarters = charts.cumulative_by_quarter(cases.received)
     cases_chart = charts.bar_chart([q for q, _ in quarters], [n for _, n in quarters],
                                    title="Cumulative cases by quarter of first receipt", y_label="cases")
+    run = session.get(SignalRun, detail["run_id"]) if detail.get("run_id") else None
     return {
         "signal": detail, "measures": measures, "table": queries.two_by_two(measures), "terms": queries.signal_terms(detail),
         "hierarchy": queries.signal_hierarchy(session, detail,
                                               queries.signal_pt_codes_seen(session, view.alert, view.product_code)),
+        "mgps_prior": (run.hyperparameters or {}).get("summary") if run is not None else None,
         "trend": trend, "trend_chart": trend_chart, "cases": cases, "cases_chart": cases_chart,
         "cases_page": cases_page, "cases_pages": queries.pages(cases.total, queries.CASES_PAGE_SIZE),
     }

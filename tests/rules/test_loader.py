@@ -193,3 +193,15 @@ def test_duplicate_analytics_groups_are_named(alerts_copy):
     msgs = [str(i) for i in _error(alerts_copy).issues]
     assert any("adverse_events_of_special_interest[1].name: duplicate group 'Cytokine release syndrome'" in m
                for m in msgs), msgs
+
+
+def test_mgps_prior_is_validated_with_file_and_line(alerts_copy):
+    path = alerts_copy / "signal_rules.yaml"
+    path.write_text(path.read_text() + "mgps_prior:\n  use: always\n"
+                    "  hyperparameters: {alpha1: 3.2, beta1: 0.4, alpha2: 2.0, beta2: -1.9, p: 0.06}\n")
+    line = len(path.read_text().splitlines())
+    msgs = [str(i) for i in _error(alerts_copy).issues]
+    assert any(m.startswith(f"alerts/signal_rules.yaml:{line}:") and "'beta2' must be a finite number > 0" in m
+               for m in msgs), msgs
+    path.write_text(path.read_text().replace("beta2: -1.9", "beta2: 1.9"))
+    assert load_rules(alerts_copy).signals.mgps_prior.use == "always"

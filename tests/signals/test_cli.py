@@ -87,3 +87,33 @@ def test_runs_as_module(tmp_path):
                            "-o", str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(out)) == 3
+
+
+def test_prior_from_hyper_out_skips_the_fit_and_reproduces_the_scores(tmp_path, caers_csv):
+    first, hyper = tmp_path / "first.csv", tmp_path / "hyper.json"
+    r = _run("compute", caers_csv, "-o", first, "--hyper-out", hyper, "--no-progress")
+    assert r.exit_code == 0, r.stderr
+    assert "MGPS: fitted prior: converged" in r.stderr
+    again, hyper2 = tmp_path / "again.csv", tmp_path / "hyper2.json"
+    r = _run("compute", caers_csv, "-o", again, "--prior", hyper, "--hyper-out", hyper2, "--no-progress")
+    assert r.exit_code == 0, r.stderr
+    assert "MGPS: supplied prior (hyper.json)" in r.stderr
+    a, b = pd.read_csv(first), pd.read_csv(again)
+    pd.testing.assert_frame_equal(a[["ebgm", "eb05", "eb95"]], b[["ebgm", "eb05", "eb95"]], rtol=1e-12)
+    info = json.loads(hyper2.read_text())
+    assert info["source"] == "supplied" and info["origin"] == "hyper.json" and "starts" not in info
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{not json", "is not JSON"),
+    ('{"alpha1": 1, "beta1": 1, "alpha2": 2, "beta2": 2}', "'p' must be a finite number"),
+    ('{"alpha1": -1, "beta1": 1, "alpha2": 2, "beta2": 2, "p": 0.5}', "'alpha1' must be a finite number > 0"),
+    ('{"converged": false, "reason": "too few pairs"}', "holds no usable prior"),
+])
+def test_bad_prior_file_is_a_clear_error(tmp_path, caers_csv, content, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    r = _run("compute", caers_csv, "-o", tmp_path / "o.csv", "--prior", bad, "--no-progress")
+    assert r.exit_code == 2 and message in r.stderr and "Traceback" not in r.stderr
+    r = _run("compute", caers_csv, "-o", tmp_path / "o.csv", "--prior", tmp_path / "missing.json")
+    assert r.exit_code == 2 and "prior file not found" in r.stderr

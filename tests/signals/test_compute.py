@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from pv_service.signals import compute as compute_mod
+from pv_service.signals import priors as priors_mod
 from pv_service.signals.compute import (OUTPUT_COLUMNS, compute_from_stratum_counts,
                                         compute_signals)
 from pv_service.signals.mgps import MGPSFit, Prior
@@ -25,7 +25,7 @@ def test_output_columns_exactly():
 def test_hand_worked_table_through_rows(make_table_rows):
     # a=10, b=90, c=40, d=1860 (see test_measures for the arithmetic)
     rows = make_table_rows([(10, 90, 40, 1860)])
-    table, fit = compute_signals(rows, prior=PRIOR)
+    table, fit, _ = compute_signals(rows, prior=PRIOR)
     assert fit is None
     assert list(table.columns) == list(OUTPUT_COLUMNS)
     row = table.set_index(["product", "event"]).loc[("P", "E")]
@@ -43,7 +43,7 @@ def test_mantel_haenszel_through_rows_with_an_empty_stratum(make_table_rows):
     # pair is absent: it still adds b c / n = 25/100 to the odds-ratio denominator,
     # c (a+b) / n = 25/100 to the risk-ratio denominator and 5*5/100 to E.
     rows = make_table_rows([(4, 16, 6, 74), (2, 8, 10, 180), (0, 5, 5, 90)], strata=True)
-    table, _ = compute_signals(rows, strata=["stratum"], prior=PRIOR)
+    table, *_ = compute_signals(rows, strata=["stratum"], prior=PRIOR)
     row = table.set_index(["product", "event"]).loc[("P", "E")]
     assert (row.n, row.n_product, row.n_event, row.n_total) == (6, 35, 27, 400)
     assert row.expected == pytest.approx(2.0 + 0.6 + 0.25, rel=REL)
@@ -63,8 +63,8 @@ def test_mantel_haenszel_through_rows_with_an_empty_stratum(make_table_rows):
 
 
 def test_min_count_filters_output_but_fit_uses_all_pairs(caers_rows):
-    full, fit_all = compute_signals(caers_rows)
-    table, fit = compute_signals(caers_rows, min_count=3)
+    full, fit_all, _ = compute_signals(caers_rows)
+    table, fit, _ = compute_signals(caers_rows, min_count=3)
     assert table["n"].min() >= 3
     assert len(table) == int((full["n"] >= 3).sum())
     assert fit.n_pairs == fit_all.n_pairs == 17189
@@ -80,21 +80,21 @@ def test_database_route_gives_the_same_table(caers_rows):
              .join(caers_rows.groupby(["event", "sex"])["report_id"].nunique().rename("n_event"),
                    on=["event", "sex"])
              .join(caers_rows.groupby("sex")["report_id"].nunique().rename("n_total"), on="sex"))
-    via_db, _ = compute_from_stratum_counts(cells["product"], cells["event"], cells["a"],
+    via_db, _, _ = compute_from_stratum_counts(cells["product"], cells["event"], cells["a"],
                                             cells["n_product"], cells["n_event"],
                                             cells["n_total"], cells["sex"], prior=PRIOR)
-    via_rows, _ = compute_signals(caers_rows, strata=["sex"], prior=PRIOR)
+    via_rows, _, _ = compute_signals(caers_rows, strata=["sex"], prior=PRIOR)
     pd.testing.assert_frame_equal(via_db, via_rows, check_exact=False, rtol=1e-10)
 
 
 def test_comparator_and_groups(caers_rows):
     hydroxycut = {p for p in caers_rows["product"].unique() if p.startswith("HYDROXYCUT")}
-    table, _ = compute_signals(caers_rows, comparator=hydroxycut, prior=PRIOR)
+    table, *_ = compute_signals(caers_rows, comparator=hydroxycut, prior=PRIOR)
     assert set(table["product"]) <= hydroxycut
     assert table["n_total"].iloc[0] == caers_rows.loc[
         caers_rows["product"].isin(hydroxycut), "report_id"].nunique()
     groups = {"DYSPNOEA": "Breathing", "CHOKING": "Breathing"}
-    grouped, _ = compute_signals(caers_rows, groups=groups, prior=PRIOR)
+    grouped, _, _ = compute_signals(caers_rows, groups=groups, prior=PRIOR)
     g = grouped[grouped["event"] == "Breathing"]
     assert not grouped["event"].isin(["DYSPNOEA", "CHOKING"]).any()
     either = caers_rows[caers_rows["event"].isin(["DYSPNOEA", "CHOKING"])]
@@ -102,22 +102,24 @@ def test_comparator_and_groups(caers_rows):
     assert g["n"].sum() == either.drop_duplicates(["report_id", "product"]).shape[0]
 
 
-def test_unconverged_fit_leaves_eb_columns_empty(monkeypatch, caers_rows):
+def test_no_prior_leaves_eb_columns_empty_and_says_why(monkeypatch, caers_rows):
     def failing_fit(n, e, **kwargs):
         return MGPSFit(prior=PRIOR, log_likelihood=float("nan"), converged=False,
                        truncation="mixture", n_pairs=len(n), n_points=len(n), squashed=False,
                        n_agree=0, message="forced failure")
-    monkeypatch.setattr(compute_mod, "fit_prior", failing_fit)
-    table, fit = compute_signals(caers_rows)
-    assert not fit.converged
+    monkeypatch.setattr(priors_mod, "fit_prior", failing_fit)
+    monkeypatch.setattr(priors_mod, "fit_single_gamma", lambda n, e, **kw: (None, float("nan"), "forced too"))
+    table, fit, choice = compute_signals(caers_rows)
+    assert not fit.converged and choice.source == "none" and choice.prior is None
+    assert "forced failure" in choice.reason and "forced too" in choice.reason
     assert table[["ebgm", "eb05", "eb95"]].isna().all().all()
     assert table[["prr", "ror", "ic"]].notna().all().all()
 
 
 def test_timings_and_stratified_expected_sum(caers_rows):
     timings: dict = {}
-    strat, _ = compute_signals(caers_rows, strata=["sex"], prior=PRIOR, timings=timings)
-    crude, _ = compute_signals(caers_rows, prior=PRIOR)
+    strat, _, _ = compute_signals(caers_rows, strata=["sex"], prior=PRIOR, timings=timings)
+    crude, _, _ = compute_signals(caers_rows, prior=PRIOR)
     assert {"count", "frequentist", "posterior"} <= set(timings)
     # stratified E = sum over sexes of n_product_s * n_event_s / n_s, from the raw rows
     key = ("REUMOFAN PLUS", "WEIGHT INCREASED")

@@ -160,3 +160,55 @@ def test_infinite_measures_are_stored_sorted_and_named_on_both_databases(client,
                                         headers=s).json()["items"])
     assert x_rash["prr"] is None and x_rash["non_finite"]["prr"] == "Infinity"
     assert x_rash["non_finite"]["ror"] == "Infinity"
+
+
+def test_runs_record_which_prior_they_used_and_why(client, session, world, cohort):
+    """Six pairs are too few for the two-component fit: the fallback order, stored and served."""
+    from pv_service.signals.mgps import Prior
+
+    bare = run_signals(session, NOW)
+    session.commit()
+    h = bare.hyperparameters
+    assert h["source"] in ("one_component", "none")
+    assert "6 pair(s) are too few" in h["reason"] and "no fallback prior configured" in h["reason"]
+    configured = Prior(2.0, 0.5, 5.0, 5.0, 0.1)
+    fallback = run_signals(session, NOW, fallback_prior=configured, fallback_origin="alerts/signal_rules.yaml")
+    reused = run_signals(session, NOW, prior_from=fallback)
+    session.commit()
+    assert fallback.hyperparameters["source"] == "configured"
+    assert Prior.from_dict(fallback.hyperparameters) == configured
+    assert reused.hyperparameters["source"] == "supplied"
+    assert reused.hyperparameters["origin"] == f"run {fallback.id}" and reused.params["prior_from_run"] == fallback.id
+    s = world.safety.headers
+    served = client.get(f"/v1/signals/runs/{fallback.id}", headers=s).json()
+    assert served["prior_source"] == "configured"
+    assert served["prior_summary"].startswith("configured prior (alerts/signal_rules.yaml) (because 6 pair(s)")
+    # the stored EB scores are that prior's posterior
+    from pv_service.signals.mgps import posterior_scores
+    from pv_service.signals.models import SignalPair
+    from sqlmodel import select
+    pair = session.exec(select(SignalPair).where(SignalPair.run_id == fallback.id, SignalPair.product == "X",
+                                                 SignalPair.event == "CRS")).one()
+    g, lo, hi = posterior_scores(configured, [2], [1.5])
+    assert (pair.ebgm, pair.eb05, pair.eb95) == pytest.approx((g[0], lo[0], hi[0]), rel=1e-12)
+    if h["source"] == "none":
+        assert client.get(f"/v1/signals/runs/{bare.id}", headers=s).json()["prior_summary"].endswith("left empty")
+
+
+def test_configured_prior_from_the_rules(session, cohort):
+    from pv_service.rules.signal_rules import MgpsPrior
+    from pv_service.signals.job import configured_prior
+    from pv_service.signals.mgps import Prior
+
+    base = run_signals(session, NOW, fallback_prior=Prior(2.0, 0.5, 5.0, 5.0, 0.1))
+    session.commit()
+
+    class Rules:  # only the field configured_prior reads
+        mgps_prior = MgpsPrior(use="always", run=base.id)
+    prior, origin, problem = configured_prior(session, Rules)
+    assert prior == Prior(2.0, 0.5, 5.0, 5.0, 0.1) and origin.startswith(f"run {base.id}") and not problem
+    Rules.mgps_prior = MgpsPrior(run=99999)
+    assert configured_prior(session, Rules) == (None, None, "configured prior run 99999 does not exist")
+    assert MgpsPrior(hyperparameters={"alpha1": 1, "beta1": 1, "alpha2": 2, "beta2": 2, "p": 2}).issues() == [
+        (("hyperparameters",), "hyperparameters: 'p' must be in (0, 1]")]
+    assert MgpsPrior().issues() == [((), "give exactly one of `hyperparameters` or `run`")]

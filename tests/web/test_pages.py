@@ -176,7 +176,9 @@ def signal_world(client, session, world, products):
 
     runs = []
     for day, level in ((dt.date(2026, 5, 1), "pt"), (dt.date(2026, 8, 1), "group"), (dt.date(2026, 11, 1), "pt")):
-        run = SignalRun(started_at=NOW, finished_at=NOW, as_of=day, level=level)
+        run = SignalRun(started_at=NOW, finished_at=NOW, as_of=day, level=level, hyperparameters={
+            "source": "one_component", "summary": "one-component gamma prior by maximum likelihood (because "
+                                                 "12 pair(s) are too few to fit a two-component prior)"})
         session.add(run)
         session.flush()
         runs.append(run)
@@ -210,6 +212,9 @@ def test_signal_detail_shows_table_measures_trend_and_cases(client, session, wor
     assert "12.00" in measures["ror"] and "[1.90, 75.00]" in measures["ror"]
     assert "1.50" in measures["ic"] and "[0.20, 2.40]" in measures["ic"]
     assert "2.80" in measures["ebgm"] and "[1.40, 5.10]" in measures["ebgm"]
+    # which MGPS prior the alert's run used, and why
+    prior_row = re.search(r'<tr id="m-prior">(.*?)</tr>', html, re.S).group(1)
+    assert "one-component gamma prior by maximum likelihood (because 12 pair(s) are too few" in prior_row
     # Trend: the two pt-level runs only (not the group run, not another event), the alert's run highlighted.
     trend = re.search(r'<table class="trend">(.*?)</table>', html, re.S).group(1)
     assert "2026-05-01" in trend and "2026-11-01" in trend and "2026-08-01" not in trend and "99.00" not in trend

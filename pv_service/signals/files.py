@@ -1,0 +1,206 @@
+"""Pair counts straight from a CSV or Parquet file of report rows, out of core (DuckDB).
+
+The file is never loaded into pandas: DuckDB scans it, codes labels as integers,
+deduplicates (report, product, event) into a table and aggregates that table; beyond
+``memory_limit`` it spills to a scratch directory instead of running out of memory. Only the results
+come into numpy: one row per observed (product, event, stratum) cell and the per-stratum
+margins - the same :class:`~pv_service.signals.counts.PairCounts` that
+:func:`~pv_service.signals.counts.count_pairs` builds from rows in memory, with the same
+rules (text labels, missing values and inconsistent strata rejected, at most
+``max_stratum_levels`` levels per stratum column).
+
+DuckDB rather than chunked pandas: counting distinct reports per product and per event
+needs a global distinct, which DuckDB's aggregates do in parallel with spilling, while a
+chunked reader would have to re-implement exactly that.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .counts import MAX_STRATUM_LEVELS, PairCounts, SignalInputError, counts_from_sorted_cells
+
+REQUIRED_COLUMNS = ("report_id", "product", "event")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _source_sql(path: Path) -> str:
+    """A DuckDB table function reading the file; CSV as text only, so report ids such
+    as 007 keep their zeros and a product called NA stays a name (empty = missing)."""
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return f"read_parquet({_quote_str(str(path))})"
+    return (f"read_csv({_quote_str(str(path))}, header = true, all_varchar = true, "
+            "auto_detect = true, nullstr = '')")
+
+
+def count_file(path: Path, *, strata: Sequence[str] = (),
+               groups: Mapping[str, str | Collection[str]] | None = None, unmapped: str = "keep",
+               comparator: Collection[str] | None = None,
+               max_stratum_levels: int = MAX_STRATUM_LEVELS, memory_limit: str | None = None,
+               threads: int | None = None) -> PairCounts:
+    """Count every observed product-event pair of the file (CSV, or Parquet by suffix
+    ``.parquet``/``.pq``) with columns report_id, product, event and the ``strata``.
+
+    ``groups`` maps event terms to group name(s) and ``comparator`` restricts the
+    background, as in :func:`~pv_service.signals.compute.compute_signals`.
+    ``memory_limit`` (e.g. ``"3GB"``) caps DuckDB's memory; beyond it, it spills.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SignalInputError(f"input file not found: {path}")
+    if path.stat().st_size == 0:
+        raise SignalInputError(f"input file is empty: {path}")
+    if unmapped not in ("keep", "drop"):
+        raise ValueError("unmapped must be 'keep' or 'drop'")
+    scratch = Path(tempfile.mkdtemp(prefix="pv-signals-"))
+    # insertion order is never relied on (every result that needs an order says ORDER BY);
+    # not keeping it lets DuckDB build the large tables with less memory
+    config = {"temp_directory": str(scratch / "spill"), "preserve_insertion_order": False}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    try:
+        # Without a limit an in-memory database (fastest). With one, a scratch database
+        # file, so that the deduplicated table itself can leave memory: in an in-memory
+        # database only intermediates spill, and 3e7 reports under 2 GB ran out of memory.
+        try:
+            con = duckdb.connect(str(scratch / "count.duckdb") if memory_limit else ":memory:",
+                                 config=config)
+        except duckdb.Error as exc:
+            raise SignalInputError(f"memory limit {memory_limit!r} not understood (e.g. 3GB, 500MB): "
+                                   f"{str(exc).splitlines()[0]}") from None
+        try:
+            return _count(con, path, list(strata), groups, unmapped, comparator, max_stratum_levels)
+        finally:
+            con.close()
+    except duckdb.OutOfMemoryException as exc:
+        raise SignalInputError(f"counting {path} ran out of memory"
+                               f"{f' (limit {memory_limit})' if memory_limit else ''}: give a larger "
+                               f"--memory-limit; {str(exc).splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise SignalInputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _count(con, path: Path, strata: list[str], groups, unmapped: str, comparator,
+           max_levels: int) -> PairCounts:
+    con.execute(f"CREATE VIEW src AS SELECT * FROM {_source_sql(path)}")
+    columns = [row[0] for row in con.execute("DESCRIBE src").fetchall()]
+    missing = [c for c in (*REQUIRED_COLUMNS, *strata) if c not in columns]
+    if missing:
+        raise SignalInputError(
+            f"{path} lacks column(s) {', '.join(missing)} (has: {', '.join(columns)})")
+    cols = [*REQUIRED_COLUMNS, *strata]
+    q = {c: _quote_ident(c) for c in cols}
+    # one pass for the row count, empty values and stratum levels
+    checks = ["count(*)"] + [f"count(*) FILTER (WHERE {q[c]} IS NULL OR CAST({q[c]} AS VARCHAR) = '')"
+                             for c in cols] + [f"count(DISTINCT {q[c]})" for c in strata]
+    found = con.execute(f"SELECT {', '.join(checks)} FROM src").fetchall()[0]
+    if found[0] == 0:
+        raise SignalInputError(f"{path} has a header but no rows")
+    for c, n_missing in zip(cols, found[1:1 + len(cols)]):
+        if n_missing and c in REQUIRED_COLUMNS:
+            raise SignalInputError(f"column '{c}' is empty on {n_missing} row(s)")
+        if n_missing:
+            raise SignalInputError(
+                f"stratum column '{c}' is empty on {n_missing} row(s); code unknown values "
+                "explicitly (e.g. 'unknown') or drop the column")
+    for c, levels in zip(strata, found[1 + len(cols):]):
+        if levels > max_levels:
+            raise SignalInputError(f"stratum column '{c}' has {levels} levels (more than {max_levels}); "
+                                   "band it into a few categories first")
+
+    s_sel = "".join(f", CAST({q[c]} AS VARCHAR) AS {q[c]}" for c in strata)
+    rows = (f"SELECT {q['report_id']} AS report_id, CAST({q['product']} AS VARCHAR) AS product, "
+            f"CAST({q['event']} AS VARCHAR) AS event{s_sel} FROM src")
+    if comparator is not None:
+        wanted = sorted({str(p) for p in comparator})
+        if not wanted:
+            raise SignalInputError("the comparator product set is empty")
+        con.register("comparator_products", pd.DataFrame({"product": wanted}))
+        rows = f"SELECT * FROM ({rows}) WHERE product IN (SELECT product FROM comparator_products)"
+    if groups is not None:
+        pairs = [(str(t), str(g)) for t, gs in groups.items()
+                 for g in ([gs] if isinstance(gs, str) else list(gs))]
+        if not pairs:
+            raise SignalInputError("the event group mapping is empty")
+        con.register("event_groups", pd.DataFrame(pairs, columns=["term", "grp"]).drop_duplicates())
+        join = "LEFT JOIN" if unmapped == "keep" else "JOIN"
+        s_cols = "".join(f", r.{q[c]}" for c in strata)
+        rows = (f"SELECT r.report_id, r.product, COALESCE(g.grp, r.event) AS event{s_cols} "
+                f"FROM ({rows}) r {join} event_groups g ON g.term = r.event")
+    con.execute(f"CREATE VIEW r AS {rows}")
+    # labels -> codes first (small tables, labels sorted as factorize_column sorts them),
+    # so the deduplicated table and every aggregate work on integers
+    con.execute("CREATE TABLE prod AS SELECT product, (row_number() OVER (ORDER BY product)) - 1 AS pc "
+                "FROM (SELECT DISTINCT product FROM r)")
+    con.execute("CREATE TABLE ev AS SELECT event, (row_number() OVER (ORDER BY event)) - 1 AS ec "
+                "FROM (SELECT DISTINCT event FROM r)")
+    if strata:
+        order = ", ".join(q[c] for c in strata)
+        con.execute(f"CREATE TABLE st AS SELECT {order}, (row_number() OVER (ORDER BY {order})) - 1 AS sc "
+                    f"FROM (SELECT DISTINCT {order} FROM r)")
+        st_join, sc = f" JOIN st USING ({order})", "sc"
+    else:
+        st_join, sc = "", "0 AS sc"
+    con.execute(f"CREATE TABLE tri AS SELECT DISTINCT report_id, pc, ec, {sc} FROM r "
+                f"JOIN prod USING (product) JOIN ev USING (event){st_join}")
+    if con.execute("SELECT count(*) FROM tri").fetchall()[0][0] == 0:
+        raise SignalInputError("no rows name a comparator product" if comparator is not None and groups is None
+                               else "no rows left after mapping events to groups"
+                               if groups is not None else "no rows to analyse")
+    if strata:
+        bad = con.execute("SELECT count(*) FROM (SELECT report_id FROM tri GROUP BY report_id "
+                          "HAVING count(DISTINCT sc) > 1)").fetchall()[0][0]
+        if bad:
+            raise SignalInputError(f"{bad} report(s) have rows in different strata; "
+                                   "a stratum must be a property of the whole report")
+    return _pair_counts(con, strata, q)
+
+
+def _pair_counts(con, strata: list[str], q: dict[str, str]) -> PairCounts:
+    """PairCounts from the coded, deduplicated table ``tri`` (report_id, pc, ec, sc)."""
+    if strata:
+        strata_frame = con.execute(f"SELECT {', '.join(q[c] for c in strata)} FROM st ORDER BY sc").df()
+        strata_frame.columns = strata
+    else:
+        strata_frame = pd.DataFrame(index=pd.RangeIndex(1))
+    products = np.asarray(con.execute("SELECT product FROM prod ORDER BY pc").fetchnumpy()["product"], dtype=object)
+    events = np.asarray(con.execute("SELECT event FROM ev ORDER BY ec").fetchnumpy()["event"], dtype=object)
+    n_prod, n_ev, n_strata = len(products), len(events), len(strata_frame)
+    cells = con.execute("SELECT pc, ec, sc, count(*) AS a FROM tri GROUP BY ALL ORDER BY pc, ec, sc").fetchnumpy()
+
+    def margin(code: str, size: int) -> np.ndarray:
+        # distinct reports per (item, stratum): a distinct subquery is faster than count(DISTINCT)
+        got = con.execute(f"SELECT {code}, sc, count(*) AS n FROM (SELECT DISTINCT report_id, {code}, sc "
+                          "FROM tri) GROUP BY ALL").fetchnumpy()
+        out = np.zeros((size, n_strata), dtype=np.int64)
+        out[np.asarray(got[code], dtype=np.int64), np.asarray(got["sc"], dtype=np.int64)] = got["n"]
+        return out
+
+    product_margin = margin("pc", n_prod)
+    event_margin = margin("ec", n_ev)
+    tot = con.execute("SELECT sc, count(*) AS n FROM (SELECT DISTINCT report_id, sc FROM tri) "
+                      "GROUP BY ALL").fetchnumpy()
+    stratum_total = np.zeros(n_strata, dtype=np.int64)
+    stratum_total[np.asarray(tot["sc"], dtype=np.int64)] = tot["n"]
+
+    cell_pe = np.asarray(cells["pc"], dtype=np.int64) * n_ev + np.asarray(cells["ec"], dtype=np.int64)
+    return counts_from_sorted_cells(products, events, strata_frame, cell_pe, cells["sc"], cells["a"],
+                                    product_margin, event_margin, stratum_total)

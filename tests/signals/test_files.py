@@ -1,0 +1,100 @@
+"""Counting from CSV and Parquet files with DuckDB: the same PairCounts (hence the same
+measures) as counting the rows in memory, and the same input errors."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pv_service.signals import compute_from_counts, compute_signals, count_pairs
+from pv_service.signals.cli import app
+from pv_service.signals.counts import SignalInputError
+from pv_service.signals.files import count_file
+from pv_service.signals.mgps import Prior
+
+PRIOR = Prior(2.0, 0.5, 5.0, 5.0, 0.1)
+
+
+@pytest.fixture(scope="module")
+def caers_files(tmp_path_factory, caers_rows):
+    d = tmp_path_factory.mktemp("files")
+    caers_rows.to_csv(d / "caers.csv", index=False)
+    caers_rows.to_parquet(d / "caers.parquet", index=False)
+    return d
+
+
+def _same_counts(got, ref):
+    assert list(got.products) == list(ref.products) and list(got.events) == list(ref.events)
+    for f in ("pair_product", "pair_event", "a", "product_margin", "event_margin", "stratum_total",
+              "cell_pair", "cell_stratum", "cell_a"):
+        np.testing.assert_array_equal(getattr(got, f), getattr(ref, f), err_msg=f)
+
+
+@pytest.mark.parametrize("name", ["caers.csv", "caers.parquet"])
+@pytest.mark.parametrize("strata", [[], ["sex"]])
+def test_file_counts_equal_in_memory_counts(caers_files, caers_rows, name, strata):
+    got = count_file(caers_files / name, strata=strata)
+    ref = count_pairs(caers_rows["report_id"], caers_rows["product"], caers_rows["event"],
+                      caers_rows[strata] if strata else None)
+    _same_counts(got, ref)
+    if strata:
+        assert got.strata.equals(ref.strata)
+
+
+def test_groups_and_comparator_in_the_file_path(caers_files, caers_rows):
+    groups = {"DYSPNOEA": ["Breathing"], "CHOKING": ["Breathing", "Airway"]}
+    comparator = ["REUMOFAN PLUS", "HYDROXYCUT CAPSULES", "HYDROXYCUT REGULAR RAPID RELEASE CAPLETS"]
+    for unmapped in ("keep", "drop"):
+        ref = compute_signals(caers_rows, groups=groups, comparator=comparator, unmapped=unmapped, prior=PRIOR)
+        got = compute_from_counts(count_file(caers_files / "caers.parquet", groups=groups,
+                                             comparator=comparator, unmapped=unmapped), prior=PRIOR)
+        pd.testing.assert_frame_equal(got.table, ref.table, rtol=1e-13)
+
+
+def test_typed_parquet_columns_are_labels(tmp_path):
+    rows = pd.DataFrame({"report_id": [1, 1, 2, 3], "product": [10, 10, 10, 20], "event": ["e", "f", "e", "e"],
+                         "year": [2024, 2024, 2025, 2025]})
+    rows.to_parquet(tmp_path / "typed.parquet")
+    got = count_file(tmp_path / "typed.parquet", strata=["year"])
+    assert list(got.products) == ["10", "20"] and list(got.strata["year"]) == ["2024", "2025"]
+    assert got.a.tolist() == [2, 1, 1]  # (10, e): reports 1, 2; (10, f): 1; (20, e): 3
+
+
+@pytest.mark.parametrize("frame, strata, message", [
+    (pd.DataFrame({"report_id": [1], "product": ["A"]}), [], "lacks column(s) event"),
+    (pd.DataFrame({"report_id": [1, 2], "product": ["A", None], "event": ["e", "e"]}), [], "'product' is empty on 1"),
+    (pd.DataFrame({"report_id": [1, 1], "product": ["A", "A"], "event": ["e", "f"], "sex": ["F", "M"]}), ["sex"],
+     "1 report(s) have rows in different strata"),
+    (pd.DataFrame({"report_id": [], "product": [], "event": []}), [], "no rows"),
+])
+def test_parquet_input_errors(tmp_path, frame, strata, message):
+    frame.to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(SignalInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        count_file(tmp_path / "bad.parquet", strata=strata)
+
+
+def test_not_a_parquet_file_is_an_input_error(tmp_path):
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(SignalInputError, match="cannot read"):
+        count_file(tmp_path / "junk.parquet")
+
+
+def test_cli_reads_parquet_writes_parquet_under_a_memory_cap(tmp_path, caers_files):
+    out = tmp_path / "out.parquet"
+    r = CliRunner().invoke(app, ["compute", str(caers_files / "caers.parquet"), "-o", str(out),
+                                 "--memory-limit", "200MB", "--no-progress"])
+    assert r.exit_code == 0, r.stderr
+    via_csv = tmp_path / "out.csv"
+    r = CliRunner().invoke(app, ["compute", str(caers_files / "caers.csv"), "-o", str(via_csv), "--no-progress"])
+    assert r.exit_code == 0, r.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_csv(via_csv, keep_default_na=False,
+                                                                     na_values=[""]), rtol=1e-12,
+                                  check_dtype=False)
+
+
+def test_too_small_a_memory_limit_is_a_clear_error(caers_files):
+    with pytest.raises(SignalInputError, match=r"ran out of memory \(limit 1MB\): give a larger --memory-limit"):
+        count_file(caers_files / "caers.parquet", memory_limit="1MB")
+    with pytest.raises(SignalInputError, match="memory limit 'lots' not understood"):
+        count_file(caers_files / "caers.parquet", memory_limit="lots")
