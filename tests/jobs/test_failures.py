@@ -16,9 +16,10 @@ DAY = dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.timezone.utc)
 
 
 def _health(client) -> dict:
-    """/health without its MedDRA part (tests/meddra checks that)."""
+    """/health without its MedDRA and E2B parts (tests/meddra and tests/e2b check those)."""
     body = client.get("/health").json()
     assert body.pop("meddra")["loaded"] is False
+    assert "schemas_loaded" in body.pop("e2b")
     return body
 
 
