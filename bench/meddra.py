@@ -33,17 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PV_ENVIRONMENT", "test")
 
-import sqlalchemy as sa  # noqa: E402
 
 import pv_service.models  # noqa: E402,F401
-from pv_service.core.db import make_engine  # noqa: E402
 from pv_service.core.migrate import upgrade  # noqa: E402
+from scratch_db import scratch_engine  # noqa: E402  (beside this script in bench/)
 from pv_service.meddra import coding, queries  # noqa: E402
 from pv_service.meddra.lookup import CACHE, loaded_dictionaries  # noqa: E402
 from pv_service.meddra.loader import load  # noqa: E402
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
-PG_URL = os.environ.get("PV_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 VERSION = "27.1"
 N_SOC, N_HLGT, N_HLT, N_PT, N_MULTI, N_LLT = 27, 337, 1737, 26_000, 11_000, 85_000
 N_SMQ, N_PARENT, SMQ_PTS = 200, 10, 250
@@ -124,17 +122,6 @@ def _timed(fn):
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _engine(kind: str, tmp: Path):
-    if kind == "sqlite":
-        return make_engine(f"sqlite:///{tmp / 'bench.db'}"), None
-    schema = f"bench_meddra_{os.getpid()}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    return sa.create_engine(url), (admin, schema)
-
-
 def _endpoint(engine, codes: list[str]) -> tuple[float, float]:
     """Mean seconds per GET /v1/meddra/terms/{code}, and per GET /v1/meddra/versions (the same HTTP and
     authentication work around a trivial query: the baseline to subtract)."""
@@ -204,8 +191,7 @@ def plan_cost(dictionaries, llts: list[str], n: int = 1000, repeat: int = 5) -> 
 
 
 def bench(kind: str, folder: Path, llts: list[str], n_lookups: int, n_details: int, tmp: Path) -> None:
-    engine, pg = _engine(kind, tmp)
-    try:
+    with scratch_engine(kind, tmp, "meddra") as engine:
         upgrade(engine)
         result, wall, cpu = _timed(lambda: load(engine, folder, NOW))
         print(f"[{kind}] load {VERSION}: {wall:.2f} s wall, {cpu:.2f} s CPU in this process; {result.counts}")
@@ -248,13 +234,6 @@ def bench(kind: str, folder: Path, llts: list[str], n_lookups: int, n_details: i
         per, baseline = _endpoint(engine, details[: max(1, n_details // 4)])
         print(f"[{kind}] GET /v1/meddra/terms/{{code}} (TestClient, auth included): {per * 1e3:.3f} ms mean; "
               f"GET /v1/meddra/versions, the same HTTP and auth work: {baseline * 1e3:.3f} ms")
-    finally:
-        engine.dispose()
-        if pg is not None:
-            admin, schema = pg
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            admin.dispose()
 
 
 def main() -> None:

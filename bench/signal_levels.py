@@ -12,7 +12,7 @@ counts distinct reports per product and term) at each level, and the whole store
 this process's CPU time (the database's own CPU is included on SQLite, which runs in-process;
 on PostgreSQL it is the server's and not counted here).
 
-PostgreSQL: uses PV_TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test)
+PostgreSQL: uses PV_BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test)
 in a schema of its own, dropped at the end.
 """
 from __future__ import annotations
@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PV_ENVIRONMENT", "test")  # audit-sealed inserts need keys; test makes local ones
 
 import pv_service.models  # noqa: E402,F401
-from pv_service.core.db import make_engine  # noqa: E402
 from pv_service.core.migrate import upgrade  # noqa: E402
+from scratch_db import scratch_engine  # noqa: E402  (beside this script in bench/)
 from pv_service.meddra.distribution import Distribution  # noqa: E402
 from pv_service.meddra.loader import store  # noqa: E402
 
@@ -133,18 +133,6 @@ def timed(fn, repeat: int):
     return out, min(walls), statistics.median(walls), min(cpus)
 
 
-def _engine(kind: str, tmp: Path):
-    if kind == "sqlite":
-        return make_engine(f"sqlite:///{tmp / 'levels.db'}"), None
-    url = os.environ.get("PV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    schema = f"bench_levels_{os.getpid()}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    engine = sa.create_engine(sa.engine.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}))
-    return engine, (admin, schema)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=100_000)
@@ -160,8 +148,7 @@ def main() -> None:
     from pv_service.signals.runs import run_signals
 
     tmp = tempfile.TemporaryDirectory()
-    engine, pg = _engine(args.db, Path(tmp.name))
-    try:
+    with scratch_engine(args.db, Path(tmp.name), "levels") as engine:
         upgrade(engine)
         t = time.perf_counter()
         dist = dictionary(args.seed)
@@ -184,13 +171,6 @@ def main() -> None:
                 print(f"run_signals {level.label:10s} wall {best:6.2f} s  cpu {cpu:6.2f} s  "
                       f"({run.n_pairs:,} pairs stored, MGPS converged: {run.hyperparameters.get('converged')})")
             session.rollback()
-    finally:
-        engine.dispose()
-        if pg is not None:
-            admin, schema = pg
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            admin.dispose()
 
 
 if __name__ == "__main__":
