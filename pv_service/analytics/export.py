@@ -30,7 +30,7 @@ def cohort_tables(session, product, rules, as_of: dt.date) -> dict[str, pd.DataF
     cohort = load_cohort(session, product, rules, as_of)
     if cohort.episodes.empty:
         return {name: _frame(name, []) for name in COHORT_TABLES}
-    sel = service.Selection(groups=service.resolve_groups(rules, product.modality, None, None))
+    sel = service.Selection(groups=service.resolve_groups(session.connection(), rules, product.modality, None, None))
     inc = service.incidence(cohort, rules, sel)
     incidence = [{"event_group": g["event_group"], "kind": g["kind"], "patients": g["patients"], "events": g["events"],
                   "person_years": g["person_years"], "rate_per_100py": g["rate"], "rate_lower": g["rate_lower"],
