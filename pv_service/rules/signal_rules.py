@@ -2,7 +2,7 @@
 which designated medical events alert on the first case (PRIMER sections 5 and 6)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 

@@ -58,7 +58,7 @@ def test_infusion_period_filter_and_pt_codes(client, world, cohort):
     assert (g["kind"], g["patients"], g["events"]) == ("pt_codes", 5, 0)  # P2 (infused 2023) is left out
     g = _get(client, world.safety, cart.id, pt=["96000025"]).json()["groups"][0]
     assert (g["patients"], g["events"]) == (6, 1)  # P2's T-cell lymphoma, by its code
-    # No dictionary is loaded: the display name is the reactions'.
+    # The display name is the loaded (demo) dictionary's.
     assert (g["pt_codes"], g["pt_names"], g["problems"]) == (["96000025"], {"96000025": "T-cell lymphoma"}, [])
 
 
