@@ -3,7 +3,7 @@
 Groups come from the rules: the designated-medical-event groups of ``signal_rules.yaml`` and
 the adverse events of special interest of ``analytics.yaml``, for the product's modality, both
 defined by MedDRA codes and resolved to PT codes as the signal job does
-(pv_service.signals.hierarchy.resolve_pt_codes, against the newest loaded version; with none
+(pv_service.signals.hierarchy.designated_groups, against the newest loaded version; with none
 loaded only the explicit PT codes count). A reaction belongs to a group by its PT code: names
 decide nothing.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from pv_service.signals.hierarchy import analysis_version, resolve_pt_codes, term_names
+from pv_service.signals.hierarchy import analysis_version, designated_groups, term_names
 from pv_service.signals.levels import Level
 
 
@@ -45,13 +45,12 @@ def event_groups(conn: Connection, rules, modality: str | None = None) -> list[E
              ("special_interest", rules.analytics.adverse_events_of_special_interest)]
     out = []
     for kind, defined in kinds:
-        for d in defined:
-            if modality is not None and modality not in d.modalities:
-                continue
-            codes, problems = resolve_pt_codes(conn, version, d.pt_codes, d.hlt_codes,
-                                               [(s.code, s.scope) for s in d.smqs])
-            pts = tuple(sorted(codes))
-            out.append(EventGroup(d.name, kind, pts, tuple(d.modalities), tuple(problems), _names(conn, version, pts)))
+        chosen = [d for d in defined if modality is None or modality in d.modalities]
+        codes, problems = designated_groups(conn, chosen, version)  # the signal job's resolution
+        for d in chosen:
+            pts = tuple(sorted(codes[d.name]))
+            out.append(EventGroup(d.name, kind, pts, tuple(d.modalities), tuple(problems.get(d.name, ())),
+                                  _names(conn, version, pts)))
     return out
 
 
