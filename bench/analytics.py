@@ -4,7 +4,8 @@
 
 Cohort: the follow-up cohort of bench/compliance.py (infusions uniform over the 15 years before
 2026-01-01, visits, deaths, withdrawals, transfers, ~10% second treatments), all of it one
-product (id 1, modality car_t); sexes 60/40, ages 18-80. Reactions, one row each (demo terms):
+product (id 1, modality car_t); sexes 60/40, ages 18-80. Reactions, one row each (demo terms, coded with the demo dictionary's PT codes;
+the rule groups are resolved against that dictionary in an in-memory SQLite, not timed):
 CRS in 40% (day 0-14), ICANS 15% (day 1-21), cytopenias 20% (day 14-365), infections 25% (any
 time, exponential), hypogammaglobulinaemia 10%, HLH 2%, T-cell lymphoma 0.2% (day 90-3000),
 MDS/AML 0.5%; batch numbers shared by 20 patients each (5,000 lots).
@@ -38,6 +39,7 @@ from compliance import AS_OF, make_cohort  # noqa: E402
 from pv_service.analytics import service  # noqa: E402
 from pv_service.analytics.persontime import episodes  # noqa: E402
 from pv_service.analytics.queries import ProductCohort  # noqa: E402
+from pv_service.demo import dictionary as demo_dictionary  # noqa: E402
 from pv_service.followup.compliance import evaluate_compliance  # noqa: E402
 from pv_service.rules import load_rules  # noqa: E402
 
@@ -79,20 +81,37 @@ def make_inputs(n: int, rules, seed: int):
     reactions["suspect_infusion"] = reactions["suspect_infusion"].astype("datetime64[s]")
     reactions["first_received"] = reactions["onset_date"]
     reactions["case_id"] = np.arange(len(reactions))
-    reactions["pt_code"] = "LOCAL"
+    reactions["pt_code"] = reactions["pt_name"].map(demo_dictionary.demo_term_codes())  # groups match by code
     return treatments, contacts, reactions
 
 
-def analyse(treatments, contacts, reactions, rules, product):
+def rule_groups(rules):
+    """The rule groups for CAR-T resolved against the demo dictionary (an in-memory SQLite; not timed)."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+    from sqlmodel import SQLModel
+
+    import pv_service.models  # noqa: F401 (every table)
+    from pv_service.meddra.loader import load
+
+    engine = sa.create_engine("sqlite://")
+    SQLModel.metadata.create_all(engine)
+    load(engine, demo_dictionary.directory(), dt.datetime.now(dt.UTC))
+    with engine.connect() as conn:
+        return service.resolve_groups(conn, rules, "car_t", None, None)
+
+
+def analyse(treatments, contacts, reactions, rules, product, groups):
     followup = evaluate_compliance(treatments, contacts, rules, AS_OF).treatments
     ep = episodes(treatments, followup, 1, AS_OF)
     ep["infusion_year"] = pd.to_datetime(ep["start"]).dt.year
     cohort = ProductCohort(product=product, as_of=AS_OF, episodes=ep, reactions=reactions)
-    sel = service.Selection(groups=service.resolve_groups(rules, "car_t", None, None))
+    sel = service.Selection(groups=groups)
     out = {"incidence": service.incidence(cohort, rules, sel, ("sex", "age_band", "infusion_year")),
            "cumulative": service.cumulative(cohort, rules, sel),
            "onset": service.time_to_onset(cohort, rules, sel),
-           "sequential": service.sequential(cohort, rules, [], None),
+           "sequential": service.sequential(cohort, rules, list(groups), [], None),
            "lots": service.lots(cohort, rules, sel, "lot", 50)}
     return cohort, sel, out
 
@@ -108,13 +127,14 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}; as-of {AS_OF}")
     t0 = time.perf_counter()
     treatments, contacts, reactions = make_inputs(args.n, rules, args.seed)
+    groups = rule_groups(rules)
     print(f"{args.n:,} treatments ({treatments['patient_id'].nunique():,} patients), {len(contacts):,} contacts, "
           f"{len(reactions):,} reactions; generated in {time.perf_counter() - t0:.1f} s")
     cpu, wall = [], []
     for _ in range(args.repeat):
         gc.collect()
         c0, w0 = time.process_time(), time.perf_counter()
-        cohort, sel, out = analyse(treatments, contacts, reactions, rules, product)
+        cohort, sel, out = analyse(treatments, contacts, reactions, rules, product, groups)
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - w0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -135,7 +155,7 @@ def main() -> None:
     for name, fn in (("incidence", lambda: service.incidence(cohort, rules, sel, ("sex", "age_band", "infusion_year"))),
                      ("cumulative", lambda: service.cumulative(cohort, rules, sel)),
                      ("time to onset", lambda: service.time_to_onset(cohort, rules, sel)),
-                     ("sequential", lambda: service.sequential(cohort, rules, [], None)),
+                     ("sequential", lambda: service.sequential(cohort, rules, list(groups), [], None)),
                      ("lots", lambda: service.lots(cohort, rules, sel, "lot", 50))):
         c0 = time.process_time()
         fn()

@@ -30,7 +30,7 @@ def cohort_tables(session, product, rules, as_of: dt.date) -> dict[str, pd.DataF
     cohort = load_cohort(session, product, rules, as_of)
     if cohort.episodes.empty:
         return {name: _frame(name, []) for name in COHORT_TABLES}
-    sel = service.Selection(groups=service.resolve_groups(rules, product.modality, None, None))
+    sel = service.Selection(groups=service.resolve_groups(session.connection(), rules, product.modality, None, None))
     inc = service.incidence(cohort, rules, sel)
     incidence = [{"event_group": g["event_group"], "kind": g["kind"], "patients": g["patients"], "events": g["events"],
                   "person_years": g["person_years"], "rate_per_100py": g["rate"], "rate_lower": g["rate_lower"],
@@ -52,7 +52,7 @@ def cohort_tables(session, product, rules, as_of: dt.date) -> dict[str, pd.DataF
                           "weibull_shape": w.get("shape"), "shape_lower": w.get("shape_lower"),
                           "shape_upper": w.get("shape_upper"), "hazard": w.get("hazard")})
     sequential = [{k: look[k] for k in COHORT_TABLES["cohort_sequential"][1:]}
-                  for look in service.sequential(cohort, rules, [], None)["current"]]
+                  for look in service.sequential(cohort, rules, list(sel.groups), [], None)["current"]]
     lots = []
     for g in service.lots(cohort, rules, sel, "lot", 10_000)["groups"]:
         lots += [{"event_group": g["event_group"], **{k: lot[k] for k in COHORT_TABLES["cohort_lots"][2:]},

@@ -13,6 +13,7 @@ from pv_service.alerting.reconcile import log_event
 from pv_service.alerting.workflow import SIGNAL_TYPE, initial_status
 from pv_service.analytics import service
 from pv_service.analytics.models import SequentialLook
+from pv_service.analytics.groups import event_groups
 from pv_service.analytics.queries import load_cohort
 from pv_service.patients.models import Treatment
 from pv_service.products.models import Product
@@ -70,8 +71,8 @@ def sequential_monitoring(session: Session, now: dt.datetime, rules) -> dict:
     counts = {"products": 0, "looks": 0, "signalled": 0, "raised": 0, "updated": 0, "lots_flagged": 0}
     sr = rules.analytics.sequential
     for product in products:
-        groups = service.monitored_groups(rules, product.modality)
-        lot_groups = service.lot_groups(rules, product.modality)
+        lot_groups = event_groups(session.connection(), rules, product.modality)  # every rule group of the modality
+        groups = service.monitored_groups(lot_groups, rules)
         if not groups and not lot_groups:
             continue
         cohort = load_cohort(session, product, rules, day)

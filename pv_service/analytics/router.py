@@ -6,12 +6,14 @@ as an unknown one does); clinics and admins none (403), as for the compliance ex
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from pv_service.analytics import service
+from pv_service.analytics.groups import event_groups
 from pv_service.analytics.queries import load_cohort
 from pv_service.auth.principal import Principal, SessionDep, require
 from pv_service.common.errors import InvalidInput, NotFound
@@ -42,7 +44,8 @@ Groups = Annotated[list[str] | None, Query(max_length=50, description=(
     "Event group by name (designated medical events of signal_rules.yaml, adverse events of special "
     "interest of analytics.yaml); repeatable. Default: every group for the product's modality"))]
 Terms = Annotated[list[str] | None, Query(max_length=200, description=(
-    "Preferred terms analysed together as one group; repeatable"))]
+    "MedDRA PT codes (8 digits) analysed together as one group; repeatable"))]
+PT_CODE = re.compile(r"[0-9]{8}")
 
 
 def visible_product(session, principal: Principal, product_id: int) -> Product:
@@ -52,16 +55,17 @@ def visible_product(session, principal: Principal, product_id: int) -> Product:
     return product
 
 
-def _selection(rules, product: Product, today: dt.date, as_of, infusion_from, infusion_to, groups, pts):
+def _selection(conn, rules, product: Product, today: dt.date, as_of, infusion_from, infusion_to, groups, pts):
     as_of = as_of or today
     if as_of > today:
         raise InvalidInput.one(("query", "as_of"), f"is in the future (today is {today})")
     if infusion_from and infusion_to and infusion_from > infusion_to:
         raise InvalidInput.one(("query", "infusion_from"), "is after infusion_to")
-    if pts and any(len(t) > 250 or not t.strip() for t in pts):
-        raise InvalidInput.one(("query", "pt"), "each preferred term must be 1 to 250 characters")
+    for code in pts or []:
+        if not PT_CODE.fullmatch(code.strip()):
+            raise InvalidInput.one(("query", "pt"), f"{code[:20]!r} is not a MedDRA PT code (8 digits)")
     try:
-        chosen = service.resolve_groups(rules, product.modality, groups, pts)
+        chosen = service.resolve_groups(conn, rules, product.modality, groups, pts)
     except service.AnalyticsInputError as exc:
         raise InvalidInput.one(("query", exc.field), str(exc)) from None
     return as_of, service.Selection(groups=chosen, infusion_from=infusion_from, infusion_to=infusion_to)
@@ -85,7 +89,7 @@ def product_incidence(
 def _cohort_and_selection(session, principal, now, product_id, as_of, infusion_from, infusion_to, event_group, pt):
     product = visible_product(session, principal, product_id)
     rules = current_rules()
-    as_of, sel = _selection(rules, product, now.date(), as_of, infusion_from, infusion_to, event_group, pt)
+    as_of, sel = _selection(session.connection(), rules, product, now.date(), as_of, infusion_from, infusion_to, event_group, pt)
     return load_cohort(session, product, rules, as_of), rules, sel
 
 
@@ -137,8 +141,9 @@ def product_sequential(
 
     product = visible_product(session, principal, product_id)
     rules = current_rules()
-    as_of, _ = _selection(rules, product, now.date(), as_of, None, None, event_group, None)
-    monitored = {g.name for g, _ in service.monitored_groups(rules, product.modality)}
+    as_of, _ = _selection(session.connection(), rules, product, now.date(), as_of, None, None, event_group, None)
+    groups = event_groups(session.connection(), rules, product.modality)
+    monitored = {g.name for g, _ in service.monitored_groups(groups, rules)}
     for name in event_group or []:
         if name not in monitored:
             raise InvalidInput.one(("query", "event_group"), f"{name!r} has no background rate for this product's "
@@ -151,7 +156,7 @@ def product_sequential(
     looks = [r.model_dump(exclude={"id", "product_id", "created_at"}, mode="json")
              for r in session.exec(stmt.order_by(SequentialLook.event_group, SequentialLook.look_date))]
     try:
-        return service.sequential(load_cohort(session, product, rules, as_of), rules, looks, event_group)
+        return service.sequential(load_cohort(session, product, rules, as_of), rules, groups, looks, event_group)
     except ValueError as exc:  # rules whose alpha, T and M admit no critical value
         raise InvalidInput.one(("query", "event_group"), str(exc)) from None
 
@@ -200,7 +205,7 @@ def incidence_across_products(
     if product and len(products) < len(set(product)):
         found = {p.code for p in products}
         raise NotFound(f"no treated product {sorted(set(product) - found)[0]!r}")
-    as_of, sel = _selection(rules, products[0] if products else Product(modality=""), now.date(), as_of,
+    as_of, sel = _selection(session.connection(), rules, products[0] if products else Product(modality=""), now.date(), as_of,
                             infusion_from, infusion_to, event_group, None)
     cohorts = [load_cohort(session, p, rules, as_of) for p in products]
     return service.incidence_across(cohorts, rules, sel, by.value)

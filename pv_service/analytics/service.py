@@ -38,23 +38,23 @@ class Selection:
     infusion_to: dt.date | None = None
 
 
-def resolve_groups(rules, modality: str, names: list[str] | None, pts: list[str] | None) -> tuple[EventGroup, ...]:
+def resolve_groups(conn, rules, modality: str, names: list[str] | None, pts: list[str] | None) -> tuple[EventGroup, ...]:
     """The requested groups (by name; unknown names are an error), a group of the given
-    preferred terms, or by default every rule group for the product's modality."""
-    from pv_service.analytics.groups import term_group
+    PT codes, or by default every rule group for the product's modality."""
+    from pv_service.analytics.groups import pt_code_group
 
-    available = {g.name: g for g in event_groups(rules)}
+    available = {g.name: g for g in event_groups(conn, rules)}
     out: list[EventGroup] = []
     for n in names or []:
         if n not in available:
             raise AnalyticsInputError("event_group", f"unknown event group {n!r}; one of {sorted(available)}")
         out.append(available[n])
     if pts:
-        g = term_group(pts)
-        if not g.terms:
-            raise AnalyticsInputError("pt", "give at least one preferred term")
+        g = pt_code_group(conn, pts)
+        if not g.pt_codes:
+            raise AnalyticsInputError("pt", "give at least one PT code")
         out.append(g)
-    return tuple(out) if out else tuple(event_groups(rules, modality))
+    return tuple(out) if out else tuple(g for g in available.values() if modality in g.modalities)
 
 
 def select_episodes(cohort: ProductCohort, sel: Selection) -> pd.DataFrame:
@@ -78,7 +78,7 @@ def group_events(cohort: ProductCohort, group: EventGroup, missing_onset: str) -
 def at_risk(cohort: ProductCohort, sel: Selection, group: EventGroup, rules) -> pd.DataFrame:
     """The episodes' time at risk against one group (cached on the cohort: every analysis starts here)."""
     missing = rules.analytics.person_time.missing_onset
-    key = (group.terms, sel.infusion_from, sel.infusion_to, missing)
+    key = (group.pt_codes, sel.infusion_from, sel.infusion_to, missing)
     if key not in cohort.cache:
         cohort.cache[key] = time_at_risk(select_episodes(cohort, sel), group_events(cohort, group, missing))
     return cohort.cache[key]
@@ -136,7 +136,7 @@ def incidence(cohort: ProductCohort, rules, sel: Selection, by: tuple[str, ...] 
         overall = inc.rate_table(tar, (), level, RATE_PER)
         strata = _strata_rows(tar, by, ar.age_bands, level) if by else None
         out.append({
-            "event_group": g.name, "kind": g.kind, "terms": list(g.terms),
+            "event_group": g.name, "kind": g.kind, **g.described(),
             **_records(overall)[0],
             "strata": _records(strata) if strata is not None else [],
             "sir": standardised(tar, rules.background_rates.for_group(g.name), level),
@@ -256,10 +256,10 @@ def sequential_look(cohort: ProductCohort, rules, group: EventGroup, background)
             "first_signal_date": None if first is None else ev["event_date"].iloc[first - 1].date().isoformat()}
 
 
-def monitored_groups(rules, modality: str) -> list[tuple[EventGroup, object]]:
-    """The product's groups that have a background rate (those the sequential test can run on)."""
+def monitored_groups(groups: list[EventGroup], rules) -> list[tuple[EventGroup, object]]:
+    """Those of the product's groups that have a background rate (those the sequential test can run on)."""
     out = []
-    for g in event_groups(rules, modality):
+    for g in groups:
         bg = rules.background_rates.for_group(g.name)
         if bg is not None:
             out.append((g, bg))
@@ -267,11 +267,6 @@ def monitored_groups(rules, modality: str) -> list[tuple[EventGroup, object]]:
 
 
 LOT_COLUMNS = {"lot": "batch_number", "vector_lot": "vector_lot", "manufacturing_site": "manufacturing_site"}
-
-
-def lot_groups(rules, modality: str) -> list[EventGroup]:
-    """The groups scanned per lot: every rule group of the modality."""
-    return event_groups(rules, modality)
 
 
 def lot_analysis(cohort: ProductCohort, rules, group: EventGroup, column: str = "batch_number",
@@ -311,10 +306,11 @@ def lots(cohort: ProductCohort, rules, sel: Selection, by: str, limit: int) -> d
             "multiplicity": lr.multiplicity, "min_events": lr.min_events, "by": by, "groups": out}
 
 
-def sequential(cohort: ProductCohort, rules, looks: list[dict], names: list[str] | None) -> dict:
+def sequential(cohort: ProductCohort, rules, groups: list[EventGroup], looks: list[dict],
+               names: list[str] | None) -> dict:
     """The current look per monitored group (computed now, not stored) and the stored looks of the job."""
     current = []
-    for g, bg in monitored_groups(rules, cohort.product.modality):
+    for g, bg in monitored_groups(groups, rules):
         if names and g.name not in names:
             continue
         current.append(sequential_look(cohort, rules, g, bg))
@@ -344,6 +340,6 @@ def incidence_across(cohorts: list[ProductCohort], rules, sel: Selection, by: st
             if by == "product":
                 t["product_class"] = t["product"].map(dict(zip(rows["product"], rows["product_class"])))
             table = _records(t)
-        out.append({"event_group": g.name, "kind": g.kind, "terms": list(g.terms), "rows": table})
+        out.append({"event_group": g.name, "kind": g.kind, **g.described(), "rows": table})
     return {"as_of": cohorts[0].as_of.isoformat() if cohorts else None, "by": by, "per_patient_years": RATE_PER,
             "confidence_level": level, "products": [c.product.code for c in cohorts], "groups": out}

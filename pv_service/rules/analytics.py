@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from pv_service.rules.common import Issue, RuleModel
+from pv_service.rules.term_groups import CodedTermGroup, group_issues
 
 
 class PersonTimeRules(RuleModel):
@@ -25,12 +26,8 @@ class OnsetPeriod(RuleModel):
     until_days: int | None = Field(default=None, ge=1)  # None: open-ended (the last period)
 
 
-class SpecialInterestGroup(RuleModel):
-    """An adverse event of special interest: a term group analysed for products of the listed modalities."""
-    name: str
-    modalities: tuple[str, ...] = Field(min_length=1)
-    terms: tuple[str, ...] = Field(min_length=1)
-    basis: str = ""
+class SpecialInterestGroup(CodedTermGroup):
+    """An adverse event of special interest: a code-defined term group analysed for products of the listed modalities."""
 
 
 class SequentialRules(RuleModel):
@@ -76,18 +73,7 @@ class AnalyticsRules(RuleModel):
                 last = p.until_days
             if final and p.until_days is not None:
                 out.append((("onset_periods", i, "until_days"), "the last period must be open-ended (leave until_days out)"))
-        return out + _duplicates([g.name for g in self.adverse_events_of_special_interest],
-                                 "adverse_events_of_special_interest", "name")
-
-
-def _duplicates(names: list[str], section: str, key: str) -> list[Issue]:
-    seen: set[str] = set()
-    out: list[Issue] = []
-    for i, name in enumerate(names):
-        if name in seen:
-            out.append(((section, i, key), f"duplicate group {name!r}"))
-        seen.add(name)
-    return out
+        return out + group_issues(self.adverse_events_of_special_interest, "adverse_events_of_special_interest")
 
 
 def _band_issues(bands: tuple[int, ...], loc) -> list[Issue]:
@@ -131,3 +117,13 @@ class BackgroundRates(RuleModel):
 
     def for_group(self, name: str) -> BackgroundRate | None:
         return next((r for r in self.rates if r.group == name), None)
+
+
+def _duplicates(names: list[str], section: str, key: str) -> list[Issue]:
+    seen: set[str] = set()
+    out: list[Issue] = []
+    for i, name in enumerate(names):
+        if name in seen:
+            out.append(((section, i, key), f"duplicate group {name!r}"))
+        seen.add(name)
+    return out

@@ -2,11 +2,12 @@
 which designated medical events alert on the first case (PRIMER sections 5 and 6)."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 
 from pv_service.rules.common import Issue, RuleModel
+from pv_service.rules.term_groups import CodedTermGroup, group_issues
 from pv_service.signals.levels import Level
 
 MEASURES = ("n", "prr", "chi2", "ror", "ror_lower", "ic", "ic025", "ebgm", "eb05")
@@ -21,40 +22,9 @@ class Criterion(RuleModel):
     strict: tuple[str, ...] = ()
 
 
-def _code_text(value: Any) -> Any:
-    # An unquoted code is read by YAML as a number; MedDRA codes have no leading zero.
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-MeddraCode = Annotated[str, BeforeValidator(_code_text), StringConstraints(pattern=r"^[0-9]{8}$")]
-
-
-class SmqReference(RuleModel):
-    code: MeddraCode
-    scope: Literal["narrow", "broad"] = "narrow"
-
-
-class DesignatedMedicalEvent(RuleModel):
-    """A group of MedDRA terms that alerts on the first case for products of the listed modalities.
-
-    Defined by codes, never by names: explicit PT codes, and HLTs and SMQs resolved to their PTs
-    in the loaded dictionary (with none loaded, only the explicit PT codes count).
-    """
-    name: str
-    modalities: tuple[str, ...] = Field(min_length=1)
-    pt_codes: tuple[MeddraCode, ...] = ()
-    hlt_codes: tuple[MeddraCode, ...] = ()
-    smqs: tuple[SmqReference, ...] = ()
+class DesignatedMedicalEvent(CodedTermGroup):
+    """A code-defined term group that alerts on the first case for products of the listed modalities."""
     severity: Literal["low", "medium", "high", "critical"] = "critical"
-    basis: str = ""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_names(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "terms" in value:
-            raise ValueError("terms by name are no longer read: a group is defined by MedDRA codes "
-                             "(pt_codes, hlt_codes, smqs) from the licensed release in use")
-        return value
 
 
 class LevelRule(RuleModel):
@@ -132,13 +102,7 @@ class SignalRules(RuleModel):
                     out.append((("criteria", i, "strict", j), f"{m!r} is not one of this criterion's minimums"))
         if isinstance(self.combine, int) and not 1 <= self.combine <= len(self.criteria):
             out.append((("combine",), f"must be between 1 and the number of criteria ({len(self.criteria)})"))
-        groups = set()
-        for i, d in enumerate(self.designated_medical_events):
-            if d.name in groups:
-                out.append((("designated_medical_events", i, "name"), f"duplicate group {d.name!r}"))
-            groups.add(d.name)
-            if not (d.pt_codes or d.hlt_codes or d.smqs):
-                out.append((("designated_medical_events", i), f"group {d.name!r} names no pt_codes, hlt_codes or smqs"))
+        out += group_issues(self.designated_medical_events, "designated_medical_events")
         labels: dict[str, int] = {}
         for i, rule in enumerate(self.levels):
             label = rule.to_level().label

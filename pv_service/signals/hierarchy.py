@@ -128,7 +128,8 @@ def pts_by_term(conn: Connection, level: Level, version: str | None) -> dict[str
 
 
 def designated_groups(conn: Connection, groups, version: str | None) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
-    """Each designated-medical-event group's PT codes in `version`, and per group what could not be resolved."""
+    """Each code-defined group's PT codes in `version` (designated medical events, adverse events of
+    special interest), and per group what could not be resolved."""
     codes: dict[str, set[str]] = {}
     problems: dict[str, list[str]] = {}
     for g in groups:

@@ -403,7 +403,7 @@ def product_analytics(request: Request, web: Officer, session: SessionDep, now: 
         raise NotFound(f"no product {product_id}")
     rules, as_of = current_rules(), now.date()
     cohort = load_cohort(session, product, rules, as_of)
-    sel = service.Selection(groups=service.resolve_groups(rules, product.modality, None, None))
+    sel = service.Selection(groups=service.resolve_groups(session.connection(), rules, product.modality, None, None))
     cumulative = service.cumulative(cohort, rules, sel)
     curves = {g["event_group"]: charts.step_chart(
         [(g["event_group"], [p["time_days"] / 365.25 for p in g["curve"]], [p["estimate"] for p in g["curve"]],
@@ -416,7 +416,7 @@ def product_analytics(request: Request, web: Officer, session: SessionDep, now: 
         "level_pct": f"{100 * level:g}", "incidence": service.incidence(cohort, rules, sel),
         "cumulative": cumulative, "charts": curves, "onset": service.time_to_onset(cohort, rules, sel),
         "periods": rules.analytics.onset_periods,
-        "sequential": service.sequential(cohort, rules, [], None),
+        "sequential": service.sequential(cohort, rules, list(sel.groups), [], None),
         "looks": queries.sequential_looks(session, product.id),
         "lots": service.lots(cohort, rules, sel, "lot", 3),
     })

@@ -52,10 +52,22 @@ def test_default_groups_are_the_modality_s_and_strata_add_up(client, world, coho
     assert sum(s["person_years"] for s in crs["strata"]) == pytest.approx(crs["person_years"])
 
 
-def test_infusion_period_filter_and_terms(client, world, cohort):
+def test_infusion_period_filter_and_pt_codes(client, world, cohort):
     cart = cohort["products"]["cart"]
-    g = _get(client, world.safety, cart.id, pt=["T-cell lymphoma"], infusion_from="2024-01-01").json()["groups"][0]
-    assert (g["kind"], g["patients"], g["events"]) == ("terms", 5, 0)  # P2 (infused 2023) is left out
+    g = _get(client, world.safety, cart.id, pt=["96000025"], infusion_from="2024-01-01").json()["groups"][0]
+    assert (g["kind"], g["patients"], g["events"]) == ("pt_codes", 5, 0)  # P2 (infused 2023) is left out
+    g = _get(client, world.safety, cart.id, pt=["96000025"]).json()["groups"][0]
+    assert (g["patients"], g["events"]) == (6, 1)  # P2's T-cell lymphoma, by its code
+    # The display name is the loaded (demo) dictionary's.
+    assert (g["pt_codes"], g["pt_names"], g["problems"]) == (["96000025"], {"96000025": "T-cell lymphoma"}, [])
+
+
+def test_pt_filter_takes_codes_not_names(client, world, cohort):
+    cart = cohort["products"]["cart"]
+    for bad in ("T-cell lymphoma", "9600002", "960000250"):
+        r = _get(client, world.safety, cart.id, pt=[bad])
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "pt"], bad
+        assert "8 digits" in r.json()["detail"][0]["msg"]
 
 
 def test_roles_and_bad_input(client, world, cohort):

@@ -568,6 +568,7 @@ def test_planted_cohort_signals_show_in_the_analytics(full_demo):
     """The late-onset T-cell lymphoma excess crosses the sequential boundary in one CAR-T product only;
     one lot of the largest stem-cell product has a significant thromboembolic excess (issue 17)."""
     from pv_service.analytics import service
+    from pv_service.analytics.groups import event_groups
     from pv_service.analytics.queries import load_cohort
     from pv_service.jobs.definitions import current_rules
 
@@ -578,12 +579,13 @@ def test_planted_cohort_signals_show_in_the_analytics(full_demo):
             cohort = load_cohort(session, p, rules, full_demo.now.date())
             if cohort.episodes.empty:
                 continue
-            for g, bg in service.monitored_groups(rules, p.modality):
+            groups = event_groups(session.connection(), rules, p.modality)
+            for g, bg in service.monitored_groups(groups, rules):
                 look = service.sequential_look(cohort, rules, g, bg)
                 if look["signalled"]:
                     signalled.append((p.code, g.name, look["observed"]))
             if p.modality == "stem_cell":
-                for g in service.lot_groups(rules, p.modality):
+                for g in groups:
                     flagged += [(p.code, g.name, lot["lot"]) for lot in service.lot_analysis(cohort, rules, g)["lots"]
                                 if lot["flagged"]]
     assert [(c, g) for c, g, _ in signalled] == [("CILTA-US", "T-cell malignancies")], signalled

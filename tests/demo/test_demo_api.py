@@ -57,7 +57,8 @@ def demo_ids(seeded_demo) -> dict[str, list]:
             "signal_run_id": _ends(s, SignalRun.id),
             "job_run_id": _ends(s, JobRun.id),
             "code": ["96000025", "97001010", "12345678"],  # demo dictionary PT and HLT, and an unknown code
-            "query": {"/v1/signals/trend": {"product": pair.product, "event": pair.event}},
+            "query": {"/v1/signals/trend": {"product": pair.product, "event": pair.event},
+                      "/v1/analytics/incidence": {"event_group": "T-cell malignancies"}},  # required
         }
 
 

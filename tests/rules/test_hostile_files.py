@@ -107,6 +107,24 @@ def test_designated_medical_event_groups_are_codes_checked_with_file_and_line(al
     assert expected in message, message
 
 
+@pytest.mark.parametrize("entry,expected", [
+    ("  - name: By name\n    modalities: [car_t]\n    terms: [Pyrexia]\n",
+     "adverse_events_of_special_interest[0]: terms by name are no longer read"),
+    ("  - name: Bad code\n    modalities: [car_t]\n    pt_codes: [Pyrexia]\n",
+     "adverse_events_of_special_interest[0].pt_codes[0]: String should match pattern"),
+    ("  - name: Empty\n    modalities: [car_t]\n",
+     "adverse_events_of_special_interest[0]: group 'Empty' names no pt_codes, hlt_codes or smqs"),
+])
+def test_special_interest_groups_share_the_coded_model(alerts_copy, entry, expected):
+    path = alerts_copy / "analytics.yaml"
+    head, sep, tail = path.read_text().partition("adverse_events_of_special_interest:\n")
+    path.write_text(head + sep + entry + tail)
+    line = head.count("\n") + 2
+    message = _refused(alerts_copy)
+    assert any(f"alerts/analytics.yaml:{n}" in message for n in (line, line + 1, line + 2)), message
+    assert expected in message, message
+
+
 @pytest.mark.parametrize("levels,expected", [
     ("[pt, hlt, hlt]", "levels[2]: level 'hlt' is listed twice"),
     ("[pt, {level: smq, paths: all}]", "levels[1].paths: paths applies to hlt, hlgt and soc, not smq"),
