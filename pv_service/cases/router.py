@@ -4,6 +4,7 @@ import datetime as dt
 from typing import Annotated
 
 import orjson
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
@@ -175,11 +176,19 @@ def _batch_result(index: int, outcome) -> dict:
     return _item(index, exc.status_code, kind, errors=[{"loc": ["body", "reports", index], "msg": exc.message, "type": kind}])
 
 
+def _pt_matches(pt: str):
+    """The PT code, or the PT name whatever its case and surrounding spaces (a search
+    convenience for people; names decide no count)."""
+    pt = pt.strip()
+    return (CaseReaction.pt_code == pt) | (sa.func.lower(sa.func.trim(CaseReaction.pt_name)) == pt.lower())
+
+
 @router.get("", response_model=Page[CasePublic])
 def list_reports(
     session: SessionDep, principal: DataReader, page: PageDep,
     product: Annotated[str | None, Query(description="Product code named in the current version")] = None,
-    pt: Annotated[str | None, Query(description="MedDRA preferred term code or name (exact)")] = None,
+    pt: Annotated[str | None, Query(max_length=250, description=(
+        "MedDRA PT code; or a PT name, matched whatever its case and surrounding spaces"))] = None,
     serious: bool | None = None,
     received_from: Annotated[ApiDate | None, Query(description="First receipt on or after")] = None,
     received_to: Annotated[ApiDate | None, Query(description="First receipt on or before")] = None,
@@ -193,7 +202,7 @@ def list_reports(
         ))
     if pt is not None:
         stmt = stmt.where(Case.latest_version_id.in_(
-            select(CaseReaction.case_version_id).where((CaseReaction.pt_code == pt) | (CaseReaction.pt_name == pt))
+            select(CaseReaction.case_version_id).where(_pt_matches(pt))
         ))
     if serious is not None:
         stmt = stmt.where(Case.latest_version_id.in_(select(CaseVersion.id).where(CaseVersion.serious == serious)))

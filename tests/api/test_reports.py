@@ -219,6 +219,7 @@ def test_list_filters(client, world, products):
     assert ids() == [serious, mild]
     assert ids(product="MSC-1") == [mild]
     assert ids(pt="Pyrexia") == [mild] and ids(pt="LOCAL-0001") == [serious]
+    assert ids(pt=" pyrexia ") == [mild]  # a name's case and spaces change nothing
     assert ids(serious="true") == [serious] and ids(serious="false") == [mild]
     assert ids(received_from="2025-03-01") == [mild] and ids(received_to="2025-03-01") == [serious]
     assert ids(clinic_id=world.clinic_a.id) == [serious, mild] and ids(clinic_id=world.clinic_b.id) == []
