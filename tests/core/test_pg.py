@@ -8,10 +8,11 @@ import pytest
 from pv_service.core import pg
 
 
-async def _settings(conn) -> tuple[str, str, bool]:
+async def _settings(conn) -> tuple[str, str, str, bool]:
     plans = (await (await conn.execute("SHOW plan_cache_mode")).fetchone())[0]
     seqscan = (await (await conn.execute("SHOW enable_seqscan")).fetchone())[0]
-    return plans, seqscan, conn.autocommit
+    jit = (await (await conn.execute("SHOW jit")).fetchone())[0]
+    return plans, seqscan, jit, conn.autocommit
 
 
 @pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
@@ -28,7 +29,7 @@ def test_intake_connections_are_autocommit_with_generic_index_plans(db):
         assert pools.current() is None
         return without_pool, pooled
 
-    expected = ("force_generic_plan", "off", True)
+    expected = ("force_generic_plan", "off", "off", True)  # jit off: see pv_service.core.pg._configure
     assert asyncio.run(check()) == (expected, expected)
 
 

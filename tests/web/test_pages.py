@@ -213,7 +213,7 @@ def test_signal_detail_shows_table_measures_trend_and_cases(client, session, wor
     assert "1.50" in measures["ic"] and "[0.20, 2.40]" in measures["ic"]
     assert "2.80" in measures["ebgm"] and "[1.40, 5.10]" in measures["ebgm"]
     # which MGPS prior the alert's run used, and why
-    prior_row = re.search(r'<tr id="m-prior">(.*?)</tr>', html, re.S).group(1)
+    prior_row = re.search(r'<p id="m-prior"[^>]*>(.*?)</p>', html, re.S).group(1)
     assert "one-component gamma prior by maximum likelihood (because 12 pair(s) are too few" in prior_row
     # Trend: the two pt-level runs only (not the group run, not another event), the alert's run highlighted.
     trend = re.search(r'<table class="trend">(.*?)</table>', html, re.S).group(1)
