@@ -25,16 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PV_ENVIRONMENT", "test")
 
-from sqlmodel import Session  # noqa: E402
 
 import pv_service.models  # noqa: E402,F401
-from pv_service.auth.models import Organization, User  # noqa: E402
 from pv_service.auth.principal import Principal  # noqa: E402
 from pv_service.common.vocab import Role  # noqa: E402
 from pv_service.core.db import make_engine, session_scope  # noqa: E402
 from pv_service.core.migrate import upgrade  # noqa: E402
 from pv_service.core.settings import get_settings  # noqa: E402
 from pv_service.e2b import service  # noqa: E402
+from scratch_db import bench_clinic  # noqa: E402  (beside this script in bench/)
 
 FDA = ROOT / ".." / "shared" / "data" / "interop" / "e2b" / "fda_faers2022"
 MESSAGE = re.compile(rb"<PORR_IN049016UV>.*?</PORR_IN049016UV>", re.S)
@@ -79,14 +78,8 @@ def main() -> None:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
         upgrade(engine)
         now = dt.datetime.now(dt.UTC)
-        with Session(engine) as s:
-            org = Organization(name="C", kind="clinic", country="US", created_at=now)
-            s.add(org)
-            s.flush()
-            user = User(username="c", role="clinic", organization_id=org.id, created_at=now)
-            s.add(user)
-            s.commit()
-            principal = Principal(user.id, "c", Role.clinic, org.id, "US")
+        org, user = bench_clinic(engine, now, "US")
+        principal = Principal(user.id, user.username, Role.clinic, org.id, "US")
         received, wall, cpu = timed(lambda: service.receive(engine, settings, principal, data, now))
         codes = {m.outcome for m in received.result.messages}
         print(f"import: {received.result.code} {codes}; wall {wall:.1f} s, CPU {cpu:.1f} s "

@@ -36,7 +36,7 @@ os.environ.setdefault("PV_ENVIRONMENT", "test")
 
 import pv_service.models  # noqa: E402,F401
 from pv_service.core.migrate import upgrade  # noqa: E402
-from scratch_db import scratch_engine  # noqa: E402  (beside this script in bench/)
+from scratch_db import bench_clinic, scratch_engine  # noqa: E402  (beside this script in bench/)
 from pv_service.meddra import coding, queries  # noqa: E402
 from pv_service.meddra.lookup import CACHE, loaded_dictionaries  # noqa: E402
 from pv_service.meddra.loader import load  # noqa: E402
@@ -128,18 +128,10 @@ def _endpoint(engine, codes: list[str]) -> tuple[float, float]:
     from fastapi.testclient import TestClient
 
     from pv_service.app import create_app
-    from pv_service.auth.models import Organization, User
     from pv_service.auth.security import create_access_token
     from pv_service.core.settings import get_settings
-    from sqlmodel import Session
 
-    with Session(engine, expire_on_commit=False) as s:
-        org = Organization(name="Bench clinic", kind="clinic", country="CN", created_at=NOW)
-        s.add(org)
-        s.flush()
-        user = User(username="bench", role="clinic", organization_id=org.id, created_at=NOW)
-        s.add(user)
-        s.commit()
+    _, user = bench_clinic(engine, NOW)
     headers = {"Authorization": "Bearer " + create_access_token(user.id, user.role, get_settings().secret_key, 60,
                                                                 dt.datetime.now(dt.timezone.utc))}
     with TestClient(create_app(engine=engine)) as client:

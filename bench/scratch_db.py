@@ -35,3 +35,19 @@ def scratch_engine(kind: str, folder: Path, name: str) -> Iterator[sa.Engine]:
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()
+
+
+def bench_clinic(engine: sa.Engine, now, country: str = "CN"):
+    """A clinic and one clinic user to submit as: (organization, user), both loaded."""
+    from sqlmodel import Session
+
+    from pv_service.auth.models import Organization, User
+
+    with Session(engine, expire_on_commit=False) as s:
+        org = Organization(name="Bench clinic", kind="clinic", country=country, created_at=now)
+        s.add(org)
+        s.flush()
+        user = User(username="bench", role="clinic", organization_id=org.id, created_at=now)
+        s.add(user)
+        s.commit()
+    return org, user
