@@ -1,6 +1,6 @@
 """Benchmark: every cohort analysis of one product over 100,000 treated patients, 15 years.
 
-    .venv/bin/python bench/analytics.py [--n 100000] [--repeat 3] [--seed 20250101]
+    .venv/bin/python bench/analytics.py [--n 100000] [--repeat 3] [--seed 20250101] [--db sqlite|postgres]
 
 Cohort: the follow-up cohort of bench/compliance.py (infusions uniform over the 15 years before
 2026-01-01, visits, deaths, withdrawals, transfers, ~10% second treatments), all of it one
@@ -14,12 +14,20 @@ Timed, per repeat (CPU time of this process and wall time): the follow-up engine
 statuses (evaluate_compliance), the episodes, then what the five endpoints compute for the
 default groups (9 for CAR-T): incidence by sex, age band and infusion year with the SIR;
 cumulative incidence with limits and values at 1, 2, 5, 10 years; time to onset with the
-Weibull fits; the MaxSPRT look; the lot scan by batch. Not timed: generating the cohort and
-reading it from a database (``queries.load_cohort``).
+Weibull fits; the MaxSPRT look; the lot scan by batch. Not timed: generating the cohort.
+
+With ``--db``, the same cohort is also written to a migrated scratch database (a SQLite file, or a
+schema of its own in PV_BENCH_POSTGRES_URL; writing is not timed), with the demo dictionary loaded,
+and two more figures are timed end to end: reading the cohort (``queries.load_cohort``) plus every
+analysis, and the five HTTP endpoints called one after the other as a safety officer (in process,
+FastAPI TestClient: authentication, each endpoint's own read of the cohort, the analyses, JSON).
+The database holds every treatment under the product's plan (the in-memory cohort mixes two plans),
+one case per reaction.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import resource
 import sys
@@ -116,11 +124,151 @@ def analyse(treatments, contacts, reactions, rules, product, groups):
     return cohort, sel, out
 
 
+STAMP = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+VITAL = {"visit": "alive", "death": "dead"}
+
+
+def _days(values) -> list[dt.date]:
+    return pd.to_datetime(pd.Series(values)).dt.date.tolist()
+
+
+def write_cohort(engine, treatments: pd.DataFrame, contacts: pd.DataFrame, reactions: pd.DataFrame) -> None:
+    """The generated cohort as rows of the service's own tables (portable inserts, both databases)."""
+    from sqlmodel import SQLModel
+
+    import pv_service.models  # noqa: F401 (every table)
+    from pv_service.meddra.loader import load
+
+    load(engine, demo_dictionary.directory(), STAMP)
+    t = SQLModel.metadata.tables
+    patients = treatments.drop_duplicates("patient_id")
+    first_tr = treatments.sort_values("infusion_date").drop_duplicates("patient_id").set_index("patient_id")
+    with engine.begin() as conn:
+        conn.execute(t["organization"].insert(), [
+            {"id": 1, "name": "Bench clinic", "kind": "clinic", "country": "CN", "created_at": STAMP},
+            {"id": 2, "name": "Bench MAH", "kind": "mah", "country": "CN", "created_at": STAMP},
+            {"id": 3, "name": "Bench operator", "kind": "operator", "country": None, "created_at": STAMP}])
+        conn.execute(t["app_user"].insert(), [
+            {"id": 1, "username": "bench-clinic", "role": "clinic", "organization_id": 1, "is_active": True,
+             "created_at": STAMP},
+            {"id": 2, "username": "bench-safety", "role": "safety_officer", "organization_id": 3, "is_active": True,
+             "created_at": STAMP}])
+        conn.execute(t["product"].insert(), [{
+            "id": 1, "code": "BENCH-1", "inn": "benchcabtagene autoleucel", "trade_name": "Benchkymr",
+            "modality": "car_t", "target": "CD19", "mah_organization_id": 2, "followup_plan": None,
+            "created_at": STAMP}])
+        conn.execute(t["product_approval"].insert(), [{
+            "id": 1, "product_id": 1, "jurisdiction": "NMPA", "approval_date": dt.date(2010, 1, 1),
+            "approval_type": "full", "indication": "r/r LBCL"}])
+        conn.execute(t["patient"].insert(), [
+            {"id": int(p), "clinic_id": 1, "pseudonym": f"{int(p):064x}", "sex": s, "birth_year": int(b),
+             "created_at": STAMP}
+            for p, s, b in zip(patients["patient_id"], patients["sex"], patients["birth_year"])])
+        conn.execute(t["treatment"].insert(), [
+            {"id": int(i), "patient_id": int(p), "product_id": 1, "batch_number": lot, "infusion_date": d,
+             "indication": ind, "created_at": STAMP}
+            for i, p, lot, d, ind in zip(treatments["treatment_id"], treatments["patient_id"],
+                                         treatments["batch_number"], _days(treatments["infusion_date"]),
+                                         treatments["indication"])])
+        kinds = contacts["kind"].astype(str).tolist()
+        labels = contacts["timepoint"].astype(object).where(contacts["timepoint"].notna(), None).tolist()
+        conn.execute(t["followup_contact"].insert(), [
+            {"id": int(c), "treatment_id": int(tr), "kind": k, "contact_date": d, "timepoint": lab,
+             "vital_status": VITAL.get(k, "unknown"), "malignancy_screening": "not_done",
+             "vector_test": "not_done", "created_by": 1, "created_at": STAMP}
+            for c, tr, k, d, lab in zip(contacts["contact_id"], contacts["treatment_id"], kinds,
+                                        _days(contacts["contact_date"]), labels)])
+        onset = _days(reactions["onset_date"])
+        tr_of = first_tr.loc[reactions["patient_id"], "treatment_id"].to_numpy()
+        ids = (reactions["case_id"] + 1).astype(int).tolist()
+        conn.execute(t["safety_case"].insert(), [
+            {"id": i, "sender_id": 1, "sender_case_id": f"BENCH-{i}", "patient_id": int(p), "first_received": d,
+             "latest_version_id": i, "latest_version": 0, "created_at": STAMP}
+            for i, p, d in zip(ids, reactions["patient_id"], onset)])
+        conn.execute(t["case_version"].insert(), [
+            {"id": i, "case_id": i, "version": 0, "content_hash": f"{i:064x}", "report_type": "spontaneous",
+             "received_date": d, "latest_info_date": d, "reporter_qualification": "physician",
+             "reporter_country": "CN", "serious": False, "submitted_by": 1, "created_at": STAMP}
+            for i, d in zip(ids, onset)])
+        conn.execute(t["case_drug"].insert(), [
+            {"id": i, "case_version_id": i, "treatment_id": int(tr), "product_id": 1, "role": "suspect"}
+            for i, tr in zip(ids, tr_of)])
+        conn.execute(t["case_reaction"].insert(), [
+            {"id": i, "case_version_id": i, "pt_code": code, "pt_name": name, "onset_date": d, "death": False,
+             "life_threatening": False, "hospitalisation": False, "disability": False, "congenital_anomaly": False,
+             "other_medically_important": False, "outcome": "recovered"}
+            for i, code, name, d in zip(ids, reactions["pt_code"], reactions["pt_name"], onset)])
+
+
+def from_database(kind: str, treatments, contacts, reactions, rules, repeat: int) -> None:
+    import tempfile
+
+    from fastapi.testclient import TestClient
+    from sqlmodel import Session
+
+    from pv_service.analytics.queries import load_cohort
+    from pv_service.app import create_app
+    from pv_service.auth.security import create_access_token
+    from pv_service.core.migrate import upgrade
+    from pv_service.core.settings import get_settings
+    from pv_service.products.models import Product
+    from scratch_db import scratch_engine
+
+    with tempfile.TemporaryDirectory() as folder, scratch_engine(kind, Path(folder), "analytics") as engine:
+        upgrade(engine)
+        t0 = time.perf_counter()
+        write_cohort(engine, treatments, contacts, reactions)
+        print(f"{kind}: cohort written in {time.perf_counter() - t0:.1f} s (not timed)")
+        with engine.connect() as conn:
+            groups = service.resolve_groups(conn, rules, "car_t", None, None)
+        cpu, wall = [], []
+        for _ in range(repeat):
+            gc.collect()
+            c0, w0 = time.process_time(), time.perf_counter()
+            with Session(engine) as session:
+                product = session.get(Product, 1)
+                cohort = load_cohort(session, product, rules, AS_OF)
+            read_cpu, read_wall = time.process_time() - c0, time.perf_counter() - w0
+            sel = service.Selection(groups=groups)
+            inc = service.incidence(cohort, rules, sel, ("sex", "age_band", "infusion_year"))
+            service.cumulative(cohort, rules, sel)
+            service.time_to_onset(cohort, rules, sel)
+            service.sequential(cohort, rules, list(groups), [], None)
+            service.lots(cohort, rules, sel, "lot", 50)
+            cpu.append(time.process_time() - c0)
+            wall.append(time.perf_counter() - w0)
+            print(f"  read {read_cpu:.2f} s CPU / {read_wall:.2f} s wall ({len(cohort.episodes):,} episodes, "
+                  f"{len(cohort.reactions):,} reactions); read + analyses {cpu[-1]:.2f} s CPU / {wall[-1]:.2f} s wall")
+        print("  events and rate per 100 PY read back: "
+              + str({g["event_group"]: (g["events"], round(g["rate"], 2)) for g in inc["groups"]}))
+        print(f"{kind}: read + all analyses: CPU best {min(cpu):.2f} s, wall best {min(wall):.2f} s, "
+              f"median {sorted(wall)[len(wall) // 2]:.2f} s (this process; the database server's CPU is not counted)")
+        app = create_app(clock=lambda: dt.datetime.combine(AS_OF, dt.time(12), dt.timezone.utc), engine=engine)
+        token = create_access_token(2, "safety_officer", get_settings().secret_key, 60,
+                                    dt.datetime.combine(AS_OF, dt.time(12), dt.timezone.utc))
+        headers = {"Authorization": f"Bearer {token}"}
+        paths = ("incidence", "cumulative-incidence", "time-to-onset", "sequential", "lots")
+        with TestClient(app) as client:
+            for _ in range(repeat):
+                w0, c0, parts = time.perf_counter(), time.process_time(), []
+                for path in paths:
+                    p0 = time.perf_counter()
+                    r = client.get(f"/v1/analytics/products/1/{path}", params={"as_of": AS_OF.isoformat()},
+                                   headers=headers)
+                    if r.status_code != 200:
+                        raise SystemExit(f"{path}: HTTP {r.status_code} {r.text[:300]}")
+                    parts.append(f"{path} {time.perf_counter() - p0:.2f} s")
+                print(f"  HTTP, five endpoints one after the other: {time.perf_counter() - w0:.2f} s wall, "
+                      f"{time.process_time() - c0:.2f} s CPU ({', '.join(parts)})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=20250101)
+    ap.add_argument("--db", choices=("sqlite", "postgres"), action="append", default=[],
+                    help="also read the cohort from this database (repeatable)")
     args = ap.parse_args()
     rules = load_rules(ROOT / "alerts")
     product = SimpleNamespace(id=1, code="BENCH-1", trade_name="Bench", modality="car_t")
@@ -166,6 +314,8 @@ def main() -> None:
     seq = out["sequential"]["current"][0]
     print(f"  MaxSPRT {seq['event_group']}: {seq['observed']} observed, {seq['expected']:.2f} expected, "
           f"signalled {seq['signalled']}")
+    for kind in args.db:
+        from_database(kind, treatments, contacts, reactions, rules, args.repeat)
 
 
 if __name__ == "__main__":

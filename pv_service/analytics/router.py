@@ -147,7 +147,7 @@ def product_sequential(
     for name in event_group or []:
         if name not in monitored:
             raise InvalidInput.one(("query", "event_group"), f"{name!r} has no background rate for this product's "
-                                   f"modality (monitored: {sorted(monitored)})")
+                                   f"modality ({rules.background_rates.why_none(name)}; monitored: {sorted(monitored)})")
     stmt = select(SequentialLook).where(SequentialLook.product_id == product.id, SequentialLook.look_date <= as_of)
     if looks_from is not None:
         stmt = stmt.where(SequentialLook.look_date >= looks_from)

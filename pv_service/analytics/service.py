@@ -141,6 +141,8 @@ def incidence(cohort: ProductCohort, rules, sel: Selection, by: tuple[str, ...] 
             "strata": _records(strata) if strata is not None else [],
             "sir": standardised(tar, rules.background_rates.for_group(g.name), level),
         })
+        if out[-1]["sir"] is None:
+            out[-1]["sir_unavailable"] = rules.background_rates.why_none(g.name)
     return {"product": _product(cohort), "as_of": cohort.as_of.isoformat(), "per_patient_years": RATE_PER,
             "confidence_level": level, "by": list(by), "groups": out}
 

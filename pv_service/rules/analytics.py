@@ -99,11 +99,23 @@ class BackgroundRate(RuleModel):
         return self.male if sex == "male" else self.female
 
 
+class NoBackground(RuleModel):
+    """A group deliberately left without a population rate, and why (shown where its SIR would be)."""
+    group: str
+    reason: str = Field(min_length=10)
+
+
 class BackgroundRates(RuleModel):
     rates: tuple[BackgroundRate, ...] = ()
+    without_background: tuple[NoBackground, ...] = ()
 
     def issues(self) -> list[Issue]:
         out = _duplicates([r.group for r in self.rates], "rates", "group")
+        out += _duplicates([r.group for r in self.without_background], "without_background", "group")
+        rated = {r.group for r in self.rates}
+        for i, r in enumerate(self.without_background):
+            if r.group in rated:
+                out.append((("without_background", i, "group"), f"{r.group!r} also has a rate under rates"))
         for i, r in enumerate(self.rates):
             out += _band_issues(r.age_bands, ("rates", i, "age_bands"))
             for sex in ("male", "female"):
@@ -117,6 +129,11 @@ class BackgroundRates(RuleModel):
 
     def for_group(self, name: str) -> BackgroundRate | None:
         return next((r for r in self.rates if r.group == name), None)
+
+    def why_none(self, name: str) -> str:
+        """Why a group has no SIR: the reason configured for it, or that no rate was supplied."""
+        reason = next((r.reason for r in self.without_background if r.group == name), None)
+        return reason or "no background rate in background_rates.yaml for this group"
 
 
 def _duplicates(names: list[str], section: str, key: str) -> list[Issue]:

@@ -117,13 +117,15 @@ def test_sequential_and_lots_endpoints(client, world, cohort):
     r = client.get(f"/v1/analytics/products/{cart.id}/sequential", headers=world.safety.headers)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert [c["event_group"] for c in body["current"]] == [T_CELL] and body["looks"] == []
+    assert [c["event_group"] for c in body["current"]] == [T_CELL, "Acute myeloid leukaemia"]
+    assert body["looks"] == []
     cur = body["current"][0]
     assert cur["observed"] == 1 and cur["min_events"] == 4 and not cur["signalled"]
     assert cur["expected"] == pytest.approx(2311 / 365.25 * 0.903e-5, rel=1e-6)
     r = client.get(f"/v1/analytics/products/{cart.id}/sequential", params={"event_group": "ICANS"},
                    headers=world.safety.headers)
-    assert r.status_code == 422 and "no background rate" in r.json()["detail"][0]["msg"]
+    msg = r.json()["detail"][0]["msg"]
+    assert r.status_code == 422 and "no background rate" in msg and "no occurrence in the untreated" in msg
     assert client.get(f"/v1/analytics/products/{cart.id}/sequential",
                       headers=world.other_mah.headers).status_code == 404
 
@@ -155,3 +157,26 @@ def test_incidence_across_products_and_classes(client, world, cohort):
                       headers=world.mah.headers).status_code == 404
     r = client.get(url, headers=world.safety.headers)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "event_group"
+
+
+def test_acute_myeloid_leukaemia_sir_against_the_registry_table(client, world, cohort):
+    """No AML in the cohort. P2's time is no longer cut at the T-cell lymphoma onset (2026-04-20) but
+    runs to the case's receipt (2026-05-05), 15 days more: 2326 days. Every woman is 52-56, in the
+    table's 50-59 band: 3.9 per 100,000 (CDC, U.S. Cancer Statistics 2010-2014, Table 12)."""
+    cart = cohort["products"]["cart"]
+    g = _get(client, world.safety, cart.id, event_group="Acute myeloid leukaemia").json()["groups"][0]
+    assert (g["patients"], g["events"]) == (6, 0)
+    assert g["person_years"] == pytest.approx(2326 / 365.25, abs=1e-6)
+    assert g["sir"]["expected"] == pytest.approx(2326 / 365.25 * 3.9e-5, rel=1e-6)
+    assert g["sir"]["sir"] == 0 and "PMC6220819" in g["sir"]["background_source"]
+    assert "sir_unavailable" not in g
+
+
+def test_groups_without_a_background_say_why(client, world, cohort):
+    cart = cohort["products"]["cart"]
+    groups = {g["event_group"]: g for g in _get(client, world.safety, cart.id).json()["groups"]}
+    crs = groups["Cytokine release syndrome"]
+    assert crs["sir"] is None and "no occurrence in the untreated population" in crs["sir_unavailable"]
+    movement = groups["Movement and neurocognitive disorders"]  # neither a rate nor a stated reason
+    assert movement["sir"] is None
+    assert movement["sir_unavailable"] == "no background rate in background_rates.yaml for this group"

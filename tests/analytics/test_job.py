@@ -31,7 +31,10 @@ def test_looks_are_recorded_and_a_crossing_raises_one_alert(db, cohort):
         s.commit()
     assert counts["looks"] >= 1 and counts["signalled"] == 0  # one T-cell event: M = 4 not reached
     with Session(db) as s:
-        look = s.exec(select(SequentialLook).where(SequentialLook.product_id == cart.id)).one()
+        looks = {x.event_group: x for x in s.exec(select(SequentialLook).where(SequentialLook.product_id == cart.id))}
+        assert sorted(looks) == ["Acute myeloid leukaemia", "T-cell malignancies"]  # the groups with a rate
+        assert looks["Acute myeloid leukaemia"].observed == 0
+        look = looks["T-cell malignancies"]
         assert (look.event_group, look.observed, look.look_date) == ("T-cell malignancies", 1, NOW.date())
         assert look.expected == pytest.approx(2311 / 365.25 * 0.903e-5, rel=1e-6)
         assert not look.signalled and look.critical_value == pytest.approx(2.92156132978567, abs=1e-7)
@@ -44,7 +47,7 @@ def test_looks_are_recorded_and_a_crossing_raises_one_alert(db, cohort):
         s.commit()
     assert counts["signalled"] == 1 and counts["raised"] == 1
     with Session(db) as s:
-        assert len(s.exec(select(SequentialLook).where(SequentialLook.product_id == cart.id)).all()) == 1  # same day
+        assert len(s.exec(select(SequentialLook).where(SequentialLook.product_id == cart.id)).all()) == 2  # same day
         alert = s.exec(select(Alert).where(Alert.key == "sequential:CART-1:T-cell malignancies")).one()
         assert alert.type == "signal" and alert.status == "new" and alert.severity == "critical"
         assert alert.detail["rule"] == "maxsprt" and alert.detail["n"] == 1 and 8.8 < alert.detail["max_llr"] < 9.0
@@ -53,7 +56,7 @@ def test_looks_are_recorded_and_a_crossing_raises_one_alert(db, cohort):
         again = sequential_monitoring(s, NOW + dt.timedelta(days=1), _rules(1))
         s.commit()
         assert again["raised"] == 0 and again.get("unchanged") == 1
-        assert len(s.exec(select(SequentialLook).where(SequentialLook.product_id == cart.id)).all()) == 2
+        assert len(s.exec(select(SequentialLook).where(SequentialLook.product_id == cart.id)).all()) == 4
         alert = s.exec(select(Alert).where(Alert.key == "sequential:CART-1:T-cell malignancies")).one()
         assert len(s.exec(select(AlertEvent).where(AlertEvent.alert_id == alert.id)).all()) == 1
 
