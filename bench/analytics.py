@@ -19,8 +19,9 @@ Weibull fits; the MaxSPRT look; the lot scan by batch. Not timed: generating the
 With ``--db``, the same cohort is also written to a migrated scratch database (a SQLite file, or a
 schema of its own in PV_BENCH_POSTGRES_URL; writing is not timed), with the demo dictionary loaded,
 and two more figures are timed end to end: reading the cohort (``queries.load_cohort``) plus every
-analysis, and the five HTTP endpoints called one after the other as a safety officer (in process,
-FastAPI TestClient: authentication, each endpoint's own read of the cohort, the analyses, JSON).
+analysis, and the product analytics page and the five HTTP endpoints called one after the other as a safety officer
+(in process, FastAPI TestClient: authentication; the page reads the cohort once for every analysis
+and its charts, each endpoint reads it again for its own).
 The database holds every treatment under the product's plan (the in-memory cohort mixes two plans),
 one case per reaction.
 """
@@ -249,6 +250,16 @@ def from_database(kind: str, treatments, contacts, reactions, rules, repeat: int
         headers = {"Authorization": f"Bearer {token}"}
         paths = ("incidence", "cumulative-incidence", "time-to-onset", "sequential", "lots")
         with TestClient(app) as client:
+            from pv_service.web.auth import SESSION_COOKIE
+            client.cookies.set(SESSION_COOKIE, token)
+            for _ in range(repeat):
+                w0, c0 = time.perf_counter(), time.process_time()
+                r = client.get("/ui/products/1/analytics", params={"as_of": AS_OF.isoformat()})
+                if r.status_code != 200 or "Incidence" not in r.text:
+                    raise SystemExit(f"page: HTTP {r.status_code} {r.text[:300]}")
+                print(f"  page /ui/products/1/analytics (one read, every analysis, the charts, HTML): "
+                      f"{time.perf_counter() - w0:.2f} s wall, {time.process_time() - c0:.2f} s CPU")
+            client.cookies.clear()
             for _ in range(repeat):
                 w0, c0, parts = time.perf_counter(), time.process_time(), []
                 for path in paths:

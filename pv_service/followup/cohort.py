@@ -33,9 +33,8 @@ def load_treatments(session: Session, rules: Rules, product_ids: Sequence[int] |
     ).join(Product, Product.id == Treatment.product_id).join(Patient, Patient.id == Treatment.patient_id)
     if product_ids is not None:
         stmt = stmt.where(Treatment.patient_id.in_(_patients_of(product_ids)))
-    frame = pd.DataFrame(session.connection().execute(stmt.order_by(Treatment.id)).mappings().all(),
-                         columns=["treatment_id", "patient_id", "product_id", "product_code", "clinic_id",
-                                  "infusion_date"])
+    frame = read_frame(session, stmt.order_by(Treatment.id), ["treatment_id", "patient_id", "product_id",
+                                                              "product_code", "clinic_id", "infusion_date"])
     plans = {pid: plan.name for pid, plan in product_plans(session, rules, frame["product_id"].unique()).items()}
     frame["plan"] = pd.Series([plans.get(pid) for pid in frame["product_id"]], index=frame.index, dtype=object)
     return frame
