@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import os
 import resource
 import sys
 import time
@@ -201,6 +202,13 @@ def write_cohort(engine, treatments: pd.DataFrame, contacts: pd.DataFrame, react
             for i, code, name, d in zip(ids, reactions["pt_code"], reactions["pt_name"], onset)])
 
 
+def _backend_cpu(session) -> float:
+    """CPU seconds so far of this session's PostgreSQL backend process (same machine: /proc)."""
+    pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def from_database(kind: str, treatments, contacts, reactions, rules, repeat: int) -> None:
     import tempfile
 
@@ -225,11 +233,13 @@ def from_database(kind: str, treatments, contacts, reactions, rules, repeat: int
         cpu, wall = [], []
         for _ in range(repeat):
             gc.collect()
-            c0, w0 = time.process_time(), time.perf_counter()
             with Session(engine) as session:
+                server0 = _backend_cpu(session) if kind == "postgres" else 0.0
+                c0, w0 = time.process_time(), time.perf_counter()
                 product = session.get(Product, 1)
                 cohort = load_cohort(session, product, rules, AS_OF)
-            read_cpu, read_wall = time.process_time() - c0, time.perf_counter() - w0
+                read_cpu, read_wall = time.process_time() - c0, time.perf_counter() - w0
+                server = _backend_cpu(session) - server0 if kind == "postgres" else None
             sel = service.Selection(groups=groups)
             inc = service.incidence(cohort, rules, sel, ("sex", "age_band", "infusion_year"))
             service.cumulative(cohort, rules, sel)
@@ -238,7 +248,8 @@ def from_database(kind: str, treatments, contacts, reactions, rules, repeat: int
             service.lots(cohort, rules, sel, "lot", 50)
             cpu.append(time.process_time() - c0)
             wall.append(time.perf_counter() - w0)
-            print(f"  read {read_cpu:.2f} s CPU / {read_wall:.2f} s wall ({len(cohort.episodes):,} episodes, "
+            served = "" if server is None else f", PostgreSQL backend {server:.2f} s CPU"
+            print(f"  read {read_cpu:.2f} s CPU{served} / {read_wall:.2f} s wall ({len(cohort.episodes):,} episodes, "
                   f"{len(cohort.reactions):,} reactions); read + analyses {cpu[-1]:.2f} s CPU / {wall[-1]:.2f} s wall")
         print("  events and rate per 100 PY read back: "
               + str({g["event_group"]: (g["events"], round(g["rate"], 2)) for g in inc["groups"]}))
