@@ -83,8 +83,8 @@ def submit_many(session: Session, principal: Principal, reports: list[ReportIn],
     conn = session.connection()
     plan = intake.plan(principal, reports, _lookups(conn, intake.keys_for(principal.organization_id, reports)), now)
     try:
-        with session.begin_nested():
-            _write(conn, plan, principal, now)
+        with session.begin_nested():  # the savepoint is emitted when the connection is taken inside it
+            _write(session.connection(), plan, principal, now)
     except IntegrityError:
         if not _retry:
             raise
