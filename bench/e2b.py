@@ -45,6 +45,11 @@ MESSAGE = re.compile(rb"<PORR_IN049016UV>.*?</PORR_IN049016UV>", re.S)
 BOGUS = b'<statusCode code="active"/><bogus/>'
 
 
+def lines(data: bytes) -> int:
+    """Line ends as XML counts them: CR LF, LF, and a lone CR (FDA's scenario 5 has lone CRs)."""
+    return data.count(b"\n") + len(re.findall(rb"\r(?!\n)", data))
+
+
 def write_batch(n: int, path: Path, bad_at: int | None = None) -> int | None:
     """The batch file, written message by message; the line of the bogus element of message `bad_at`."""
     files = sorted(FDA.glob("FAERS2022Scenario*.xml"))
@@ -54,7 +59,7 @@ def write_batch(n: int, path: Path, bad_at: int | None = None) -> int | None:
     bad_line = None
     with path.open("wb") as out:
         out.write(head[:start])
-        line = head[:start].count(b"\n") + 1  # where the next message starts
+        line = lines(head[:start]) + 1  # where the next message starts
         for i in range(n):
             m = messages[i % len(messages)]
             m = re.sub(rb'(<PORR_IN049016UV>\s*<id extension=")[^"]*', rb"\g<1>bench-%d" % i, m, count=1)
@@ -64,9 +69,9 @@ def write_batch(n: int, path: Path, bad_at: int | None = None) -> int | None:
                 line += 1
             if bad_at == i + 1:
                 m = m.replace(b'<statusCode code="active"/>', BOGUS, 1)
-                bad_line = line + m[:m.index(BOGUS)].count(b"\n")
+                bad_line = line + lines(m[:m.index(BOGUS)])
             out.write(m)
-            line += m.count(b"\n")
+            line += lines(m)
         out.write(head[end:])
     return bad_line
 

@@ -26,8 +26,8 @@ from pv_service.cases.models import Case, CaseVersion
 from pv_service.cases.schemas import ReportIn
 from pv_service.common.errors import DomainError
 from pv_service.common.vocab import Role
-from pv_service.e2b import icsr as icsr_mod
 from pv_service.e2b import business_rules, mapping, reader
+from pv_service.e2b import icsr as icsr_mod
 from pv_service.e2b.ack import BatchResult, MessageResult, Problem
 from pv_service.e2b.schema_set import SchemaSet
 from pv_service.meddra import coding
@@ -160,7 +160,9 @@ class _Store:
         new_keys = plan.new_keys
         try:
             with self.session.begin_nested():
-                intake_sql.write_plan(self.conn, plan, self.principal, self.now)
+                # Asked for inside the block: that is what emits the SAVEPOINT (using a connection taken
+                # before leaves the block without one, and its rollback undoes nothing).
+                intake_sql.write_plan(self.session.connection(), plan, self.principal, self.now)
         except IntegrityError:
             for p, _ in accepted:
                 self.results[p.index].problems = [Problem("another import of this case ran at the same time: "
@@ -205,6 +207,7 @@ def import_batch(session: Session, principal: Principal, source: bytes | BinaryI
     store = _Store(session, principal, now, result.messages)
     try:
         with session.begin_nested():
+            session.connection()  # emits the batch's SAVEPOINT now (see _Store.flush)
             for i, el in enumerate(batch.messages()):
                 if i == 0:
                     result.batch_id = icsr_mod._attr(batch.root, "h:id", "extension")
@@ -212,7 +215,13 @@ def import_batch(session: Session, principal: Principal, source: bytes | BinaryI
                 errors = reader.message_errors(schemas.batch, el)
                 if i == 0:
                     batch.first_message_errors(errors)
-                c = _read(el, errors, rules, principal, products, own_products, dictionaries, result.messages)
+                big = el.sourceline >= reader.EXACT_LINES
+                c = _read(el, errors, rules, principal, products, own_products, dictionaries, result.messages,
+                          batch.message_line() if big else el.sourceline)
+                msg = result.messages[-1]
+                if msg.problems and max(p.line or 0 for p in msg.problems) >= reader.EXACT_LINES:
+                    msg.problems = _exact_problems(batch, schemas, rules, principal, products, own_products,
+                                                   dictionaries)
                 if c is not None:
                     store.pending.append((i, *c))
                     if len(store.pending) >= chunk:
@@ -230,10 +239,19 @@ def import_batch(session: Session, principal: Principal, source: bytes | BinaryI
     return result
 
 
+def _exact_problems(batch: reader.BatchStream, schemas: SchemaSet, *context) -> list[Problem]:
+    """The current message's problems with exact lines, from its bytes parsed again on their own
+    (past line 65,534 libxml2 names lines approximately; this is rare: only refused messages)."""
+    copy, offset = batch.reparsed()
+    scratch: list[MessageResult] = []
+    _read(copy, reader.message_errors(schemas.batch, copy), *context, scratch, copy.sourceline)
+    return [Problem(p.reason, p.element, p.line + offset if p.line else p.line) for p in scratch[0].problems]
+
+
 def _read(el, errors: list[reader.SchemaError], rules: E2BRules, principal: Principal, products, own_products,
-          dictionaries, results: list[MessageResult]) -> tuple[icsr_mod.Icsr, mapping.Mapped] | None:
+          dictionaries, results: list[MessageResult], line: int) -> tuple[icsr_mod.Icsr, mapping.Mapped] | None:
     """One message checked on its own (schema, business rules, mapping): its result is appended to
-    `results`, and what can be stored is returned."""
+    `results`, and what can be stored is returned. `line`: the message's own line."""
     if errors:
         results.append(MessageResult(*_identifiers(el), False, "rejected",
                                      problems=[Problem(e.reason, e.element, e.line) for e in errors]))
@@ -246,11 +264,12 @@ def _read(el, errors: list[reader.SchemaError], rules: E2BRules, principal: Prin
     sender = principal.organization_id
     try:
         c = icsr_mod.parse_message(el)
+        c.line = line
         m = mapping.map_icsr(c, principal.organization_country, lambda text: pseudonym_for(sender, text))
     except (AttributeError, TypeError, ValueError):  # a schema-valid shape the reader does not know: refused, not a 500
         results.append(MessageResult(*_identifiers(el), False, "rejected", problems=[Problem(
             "the message is schema-valid but its case could not be read (an element the ICSR needs is missing)",
-            None, el.sourceline)]))
+            None, line)]))
         return None
     msg = MessageResult(c.message_id, c.safety_report_id, c.message_created, c.message_sender, False, "rejected")
     results.append(msg)

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pv_service.e2b.ack import Problem
-from pv_service.e2b.icsr import Icsr, hl7_date
-from pv_service.e2b.icsr import plain as asdict  # dataclasses.asdict without its deep copies
+from pv_service.e2b.icsr import Icsr, hl7_date, plain
+
+asdict = plain  # dataclasses.asdict without its deep copies (it runs for every message of a batch)
 
 SEX = {"1": "male", "2": "female"}
 ROLE_ORDER = ("suspect", "interacting", "concomitant", "not_administered")

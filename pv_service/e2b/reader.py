@@ -27,6 +27,12 @@ MESSAGE = "PORR_IN049016UV"
 # The prolog (declaration, comments) must end within the first HEAD bytes; the rest is fed in CHUNKs.
 HEAD = 1024 * 1024
 CHUNK = 1024 * 1024
+EXACT_LINES = 65535  # libxml2 names lines exactly below this
+_MESSAGE_TAG = f"{{{HL7}}}{MESSAGE}"
+_MESSAGE_END = f"</{MESSAGE}>".encode()
+# Between two elements: markup in which "<" does not open a tag, or a message's start tag.
+_MARKUP = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|(<" + MESSAGE.encode() + rb"(?=[\s/>]))", re.DOTALL)
+_START_TAG = re.compile(rb"""<([^\s/>]+)(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*>""")
 
 # What may precede the root element: the XML declaration, comments, processing instructions, space.
 _PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
@@ -78,6 +84,29 @@ def root_name(data: bytes) -> str:
     return m.group(2).decode("ascii")
 
 
+def _pieces(data: bytes) -> list[bytes]:
+    """`data` cut after each message end tag (one inside a comment only makes a piece more)."""
+    out, pos = [], 0
+    while (i := data.find(_MESSAGE_END, pos)) >= 0:
+        out.append(data[pos:i + len(_MESSAGE_END)])
+        pos = i + len(_MESSAGE_END)
+    if pos < len(data):
+        out.append(data[pos:])
+    return out
+
+
+def _root_tags(head: bytes) -> tuple[bytes, bytes]:
+    """The root's start tag on one line (its line breaks are spaces between attributes, or in values
+    that XML turns into spaces anyway), and its end tag."""
+    pos = 0
+    while (m := _PROLOG_ITEM.match(head, pos)) is not None:
+        pos = m.end()
+    m = _START_TAG.match(head, pos)
+    if m is None:  # a start tag longer than the head, or malformed: the parser will say
+        return b"<" + BATCH_ROOT.encode() + b">", b"</" + BATCH_ROOT.encode() + b">"
+    return m.group(0).replace(b"\r", b" ").replace(b"\n", b" "), b"</" + m.group(1) + b">"
+
+
 def check_root(data: bytes, expected: str, max_bytes: int) -> None:
     if len(data) > max_bytes:
         raise Refused(f"the file is {len(data)} bytes; the limit is {max_bytes} (PV_E2B_MAX_BYTES)", status=413)
@@ -121,6 +150,10 @@ class BatchStream:
     is done with it. The first message is kept, so that `wrapper_errors` can validate the batch's
     own elements (the schema wants at least one message). Malformed XML raises Refused with its
     line when it is met, so a caller storing as it goes must roll back.
+
+    Lines: libxml2 names lines exactly up to 65,534; past that it names an element by the line its
+    first text ends on (usually the next one). So the bytes of the current message are kept while
+    it is handled, and `message_line()` / `reparsed()` give its lines exactly when they are needed.
     """
 
     def __init__(self, stream: BinaryIO):
@@ -128,36 +161,80 @@ class BatchStream:
         self.root: etree._Element | None = None
         self._first: etree._Element | None = None
         self._first_errors: set[tuple[int, str]] = set()
+        self._raw = b""  # the bytes from the end of the previous message to the end of this one
+        self._line = 1  # the file's line where they start
+        self._index = 0
 
     def messages(self) -> Iterator[etree._Element]:
         head = self._stream.read(HEAD)
         check_head(head, BATCH_ROOT)
-        parser = etree.XMLPullParser(events=("end",), tag=f"{{{HL7}}}{MESSAGE}", resolve_entities=False,
-                                     no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
-                                     remove_pis=True)
-        chunk = head
+        self._root_tag, self._root_end = _root_tags(head)
+        # No DTD reaches the parser (the prolog check refuses a DOCTYPE), so no entity can be declared:
+        # "internal" leaves external ones unloaded, where False would make the push parser report an
+        # undefined entity as "no element found", without its line.
+        parser = etree.XMLPullParser(events=("end",), tag=_MESSAGE_TAG, resolve_entities="internal", no_network=True,
+                                     load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
+        fed: list[bytes] = []
+        chunk, carry = head, b""
         while True:
-            try:
-                if chunk:
-                    parser.feed(chunk)
-                else:
-                    self.root = parser.close()
-                events = list(parser.read_events())
-            except etree.XMLSyntaxError as exc:
-                raise _malformed(exc) from None
-            for _, message in events:
-                if self.root is None:
-                    self.root = message.getparent()
-                yield message
-                if self._first is None:
-                    self._first = message
-                else:
-                    self.root.remove(message)
+            data, carry = carry + chunk, b""
+            if chunk and data.endswith(b"\r"):  # it may be the CR of a CR LF split between chunks
+                data, carry = data[:-1], b"\r"
+            if b"\r" in data:
+                # XML's own end-of-line handling (XML 1.0 section 2.11), done before the parser, whose line
+                # counter counts LF only: so a file ending its lines with CR alone gets its lines named too.
+                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            # Fed up to each message end tag, so that a message's end event tells where its bytes end.
+            for piece in _pieces(data):
+                events = self._feed(parser, piece)
+                fed.append(piece)
+                for _, message in events:
+                    if self.root is None:
+                        self.root = message.getroottree().getroot()
+                    if message.getparent() is not self.root:
+                        continue  # a message inside a message: the schema refuses the outer one
+                    self._raw, fed = b"".join(fed), []
+                    yield message
+                    self._line += self._raw.count(b"\n")
+                    self._index += 1
+                    if self._first is None:
+                        self._first = message
+                    else:
+                        self.root.remove(message)
             if not chunk:
                 break
             chunk = self._stream.read(CHUNK)
+        try:
+            self.root = parser.close()
+        except etree.XMLSyntaxError as exc:
+            raise _malformed(exc) from None
         if self.root.getroottree().docinfo.doctype:  # belt and braces: the prolog check refused it
             raise Refused("a DOCTYPE is not allowed (no DTDs or entities are read)")
+
+    @staticmethod
+    def _feed(parser: etree.XMLPullParser, piece: bytes) -> list:
+        try:
+            parser.feed(piece)
+            return list(parser.read_events())
+        except etree.XMLSyntaxError as exc:
+            raise _malformed(exc) from None
+
+    def message_line(self) -> int:
+        """The file's line of the current message's start tag."""
+        for m in _MARKUP.finditer(self._raw):
+            if m.group(1):
+                return self._line + self._raw.count(b"\n", 0, m.start())
+        return self._line
+
+    def reparsed(self) -> tuple[etree._Element, int]:
+        """The current message parsed again on its own (inside the batch's root start tag, for its
+        namespaces), where libxml2 names every line exactly, and what to add to its lines."""
+        if self._index == 0:  # its bytes start at the file's start: prolog, root and batch header included
+            data, offset = self._raw + self._root_end, 0
+        else:
+            data, offset = self._root_tag + self._raw + self._root_end, self._line - 1
+        root = etree.fromstring(data, _parser())
+        return [m for m in root.iterchildren(_MESSAGE_TAG)][-1], offset
 
     def first_message_errors(self, errors: list[SchemaError]) -> None:
         """The schema errors the first message had on its own (they are its, not the batch's)."""
