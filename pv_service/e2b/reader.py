@@ -180,9 +180,10 @@ class BatchStream:
             data, carry = carry + chunk, b""
             if chunk and data.endswith(b"\r"):  # it may be the CR of a CR LF split between chunks
                 data, carry = data[:-1], b"\r"
-            if b"\r" in data:
+            if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
                 # XML's own end-of-line handling (XML 1.0 section 2.11), done before the parser, whose line
-                # counter counts LF only: so a file ending its lines with CR alone gets its lines named too.
+                # counter counts LF only: so a file ending its lines with CR alone gets its lines named too
+                # (CR LF needs nothing: its LF is counted once).
                 data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             # Fed up to each message end tag, so that a message's end event tells where its bytes end.
             for piece in _pieces(data):
