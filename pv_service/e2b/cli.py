@@ -84,7 +84,7 @@ def import_command(
             refused = True
             continue
         except Refused as exc:
-            typer.secho(f"{f}: refused before parsing, nothing stored: {exc.reason}", err=True, fg="red")
+            typer.secho(f"{f}: refused, nothing stored: {exc.reason}", err=True, fg="red")
             refused = True
             continue
         r = received.result

@@ -221,7 +221,7 @@ def import_batch(session: Session, principal: Principal, source: bytes | BinaryI
                 msg = result.messages[-1]
                 if msg.problems and not exact:
                     msg.problems = _exact_problems(batch, schemas, rules, principal, products, own_products,
-                                                   dictionaries)
+                                                   dictionaries) or msg.problems
                 if c is not None:
                     store.pending.append((i, *c))
                     if len(store.pending) >= chunk:
@@ -241,8 +241,12 @@ def import_batch(session: Session, principal: Principal, source: bytes | BinaryI
 
 def _exact_problems(batch: reader.BatchStream, schemas: SchemaSet, *context) -> list[Problem]:
     """The current message's problems with exact lines, from its bytes parsed again on their own
-    (past line 65,534 libxml2 names lines approximately; this is rare: only refused messages)."""
-    copy, offset = batch.reparsed()
+    (past line 65,534 libxml2 names lines approximately; this is rare: only refused messages);
+    empty if they cannot be parsed on their own."""
+    again = batch.reparsed()
+    if again is None:
+        return []
+    copy, offset = again
     scratch: list[MessageResult] = []
     _read(copy, reader.message_errors(schemas.batch, copy), *context, scratch, copy.sourceline)
     return [Problem(p.reason, p.element, p.line + offset if p.line else p.line) for p in scratch[0].problems]

@@ -235,15 +235,19 @@ class BatchStream:
                 return self._line + self._raw.count(b"\n", 0, m.start())
         return self._line
 
-    def reparsed(self) -> tuple[etree._Element, int]:
+    def reparsed(self) -> tuple[etree._Element, int] | None:
         """The current message parsed again on its own (inside the batch's root start tag, for its
-        namespaces), where libxml2 names every line exactly, and what to add to its lines."""
+        namespaces), where libxml2 names every line exactly, and what to add to its lines; None if
+        that cannot be done (a root start tag past the first MiB)."""
         if self._index == 0:  # its bytes start at the file's start: prolog, root and batch header included
             data, offset = self._raw + self._root_end, 0
         else:
             data, offset = self._root_tag + self._raw + self._root_end, self._line - 1
-        root = etree.fromstring(data, _parser())
-        return list(root.iterchildren(_MESSAGE_TAG))[-1], offset
+        try:
+            found = list(etree.fromstring(data, _parser()).iterchildren(_MESSAGE_TAG))
+        except etree.XMLSyntaxError:
+            return None
+        return (found[-1], offset) if found else None
 
     def first_message_errors(self, errors: list[SchemaError]) -> None:
         """The schema errors the first message had on its own (they are its, not the batch's)."""
