@@ -1,12 +1,15 @@
-"""Benchmark: importing and exporting E2B(R3) batches built from FDA's FAERS 2022 instances (SQLite).
+"""Benchmark: importing and exporting E2B(R3) batches built from FDA's FAERS 2022 instances.
 
-    .venv/bin/python bench/e2b.py [--n 1000] [--schemas ../shared/data/interop/e2b/ich_xsd]
+    .venv/bin/python bench/e2b.py [--n 1000] [--db sqlite|postgresql] [--bad-at K] [--no-export]
+                                  [--schemas ../shared/data/interop/e2b/ich_xsd]
 
-Builds one MCCI_IN200100UV01 batch of N messages by repeating the messages of FDA's eight
-scenarios with unique message ids and C.1.1/C.1.8.1 (not timed), into a migrated SQLite
-database in a temporary folder. Then, in this process: the import (`e2b.service.receive`:
-parse, ICH schema, business rules, mapping, store, ACK) and the export of all N cases
-(`e2b.service.export_cases`, ICH profile), each as wall time and this process's CPU time,
+Writes one MCCI_IN200100UV01 batch file of N messages by repeating the messages of FDA's eight
+scenarios with unique message ids and C.1.1/C.1.8.1 (not timed; `--bad-at K` puts an element
+the schema refuses into message K, counted from 1), into a migrated scratch database (SQLite in
+a temporary folder, or a schema of its own in PV_BENCH_POSTGRES_URL: bench/scratch_db.py). Then,
+in this process: the import of the file as the CLI does it (`e2b.service.receive` on the open
+file: streamed parse, ICH schema, business rules, mapping, store, ACK) and the export of all N
+cases (`e2b.service.export_cases`, ICH profile), each as wall time and this process's CPU time,
 with the peak resident memory of the process after each.
 """
 from __future__ import annotations
@@ -29,28 +32,48 @@ os.environ.setdefault("PV_ENVIRONMENT", "test")
 import pv_service.models  # noqa: E402,F401
 from pv_service.auth.principal import Principal  # noqa: E402
 from pv_service.common.vocab import Role  # noqa: E402
-from pv_service.core.db import make_engine, session_scope  # noqa: E402
+from pv_service.core.db import session_scope  # noqa: E402
 from pv_service.core.migrate import upgrade  # noqa: E402
 from pv_service.core.settings import get_settings  # noqa: E402
 from pv_service.e2b import service  # noqa: E402
-from scratch_db import bench_clinic  # noqa: E402  (beside this script in bench/)
+from scratch_db import bench_clinic, scratch_engine  # noqa: E402  (beside this script in bench/)
 
 FDA = ROOT / ".." / "shared" / "data" / "interop" / "e2b" / "fda_faers2022"
 MESSAGE = re.compile(rb"<PORR_IN049016UV>.*?</PORR_IN049016UV>", re.S)
 
 
-def build_batch(n: int) -> bytes:
+BOGUS = b'<statusCode code="active"/><bogus/>'
+
+
+def lines(data: bytes) -> int:
+    """Line ends as XML counts them: CR LF, LF, and a lone CR (FDA's scenario 5 has lone CRs)."""
+    return data.count(b"\n") + len(re.findall(rb"\r(?!\n)", data))
+
+
+def write_batch(n: int, path: Path, bad_at: int | None = None) -> int | None:
+    """The batch file, written message by message; the line of the bogus element of message `bad_at`."""
     files = sorted(FDA.glob("FAERS2022Scenario*.xml"))
     messages = [MESSAGE.search(f.read_bytes()).group(0) for f in files]
-    out = []
-    for i in range(n):
-        m = messages[i % len(messages)]
-        m = re.sub(rb'(<PORR_IN049016UV>\s*<id extension=")[^"]*', rb"\g<1>bench-%d" % i, m, count=1)
-        m = re.sub(rb'extension="[^"]*"( root="2\.16\.840\.1\.113883\.3\.989\.2\.1\.3\.[12]")', rb'extension="BENCH-%d"\1' % i, m)
-        out.append(m)
     head = files[0].read_bytes()
     start, end = head.index(b"<PORR_IN049016UV>"), head.index(b"</PORR_IN049016UV>") + len(b"</PORR_IN049016UV>")
-    return head[:start] + b"\n".join(out) + head[end:]
+    bad_line = None
+    with path.open("wb") as out:
+        out.write(head[:start])
+        line = lines(head[:start]) + 1  # where the next message starts
+        for i in range(n):
+            m = messages[i % len(messages)]
+            m = re.sub(rb'(<PORR_IN049016UV>\s*<id extension=")[^"]*', rb"\g<1>bench-%d" % i, m, count=1)
+            m = re.sub(rb'extension="[^"]*"( root="2\.16\.840\.1\.113883\.3\.989\.2\.1\.3\.[12]")', rb'extension="BENCH-%d"\1' % i, m)
+            if i:
+                out.write(b"\n")
+                line += 1
+            if bad_at == i + 1:
+                m = m.replace(b'<statusCode code="active"/>', BOGUS, 1)
+                bad_line = line + lines(m[:m.index(BOGUS)])
+            out.write(m)
+            line += lines(m)
+        out.write(head[end:])
+    return bad_line
 
 
 def peak_mb() -> float:
@@ -66,31 +89,39 @@ def timed(fn):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--bad-at", type=int, default=None, help="a schema error in this message (from 1)")
+    ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--schemas", type=Path, default=ROOT / ".." / "shared" / "data" / "interop" / "e2b" / "ich_xsd")
     args = ap.parse_args()
     os.environ["PV_E2B_SCHEMA_DIR"] = str(args.schemas)
-    os.environ["PV_E2B_MAX_BYTES"] = str(2 * 1024**3)
     get_settings.cache_clear()
     settings = get_settings()
-    data = build_batch(args.n)
-    print(f"batch: {args.n} messages, {len(data) / 1e6:.1f} MB; peak RSS before import {peak_mb():.0f} MB")
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{tmp}/bench.db")
+    with tempfile.TemporaryDirectory() as tmp, scratch_engine(args.db, Path(tmp), "e2b") as engine:
+        batch = Path(tmp) / "batch.xml"
+        bad_line = write_batch(args.n, batch, args.bad_at)
+        print(f"batch: {args.n} messages, {batch.stat().st_size / 1e6:.1f} MB ({args.db}); "
+              f"peak RSS before import {peak_mb():.0f} MB")
         upgrade(engine)
         now = dt.datetime.now(dt.UTC)
         org, user = bench_clinic(engine, now, "US")
         principal = Principal(user.id, user.username, Role.clinic, org.id, "US")
-        received, wall, cpu = timed(lambda: service.receive(engine, settings, principal, data, now))
+        with batch.open("rb") as stream:
+            received, wall, cpu = timed(lambda: service.receive(engine, settings, principal, stream, now))
         codes = {m.outcome for m in received.result.messages}
         print(f"import: {received.result.code} {codes}; wall {wall:.1f} s, CPU {cpu:.1f} s "
-              f"({args.n / wall:.0f} ICSRs/s); peak RSS {peak_mb():.0f} MB")
-        ids = [m.case_id for m in received.result.messages]
+              f"({args.n / wall:.0f} ICSRs/s); peak RSS {peak_mb():.0f} MB; ACK {len(received.ack_xml) / 1e6:.1f} MB")
+        if args.bad_at:
+            m = received.result.messages[args.bad_at - 1]
+            print(f"message {args.bad_at} ({m.message_id}): {'CA' if m.accepted else 'CR'}; bogus element at line "
+                  f"{bad_line}; ACK says: {'; '.join(p.text() for p in m.problems)[:200]}")
+        ids = [m.case_id for m in received.result.messages if m.accepted]
         received = None  # free the ACK and results before the export is measured
-        with session_scope(engine) as session:
-            xml, wall, cpu = timed(lambda: service.export_cases(session, principal, ids, "ich", "BENCH", now))
-        print(f"export: {len(ids)} cases, {len(xml) / 1e6:.1f} MB; wall {wall:.1f} s, CPU {cpu:.1f} s; "
-              f"peak RSS {peak_mb():.0f} MB")
-        engine.dispose()
+        if not args.no_export:
+            with session_scope(engine) as session:
+                xml, wall, cpu = timed(lambda: service.export_cases(session, principal, ids, "ich", "BENCH", now))
+            print(f"export: {len(ids)} cases, {len(xml) / 1e6:.1f} MB; wall {wall:.1f} s, CPU {cpu:.1f} s; "
+                  f"peak RSS {peak_mb():.0f} MB")
 
 
 if __name__ == "__main__":

@@ -27,9 +27,12 @@ def _present(node) -> tuple[bool, str | None]:
     return has, None
 
 
-def _check_rule(message: etree._Element, rule: E2BRule) -> list[Problem]:
+def _check_rule(message: etree._Element, rule: E2BRule, contexts: dict[str, list]) -> list[Problem]:
     out = []
-    for ctx in _xpath(rule.context)(message):
+    found_contexts = contexts.get(rule.context)
+    if found_contexts is None:  # many rules share a context (each reaction, say): selected once per message
+        found_contexts = contexts[rule.context] = _xpath(rule.context)(message)
+    for ctx in found_contexts:
         line = ctx.sourceline if isinstance(ctx, etree._Element) else message.sourceline
         found = _xpath(rule.value)(ctx)
         if not found:
@@ -50,7 +53,8 @@ def _check_rule(message: etree._Element, rule: E2BRule) -> list[Problem]:
 
 def check(message: etree._Element, rules: E2BRules, receiver: str | None) -> list[Problem]:
     problems = []
+    contexts: dict[str, list] = {}
     for name in rules.for_receiver(receiver):
         for rule in rules.profiles[name].rules:
-            problems.extend(_check_rule(message, rule))
+            problems.extend(_check_rule(message, rule, contexts))
     return problems

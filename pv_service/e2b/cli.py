@@ -74,10 +74,9 @@ def import_command(
     refused = False
     for f in files:
         try:
-            if f.stat().st_size > settings.e2b_max_bytes:
-                raise Refused(f"the file is {f.stat().st_size} bytes; the limit is {settings.e2b_max_bytes} "
-                              "(PV_E2B_MAX_BYTES)")
-            received = service.receive(engine, settings, principal, f.read_bytes(), utc_now())
+            # Streamed: a file of any size is read in constant memory (PV_E2B_MAX_BYTES bounds request bodies).
+            with f.open("rb") as stream:
+                received = service.receive(engine, settings, principal, stream, utc_now())
         except SchemaSetError as exc:
             raise _fail(str(exc)) from None
         except OSError as exc:
@@ -85,7 +84,7 @@ def import_command(
             refused = True
             continue
         except Refused as exc:
-            typer.secho(f"{f}: refused before parsing, nothing stored: {exc.reason}", err=True, fg="red")
+            typer.secho(f"{f}: refused, nothing stored: {exc.reason}", err=True, fg="red")
             refused = True
             continue
         r = received.result

@@ -11,7 +11,9 @@ C.1.2 date of creation is the next version and an older one is refused.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +26,8 @@ from pv_service.cases.models import Case, CaseVersion
 from pv_service.cases.schemas import ReportIn
 from pv_service.common.errors import DomainError
 from pv_service.common.vocab import Role
-from pv_service.e2b import icsr as icsr_mod
 from pv_service.e2b import business_rules, mapping, reader
+from pv_service.e2b import icsr as icsr_mod
 from pv_service.e2b.ack import BatchResult, MessageResult, Problem
 from pv_service.e2b.schema_set import SchemaSet
 from pv_service.meddra import coding
@@ -35,6 +37,7 @@ from pv_service.products.models import Product
 from pv_service.rules.e2b_rules import E2BRules
 
 SERIOUS = intake.SERIOUSNESS_FIELDS
+CHUNK = 200  # messages decided and written together
 
 _CASES = (sa.select(Case.id, Case.sender_case_id, Case.patient_id, Case.first_received, Case.latest_version,
                     CaseVersion.version, CaseVersion.content_hash, CaseVersion.latest_info_date,
@@ -49,25 +52,6 @@ class _Seen:
     latest: int
     latest_created: dt.datetime | None
     by_message: dict[str, int]
-
-
-def _message_span(message) -> tuple[int, int]:
-    lines = [el.sourceline for el in message.iter() if el.sourceline]
-    return min(lines), max(lines)
-
-
-def _split_schema_errors(errors: list[reader.SchemaError], spans: list[tuple[int, int]]):
-    """Schema errors per message by line; errors outside every message are the batch's."""
-    per = [[] for _ in spans]
-    batch = []
-    for e in errors:
-        for i, (lo, hi) in enumerate(spans):
-            if lo <= e.line <= hi:
-                per[i].append(Problem(e.reason, e.element, e.line))
-                break
-        else:
-            batch.append(Problem(e.reason, e.element, e.line))
-    return per, batch
 
 
 def _match_products(drugs: list[dict], products: list) -> None:
@@ -118,85 +102,187 @@ def _number(seen: dict[str, _Seen], key: str, message_id: str | None, created: d
     return s.latest
 
 
-def import_batch(session: Session, principal: Principal, data: bytes, schemas: SchemaSet, max_bytes: int,
-                 now: dt.datetime, rules: E2BRules) -> BatchResult:
+def _identifiers(message) -> tuple[str | None, ...]:
+    """(N.2.r.1, C.1.1, N.2.r.4, N.2.r.2) of a message that may not be schema-valid, for its ACK."""
+    event = icsr_mod._one(message, "h:controlActProcess/h:subject/h:investigationEvent")
+    return (icsr_mod._attr(message, "h:id", "extension"),
+            icsr_mod._attr(event, f"h:id[@root='{icsr_mod.ID_SAFETY_REPORT}']", "extension"),
+            icsr_mod._attr(message, "h:creationTime", "value"), icsr_mod._attr(message, "h:sender/h:device/h:id", "extension"))
+
+
+class _Store:
+    """Numbers, decides and writes the accepted messages of one batch chunk by chunk (each chunk in a
+    savepoint); what earlier chunks stored is known to later ones, so a batch may carry a case and its
+    follow-up however far apart."""
+
+    def __init__(self, session: Session, principal: Principal, now: dt.datetime, results: list[MessageResult]):
+        self.session, self.principal, self.now, self.results = session, principal, now, results
+        self.conn = session.connection()
+        self.seen: dict[str, _Seen] = {}
+        self.state: dict[str, intake.CaseState] = {}
+        self.pending: list[tuple[int, icsr_mod.Icsr, mapping.Mapped]] = []
+
+    def _load(self, keys: set[str]) -> None:
+        """The stored versions of the cases first named in this chunk."""
+        keys = sorted(k for k in keys if k not in self.seen)
+        rows = self.conn.execute(_CASES, {"sender": self.principal.organization_id, "keys": keys}).all() if keys else []
+        for row in rows:
+            s = self.seen.setdefault(row.sender_case_id, _Seen(row.latest_version, None, {}))
+            if row.message_id:
+                s.by_message[row.message_id] = row.version
+            if row.version == row.latest_version:
+                s.latest_created = row.message_created
+        self.state.update(intake.Lookups.of([], [], rows).cases)
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        self._load({c.safety_report_id for _, c, _ in pending})
+        accepted: list[tuple[intake.Prepared, str]] = []
+        for i, c, m in pending:
+            msg = self.results[i]
+            number = _number(self.seen, c.safety_report_id, c.message_id, m.version_fields["message_created"])
+            if isinstance(number, Problem):
+                msg.problems = [Problem(number.reason, number.element, c.line)]
+                continue
+            report = ReportIn.model_construct(sender_case_id=c.safety_report_id, version=number,
+                                              received_date=m.version_fields["received_date"])
+            prepared = intake.Prepared(
+                index=i, report=report, patient_id=None, version_fields=m.version_fields, drugs=m.drugs,
+                reactions=m.reactions, digest=content_hash(m.version_fields, m.drugs, m.reactions),
+                serious=any(any(r[f] for f in SERIOUS) for r in m.reactions), product_codes=[], warnings=[])
+            try:
+                accepted.append((prepared, intake.decide(prepared, self.state)))
+            except DomainError as exc:
+                msg.problems = [Problem(exc.message if hasattr(exc, "message") else str(exc), "C.1.1", c.line)]
+        plan = intake.Plan([p.report for p, _ in accepted], [None] * len(accepted), accepted, self.state)
+        new_keys = plan.new_keys
+        try:
+            with self.session.begin_nested():
+                # Asked for inside the block: that is what emits the SAVEPOINT (using a connection taken
+                # before leaves the block without one, and its rollback undoes nothing).
+                intake_sql.write_plan(self.session.connection(), plan, self.principal, self.now)
+        except IntegrityError:
+            for p, _ in accepted:
+                self.results[p.index].problems = [Problem("another import of this case ran at the same time: "
+                                                          "send the message again", "C.1.1")]
+                # Read again from the database when a later chunk names the case.
+                self.seen.pop(p.report.sender_case_id, None)
+                self.state.pop(p.report.sender_case_id, None)
+            return
+        for k in new_keys:
+            self.state[k].new = False
+        for p, kind in accepted:
+            msg = self.results[p.index]
+            msg.accepted, msg.outcome = True, "unchanged" if kind == "unchanged" else "created"
+            msg.case_id, msg.version = self.state[p.report.sender_case_id].case_id, p.report.version
+
+
+class _WrapperInvalid(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+
+
+def import_batch(session: Session, principal: Principal, source: bytes | BinaryIO, schemas: SchemaSet,
+                 max_bytes: int | None, now: dt.datetime, rules: E2BRules, chunk: int = CHUNK) -> BatchResult:
     """Stores what can be stored inside the session's transaction (the caller commits).
 
-    Raises reader.Refused for a file refused before parsing (the caller answers 4xx).
+    `source` is the batch's bytes (refused over `max_bytes`) or a binary stream of any size, read
+    once: messages are checked one at a time as they are read, and stored `chunk` at a time. All of
+    it happens in one savepoint, so a file found malformed part-way (reader.Refused: the caller
+    answers 4xx) or a batch whose own elements fail the schema (AR) leaves nothing stored.
     """
-    tree = reader.read(data, reader.BATCH_ROOT, max_bytes)
-    root = tree.getroot()
-    elements = icsr_mod.messages(tree)
-    spans = [_message_span(m) for m in elements]
-    per_message, batch_problems = _split_schema_errors(reader.schema_errors(schemas.batch, tree), spans)
-    result = BatchResult(batch_id=icsr_mod._attr(root, "h:id", "extension"),
-                         batch_sender=icsr_mod._attr(root, "h:sender/h:device/h:id", "extension"),
-                         batch_created=icsr_mod._attr(root, "h:creationTime", "value"), messages=[],
-                         problems=batch_problems)
-    if batch_problems:  # the batch wrapper itself is wrong: no message is read (AR)
-        return result
+    if isinstance(source, bytes):
+        reader.check_root(source, reader.BATCH_ROOT, max_bytes)
+        source = io.BytesIO(source)
+    batch = reader.BatchStream(source)
     conn = session.connection()
-    parsed = [icsr_mod.parse_message(m) for m in elements]
     sender = principal.organization_id
     products = conn.execute(sa.select(Product.id, Product.code, Product.trade_name, Product.inn,
                                       Product.mah_organization_id)).all()
+    own_products = {p.id for p in products if p.mah_organization_id == sender}
     dictionaries = loaded_dictionaries(conn)
-    keys = sorted({c.safety_report_id for c in parsed if c.safety_report_id})
-    stored = conn.execute(_CASES, {"sender": sender, "keys": keys}).all() if keys else []
-    seen: dict[str, _Seen] = {}
-    for row in stored:
-        s = seen.setdefault(row.sender_case_id, _Seen(row.latest_version, None, {}))
-        if row.message_id:
-            s.by_message[row.message_id] = row.version
-        if row.version == row.latest_version:
-            s.latest_created = row.message_created
-    lookups = intake.Lookups.of([], [], stored)
-    accepted: list[tuple[intake.Prepared, str]] = []
-    for i, (el, c) in enumerate(zip(elements, parsed)):
-        msg = MessageResult(c.message_id, c.safety_report_id, c.message_created, c.message_sender, False, "rejected",
-                            problems=per_message[i])
-        result.messages.append(msg)
-        if msg.problems:
-            continue
-        msg.problems = business_rules.check(el, rules, c.message_receiver)
-        if msg.problems:
-            continue
-        m = mapping.map_icsr(c, principal.organization_country, lambda text: pseudonym_for(sender, text))
-        _match_products(m.drugs, products)
-        m.problems += _code_reactions(m.reactions, dictionaries, c.line)
-        if principal.role == Role.mah and not any(
-                d["product_id"] and next(p for p in products if p.id == d["product_id"]).mah_organization_id == sender
-                for d in m.drugs):
-            m.problems.append(Problem("an MAH imports cases about its own products: no drug matches one of "
-                                      "yours (product code, trade name or INN)", "G.k.2", c.line))
-        if m.problems:
-            msg.problems = m.problems
-            continue
-        number = _number(seen, c.safety_report_id, c.message_id, m.version_fields["message_created"])
-        if isinstance(number, Problem):
-            msg.problems = [Problem(number.reason, number.element, c.line)]
-            continue
-        report = ReportIn.model_construct(sender_case_id=c.safety_report_id, version=number,
-                                          received_date=m.version_fields["received_date"])
-        prepared = intake.Prepared(
-            index=i, report=report, patient_id=None, version_fields=m.version_fields, drugs=m.drugs,
-            reactions=m.reactions, digest=content_hash(m.version_fields, m.drugs, m.reactions),
-            serious=any(any(r[f] for f in SERIOUS) for r in m.reactions), product_codes=[], warnings=[])
-        try:
-            accepted.append((prepared, intake.decide(prepared, lookups.cases)))
-        except DomainError as exc:
-            msg.problems = [Problem(exc.message if hasattr(exc, "message") else str(exc), "C.1.1", c.line)]
-    plan = intake.Plan([p.report for p, _ in accepted], [None] * len(elements), accepted, lookups.cases)
+    result = BatchResult(batch_id=None, batch_sender=None, batch_created=None, messages=[])
+    store = _Store(session, principal, now, result.messages)
     try:
         with session.begin_nested():
-            intake_sql.write_plan(conn, plan, principal, now)
-    except IntegrityError:
-        for p, _ in accepted:
-            result.messages[p.index].problems = [Problem("another import of this case ran at the same time: "
-                                                         "send the message again", "C.1.1")]
-        return result
-    for p, kind in accepted:
-        msg = result.messages[p.index]
-        msg.accepted, msg.outcome = True, "unchanged" if kind == "unchanged" else "created"
-        msg.case_id, msg.version = plan.state[p.report.sender_case_id].case_id, p.report.version
+            session.connection()  # emits the batch's SAVEPOINT now (see _Store.flush)
+            for i, el in enumerate(batch.messages()):
+                if i == 0:
+                    result.batch_id = icsr_mod._attr(batch.root, "h:id", "extension")
+                    result.batch_created = icsr_mod._attr(batch.root, "h:creationTime", "value")
+                errors = reader.message_errors(schemas.batch, el)
+                if i == 0:
+                    batch.first_message_errors(errors)
+                exact = batch.lines_exact
+                c = _read(el, errors, rules, principal, products, own_products, dictionaries, result.messages,
+                          el.sourceline if exact else batch.message_line())
+                msg = result.messages[-1]
+                if msg.problems and not exact:
+                    msg.problems = _exact_problems(batch, schemas, rules, principal, products, own_products,
+                                                   dictionaries) or msg.problems
+                if c is not None:
+                    store.pending.append((i, *c))
+                    if len(store.pending) >= chunk:
+                        store.flush()
+            store.flush()
+            root = batch.root
+            result.batch_id = icsr_mod._attr(root, "h:id", "extension")
+            result.batch_created = icsr_mod._attr(root, "h:creationTime", "value")
+            result.batch_sender = icsr_mod._attr(root, "h:sender/h:device/h:id", "extension")
+            wrapper = batch.wrapper_errors(schemas.batch)
+            if wrapper:  # the batch's own elements are wrong: nothing of it is kept (AR)
+                raise _WrapperInvalid([Problem(e.reason, e.element, e.line) for e in wrapper])
+    except _WrapperInvalid as exc:
+        result.messages, result.problems = [], exc.problems
     return result
+
+
+def _exact_problems(batch: reader.BatchStream, schemas: SchemaSet, *context) -> list[Problem]:
+    """The current message's problems with exact lines, from its bytes parsed again on their own
+    (past line 65,534 libxml2 names lines approximately; this is rare: only refused messages);
+    empty if they cannot be parsed on their own."""
+    again = batch.reparsed()
+    if again is None:
+        return []
+    copy, offset = again
+    scratch: list[MessageResult] = []
+    _read(copy, reader.message_errors(schemas.batch, copy), *context, scratch, copy.sourceline)
+    return [Problem(p.reason, p.element, p.line + offset if p.line else p.line) for p in scratch[0].problems]
+
+
+def _read(el, errors: list[reader.SchemaError], rules: E2BRules, principal: Principal, products, own_products,
+          dictionaries, results: list[MessageResult], line: int) -> tuple[icsr_mod.Icsr, mapping.Mapped] | None:
+    """One message checked on its own (schema, business rules, mapping): its result is appended to
+    `results`, and what can be stored is returned. `line`: the message's own line."""
+    if errors:
+        results.append(MessageResult(*_identifiers(el), False, "rejected",
+                                     problems=[Problem(e.reason, e.element, e.line) for e in errors]))
+        return None
+    receiver = icsr_mod._attr(el, "h:receiver/h:device/h:id", "extension")
+    problems = business_rules.check(el, rules, receiver)
+    if problems:
+        results.append(MessageResult(*_identifiers(el), False, "rejected", problems=problems))
+        return None
+    sender = principal.organization_id
+    try:
+        c = icsr_mod.parse_message(el)
+        c.line = line
+        m = mapping.map_icsr(c, principal.organization_country, lambda text: pseudonym_for(sender, text))
+    except (AttributeError, TypeError, ValueError):  # a schema-valid shape the reader does not know: refused, not a 500
+        results.append(MessageResult(*_identifiers(el), False, "rejected", problems=[Problem(
+            "the message is schema-valid but its case could not be read (an element the ICSR needs is missing)",
+            None, line)]))
+        return None
+    msg = MessageResult(c.message_id, c.safety_report_id, c.message_created, c.message_sender, False, "rejected")
+    results.append(msg)
+    _match_products(m.drugs, products)
+    m.problems += _code_reactions(m.reactions, dictionaries, c.line)
+    if principal.role == Role.mah and not any(d["product_id"] in own_products for d in m.drugs):
+        m.problems.append(Problem("an MAH imports cases about its own products: no drug matches one of "
+                                  "yours (product code, trade name or INN)", "G.k.2", c.line))
+    if m.problems:
+        msg.problems = m.problems
+        return None
+    return c, m

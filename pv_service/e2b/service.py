@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sqlalchemy.engine import Engine
 
@@ -21,9 +22,12 @@ class Received:
     ack_xml: bytes
 
 
-def receive(engine: Engine, settings: Settings, principal: Principal, data: bytes, now: dt.datetime) -> Received:
+def receive(engine: Engine, settings: Settings, principal: Principal, data: bytes | BinaryIO,
+            now: dt.datetime) -> Received:
     """Raises SchemaSetError without a schema set (import never skips validation) and reader.Refused
-    for a file refused before parsing; otherwise commits what was accepted and returns the ACK."""
+    for a file refused (before parsing, or malformed part-way: nothing is stored); otherwise commits
+    what was accepted and returns the ACK. `data`: a request body (at most PV_E2B_MAX_BYTES) or a
+    file opened for reading (any size: it is streamed)."""
     schemas = schema_set.configured(settings.e2b_schema_dir)
     with session_scope(engine) as session:
         result = importer.import_batch(session, principal, data, schemas, settings.e2b_max_bytes, now,

@@ -70,3 +70,35 @@ def test_import_refusals(cli_db, tmp_path):
     assert r.exit_code == 2 and "only clinic and MAH users" in r.output
     r = CliRunner().invoke(app, ["e2b", "import", str(tmp_path / "missing.xml"), "--user", "clinic"])
     assert r.exit_code == 1 and "cannot read" in r.output
+
+
+def test_import_streams_a_file_larger_than_the_request_limit(cli_db, tmp_path, monkeypatch):
+    from pv_service.core.settings import get_settings
+
+    monkeypatch.setenv("PV_E2B_MAX_BYTES", "4096")  # the API's limit; the CLI streams any size
+    get_settings.cache_clear()
+    good = shared(FDA / "FAERS2022Scenario1.xml")
+    assert good.stat().st_size > 4096
+    r = CliRunner().invoke(app, ["e2b", "import", str(good), "--user", "clinic"])
+    assert r.exit_code == 0, r.output
+    assert "AA; 1 stored, 0 unchanged, 0 refused" in r.output
+
+
+def test_import_of_a_file_malformed_part_way_stores_nothing(cli_db, tmp_path):
+    import re
+
+    import sqlalchemy as sa
+
+    from pv_service.cases.models import Case
+
+    data = shared(FDA / "FAERS2022Scenario1.xml").read_bytes()
+    message = re.search(rb"<PORR_IN049016UV>.*?</PORR_IN049016UV>", data, re.DOTALL).group(0)
+    second = message.replace(b"US-APHARMA-8744554B", b"US-APHARMA-2").replace(
+        b"21ec1492-3aea-4069-a2ab-08002b30309d", b"second-message")
+    broken = data.replace(message, message + b"\n" + second, 1).replace(b"</MCCI_IN200100UV01>", b"</MCCI_IN200100UV01")
+    f = tmp_path / "broken.xml"
+    f.write_bytes(broken)
+    r = CliRunner().invoke(app, ["e2b", "import", str(f), "--user", "clinic"])
+    assert r.exit_code == 1 and "broken.xml: refused, nothing stored: malformed XML at line" in r.output
+    with cli_db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(Case)).scalar() == 0
