@@ -17,6 +17,7 @@ NS = {"h": HL7}
 BATCH_ROOT = "MCCI_IN200100UV01"
 ACK_ROOT = "MCCI_IN200101UV01"
 MESSAGE = "PORR_IN049016UV"
+XML_TYPES = ("application/xml", "text/xml", "application/hl7-v3+xml")
 
 # What may precede the root element: the XML declaration, comments, processing instructions, space.
 _PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
