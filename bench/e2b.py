@@ -87,7 +87,7 @@ def main() -> None:
         for start in range(0, args.n, args.chunk or args.n):
             if args.chunk:
                 data = build_batch(min(args.chunk, args.n - start), offset=start)
-            received, wall, cpu = timed(lambda: service.receive(engine, settings, principal, data, now))
+            received, wall, cpu = timed(lambda data=data: service.receive(engine, settings, principal, data, now))
             codes = {m.outcome for m in received.result.messages}
             print(f"import: {received.result.code} {codes}; wall {wall:.1f} s, CPU {cpu:.1f} s "
                   f"({len(received.result.messages) / wall:.0f} ICSRs/s); peak RSS {peak_mb():.0f} MB")

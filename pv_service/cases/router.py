@@ -271,7 +271,7 @@ async def record_submission(request: Request, principal: SubmissionRecorder, cas
         body = SubmissionIn.model_validate_json(await request.body() or b"null")
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
-                                      for e in exc.errors(include_url=False, include_input=False)]) from None
+                                      for e in exc.errors(include_url=False, include_input=False, include_context=False)]) from None
 
     def store():
         with session_scope(app_engine(request)) as session:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 import sqlalchemy as sa
-
 from sqlmodel import Session, select
 
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion

@@ -146,9 +146,9 @@ class Patient:
     age_group: str | None
     weight_kg: str | None
     height_cm: str | None
-    medical_history: list["History"]
+    medical_history: list[History]
     medical_history_text: str | None
-    past_drugs: list["PastDrug"]
+    past_drugs: list[PastDrug]
     death_date: str | None
     death_causes: list[Coded]
     autopsy: bool | None

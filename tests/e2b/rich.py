@@ -48,7 +48,7 @@ HISTORY = f"""<component typeCode="COMP"><observation classCode="OBS" moodCode="
 </observation></component>
 <component typeCode="COMP"><observation classCode="OBS" moodCode="EVN"><code code="11" {OBS}/>
   <value xsi:type="BL" value="true"/></observation></component><!-- D.7.3 -->"""
-PAST_DRUG = f"""<effectiveTime xsi:type="IVL_TS"><low value="20090101"/><high value="20100601"/></effectiveTime>
+PAST_DRUG = """<effectiveTime xsi:type="IVL_TS"><low value="20090101"/><high value="20100601"/></effectiveTime>
 <!-- D.8.r.4/5 (inserted before the consumable) -->"""
 PAST_DRUG_AFTER = f"""<outboundRelationship2 typeCode="RSON"><observation classCode="OBS" moodCode="EVN">
   <code code="19" {OBS}/><value xsi:type="CE" code="10001011" {MEDDRA}/></observation></outboundRelationship2>
