@@ -158,6 +158,8 @@ def _patient(o: list, v: VersionPublic, registered: dict | None, profile: str) -
         o.append(f'<birthTime value="{int(year)}"/>')
     if p and p.death_date:
         o.append(f'<deceasedTime value="{_day(p.death_date)}"/>')
+    if pd.get("parent"):
+        _parent(o, pd["parent"])
     o.append("</player1>")
     study = detail.get("study") or {}
     fda = (detail.get("fda") or {}) if profile == "fda" else {}
@@ -182,6 +184,28 @@ def _patient(o: list, v: VersionPublic, registered: dict | None, profile: str) -
         for cause in pd.get("autopsy_causes") or []:
             _rel(body, "outboundRelationship2", "DRIV", "8", _meddra(cause))
         _subject_obs(o, "5", "".join(body))
+
+
+def _parent(o: list, parent: dict) -> None:
+    """D.10 (the parent's initials are not kept: a name is sent masked)."""
+    who = []
+    if parent.get("name_null_flavor"):
+        who.append(_el("name", nullFlavor=parent["name_null_flavor"]))
+    if parent.get("sex_code"):
+        who.append(_el("administrativeGenderCode", code=parent["sex_code"], codeSystem="1.0.5218"))
+    if parent.get("birth_year"):
+        who.append(f'<birthTime value="{int(parent["birth_year"])}"/>')
+    o.append(f'<role classCode="PRS"><code code="PRN" codeSystem="2.16.840.1.113883.5.111"/>'
+             f'<associatedPerson classCode="PSN" determinerCode="INSTANCE">{"".join(who)}</associatedPerson>')
+    for code, value, unit in (("3", parent.get("age"), parent.get("age_unit") or "a"),
+                              ("7", parent.get("weight_kg"), "kg"), ("17", parent.get("height_cm"), "cm")):
+        if value is not None:
+            _subject_obs(o, code, _el("value", xsi_type="PQ", value=value, unit=unit))
+    if parent.get("last_menstrual_period"):
+        _subject_obs(o, "22", _el("value", xsi_type="TS", value=parent["last_menstrual_period"]))
+    _history(o, parent)
+    _past_drugs(o, parent.get("past_drugs") or [])
+    o.append("</role>")
 
 
 def _study(o: list, study: dict, fda: dict) -> None:

@@ -8,7 +8,7 @@ kept as sent (codes and free text); a nullFlavor is kept beside the element it s
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from lxml import etree
 
@@ -156,6 +156,7 @@ class Patient:
     concomitant_therapies: bool | None = None  # D.7.3
     race: list[str] = field(default_factory=list)  # FDA.D.11.r (NCI codes)
     ethnicity: str | None = None  # FDA.D.12
+    parent: dict | None = None  # D.10 (a parent-child / foetus report)
 
 
 @dataclass
@@ -401,6 +402,7 @@ def _patient(role) -> Patient:
         past_drugs=[_past_drug(sa) for sa in drugs.xpath("h:component/h:substanceAdministration", namespaces=NS)]
         if drugs is not None else [],
         race=[c for c in fda.get("C17049", []) if c], ethnicity=(fda.get("C16564") or [None])[0],
+        parent=_parent(person),
         death_date=_attr(person, "h:deceasedTime", "value"),
         death_causes=[_coded(_one(o, "h:value")) for o in obs.get("32", [])],
         autopsy=_bool(_one(autopsy_obs, "h:value")) if autopsy_obs is not None else None,
@@ -408,6 +410,41 @@ def _patient(role) -> Patient:
             f"h:outboundRelationship2/h:observation[{_obs('8')}]/h:value", namespaces=NS)]
         if autopsy_obs is not None else [],
     )
+
+
+def _organizer(role, code: str):
+    return _one(role, f"h:subjectOf2/h:organizer[h:code/@code='{code}' and h:code/@codeSystem='{ORGANIZER}']")
+
+
+def _parent(person) -> dict | None:
+    """D.10: the parent; initials are never kept (name_null_flavor MSK says there were some)."""
+    role = _one(person, "h:role[h:code/@code='PRN']") if person is not None else None
+    if role is None:
+        return None
+    who = _one(role, "h:associatedPerson")
+    name = _one(who, "h:name") if who is not None else None
+    values = {}
+    for o in role.xpath(f"h:subjectOf2/h:observation[h:code/@codeSystem='{OBS}']", namespaces=NS):
+        values.setdefault(_attr(o, "h:code", "code"), _one(o, "h:value"))
+
+    def value(code: str, attr: str = "value"):
+        v = values.get(code)
+        return v.get(attr) if v is not None else None
+
+    history, drugs = _organizer(role, "1"), _organizer(role, "2")
+    return {
+        "name_null_flavor": None if name is None else ("MSK" if (name.text or "").strip() else name.get("nullFlavor")),
+        "sex_code": _attr(who, "h:administrativeGenderCode", "code"),
+        "birth_year": _year(_attr(who, "h:birthTime", "value")),
+        "age": value("3"), "age_unit": value("3", "unit"), "last_menstrual_period": value("22"),  # D.10.2.2, D.10.3
+        "weight_kg": value("7"), "height_cm": value("17"),  # D.10.4, D.10.5
+        "medical_history": [asdict(_history(o)) for o in history.xpath(
+            f"h:component/h:observation[not(h:code/@codeSystem='{OBS}')]", namespaces=NS)] if history is not None else [],
+        "medical_history_text": _text(history, f"h:component/h:observation[{_obs('18')}]/h:value")
+        if history is not None else None,
+        "past_drugs": [asdict(_past_drug(sa)) for sa in drugs.xpath("h:component/h:substanceAdministration",
+                                                                   namespaces=NS)] if drugs is not None else [],
+    }
 
 
 def _history(obs) -> History:

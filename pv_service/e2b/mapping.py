@@ -104,7 +104,7 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
                     "medical_history_text": p.medical_history_text, "concomitant_therapies": p.concomitant_therapies,
                     "past_drugs": [asdict(d) for d in p.past_drugs],
                     "death_causes": [asdict(c) for c in p.death_causes], "autopsy": p.autopsy,
-                    "autopsy_causes": [asdict(c) for c in p.autopsy_causes]},
+                    "autopsy_causes": [asdict(c) for c in p.autopsy_causes], "parent": p.parent},
         # E.i beyond the reaction rows, in their order: the id G.k.9.i points at, end, country, ...
         "reactions": [{"ref": r.ref, "end": r.end, "country": r.country, "translation": r.translation,
                        "highlighted": r.highlighted, "medically_confirmed": r.medically_confirmed}

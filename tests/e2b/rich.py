@@ -1,8 +1,8 @@
 """A case that carries every E2B(R3) section the service keeps: FDA's Scenario 1 (US government work)
 with the elements its instances lack added by hand, each fragment marked with its E2B element.
 
-FDA's instances have no tests (F.r), death (D.9), weight or height, dosage amounts, drug-reaction
-intervals, literature, other case ids or sender's diagnosis; the fragments below follow the ICH
+FDA's instances have no tests (F.r), death (D.9), parent (D.10), weight or height, dosage amounts,
+drug-reaction intervals, literature, other case ids or sender's diagnosis; the fragments below follow the ICH
 E2B(R3) implementation guide's XPaths for them. The result must pass the ICH schema (the tests
 check), so a fragment in the wrong place fails loudly.
 """
@@ -23,6 +23,28 @@ DRUG_A = f"{ROLE}/h:subjectOf2/h:organizer[h:code/@code='4']/h:component[1]/h:su
 REACTION_1 = "154eb889-958b-45f2-a02f-42d4d6f4657f"
 REACTION_2 = "154eb889-958b-45f2-a02f-42d4d6f4555f"
 
+PARENT = f"""<role classCode="PRS"><code code="PRN" codeSystem="2.16.840.1.113883.5.111"/><!-- D.10 -->
+  <associatedPerson classCode="PSN" determinerCode="INSTANCE"><name>AB</name><!-- D.10.1 -->
+    <administrativeGenderCode code="2" codeSystem="1.0.5218"/><birthTime value="19750301"/></associatedPerson>
+  <subjectOf2 typeCode="SBJ"><observation classCode="OBS" moodCode="EVN"><code code="3" {OBS}/>
+    <value xsi:type="PQ" value="39" unit="a"/></observation></subjectOf2><!-- D.10.2.2 -->
+  <subjectOf2 typeCode="SBJ"><observation classCode="OBS" moodCode="EVN"><code code="22" {OBS}/>
+    <value xsi:type="TS" value="20140101"/></observation></subjectOf2><!-- D.10.3 -->
+  <subjectOf2 typeCode="SBJ"><observation classCode="OBS" moodCode="EVN"><code code="7" {OBS}/>
+    <value xsi:type="PQ" value="60" unit="kg"/></observation></subjectOf2><!-- D.10.4 -->
+  <subjectOf2 typeCode="SBJ"><observation classCode="OBS" moodCode="EVN"><code code="17" {OBS}/>
+    <value xsi:type="PQ" value="165" unit="cm"/></observation></subjectOf2><!-- D.10.5 -->
+  <subjectOf2 typeCode="SBJ"><organizer classCode="CATEGORY" moodCode="EVN">
+    <code code="1" codeSystem="2.16.840.1.113883.3.989.2.1.1.20"/><component typeCode="COMP">
+    <observation classCode="OBS" moodCode="EVN"><code code="10012735" {MEDDRA}/>
+    <effectiveTime xsi:type="IVL_TS"><low value="2010"/></effectiveTime></observation></component>
+  </organizer></subjectOf2><!-- D.10.7.1.r -->
+  <subjectOf2 typeCode="SBJ"><organizer classCode="CATEGORY" moodCode="EVN">
+    <code code="2" codeSystem="2.16.840.1.113883.3.989.2.1.1.20"/><component typeCode="COMP">
+    <substanceAdministration classCode="SBADM" moodCode="EVN"><consumable typeCode="CSM"><instanceOfKind classCode="INST">
+    <kindOfProduct classCode="MMAT" determinerCode="KIND"><name>Folic acid</name></kindOfProduct></instanceOfKind>
+    </consumable></substanceAdministration></component></organizer></subjectOf2><!-- D.10.8.r -->
+</role>"""
 STUDY = """<subjectOf1 typeCode="SBJ"><researchStudy classCode="CLNTRL" moodCode="EVN">
   <id extension="CT-7" root="2.16.840.1.113883.3.989.2.1.3.5"/><!-- C.5.3 -->
   <code code="2" codeSystem="2.16.840.1.113883.3.989.2.1.1.8"/><!-- C.5.4 individual patient use -->
@@ -178,6 +200,7 @@ def rich_icsr() -> bytes:
     tree = etree.ElementTree(etree.fromstring(fda("Scenario1.xml")))
     player = _one(tree, f"{ROLE}/h:player1")
     _one(player, "h:birthTime").addnext(_nodes('<deceasedTime value="20141020"/>')[0])  # D.9.1
+    _append(player, PARENT)
     _after(player, STUDY)
     _before(_one(tree, f"{ROLE}/h:subjectOf2[h:organizer/h:code/@code='1']"), BODY)
     _append(_one(tree, f"{ROLE}/h:subjectOf2/h:organizer[h:code/@code='1']"), HISTORY)

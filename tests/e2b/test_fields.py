@@ -44,6 +44,12 @@ def test_every_section_is_stored_as_sent(client, world, schema_settings):
     assert [(c["code"], c["text"]) for c in dp["death_causes"]] == [("10038695", "respiratory failure")]  # D.9.2.r
     assert dp["autopsy"] is True  # D.9.3
     assert [(c["code"], c["text"]) for c in dp["autopsy_causes"]] == [("10037377", "pulmonary embolism")]  # D.9.4.r
+    parent = dp["parent"]  # D.10: the initials "AB" only as a masked name
+    assert (parent["name_null_flavor"], parent["sex_code"], parent["birth_year"], parent["age"], parent["age_unit"]) == (
+        "MSK", "2", 1975, "39", "a")
+    assert (parent["last_menstrual_period"], parent["weight_kg"], parent["height_cm"]) == ("20140101", "60", "165")
+    assert [(h["code"], h["start"]) for h in parent["medical_history"]] == [("10012735", "2010")]
+    assert [x["name"] for x in parent["past_drugs"]] == ["Folic acid"] and "AB" not in str(v)
     r1, r2 = d["reactions"]  # E.i beyond the rows
     assert (r1["ref"], r1["end"], r1["country"], r1["highlighted"], r1["medically_confirmed"]) == (
         REACTION_1, "20141101", "US", "3", True)
