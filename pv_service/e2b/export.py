@@ -172,6 +172,11 @@ def _patient(o: list, v: VersionPublic, registered: dict | None, profile: str) -
                 _subject_obs(o, code, f'<value xsi:type="PQ" value="{value:g}" unit="{_x(unit or "a")}"/>')
         if p.age_group:
             _subject_obs(o, "4", f'<value xsi:type="CE" code="{_x(p.age_group)}" codeSystem="{CS["age_group"]}"/>')
+    if pd.get("gestation_period"):  # D.2.2.1
+        _subject_obs(o, "16", _el("value", xsi_type="PQ", value=pd["gestation_period"],
+                                  unit=pd.get("gestation_period_unit") or "wk"))
+    if pd.get("last_menstrual_period"):  # D.6
+        _subject_obs(o, "22", _el("value", xsi_type="TS", value=pd["last_menstrual_period"]))
     for code, values in (("C17049", fda.get("race") or []), ("C16564", [fda["ethnicity"]] if fda.get("ethnicity") else [])):
         for value in values:  # FDA.D.11.r race, FDA.D.12 ethnicity
             _subject_obs(o, code, f'<value xsi:type="CE" code="{_x(value)}" codeSystem="{NCI}"/>', NCI)
@@ -381,6 +386,12 @@ def _drug(o: list, i: int, d) -> str:
                   f'{_act_reference(m.get("reaction_ref"))}</outboundRelationship1>')
     for dose in detail.get("dosages") or ([{"lot": d.batch_lot}] if d.batch_lot else []):
         _dosage(o, dose)
+    if detail.get("cumulative_dose"):  # G.k.5
+        _rel(o, "outboundRelationship2", "SUMM", "14",
+             _el("value", xsi_type="PQ", value=detail["cumulative_dose"], unit=detail.get("cumulative_dose_unit") or "1"))
+    for info in detail.get("additional_info") or []:  # G.k.10.r
+        _rel(o, "outboundRelationship2", "REFR", "9",
+             _el("value", xsi_type="CE", code=info.get("code"), codeSystem=info.get("code_system")))
     for m in matrix:  # G.k.9.i.4
         if m.get("recurrence"):
             _rel(o, "outboundRelationship2", "PERT", "31",

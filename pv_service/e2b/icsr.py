@@ -123,6 +123,9 @@ class Drug:
     relatedness: list[Relatedness] = field(default_factory=list)
     matrix: list[MatrixItem] = field(default_factory=list)
     authorisation_country: str | None = None  # G.k.3.2
+    cumulative_dose: str | None = None  # G.k.5a
+    cumulative_dose_unit: str | None = None  # G.k.5b
+    additional_info: list[dict] = field(default_factory=list)  # G.k.10.r (code, code system as sent)
 
 
 @dataclass
@@ -157,6 +160,9 @@ class Patient:
     race: list[str] = field(default_factory=list)  # FDA.D.11.r (NCI codes)
     ethnicity: str | None = None  # FDA.D.12
     parent: dict | None = None  # D.10 (a parent-child / foetus report)
+    last_menstrual_period: str | None = None  # D.6
+    gestation_period: str | None = None  # D.2.2.1a
+    gestation_period_unit: str | None = None  # D.2.2.1b
 
 
 @dataclass
@@ -350,6 +356,11 @@ def _drug(sa, roles: dict[str, str]) -> Drug:
                                                   namespaces=NS)],
         action_taken=_attr(sa, "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code", "code"),
         matrix=_matrix(sa),
+        cumulative_dose=_attr(sa, f"h:outboundRelationship2[@typeCode='SUMM']/h:observation[{_obs('14')}]/h:value", "value"),
+        cumulative_dose_unit=_attr(sa, f"h:outboundRelationship2[@typeCode='SUMM']/h:observation[{_obs('14')}]/h:value",
+                                   "unit"),
+        additional_info=[{"code": v.get("code"), "code_system": v.get("codeSystem")} for v in sa.xpath(
+            f"h:outboundRelationship2[@typeCode='REFR']/h:observation[{_obs('9')}]/h:value", namespaces=NS)],
         authorisation_country=_attr(product, "h:asManufacturedProduct/h:subjectOf/h:approval/h:author"
                                              "/h:territorialAuthority/h:territory/h:code", "code"),
     )
@@ -403,6 +414,9 @@ def _patient(role) -> Patient:
         if drugs is not None else [],
         race=[c for c in fda.get("C17049", []) if c], ethnicity=(fda.get("C16564") or [None])[0],
         parent=_parent(person),
+        last_menstrual_period=first_value("22").get("value") if first_value("22") is not None else None,
+        gestation_period=first_value("16").get("value") if first_value("16") is not None else None,
+        gestation_period_unit=first_value("16").get("unit") if first_value("16") is not None else None,
         death_date=_attr(person, "h:deceasedTime", "value"),
         death_causes=[_coded(_one(o, "h:value")) for o in obs.get("32", [])],
         autopsy=_bool(_one(autopsy_obs, "h:value")) if autopsy_obs is not None else None,

@@ -104,7 +104,9 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
                     "medical_history_text": p.medical_history_text, "concomitant_therapies": p.concomitant_therapies,
                     "past_drugs": [asdict(d) for d in p.past_drugs],
                     "death_causes": [asdict(c) for c in p.death_causes], "autopsy": p.autopsy,
-                    "autopsy_causes": [asdict(c) for c in p.autopsy_causes], "parent": p.parent},
+                    "autopsy_causes": [asdict(c) for c in p.autopsy_causes], "parent": p.parent,
+                    "last_menstrual_period": p.last_menstrual_period, "gestation_period": p.gestation_period,
+                    "gestation_period_unit": p.gestation_period_unit},
         # E.i beyond the reaction rows, in their order: the id G.k.9.i points at, end, country, ...
         "reactions": [{"ref": r.ref, "end": r.end, "country": r.country, "translation": r.translation,
                        "highlighted": r.highlighted, "medically_confirmed": r.medically_confirmed}
@@ -145,7 +147,9 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
             "detail": {"ref": d.ref, "substances": d.substances, "dosages": [asdict(x) for x in d.dosages],
                        "indications": [asdict(c) for c in d.indications],
                        "relatedness": [asdict(r) for r in d.relatedness], "matrix": [asdict(x) for x in d.matrix],
-                       "code_system": d.product_code_system, "authorisation_country": d.authorisation_country},
+                       "code_system": d.product_code_system, "authorisation_country": d.authorisation_country,
+                       "cumulative_dose": d.cumulative_dose, "cumulative_dose_unit": d.cumulative_dose_unit,
+                       "additional_info": d.additional_info},
         })
         if d.role is None:
             problems.append(Problem(f"drug {d.name or d.ref!r} has no characterisation (G.k.1)", "G.k.1", line))

@@ -54,7 +54,11 @@ STUDY = """<subjectOf1 typeCode="SBJ"><researchStudy classCode="CLNTRL" moodCode
     <author typeCode="AUT"><territorialAuthority classCode="TERR"><governingPlace classCode="COUNTRY"
       determinerCode="INSTANCE"><code code="US" codeSystem="1.0.3166.1.2.2"/></governingPlace></territorialAuthority>
     </author></studyRegistration></authorization></researchStudy></subjectOf1>"""
-BODY = f"""<subjectOf2 typeCode="SBJ"><observation classCode="OBS" moodCode="EVN"><code code="7" {OBS}/>
+BODY = f"""<subjectOf2 typeCode="SBJ"><observation classCode="OBS" moodCode="EVN"><code code="22" {OBS}/>
+  <value xsi:type="TS" value="20140901"/></observation></subjectOf2><!-- D.6 -->
+<subjectOf2 typeCode="SBJ"><observation classCode="OBS" moodCode="EVN"><code code="16" {OBS}/>
+  <value xsi:type="PQ" value="12" unit="wk"/></observation></subjectOf2><!-- D.2.2.1 -->
+<subjectOf2 typeCode="SBJ"><observation classCode="OBS" moodCode="EVN"><code code="7" {OBS}/>
   <value xsi:type="PQ" value="71.5" unit="kg"/></observation></subjectOf2><!-- D.3 -->
 <subjectOf2 typeCode="SBJ"><observation classCode="OBS" moodCode="EVN"><code code="17" {OBS}/>
   <value xsi:type="PQ" value="178" unit="cm"/></observation></subjectOf2><!-- D.4 -->"""
@@ -129,6 +133,9 @@ DOSAGE = """<outboundRelationship2 typeCode="COMP"><substanceAdministration clas
     </formCode></kindOfProduct><!-- G.k.4.r.9.1 -->
   </instanceOfKind></consumable>
 </substanceAdministration></outboundRelationship2>"""
+CUMULATIVE = f"""<outboundRelationship2 typeCode="SUMM"><observation classCode="OBS" moodCode="EVN">
+  <code code="14" {OBS}/><value xsi:type="PQ" value="5" unit="10*6"/></observation></outboundRelationship2>
+<!-- G.k.5a/b -->"""
 RECURRENCE = f"""<outboundRelationship2 typeCode="PERT"><observation classCode="OBS" moodCode="EVN">
   <code code="31" {OBS}/><value xsi:type="CE" code="2" codeSystem="2.16.840.1.113883.3.989.2.1.1.16"/>
   <outboundRelationship1 typeCode="REFR"><actReference classCode="OBS" moodCode="EVN"><id root="{REACTION_1}"/>
@@ -214,7 +221,7 @@ def rich_icsr() -> bytes:
     _append(reaction, CONFIRMED)
     drug = _one(tree, DRUG_A)
     _after(_one(drug, "h:consumable"), MATRIX)
-    _after(_one(drug, "h:outboundRelationship2"), DOSAGE + RECURRENCE)
+    _after(_one(drug, "h:outboundRelationship2"), DOSAGE + CUMULATIVE + RECURRENCE)
     _append(_one(tree, f"{EVENT}/h:component/h:adverseEventAssessment"), DIAGNOSIS)
     event = _one(tree, EVENT)
     _after(_one(event, "h:availabilityTime"), REFERENCES)

@@ -44,6 +44,8 @@ def test_every_section_is_stored_as_sent(client, world, schema_settings):
     assert [(c["code"], c["text"]) for c in dp["death_causes"]] == [("10038695", "respiratory failure")]  # D.9.2.r
     assert dp["autopsy"] is True  # D.9.3
     assert [(c["code"], c["text"]) for c in dp["autopsy_causes"]] == [("10037377", "pulmonary embolism")]  # D.9.4.r
+    assert (dp["last_menstrual_period"], dp["gestation_period"], dp["gestation_period_unit"]) == (
+        "20140901", "12", "wk")  # D.6, D.2.2.1
     parent = dp["parent"]  # D.10: the initials "AB" only as a masked name
     assert (parent["name_null_flavor"], parent["sex_code"], parent["birth_year"], parent["age"], parent["age_unit"]) == (
         "MSK", "2", 1975, "39", "a")
@@ -61,6 +63,7 @@ def test_every_section_is_stored_as_sent(client, world, schema_settings):
     assert (ultrasound["result_code"], ultrasound["result_text"]) == ("1", "thrombus in the left popliteal vein")
     drug = v["drugs"][0]["detail"]
     assert drug["authorisation_country"] == "US"  # G.k.3.2
+    assert (drug["cumulative_dose"], drug["cumulative_dose_unit"]) == ("5", "10*6")  # G.k.5
     oral, infusion = drug["dosages"]  # G.k.4.r
     assert (oral["route"], oral["route_code"], oral["lot"]) == ("Oral", "001", "UNKNOWN")
     assert infusion == {"lot": "LOT-77A", "lot_null_flavor": None, "route": "Intravenous", "route_code": "042",
@@ -107,3 +110,10 @@ def test_fda_profile_receivers_and_regional_elements(client, world, schema_setti
     assert [(i.get("root").rsplit(".", 1)[1], i.get("extension")) for i in ids][-3:] == [
         ("1", "123456"), ("3", "222222"), ("3", "333333")]  # FDA.C.5.5a, FDA.C.5.6.r (Scenario 3)
     etree.tostring(root)  # the batch is well formed
+
+
+def test_additional_drug_information_as_in_fda_scenario_5_1(client, world, schema_settings):
+    """G.k.10.r (FDA.G.k.10a.r in FDA's read-me): TEST carries code 1, RLD code 2, Drug A none."""
+    v = _stored(client, world.clinic, fda("Scenario5-1.xml"))
+    assert [(d["name_as_reported"], [x["code"] for x in d["detail"]["additional_info"]]) for d in v["drugs"]] == [
+        ("TEST", ["1"]), ("RLD", ["2"]), ("Drug A", [])]
