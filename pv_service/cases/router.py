@@ -6,6 +6,7 @@ from typing import Annotated
 import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
@@ -47,6 +48,7 @@ from pv_service.core import pg
 from pv_service.core.db import app_engine, session_scope
 from pv_service.core.deps import Now, clock_of
 from pv_service.core.settings import get_settings
+from pv_service.e2b.reader import XML_TYPES
 from pv_service.products.models import Product, ProductApproval
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -240,13 +242,46 @@ def get_report_version(session: SessionDep, principal: DataReader, case_id: DbId
 SubmissionRecorder = Annotated[Principal, Depends(require(Role.safety_officer, Role.mah))]
 
 
-@router.post("/{case_id}/submissions", response_model=SubmissionPublic, status_code=201,
-             responses={200: {"description": "Already recorded with the same date"}})
-def record_submission(session: SessionDep, principal: SubmissionRecorder, case_id: DbId, body: SubmissionIn,
-                      now: Now, response: Response):
-    """Record that the expedited report reached a regulator; the reporting-clock job reads it."""
-    case = _visible_case(session, principal, case_id)
-    return _record(session, principal, case, body, "accepted", None, now, response)
+Jurisdiction = Annotated[str | None, Query(min_length=2, max_length=20, examples=["FDA"],
+                                           description="With an ACK body: the regulator (default: the one the "
+                                                       "ACK's sender ACK.M.2 names, ZZFDA or NMPA)")]
+SUBMISSION_BODY = {"required": True, "content": {
+    "application/json": {"schema": SubmissionIn.model_json_schema()},
+    "application/xml": {"schema": {"type": "string", "description": "The regulator's ICH ACK (MCCI_IN200101UV01)"}},
+}}
+
+
+@router.post("/{case_id}/submissions", response_model=SubmissionPublic, status_code=201, responses={
+    200: {"description": "Already recorded with the same date (for an ACK: this acceptance was)"},
+    422: {"description": "Invalid JSON body, or an XML body that is not an ICH acknowledgement "
+                         "(refused before parsing, no date, or no acknowledgement code); nothing is stored"}},
+    openapi_extra={"requestBody": SUBMISSION_BODY})
+async def record_submission(request: Request, principal: SubmissionRecorder, case_id: DbId, now: Now,
+                            jurisdiction: Jurisdiction = None) -> Response:
+    """Record that the expedited report reached a regulator; the reporting-clock job reads it.
+
+    JSON (`SubmissionIn`): accepted on `submitted_date`. XML: the regulator's ICH ACK, read leniently
+    (gateway ACKs often fail their own schema): CA/AA records the submission as accepted on the ACK's
+    date (ACK.M.4) and stops the clock; CR/AR records it as rejected with the regulator's reason, and
+    the clock keeps running until a later ACK accepts it."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in XML_TYPES:
+        return await _record_ack(request, principal, case_id, jurisdiction, now)
+    try:
+        body = SubmissionIn.model_validate_json(await request.body() or b"null")
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
+                                      for e in exc.errors(include_url=False, include_input=False, include_context=False)]) from None
+
+    def store():
+        with session_scope(app_engine(request)) as session:
+            response = Response(status_code=201)
+            row = _record(session, principal, _visible_case(session, principal, case_id), body, "accepted", None,
+                          now, response)
+            return SubmissionPublic.model_validate(row), response.status_code
+
+    public, status = await run_in_threadpool(store)
+    return Response(public.model_dump_json(), status_code=status, media_type="application/json")
 
 
 def _record(session: Session, principal: Principal, case: Case, body: SubmissionIn, status: str, reason: str | None,
@@ -290,18 +325,23 @@ def _record(session: Session, principal: Principal, case: Case, body: Submission
 
 @router.post("/{case_id}/submissions/ack", response_model=SubmissionPublic, status_code=201, responses={
     200: {"description": "This acceptance was already recorded"},
-    400: {"description": "Not an ICH acknowledgement (refused before parsing, or no acknowledgement code)"}},
+    422: {"description": "Not an ICH acknowledgement (refused before parsing, or no acknowledgement code)"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {"schema": {"type": "string"}}}}})
-async def record_regulator_ack(request: Request, principal: SubmissionRecorder, case_id: DbId,
-                               jurisdiction: Annotated[str, Query(min_length=2, max_length=20, examples=["FDA"])],
-                               now: Now) -> Response:
-    """The regulator's ICH ACK (MCCI_IN200101UV01) for this case, read leniently (gateway ACKs often fail
-    their own schema): CA/AA records the submission as accepted on the ACK's date and stops the clock;
-    CR/AR records it as rejected with the regulator's reason, and the clock keeps running."""
+async def record_regulator_ack(request: Request, principal: SubmissionRecorder, case_id: DbId, now: Now,
+                               jurisdiction: Jurisdiction = None) -> Response:
+    """The same as POST .../submissions with the ACK as body (kept for clients of the first version)."""
+    return await _record_ack(request, principal, case_id, jurisdiction, now)
+
+
+async def _record_ack(request: Request, principal: Principal, case_id: int, jurisdiction: str | None,
+                      now: dt.datetime) -> Response:
     from pv_service.e2b.ack import verdict_for
 
-    data = await request.body()
-    verdict = verdict_for(data, get_settings().e2b_max_bytes)
+    verdict, named = verdict_for(await request.body(), get_settings().e2b_max_bytes)
+    jurisdiction = jurisdiction or named
+    if jurisdiction is None:
+        raise InvalidInput.one(("query", "jurisdiction"), "the ACK's sender (ACK.M.2) names no regulator the "
+                               "service knows (ZZFDA, NMPA): give the jurisdiction")
 
     def store():
         with session_scope(app_engine(request)) as session:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
@@ -24,15 +25,18 @@ def describe_versions(session: Session, cases: dict[int, Case], versions: list[C
     ids = [v.id for v in versions]
     if not ids:
         return []
-    drugs: dict[int, list[tuple[CaseDrug, str | None]]] = defaultdict(list)
-    for drug, code in session.exec(
-        select(CaseDrug, Product.code).outerjoin(Product, Product.id == CaseDrug.product_id)
+    # Rows, not ORM objects: a view of thousands of versions (an E2B export) spends its time building them.
+    drugs: dict[int, list[tuple]] = defaultdict(list)
+    for row in session.execute(
+        sa.select(*CaseDrug.__table__.c, Product.code.label("registry_code"))
+        .outerjoin(Product, Product.id == CaseDrug.product_id)
         .where(CaseDrug.case_version_id.in_(ids)).order_by(CaseDrug.id)
     ):
-        drugs[drug.case_version_id].append((drug, code))
-    reactions: dict[int, list[CaseReaction]] = defaultdict(list)
-    for r in session.exec(select(CaseReaction).where(CaseReaction.case_version_id.in_(ids)).order_by(CaseReaction.id)):
-        reactions[r.case_version_id].append(r)
+        drugs[row.case_version_id].append((row, row.registry_code))
+    reactions: dict[int, list] = defaultdict(list)
+    for r in session.execute(sa.select(*CaseReaction.__table__.c).where(CaseReaction.case_version_id.in_(ids))
+                             .order_by(CaseReaction.id)):
+        reactions[r.case_version_id].append(r._mapping)
     out = []
     for v in versions:
         case = cases[v.case_id]
@@ -43,14 +47,15 @@ def describe_versions(session: Session, cases: dict[int, Case], versions: list[C
             reporter_country=v.reporter_country, patient_id=case.patient_id, serious=v.serious,
             drugs=[drug_public(d) for d, _ in drugs[v.id]],
             product_codes=sorted({code for _, code in drugs[v.id] if code}),
-            reactions=[ReactionPublic.from_row(r.__dict__) for r in reactions[v.id]],
+            reactions=[ReactionPublic.from_row(r) for r in reactions[v.id]],
             narrative=v.narrative, transgene_in_tumour=v.transgene_in_tumour, created_at=v.created_at,
             **e2b_fields(v),
         ))
     return out
 
 
-def drug_public(d: CaseDrug) -> DrugPublic:
+def drug_public(d) -> DrugPublic:
+    """A stored drug (a CaseDrug or a case_drug row)."""
     return DrugPublic(treatment_id=d.treatment_id, role=d.role, product_id=d.product_id, name_as_reported=d.name_as_reported,
                       reported_product_code=d.product_code, authorisation_number=d.authorisation_number,
                       holder=d.holder, batch_lot=d.batch_lot, action_taken=d.action_taken, detail=d.detail)

@@ -145,6 +145,7 @@ class ReceivedAck:
     batch_id: str | None
     local_number: str | None
     messages: list[tuple[str | None, str | None, list[str]]]  # (code, target message id, texts)
+    batch_sender: str | None = None  # ACK.M.2
 
     @property
     def accepted(self) -> bool:
@@ -168,12 +169,18 @@ def read(tree: etree._ElementTree) -> ReceivedAck:
                                                  namespaces=NS)]))
     return ReceivedAck(one(root, "h:acknowledgement/@typeCode"),
                        one(root, "h:acknowledgement/h:targetBatch/h:id/@extension"),
-                       one(root, "h:attentionLine[h:keyWordText/@code='2']/h:value/@extension"), msgs)
+                       one(root, "h:attentionLine[h:keyWordText/@code='2']/h:value/@extension"), msgs,
+                       one(root, "h:sender/h:device/h:id/@extension"))
+
+
+# The ACK's batch sender (ACK.M.2) is the receiver our batch named (N.1.4, e2b/export.py): its regulator.
+ACK_SENDERS = {"ZZFDA": "FDA", "ZZFDA_PREMKT": "FDA", "NMPA": "NMPA"}
 
 
 def verdict_for(data: bytes, max_bytes: int):
     """Read a regulator's ACK leniently (hardened parse, no schema) and return a function of the case's
-    identifiers -> (accepted, ACK date, reference, reason). Raises InvalidInput when it is not an ACK."""
+    identifiers -> (accepted, ACK date, reference, reason), and the jurisdiction its sender names (or None).
+    Raises InvalidInput when it is not an ACK."""
     from pv_service.common.errors import InvalidInput
     from pv_service.e2b import reader
 
@@ -203,7 +210,7 @@ def verdict_for(data: bytes, max_bytes: int):
         reason = None if accepted else (f"{code}: " + "; ".join(texts) if texts else code)
         return accepted, date, (reference or None) and reference[:100], reason and reason[:2000]
 
-    return verdict
+    return verdict, ACK_SENDERS.get((received.batch_sender or "").strip().upper())
 
 
 def _date(ts: str) -> dt.date | None:

@@ -8,12 +8,14 @@ kept as sent (codes and free text); a nullFlavor is kept beside the element it s
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from functools import lru_cache
 
 from lxml import etree
 
 from pv_service.e2b.reader import MESSAGE, NS
+
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 # ICH code systems (OIDs) that tell repeated templates apart.
 OBS = "2.16.840.1.113883.3.989.2.1.1.19"  # observation codes
@@ -23,7 +25,13 @@ ID_SAFETY_REPORT = "2.16.840.1.113883.3.989.2.1.3.1"
 ID_WORLDWIDE = "2.16.840.1.113883.3.989.2.1.3.2"
 ID_STUDY_REG = "2.16.840.1.113883.3.989.2.1.3.6"
 ID_SPONSOR_STUDY = "2.16.840.1.113883.3.989.2.1.3.5"
+ID_OTHER_CASE = "2.16.840.1.113883.3.989.2.1.3.3"
 MEDDRA = "2.16.840.1.113883.6.163"
+NCI = "2.16.840.1.113883.3.26.1.1"  # NCI thesaurus: FDA's regional codes (FDA.C.1.7.1, FDA.C.1.12, FDA.D.11/12)
+FDA_ELEMENTS = "2.16.840.1.113883.3.989.5.1.2.2.1.3"  # FDA.E.i.3.2h required intervention
+FDA_IND = "2.16.840.1.113883.3.989.5.1.2.2.1.2.1"  # FDA.C.5.5a IND number where the AE occurred
+FDA_PRE_ANDA = "2.16.840.1.113883.3.989.5.1.2.2.1.2.2"  # FDA.C.5.5b pre-ANDA number
+FDA_CROSS_IND = "2.16.840.1.113883.3.989.5.1.2.2.1.2.3"  # FDA.C.5.6.r IND of a cross-reported IND
 
 # E.i.3.2a-f observation codes -> the service's seriousness flags.
 SERIOUSNESS_CODES = {"34": "death", "21": "life_threatening", "33": "hospitalisation", "35": "disability",
@@ -57,6 +65,10 @@ class Reaction:
     seriousness: dict[str, bool | None]  # None: nullFlavor (not known)
     outcome: str | None
     outcome_code: str | None
+    translation: str | None = None  # E.i.1.2
+    highlighted: str | None = None  # E.i.3.1 code
+    medically_confirmed: bool | None = None  # E.i.8
+    required_intervention: bool | None = None  # FDA.E.i.3.2h
 
 
 @dataclass
@@ -68,6 +80,23 @@ class Dosage:
     dose_unit: str | None = None
     start: str | None = None
     end: str | None = None
+    route_code: str | None = None  # G.k.4.r.10.2b
+    frequency: str | None = None  # G.k.4.r.2 number of units in the interval
+    frequency_unit: str | None = None  # G.k.4.r.3 (UCUM)
+    text: str | None = None  # G.k.4.r.8 dosage text
+    form: str | None = None  # G.k.4.r.9.1 pharmaceutical dose form (free text)
+
+
+@dataclass
+class MatrixItem:
+    """G.k.9.i: one reaction assessed for this drug: time from the start of the drug (G.k.9.i.3.1) and from
+    its last dose (G.k.9.i.3.2) to the reaction, and whether it recurred on readministration (G.k.9.i.4)."""
+    reaction_ref: str | None
+    start_interval: str | None = None
+    start_interval_unit: str | None = None
+    last_dose_interval: str | None = None
+    last_dose_interval_unit: str | None = None
+    recurrence: str | None = None
 
 
 @dataclass
@@ -93,6 +122,11 @@ class Drug:
     indications: list[Coded]
     action_taken: str | None
     relatedness: list[Relatedness] = field(default_factory=list)
+    matrix: list[MatrixItem] = field(default_factory=list)
+    authorisation_country: str | None = None  # G.k.3.2
+    cumulative_dose: str | None = None  # G.k.5a
+    cumulative_dose_unit: str | None = None  # G.k.5b
+    additional_info: list[dict] = field(default_factory=list)  # G.k.10.r (code, code system as sent)
 
 
 @dataclass
@@ -116,13 +150,44 @@ class Patient:
     age_group: str | None
     weight_kg: str | None
     height_cm: str | None
-    medical_history: list[Coded]
+    medical_history: list[History]
     medical_history_text: str | None
-    past_drugs: list[str]
+    past_drugs: list[PastDrug]
     death_date: str | None
     death_causes: list[Coded]
     autopsy: bool | None
     autopsy_causes: list[Coded]
+    concomitant_therapies: bool | None = None  # D.7.3
+    race: list[str] = field(default_factory=list)  # FDA.D.11.r (NCI codes)
+    ethnicity: str | None = None  # FDA.D.12
+    parent: dict | None = None  # D.10 (a parent-child / foetus report)
+    last_menstrual_period: str | None = None  # D.6
+    gestation_period: str | None = None  # D.2.2.1a
+    gestation_period_unit: str | None = None  # D.2.2.1b
+
+
+@dataclass
+class History:
+    """D.7.1.r: a condition (MedDRA), its dates, whether it continues, comments, family history."""
+    code: str | None
+    version: str | None
+    start: str | None = None
+    end: str | None = None
+    continuing: bool | None = None
+    comments: str | None = None
+    family_history: bool | None = None
+
+
+@dataclass
+class PastDrug:
+    """D.8.r: name, product code (MPID/PhPID), dates, indication and reaction (MedDRA)."""
+    name: str | None
+    product_code: str | None = None
+    code_system: str | None = None
+    start: str | None = None
+    end: str | None = None
+    indication: Coded = field(default_factory=Coded)
+    reaction: Coded = field(default_factory=Coded)
 
 
 @dataclass
@@ -131,6 +196,12 @@ class Test:
     date: str | None
     result: str | None
     unit: str | None
+    result_code: str | None = None  # F.r.3.1
+    result_text: str | None = None  # F.r.3.4 unstructured
+    low: str | None = None  # F.r.4
+    high: str | None = None  # F.r.5
+    comments: str | None = None  # F.r.6
+    more_info: bool | None = None  # F.r.7
 
 
 @dataclass
@@ -147,7 +218,7 @@ class Icsr:
     report_type_code: str | None
     received: str | None  # C.1.4
     latest_info: str | None  # C.1.5
-    other_case_ids: list[str]
+    other_case_ids: list[dict]  # C.1.9.1.r: {"source", "id"}
     nullification: str | None  # C.1.11.1: "nullification" or "amendment"
     nullification_reason: str | None
     sources: list[Source]
@@ -166,6 +237,12 @@ class Icsr:
     reporter_comments: str | None
     sender_diagnosis: list[Coded]
     sender_comments: str | None
+    linked_reports: list[str] = field(default_factory=list)  # C.1.10.r
+    documents: list[str] = field(default_factory=list)  # C.1.6.1.r.1
+    additional_documents: bool | None = None  # C.1.6.1
+    expedited: bool | None = None  # C.1.7
+    first_sender: str | None = None  # C.1.8.2
+    fda: dict = field(default_factory=dict)  # FDA.C.1.7.1, FDA.C.1.12, FDA.C.5.5a/b, FDA.C.5.6.r
 
 
 @lru_cache(maxsize=1024)
@@ -232,6 +309,11 @@ def _reaction(obs) -> Reaction:
         end=_attr(obs, "h:effectiveTime/h:high", "value"),
         country=_attr(obs, "h:location/h:locatedEntity/h:locatedPlace/h:code", "code"),
         seriousness=flags, outcome=OUTCOMES.get(outcome_code or ""), outcome_code=outcome_code,
+        translation=_text(obs, f"h:outboundRelationship2/h:observation[{_obs('30')}]/h:value"),
+        highlighted=_attr(obs, f"h:outboundRelationship2/h:observation[{_obs('37')}]/h:value", "code"),
+        medically_confirmed=_bool(_one(obs, f"h:outboundRelationship2/h:observation[{_obs('24')}]/h:value")),
+        required_intervention=_bool(_one(obs, "h:outboundRelationship2/h:observation[h:code/@code='7' and "
+                                              f"h:code/@codeSystem='{FDA_ELEMENTS}']/h:value")),
     )
 
 
@@ -243,7 +325,29 @@ def _dosage(sa) -> Dosage:
         dose=_attr(sa, "h:doseQuantity", "value"), dose_unit=_attr(sa, "h:doseQuantity", "unit"),
         start=_attr(sa, ".//h:effectiveTime/h:low", "value") or _attr(sa, ".//h:comp/h:low", "value"),
         end=_attr(sa, ".//h:effectiveTime/h:high", "value") or _attr(sa, ".//h:comp/h:high", "value"),
+        route_code=_attr(sa, "h:routeCode", "code"),
+        frequency=_attr(sa, "h:effectiveTime//h:period", "value"), frequency_unit=_attr(sa, "h:effectiveTime//h:period", "unit"),
+        text=_text(sa, "h:text"), form=_text(sa, "h:consumable/h:instanceOfKind/h:kindOfProduct/h:formCode/h:originalText"),
     )
+
+
+def _matrix(sa) -> list[MatrixItem]:
+    """G.k.9.i.1, .3 and .4 of one drug, keyed by the reaction they point at (E.i id)."""
+    items: dict[str | None, MatrixItem] = {}
+
+    def item(ref):
+        return items.setdefault(ref, MatrixItem(ref))
+
+    for rel in sa.xpath("h:outboundRelationship1[h:actReference]", namespaces=NS):
+        it = item(_attr(rel, "h:actReference/h:id", "root"))
+        value, unit = _attr(rel, "h:pauseQuantity", "value"), _attr(rel, "h:pauseQuantity", "unit")
+        if rel.get("typeCode") == "SAS":
+            it.start_interval, it.start_interval_unit = value, unit
+        elif rel.get("typeCode") == "SAE":
+            it.last_dose_interval, it.last_dose_interval_unit = value, unit
+    for obs in sa.xpath(f"h:outboundRelationship2/h:observation[{_obs('31')}]", namespaces=NS):
+        item(_attr(obs, "h:outboundRelationship1/h:actReference/h:id", "root")).recurrence = _attr(obs, "h:value", "code")
+    return list(items.values())
 
 
 def _drug(sa, roles: dict[str, str]) -> Drug:
@@ -261,6 +365,14 @@ def _drug(sa, roles: dict[str, str]) -> Drug:
         dosages=[_dosage(d) for d in _all(sa, "h:outboundRelationship2/h:substanceAdministration")],
         indications=[_coded(v) for v in _all(sa, f"h:inboundRelationship/h:observation[{_obs('19')}]/h:value")],
         action_taken=_attr(sa, "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code", "code"),
+        matrix=_matrix(sa),
+        cumulative_dose=_attr(sa, f"h:outboundRelationship2[@typeCode='SUMM']/h:observation[{_obs('14')}]/h:value", "value"),
+        cumulative_dose_unit=_attr(sa, f"h:outboundRelationship2[@typeCode='SUMM']/h:observation[{_obs('14')}]/h:value",
+                                   "unit"),
+        additional_info=[{"code": v.get("code"), "code_system": v.get("codeSystem")} for v in sa.xpath(
+            f"h:outboundRelationship2[@typeCode='REFR']/h:observation[{_obs('9')}]/h:value", namespaces=NS)],
+        authorisation_country=_attr(product, "h:asManufacturedProduct/h:subjectOf/h:approval/h:author"
+                                             "/h:territorialAuthority/h:territory/h:code", "code"),
     )
 
 
@@ -285,6 +397,9 @@ def _patient(role) -> Patient:
     history = _one(role, f"h:subjectOf2/h:organizer[h:code/@code='1' and h:code/@codeSystem='{ORGANIZER}']")
     drugs = _one(role, f"h:subjectOf2/h:organizer[h:code/@code='2' and h:code/@codeSystem='{ORGANIZER}']")
     age, weight, height = first_value("3"), first_value("7"), first_value("17")
+    fda = {}
+    for o in role.xpath(f"h:subjectOf2/h:observation[h:code/@codeSystem='{NCI}']", namespaces=NS):
+        fda.setdefault(_attr(o, "h:code", "code"), []).append(_attr(o, "h:value", "code"))
     autopsy_obs = obs.get("5", [None])[0]
     name = _one(person, "h:name")
     ids = [(name.text or "").strip()] if name is not None and (name.text or "").strip() else []
@@ -299,12 +414,19 @@ def _patient(role) -> Patient:
         age_group=_attr(obs.get("4", [None])[0], "h:value", "code") if "4" in obs else None,
         weight_kg=weight.get("value") if weight is not None else None,
         height_cm=height.get("value") if height is not None else None,
-        medical_history=[_coded(c) for c in _all(history,
-            "h:component/h:observation[not(h:code/@code='18')]/h:code")] if history is not None else [],
+        medical_history=[_history(o) for o in history.xpath(
+            f"h:component/h:observation[not(h:code/@codeSystem='{OBS}')]", namespaces=NS)] if history is not None else [],
         medical_history_text=_text(history, f"h:component/h:observation[{_obs('18')}]/h:value")
         if history is not None else None,
-        past_drugs=[t.strip() for t in _all(drugs, ".//h:kindOfProduct/h:name/text()")]
+        concomitant_therapies=_bool(_one(history, f"h:component/h:observation[{_obs('11')}]/h:value"))
+        if history is not None else None,
+        past_drugs=[_past_drug(sa) for sa in drugs.xpath("h:component/h:substanceAdministration", namespaces=NS)]
         if drugs is not None else [],
+        race=[c for c in fda.get("C17049", []) if c], ethnicity=(fda.get("C16564") or [None])[0],
+        parent=_parent(person),
+        last_menstrual_period=first_value("22").get("value") if first_value("22") is not None else None,
+        gestation_period=first_value("16").get("value") if first_value("16") is not None else None,
+        gestation_period_unit=first_value("16").get("unit") if first_value("16") is not None else None,
         death_date=_attr(person, "h:deceasedTime", "value"),
         death_causes=[_coded(_one(o, "h:value")) for o in obs.get("32", [])],
         autopsy=_bool(_one(autopsy_obs, "h:value")) if autopsy_obs is not None else None,
@@ -314,11 +436,76 @@ def _patient(role) -> Patient:
     )
 
 
+def _organizer(role, code: str):
+    return _one(role, f"h:subjectOf2/h:organizer[h:code/@code='{code}' and h:code/@codeSystem='{ORGANIZER}']")
+
+
+def _parent(person) -> dict | None:
+    """D.10: the parent; initials are never kept (name_null_flavor MSK says there were some)."""
+    role = _one(person, "h:role[h:code/@code='PRN']") if person is not None else None
+    if role is None:
+        return None
+    who = _one(role, "h:associatedPerson")
+    name = _one(who, "h:name") if who is not None else None
+    values = {}
+    for o in role.xpath(f"h:subjectOf2/h:observation[h:code/@codeSystem='{OBS}']", namespaces=NS):
+        values.setdefault(_attr(o, "h:code", "code"), _one(o, "h:value"))
+
+    def value(code: str, attr: str = "value"):
+        v = values.get(code)
+        return v.get(attr) if v is not None else None
+
+    history, drugs = _organizer(role, "1"), _organizer(role, "2")
+    return {
+        "name_null_flavor": None if name is None else ("MSK" if (name.text or "").strip() else name.get("nullFlavor")),
+        "sex_code": _attr(who, "h:administrativeGenderCode", "code"),
+        "birth_year": _year(_attr(who, "h:birthTime", "value")),
+        "age": value("3"), "age_unit": value("3", "unit"), "last_menstrual_period": value("22"),  # D.10.2.2, D.10.3
+        "weight_kg": value("7"), "height_cm": value("17"),  # D.10.4, D.10.5
+        "medical_history": [asdict(_history(o)) for o in history.xpath(
+            f"h:component/h:observation[not(h:code/@codeSystem='{OBS}')]", namespaces=NS)] if history is not None else [],
+        "medical_history_text": _text(history, f"h:component/h:observation[{_obs('18')}]/h:value")
+        if history is not None else None,
+        "past_drugs": [asdict(_past_drug(sa)) for sa in drugs.xpath("h:component/h:substanceAdministration",
+                                                                   namespaces=NS)] if drugs is not None else [],
+    }
+
+
+def _history(obs) -> History:
+    code = _one(obs, "h:code")
+    return History(
+        code.get("code"), code.get("codeSystemVersion"),
+        start=_attr(obs, "h:effectiveTime/h:low", "value"), end=_attr(obs, "h:effectiveTime/h:high", "value"),
+        continuing=_bool(_one(obs, f"h:inboundRelationship/h:observation[{_obs('13')}]/h:value")),
+        comments=_text(obs, f"h:outboundRelationship2/h:observation[{_obs('10')}]/h:value"),
+        family_history=_bool(_one(obs, f"h:outboundRelationship2/h:observation[{_obs('38')}]/h:value")))
+
+
+def _past_drug(sa) -> PastDrug:
+    kind = _one(sa, "h:consumable/h:instanceOfKind/h:kindOfProduct")
+    return PastDrug(
+        _text(kind, "h:name"), _attr(kind, "h:code", "code"), _attr(kind, "h:code", "codeSystem"),
+        start=_attr(sa, "h:effectiveTime/h:low", "value"), end=_attr(sa, "h:effectiveTime/h:high", "value"),
+        indication=_coded(_one(sa, f"h:outboundRelationship2[@typeCode='RSON']/h:observation[{_obs('19')}]/h:value")),
+        reaction=_coded(_one(sa, f"h:outboundRelationship2[@typeCode='CAUS']/h:observation[{_obs('29')}]/h:value")))
+
+
 def _test(obs) -> Test:
     value = _one(obs, "h:value")
-    return Test(_coded(_one(obs, "h:code")), _attr(obs, "h:effectiveTime", "value"),
-                (value.get("value") or (value.text or "").strip() or None) if value is not None else None,
-                value.get("unit") if value is not None else None)
+    kind = value.get(f"{{{XSI}}}type", "") if value is not None else ""
+    result = unit = text = None
+    if kind == "ED" or kind == "ST":
+        text = (value.text or "").strip() or None
+    elif value is not None:
+        center = _one(value, "h:center")
+        quantity = center if center is not None else value
+        result, unit = quantity.get("value"), quantity.get("unit")
+    return Test(_coded(_one(obs, "h:code")), _attr(obs, "h:effectiveTime", "value"), result, unit,
+                result_code=_attr(obs, "h:interpretationCode", "code"), result_text=text,
+                low=_attr(obs, "h:referenceRange/h:observationRange[h:interpretationCode/@code='L']/h:value", "value"),
+                high=_attr(obs, "h:referenceRange/h:observationRange[h:interpretationCode/@code='H']/h:value", "value"),
+                comments=_text(obs, f"h:outboundRelationship2/h:observation[{_obs('10')}]/h:value"),
+                more_info=_bool(_one(obs, f"h:outboundRelationship2/h:observation[{_obs('25')}]/h:value")))
 
 
 def _comment(event, author_code: str) -> str | None:
@@ -370,8 +557,8 @@ def parse_message(message: etree._Element) -> Icsr:
         report_type_code=report_type.get("code") if report_type is not None else None,
         received=_attr(event, "h:effectiveTime/h:low", "value"),
         latest_info=_attr(event, "h:availabilityTime", "value"),
-        other_case_ids=[i.get("extension") for i in _all(event,
-            "h:subjectOf1/h:controlActEvent/h:id[@extension]")],
+        other_case_ids=[{"source": i.get("assigningAuthorityName"), "id": i.get("extension")} for i in event.xpath(
+            "h:subjectOf1/h:controlActEvent/h:id[@extension]", namespaces=NS)],
         nullification={"1": "nullification", "2": "amendment"}.get(null_code or ""),
         nullification_reason=_text(_characteristic(event, "4"), "h:originalText")
         if _characteristic(event, "4") is not None else None,
@@ -398,7 +585,38 @@ def parse_message(message: etree._Element) -> Icsr:
         sender_diagnosis=[_coded(_one(o, "h:value")) for o in _all(assessment,
             f"h:component1/h:observationEvent[{_obs('15')}]")],
         sender_comments=_comment(assessment, "1"),
+        linked_reports=[x.strip() for x in event.xpath(
+            "h:outboundRelationship/h:relatedInvestigation[h:code/@code='3']/h:subjectOf2/h:controlActEvent/h:id/@extension",
+            namespaces=NS)],
+        documents=[t.strip() for t in event.xpath(
+            "h:reference/h:document[h:code/@code='1']/h:title/text()", namespaces=NS)],
+        additional_documents=_bool(_one(event, f"h:component/h:observationEvent[{_obs('1')}]/h:value")),
+        expedited=_bool(_one(event, f"h:component/h:observationEvent[{_obs('23')}]/h:value")),
+        first_sender=_attr(event, "h:outboundRelationship/h:relatedInvestigation[h:code/@code='1']"
+                                  "/h:subjectOf2/h:controlActEvent/h:author/h:assignedEntity/h:code", "code"),
+        fda=_fda(event, study),
     )
+
+
+def _fda(event, study) -> dict:
+    """FDA's regional elements of the message (FDA's E2B(R3) regional implementation specifications)."""
+    out = {}
+    report_type = _attr(event, "h:component/h:observationEvent[h:code/@code='C54588']/h:value", "code")
+    combination = _one(event, "h:component/h:observationEvent[h:code/@code='C156384']/h:value")
+    if report_type:
+        out["local_report_type"] = report_type
+    if combination is not None:
+        out["combination_product"] = _bool(combination)
+    if study is not None:
+        reg = "h:authorization/h:studyRegistration/h:id[@root='{}']/@extension"
+        for key, root in (("ind", FDA_IND), ("pre_anda", FDA_PRE_ANDA)):
+            found = study.xpath(reg.format(root), namespaces=NS)
+            if found:
+                out[key] = found[0]
+        cross = study.xpath(reg.format(FDA_CROSS_IND), namespaces=NS)
+        if cross:
+            out["cross_reported_inds"] = list(cross)
+    return out
 
 
 def messages(tree: etree._ElementTree) -> list[etree._Element]:

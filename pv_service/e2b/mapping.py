@@ -99,16 +99,30 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
     p = icsr.patient
     detail = {
         "sources": [asdict(s) for s in icsr.sources], "other_case_ids": icsr.other_case_ids,
+        "linked_reports": icsr.linked_reports, "documents": icsr.documents,
+        "additional_documents": icsr.additional_documents, "expedited": icsr.expedited,
+        "first_sender": icsr.first_sender,
         "literature": icsr.literature, "study": {"name": icsr.study_name, "number": icsr.study_number,
                                                  "type": icsr.study_type,
                                                  "registrations": [list(r) for r in icsr.study_registrations]},
         "sender": {"type": icsr.sender_type, "organisation": icsr.sender_organisation},
         "patient": {"name_null_flavor": p.name_null_flavor, "medical_history": [asdict(c) for c in p.medical_history],
-                    "medical_history_text": p.medical_history_text, "past_drugs": p.past_drugs,
+                    "medical_history_text": p.medical_history_text, "concomitant_therapies": p.concomitant_therapies,
+                    "past_drugs": [asdict(d) for d in p.past_drugs],
                     "death_causes": [asdict(c) for c in p.death_causes], "autopsy": p.autopsy,
-                    "autopsy_causes": [asdict(c) for c in p.autopsy_causes]},
+                    "autopsy_causes": [asdict(c) for c in p.autopsy_causes], "parent": p.parent,
+                    "last_menstrual_period": p.last_menstrual_period, "gestation_period": p.gestation_period,
+                    "gestation_period_unit": p.gestation_period_unit},
+        # E.i beyond the reaction rows, in their order: the id G.k.9.i points at, end, country, ...
+        "reactions": [{"ref": r.ref, "end": r.end, "country": r.country, "translation": r.translation,
+                       "highlighted": r.highlighted, "medically_confirmed": r.medically_confirmed}
+                      for r in icsr.reactions],
         "tests": [asdict(t) for t in icsr.tests], "sender_diagnosis": [asdict(c) for c in icsr.sender_diagnosis],
         "receiver": icsr.message_receiver,
+        "fda": {**icsr.fda, **({"race": p.race} if p.race else {}),
+                **({"ethnicity": p.ethnicity} if p.ethnicity else {}),
+                **({"required_intervention": [r.required_intervention for r in icsr.reactions]}
+                   if any(r.required_intervention is not None for r in icsr.reactions) else {})},
     }
     version_fields = {
         "patient_id": None,
@@ -138,7 +152,10 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
             "batch_lot": lots[0] if lots else None, "action_taken": d.action_taken,
             "detail": {"ref": d.ref, "substances": d.substances, "dosages": [asdict(x) for x in d.dosages],
                        "indications": [asdict(c) for c in d.indications],
-                       "relatedness": [asdict(r) for r in d.relatedness], "code_system": d.product_code_system},
+                       "relatedness": [asdict(r) for r in d.relatedness], "matrix": [asdict(x) for x in d.matrix],
+                       "code_system": d.product_code_system, "authorisation_country": d.authorisation_country,
+                       "cumulative_dose": d.cumulative_dose, "cumulative_dose_unit": d.cumulative_dose_unit,
+                       "additional_info": d.additional_info},
         })
         if d.role is None:
             problems.append(Problem(f"drug {d.name or d.ref!r} has no characterisation (G.k.1)", "G.k.1", line))

@@ -33,6 +33,7 @@ _MESSAGE_END = f"</{MESSAGE}>".encode()
 # Between two elements: markup in which "<" does not open a tag, or a message's start tag.
 _MARKUP = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|(<" + MESSAGE.encode() + rb"(?=[\s/>]))", re.DOTALL)
 _START_TAG = re.compile(rb"""<([^\s/>]+)(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*>""")
+XML_TYPES = ("application/xml", "text/xml", "application/hl7-v3+xml")
 
 # What may precede the root element: the XML declaration, comments, processing instructions, space.
 _PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)

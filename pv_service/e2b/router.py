@@ -17,11 +17,10 @@ from pv_service.core.db import app_engine
 from pv_service.core.deps import Now, clock_of
 from pv_service.core.settings import get_settings
 from pv_service.e2b import service
-from pv_service.e2b.reader import Refused
+from pv_service.e2b.reader import XML_TYPES, Refused
 from pv_service.e2b.schema_set import SchemaSetError
 
 router = APIRouter(tags=["e2b"])
-XML_TYPES = ("application/xml", "text/xml", "application/hl7-v3+xml")
 
 
 @router.post("/v1/e2b/batches", responses={

@@ -36,49 +36,66 @@ def receive(engine: Engine, settings: Settings, principal: Principal, data: byte
     return Received(result, ack.build(result, settings.e2b_identifier, uuid.uuid4().hex, now))
 
 
+EXPORT_CHUNK = 1000  # cases read per round of queries: the reads stay batched and memory stays bounded
+
+
 def export_cases(session, principal: Principal, case_ids: list[int], profile: str, sender: str, now: dt.datetime,
                  receiver: str | None = None) -> bytes:
     """The latest version of each visible case as one E2B(R3) batch; NotFound names an invisible id."""
     from sqlmodel import select
 
-    from pv_service.cases import service as cases_service
     from pv_service.cases.access import case_filter
-    from pv_service.cases.models import Case, CaseDrug, CaseVersion
-    from pv_service.common.errors import InvalidInput, NotFound
+    from pv_service.cases.models import Case
+    from pv_service.common.errors import NotFound
     from pv_service.e2b.export import build_batch
+
+    visible = set()
+    for start in range(0, len(case_ids), EXPORT_CHUNK):
+        visible.update(session.exec(select(Case.id).where(Case.id.in_(case_ids[start:start + EXPORT_CHUNK]),
+                                                          case_filter(principal))))
+    missing = [i for i in case_ids if i not in visible]
+    if missing:
+        raise NotFound(f"no such report: {missing[0]}")
+
+    def versions():
+        for start in range(0, len(case_ids), EXPORT_CHUNK):
+            yield from _export_views(session, case_ids[start:start + EXPORT_CHUNK])
+
+    return build_batch(versions(), profile, sender, uuid.uuid4().hex, now, receiver)
+
+
+def _export_views(session, case_ids: list[int]):
+    """(latest version, registered patient's sex and birth year or None) of each case, in five queries."""
+    import sqlalchemy as sa
+    from sqlmodel import select
+
+    from pv_service.cases import service as cases_service
+    from pv_service.cases.models import Case, CaseDrug, CaseVersion
+    from pv_service.common.errors import InvalidInput
     from pv_service.patients.models import Patient, Treatment
     from pv_service.products.models import Product
 
-    cases = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(case_ids), case_filter(principal)))}
-    missing = [i for i in case_ids if i not in cases]
-    if missing:
-        raise NotFound(f"no such report: {missing[0]}")
+    cases = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(case_ids)))}
     latest = list(session.exec(select(CaseVersion).where(CaseVersion.id.in_([c.latest_version_id for c in cases.values()]))))
     views = {v.case_id: v for v in cases_service.describe_versions(session, cases, latest)}
-    # A registered patient's drugs are its treatments: name and lot from the registry.
-    ids = [v.id for v in latest]
-    registry = {d.id: (p.trade_name, t.batch_number if t else None) for d, p, t in session.exec(
-        select(CaseDrug, Product, Treatment).join(Product, Product.id == CaseDrug.product_id)
-        .outerjoin(Treatment, Treatment.id == CaseDrug.treatment_id).where(CaseDrug.case_version_id.in_(ids)))}
-    drug_ids: dict[int, list[int]] = {}
-    for d in session.exec(select(CaseDrug.id, CaseDrug.case_version_id).where(CaseDrug.case_version_id.in_(ids))
-                          .order_by(CaseDrug.id)):
-        drug_ids.setdefault(d.case_version_id, []).append(d.id)
-    out = []
+    # A registered patient's drugs are its treatments: name and lot from the registry (one row per drug,
+    # in the order describe_versions lists them).
+    registry: dict[int, list[tuple]] = {}
+    for row in session.execute(
+        sa.select(CaseDrug.case_version_id, Product.trade_name, Treatment.batch_number)
+        .outerjoin(Product, Product.id == CaseDrug.product_id).outerjoin(Treatment, Treatment.id == CaseDrug.treatment_id)
+        .where(CaseDrug.case_version_id.in_([v.id for v in latest])).order_by(CaseDrug.id)):
+        registry.setdefault(row.case_version_id, []).append((row.trade_name, row.batch_number))
+    patient_ids = sorted({c.patient_id for c in cases.values() if c.patient_id is not None})
+    patients = {p.id: {"sex": p.sex, "birth_year": p.birth_year} for p in session.exec(
+        select(Patient.id, Patient.sex, Patient.birth_year).where(Patient.id.in_(patient_ids)))} if patient_ids else {}
     for cid in case_ids:
         case, v = cases[cid], views[cid]
         if any(r.meddra_version is None for r in v.reactions):
             raise InvalidInput.one(("case_ids",), f"case {cid} was received without a MedDRA version for a reaction "
                                    "(E2B E.i.2.1a is mandatory): send a follow-up that names it, then export")
-        vid = case.latest_version_id
-        drugs = []
-        for d, row_id in zip(v.drugs, drug_ids.get(vid, [])):
-            name, lot = registry.get(row_id, (None, None))
-            drugs.append(d.model_copy(update={"name_as_reported": d.name_as_reported or name,
-                                              "batch_lot": d.batch_lot or lot}))
-        registered = None
-        if case.patient_id is not None:
-            p = session.get(Patient, case.patient_id)
-            registered = {"sex": p.sex, "birth_year": p.birth_year}
-        out.append((v.model_copy(update={"drugs": drugs}), registered))
-    return build_batch(out, profile, sender, uuid.uuid4().hex, now, receiver)
+        for i, (d, (name, lot)) in enumerate(zip(v.drugs, registry.get(case.latest_version_id, []))):
+            if name and not d.name_as_reported or lot and not d.batch_lot:
+                v.drugs[i] = d.model_copy(update={"name_as_reported": d.name_as_reported or name,
+                                                  "batch_lot": d.batch_lot or lot})
+        yield v, patients.get(case.patient_id)

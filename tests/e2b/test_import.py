@@ -55,7 +55,7 @@ def test_scenario1_every_field_as_in_the_file(client, world, schema_settings):
     assert p["pseudonym"] and "JD" not in r.text and "JD" not in str(case)
     assert (p["sex"], p["birth_year"], p["age"], p["age_unit"], p["age_group"]) == ("male", 2001, 48.0, "a", "5")
     assert v["detail"]["patient"]["medical_history_text"] == "None"  # D.7.2
-    assert v["detail"]["patient"]["past_drugs"] == ["CureAll"]  # D.8.r.1
+    assert [d["name"] for d in v["detail"]["patient"]["past_drugs"]] == ["CureAll"]  # D.8.r.1
     # E.i: two reactions, MedDRA 25.0; disabling and other-medically-important sent true, the rest NI.
     r1, r2 = v["reactions"]
     assert (r1["llt_code"], r1["meddra_version"], r1["onset_date"], r1["outcome"]) == (

@@ -1,8 +1,9 @@
-"""POST /v1/reports/{case_id}/submissions/ack: the regulator's ACK stops the clock (CA/AA) or records
-the rejection and leaves it running (CR/AR)."""
+"""POST /v1/reports/{case_id}/submissions with the regulator's ACK as body (and the older .../ack path):
+CA/AA stops the clock, CR/AR records the rejection and leaves it running; bad XML stores nothing."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from pv_service.cases.clocks import clock_cases
 from tests.e2b.conftest import fda
@@ -15,9 +16,11 @@ def _submitted(session, case_id):
     return frame.loc[(frame["case_id"] == case_id) & (frame["jurisdiction"] == "FDA"), "submitted_date"].iloc[0]
 
 
-def test_fda_ack_rejected_then_accepted(client, world, schema_settings, session, fda_product):
+@pytest.mark.parametrize("path", ["submissions", "submissions/ack?jurisdiction=FDA"])
+def test_fda_ack_rejected_then_accepted(client, world, schema_settings, session, fda_product, path):
+    """The jurisdiction comes from the ACK's sender (ACK.M.2 ZZFDA) unless given."""
     case_id = post(client, world.clinic, fda("Scenario1.xml"), json=True).json()["messages"][0]["case_id"]
-    url = f"/v1/reports/{case_id}/submissions/ack?jurisdiction=FDA"
+    url = f"/v1/reports/{case_id}/{path}"
     headers = {**world.mah.headers, "Content-Type": "application/xml"}
     negative = fda("R3ack-positive.ack").replace(b'<acknowledgement typeCode="CA">', b'<acknowledgement typeCode="CR">')
     negative = negative.replace(b"Report Loaded Successfully", b"C.1.1 does not match the sender")
@@ -36,8 +39,24 @@ def test_fda_ack_rejected_then_accepted(client, world, schema_settings, session,
     assert [s["status"] for s in listed] == ["accepted"]
 
 
-def test_not_an_ack(client, world, schema_settings):
+def test_bad_xml_is_refused_with_the_reason_and_nothing_is_stored(client, world, schema_settings, fda_product):
     case_id = post(client, world.clinic, fda("Scenario1.xml"), json=True).json()["messages"][0]["case_id"]
-    r = client.post(f"/v1/reports/{case_id}/submissions/ack?jurisdiction=FDA", content=fda("Scenario1.xml"),
-                    headers={**world.safety.headers, "Content-Type": "application/xml"})
-    assert r.status_code == 422 and "expected MCCI_IN200101UV01" in r.text
+    url = f"/v1/reports/{case_id}/submissions"
+    headers = {**world.safety.headers, "Content-Type": "application/xml"}
+    ack = fda("R3ack-positive.ack")
+    cases = {
+        fda("Scenario1.xml"): "expected MCCI_IN200101UV01",
+        ack[:500]: "malformed XML at line",
+        b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + ack[39:]: "DOCTYPE",
+        ack.replace(b'<creationTime value="20220811135030-0400"/>', b""): "ACK.M.4",
+        ack.replace(b'typeCode="CA"', b'typeCode="XX"').replace(b'typeCode="AA"', b'typeCode="XX"'): "acknowledgement code",
+        ack.replace(b'extension="ZZFDA"', b'extension="SOMEONE"'): "give the jurisdiction",
+    }
+    for body, reason in cases.items():
+        r = client.post(url, content=body, headers=headers)
+        assert r.status_code == 422 and reason in r.text, (reason, r.text)
+    assert client.get(url, headers=world.safety.headers).json() == []
+    r = client.post(url, json={"jurisdiction": "FDA"}, headers=world.safety.headers)  # JSON: body fields named
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "submitted_date"]
+    r = client.post(url, json={"jurisdiction": "FDA", "submitted_date": "2026-11-20"}, headers=world.safety.headers)
+    assert r.status_code == 201 and r.json()["status"] == "accepted"
