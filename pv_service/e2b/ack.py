@@ -196,8 +196,12 @@ def verdict_for(data: bytes, max_bytes: int):
 
     def verdict(case_ids: set[str]):
         mine = [m for m in received.messages if m[1] and set(m[1].split()) & case_ids]
+        named = sorted({i for m in received.messages if m[1] for i in m[1].split()})
+        if not mine and named:  # it acknowledges other reports: recording it here would stop the wrong clock
+            raise InvalidInput.one(("body", "acknowledgement"), "the ACK acknowledges report(s) "
+                                   f"{', '.join(named)[:300]}, none of which is this case")
         if not mine and len(received.messages) == 1:
-            mine = received.messages
+            mine = received.messages  # one message naming no report: it can only be this case's
         if mine:
             code, target, texts = mine[0]
             accepted = code == "CA"

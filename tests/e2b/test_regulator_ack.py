@@ -60,3 +60,12 @@ def test_bad_xml_is_refused_with_the_reason_and_nothing_is_stored(client, world,
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "submitted_date"]
     r = client.post(url, json={"jurisdiction": "FDA", "submitted_date": "2026-11-20"}, headers=world.safety.headers)
     assert r.status_code == 201 and r.json()["status"] == "accepted"
+
+
+def test_an_ack_of_another_report_is_refused(client, world, schema_settings, session, fda_product):
+    """FDA's ACK acknowledges Scenario 1's report ids: posted on another case it stops no clock."""
+    case_id = post(client, world.clinic, fda("Scenario2.xml"), json=True).json()["messages"][0]["case_id"]
+    url = f"/v1/reports/{case_id}/submissions"
+    r = client.post(url, content=fda("R3ack-positive.ack"), headers={**world.mah.headers, "Content-Type": "application/xml"})
+    assert r.status_code == 422 and "US-APHARMA-8744554B" in r.text and "none of which is this case" in r.text
+    assert client.get(url, headers=world.mah.headers).json() == []
