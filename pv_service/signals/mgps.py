@@ -487,17 +487,15 @@ def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
 
 def collapse_ties(n, e) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (n, E) points, their multiplicities, and each input's point index.
-    Lossless: the likelihood and the posterior depend on a pair only through (n, E)."""
-    n = np.asarray(n)
+    Lossless: the likelihood and the posterior depend on a pair only through (n, E).
+    One hash pass over E + i n (exact: counts are integers below 2^53); points in order
+    of first appearance. The fit and the posterior can share the result (``ties=``)."""
+    n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
-    e_codes, e_values = pd.factorize(e)
-    n_codes, n_values = pd.factorize(n)
-    key = n_codes.astype(np.int64) * max(1, len(e_values)) + e_codes
-    point, keys = pd.factorize(key)
-    keys = np.asarray(keys)
-    weights = np.bincount(point, minlength=len(keys)).astype(np.float64)
-    return (np.asarray(n_values)[keys // max(1, len(e_values))].astype(np.float64),
-            np.asarray(e_values)[keys % max(1, len(e_values))], weights, point)
+    point, values = pd.factorize(e + 1j * n)
+    values = np.asarray(values)
+    weights = np.bincount(point, minlength=len(values)).astype(np.float64)
+    return values.imag.copy(), values.real.copy(), weights, point
 
 
 def squash(n, e, weights=None, *, bins_per_count: int = 500, keep_top: int = 50
@@ -549,7 +547,7 @@ def _group_starts(sorted_values: np.ndarray) -> np.ndarray:
 @_one_blas_thread
 def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
               squash_data: bool | None = None, max_points: int = 20_000,
-              param_limit: float = 100.0, boundary: bool = True) -> MGPSFit:
+              param_limit: float = 100.0, boundary: bool = True, ties=None) -> MGPSFit:
     """Maximum-likelihood hyperparameters from observed pair counts n >= 1 and E > 0.
 
     ``squash_data=None`` squashes only when the tie-collapsed data has more than
@@ -571,7 +569,7 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
         raise ValueError("no pairs to fit")
     if np.any(n < 1) or np.any(~np.isfinite(e)) or np.any(e <= 0):
         raise ValueError("fit_prior needs counts n >= 1 and finite expected counts E > 0")
-    n_u, e_u, w_u, _ = collapse_ties(n, e)
+    n_u, e_u, w_u, _ = collapse_ties(n, e) if ties is None else ties
     full = _Points.build(n_u, e_u, w_u)
     use_squash = len(n_u) > max_points if squash_data is None else squash_data
     fit_pts = _Points.build(*squash(n_u, e_u, w_u)) if use_squash else full
@@ -861,14 +859,14 @@ def _boundary_message(prior: Prior) -> str:
 
 
 @_one_blas_thread
-def fit_single_gamma(n, e, *, truncation: str = "mixture") -> tuple[Prior | None, float, str]:
+def fit_single_gamma(n, e, *, truncation: str = "mixture", ties=None) -> tuple[Prior | None, float, str]:
     """Maximum-likelihood one-component gamma prior (the second step of the fallback
     order). Returns (prior, log-likelihood, message); prior None when the maximum is the
     point mass (every pair would get the same EBGM, hiding each pair's own data) or the
     fit does not converge."""
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
-    n_u, e_u, w_u, _ = collapse_ties(n, e)
+    n_u, e_u, w_u, _ = collapse_ties(n, e) if ties is None else ties
     pts = _Points.build(n_u, e_u, w_u)
     free = np.array([True, True, False, False, False])
     mu0 = float(np.log(np.dot(w_u, n_u) / np.dot(w_u, e_u)))
@@ -1045,13 +1043,44 @@ def _quantile_with_point_mass(prior: Prior, q: np.ndarray, n, e, prob: float) ->
 
 
 @_one_blas_thread
-def posterior_scores(prior: Prior, n, e) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(EBGM, EB05, EB95) per pair, computed once per distinct (n, E)."""
-    n_u, e_u, _, point = collapse_ties(n, e)
+def posterior_scores(prior: Prior, n, e, *, ties=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(EBGM, EB05, EB95) per pair, computed once per distinct (n, E) (``ties``: the
+    :func:`collapse_ties` of (n, e), when the caller has it already)."""
+    n_u, e_u, _, point = collapse_ties(n, e) if ties is None else ties
     g, q05, q95 = (np.empty(n_u.shape[0]) for _ in range(3))
-    for i in range(0, n_u.shape[0], _CHUNK):  # blocks: small temporaries are faster
+    if prior.point_masses:
+        for i in range(0, n_u.shape[0], _CHUNK):  # blocks: small temporaries are faster
+            sl = slice(i, i + _CHUNK)
+            g[sl] = ebgm(prior, n_u[sl], e_u[sl])
+            q05[sl] = posterior_quantile(prior, n_u[sl], e_u[sl], 0.05)
+            q95[sl] = posterior_quantile(prior, n_u[sl], e_u[sl], 0.95)
+        return g[point], q05[point], q95[point]
+    # two gammas: what depends on a pair only through n once per distinct n, and the
+    # weight Q and log(beta + E) once per point for all three scores (the same
+    # expressions as posterior_weight, ebgm and posterior_quantile, so the same numbers)
+    codes, n_values = pd.factorize(n_u)
+    n_values = np.asarray(n_values, dtype=np.float64)
+    comps = []
+    for alpha, beta in ((prior.alpha1, prior.beta1), (prior.alpha2, prior.beta2)):
+        lgk = special.gammaln(n_values + alpha)
+        comps.append((alpha, beta, lgk - special.gammaln(alpha) - special.gammaln(n_values + 1.0),
+                      special.digamma(alpha + n_values), lgk,
+                      {prob: special.gammaincinv(alpha + n_values, prob) for prob in (0.05, 0.95)}))
+    with np.errstate(divide="ignore"):
+        log_p, log_q = np.log(prior.p), np.log1p(-prior.p)
+    for i in range(0, n_u.shape[0], _CHUNK):
         sl = slice(i, i + _CHUNK)
-        g[sl] = ebgm(prior, n_u[sl], e_u[sl])
-        q05[sl] = posterior_quantile(prior, n_u[sl], e_u[sl], 0.05)
-        q95[sl] = posterior_quantile(prior, n_u[sl], e_u[sl], 0.95)
+        nn, ee, idx = n_u[sl], e_u[sl], codes[sl]
+        parts = []
+        for alpha, beta, gl, dg, lgk, inv in comps:
+            log_f = gl[idx] - alpha * np.log1p(ee / beta) - nn * np.log1p(beta / ee)
+            k, r = alpha + nn, beta + ee
+            log_r = np.log(r)
+            parts.append((log_f, k, r, log_r, dg[idx] - log_r, k * log_r - lgk[idx], inv))
+        (f1, k1, r1, _, m1, lg1, inv1), (f2, k2, r2, _, m2, lg2, inv2) = parts
+        q = special.expit((log_p + f1) - (log_q + f2))
+        g[sl] = np.exp(q * m1 + (1.0 - q) * m2)
+        for prob, out in ((0.05, q05), (0.95, q95)):
+            out[sl] = _mixture_quantile(q, k1, r1, lg1, inv1[prob][idx] / r1, k2, r2, lg2,
+                                        inv2[prob][idx] / r2, prob, 1e-12, 200)
     return g[point], q05[point], q95[point]
