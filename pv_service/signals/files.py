@@ -1,17 +1,21 @@
-"""Pair counts straight from a CSV or Parquet file of report rows, out of core (DuckDB).
+"""Pair counts straight from a CSV or Parquet file of report rows (DuckDB, numpy).
 
-The file is never loaded into pandas: DuckDB scans it, codes labels as integers,
-deduplicates (report, product, event) into a table and aggregates that table; beyond
-``memory_limit`` it spills to a scratch directory instead of running out of memory. Only the results
-come into numpy: one row per observed (product, event, stratum) cell and the per-stratum
-margins - the same :class:`~pv_service.signals.counts.PairCounts` that
+The file is never loaded into pandas: DuckDB scans it and codes labels as integers. When
+the coded rows fit the memory limit, they come into numpy in batches and
+:func:`~pv_service.signals.counts.count_codes` counts them (three in-place sorts of
+packed keys: several times less CPU than DuckDB's distinct aggregates, measured in
+docs/benchmarks.md). Otherwise DuckDB deduplicates (report, product, event) into a
+table and aggregates that table, spilling beyond ``memory_limit`` to a scratch directory
+instead of running out of memory. Only the results come into the measures: one row per
+observed (product, event, stratum) cell and the per-stratum margins - the same
+:class:`~pv_service.signals.counts.PairCounts` that
 :func:`~pv_service.signals.counts.count_pairs` builds from rows in memory, with the same
 rules (text labels, missing values and inconsistent strata rejected, at most
 ``max_stratum_levels`` levels per stratum column).
 
-DuckDB rather than chunked pandas: counting distinct reports per product and per event
-needs a global distinct, which DuckDB's aggregates do in parallel with spilling, while a
-chunked reader would have to re-implement exactly that.
+DuckDB rather than chunked pandas for the out-of-core route: counting distinct reports
+per product and per event needs a global distinct, which DuckDB's aggregates do in
+parallel with spilling, while a chunked reader would have to re-implement exactly that.
 """
 from __future__ import annotations
 
