@@ -1,17 +1,21 @@
-"""Pair counts straight from a CSV or Parquet file of report rows, out of core (DuckDB).
+"""Pair counts straight from a CSV or Parquet file of report rows (DuckDB, numpy).
 
-The file is never loaded into pandas: DuckDB scans it, codes labels as integers,
-deduplicates (report, product, event) into a table and aggregates that table; beyond
-``memory_limit`` it spills to a scratch directory instead of running out of memory. Only the results
-come into numpy: one row per observed (product, event, stratum) cell and the per-stratum
-margins - the same :class:`~pv_service.signals.counts.PairCounts` that
+The file is never loaded into pandas: DuckDB scans it and codes labels as integers. When
+the coded rows fit the memory limit, they come into numpy in batches and
+:func:`~pv_service.signals.counts.count_codes` counts them (three in-place sorts of
+packed keys: several times less CPU than DuckDB's distinct aggregates, measured in
+docs/benchmarks.md). Otherwise DuckDB deduplicates (report, product, event) into a
+table and aggregates that table, spilling beyond ``memory_limit`` to a scratch directory
+instead of running out of memory. Only the results come into the measures: one row per
+observed (product, event, stratum) cell and the per-stratum margins - the same
+:class:`~pv_service.signals.counts.PairCounts` that
 :func:`~pv_service.signals.counts.count_pairs` builds from rows in memory, with the same
 rules (text labels, missing values and inconsistent strata rejected, at most
 ``max_stratum_levels`` levels per stratum column).
 
-DuckDB rather than chunked pandas: counting distinct reports per product and per event
-needs a global distinct, which DuckDB's aggregates do in parallel with spilling, while a
-chunked reader would have to re-implement exactly that.
+DuckDB rather than chunked pandas for the out-of-core route: counting distinct reports
+per product and per event needs a global distinct, which DuckDB's aggregates do in
+parallel with spilling, while a chunked reader would have to re-implement exactly that.
 """
 from __future__ import annotations
 
@@ -24,10 +28,30 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .counts import MAX_STRATUM_LEVELS, PairCounts, SignalInputError, counts_from_sorted_cells
+from .counts import MAX_STRATUM_LEVELS, PairCounts, SignalInputError, count_codes, counts_from_sorted_cells
 
 REQUIRED_COLUMNS = ("report_id", "product", "event")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+#: Peak bytes per input row of the in-memory route: the coded columns (report 8, product
+#: and event 4 each, stratum 1), DuckDB's result chunks of them, and one int64 sort key
+#: with its deduplicated copy (measured: see docs/benchmarks.md, issue 18).
+BYTES_PER_ROW = 48
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
+_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+          "KIB": 2 ** 10, "MIB": 2 ** 20, "GIB": 2 ** 30, "TIB": 2 ** 40}
+
+
+def _fits_in_memory(con, n_rows: int) -> bool:
+    """Whether the in-memory route's working set fits DuckDB's memory limit."""
+    text = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    number, _, unit = text.strip().partition(" ")
+    try:
+        limit = float(number) * _UNITS[unit.upper() or "B"]
+    except (ValueError, KeyError):
+        return False  # an unknown form: stay on the route that spills
+    return n_rows * BYTES_PER_ROW <= limit
 
 
 def _quote_ident(name: str) -> str:
@@ -51,13 +75,20 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
                groups: Mapping[str, str | Collection[str]] | None = None, unmapped: str = "keep",
                comparator: Collection[str] | None = None,
                max_stratum_levels: int = MAX_STRATUM_LEVELS, memory_limit: str | None = None,
-               threads: int | None = None) -> PairCounts:
+               threads: int | None = None, in_memory: bool | None = None) -> PairCounts:
     """Count every observed product-event pair of the file (CSV, or Parquet by suffix
     ``.parquet``/``.pq``) with columns report_id, product, event and the ``strata``.
 
     ``groups`` maps event terms to group name(s) and ``comparator`` restricts the
     background, as in :func:`~pv_service.signals.compute.compute_signals`.
     ``memory_limit`` (e.g. ``"3GB"``) caps DuckDB's memory; beyond it, it spills.
+
+    Two routes give the same counts. When the coded rows fit in the memory limit
+    (DuckDB's default limit without one; estimated at :data:`BYTES_PER_ROW` a row),
+    DuckDB only reads, filters and codes the rows and numpy counts them
+    (:func:`~pv_service.signals.counts.count_codes`: three sorts, ~6x less CPU than
+    DuckDB's distinct aggregates). Otherwise DuckDB deduplicates and aggregates, out of
+    core. ``in_memory`` forces one route.
     """
     path = Path(path)
     if not path.is_file():
@@ -85,7 +116,8 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
             raise SignalInputError(f"memory limit {memory_limit!r} not understood (e.g. 3GB, 500MB): "
                                    f"{str(exc).splitlines()[0]}") from None
         try:
-            return _count(con, path, list(strata), groups, unmapped, comparator, max_stratum_levels)
+            return _count(con, path, list(strata), groups, unmapped, comparator, max_stratum_levels,
+                          in_memory)
         finally:
             con.close()
     except duckdb.OutOfMemoryException as exc:
@@ -99,9 +131,10 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
 
 
 def _count(con, path: Path, strata: list[str], groups, unmapped: str, comparator,
-           max_levels: int) -> PairCounts:
+           max_levels: int, in_memory: bool | None) -> PairCounts:
     con.execute(f"CREATE VIEW src AS SELECT * FROM {_source_sql(path)}")
-    columns = [row[0] for row in con.execute("DESCRIBE src").fetchall()]
+    described = con.execute("DESCRIBE src").fetchall()
+    columns = [row[0] for row in described]
     missing = [c for c in (*REQUIRED_COLUMNS, *strata) if c not in columns]
     if missing:
         raise SignalInputError(
@@ -111,7 +144,14 @@ def _count(con, path: Path, strata: list[str], groups, unmapped: str, comparator
     # one pass for the row count, empty values and stratum levels
     checks = ["count(*)"] + [f"count(*) FILTER (WHERE {q[c]} IS NULL OR CAST({q[c]} AS VARCHAR) = '')"
                              for c in cols] + [f"count(DISTINCT {q[c]})" for c in strata]
+    report_type = next(row[1] for row in described if row[0] == "report_id")
+    if report_type == "VARCHAR":  # text ids that are canonical integers (a CSV's) count as integers
+        rid = q["report_id"]
+        checks.append(f"count(*) FILTER (WHERE TRY_CAST({rid} AS BIGINT) IS NULL "
+                      f"OR CAST(TRY_CAST({rid} AS BIGINT) AS VARCHAR) <> {rid})")
     found = con.execute(f"SELECT {', '.join(checks)} FROM src").fetchall()[0]
+    if report_type == "VARCHAR" and found[-1] == 0:
+        report_type = "integer text"
     if found[0] == 0:
         raise SignalInputError(f"{path} has a header but no rows")
     for c, n_missing in zip(cols, found[1:1 + len(cols)]):
@@ -121,13 +161,16 @@ def _count(con, path: Path, strata: list[str], groups, unmapped: str, comparator
             raise SignalInputError(
                 f"stratum column '{c}' is empty on {n_missing} row(s); code unknown values "
                 "explicitly (e.g. 'unknown') or drop the column")
-    for c, levels in zip(strata, found[1 + len(cols):]):
+    for c, levels in zip(strata, found[1 + len(cols):1 + len(cols) + len(strata)]):
         if levels > max_levels:
             raise SignalInputError(f"stratum column '{c}' has {levels} levels (more than {max_levels}); "
                                    "band it into a few categories first")
 
     s_sel = "".join(f", CAST({q[c]} AS VARCHAR) AS {q[c]}" for c in strata)
-    rows = (f"SELECT {q['report_id']} AS report_id, CAST({q['product']} AS VARCHAR) AS product, "
+    in_memory = _fits_in_memory(con, found[0]) if in_memory is None else in_memory
+    rid = (f"CAST({q['report_id']} AS BIGINT)" if in_memory and report_type in _INTEGER_TYPES + ("integer text",)
+           else q["report_id"])
+    rows = (f"SELECT {rid} AS report_id, CAST({q['product']} AS VARCHAR) AS product, "
             f"CAST({q['event']} AS VARCHAR) AS event{s_sel} FROM src")
     if comparator is not None:
         wanted = sorted({str(p) for p in comparator})
@@ -159,12 +202,15 @@ def _count(con, path: Path, strata: list[str], groups, unmapped: str, comparator
         st_join, sc = f" JOIN st USING ({order})", "sc"
     else:
         st_join, sc = "", "0 AS sc"
-    con.execute(f"CREATE TABLE tri AS SELECT DISTINCT report_id, pc, ec, {sc} FROM r "
-                f"JOIN prod USING (product) JOIN ev USING (event){st_join}")
+    coded = (f"SELECT report_id, pc, ec, {sc} FROM r JOIN prod USING (product) JOIN ev USING (event)"
+             f"{st_join}")
+    empty = ("no rows name a comparator product" if comparator is not None and groups is None
+             else "no rows left after mapping events to groups" if groups is not None else "no rows to analyse")
+    if in_memory:
+        return _count_in_memory(con, coded, report_type, strata, q, empty)
+    con.execute(f"CREATE TABLE tri AS {coded.replace('SELECT', 'SELECT DISTINCT', 1)}")
     if con.execute("SELECT count(*) FROM tri").fetchall()[0][0] == 0:
-        raise SignalInputError("no rows name a comparator product" if comparator is not None and groups is None
-                               else "no rows left after mapping events to groups"
-                               if groups is not None else "no rows to analyse")
+        raise SignalInputError(empty)
     if strata:
         bad = con.execute("SELECT count(*) FROM (SELECT report_id FROM tri GROUP BY report_id "
                           "HAVING count(DISTINCT sc) > 1)").fetchall()[0][0]
@@ -174,8 +220,8 @@ def _count(con, path: Path, strata: list[str], groups, unmapped: str, comparator
     return _pair_counts(con, strata, q)
 
 
-def _pair_counts(con, strata: list[str], q: dict[str, str]) -> PairCounts:
-    """PairCounts from the coded, deduplicated table ``tri`` (report_id, pc, ec, sc)."""
+def _labels(con, strata: list[str], q: dict[str, str]) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Products, events and stratum level combinations by code."""
     if strata:
         strata_frame = con.execute(f"SELECT {', '.join(q[c] for c in strata)} FROM st ORDER BY sc").df()
         strata_frame.columns = strata
@@ -183,6 +229,45 @@ def _pair_counts(con, strata: list[str], q: dict[str, str]) -> PairCounts:
         strata_frame = pd.DataFrame(index=pd.RangeIndex(1))
     products = np.asarray(con.execute("SELECT product FROM prod ORDER BY pc").fetchnumpy()["product"], dtype=object)
     events = np.asarray(con.execute("SELECT event FROM ev ORDER BY ec").fetchnumpy()["event"], dtype=object)
+    return products, events, strata_frame
+
+
+def _count_in_memory(con, coded: str, report_type: str, strata: list[str], q: dict[str, str],
+                     empty: str) -> PairCounts:
+    """DuckDB codes the rows (streamed in batches, so no second copy of the whole result);
+    numpy counts them."""
+    if report_type not in _INTEGER_TYPES + ("integer text",):
+        # other ids (text, dates, ...): number the distinct ids first
+        con.execute("CREATE TABLE rep AS SELECT report_id, (row_number() OVER ()) - 1 AS rc "
+                    f"FROM (SELECT DISTINCT report_id FROM ({coded}))")
+        coded = f"SELECT rc AS report_id, pc, ec, sc FROM ({coded}) JOIN rep USING (report_id)"
+    products, events, strata_frame = _labels(con, strata, q)
+    n_prod, n_ev, n_strata = len(products), len(events), len(strata_frame)
+    kinds = {"report_id": np.int64, "pc": np.int32, "ec": np.int32,
+             "sc": np.int8 if n_strata <= 127 else np.int32}
+    chunks: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
+    sql = f"SELECT {', '.join(f'{k}::{_SQL_INT[t]} AS {k}' for k, t in kinds.items())} FROM ({coded})"
+    for batch in con.sql(sql).to_arrow_reader(1 << 20):
+        for name, column in zip(batch.schema.names, batch.columns):
+            chunks[name].append(column.to_numpy())
+    columns = {}
+    for name in kinds:  # one column at a time: its chunks are freed as it is joined
+        columns[name] = np.concatenate(chunks.pop(name)) if chunks[name] else np.zeros(0, kinds[name])
+    if columns["report_id"].shape[0] == 0:
+        raise SignalInputError(empty)
+    cell_pe, cell_stratum, cell_a, product_margin, event_margin, stratum_total = count_codes(
+        columns.pop("report_id"), columns.pop("pc"), columns.pop("ec"),
+        columns.pop("sc") if strata else None, n_prod, n_ev, n_strata)
+    return counts_from_sorted_cells(products, events, strata_frame, cell_pe, cell_stratum, cell_a,
+                                    product_margin, event_margin, stratum_total)
+
+
+_SQL_INT = {np.int64: "BIGINT", np.int32: "INTEGER", np.int8: "TINYINT"}
+
+
+def _pair_counts(con, strata: list[str], q: dict[str, str]) -> PairCounts:
+    """PairCounts from the coded, deduplicated table ``tri`` (report_id, pc, ec, sc)."""
+    products, events, strata_frame = _labels(con, strata, q)
     n_prod, n_ev, n_strata = len(products), len(events), len(strata_frame)
     cells = con.execute("SELECT pc, ec, sc, count(*) AS a FROM tri GROUP BY ALL ORDER BY pc, ec, sc").fetchnumpy()
 

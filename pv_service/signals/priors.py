@@ -73,15 +73,16 @@ class PriorChoice:
 
 def choose_prior(n, e, *, supplied: Prior | None = None, supplied_origin: str | None = None,
                  fallback: Prior | None = None, fallback_origin: str | None = None,
-                 truncation: str = "mixture", squash: bool | None = None) -> PriorChoice:
-    """Apply the fallback order to the observed pairs (counts n >= 1, expected E)."""
+                 truncation: str = "mixture", squash: bool | None = None, ties=None) -> PriorChoice:
+    """Apply the fallback order to the observed pairs (counts n >= 1, expected E);
+    ``ties``: their :func:`~pv_service.signals.mgps.collapse_ties`, if already built."""
     if supplied is not None:
         return PriorChoice(supplied, "supplied", supplied_origin, "supplied: no fit", "")
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
     fit: MGPSFit | None = None
     if n.size >= MIN_PAIRS_TWO_COMPONENT:
-        fit = fit_prior(n, e, truncation=truncation, squash_data=squash)
+        fit = fit_prior(n, e, truncation=truncation, squash_data=squash, ties=ties)
         if fit.converged:
             return PriorChoice(fit.prior, "fitted", None, fit.message, "", fit, fit.log_likelihood)
         why = f"the two-component fit is not identifiable ({fit.message})"
@@ -93,7 +94,7 @@ def choose_prior(n, e, *, supplied: Prior | None = None, supplied_origin: str | 
     why += "; no fallback prior configured"
     if n.size == 0:
         return PriorChoice(None, "none", None, "no pairs", why + "; no pairs", fit)
-    single, ll, message = fit_single_gamma(n, e, truncation=truncation)
+    single, ll, message = fit_single_gamma(n, e, truncation=truncation, ties=ties)
     if single is not None:
         return PriorChoice(single, "one_component", None, message, why, fit, ll)
     return PriorChoice(None, "none", None, message, f"{why}; {message}", fit)

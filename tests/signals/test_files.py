@@ -98,3 +98,64 @@ def test_too_small_a_memory_limit_is_a_clear_error(caers_files):
         count_file(caers_files / "caers.parquet", memory_limit="1MB")
     with pytest.raises(SignalInputError, match="memory limit 'lots' not understood"):
         count_file(caers_files / "caers.parquet", memory_limit="lots")
+
+
+def _generated_rows(seed: int, n_rows: int = 20_000) -> pd.DataFrame:
+    """Rows with repeated (report, product, event) triples, reports naming several
+    products and events, and a report-level stratum."""
+    rng = np.random.default_rng(seed)
+    report = rng.integers(0, n_rows // 4, n_rows) * 7 + 1_000_003  # sparse, offset ids
+    rows = pd.DataFrame({"report_id": report,
+                         "product": [f"P{i}" for i in rng.zipf(1.5, n_rows) % 60],
+                         "event": [f"E{i}" for i in rng.zipf(1.3, n_rows) % 300]})
+    rows["sex"] = np.array(["F", "M", "U"])[(report // 7) % 3]
+    return pd.concat([rows, rows.sample(frac=0.2, random_state=seed)], ignore_index=True)  # duplicates
+
+
+@pytest.mark.parametrize("strata", [[], ["sex"]])
+@pytest.mark.parametrize("ids", ["int", "text", "integer text"])
+def test_numpy_route_counts_exactly_what_duckdb_counts(tmp_path, strata, ids):
+    rows = _generated_rows(7)
+    if ids == "text":
+        rows["report_id"] = "R-" + rows["report_id"].astype(str)
+    elif ids == "integer text":  # a CSV's ids: 007 and 7 are different reports
+        rows["report_id"] = rows["report_id"].astype(str)
+        rows.loc[rows.index % 11 == 0, "report_id"] = "00" + rows["report_id"]
+    path = tmp_path / "rows.parquet"
+    rows.to_parquet(path, index=False)
+    in_numpy = count_file(path, strata=strata, in_memory=True)
+    in_duckdb = count_file(path, strata=strata, in_memory=False)
+    _same_counts(in_numpy, in_duckdb)
+    _same_counts(in_numpy, count_pairs(rows["report_id"], rows["product"], rows["event"],
+                                       rows[strata] if strata else None))
+    assert in_numpy.a.sum() < len(rows)  # the duplicates were there and counted once
+
+
+def test_numpy_route_with_groups_comparator_and_csv(tmp_path):
+    rows = _generated_rows(11)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    groups = {"E1": ["G1"], "E2": ["G1", "G2"], "E3": "G2"}
+    comparator = [f"P{i}" for i in range(0, 60, 2)]
+    for unmapped in ("keep", "drop"):
+        kw = dict(strata=["sex"], groups=groups, comparator=comparator, unmapped=unmapped)
+        _same_counts(count_file(tmp_path / "rows.csv", in_memory=True, **kw),
+                     count_file(tmp_path / "rows.csv", in_memory=False, **kw))
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_both_routes_reject_a_report_in_two_strata(tmp_path, in_memory):
+    rows = pd.DataFrame({"report_id": [5, 5, 5, 6, 9, 9], "product": ["A", "A", "B", "A", "A", "B"],
+                         "event": ["e", "f", "e", "e", "e", "e"], "sex": ["F", "M", "U", "F", "M", "F"]})
+    rows.to_parquet(tmp_path / "mixed.parquet")
+    with pytest.raises(SignalInputError, match=r"^2 report\(s\) have rows in different strata"):
+        count_file(tmp_path / "mixed.parquet", strata=["sex"], in_memory=in_memory)
+
+
+def test_route_follows_the_memory_limit():
+    import duckdb
+
+    from pv_service.signals.files import BYTES_PER_ROW, _fits_in_memory
+    con = duckdb.connect(config={"memory_limit": "10MB"})  # DuckDB shows it as 9.5 MiB
+    limit = 9.5 * 2**20
+    assert _fits_in_memory(con, int(limit * 0.99) // BYTES_PER_ROW)
+    assert not _fits_in_memory(con, int(limit * 1.01) // BYTES_PER_ROW + 1)
