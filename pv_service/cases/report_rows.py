@@ -1,0 +1,140 @@
+"""The E2B(R3) parts of a JSON report -> the columns and `detail` the E2B importer stores (pure).
+
+A case sent as JSON and the same case sent as E2B are stored alike (pv_service/e2b/mapping.py
+builds the same keys from the XML): dates inside `detail` in HL7's compact form, codes as sent,
+the patient's initials and identifiers only as a pseudonym. A report without these parts is
+stored as before they existed, and hashes as before (`hashed_version`, `hashed_drug`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pv_service.cases.schemas import CodedIn, DrugIn, PatientRef, ReporterIn, ReportIn
+
+# What a report hashed before the E2B parts came: always in the hash, whatever their value.
+LEGACY_VERSION_KEYS = frozenset({"patient_id", "report_type", "received_date", "latest_info_date",
+                                 "reporter_qualification", "reporter_country", "narrative", "transgene_in_tumour"})
+LEGACY_DRUG_KEYS = frozenset({"treatment_id", "role"})
+# Derived from other fields (sender_case_id; the registry's match): not content of their own.
+UNHASHED_VERSION_KEYS = frozenset({"safety_report_id"})
+UNHASHED_DRUG_KEYS = frozenset({"product_id"})
+# C.2.r.4 codes (pv_service/e2b/icsr.py QUALIFICATIONS, inverted).
+QUALIFICATION_CODES = {"physician": "1", "pharmacist": "2", "other_health_professional": "3", "lawyer": "4",
+                       "consumer": "5"}
+SEX = ("male", "female")
+
+
+def hl7(date: str | None) -> str | None:
+    """YYYY[-MM[-DD]] -> YYYY[MM[DD]], the precision kept."""
+    return date.replace("-", "") if date else None
+
+
+def hashed_version(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items()
+            if k in LEGACY_VERSION_KEYS or (v is not None and k not in UNHASHED_VERSION_KEYS)}
+
+
+def hashed_drug(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k in LEGACY_DRUG_KEYS or (v is not None and k not in UNHASHED_DRUG_KEYS)}
+
+
+def coded(c: CodedIn) -> dict[str, Any]:
+    return {"code": c.code, "version": c.version, "text": c.text, "null_flavor": c.null_flavor}
+
+
+def sources(report: ReportIn) -> list[ReporterIn]:
+    return list(report.primary_sources) or ([report.reporter] if report.reporter is not None else [])
+
+
+def reporter(report: ReportIn) -> ReporterIn | None:
+    """The source of the case's reporter columns: the one primary for regulatory purposes, else the first."""
+    given = sources(report)
+    return next((s for s in given if getattr(s, "primary_for_regulatory", False)), given[0] if given else None)
+
+
+def _has_parts(report: ReportIn) -> bool:
+    p = report.patient
+    return bool(report.primary_sources or report.other_case_ids or report.literature or report.study
+                or report.sender or report.tests or report.sender_diagnosis or (p is not None and p.describes()))
+
+
+def _patient_detail(p: PatientRef | None) -> dict[str, Any]:
+    out = {"name_null_flavor": None, "medical_history": [], "medical_history_text": None, "past_drugs": [],
+           "death_causes": [], "autopsy": None, "autopsy_causes": []}
+    if p is None:
+        return out
+    out.update(name_null_flavor=p.name_null_flavor, medical_history=[coded(c) for c in p.medical_history],
+               medical_history_text=p.medical_history_text, past_drugs=list(p.past_drugs),
+               death_causes=[coded(c) for c in p.death_causes], autopsy=p.autopsy,
+               autopsy_causes=[coded(c) for c in p.autopsy_causes])
+    if p.parent is not None:
+        parent = p.parent
+        out["parent"] = {**parent.model_dump(exclude={"medical_history", "last_menstrual_period"}),
+                         "last_menstrual_period": hl7(parent.last_menstrual_period),
+                         "medical_history": [coded(c) for c in parent.medical_history]}
+    return out
+
+
+def detail(report: ReportIn) -> dict[str, Any] | None:
+    """The repeating parts, keyed as the E2B importer keys them; None for a report that has none."""
+    if not _has_parts(report):
+        return None
+    study, sender = report.study, report.sender
+    primary = reporter(report)
+    return {
+        "sources": [{"qualification": s.qualification.value if s.qualification else None,
+                     "qualification_code": QUALIFICATION_CODES[s.qualification.value] if s.qualification else None,
+                     "country": s.country,
+                     "primary_for_regulatory": getattr(s, "primary_for_regulatory", s is primary)}
+                    for s in sources(report)],
+        "other_case_ids": list(report.other_case_ids), "literature": list(report.literature),
+        "study": {"name": study.name if study else None, "number": study.number if study else None,
+                  "type": study.type if study else None,
+                  "registrations": [[r.number, r.country] for r in study.registrations] if study else []},
+        "sender": {"type": sender.type if sender else None, "organisation": sender.organisation if sender else None},
+        "patient": _patient_detail(report.patient),
+        "tests": [{"name": coded(t.name), "date": hl7(t.date), "result": t.result, "unit": t.unit}
+                  for t in report.tests],
+        "sender_diagnosis": [coded(c) for c in report.sender_diagnosis],
+        "receiver": None,  # N.2.r.3: a message's receiver, not the case's
+    }
+
+
+def version_columns(report: ReportIn, pseudonym: Callable[[str], str]) -> dict[str, Any]:
+    """The case_version columns beyond those JSON reports always had. `pseudonym` keys the patient's
+    identifying text per sender (initials first, then the record numbers, as E2B import joins them)."""
+    p = report.patient
+    described = p is not None and p.describes()
+    identifying = ([p.initials] if p.initials else []) + list(p.identifiers) if described else []
+    return {
+        "safety_report_id": report.sender_case_id, "worldwide_id": report.worldwide_id,
+        "nullification": report.nullification, "nullification_reason": report.nullification_reason,
+        "patient_pseudonym": pseudonym("|".join(identifying)) if identifying else None,
+        "patient_sex": p.sex if described else None,
+        "patient_birth_year": p.birth_year if described else None,
+        "patient_age": p.age if described else None, "patient_age_unit": p.age_unit if described else None,
+        "patient_age_group": p.age_group if described else None,
+        "patient_weight_kg": p.weight_kg if described else None,
+        "patient_height_cm": p.height_cm if described else None,
+        "patient_death_date": p.death_date if described else None,
+        "reporter_comments": report.reporter_comments, "sender_comments": report.sender_comments,
+        "detail": detail(report),
+    }
+
+
+def drug_row(d: DrugIn) -> dict[str, Any]:
+    """A case_drug row but its product_id (the treatment's, or the registry's match)."""
+    reported = d.treatment_id is None
+    parts = reported or d.ref or d.code_system or d.substances or d.dosages or d.indications or d.relatedness
+    lots = [x.lot for x in d.dosages if x.lot]
+    return {
+        "treatment_id": d.treatment_id, "role": d.role.value, "name_as_reported": d.name_as_reported,
+        "product_code": d.product_code, "authorisation_number": d.authorisation_number, "holder": d.holder,
+        "batch_lot": lots[0] if lots else None, "action_taken": d.action_taken,
+        "detail": {"ref": d.ref, "substances": list(d.substances),
+                   "dosages": [{**x.model_dump(), "start": hl7(x.start), "end": hl7(x.end)} for x in d.dosages],
+                   "indications": [coded(c) for c in d.indications],
+                   "relatedness": [r.model_dump() for r in d.relatedness], "code_system": d.code_system}
+        if parts else None,
+    }
