@@ -54,13 +54,14 @@ _READ = f"""SELECT
   FROM {_case} c JOIN {_version} v ON v.case_id = c.id
   WHERE c.sender_id = %(sender)s AND c.sender_case_id = ANY(%(case_keys)s)),
  (SELECT coalesce(json_agg(json_build_array(version, content_hash)), '[]') FROM {MeddraVersion.__tablename__}),
- -- the registered products reported drugs may name (pv_service.products.matching)
- (SELECT coalesce(json_agg(json_build_array(id, code, trade_name, inn, mah_organization_id)), '[]')
-  FROM {Product.__tablename__} WHERE lower(code) = ANY(%(names)s) OR lower(trade_name) = ANY(%(names)s)
-  OR lower(inn) = ANY(%(names)s)),
  -- at most one new case and one version per report; unused ids are gaps, as sequences allow
  array(SELECT nextval('{_case}_id_seq') FROM generate_series(1, %(n)s)),
  array(SELECT nextval('{_version}_id_seq') FROM generate_series(1, %(n)s))"""
+
+# The registered products reported drugs may name (pv_service.products.matching): read only for reports that
+# name drugs as reported, so a registry of a few hundred rows is read whole (no index on lower(name)).
+_PRODUCTS = (f"SELECT id, code, trade_name, inn, mah_organization_id FROM {Product.__tablename__} "
+             "WHERE lower(code) = ANY(%(names)s) OR lower(trade_name) = ANY(%(names)s) OR lower(inn) = ANY(%(names)s)")
 
 
 def _insert_from_json(model, exclude: tuple[str, ...] = ()) -> str:
@@ -93,9 +94,10 @@ def _json(rows: list[dict]) -> str:
 
 async def _read(conn: psycopg.AsyncConnection, keys: Keys, n: int) -> tuple[Lookups, list[int], list[int]]:
     params = {"sender": keys.sender_id, "patient_ids": keys.patient_ids, "pseudonyms": keys.pseudonyms,
-              "treatment_ids": keys.treatment_ids, "case_keys": keys.case_keys, "names": keys.product_names, "n": n}
-    patients, treatments, cases, versions, products, case_ids, version_ids = await (
-        await conn.execute(_READ, params)).fetchone()
+              "treatment_ids": keys.treatment_ids, "case_keys": keys.case_keys, "n": n}
+    patients, treatments, cases, versions, case_ids, version_ids = await (await conn.execute(_READ, params)).fetchone()
+    products = await (await conn.execute(_PRODUCTS, {"names": keys.product_names})).fetchall() \
+        if keys.product_names else []
     date = dt.date.fromisoformat
     cases = [_CaseRow(*c[:3], date(c[3]), *c[4:7], date(c[7])) for c in cases]
     treatments = [_TreatmentRow(*t[:4], date(t[4])) for t in treatments]
