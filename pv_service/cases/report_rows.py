@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pv_service.cases.schemas import CodedIn, DrugIn, PatientRef, ReporterIn, ReportIn
+from pv_service.cases.schemas import CodedIn, DrugIn, PatientRef, PrimarySourceIn, ReporterIn, ReportIn
 
 # What a report hashed before the E2B parts came: always in the hash, whatever their value.
 LEGACY_VERSION_KEYS = frozenset({"patient_id", "report_type", "received_date", "latest_info_date",
@@ -47,10 +47,15 @@ def sources(report: ReportIn) -> list[ReporterIn]:
     return list(report.primary_sources) or ([report.reporter] if report.reporter is not None else [])
 
 
+def _primary(s: ReporterIn) -> bool:
+    return isinstance(s, PrimarySourceIn) and s.primary_for_regulatory
+
+
 def reporter(report: ReportIn) -> ReporterIn | None:
     """The source of the case's reporter columns: the one primary for regulatory purposes, else the first."""
-    given = sources(report)
-    return next((s for s in given if getattr(s, "primary_for_regulatory", False)), given[0] if given else None)
+    if not report.primary_sources:
+        return report.reporter
+    return next((s for s in report.primary_sources if s.primary_for_regulatory), report.primary_sources[0])
 
 
 def _has_parts(report: ReportIn) -> bool:
@@ -70,9 +75,10 @@ def _patient_detail(p: PatientRef | None) -> dict[str, Any]:
                autopsy_causes=[coded(c) for c in p.autopsy_causes])
     if p.parent is not None:
         parent = p.parent
-        out["parent"] = {**parent.model_dump(exclude={"medical_history", "last_menstrual_period"}),
+        out["parent"] = {**parent.model_dump(exclude={"medical_history", "last_menstrual_period", "past_drugs"}),
                          "last_menstrual_period": hl7(parent.last_menstrual_period),
-                         "medical_history": [coded(c) for c in parent.medical_history]}
+                         "medical_history": [coded(c) for c in parent.medical_history],
+                         "past_drugs": list(parent.past_drugs)}
     return out
 
 
@@ -86,7 +92,7 @@ def detail(report: ReportIn) -> dict[str, Any] | None:
         "sources": [{"qualification": s.qualification.value if s.qualification else None,
                      "qualification_code": QUALIFICATION_CODES[s.qualification.value] if s.qualification else None,
                      "country": s.country,
-                     "primary_for_regulatory": getattr(s, "primary_for_regulatory", s is primary)}
+                     "primary_for_regulatory": _primary(s) if report.primary_sources else s is primary}
                     for s in sources(report)],
         "other_case_ids": list(report.other_case_ids), "literature": list(report.literature),
         "study": {"name": study.name if study else None, "number": study.number if study else None,

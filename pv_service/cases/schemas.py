@@ -65,15 +65,13 @@ class ParentIn(BaseModel):
     last_menstrual_period: PartialDate | None = Field(default=None, description="D.10.3")
     weight_kg: float | None = Field(default=None, gt=0, le=700, description="D.10.4")
     height_cm: float | None = Field(default=None, gt=0, le=300, description="D.10.5")
-    medical_history: list[CodedIn] = Field(default=[], max_length=50, description="D.10.7.1.r")
+    medical_history: list[CodedIn] = Field(default=(), max_length=50, description="D.10.7.1.r")
     medical_history_text: Text | None = Field(default=None, description="D.10.7.2")
-    past_drugs: list[ShortText] = Field(default=[], max_length=50, description="D.10.8.r.1")
+    past_drugs: list[ShortText] = Field(default=(), max_length=50, description="D.10.8.r.1")
 
 
 AgeUnit = Literal["10.a", "a", "mo", "wk", "d", "h", "min"]
-DESCRIBED_PATIENT_FIELDS = ("initials", "identifiers", "name_null_flavor", "sex", "birth_year", "age", "age_unit",
-                            "age_group", "weight_kg", "height_cm", "medical_history", "medical_history_text",
-                            "past_drugs", "death_date", "death_causes", "autopsy", "autopsy_causes", "parent")
+_REGISTERED = frozenset({"patient_id", "local_id"})
 
 
 class PatientRef(BaseModel):
@@ -85,7 +83,7 @@ class PatientRef(BaseModel):
     local_id: str | None = Field(default=None, min_length=1, max_length=200)
     initials: str | None = Field(default=None, min_length=1, max_length=60, description="D.1 (pseudonymized)")
     identifiers: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
-        default=[], max_length=4, description="D.1.1.1-4 record numbers (pseudonymized with the initials)")
+        default=(), max_length=4, description="D.1.1.1-4 record numbers (pseudonymized with the initials)")
     name_null_flavor: Literal["MSK", "ASKU", "NASK", "UNK"] | None = Field(
         default=None, description="D.1 withheld: MSK (masked for privacy) still identifies the patient")
     sex: Literal["male", "female"] | None = Field(default=None, description="D.5")
@@ -96,17 +94,19 @@ class PatientRef(BaseModel):
         default=None, description="D.2.3: 0 foetus, 1 neonate, 2 infant, 3 child, 4 adolescent, 5 adult, 6 elderly")
     weight_kg: float | None = Field(default=None, gt=0, le=700, description="D.3")
     height_cm: float | None = Field(default=None, gt=0, le=300, description="D.4")
-    medical_history: list[CodedIn] = Field(default=[], max_length=100, description="D.7.1.r")
+    medical_history: list[CodedIn] = Field(default=(), max_length=100, description="D.7.1.r")
     medical_history_text: Text | None = Field(default=None, description="D.7.2")
-    past_drugs: list[ShortText] = Field(default=[], max_length=100, description="D.8.r.1")
+    past_drugs: list[ShortText] = Field(default=(), max_length=100, description="D.8.r.1")
     death_date: ApiDate | None = Field(default=None, description="D.9.1")
-    death_causes: list[CodedIn] = Field(default=[], max_length=20, description="D.9.2.r reported causes")
+    death_causes: list[CodedIn] = Field(default=(), max_length=20, description="D.9.2.r reported causes")
     autopsy: bool | None = Field(default=None, description="D.9.3")
-    autopsy_causes: list[CodedIn] = Field(default=[], max_length=20, description="D.9.4.r")
+    autopsy_causes: list[CodedIn] = Field(default=(), max_length=20, description="D.9.4.r")
     parent: ParentIn | None = Field(default=None, description="D.10")
 
     def describes(self) -> bool:
-        return any(self.__dict__[f] not in (None, []) for f in DESCRIBED_PATIENT_FIELDS)
+        # Only what was sent can describe (cheap for the registered patient's two fields).
+        given = self.model_fields_set
+        return bool(given - _REGISTERED) and any(self.__dict__[f] not in (None, [], ()) for f in given - _REGISTERED)
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -150,14 +150,14 @@ class DrugIn(BaseModel):
     product_code: str | None = Field(default=None, min_length=1, max_length=100,
                                      description="G.k.2.1 MPID/PhPID or a national code")
     code_system: str | None = Field(default=None, max_length=100, description="The product code's system (OID)")
-    substances: list[ShortText] = Field(default=[], max_length=20, description="G.k.2.3.r.1")
+    substances: list[ShortText] = Field(default=(), max_length=20, description="G.k.2.3.r.1")
     authorisation_number: str | None = Field(default=None, min_length=1, max_length=100, description="G.k.3.1")
     holder: ShortText | None = Field(default=None, description="G.k.3.3")
-    dosages: list[DosageIn] = Field(default=[], max_length=50, description="G.k.4.r")
-    indications: list[CodedIn] = Field(default=[], max_length=20, description="G.k.7.r")
+    dosages: list[DosageIn] = Field(default=(), max_length=50, description="G.k.4.r")
+    indications: list[CodedIn] = Field(default=(), max_length=20, description="G.k.7.r")
     action_taken: Literal["0", "1", "2", "3", "4", "9"] | None = Field(
         default=None, description="G.k.8: 1 withdrawn, 2 reduced, 3 increased, 4 not changed, 0 unknown, 9 n/a")
-    relatedness: list[RelatednessIn] = Field(default=[], max_length=50, description="G.k.9.i.2.r")
+    relatedness: list[RelatednessIn] = Field(default=(), max_length=50, description="G.k.9.i.2.r")
 
     @model_validator(mode="after")
     def _named(self):
@@ -181,7 +181,7 @@ class StudyIn(BaseModel):
     number: str | None = Field(default=None, max_length=50, description="C.5.3 sponsor study number")
     type: Literal["1", "2", "3"] | None = Field(default=None, description="C.5.4: 1 clinical trial, 2 individual "
                                                                           "patient use, 3 other studies")
-    registrations: list[StudyRegistrationIn] = Field(default=[], max_length=20, description="C.5.1.r")
+    registrations: list[StudyRegistrationIn] = Field(default=(), max_length=20, description="C.5.1.r")
 
 
 class SenderIn(BaseModel):
@@ -246,7 +246,7 @@ class ReportIn(BaseModel):
     received_date: ApiDate = Field(description="C.1.4 first received from the source (day 0)")
     latest_info_date: ApiDate | None = Field(default=None, description="C.1.5; defaults to received_date")
     reporter: ReporterIn | None = None
-    primary_sources: list[PrimarySourceIn] = Field(default=[], max_length=20, description=(
+    primary_sources: list[PrimarySourceIn] = Field(default=(), max_length=20, description=(
         "C.2.r, several primary sources (instead of `reporter`)"))
     patient: PatientRef | None = None
     drugs: list[DrugIn] = Field(default=[], max_length=50)
@@ -258,16 +258,16 @@ class ReportIn(BaseModel):
     worldwide_id: str | None = Field(default=None, min_length=1, max_length=100,
                                      description="C.1.8.1 worldwide unique case id (when it is not sender_case_id)")
     other_case_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
-        default=[], max_length=20, description="C.1.9.1.r other case identifiers")
+        default=(), max_length=20, description="C.1.9.1.r other case identifiers")
     nullification: Literal["nullification", "amendment"] | None = Field(
         default=None, description="C.1.11.1: a nullified case leaves every statistic and queue")
     nullification_reason: Text | None = Field(default=None, description="C.1.11.2 (required with nullification)")
     sender: SenderIn | None = Field(default=None, description="C.3")
-    literature: list[Text] = Field(default=[], max_length=20, description="C.4.r.1 references")
+    literature: list[Text] = Field(default=(), max_length=20, description="C.4.r.1 references")
     study: StudyIn | None = Field(default=None, description="C.5")
-    tests: list[LabTestIn] = Field(default=[], max_length=200, description="F.r")
+    tests: list[LabTestIn] = Field(default=(), max_length=200, description="F.r")
     reporter_comments: str | None = Field(default=None, min_length=1, max_length=20000, description="H.2")
-    sender_diagnosis: list[CodedIn] = Field(default=[], max_length=20, description="H.3.r")
+    sender_diagnosis: list[CodedIn] = Field(default=(), max_length=20, description="H.3.r")
     sender_comments: str | None = Field(default=None, min_length=1, max_length=20000, description="H.4")
 
     @model_validator(mode="after")
