@@ -325,9 +325,8 @@ def _prepare(i: int, report: ReportIn, principal: Principal, lookups: Lookups, t
                                                   principal.organization_country)
     coding_warnings = _code(report, reactions, lookups)
     # Hashed as coded (the dictionary's names), so a resend differing only in a name's case is the same report;
-    # without the E2B parts a report hashes as before they came.
-    digest = content_hash(report_rows.hashed_version(version_fields), [report_rows.hashed_drug(d) for d in drugs],
-                          reactions)
+    # only the columns a report fills are in it, so without the E2B parts it hashes as before they came.
+    digest = content_hash(version_fields, drugs, reactions)
     _with_reported(report, reactions, lookups.dictionaries)
     products = [treatments[d.treatment_id] if d.treatment_id is not None else m for d, m in zip(report.drugs, matched)]
     given = [d for d in report.drugs if d.treatment_id is not None]
@@ -406,13 +405,15 @@ def case_rows(plan_: Plan, sender_id: int, now: dt.datetime) -> list[dict[str, A
 def version_rows(plan_: Plan, principal: Principal, now: dt.datetime) -> list[dict[str, Any]]:
     return [{"case_id": plan_.state[p.report.sender_case_id].case_id, "version": p.report.version,
              "content_hash": p.digest, "submitted_by": principal.user_id, "serious": p.serious, "created_at": now,
-             # Outside the content hash, so JSON reports hash as before the E2B columns came.
-             "source_format": "json",
+             # Outside the content hash, so JSON reports hash as before the E2B columns came: how the version
+             # came, C.1.1 (the case key), and the columns it leaves empty.
+             **report_rows.NULL_VERSION_COLUMNS, "source_format": "json", "safety_report_id": p.report.sender_case_id,
              **{k: v for k, v in p.version_fields.items() if k != "patient_id"}} for p in plan_.inserts]
 
 
 def drug_rows(plan_: Plan, version_ids: list[int]) -> list[dict[str, Any]]:
-    return [{"case_version_id": vid, **d} for p, vid in zip(plan_.inserts, version_ids) for d in p.drugs]
+    return [{"case_version_id": vid, **report_rows.NULL_DRUG_COLUMNS, **d}
+            for p, vid in zip(plan_.inserts, version_ids) for d in p.drugs]
 
 
 def reaction_rows(plan_: Plan, version_ids: list[int]) -> list[dict[str, Any]]:
@@ -446,12 +447,14 @@ def audit_rows(plan_: Plan, principal: Principal, now: dt.datetime) -> list[dict
 
 def _view(p: Prepared, case: CaseState, sender_id: int, now: dt.datetime) -> CasePublic:
     r = p.report
-    legacy = {k: v for k, v in p.version_fields.items() if k in report_rows.LEGACY_VERSION_KEYS}
+    fields = {**report_rows.NULL_VERSION_COLUMNS, "safety_report_id": r.sender_case_id, **p.version_fields}
+    legacy = {k: v for k, v in p.version_fields.items() if k not in report_rows.NULL_VERSION_COLUMNS}
     latest = VersionPublic(
         case_id=case.case_id, sender_case_id=r.sender_case_id, version=r.version, is_latest=r.version == case.latest,
-        serious=p.serious, created_at=now, drugs=[drug_public(SimpleNamespace(**d)) for d in p.drugs], product_codes=p.product_codes,
+        serious=p.serious, created_at=now, product_codes=p.product_codes,
+        drugs=[drug_public(SimpleNamespace(**{**report_rows.NULL_DRUG_COLUMNS, **d})) for d in p.drugs],
         reactions=[ReactionPublic.from_row(row) for row in p.reactions], **legacy,
-        **e2b_fields(SimpleNamespace(**p.version_fields, source_format="json", message_id=None)),
+        **e2b_fields(SimpleNamespace(**fields, source_format="json")),
     )
     return CasePublic(id=case.case_id, sender_id=sender_id, sender_case_id=r.sender_case_id, patient_id=p.patient_id,
                       first_received=case.first_received, latest_version=case.latest, versions=sorted(case.versions),

@@ -2,8 +2,9 @@
 
 A case sent as JSON and the same case sent as E2B are stored alike (pv_service/e2b/mapping.py
 builds the same keys from the XML): dates inside `detail` in HL7's compact form, codes as sent,
-the patient's initials and identifiers only as a pseudonym. A report without these parts is
-stored as before they existed, and hashes as before (`hashed_version`, `hashed_drug`).
+the patient's initials and identifiers only as a pseudonym. The functions give only the columns a
+report fills, which is what its content hash covers, so a report without these parts hashes as
+before they existed; the stores write the rest as NULL (`NULL_VERSION_COLUMNS`, `NULL_DRUG_COLUMNS`).
 """
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from typing import Any
 
 from pv_service.cases.schemas import CodedIn, DrugIn, PatientRef, PrimarySourceIn, ReporterIn, ReportIn
 
-# What a report hashed before the E2B parts came: always in the hash, whatever their value.
-LEGACY_VERSION_KEYS = frozenset({"patient_id", "report_type", "received_date", "latest_info_date",
-                                 "reporter_qualification", "reporter_country", "narrative", "transgene_in_tumour"})
-LEGACY_DRUG_KEYS = frozenset({"treatment_id", "role"})
-# Derived from other fields (sender_case_id; the registry's match): not content of their own.
-UNHASHED_VERSION_KEYS = frozenset({"safety_report_id"})
-UNHASHED_DRUG_KEYS = frozenset({"product_id"})
+# The columns beyond those JSON reports always had (E2B import fills them all; message_* are its own).
+NULL_VERSION_COLUMNS = dict.fromkeys((
+    "safety_report_id", "worldwide_id", "message_id", "message_created", "nullification", "nullification_reason",
+    "patient_pseudonym", "patient_sex", "patient_birth_year", "patient_age", "patient_age_unit", "patient_age_group",
+    "patient_weight_kg", "patient_height_cm", "patient_death_date", "reporter_comments", "sender_comments", "detail"))
+NULL_DRUG_COLUMNS = dict.fromkeys(("treatment_id", "product_id", "name_as_reported", "product_code",
+                                   "authorisation_number", "holder", "batch_lot", "action_taken", "detail"))
+_REPORT_COLUMNS = ("worldwide_id", "nullification", "nullification_reason", "reporter_comments", "sender_comments")
+_PATIENT_COLUMNS = ("sex", "birth_year", "age", "age_unit", "age_group", "weight_kg", "height_cm", "death_date")
+_DRUG_COLUMNS = ("name_as_reported", "product_code", "authorisation_number", "holder", "action_taken")
+_ONLY_TREATMENT = frozenset({"treatment_id", "role"})
 # C.2.r.4 codes (pv_service/e2b/icsr.py QUALIFICATIONS, inverted).
 QUALIFICATION_CODES = {"physician": "1", "pharmacist": "2", "other_health_professional": "3", "lawyer": "4",
                        "consumer": "5"}
@@ -28,15 +33,6 @@ SEX = ("male", "female")
 def hl7(date: str | None) -> str | None:
     """YYYY[-MM[-DD]] -> YYYY[MM[DD]], the precision kept."""
     return date.replace("-", "") if date else None
-
-
-def hashed_version(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items()
-            if k in LEGACY_VERSION_KEYS or (v is not None and k not in UNHASHED_VERSION_KEYS)}
-
-
-def hashed_drug(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k in LEGACY_DRUG_KEYS or (v is not None and k not in UNHASHED_DRUG_KEYS)}
 
 
 def coded(c: CodedIn) -> dict[str, Any]:
@@ -108,39 +104,34 @@ def detail(report: ReportIn) -> dict[str, Any] | None:
 
 
 def version_columns(report: ReportIn, pseudonym: Callable[[str], str]) -> dict[str, Any]:
-    """The case_version columns beyond those JSON reports always had. `pseudonym` keys the patient's
-    identifying text per sender (initials first, then the record numbers, as E2B import joins them)."""
+    """The case_version columns beyond those JSON reports always had, those the report fills. `pseudonym`
+    keys the patient's identifying text per sender (initials, then record numbers, as E2B import joins them)."""
+    out = {k: v for k in _REPORT_COLUMNS if (v := getattr(report, k)) is not None}
     p = report.patient
-    described = p is not None and p.describes()
-    identifying = ([p.initials] if p.initials else []) + list(p.identifiers) if described else []
-    return {
-        "safety_report_id": report.sender_case_id, "worldwide_id": report.worldwide_id,
-        "nullification": report.nullification, "nullification_reason": report.nullification_reason,
-        "patient_pseudonym": pseudonym("|".join(identifying)) if identifying else None,
-        "patient_sex": p.sex if described else None,
-        "patient_birth_year": p.birth_year if described else None,
-        "patient_age": p.age if described else None, "patient_age_unit": p.age_unit if described else None,
-        "patient_age_group": p.age_group if described else None,
-        "patient_weight_kg": p.weight_kg if described else None,
-        "patient_height_cm": p.height_cm if described else None,
-        "patient_death_date": p.death_date if described else None,
-        "reporter_comments": report.reporter_comments, "sender_comments": report.sender_comments,
-        "detail": detail(report),
-    }
+    if p is not None and p.describes():
+        identifying = ([p.initials] if p.initials else []) + list(p.identifiers)
+        if identifying:
+            out["patient_pseudonym"] = pseudonym("|".join(identifying))
+        out.update({f"patient_{k}": v for k in _PATIENT_COLUMNS if (v := getattr(p, k)) is not None})
+    parts = detail(report)
+    if parts is not None:
+        out["detail"] = parts
+    return out
 
 
 def drug_row(d: DrugIn) -> dict[str, Any]:
-    """A case_drug row but its product_id (the treatment's, or the registry's match)."""
-    reported = d.treatment_id is None
-    parts = reported or d.ref or d.code_system or d.substances or d.dosages or d.indications or d.relatedness
+    """A case_drug row but its product_id (the treatment's, or the registry's match): the columns it fills."""
+    row = {"treatment_id": d.treatment_id, "role": d.role.value}
+    if d.treatment_id is not None and not (d.model_fields_set - _ONLY_TREATMENT):
+        return row  # a registered patient's treatment, as clinics always sent it
+    row.update({k: v for k in _DRUG_COLUMNS if (v := getattr(d, k)) is not None})
     lots = [x.lot for x in d.dosages if x.lot]
-    return {
-        "treatment_id": d.treatment_id, "role": d.role.value, "name_as_reported": d.name_as_reported,
-        "product_code": d.product_code, "authorisation_number": d.authorisation_number, "holder": d.holder,
-        "batch_lot": lots[0] if lots else None, "action_taken": d.action_taken,
-        "detail": {"ref": d.ref, "substances": list(d.substances),
-                   "dosages": [{**x.model_dump(), "start": hl7(x.start), "end": hl7(x.end)} for x in d.dosages],
-                   "indications": [coded(c) for c in d.indications],
-                   "relatedness": [r.model_dump() for r in d.relatedness], "code_system": d.code_system}
-        if parts else None,
-    }
+    if lots:
+        row["batch_lot"] = lots[0]
+    if d.treatment_id is None or d.ref or d.code_system or d.substances or d.dosages or d.indications \
+            or d.relatedness:
+        row["detail"] = {"ref": d.ref, "substances": list(d.substances),
+                         "dosages": [{**x.model_dump(), "start": hl7(x.start), "end": hl7(x.end)} for x in d.dosages],
+                         "indications": [coded(c) for c in d.indications],
+                         "relatedness": [r.model_dump() for r in d.relatedness], "code_system": d.code_system}
+    return row
