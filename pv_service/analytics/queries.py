@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pv_service.analytics.persontime import episodes
+from pv_service.cases.access import not_nullified
 from pv_service.cases.clocks import SUSPECT_ROLES
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.common.frames import read_frame
@@ -70,12 +71,14 @@ def last_case_info(session: Session, product: Product, as_of: dt.date) -> pd.Ser
     patients = sa.select(Treatment.patient_id).where(Treatment.product_id == product.id)
     frame = read_frame(session, sa.select(Case.patient_id, sa.func.max(CaseVersion.latest_info_date))
                        .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
-                       .where(Case.patient_id.in_(patients), CaseVersion.latest_info_date <= as_of)
+                       .where(Case.patient_id.in_(patients), CaseVersion.latest_info_date <= as_of, not_nullified())
                        .group_by(Case.patient_id), ["patient_id", "last_info"], dates=["last_info"])
     return pd.Series(frame["last_info"].to_numpy(), index=frame["patient_id"].to_numpy())
 
 
 def load_reactions(session: Session, product: Product, as_of: dt.date) -> pd.DataFrame:
+    """Registered patients only: the cohort statistics need their follow-up time, which a patient the report
+    only describes (an imported or spontaneous case) does not have."""
     patients = sa.select(Treatment.patient_id).where(Treatment.product_id == product.id)
     suspect = (sa.select(CaseDrug.case_version_id, sa.func.min(Treatment.infusion_date).label("infusion"))
                .join(Treatment, Treatment.id == CaseDrug.treatment_id)
@@ -86,7 +89,7 @@ def load_reactions(session: Session, product: Product, as_of: dt.date) -> pd.Dat
             .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
             .join(CaseReaction, CaseReaction.case_version_id == CaseVersion.id)
             .outerjoin(suspect, suspect.c.case_version_id == CaseVersion.id)
-            .where(Case.patient_id.in_(patients), Case.first_received <= as_of)
+            .where(Case.patient_id.in_(patients), Case.first_received <= as_of, not_nullified())
             .order_by(Case.id, CaseReaction.id))
     frame = read_frame(session, stmt, REACTION_COLUMNS, dates=["first_received"])
     for c in ("onset_date", "suspect_infusion"):

@@ -10,31 +10,34 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from pv_service.auth.principal import Principal
-from pv_service.cases import plausibility
+from pv_service.cases import plausibility, report_rows
 from pv_service.cases.hashing import content_hash
 from pv_service.cases.schemas import (
     CasePublic,
-    DrugPublic,
     ReactionPublic,
     ReportIn,
     Seriousness,
     VersionPublic,
 )
+from pv_service.cases.service import drug_public, e2b_fields
 from pv_service.cases.validity import minimum_criteria_problems
 from pv_service.common.errors import (
     Conflict,
     DomainError,
     FieldProblem,
+    Forbidden,
     InvalidInput,
     Problems,
 )
-from pv_service.common.vocab import ReporterQualification
+from pv_service.common.vocab import ReporterQualification, Role
 from pv_service.meddra import coding
 from pv_service.meddra.lookup import Dictionary
 from pv_service.patients.service import pseudonym_for
+from pv_service.products.matching import ProductIndex, candidate_names
 
 SERIOUSNESS_FIELDS = tuple(Seriousness.model_fields)
 # case_reaction columns stored but not in the content hash (derived, or the coding as reported).
@@ -65,12 +68,13 @@ class Keys:
     pseudonyms: list[str]
     treatment_ids: list[int]
     case_keys: list[str]
+    product_names: list[str] = field(default_factory=list)  # lower-cased codes and names of reported drugs
 
 
 @dataclass
 class CaseState:
     case_id: int | None  # None until a new case gets its id
-    patient_id: int
+    patient_id: int | None
     first_received: dt.date
     latest: int
     versions: dict[int, str] = field(default_factory=dict)  # version -> content hash
@@ -89,10 +93,13 @@ class Lookups:
     # Loaded MedDRA versions (pv_service.meddra.lookup); empty: codes and names are stored as sent.
     dictionaries: dict[str, Dictionary] = field(default_factory=dict)
     refuse_non_current: bool = False  # alerts/meddra_coding.yaml: non_current_llt
+    # Registered products a reported drug may name (id, code, trade_name, inn, mah_organization_id).
+    products: ProductIndex = field(default_factory=lambda: ProductIndex([]))
 
     @classmethod
     def of(cls, patients: list[Any], treatments: list[Any], cases: list[Any],
-           dictionaries: dict[str, Dictionary] | None = None, refuse_non_current: bool = False) -> "Lookups":
+           dictionaries: dict[str, Dictionary] | None = None, refuse_non_current: bool = False,
+           products: list[Any] = ()) -> "Lookups":
         """`cases`: one row per stored version (id, sender_case_id, patient_id, first_received, latest_version,
         version, content_hash, latest_info_date)."""
         state: dict[str, CaseState] = {}
@@ -104,14 +111,14 @@ class Lookups:
             if c.version == c.latest_version:
                 s.latest_info = c.latest_info_date
         return cls({p.id: p for p in patients}, {p.pseudonym: p for p in patients},
-                   {t.id: t for t in treatments}, state, dictionaries or {}, refuse_non_current)
+                   {t.id: t for t in treatments}, state, dictionaries or {}, refuse_non_current, ProductIndex(products))
 
 
 @dataclass
 class Prepared:
     index: int
     report: ReportIn
-    patient_id: int
+    patient_id: int | None
     version_fields: dict[str, Any]
     drugs: list[dict[str, Any]]
     reactions: list[dict[str, Any]]
@@ -151,22 +158,29 @@ def keys_for(sender_id: int, reports: list[ReportIn]) -> Keys:
         sender_id=sender_id,
         patient_ids=sorted({p.patient_id for p in patients if p.patient_id is not None}),
         pseudonyms=sorted({pseudonym_for(sender_id, p.local_id) for p in patients if p.local_id is not None}),
-        treatment_ids=sorted({d.treatment_id for r in reports for d in r.drugs}),
+        treatment_ids=sorted({d.treatment_id for r in reports for d in r.drugs if d.treatment_id is not None}),
         case_keys=sorted({r.sender_case_id for r in reports}),
+        product_names=sorted({n for r in reports for d in r.drugs if d.treatment_id is None
+                              for n in candidate_names(d.product_code, d.name_as_reported, d.substances)}),
     )
 
 
 def _check(report: ReportIn, patient: Any, treatments: dict[int, Any], today: dt.date) -> Problems:
-    """Cross-field and cross-record checks of one report."""
+    """Cross-field and cross-record checks of one report (`patient`: the registered one, or None)."""
     problems = Problems()
-    ids = {d.treatment_id for d in report.drugs}
+    given = [d.treatment_id for d in report.drugs if d.treatment_id is not None]
     for i, drug in enumerate(report.drugs):
+        if drug.treatment_id is None:
+            continue
         t = treatments.get(drug.treatment_id)
         if t is None:
             problems.add(("body", "drugs", i, "treatment_id"), "no such treatment")
+        elif patient is None:
+            problems.add(("body", "drugs", i, "treatment_id"), "a treatment is recorded for a registered patient: "
+                                                                "name the patient (patient_id or local_id)")
         elif t.patient_id != patient.id:
             problems.add(("body", "drugs", i, "treatment_id"), "belongs to another patient")
-    if len(ids) != len(report.drugs):
+    if len(set(given)) != len(given):
         problems.add(("body", "drugs"), "lists the same treatment twice")
     latest_info = report.latest_info_date or report.received_date
     if report.received_date > today:
@@ -175,7 +189,10 @@ def _check(report: ReportIn, patient: Any, treatments: dict[int, Any], today: dt
         problems.add(("body", "latest_info_date"), "is before received_date")
     if latest_info > today:
         problems.add(("body", "latest_info_date"), "is in the future")
-    born = dt.date(patient.birth_year, 1, 1)
+    birth_year = patient.birth_year if patient is not None else report.patient.birth_year
+    born = dt.date(birth_year, 1, 1) if birth_year else dt.date.min
+    if patient is None and report.patient.death_date is not None and report.patient.death_date > today:
+        problems.add(("body", "patient", "death_date"), "is in the future")
     for i, reaction in enumerate(report.reactions):
         onset = reaction.onset_date
         if onset is None:
@@ -185,15 +202,17 @@ def _check(report: ReportIn, patient: Any, treatments: dict[int, Any], today: dt
         elif onset > latest_info:
             problems.add(("body", "reactions", i, "onset_date"), "is after the report's latest information date")
         if onset < born:
-            problems.add(("body", "reactions", i, "onset_date"), f"is before the patient's year of birth {patient.birth_year}")
+            problems.add(("body", "reactions", i, "onset_date"), f"is before the patient's year of birth {birth_year}")
     return problems
 
 
-def _normalise(report: ReportIn, patient_id: int, sender_country: str | None) -> tuple[dict, list[dict], list[dict]]:
-    reporter = report.reporter
+def _normalise(report: ReportIn, patient_id: int | None, sender_id: int,
+               sender_country: str | None) -> tuple[dict, list[dict], list[dict]]:
+    reporter = report_rows.reporter(report)
     country = reporter.country or sender_country
     if country is None:
-        raise InvalidInput.one(("body", "reporter", "country"), "required: the sender organization has no country")
+        loc = ("body", "reporter", "country") if report.reporter is not None else ("body", "primary_sources")
+        raise InvalidInput.one(loc, "required: the sender organization has no country")
     version_fields = {
         "patient_id": patient_id,
         "report_type": report.report_type.value,
@@ -203,8 +222,9 @@ def _normalise(report: ReportIn, patient_id: int, sender_country: str | None) ->
         "reporter_country": country,
         "narrative": report.narrative,
         "transgene_in_tumour": report.transgene_in_tumour.value if report.transgene_in_tumour else None,
+        **report_rows.version_columns(report, lambda text: pseudonym_for(sender_id, text)),
     }
-    drugs = [{"treatment_id": d.treatment_id, "role": d.role.value} for d in report.drugs]
+    drugs = [report_rows.drug_row(d) for d in report.drugs]
     reactions = []
     for r in report.reactions:
         # The validated fields as they are (model_dump would copy them twice), seriousness flattened.
@@ -260,7 +280,10 @@ def _with_reported(report: ReportIn, reactions: list[dict], dictionaries: dict[s
 
 
 def _resolve_patient(report: ReportIn, sender_id: int, lookups: Lookups):
+    """The registered patient the report names, or None for one it describes."""
     ref = report.patient
+    if ref.patient_id is None and ref.local_id is None:
+        return None
     if ref.patient_id is not None:
         patient = lookups.patients_by_id.get(ref.patient_id)
         if patient is None:
@@ -274,25 +297,49 @@ def _resolve_patient(report: ReportIn, sender_id: int, lookups: Lookups):
     return patient
 
 
+def _check_sender(report: ReportIn, principal: Principal, matched: list[Any]) -> None:
+    """A clinic reports its own patients (registered or described); an MAH, cases about its products with the
+    patient described (as E2B import lets each)."""
+    if principal.role != Role.mah:
+        return
+    p = report.patient
+    if p.patient_id is not None or p.local_id is not None or any(d.treatment_id is not None for d in report.drugs):
+        raise Forbidden("an MAH describes the patient (registered patients and their treatments are their "
+                        "clinic's to report)")
+    if not any(m is not None and m.mah_organization_id == principal.organization_id for m in matched):
+        raise Forbidden("an MAH reports cases about its own products: no drug matches one of yours "
+                        "(product code, trade name or INN)")
+
+
 def _prepare(i: int, report: ReportIn, principal: Principal, lookups: Lookups, today: dt.date) -> Prepared:
     minimum_criteria_problems(report).raise_if_any()
+    treatments = lookups.treatments
+    matched = [None if d.treatment_id is not None else lookups.products.match(d.product_code, d.name_as_reported,
+                                                                                  d.substances)
+               for d in report.drugs]
+    _check_sender(report, principal, matched)
     patient = _resolve_patient(report, principal.organization_id, lookups)
-    _check(report, patient, lookups.treatments, today).raise_if_any()
-    version_fields, drugs, reactions = _normalise(report, patient.id, principal.organization_country)
+    _check(report, patient, treatments, today).raise_if_any()
+    patient_id = patient.id if patient is not None else None
+    version_fields, drugs, reactions = _normalise(report, patient_id, principal.organization_id,
+                                                  principal.organization_country)
     coding_warnings = _code(report, reactions, lookups)
-    # Hashed as coded (the dictionary's names), so a resend differing only in a name's case is the same report.
+    # Hashed as coded (the dictionary's names), so a resend differing only in a name's case is the same report;
+    # only the columns a report fills are in it, so without the E2B parts it hashes as before they came.
     digest = content_hash(version_fields, drugs, reactions)
     _with_reported(report, reactions, lookups.dictionaries)
-    treatments = lookups.treatments
+    products = [treatments[d.treatment_id] if d.treatment_id is not None else m for d, m in zip(report.drugs, matched)]
+    given = [d for d in report.drugs if d.treatment_id is not None]
     return Prepared(
-        index=i, report=report, patient_id=patient.id, version_fields=version_fields,
-        drugs=[{**d, "product_id": treatments[d["treatment_id"]].product_id} for d in drugs],
+        index=i, report=report, patient_id=patient_id, version_fields=version_fields,
+        drugs=[{**d, "product_id": p.product_id if d["treatment_id"] is not None else (p.id if p else None)}
+               for d, p in zip(drugs, products)],
         reactions=reactions, digest=digest,
         serious=any(any(r[f] for f in SERIOUSNESS_FIELDS) for r in reactions),
-        product_codes=sorted({treatments[d["treatment_id"]].code for d in drugs}),
+        product_codes=sorted({p.code for p in products if p is not None}),
         warnings=plausibility.onset_warnings(
-            (r.onset_date for r in report.reactions), ((d.treatment_id, d.role) for d in report.drugs),
-            {t: treatments[t].infusion_date for t in {d.treatment_id for d in report.drugs}}) + coding_warnings,
+            (r.onset_date for r in report.reactions), ((d.treatment_id, d.role) for d in given),
+            {t: treatments[t].infusion_date for t in {d.treatment_id for d in given}}) + coding_warnings,
     )
 
 
@@ -358,13 +405,15 @@ def case_rows(plan_: Plan, sender_id: int, now: dt.datetime) -> list[dict[str, A
 def version_rows(plan_: Plan, principal: Principal, now: dt.datetime) -> list[dict[str, Any]]:
     return [{"case_id": plan_.state[p.report.sender_case_id].case_id, "version": p.report.version,
              "content_hash": p.digest, "submitted_by": principal.user_id, "serious": p.serious, "created_at": now,
-             # Outside the content hash, so JSON reports hash as before the E2B columns came.
-             "source_format": "json",
+             # Outside the content hash, so JSON reports hash as before the E2B columns came: how the version
+             # came, C.1.1 (the case key), and the columns it leaves empty.
+             **report_rows.NULL_VERSION_COLUMNS, "source_format": "json", "safety_report_id": p.report.sender_case_id,
              **{k: v for k, v in p.version_fields.items() if k != "patient_id"}} for p in plan_.inserts]
 
 
 def drug_rows(plan_: Plan, version_ids: list[int]) -> list[dict[str, Any]]:
-    return [{"case_version_id": vid, **d} for p, vid in zip(plan_.inserts, version_ids) for d in p.drugs]
+    return [{"case_version_id": vid, **report_rows.NULL_DRUG_COLUMNS, **d}
+            for p, vid in zip(plan_.inserts, version_ids) for d in p.drugs]
 
 
 def reaction_rows(plan_: Plan, version_ids: list[int]) -> list[dict[str, Any]]:
@@ -398,10 +447,14 @@ def audit_rows(plan_: Plan, principal: Principal, now: dt.datetime) -> list[dict
 
 def _view(p: Prepared, case: CaseState, sender_id: int, now: dt.datetime) -> CasePublic:
     r = p.report
+    fields = {**report_rows.NULL_VERSION_COLUMNS, "safety_report_id": r.sender_case_id, **p.version_fields}
+    legacy = {k: v for k, v in p.version_fields.items() if k not in report_rows.NULL_VERSION_COLUMNS}
     latest = VersionPublic(
         case_id=case.case_id, sender_case_id=r.sender_case_id, version=r.version, is_latest=r.version == case.latest,
-        serious=p.serious, created_at=now, drugs=[DrugPublic(**d) for d in p.drugs], product_codes=p.product_codes,
-        reactions=[ReactionPublic.from_row(row) for row in p.reactions], **p.version_fields,
+        serious=p.serious, created_at=now, product_codes=p.product_codes,
+        drugs=[drug_public(SimpleNamespace(**{**report_rows.NULL_DRUG_COLUMNS, **d})) for d in p.drugs],
+        reactions=[ReactionPublic.from_row(row) for row in p.reactions], **legacy,
+        **e2b_fields(SimpleNamespace(**fields, source_format="json")),
     )
     return CasePublic(id=case.case_id, sender_id=sender_id, sender_case_id=r.sender_case_id, patient_id=p.patient_id,
                       first_received=case.first_received, latest_version=case.latest, versions=sorted(case.versions),

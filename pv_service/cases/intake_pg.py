@@ -36,6 +36,7 @@ from pv_service.products.models import Product
 _case, _version = Case.__tablename__, CaseVersion.__tablename__
 _PatientRow = namedtuple("_PatientRow", "id birth_year pseudonym")
 _TreatmentRow = namedtuple("_TreatmentRow", "id patient_id product_id code infusion_date")
+_ProductRow = namedtuple("_ProductRow", "id code trade_name inn mah_organization_id")
 _CaseRow = namedtuple("_CaseRow", "id sender_case_id patient_id first_received latest_version version content_hash "
                                   "latest_info_date")
 
@@ -56,6 +57,11 @@ _READ = f"""SELECT
  -- at most one new case and one version per report; unused ids are gaps, as sequences allow
  array(SELECT nextval('{_case}_id_seq') FROM generate_series(1, %(n)s)),
  array(SELECT nextval('{_version}_id_seq') FROM generate_series(1, %(n)s))"""
+
+# The registered products reported drugs may name (pv_service.products.matching): read only for reports that
+# name drugs as reported, so a registry of a few hundred rows is read whole (no index on lower(name)).
+_PRODUCTS = (f"SELECT id, code, trade_name, inn, mah_organization_id FROM {Product.__tablename__} "
+             "WHERE lower(code) = ANY(%(names)s) OR lower(trade_name) = ANY(%(names)s) OR lower(inn) = ANY(%(names)s)")
 
 
 def _insert_from_json(model, exclude: tuple[str, ...] = ()) -> str:
@@ -90,6 +96,8 @@ async def _read(conn: psycopg.AsyncConnection, keys: Keys, n: int) -> tuple[Look
     params = {"sender": keys.sender_id, "patient_ids": keys.patient_ids, "pseudonyms": keys.pseudonyms,
               "treatment_ids": keys.treatment_ids, "case_keys": keys.case_keys, "n": n}
     patients, treatments, cases, versions, case_ids, version_ids = await (await conn.execute(_READ, params)).fetchone()
+    products = await (await conn.execute(_PRODUCTS, {"names": keys.product_names})).fetchall() \
+        if keys.product_names else []
     date = dt.date.fromisoformat
     cases = [_CaseRow(*c[:3], date(c[3]), *c[4:7], date(c[7])) for c in cases]
     treatments = [_TreatmentRow(*t[:4], date(t[4])) for t in treatments]
@@ -98,7 +106,7 @@ async def _read(conn: psycopg.AsyncConnection, keys: Keys, n: int) -> tuple[Look
                for v, content_hash in versions if CACHE.get(v, content_hash) is None}
     dictionaries = CACHE.loaded(versions, fetched.__getitem__)
     return (Lookups.of([_PatientRow(*p) for p in patients], treatments, cases, dictionaries,
-                       bool(dictionaries) and intake.refuse_non_current()),
+                       bool(dictionaries) and intake.refuse_non_current(), [_ProductRow(*p) for p in products]),
             case_ids, version_ids)
 
 

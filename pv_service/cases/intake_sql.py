@@ -38,6 +38,11 @@ _CASES = (sa.select(Case.id, Case.sender_case_id, Case.patient_id, Case.first_re
                     CaseVersion.version, CaseVersion.content_hash, CaseVersion.latest_info_date)
           .join(CaseVersion, CaseVersion.case_id == Case.id)
           .where(Case.sender_id == sa.bindparam("sender"), Case.sender_case_id.in_(sa.bindparam("keys", expanding=True))))
+_names = sa.bindparam("names", expanding=True)
+# The registered products the reported drugs may name (pv_service.products.matching).
+_PRODUCTS = sa.select(Product.id, Product.code, Product.trade_name, Product.inn, Product.mah_organization_id).where(
+    sa.or_(sa.func.lower(Product.code).in_(_names), sa.func.lower(Product.trade_name).in_(_names),
+           sa.func.lower(Product.inn).in_(_names)))
 _INSERT_CASES = sa.insert(_T[Case]).returning(_T[Case].c.id, sort_by_parameter_order=True)
 _INSERT_VERSIONS = sa.insert(_T[CaseVersion]).returning(_T[CaseVersion].c.id, sort_by_parameter_order=True)
 # The pointer only moves forward, whatever order concurrent follow-ups commit in (a new
@@ -53,8 +58,10 @@ def _lookups(conn, keys: Keys) -> Lookups:
                                         "pseudonyms": keys.pseudonyms}).all() if keys.patient_ids or keys.pseudonyms else []
     treatments = conn.execute(_TREATMENTS, {"sender": keys.sender_id, "ids": keys.treatment_ids}).all() if keys.treatment_ids else []
     cases = conn.execute(_CASES, {"sender": keys.sender_id, "keys": keys.case_keys}).all() if keys.case_keys else []
+    products = conn.execute(_PRODUCTS, {"names": keys.product_names}).all() if keys.product_names else []
     dictionaries = loaded_dictionaries(conn)  # which versions are loaded; their look-ups come from the process
-    return Lookups.of(patients, treatments, cases, dictionaries, bool(dictionaries) and intake.refuse_non_current())
+    return Lookups.of(patients, treatments, cases, dictionaries, bool(dictionaries) and intake.refuse_non_current(),
+                      products)
 
 
 def _write(conn, plan: Plan, principal: Principal, now: dt.datetime) -> None:

@@ -13,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 
 from pv_service.audit import chain as audit
 from pv_service.auth.principal import (
-    ClinicPrincipal,
     DataReader,
     Principal,
     SessionDep,
@@ -52,6 +51,9 @@ from pv_service.e2b.reader import XML_TYPES
 from pv_service.products.models import Product, ProductApproval
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
+# A clinic reports its patients (registered or described); an MAH, cases about its products with the patient
+# described (as each may import E2B).
+ReportSender = Annotated[Principal, Depends(require(Role.clinic, Role.mah))]
 
 
 def _case_views(session: Session, cases: list[Case]) -> list[CasePublic]:
@@ -105,7 +107,7 @@ def _stored_view(engine, case_id: int) -> CasePublic:
 @router.post("", response_model=CaseReceipt, status_code=201,
              responses={200: {"description": "This version was already received with the same content"},
                         409: {"description": "This version was received with different content"}})
-async def submit_report(request: Request, principal: ClinicPrincipal, body: ReportIn) -> Response:
+async def submit_report(request: Request, principal: ReportSender, body: ReportIn) -> Response:
     outcome = await _receive_one(request, principal, body)
     if outcome.error is not None:
         raise outcome.error
@@ -117,7 +119,7 @@ async def submit_report(request: Request, principal: ClinicPrincipal, body: Repo
 
 
 @router.post("/batch", response_model=BatchOut)
-async def submit_batch(request: Request, principal: ClinicPrincipal, body: BatchIn) -> Response:
+async def submit_batch(request: Request, principal: ReportSender, body: BatchIn) -> Response:
     """Many reports per call; each item stands or falls alone, and the result lists each item's fate."""
     now = clock_of(request)()
     limit = get_settings().max_batch_items

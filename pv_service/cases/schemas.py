@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pv_service.common.field_warnings import FieldWarning
 from pv_service.common.types import ApiDate, DbId
@@ -18,6 +19,15 @@ from pv_service.common.vocab import (
 )
 
 
+# Inside the repeating E2B parts a date keeps the precision it was sent with (HL7 TS: a year, a month, a day).
+PartialDate = Annotated[str, Field(pattern=r"^(19|20|21)\d\d(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$",
+                                   description="YYYY, YYYY-MM or YYYY-MM-DD; stored as E2B keeps it (YYYY[MM[DD]])")]
+NullFlavor = Literal["NI", "UNK", "ASKU", "NASK", "MSK", "NA", "OTH", "NINF", "PINF"]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+ShortText = Annotated[str, Field(min_length=1, max_length=250)]
+Code = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class ReporterIn(BaseModel):
     """C.2.r primary source. Identifiable with a qualification, a country or a reference."""
     model_config = ConfigDict(extra="forbid")
@@ -26,18 +36,169 @@ class ReporterIn(BaseModel):
     reference: str | None = Field(default=None, max_length=100, description="The sender's own reporter reference or initials")
 
 
+class PrimarySourceIn(ReporterIn):
+    """One of several C.2.r primary sources; the one for regulatory purposes (else the first) is the reporter."""
+    primary_for_regulatory: bool = Field(default=False, description="C.2.r.5")
+
+
+class CodedIn(BaseModel):
+    """A MedDRA-coded term (code and version), free text, or a nullFlavor, as E2B carries them."""
+    model_config = ConfigDict(extra="forbid")
+    code: str | None = Field(default=None, min_length=1, max_length=20, description="MedDRA LLT code")
+    version: str | None = Field(default=None, max_length=10, description="MedDRA version of the code")
+    text: Text | None = None
+    null_flavor: NullFlavor | None = None
+
+    @model_validator(mode="after")
+    def _something(self):
+        if self.code is None and self.text is None and self.null_flavor is None:
+            raise ValueError("give a code, a text or a null_flavor")
+        return self
+
+
+class ParentIn(BaseModel):
+    """D.10: the parent in a parent-child or foetus report."""
+    model_config = ConfigDict(extra="forbid")
+    sex: Literal["male", "female"] | None = Field(default=None, description="D.10.6")
+    age: float | None = Field(default=None, ge=0, le=150, description="D.10.2.2a, in years")
+    birth_year: int | None = Field(default=None, ge=1900, le=2100, description="D.10.2.1 (year only)")
+    last_menstrual_period: PartialDate | None = Field(default=None, description="D.10.3")
+    weight_kg: float | None = Field(default=None, gt=0, le=700, description="D.10.4")
+    height_cm: float | None = Field(default=None, gt=0, le=300, description="D.10.5")
+    medical_history: list[CodedIn] = Field(default=(), max_length=50, description="D.10.7.1.r")
+    medical_history_text: Text | None = Field(default=None, description="D.10.7.2")
+    past_drugs: list[ShortText] = Field(default=(), max_length=50, description="D.10.8.r.1")
+
+
+AgeUnit = Literal["10.a", "a", "mo", "wk", "d", "h", "min"]
+_REGISTERED = frozenset({"patient_id", "local_id"})
+
+
 class PatientRef(BaseModel):
-    """D: the patient, by the service's id or the clinic's own identifier."""
+    """D: a registered patient, by the service's id or the clinic's own identifier; or a patient the report
+    describes (not registered: most spontaneous reports). Initials and identifiers are never stored: they
+    become a pseudonym keyed per sender, as for E2B import."""
     model_config = ConfigDict(extra="forbid")
     patient_id: DbId | None = None
     local_id: str | None = Field(default=None, min_length=1, max_length=200)
+    initials: str | None = Field(default=None, min_length=1, max_length=60, description="D.1 (pseudonymized)")
+    identifiers: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default=(), max_length=4, description="D.1.1.1-4 record numbers (pseudonymized with the initials)")
+    name_null_flavor: Literal["MSK", "ASKU", "NASK", "UNK"] | None = Field(
+        default=None, description="D.1 withheld: MSK (masked for privacy) still identifies the patient")
+    sex: Literal["male", "female"] | None = Field(default=None, description="D.5")
+    birth_year: int | None = Field(default=None, ge=1900, le=2100, description="D.2.1 (year only)")
+    age: float | None = Field(default=None, ge=0, le=1800, description="D.2.2a age at onset")
+    age_unit: AgeUnit | None = Field(default=None, description="D.2.2b (UCUM: a years, mo, wk, d, h, min, 10.a decades)")
+    age_group: Literal["0", "1", "2", "3", "4", "5", "6"] | None = Field(
+        default=None, description="D.2.3: 0 foetus, 1 neonate, 2 infant, 3 child, 4 adolescent, 5 adult, 6 elderly")
+    weight_kg: float | None = Field(default=None, gt=0, le=700, description="D.3")
+    height_cm: float | None = Field(default=None, gt=0, le=300, description="D.4")
+    medical_history: list[CodedIn] = Field(default=(), max_length=100, description="D.7.1.r")
+    medical_history_text: Text | None = Field(default=None, description="D.7.2")
+    past_drugs: list[ShortText] = Field(default=(), max_length=100, description="D.8.r.1")
+    death_date: ApiDate | None = Field(default=None, description="D.9.1")
+    death_causes: list[CodedIn] = Field(default=(), max_length=20, description="D.9.2.r reported causes")
+    autopsy: bool | None = Field(default=None, description="D.9.3")
+    autopsy_causes: list[CodedIn] = Field(default=(), max_length=20, description="D.9.4.r")
+    parent: ParentIn | None = Field(default=None, description="D.10")
+
+    def describes(self) -> bool:
+        # Only what was sent can describe (cheap for the registered patient's two fields).
+        given = self.model_fields_set
+        return bool(given - _REGISTERED) and any(self.__dict__[f] not in (None, [], ()) for f in given - _REGISTERED)
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        registered = self.patient_id is not None or self.local_id is not None
+        if registered and self.describes():
+            raise ValueError("name a registered patient (patient_id or local_id) or describe one, not both")
+        if (self.age is None) != (self.age_unit is None):
+            raise ValueError("age and age_unit go together")
+        return self
+
+
+class DosageIn(BaseModel):
+    """G.k.4.r."""
+    model_config = ConfigDict(extra="forbid")
+    lot: str | None = Field(default=None, min_length=1, max_length=100, description="G.k.4.r.7 batch/lot")
+    lot_null_flavor: NullFlavor | None = None
+    route: str | None = Field(default=None, min_length=1, max_length=100, description="G.k.4.r.10")
+    dose: str | None = Field(default=None, pattern=r"^\d{1,10}(\.\d{1,6})?$", description="G.k.4.r.1a")
+    dose_unit: str | None = Field(default=None, min_length=1, max_length=50, description="G.k.4.r.1b (UCUM)")
+    start: PartialDate | None = Field(default=None, description="G.k.4.r.4")
+    end: PartialDate | None = Field(default=None, description="G.k.4.r.5")
+
+
+class RelatednessIn(BaseModel):
+    """G.k.9.i.2.r: one assessment of the drug against one reaction."""
+    model_config = ConfigDict(extra="forbid")
+    reaction_ref: str | None = Field(default=None, max_length=100, description="The sender's id of the reaction")
+    source: str | None = Field(default=None, max_length=250, description="G.k.9.i.2.r.1, e.g. PRIMARY SOURCE REPORTER")
+    method: str | None = Field(default=None, max_length=250, description="G.k.9.i.2.r.2")
+    result: str | None = Field(default=None, max_length=250, description="G.k.9.i.2.r.3")
 
 
 class DrugIn(BaseModel):
-    """G.k: a product given to the patient, as the treatment (infusion) recorded here."""
+    """G.k: the patient's treatment (infusion) recorded here, or a drug as reported (any role, registered
+    product or not: matched to the registry by product code, trade name or INN)."""
     model_config = ConfigDict(extra="forbid")
-    treatment_id: DbId
+    treatment_id: DbId | None = Field(default=None, description="A registered patient's treatment")
     role: DrugRole = Field(default=DrugRole.suspect, description="G.k.1")
+    ref: str | None = Field(default=None, max_length=100, description="The sender's id of the drug")
+    name_as_reported: ShortText | None = Field(default=None, description="G.k.2.2")
+    product_code: str | None = Field(default=None, min_length=1, max_length=100,
+                                     description="G.k.2.1 MPID/PhPID or a national code")
+    code_system: str | None = Field(default=None, max_length=100, description="The product code's system (OID)")
+    substances: list[ShortText] = Field(default=(), max_length=20, description="G.k.2.3.r.1")
+    authorisation_number: str | None = Field(default=None, min_length=1, max_length=100, description="G.k.3.1")
+    holder: ShortText | None = Field(default=None, description="G.k.3.3")
+    dosages: list[DosageIn] = Field(default=(), max_length=50, description="G.k.4.r")
+    indications: list[CodedIn] = Field(default=(), max_length=20, description="G.k.7.r")
+    action_taken: Literal["0", "1", "2", "3", "4", "9"] | None = Field(
+        default=None, description="G.k.8: 1 withdrawn, 2 reduced, 3 increased, 4 not changed, 0 unknown, 9 n/a")
+    relatedness: list[RelatednessIn] = Field(default=(), max_length=50, description="G.k.9.i.2.r")
+
+    @model_validator(mode="after")
+    def _named(self):
+        if self.treatment_id is None and self.name_as_reported is None and self.product_code is None \
+                and not self.substances:
+            raise ValueError("give treatment_id, or the drug as reported (name_as_reported, product_code or "
+                             "substances)")
+        return self
+
+
+class StudyRegistrationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: str | None = Field(default=None, max_length=50, description="C.5.1.r.1")
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="C.5.1.r.2")
+
+
+class StudyIn(BaseModel):
+    """C.5."""
+    model_config = ConfigDict(extra="forbid")
+    name: Text | None = Field(default=None, description="C.5.2")
+    number: str | None = Field(default=None, max_length=50, description="C.5.3 sponsor study number")
+    type: Literal["1", "2", "3"] | None = Field(default=None, description="C.5.4: 1 clinical trial, 2 individual "
+                                                                          "patient use, 3 other studies")
+    registrations: list[StudyRegistrationIn] = Field(default=(), max_length=20, description="C.5.1.r")
+
+
+class SenderIn(BaseModel):
+    """C.3."""
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["1", "2", "3", "4", "5", "6", "7"] | None = Field(
+        default=None, description="C.3.1: 1 pharmaceutical company, 2 regulator, 3 health professional, ...")
+    organisation: ShortText | None = Field(default=None, description="C.3.2")
+
+
+class LabTestIn(BaseModel):
+    """F.r: a test or procedure."""
+    model_config = ConfigDict(extra="forbid")
+    name: CodedIn = Field(description="F.r.2: MedDRA code or free text")
+    date: PartialDate | None = Field(default=None, description="F.r.1")
+    result: str | None = Field(default=None, max_length=2000, description="F.r.3 value or text")
+    unit: str | None = Field(default=None, max_length=50, description="F.r.3.3 (UCUM)")
 
 
 class Seriousness(BaseModel):
@@ -85,6 +246,8 @@ class ReportIn(BaseModel):
     received_date: ApiDate = Field(description="C.1.4 first received from the source (day 0)")
     latest_info_date: ApiDate | None = Field(default=None, description="C.1.5; defaults to received_date")
     reporter: ReporterIn | None = None
+    primary_sources: list[PrimarySourceIn] = Field(default=(), max_length=20, description=(
+        "C.2.r, several primary sources (instead of `reporter`)"))
     patient: PatientRef | None = None
     drugs: list[DrugIn] = Field(default=[], max_length=50)
     reactions: list[ReactionIn] = Field(default=[], max_length=100)
@@ -92,6 +255,28 @@ class ReportIn(BaseModel):
     transgene_in_tumour: TransgeneInTumour | None = Field(
         default=None, description="For secondary malignancies after CAR-T: CAR transgene detected in the tumour"
     )
+    worldwide_id: str | None = Field(default=None, min_length=1, max_length=100,
+                                     description="C.1.8.1 worldwide unique case id (when it is not sender_case_id)")
+    other_case_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default=(), max_length=20, description="C.1.9.1.r other case identifiers")
+    nullification: Literal["nullification", "amendment"] | None = Field(
+        default=None, description="C.1.11.1: a nullified case leaves every statistic and queue")
+    nullification_reason: Text | None = Field(default=None, description="C.1.11.2 (required with nullification)")
+    sender: SenderIn | None = Field(default=None, description="C.3")
+    literature: list[Text] = Field(default=(), max_length=20, description="C.4.r.1 references")
+    study: StudyIn | None = Field(default=None, description="C.5")
+    tests: list[LabTestIn] = Field(default=(), max_length=200, description="F.r")
+    reporter_comments: str | None = Field(default=None, min_length=1, max_length=20000, description="H.2")
+    sender_diagnosis: list[CodedIn] = Field(default=(), max_length=20, description="H.3.r")
+    sender_comments: str | None = Field(default=None, min_length=1, max_length=20000, description="H.4")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.reporter is not None and self.primary_sources:
+            raise ValueError("give reporter or primary_sources, not both")
+        if self.nullification is not None and self.nullification_reason is None:
+            raise ValueError("nullification_reason is required with nullification (C.1.11.2)")
+        return self
 
 
 class ReactionPublic(ReactionIn):

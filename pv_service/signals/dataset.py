@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pv_service.cases.access import not_nullified
-from pv_service.cases.models import Case, CaseDrug, CaseReaction
+from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.patients.models import Patient
 from pv_service.products.models import Product
 from pv_service.signals.hierarchy import level_event
@@ -25,12 +25,32 @@ SUSPECT_ROLES = ("suspect", "interacting")
 STRATA = ("sex", "age_band", "report_year")
 
 
+# D.2.2b age units (UCUM, as E2B sends them) in years; an age in another unit is not banded.
+AGE_UNIT_YEARS = {"10.a": 10.0, "a": 1.0, "mo": 1 / 12, "wk": 7 / 365.25, "d": 1 / 365.25, "h": 1 / 8766,
+                  "min": 1 / 525960}
+# D.2.3 age groups: foetus, neonate, infant, child, adolescent (all under 18), adult, elderly (65 and over).
+AGE_GROUP_BANDS = {"0": "0-17", "1": "0-17", "2": "0-17", "3": "0-17", "4": "0-17", "5": "18-64", "6": "65+"}
+UNKNOWN = "unknown"
+
+
+def _age_band(year):
+    """The registered patient's age in the report year; for a patient the report describes, the age at
+    onset (D.2.2), else the report year less the year of birth (D.2.1), else the age group (D.2.3)."""
+    described_age = sa.case(*[(CaseVersion.patient_age_unit == unit, CaseVersion.patient_age * factor)
+                              for unit, factor in AGE_UNIT_YEARS.items()])
+    age = sa.case((Patient.id.is_not(None), year - Patient.birth_year),
+                  else_=sa.func.coalesce(described_age, year - CaseVersion.patient_birth_year))
+    by_group = sa.case(*[(CaseVersion.patient_age_group == g, band) for g, band in AGE_GROUP_BANDS.items()],
+                       else_=UNKNOWN)
+    return sa.case((age.is_(None), by_group), (age < 18, "0-17"), (age < 65, "18-64"), else_="65+")
+
+
 def _stratum_columns(strata: Sequence[str]):
     year = sa.extract("year", Case.first_received)
-    age = year - Patient.birth_year
     exprs = {
-        "sex": Patient.sex,
-        "age_band": sa.case((age < 18, "0-17"), (age < 65, "18-64"), else_="65+"),
+        # the registry's sex for a registered patient, else D.5 as reported
+        "sex": sa.func.coalesce(Patient.sex, CaseVersion.patient_sex, UNKNOWN),
+        "age_band": _age_band(year),
         "report_year": sa.cast(year, sa.Integer),
     }
     unknown = set(strata) - set(exprs)
@@ -52,7 +72,10 @@ def pair_counts(session: Session, *, strata: Sequence[str] = (), groups: Mapping
     strata = list(strata)
     latest = (
         sa.select(Case.id.label("case_id"), Case.latest_version_id.label("vid"), *_stratum_columns(strata))
-        .join(Patient, Patient.id == Case.patient_id)
+        # Every case counts, registered patient or not (imported cases describe theirs: E2B D).
+        .select_from(Case)
+        .outerjoin(Patient, Patient.id == Case.patient_id)
+        .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
         .where(not_nullified())
     )
     if product_scope is not None:
