@@ -151,14 +151,35 @@ class Resolver:
         return found
 
 
-def product_of(resource: Any, path: str) -> tuple[Concept | None, str | None]:
+def product_of(resource: Any, path: str, issues: list[Issue]) -> tuple[Concept | None, str | None]:
     """The product's codes and lot of a Medication, Immunization or BiologicallyDerivedProduct."""
     kind = resource.get_resource_type()
     if kind == "Medication":
-        return concept(resource.code, f"{path}.code"), getattr(resource.batch, "lotNumber", None)
-    if kind == "Immunization":
-        return concept(resource.vaccineCode, f"{path}.vaccineCode"), resource.lotNumber
-    return concept(resource.productCode, f"{path}.productCode"), None
+        found, lot = concept(resource.code, f"{path}.code"), getattr(resource.batch, "lotNumber", None)
+    elif kind == "Immunization":
+        found, lot = concept(resource.vaccineCode, f"{path}.vaccineCode"), resource.lotNumber
+    else:
+        found, lot = concept(resource.productCode, f"{path}.productCode"), None
+    if found is None:
+        issues.append(Issue(path, f"the {kind} needs a code naming the product (the registry's product code, "
+                                  "trade name or INN)", "required"))
+    return found, lot
+
+
+STATUSES = ("in-progress", "completed", "unknown")  # entered-in-error would be a nullification
+
+
+def check_kind(ae: Any, root: str, issues: list[Issue], status: str | None = None) -> None:
+    """Only actual events are case reports; R5's status is a required binding fhir.resources leaves unchecked."""
+    if ae.actuality != "actual":
+        issues.append(Issue(f"{root}.actuality", "only an actual adverse event is a case report (not a potential "
+                                                 "one, a near miss)", "not-supported" if ae.actuality == "potential"
+                            else "code-invalid"))
+    if status is not None and status not in STATUSES:
+        issues.append(Issue(f"{root}.status", "entered-in-error (a nullification) is not taken over FHIR; "
+                                              "use the JSON or E2B intake" if status == "entered-in-error" else
+                            f"one of {', '.join(STATUSES)}", "not-supported" if status == "entered-in-error"
+                            else "code-invalid"))
 
 
 def reporter_of(resource: Any, path: str, resolver: Resolver, issues: list[Issue]) -> Reporter:

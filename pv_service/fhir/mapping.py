@@ -63,7 +63,8 @@ class Paths:
         self.root = root
         self.fields = {"reporter": e.reporter.path if e.reporter else f"{root}.recorder",
                        "patient": e.subject_path, "received_date": f"{root}.recordedDate",
-                       "latest_info_date": f"{root}.meta.lastUpdated", "version": f"{root}.meta.versionId",
+                       # latest_info_date defaults to received_date when meta.lastUpdated is absent.
+                       "latest_info_date": f"{root}.meta.lastUpdated" if e.last_updated else f"{root}.recordedDate", "version": f"{root}.meta.versionId",
                        "sender_case_id": f"{root}.identifier", "narrative": f"{root}.note",
                        "drugs": f"{root}.suspectEntity", "reactions": e.code_path}
         self.onset = e.onset_path
@@ -145,8 +146,7 @@ def _qualification(e: Event) -> str | None:
 
 def _match(s, treatments: list[Treatment], issues: list[Issue]) -> Treatment | None:
     p = s.product
-    if p is None:
-        issues.append(Issue(s.path, "the suspect product's code is required", "required"))
+    if p is None:  # the extraction said why (a reference not held, a product without a code)
         return None
     codes = {c.casefold() for c in p.codes()}
     names = {n.casefold() for n in [*(x.display for x in p.codings), p.text] if n}

@@ -19,13 +19,14 @@ def extract(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> Even
         product, lot = None, None
         found = resolver.get(s.instance, f"{path}.instance", ev.PRODUCT_TYPES, issues)
         if found is not None:
-            product, lot = ev.product_of(found, f"{path}.instance")
+            product, lot = ev.product_of(found, f"{path}.instance", issues)
         causality = [Causality(ev.concept(c.assessment, f"{path}.causality[{j}].assessment"),
                                ev.concept(c.method, f"{path}.causality[{j}].method"),
                                ev.ref_type(c.author),
                                c.productRelatedness)
                      for j, c in enumerate(s.causality or [])]
         suspects.append(Suspect(path, product, lot, causality))
+    ev.check_kind(ae, root, issues)
     reporter = None
     candidates = [(ae.recorder, f"{root}.recorder")] if ae.recorder is not None else []
     candidates += [(c, f"{root}.contributor[{i}]") for i, c in enumerate(ae.contributor or [])]

@@ -26,12 +26,13 @@ def extract(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> Even
         else:
             found = resolver.get(s.instanceReference, f"{path}.instanceReference", ev.PRODUCT_TYPES, issues)
             if found is not None:
-                product, lot = ev.product_of(found, f"{path}.instanceReference")
+                product, lot = ev.product_of(found, f"{path}.instanceReference", issues)
         c = s.causality
         causality = [Causality(ev.concept(c.entityRelatedness, f"{path}.causality.entityRelatedness"),
                                ev.concept(c.assessmentMethod, f"{path}.causality.assessmentMethod"),
                                ev.ref_type(c.author), None)] if c is not None else []
         suspects.append(Suspect(path, product, lot, causality))
+    ev.check_kind(ae, root, issues, ae.status)
     reporter = None
     candidates = [(ae.recorder, f"{root}.recorder")] if ae.recorder is not None else []
     candidates += [(p.actor, f"{root}.participant[{i}].actor") for i, p in enumerate(ae.participant or [])]

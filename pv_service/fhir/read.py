@@ -9,6 +9,7 @@ fhir.resources' own XML reader.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,7 @@ def media(content_type: str | None) -> tuple[str, str | None]:
     elif kind in XML_TYPES:
         fmt = "xml"
     else:
-        raise FhirError.one(415, "Resource", f"send application/fhir+json or application/fhir+xml, not "
+        raise FhirError.one(415, "", f"send application/fhir+json or application/fhir+xml, not "
                                              f"{kind or 'no Content-Type'}", "not-supported")
     hint = None
     for p in parts[1:]:
@@ -60,7 +61,7 @@ def media(content_type: str | None) -> tuple[str, str | None]:
             value = value.strip().strip('"')
             hint = VERSION_PARAMS.get(".".join(value.split(".")[:2]))
             if hint is None:
-                raise FhirError.one(415, "Resource", f"fhirVersion {value!r} is not supported: 4.0 or 4.3 (R4/R4B) "
+                raise FhirError.one(415, "", f"fhirVersion {value!r} is not supported: 4.0 or 4.3 (R4/R4B) "
                                                      "or 5.0 (R5)", "not-supported")
     return fmt, hint
 
@@ -182,6 +183,24 @@ def _unknown_types(doc: dict, version: str) -> list[Issue]:
     return issues
 
 
+_DATE_KEY = re.compile(r"(?i)date|instant|lastUpdated")
+
+
+def _numbers_as_dates(value: Any, path: str) -> list[Issue]:
+    """FHIR dates are strings in JSON; pydantic would take a number as a Unix time."""
+    out = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and _DATE_KEY.search(k):
+                out.append(Issue(f"{path}.{k}", "a date is a string (YYYY-MM-DD or a dateTime), not a number", "value"))
+            else:
+                out += _numbers_as_dates(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _numbers_as_dates(v, f"{path}[{i}]")
+    return out
+
+
 def _check_type(kind: Any, expected: tuple[str, ...]) -> str:
     if kind not in expected:
         shown = kind if isinstance(kind, str) else "none"
@@ -216,7 +235,7 @@ def parse(data: bytes, fmt: str, hint: str | None, expected: tuple[str, ...]) ->
             raise FhirError.one(400, "Resource", "a FHIR resource is a JSON object", "structure")
         kind = _check_type(doc.get("resourceType"), expected)
         version = _version(*_json_markers(doc), hint, kind)
-        issues = _unknown_types(doc, version)
+        issues = _unknown_types(doc, version) + _numbers_as_dates(doc, kind)
         if issues:
             raise FhirError(422, issues)
         cls = model_class(version, kind)

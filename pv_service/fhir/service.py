@@ -79,11 +79,24 @@ def _patient(conn, sender: int, e: Event, issues: list[Issue]) -> int | None:
     return None
 
 
+def _issue_code(problem: FieldProblem) -> str:
+    if problem.type in ("missing", "missing_minimum_criterion"):
+        return "required"
+    return "code-invalid" if problem.type.startswith("meddra") else "business-rule"
+
+
+def _merged(issues: list[Issue]) -> list[Issue]:
+    """One issue per FHIRPath and code (intake's fields that map onto one element say it once)."""
+    out: dict[tuple[str, str], Issue] = {}
+    for i in issues:
+        key = (i.expression, i.code)
+        out[key] = Issue(i.expression, f"{out[key].diagnostics}; {i.diagnostics}", i.code) if key in out else i
+    return list(out.values())
+
+
 def _issues(exc: DomainError, paths: mapping.Paths) -> FhirError:
     if isinstance(exc, InvalidInput):
-        return FhirError(422, [Issue(paths.of(p.loc), p.msg, "required" if p.type in ("missing",
-                         "missing_minimum_criterion") else "business-rule" if p.type != "meddra_coding" else
-                         "code-invalid") for p in exc.problems])
+        return FhirError(422, _merged([Issue(paths.of(p.loc), p.msg, _issue_code(p)) for p in exc.problems]))
     if isinstance(exc, Conflict):
         return FhirError.one(409, paths.fields["version"], exc.message, "conflict")
     return FhirError.one(exc.status_code, paths.root, exc.message, "processing")
