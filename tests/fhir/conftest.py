@@ -7,6 +7,8 @@ import pytest
 
 from tests.api.conftest import products, treated  # noqa: F401 (CART-1 of MAH A; P-001 of clinic A infused 2025-01-10, LOT-1)
 from tests.conftest import IN_CI
+from tests.e2b.conftest import ich_xsd, schema_settings  # noqa: F401 (the ICH schema set from ../shared)
+from tests.meddra.test_intake import coded  # noqa: F401 (the made-up MedDRA dictionary 90.0 loaded)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "interop" / "fhir"
 

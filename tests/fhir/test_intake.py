@@ -13,7 +13,6 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement as Capabi
 
 from tests.fhir import bundles
 from tests.fhir.helpers import JSON, XML, issues, post, stored_counts
-from tests.meddra.test_intake import coded  # noqa: F401 (fixture: the made-up dictionary 90.0 loaded)
 
 
 def stored(client, actor, response):
