@@ -182,19 +182,24 @@ def check_kind(ae: Any, root: str, issues: list[Issue], status: str | None = Non
                             else "code-invalid"))
 
 
+def _qualifications(practitioner: Any) -> list[str]:
+    return [c.code for q in (practitioner.qualification or []) if q.code is not None
+            for c in (q.code.coding or []) if c.code]
+
+
 def reporter_of(resource: Any, path: str, resolver: Resolver, issues: list[Issue]) -> Reporter:
     kind = resource.get_resource_type()
     codes: list[str] = []
     address = None
     if kind == "Practitioner":
-        codes = [c.code for q in (resource.qualification or []) for c in (q.code.coding or []) if c.code]
+        codes = _qualifications(resource)
         address = (resource.address or [None])[0]
     elif kind == "PractitionerRole":
         codes = [c.code for cc in (resource.code or []) for c in (cc.coding or []) if c.code]
         if resource.practitioner is not None and resource.practitioner.reference:
             who = resolver.get(resource.practitioner, f"{path}.practitioner", ("Practitioner",), [])
             if who is not None:
-                codes += [c.code for q in (who.qualification or []) for c in (q.code.coding or []) if c.code]
+                codes += _qualifications(who)
                 address = (who.address or [None])[0]
     country = getattr(address, "country", None)
     return Reporter(path, kind, codes, country if country and len(country) == 2 and country.isupper() else None)

@@ -62,3 +62,12 @@ def from_validation(root: str, errors: list[dict]) -> list[Issue]:
         code = "required" if "missing" in e["type"] else _PYDANTIC_CODES.get(e["type"], "value")
         issues.append(Issue(fhirpath(root, loc), message, code))
     return issues
+
+
+def fhir_refusal(problems: list[tuple[tuple, str]]) -> bytes:
+    """An OperationOutcome for problems found before routing (common/strict_input.py: NaN, NUL, ...)."""
+    import orjson
+
+    issues = [Issue(fhirpath("Resource", tuple(loc[1:])) if loc and loc[0] == "body" else "", msg, "value")
+              for loc, msg in problems]
+    return orjson.dumps(operation_outcome(issues))

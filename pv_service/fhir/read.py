@@ -21,8 +21,9 @@ from pv_service.fhir.outcome import FhirError, Issue, from_validation
 
 R5, R4B = "R5", "R4B"
 FHIR_NS = "http://hl7.org/fhir"
-JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
-XML_TYPES = frozenset({"application/fhir+xml", "application/xml", "text/xml", "application/xml+fhir"})
+# (Not DSTU2's application/json+fhir: the body checks of common/strict_input.py read +json types.)
+JSON_TYPES = frozenset({"application/fhir+json", "application/json"})
+XML_TYPES = frozenset({"application/fhir+xml", "application/xml", "text/xml"})
 VERSION_PARAMS = {"4.0": R4B, "4.3": R4B, "5.0": R5}
 MIME_VERSION = {R5: "5.0", R4B: "4.3"}
 
@@ -186,19 +187,22 @@ def _unknown_types(doc: dict, version: str) -> list[Issue]:
 _DATE_KEY = re.compile(r"(?i)date|instant|lastUpdated")
 
 
-def _numbers_as_dates(value: Any, path: str) -> list[Issue]:
-    """FHIR dates are strings in JSON; pydantic would take a number as a Unix time."""
-    out = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and _DATE_KEY.search(k):
-                out.append(Issue(f"{path}.{k}", "a date is a string (YYYY-MM-DD or a dateTime), not a number", "value"))
-            else:
-                out += _numbers_as_dates(v, f"{path}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _numbers_as_dates(v, f"{path}[{i}]")
-    return out
+def _numbers_as_dates(doc: Any, root: str) -> list[Issue]:
+    """FHIR dates are strings in JSON; pydantic would take a number as a Unix time. (A loop, not
+    recursion: JSON may nest deeper than Python's stack.)"""
+    out, stack = [], [(doc, root)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and _DATE_KEY.search(k):
+                    out.append(Issue(f"{path}.{k}", "a date is a string (YYYY-MM-DD or a dateTime), not a number",
+                                     "value"))
+                else:
+                    stack.append((v, f"{path}.{k}"))
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(value))
+    return sorted(out, key=lambda i: i.expression)
 
 
 def _check_type(kind: Any, expected: tuple[str, ...]) -> str:
@@ -214,7 +218,7 @@ def _validate(cls, root: str, call):
         return call()
     except ValidationError as exc:
         raise FhirError(422, from_validation(root, exc.errors(include_url=False, include_input=False))) from None
-    except (KeyError, ValueError, TypeError, AttributeError, etree.LxmlError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError, RecursionError, etree.LxmlError) as exc:
         # fhir.resources' XML reader raises these for names it does not know.
         raise FhirError.one(422, root, f"not a valid {root} in this FHIR version ({type(exc).__name__}: "
                                        f"{str(exc)[:200]})", "structure") from None

@@ -138,3 +138,19 @@ def test_unreadable_bodies(client, world, treated, db, body, content_type, statu
     r = post(client, world.clinic, body, content_type=content_type)
     assert r.status_code == status, r.text
     assert stored_counts(db) == (0, 0, 0, 0)
+
+
+def test_nul_nan_and_deep_nesting_are_operation_outcomes(client, world, treated, db):
+    bundle = bundles.r5()
+    bundles.event(bundle)["identifier"][0]["value"] = "AE\u0000CRS"
+    r = post(client, world.clinic, bundle)
+    assert r.status_code == 422 and r.json()["resourceType"] == "OperationOutcome", r.text
+    assert r.json()["issue"][0]["expression"] == ["Resource.entry[0].resource.identifier[0].value"]
+    r = post(client, world.clinic, b'{"resourceType": "Bundle", "type": "collection", "total": NaN}')
+    assert r.status_code == 422 and r.json()["resourceType"] == "OperationOutcome", r.text
+    depth = 900  # deeper than Python's recursion limit, within orjson's
+    deep = '{"resourceType": "AdverseEvent", "status": "completed", "extension": ' + \
+        '[{"url": "urn:x", "extension": ' * depth + '[]' + '}]' * depth + '}'
+    r = post(client, world.clinic, deep, path="/fhir/AdverseEvent")
+    assert r.status_code in (400, 422) and r.json()["resourceType"] == "OperationOutcome"
+    assert stored_counts(db) == (0, 0, 0, 0)
