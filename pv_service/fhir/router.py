@@ -4,6 +4,7 @@ Every 4xx of these routes, authentication and validation included, is an Operati
 """
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import orjson
@@ -120,7 +121,7 @@ async def _create(request: Request, principal, expected: tuple[str, ...]) -> Res
     location = f"/fhir/AdverseEvent/{receipt.case_id}/_history/{receipt.version + 1}"
     headers = {"Location": location, "ETag": f'W/"{receipt.version + 1}"'}
     if receipt.warnings:  # stored nonetheless; FHIR has no place for warnings in a created resource
-        headers["X-Warnings"] = orjson.dumps(operation_outcome(receipt.warnings)).decode()
+        headers["X-Warnings"] = json.dumps(operation_outcome(receipt.warnings))  # ASCII: a header must be
     return fhir_response(request, resource, 201 if receipt.created else 200, headers,
                          version=read.accept_version(request.headers.get("accept")) or parsed.version)
 
