@@ -14,13 +14,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from pv_service.auth.principal import Principal
 from pv_service.cases import intake, intake_sql
+from pv_service.cases import service as cases
+from pv_service.cases.access import case_filter
 from pv_service.cases.hashing import content_hash
-from pv_service.cases.models import Case
-from pv_service.common.errors import Conflict, DomainError, FieldProblem, InvalidInput
+from pv_service.cases.models import Case, CaseDrug, CaseVersion
+from pv_service.common.errors import Conflict, DomainError, FieldProblem, InvalidInput, NotFound
 from pv_service.fhir import mapping, r4, r5
 from pv_service.fhir.event import Event, Resolver
 from pv_service.fhir.outcome import FhirError, Issue
@@ -145,13 +147,6 @@ def receive(session: Session, principal: Principal, parsed: Parsed, now: dt.date
 
 def read_case(session: Session, principal: Principal, case_id: int, version: int | None = None) -> tuple[Any, Any, list]:
     """(case, version view, (product code, trade name, treatment batch) per drug) of a case the caller may read; NotFound otherwise."""
-    from sqlmodel import select
-
-    from pv_service.cases import service as cases
-    from pv_service.cases.access import case_filter
-    from pv_service.cases.models import CaseDrug, CaseVersion
-    from pv_service.common.errors import NotFound
-
     case = session.exec(select(Case).where(Case.id == case_id, case_filter(principal))).first()
     if case is None:
         raise NotFound("no such AdverseEvent")
