@@ -224,3 +224,30 @@ def test_warnings_are_returned_beside_the_stored_resource(client, world, treated
     warned = json.loads(r.headers["X-Warnings"])
     assert [(i["severity"], i["expression"]) for i in warned["issue"]] == [
         ("warning", ["Bundle.entry[0].resource.occurrenceDateTime"])]
+
+
+EXPECTED = {  # per case of tests/fhir/bundles.py: PT code, onset, outcome, seriousness criterion, causality
+    "crs": ("90000402", "2025-01-12", "recovered", "hospitalisation", "probably_related"),
+    "tcl": ("90000301", "2026-07-10", "not_recovered", "other_medically_important", "possibly_related"),
+}
+
+
+@pytest.mark.parametrize("version", ["r5", "r4"])
+@pytest.mark.parametrize("kind", ["crs", "tcl"])
+def test_each_cart_case_in_each_version(client, world, treated, version, kind):
+    bundle = getattr(bundles, version)(kind)
+    r = post(client, world.clinic, bundle)
+    assert r.status_code == 201, r.text
+    v = stored(client, world.clinic, r)["latest"]
+    (reaction,) = v["reactions"]
+    got = (reaction["pt_code"], reaction["onset_date"], reaction["outcome"],
+           next(k for k, on in reaction["seriousness"].items() if on), reaction["causality"])
+    assert got == EXPECTED[kind]
+    assert (v["received_date"], v["drugs"][0]["batch_lot"], v["reporter_qualification"]) == (
+        bundles.CASES[kind]["recorded"], "LOT-1", "physician")
+    model = AdverseEvent if version == "r5" else AdverseEventR4B
+    accept = JSON if version == "r5" else f"{JSON}; fhirVersion=4.0"
+    back = client.get(f"/fhir/AdverseEvent/{v['case_id']}", headers={**world.clinic.headers, "Accept": accept})
+    ae = model.model_validate(back.json())
+    code = ae.code if version == "r5" else ae.event
+    assert [c.code for c in code.coding] == [bundles.CASES[kind]["llt"][0], bundles.CASES[kind]["local"][0]]
