@@ -52,3 +52,10 @@ def test_json_e2b_and_fhir_give_the_same_stored_case(client, world, treated, cod
     # JSON and FHIR both name the registered patient and its treatment; E2B describes the patient.
     assert as_json["patient_id"] == as_fhir["patient_id"] == patient["id"] and as_e2b["patient_id"] is None
     assert as_json["drugs"][0]["treatment_id"] == as_fhir["drugs"][0]["treatment_id"] == treatment["id"]
+    # Every one reads back as an AdverseEvent; the E2B case's patient is described, not registered.
+    from fhir.resources.adverseevent import AdverseEvent
+
+    back = AdverseEvent.model_validate(client.get(f"/fhir/AdverseEvent/{m['case_id']}",
+                                                  headers=world.other_clinic.headers).json())
+    assert back.subject.identifier is None and back.code.coding[0].code == "90000402"
+    assert back.contained[0].code.coding[0].code == "CART-1" and back.contained[0].batch.lotNumber == "LOT-1"
