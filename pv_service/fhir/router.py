@@ -67,8 +67,9 @@ class FhirRoute(APIRoute):
             except FhirError as exc:
                 return outcome_response(request, exc.status, exc.issues)
             except RequestValidationError as exc:
-                issues = [Issue(fhirpath(str(e["loc"][0]), tuple(e["loc"][1:])), e["msg"], "value")
-                          for e in exc.errors()]
+                # Path and query parameters are not elements of a resource: named in the text.
+                issues = [Issue(fhirpath("Resource", tuple(e["loc"][1:])) if e["loc"][0] == "body" else "",
+                                f"{'.'.join(map(str, e['loc']))}: {e['msg']}", "value") for e in exc.errors()]
                 # An id that is not one of ours is simply not found (FHIR ids are strings).
                 status = 404 if all(e["loc"][0] == "path" for e in exc.errors()) else 422
                 return outcome_response(request, status, issues)
