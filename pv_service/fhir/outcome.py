@@ -64,10 +64,11 @@ def from_validation(root: str, errors: list[dict]) -> list[Issue]:
     return issues
 
 
-def fhir_refusal(problems: list[tuple[tuple, str]]) -> bytes:
-    """An OperationOutcome for problems found before routing (common/strict_input.py: NaN, NUL, ...)."""
+def fhir_refusal(problems: list[tuple[tuple, str]], code: str = "value") -> bytes:
+    """An OperationOutcome for problems found before routing (common/strict_input.py: NaN, NUL, ...;
+    common/body_limit.py: too large)."""
     import orjson
 
-    issues = [Issue(fhirpath("Resource", tuple(loc[1:])) if loc and loc[0] == "body" else "", msg, "value")
+    issues = [Issue(fhirpath("Resource", tuple(loc[1:])) if loc and loc[0] == "body" else "", msg, code)
               for loc, msg in problems]
     return orjson.dumps(operation_outcome(issues))

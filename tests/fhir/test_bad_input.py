@@ -154,3 +154,10 @@ def test_nul_nan_and_deep_nesting_are_operation_outcomes(client, world, treated,
     r = post(client, world.clinic, deep, path="/fhir/AdverseEvent")
     assert r.status_code in (400, 422) and r.json()["resourceType"] == "OperationOutcome"
     assert stored_counts(db) == (0, 0, 0, 0)
+
+
+def test_too_large_is_an_operation_outcome(client, world, treated, db):
+    from pv_service.core.settings import get_settings
+
+    r = post(client, world.clinic, b" " * (get_settings().max_body_bytes + 1))
+    assert r.status_code == 413 and issues(r) == [(None, "too-costly")]
