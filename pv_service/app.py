@@ -34,6 +34,7 @@ from pv_service.core.pg import Pools
 from pv_service.core.settings import get_settings
 from pv_service.e2b.router import router as e2b_router
 from pv_service.exports.router import router as exports_router
+from pv_service.fhir.router import router as fhir_router
 from pv_service.followup.compliance_router import router as compliance_router
 from pv_service.followup.router import router as followup_router
 from pv_service.jobs.router import router as jobs_router
@@ -178,7 +179,7 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
     # Routes are matched in order, each tried in turn: the intake routes, the busiest, go first.
     for router in (cases_router, followup_router, auth_router, products_router, patients_router, signals_router,
                    alerts_router, audit_router, jobs_router, compliance_router, web_router, web_admin_router,
-                   exports_router, meddra_router, analytics_router, e2b_router):
+                   exports_router, meddra_router, analytics_router, e2b_router, fhir_router):
         app.include_router(router)
     app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded

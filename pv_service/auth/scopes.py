@@ -2,7 +2,7 @@
 what its scopes name, and never manage keys or users (a leaked key must not mint more).
 
 - ``read``: every GET its user's role allows;
-- ``reports:write``: submit safety reports (``POST /v1/reports``, ``/v1/reports/batch``, ``/v1/e2b/batches``): a
+- ``reports:write``: submit safety reports (``POST /v1/reports``, ``/v1/reports/batch``, ``/v1/e2b/batches``, FHIR ``POST /fhir`` and ``/fhir/AdverseEvent``): a
   clinic gateway that only forwards reports needs nothing else;
 - ``write``: every other change its user's role allows (includes ``reports:write``).
 
@@ -14,7 +14,7 @@ from fastapi import HTTPException, Request, status
 
 SCOPES = ("read", "reports:write", "write")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-REPORT_PATHS = frozenset({"/v1/reports", "/v1/reports/batch", "/v1/e2b/batches"})
+REPORT_PATHS = frozenset({"/v1/reports", "/v1/reports/batch", "/v1/e2b/batches", "/fhir", "/fhir/AdverseEvent"})
 ACCOUNT_PATHS = ("/v1/auth/api-keys", "/v1/users")
 # What each scope also grants.
 IMPLIES = {"write": {"write", "reports:write"}, "reports:write": {"reports:write"}, "read": {"read"}}

@@ -480,3 +480,4 @@ def finish(plan_: Plan, principal: Principal, now: dt.datetime, views: bool = Fa
 
 # For other intake formats (pv_service/e2b) that build Prepared reports of their own.
 decide = _decide
+prepare = _prepare

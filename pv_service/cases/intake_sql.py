@@ -106,3 +106,4 @@ def submit_many(session: Session, principal: Principal, reports: list[ReportIn],
 
 # For other intake formats (pv_service/e2b): the same rows, written the same way.
 write_plan = _write
+lookups_for = _lookups

@@ -342,7 +342,7 @@ class VersionPublic(BaseModel):
     narrative: str | None
     transgene_in_tumour: TransgeneInTumour | None
     created_at: dt.datetime
-    source_format: str = Field(default="json", description="json or e2b")
+    source_format: str = Field(default="json", description="json, e2b or fhir")
     safety_report_id: str | None = Field(default=None, description="C.1.1 (E2B)")
     worldwide_id: str | None = Field(default=None, description="C.1.8.1 (E2B)")
     message_id: str | None = Field(default=None, description="N.2.r.1 of the E2B message")

@@ -26,7 +26,7 @@ class BodySizeLimit:
                 except ValueError:
                     declared = 0
                 if declared > self.max_bytes:
-                    return await self._too_large(send)
+                    return await self._too_large(send, scope)
         received = 0
         too_large = started = False
 
@@ -56,10 +56,16 @@ class BodySizeLimit:
             if not too_large:
                 raise
         if too_large and not started:
-            await self._too_large(send)
+            await self._too_large(send, scope)
 
-    async def _too_large(self, send):
-        body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
+    async def _too_large(self, send, scope):
+        message, media = f"request body larger than {self.max_bytes} bytes", b"application/json"
+        if scope.get("path", "").startswith("/fhir"):  # FHIR clients get an OperationOutcome
+            from pv_service.fhir.outcome import fhir_refusal
+
+            body, media = fhir_refusal([((), message)], "too-costly"), b"application/fhir+json"
+        else:
+            body = json.dumps({"detail": message}).encode()
         await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                    "headers": [(b"content-type", media), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

@@ -136,7 +136,7 @@ class StrictInput:
             return await self.app(scope, receive, send)
         problems = query_problems(scope.get("query_string", b""))
         if problems:
-            return await _refuse(send, problems)
+            return await _refuse(send, problems, scope)
         content_type = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"content-type"), "")
         if scope["method"] in ("GET", "HEAD", "OPTIONS") or not _reads_body(content_type):
             return await self.app(scope, receive, send)
@@ -151,7 +151,7 @@ class StrictInput:
         body = b"".join(chunks)
         problems = body_problems(body, content_type)
         if problems:
-            return await _refuse(send, problems)
+            return await _refuse(send, problems, scope)
         return await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
 
 
@@ -165,8 +165,14 @@ def _replay(messages: list[dict], then=None):
     return receive
 
 
-async def _refuse(send, problems: list[FieldProblem]) -> None:
-    body = json.dumps({"detail": [p.as_dict() for p in problems[:20]]}).encode()
+async def _refuse(send, problems: list[FieldProblem], scope: dict) -> None:
+    media = b"application/json"
+    if scope.get("path", "").startswith("/fhir"):  # FHIR clients get an OperationOutcome
+        from pv_service.fhir.outcome import fhir_refusal
+
+        body, media = fhir_refusal([(p.loc, p.msg) for p in problems[:20]]), b"application/fhir+json"
+    else:
+        body = json.dumps({"detail": [p.as_dict() for p in problems[:20]]}).encode()
     await send({"type": "http.response.start", "status": 422,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", media), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -46,6 +46,7 @@ def demo_ids(seeded_demo) -> dict[str, list]:
         return {
             "case_id": _ends(s, Case.id, Case.sender_id == clinic),
             "version": sorted({0, s.exec(select(sa.func.max(CaseVersion.version))).one()}),
+            "version_id": [1, 2],  # FHIR's version ids of a case (/fhir/AdverseEvent/{id}/_history/{version_id})
             "contact_id": _ends(s, FollowupContact.id, FollowupContact.treatment_id.in_(
                 select(Treatment.id).where(own_treatment))),
             "org_id": _ends(s, Organization.id, Organization.id == clinic, Organization.id == mah),

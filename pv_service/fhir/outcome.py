@@ -1,0 +1,74 @@
+"""FHIR's error answer: an OperationOutcome whose issues name the FHIRPath of each problem."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# pydantic error types -> FHIR issue-type codes (http://hl7.org/fhir/issue-type).
+_PYDANTIC_CODES = {"missing": "required", "extra_forbidden": "structure", "list_type": "structure",
+                   "dict_type": "structure", "model_type": "structure"}
+
+
+@dataclass(frozen=True)
+class Issue:
+    expression: str  # FHIRPath, e.g. AdverseEvent.suspectEntity[0].instanceReference
+    diagnostics: str
+    code: str = "invalid"  # issue-type: invalid, required, structure, value, not-found, not-supported, conflict, ...
+    severity: str = "error"
+
+    def as_fhir(self) -> dict[str, Any]:
+        out = {"severity": self.severity, "code": self.code, "diagnostics": self.diagnostics}
+        if self.expression:  # none for a request-level problem (authentication, media type)
+            out["expression"] = [self.expression]
+        return out
+
+
+class FhirError(Exception):
+    """A request refused with these issues (nothing is stored)."""
+
+    def __init__(self, status: int, issues: list[Issue]):
+        super().__init__("; ".join(f"{i.expression}: {i.diagnostics}" for i in issues))
+        self.status = status
+        self.issues = issues
+
+    @classmethod
+    def one(cls, status: int, expression: str, diagnostics: str, code: str = "invalid") -> "FhirError":
+        return cls(status, [Issue(expression, diagnostics, code)])
+
+
+def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
+    return {"resourceType": "OperationOutcome", "issue": [i.as_fhir() for i in issues]}
+
+
+def fhirpath(root: str, loc: tuple) -> str:
+    """A pydantic location as FHIRPath: ('entry', 0, 'resource', 'x') -> Bundle.entry[0].resource.x."""
+    out = root
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += "." + str(part).removesuffix("__ext")
+    return out
+
+
+def from_validation(root: str, errors: list[dict]) -> list[Issue]:
+    """fhir.resources' validation errors as issues (the value sent is never echoed)."""
+    issues = []
+    for e in errors:
+        loc = tuple(p for p in e["loc"] if p != "resource_type")
+        message = e["msg"].split("[type=")[0].strip()
+        if e["type"] == "extra_forbidden":
+            message = "is not an element of this resource in this FHIR version"
+        code = "required" if "missing" in e["type"] else _PYDANTIC_CODES.get(e["type"], "value")
+        issues.append(Issue(fhirpath(root, loc), message, code))
+    return issues
+
+
+def fhir_refusal(problems: list[tuple[tuple, str]], code: str = "value") -> bytes:
+    """An OperationOutcome for problems found before routing (common/strict_input.py: NaN, NUL, ...;
+    common/body_limit.py: too large)."""
+    import orjson
+
+    issues = [Issue(fhirpath("Resource", tuple(loc[1:])) if loc and loc[0] == "body" else "", msg, code)
+              for loc, msg in problems]
+    return orjson.dumps(operation_outcome(issues))

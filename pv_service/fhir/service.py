@@ -1,0 +1,161 @@
+"""One FHIR AdverseEvent (alone or in its Bundle) in, one case version stored or refused.
+
+Decisions are JSON intake's (cases/intake.py: the patient by the clinic's pseudonymized
+identifier, its own treatments only, MedDRA coding, plausibility; the same version again is
+unchanged, with other content a conflict, a later one a follow-up); this module finds the
+patient and treatments the resource names, adds what JSON has no field for (source format,
+the FHIR codings and assessments, the lot), and writes through intake_sql.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from pv_service.auth.principal import Principal
+from pv_service.cases import intake, intake_sql
+from pv_service.cases import service as cases
+from pv_service.cases.access import case_filter
+from pv_service.cases.hashing import content_hash
+from pv_service.cases.models import Case, CaseDrug, CaseVersion
+from pv_service.common.errors import Conflict, DomainError, FieldProblem, InvalidInput, NotFound
+from pv_service.fhir import mapping, r4, r5
+from pv_service.fhir.event import Event, Resolver
+from pv_service.fhir.outcome import FhirError, Issue
+from pv_service.fhir.read import R5, Parsed
+from pv_service.meddra.lookup import loaded_dictionaries
+from pv_service.patients.models import Patient, Treatment
+from pv_service.patients.service import pseudonym_for
+from pv_service.products.models import Product
+
+BUNDLE_TYPES = ("transaction", "collection")
+_TREATMENTS = (sa.select(Treatment.id, Treatment.batch_number, Product.code, Product.trade_name, Product.inn)
+               .join(Product, Product.id == Treatment.product_id).where(Treatment.patient_id == sa.bindparam("pid"))
+               .order_by(Treatment.id))
+
+
+@dataclass
+class Receipt:
+    case_id: int
+    version: int
+    created: bool
+    warnings: list[Issue] = field(default_factory=list)
+
+
+def event_of(parsed: Parsed, issues: list[Issue]) -> Event:
+    """The one AdverseEvent of the request, read with its version's adapter (its problems added to `issues`)."""
+    res = parsed.resource
+    adapter = r5 if parsed.version == R5 else r4
+    if res.get_resource_type() == "AdverseEvent":
+        return adapter.extract(res, "AdverseEvent", Resolver(res, []), issues)
+    if res.type not in BUNDLE_TYPES:
+        raise FhirError.one(422, "Bundle.type", f"a {' or '.join(BUNDLE_TYPES)} Bundle is taken, not {res.type!r}",
+                            "not-supported")
+    entries = res.entry or []
+    events = [i for i, e in enumerate(entries) if e.resource is not None
+              and e.resource.get_resource_type() == "AdverseEvent"]
+    if len(events) != 1:
+        raise FhirError.one(422, "Bundle.entry", f"one AdverseEvent per Bundle (this one holds {len(events)}), "
+                                                 "with the resources it references", "invalid")
+    ae = entries[events[0]].resource
+    held = [(e.fullUrl, e.resource) for e in entries if e.resource is not None]
+    return adapter.extract(ae, f"Bundle.entry[{events[0]}].resource", Resolver(ae, held), issues)
+
+
+def _patient(conn, sender: int, e: Event, issues: list[Issue]) -> int | None:
+    if not e.patient_identifiers:
+        return None  # the subject's problem is already among the issues
+    pseudonyms = [pseudonym_for(sender, v) for v in e.patient_identifiers]
+    found = dict(conn.execute(sa.select(Patient.pseudonym, Patient.id).where(
+        Patient.clinic_id == sender, Patient.pseudonym.in_(pseudonyms))).all()) if pseudonyms else {}
+    for p in pseudonyms:
+        if p in found:
+            return found[p]
+    issues.append(Issue(e.subject_path, "is not a patient registered at your clinic (no identifier of it matches one "
+                                        "registered with POST /v1/patients): FHIR intake takes registered patients; "
+                                        "register the patient and the treatment, then send again", "not-found"))
+    return None
+
+
+def _issue_code(problem: FieldProblem) -> str:
+    if problem.type in ("missing", "missing_minimum_criterion"):
+        return "required"
+    return "code-invalid" if problem.type.startswith("meddra") else "business-rule"
+
+
+def _merged(issues: list[Issue]) -> list[Issue]:
+    """One issue per FHIRPath and code (intake's fields that map onto one element say it once)."""
+    out: dict[tuple[str, str], Issue] = {}
+    for i in issues:
+        key = (i.expression, i.code)
+        out[key] = Issue(i.expression, f"{out[key].diagnostics}; {i.diagnostics}", i.code) if key in out else i
+    return list(out.values())
+
+
+def _issues(exc: DomainError, paths: mapping.Paths) -> FhirError:
+    if isinstance(exc, InvalidInput):
+        return FhirError(422, _merged([Issue(paths.of(p.loc), p.msg, _issue_code(p)) for p in exc.problems]))
+    if isinstance(exc, Conflict):
+        return FhirError.one(409, paths.fields["version"], exc.message, "conflict")
+    return FhirError.one(exc.status_code, paths.root, exc.message, "processing")
+
+
+def _warning(w: FieldProblem, paths: mapping.Paths) -> Issue:
+    return Issue(paths.of(w.loc), w.msg, "informational", "warning")
+
+
+def receive(session: Session, principal: Principal, parsed: Parsed, now: dt.datetime) -> Receipt:
+    """Stores inside the session's transaction (the caller commits); raises FhirError, nothing stored."""
+    issues: list[Issue] = []
+    e = event_of(parsed, issues)
+    conn = session.connection()
+    sender = principal.organization_id
+    patient_id = _patient(conn, sender, e, issues)
+    treatments = [mapping.Treatment(*row) for row in conn.execute(_TREATMENTS, {"pid": patient_id}).all()] \
+        if patient_id is not None else None
+    first = conn.execute(sa.select(Case.first_received).where(
+        Case.sender_id == sender, Case.sender_case_id == e.identifier_value)).scalar() if e.identifier_value else None
+    m = mapping.to_report(e, patient_id, treatments, first, now.date(), bool(loaded_dictionaries(conn)), issues)
+    report = m.report
+    lookups = intake_sql.lookups_for(conn, intake.keys_for(sender, [report]))
+    try:
+        p = intake.prepare(0, report, principal, lookups, now.date())
+        p.version_fields.update(m.version_extra)
+        for d, extra in zip(p.drugs, m.drug_extra):
+            d.update(extra)
+        # Hashed with the FHIR parts (a changed SNOMED coding is changed content), as coded, without the
+        # stored-only columns (as JSON intake hashes).
+        p.digest = content_hash(p.version_fields, p.drugs, [
+            {k: v for k, v in r.items() if k not in intake.STORED_ONLY_REACTION_FIELDS} for r in p.reactions])
+        kind = intake.decide(p, lookups.cases)
+    except DomainError as exc:
+        raise _issues(exc, m.paths) from None
+    plan = intake.Plan([report], [None], [(p, kind)], lookups.cases)
+    try:
+        with session.begin_nested():
+            intake_sql.write_plan(conn, plan, principal, now)
+    except IntegrityError:
+        raise FhirError.one(409, m.paths.root, "another report of this case was stored at the same time: send it "
+                                               "again", "conflict") from None
+    case = plan.state[report.sender_case_id]
+    return Receipt(case.case_id, report.version, kind != "unchanged", [_warning(w, m.paths) for w in p.warnings])
+
+
+def read_case(session: Session, principal: Principal, case_id: int, version: int | None = None) -> tuple[Any, Any, list]:
+    """(case, version view, (product code, trade name, treatment batch) per drug) of a case the caller may read; NotFound otherwise."""
+    case = session.exec(select(Case).where(Case.id == case_id, case_filter(principal))).first()
+    if case is None:
+        raise NotFound("no such AdverseEvent")
+    row = session.get(CaseVersion, case.latest_version_id) if version is None else cases.get_version(session, case, version)
+    view = cases.describe_versions(session, {case.id: case}, [row])[0]
+    # Per drug the registry's code and name, and the treatment's batch (a JSON report's drug is the treatment).
+    registry = [tuple(r) for r in session.exec(
+        select(Product.code, Product.trade_name, Treatment.batch_number).select_from(CaseDrug)
+        .outerjoin(Product, Product.id == CaseDrug.product_id)
+        .outerjoin(Treatment, Treatment.id == CaseDrug.treatment_id)
+        .where(CaseDrug.case_version_id == row.id).order_by(CaseDrug.id))]
+    return case, view, registry

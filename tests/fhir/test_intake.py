@@ -1,0 +1,253 @@
+"""Hand-built CAR-T bundles (R5 and R4, JSON and XML) import, are stored field by field, version
+and read back; on both databases."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from fhir.resources.adverseevent import AdverseEvent
+from fhir.resources.bundle import Bundle
+from fhir.resources.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.adverseevent import AdverseEvent as AdverseEventR4B
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement as CapabilityStatementR4B
+
+from tests.fhir import bundles
+from tests.fhir.helpers import JSON, XML, issues, post, stored_counts
+
+
+def stored(client, actor, response):
+    assert response.status_code in (200, 201), response.text
+    case_id = int(response.headers["Location"].split("/")[3])
+    r = client.get(f"/v1/reports/{case_id}", headers=actor.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_metadata_is_a_valid_capability_statement(client):
+    r = client.get("/fhir/metadata")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/fhir+json; fhirVersion=5.0"
+    cs = CapabilityStatement.model_validate(r.json())
+    assert cs.fhirVersion == "5.0.0" and cs.rest[0].resource[0].type == "AdverseEvent"
+    assert [i.code for i in cs.rest[0].resource[0].interaction] == ["create", "read", "vread"]
+    assert cs.rest[0].interaction[0].code == "transaction"
+    r4 = client.get("/fhir/metadata", headers={"Accept": "application/fhir+json; fhirVersion=4.0"})
+    assert CapabilityStatementR4B.model_validate(r4.json()).fhirVersion == "4.3.0"
+    xml = client.get("/fhir/metadata", headers={"Accept": XML})
+    assert xml.headers["content-type"].startswith(XML)
+    assert CapabilityStatement.model_validate_xml(xml.content).fhirVersion == "5.0.0"
+
+
+def test_r5_crs_bundle_is_stored_field_by_field(client, world, treated, db):
+    patient, treatment = treated
+    r = post(client, world.clinic, bundles.r5("crs"))
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"].endswith("/_history/1") and r.headers["ETag"] == 'W/"1"'
+    case = stored(client, world.clinic, r)
+    assert (case["sender_case_id"], case["patient_id"], case["first_received"], case["versions"]) == (
+        "AE-CRS", patient["id"], "2025-02-01", [0])
+    v = case["latest"]
+    assert (v["source_format"], v["report_type"], v["received_date"], v["latest_info_date"]) == (
+        "fhir", "spontaneous", "2025-02-01", "2025-02-01")
+    assert (v["reporter_qualification"], v["reporter_country"], v["serious"]) == ("physician", "CN", True)
+    assert v["narrative"] == "CRS grade 2 on day 2 after infusion, resolved with tocilizumab."
+    (drug,) = v["drugs"]
+    assert (drug["treatment_id"], drug["product_id"], drug["role"], drug["batch_lot"]) == (
+        treatment["id"], treatment["product_id"], "suspect", "LOT-1")
+    assert drug["detail"]["fhir_product"] == [bundles.PRODUCT]
+    assert drug["detail"]["relatedness"][0]["assessment"] == [{"system": bundles.CAUS, "code": "Probably-Likely"}]
+    (reaction,) = v["reactions"]
+    # No dictionary loaded: the MedDRA coding is kept as sent (the code as PT code, the display as its name).
+    assert (reaction["meddra_version"], reaction["pt_code"], reaction["pt_name"], reaction["onset_date"]) == (
+        "90.0", "90000402", "CRS", "2025-01-12")
+    assert reaction["seriousness"] == {"death": False, "life_threatening": False, "hospitalisation": True,
+                                       "disability": False, "congenital_anomaly": False,
+                                       "other_medically_important": False}
+    assert (reaction["outcome"], reaction["causality"]) == ("recovered", "probably_related")
+    fhir = v["detail"]["fhir"]
+    assert (fhir["version"], fhir["identifier_system"], fhir["status"]) == ("R5", "urn:example:clinic-a:ae", "completed")
+    assert fhir["event_codings"] == [{"system": bundles.EHR, "code": "PL-77", "display": "CRS grade 2 after CAR-T"}]
+    assert stored_counts(db) == (1, 1, 1, 1)
+
+
+def test_r4_tcell_lymphoma_follow_up_is_stored_and_versioned(client, world, treated):
+    patient, treatment = treated
+    first = post(client, world.clinic, bundles.r4("tcl"))
+    assert first.status_code == 201, first.text
+    v = stored(client, world.clinic, first)["latest"]
+    (reaction,) = v["reactions"]
+    assert (reaction["pt_code"], reaction["pt_name"], reaction["onset_date"], reaction["outcome"],
+            reaction["causality"]) == ("90000301", "T-cell lymphoma", "2026-07-10", "not_recovered", "possibly_related")
+    # SeriousRequiresPreventImpairment is E2B's "other medically important condition".
+    assert [k for k, on in reaction["seriousness"].items() if on] == ["other_medically_important"]
+    assert v["detail"]["fhir"]["severity"] == [{"system": "http://terminology.hl7.org/CodeSystem/adverse-event-severity",
+                                                "code": "moderate"}]
+    assert v["drugs"][0]["treatment_id"] == treatment["id"] and v["narrative"] is None
+    # The same resource again: unchanged (200), nothing new stored.
+    again = post(client, world.clinic, bundles.r4("tcl"))
+    assert again.status_code == 200 and again.headers["Location"] == first.headers["Location"]
+    # Other content under the same version: a conflict naming meta.versionId.
+    other = bundles.r4("tcl")
+    bundles.event(other)["outcome"]["coding"][0]["code"] = "fatal"
+    conflict = post(client, world.clinic, other)
+    assert conflict.status_code == 409 and issues(conflict) == [("Bundle.entry[0].resource.meta.versionId", "conflict")]
+    # A later version is the case's follow-up.
+    follow = bundles.r4("tcl", version_id="2")
+    bundles.event(follow)["meta"]["lastUpdated"] = "2026-08-02T09:30:00+08:00"
+    bundles.event(follow)["outcome"]["coding"][0]["code"] = "fatal"
+    bundles.event(follow)["seriousness"]["coding"][0]["code"] = "SeriousResultsInDeath"
+    r = post(client, world.clinic, follow)
+    assert r.status_code == 201 and r.headers["Location"].endswith("/_history/2"), r.text
+    case = stored(client, world.clinic, r)
+    assert case["versions"] == [0, 1] and case["first_received"] == "2026-07-20"
+    latest = case["latest"]
+    assert (latest["version"], latest["latest_info_date"], latest["reactions"][0]["outcome"]) == (1, "2026-08-02", "fatal")
+    assert latest["reactions"][0]["seriousness"]["death"] is True
+    # Each version reads back as FHIR (vread), and the latest by id.
+    cid = case["id"]
+    one = client.get(f"/fhir/AdverseEvent/{cid}/_history/1", headers=world.clinic.headers)
+    two = client.get(f"/fhir/AdverseEvent/{cid}", headers=world.clinic.headers)
+    assert [AdverseEvent.model_validate(x.json()).outcome[0].coding[0].code for x in (one, two)] == ["ongoing", "fatal"]
+    assert (one.json()["meta"]["versionId"], two.json()["meta"]["versionId"]) == ("1", "2")
+    assert client.get(f"/fhir/AdverseEvent/{cid}/_history/3", headers=world.clinic.headers).status_code == 404
+    # A version gap is refused, naming meta.versionId.
+    gap = post(client, world.clinic, bundles.r4("tcl", version_id="4"))
+    assert gap.status_code == 422 and issues(gap) == [("Bundle.entry[0].resource.meta.versionId", "business-rule")]
+
+
+def test_read_back_r5_and_r4b(client, world, treated):
+    r = post(client, world.clinic, bundles.r5("crs"))
+    cid = r.json()["id"]
+    ae = AdverseEvent.model_validate(client.get(f"/fhir/AdverseEvent/{cid}", headers=world.clinic.headers).json())
+    assert ae.identifier[0].value == "AE-CRS" and str(ae.occurrenceDateTime) == "2025-01-12"
+    assert ae.code.coding[0].system == bundles.MDR and ae.code.coding[0].code == "90000402"
+    assert ae.subject.identifier.value == str(treated[0]["id"])
+    (med,) = ae.contained
+    assert (med.code.coding[0].code, med.batch.lotNumber) == ("CART-1", "LOT-1")
+    assert ae.suspectEntity[0].instanceReference.reference == "#drug0"
+    assert ae.suspectEntity[0].causality.entityRelatedness.coding[0].code == "Probably-Likely"
+    r4 = client.get(f"/fhir/AdverseEvent/{cid}", headers={**world.clinic.headers,
+                                                           "Accept": "application/fhir+json; fhirVersion=4.3"})
+    assert r4.headers["content-type"] == "application/fhir+json; fhirVersion=4.3"
+    old = AdverseEventR4B.model_validate(r4.json())
+    assert old.event.coding[0].code == "90000402" and old.outcome.coding[0].code == "resolved"
+    assert old.suspectEntity[0].causality[0].assessment.coding[0].code == "Probably-Likely"
+    xml = client.get(f"/fhir/AdverseEvent/{cid}", headers={**world.clinic.headers, "Accept": XML})
+    assert AdverseEvent.model_validate_xml(xml.content).identifier[0].value == "AE-CRS"
+
+
+def test_xml_bundle_is_the_same_report_as_json(client, world, treated):
+    bundle = bundles.r5("crs")
+    xml = Bundle.model_validate(bundle).model_dump_xml()
+    r = post(client, world.clinic, xml, content_type=XML)
+    assert r.status_code == 201, r.text
+    assert r.headers["content-type"].startswith(XML)
+    assert AdverseEvent.model_validate_xml(r.content).identifier[0].value == "AE-CRS"
+    again = post(client, world.clinic, bundle)
+    assert again.status_code == 200, again.text  # the JSON of the same bundle: unchanged
+
+
+def test_r4_xml_is_read_with_r4b_models(client, world, treated):
+    from fhir.resources.R4B.bundle import Bundle as BundleR4B
+
+    xml = BundleR4B.model_validate(bundles.r4("tcl")).model_dump_xml()
+    r = post(client, world.clinic, xml, content_type=XML)
+    assert r.status_code == 201, r.text
+    v = stored(client, world.clinic, r)["latest"]
+    assert v["detail"]["fhir"]["version"] == "R4B" and v["reactions"][0]["pt_code"] == "90000301"
+
+
+def test_single_adverse_event_with_contained_resources(client, world, treated):
+    bundle = bundles.r5("crs")
+    ae = bundles.event(bundle)
+    patient, med, doctor = (e["resource"] for e in bundle["entry"][1:])
+    ae["contained"] = [patient, med, doctor]
+    ae["subject"] = {"reference": "#p1"}
+    ae["suspectEntity"][0]["instanceReference"] = {"reference": "#m1"}
+    ae["recorder"] = {"reference": "#d1"}
+    r = post(client, world.clinic, ae, path="/fhir/AdverseEvent")
+    assert r.status_code == 201, r.text
+    assert stored(client, world.clinic, r)["latest"]["drugs"][0]["batch_lot"] == "LOT-1"
+
+
+def test_version_hint_in_content_type(client, world, treated):
+    r = post(client, world.clinic, bundles.r4("crs"), content_type=f"{JSON}; fhirVersion=4.0")
+    assert r.status_code == 201, r.text
+    assert r.headers["content-type"] == "application/fhir+json; fhirVersion=4.3"
+    AdverseEventR4B.model_validate(r.json())
+
+
+def test_without_recorded_date_day_0_is_the_first_receipt_here(client, world, treated):
+    bundle = bundles.r5("crs")
+    del bundles.event(bundle)["recordedDate"]
+    r = post(client, world.clinic, bundle)
+    case = stored(client, world.clinic, r)
+    assert case["first_received"] == "2026-11-23"  # the test clock's day
+    assert case["latest"]["detail"]["fhir"]["received_date_from"] == "first receipt by this service"
+    assert post(client, world.clinic, bundle).status_code == 200
+
+
+def test_coded_intake_derives_the_pt_and_refuses_a_wrong_code(client, world, treated, coded):
+    r = post(client, world.clinic, bundles.r5("crs"))
+    assert r.status_code == 201, r.text
+    (reaction,) = stored(client, world.clinic, r)["latest"]["reactions"]
+    assert (reaction["llt_code"], reaction["llt_name"], reaction["pt_code"], reaction["pt_name"],
+            reaction["soc_code"]) == ("90000402", "CRS", "90000302", "Cytokine release syndrome", "90000003")
+    wrong = bundles.r5("tcl")
+    bundles.event(wrong)["code"]["coding"][0]["code"] = "90009999"
+    bad = post(client, world.clinic, wrong)
+    assert bad.status_code == 422 and issues(bad) == [("Bundle.entry[0].resource.code.coding[0]", "code-invalid")]
+    assert "90009999 is not an LLT in MedDRA 90.0" in bad.text
+    unversioned = bundles.r5("tcl", meddra_version=None)
+    bad = post(client, world.clinic, unversioned)
+    assert bad.status_code == 422 and "required" in bad.json()["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize("lot, status", [(None, 201), ("lot-1", 201), ("LOT-9", 422)])
+def test_suspect_matched_to_the_treatment_by_product_and_lot(client, world, treated, lot, status):
+    r = post(client, world.clinic, bundles.r5("crs", lot=lot))
+    assert r.status_code == status, r.text
+    if status == 422:
+        assert issues(r) == [("Bundle.entry[0].resource.suspectEntity[0]", "business-rule")]
+
+
+def test_product_matched_by_trade_name_or_inn(client, world, treated):
+    by_inn = {"system": "urn:example:other-formulary", "code": "X-77", "display": "Testcabtagene Autoleucel"}
+    r = post(client, world.clinic, bundles.r5("crs", product=by_inn))
+    assert r.status_code == 201, r.text
+
+
+def test_warnings_are_returned_beside_the_stored_resource(client, world, treated):
+    early = bundles.r5("crs")
+    bundles.event(early)["occurrenceDateTime"] = "2025-01-05"  # before the infusion of 2025-01-10
+    r = post(client, world.clinic, early)
+    assert r.status_code == 201, r.text
+    warned = json.loads(r.headers["X-Warnings"])
+    assert [(i["severity"], i["expression"]) for i in warned["issue"]] == [
+        ("warning", ["Bundle.entry[0].resource.occurrenceDateTime"])]
+
+
+EXPECTED = {  # per case of tests/fhir/bundles.py: PT code, onset, outcome, seriousness criterion, causality
+    "crs": ("90000402", "2025-01-12", "recovered", "hospitalisation", "probably_related"),
+    "tcl": ("90000301", "2026-07-10", "not_recovered", "other_medically_important", "possibly_related"),
+}
+
+
+@pytest.mark.parametrize("version", ["r5", "r4"])
+@pytest.mark.parametrize("kind", ["crs", "tcl"])
+def test_each_cart_case_in_each_version(client, world, treated, version, kind):
+    bundle = getattr(bundles, version)(kind)
+    r = post(client, world.clinic, bundle)
+    assert r.status_code == 201, r.text
+    v = stored(client, world.clinic, r)["latest"]
+    (reaction,) = v["reactions"]
+    got = (reaction["pt_code"], reaction["onset_date"], reaction["outcome"],
+           next(k for k, on in reaction["seriousness"].items() if on), reaction["causality"])
+    assert got == EXPECTED[kind]
+    assert (v["received_date"], v["drugs"][0]["batch_lot"], v["reporter_qualification"]) == (
+        bundles.CASES[kind]["recorded"], "LOT-1", "physician")
+    model = AdverseEvent if version == "r5" else AdverseEventR4B
+    accept = JSON if version == "r5" else f"{JSON}; fhirVersion=4.0"
+    back = client.get(f"/fhir/AdverseEvent/{v['case_id']}", headers={**world.clinic.headers, "Accept": accept})
+    ae = model.model_validate(back.json())
+    code = ae.code if version == "r5" else ae.event
+    assert [c.code for c in code.coding] == [bundles.CASES[kind]["llt"][0], bundles.CASES[kind]["local"][0]]
