@@ -84,7 +84,8 @@ def clock_cases(session: Session, product_ids: Sequence[int] | None = None,
     frame["life_threatening"] = frame["life_threatening"].astype(bool)
     frame["serious"] = frame["serious"].astype(bool)
     frame["study"] = frame["study"].astype(bool)
-    frame["unexpected"] = frame["n_listed"].fillna(0).astype(int) < frame["n_reactions"].astype(int)
+    listed_n = pd.to_numeric(frame["n_listed"], errors="coerce").fillna(0).astype(int)
+    frame["unexpected"] = listed_n < frame["n_reactions"].astype(int)
     return frame.drop(columns=["n_listed", "n_reactions"])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from sqlmodel import select
 
 from pv_service.auth.principal import DataReader, Principal, SessionDep, require
 from pv_service.cases.access import case_filter
@@ -57,7 +58,7 @@ def add_label_version(session: SessionDep, principal: LabelEditor, product_id: D
 @router.get("/v1/reports/{case_id}/expectedness", response_model=list[ExpectednessPublic])
 def case_expectedness(session: SessionDep, principal: DataReader, case_id: DbId):
     """Listed or unlisted, per reaction of each version, per jurisdiction, against the label in force at receipt."""
-    case = session.query(Case).filter(Case.id == case_id, case_filter(principal)).first()
+    case = session.exec(select(Case).where(Case.id == case_id, case_filter(principal))).first()
     if case is None:
         raise NotFound("no such report")
     return service.case_expectedness(session, case)
