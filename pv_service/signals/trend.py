@@ -44,7 +44,7 @@ def _measures(a, n_product, n_event, n_total) -> dict[str, np.ndarray]:
 
 def quarterly(counts: pd.DataFrame, pairs: Iterable[tuple[str, str]], last_quarter: int,
               serious: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per (wanted pair, quarter) from the first quarter with any case to `last_quarter`:
+    """One row per (wanted pair, quarter) from the product's first case to `last_quarter`:
     cumulative and interval counts and measures (columns as the signal_trend table). `serious`:
     optional rows (product, event, quarter, serious) counting the pair's serious cases per quarter."""
     cols = ["product", "event", "quarter", "a", "n_product", "n_event", "n_total"]
@@ -82,7 +82,7 @@ def quarterly(counts: pd.DataFrame, pairs: Iterable[tuple[str, str]], last_quart
         for k in ("a", "n_product", "n_event", "n_total"):
             f[k] = f[f"interval_{k}"].cumsum()
         f = f.reset_index().assign(product=product, event=event)
-        frames.append(f)
+        frames.append(f[f["n_product"] > 0])  # from the product's first case on
     out = pd.concat(frames, ignore_index=True)
     cum = _measures(out["a"], out["n_product"], out["n_event"], out["n_total"])
     inter = _measures(out["interval_a"], out["interval_n_product"], out["interval_n_event"], out["interval_n_total"])
