@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from pv_service.alerting.models import Alert
 from pv_service.app import create_app
 from pv_service.jobs.definitions import JOBS
+from pv_service.products.models import Product
 from pv_service.signals.models import SignalPair, SignalRun
 from tests.conftest import NOW
 from tests.web.helpers import use_session_of
@@ -124,3 +125,21 @@ def test_pages_render_the_demo_for_a_safety_officer(seeded_demo, demo_client):
             assert demo_client.get(path).status_code == 200, path
     finally:
         demo_client.cookies.clear()
+
+
+def test_crs_and_icans_are_listed_and_raise_no_signal_while_the_planted_ones_still_do(seeded_demo):
+    """Issue 16: the demo's labels (pv_service/rsi/data/demo_labels.yaml) list CRS and ICANS for every
+    CAR-T; their pairs are marked listed and raise no signal alert, at PT or at their HLTs. The planted
+    T-cell malignancies still alert (a designated medical event alerts even when labelled), as do
+    unlisted events."""
+    crs_icans = {"96000001", "96000002", "97000201", "97000401"}
+    with Session(seeded_demo.engine) as s:
+        car_t = set(s.exec(select(Product.code).where(Product.modality == "car_t")))
+        pairs = s.exec(select(SignalPair).where(SignalPair.event.in_(crs_icans), SignalPair.product.in_(car_t))).all()
+        assert pairs and all(p.listed is True for p in pairs), [(p.product, p.event, p.listed) for p in pairs if not p.listed]
+        signals = s.exec(select(Alert).where(Alert.type == "signal")).all()
+    raised = [a.key for a in signals if a.key.split(":")[-1] in crs_icans]
+    assert raised == []
+    t_cell = [a for a in signals if a.key.endswith(":T-cell malignancies")]
+    assert t_cell and any(a.detail.get("listed") for a in t_cell if "-US" in a.key)
+    assert any(a.detail.get("listed") is False for a in signals if a.detail.get("rule") == "statistical")
