@@ -167,6 +167,7 @@ def listed_pt_codes(conn: Connection, as_of: dt.date) -> dict[str, set[str]]:
 def assess_pending(session: Session, now: dt.datetime) -> dict[str, int]:
     """Assess every reaction of every stored case version that has no assessment yet, against the
     label in force on the version's receipt date; stored once ("at receipt"), never recomputed."""
+    session.flush()  # labels added in this session count
     conn = session.connection()
     r, v, d, a, e = (m.__table__ for m in (CaseReaction, CaseVersion, CaseDrug, ProductApproval, ReactionExpectedness))
     pending = (
