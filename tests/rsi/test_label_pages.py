@@ -41,6 +41,10 @@ def test_a_safety_officer_adds_a_label_version_on_the_page(client, session, worl
     assert "US PI (FDA): v1" in page.text and "Cytokine release syndrome" in page.text
     assert client.post(url, data=form | {"csrf_token": "forged"}).status_code in (400, 403)
     assert "CART-1" in client.get("/ui/labels").text
+    assert client.get("/ui/products/999999/labels").status_code == 404
+    client.cookies.clear()
+    signed_in(client, session, world.clinic.user)
+    assert client.get(url).status_code == 403  # safety officers' pages
 
 
 def test_case_and_alert_pages_show_listedness_and_quarters(client, session, world, reported):  # noqa: F811
