@@ -14,7 +14,7 @@ from pv_service.signals.job import signal_detection
 from pv_service.web.labels import parse_terms
 from tests.conftest import NOW
 from tests.rsi.test_listed_signals import reported  # noqa: F401
-from tests.web.helpers import csrf_of, signed_in
+from tests.web.helpers import csrf_of, signed_in, use_session_of
 
 
 def test_term_lines_parse_into_codes_kinds_and_scopes():
@@ -43,7 +43,7 @@ def test_a_safety_officer_adds_a_label_version_on_the_page(client, session, worl
     assert "CART-1" in client.get("/ui/labels").text
     assert client.get("/ui/products/999999/labels").status_code == 404
     client.cookies.clear()
-    signed_in(client, session, world.clinic.user)
+    use_session_of(client, world.clinic.user)
     assert client.get(url).status_code == 403  # safety officers' pages
 
 
