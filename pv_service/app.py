@@ -41,9 +41,11 @@ from pv_service.jobs.router import router as jobs_router
 from pv_service.meddra.router import router as meddra_router
 from pv_service.patients.router import router as patients_router
 from pv_service.products.router import router as products_router
+from pv_service.rsi.router import router as rsi_router
 from pv_service.signals.router import router as signals_router
 from pv_service.web.api_docs import router as api_docs_router
 from pv_service.web.admin import router as web_admin_router
+from pv_service.web.labels import router as web_labels_router
 from pv_service.web.router import router as web_router
 
 log = logging.getLogger("pv_service")
@@ -181,6 +183,8 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
                    alerts_router, audit_router, jobs_router, compliance_router, web_router, web_admin_router,
                    exports_router, meddra_router, analytics_router, e2b_router, fhir_router):
         app.include_router(router)
+    app.include_router(rsi_router)  # reference safety information
+    app.include_router(web_labels_router)
     app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -14,4 +14,5 @@ from pv_service.products.models import (  # noqa: F401
     Product,
     ProductApproval,
 )
-from pv_service.signals.models import SignalPair, SignalRun  # noqa: F401,E402
+from pv_service.rsi.models import ReactionExpectedness, RsiTerm, RsiVersion  # noqa: F401,E402
+from pv_service.signals.models import SignalPair, SignalRun, SignalTrend  # noqa: F401,E402

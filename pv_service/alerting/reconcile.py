@@ -28,8 +28,12 @@ class AlertSpec:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def reconcile(session: Session, alert_type: str, key_prefix: str, current: list[AlertSpec], now: dt.datetime) -> dict[str, int]:
+def reconcile(session: Session, alert_type: str, key_prefix: str, current: list[AlertSpec], now: dt.datetime,
+              ended: dict[str, tuple[str, str]] | None = None) -> dict[str, int]:
     """Make the open alerts under `key_prefix` match `current`.
+
+    `ended` names causes that are over in a known way (key -> (resolution, comment)): their open
+    alerts close with that resolution instead of `cause_gone`.
 
     New causes raise an alert; a cause seen again refreshes its alert (severity, detail,
     last_seen) without duplicating it; open alerts whose cause is gone are resolved
@@ -72,11 +76,13 @@ def reconcile(session: Session, alert_type: str, key_prefix: str, current: list[
         alert.severity, alert.priority, alert.title, alert.detail = spec.severity, spec.priority, spec.title, spec.detail
         alert.last_seen_at = now
         session.add(alert)
+    ended = ended or {}
     for key, alert in existing.items():
         if key not in seen and alert.status in OPERATIONAL_OPEN:
             before = alert.status
-            if compare_and_set(session, alert, before, status="resolved", resolved_at=now, resolution="cause_gone"):
-                log_event(session, alert, now, "auto_resolved", before, "resolved", "the cause is gone")
+            resolution, comment = ended.get(key, ("cause_gone", "the cause is gone"))
+            if compare_and_set(session, alert, before, status="resolved", resolved_at=now, resolution=resolution):
+                log_event(session, alert, now, "auto_resolved", before, "resolved", comment)
                 closed += 1
     session.flush()
     return {"raised": raised, "refreshed": refreshed, "reopened": reopened, "closed": closed}

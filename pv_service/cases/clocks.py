@@ -1,9 +1,10 @@
 """Expedited-reporting clocks of the cases in the database.
 
 A case is reported to each regulator that approved one of its suspect products (the
-approval jurisdictions of the product registry). Day 0 is the case's first receipt. The
-service has no expectedness assessment yet, so every case is treated as unexpected (the
-conservative reading: the clock applies).
+approval jurisdictions of the product registry). Day 0 is the case's first receipt. A case is
+unexpected for a regulator unless every reaction of its latest version is listed in the label
+for that regulator in force at receipt (pv_service.rsi): unassessed or no label counts as
+unexpected, the conservative reading. A report from a study (C.1.3) is flagged `study`.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pv_service.cases.models import (
 )
 from pv_service.cases.reporting_clock import evaluate_reporting_clocks
 from pv_service.products.models import Product, ProductApproval
+from pv_service.rsi.models import ReactionExpectedness
 
 SUSPECT_ROLES = ("suspect", "interacting")
 
@@ -35,6 +37,8 @@ def clock_cases(session: Session, product_ids: Sequence[int] | None = None,
     flags = (
         sa.select(
             Case.id.label("case_id"), Case.first_received, CaseVersion.serious,
+            sa.func.max(sa.case((CaseVersion.report_type == "study", 1), else_=0)).label("study"),
+            sa.func.count(CaseReaction.id).label("n_reactions"),
             sa.func.max(sa.case((sa.or_(CaseReaction.death.is_(True), CaseReaction.outcome == "fatal"), 1), else_=0)).label("death"),
             sa.func.max(sa.case((CaseReaction.life_threatening.is_(True), 1), else_=0)).label("life_threatening"),
         )
@@ -56,20 +60,33 @@ def clock_cases(session: Session, product_ids: Sequence[int] | None = None,
         .join(ProductApproval, ProductApproval.product_id == Product.id)
         .where(*where).distinct()
     )
+    listed = (
+        sa.select(Case.id.label("case_id"), ReactionExpectedness.jurisdiction, sa.func.count().label("n_listed"))
+        .join(ReactionExpectedness, ReactionExpectedness.case_version_id == Case.latest_version_id)
+        .where(ReactionExpectedness.expectedness == "listed")
+        .group_by(Case.id, ReactionExpectedness.jurisdiction)
+    )
+    if received_from is not None:
+        listed = listed.where(Case.first_received >= received_from)
     f = pd.DataFrame(conn.execute(flags).mappings().all(),
-                     columns=["case_id", "first_received", "serious", "death", "life_threatening"])
+                     columns=["case_id", "first_received", "serious", "study", "n_reactions", "death",
+                              "life_threatening"])
+    n_listed = pd.DataFrame(conn.execute(listed).mappings().all(), columns=["case_id", "jurisdiction", "n_listed"])
     t = pd.DataFrame(conn.execute(targets).mappings().all(), columns=["case_id", "jurisdiction", "product_code", "product_id"])
     t = (t.groupby(["case_id", "jurisdiction"], as_index=False)
          .agg(product_codes=("product_code", lambda s: ",".join(sorted(set(s)))), product_id=("product_id", "min")))
     subs = pd.DataFrame(conn.execute(sa.select(
         RegulatorySubmission.case_id, RegulatorySubmission.jurisdiction, RegulatorySubmission.submitted_date
     ).where(RegulatorySubmission.status == "accepted")).mappings().all(), columns=["case_id", "jurisdiction", "submitted_date"])
-    frame = f.merge(t, on="case_id").merge(subs, on=["case_id", "jurisdiction"], how="left")
+    frame = (f.merge(t, on="case_id").merge(subs, on=["case_id", "jurisdiction"], how="left")
+             .merge(n_listed, on=["case_id", "jurisdiction"], how="left"))
     frame["death"] = frame["death"].astype(bool)
     frame["life_threatening"] = frame["life_threatening"].astype(bool)
     frame["serious"] = frame["serious"].astype(bool)
-    frame["unexpected"] = True
-    return frame
+    frame["study"] = frame["study"].astype(bool)
+    listed_n = pd.to_numeric(frame["n_listed"], errors="coerce").fillna(0).astype(int)
+    frame["unexpected"] = listed_n < frame["n_reactions"].astype(int)
+    return frame.drop(columns=["n_listed", "n_reactions"])
 
 
 def clock_status(session: Session, rules, as_of: dt.date, product_ids: Sequence[int] | None = None,

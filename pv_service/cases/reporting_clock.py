@@ -6,10 +6,14 @@ Input ``cases``, one row per (case, jurisdiction the case must be reported to):
   case_id, jurisdiction, first_received (day 0, E2B C.1.4),
   serious (bool), death (bool),
   optional: life_threatening (bool, default False), unexpected (bool, default True:
-  with no expectedness assessment the clock is assumed to apply), submitted_date (date
-  the report reached the regulator, or null).
+  with no expectedness assessment the clock is assumed to apply), study (bool, default
+  False: a report from a study, E2B C.1.3), submitted_date (date the report reached the
+  regulator, or null).
 
-Every clock of the jurisdiction whose conditions all hold applies; the shortest wins.
+Every clock of the jurisdiction whose conditions all hold applies; the shortest wins. A study
+report follows the clocks of the rules' ``study_cases`` entry (ICH E2A) instead, with the
+jurisdiction's lead times. Where no clock applies the basis is the jurisdiction's ``otherwise``
+(e.g. FDA periodic reporting).
 Due date = day 0 + clock days (calendar days; "immediately" = ``immediately_days``).
 Status: on_time / late (submitted on or before / after the due date), pending (not
 submitted, due date not passed: the due day itself is still on time), pending_overdue,
@@ -59,6 +63,8 @@ def evaluate_reporting_clocks(cases: pd.DataFrame, rules, as_of: dt.date) -> pd.
         "unexpected": _flag(cases, "unexpected", True),
     }
     juris = cases["jurisdiction"].astype(str).to_numpy()
+    study = _flag(cases, "study", False) if rc.study_cases is not None else np.zeros(n, bool)
+    study_clocks = rc.jurisdictions[rc.study_cases].clocks if rc.study_cases is not None else ()
     days = np.full(n, _BIG, np.int64)
     basis = np.full(n, "", object)
     known = np.zeros(n, bool)
@@ -71,14 +77,16 @@ def evaluate_reporting_clocks(cases: pd.DataFrame, rules, as_of: dt.date) -> pd.
         known |= sel
         lead_idx[sel] = len(lead_sets)
         lead_sets.append(rc.leads_for(name))
-        for clock in j.clocks:
-            match = sel.copy()
-            for c in clock.when:
-                match &= cond[c]
-            d = rc.clock_days(clock)
-            better = match & (d < days)
-            days[better] = d
-            basis[better] = clock.basis
+        basis[sel] = j.otherwise
+        for rows, clocks in ((sel & ~study, j.clocks), (sel & study, study_clocks)):
+            for clock in clocks:
+                match = rows.copy()
+                for c in clock.when:
+                    match &= cond[c]
+                d = rc.clock_days(clock)
+                better = match & (d < days)
+                days[better] = d
+                basis[better] = clock.basis
     applies = days != _BIG
     due = np.where(applies, day0 + np.where(applies, days, 0), 0)
     if "submitted_date" in cases.columns:
@@ -107,6 +115,8 @@ def evaluate_reporting_clocks(cases: pd.DataFrame, rules, as_of: dt.date) -> pd.
         "case_id": cases["case_id"].to_numpy(),
         "jurisdiction": juris,
         "first_received": days_to_datetime64(day0),
+        "unexpected": cond["unexpected"],
+        "study": study,
         "clock_days": nullable_int(np.where(applies, days, 0), applies),
         "clock_basis": basis,
         "due_date": days_to_datetime64(due, missing=~applies),

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from pv_service.auth.models import Organization, User
 from pv_service.auth.security import hash_password
+from pv_service.auth.principal import Principal
 from pv_service.cases.hashing import content_hash
 from pv_service.cases.intake import STORED_ONLY_REACTION_FIELDS
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
@@ -44,6 +45,7 @@ from pv_service.products.models import (
     ProductApproval,
 )
 from pv_service.products.seed import seed_products
+from pv_service.rsi.seed import seed_demo_labels
 
 DEMO_PASSWORD = "demo-password"
 OPERATOR_ORG_NAME = "pv-service operations"
@@ -141,6 +143,8 @@ def load_demo(
     _insert_cohort(session, cohort, product_by_code, [o.id for o in clinic_orgs], [u.id for u in clinic_users])
     session.flush()
     _insert_submissions(session, now, seed, users["demo-safety"].id)
+    safety = users["demo-safety"]
+    seed_demo_labels(session, Principal(safety.id, safety.username, Role.safety_officer, operator.id), now)
     session.flush()
     return {**demo_summary(session), "created": True}
 

@@ -76,8 +76,8 @@ NOTES = (
     "Signals: signal alerts of the product raised by the as-of date, with their workflow status today. "
     "Open: new, validation, validated, assessment, confirmed, not confirmed, refuted; closed: closed.",
     "Expedited reports: one per case and regulator that approved the product, for cases first received in "
-    "the interval, status as of the as-of date by the reporting-clock rules (every case is treated as "
-    "unexpected). On time (%) = on time / (on time + late). Reports not yet submitted (pending, or pending "
+    "the interval, status as of the as-of date by the reporting-clock rules (a case is unexpected unless "
+    "every reaction is listed in the product's label for that regulator in force at receipt). On time (%) = on time / (on time + late). Reports not yet submitted (pending, or pending "
     "and overdue) are left out of the percentage and listed as pending reports.",
     "Obligations: confirmatory-trial obligations and their milestones as of the as-of date, by the "
     "obligation deadline rules. Days remaining are given for open obligations, days overdue for overdue ones.",

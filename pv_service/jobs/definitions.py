@@ -135,10 +135,16 @@ def confirmatory_deadlines(session: Session, now: dt.datetime) -> dict:
 
 
 def reporting_clocks(session: Session, now: dt.datetime) -> dict:
-    """Alerts for expedited reports coming due (per the rules' lead times), overdue, or sent late."""
+    """Alerts for expedited reports coming due (per the rules' lead times) or overdue. A report sent
+    late closes its alert as `submitted_late` (the lateness is kept in the alert's history). Reactions
+    not yet assessed against the labels are assessed first (expectedness decides the clocks)."""
+    from pv_service.rsi.service import assess_pending  # late: rsi imports the cases package
+
+    assessed = assess_pending(session, now)
     rules = current_rules()
     clocks = clock_status(session, rules, now.date())
     specs = []
+    ended: dict[str, tuple[str, str]] = {}
     if not clocks.empty:
         for rec in clocks.itertuples(index=False):
             if rec.status == "pending" and len(rec.warnings_due):
@@ -147,7 +153,9 @@ def reporting_clocks(session: Session, now: dt.datetime) -> dict:
             elif rec.status == "pending_overdue":
                 severity, what = "critical", f"overdue by {-int(rec.days_remaining)} days"
             elif rec.status == "late":
-                severity, what = "medium", "submitted late"
+                ended[f"clock:{rec.case_id}:{rec.jurisdiction}"] = (
+                    "submitted_late", f"submitted {_date(rec.submitted_date)}, after the due date {_date(rec.due_date)}")
+                continue
             else:
                 continue
             specs.append(AlertSpec(
@@ -159,9 +167,11 @@ def reporting_clocks(session: Session, now: dt.datetime) -> dict:
                         "first_received": _date(rec.first_received), "due_date": _date(rec.due_date),
                         "clock_days": None if pd.isna(rec.clock_days) else int(rec.clock_days),
                         "basis": rec.clock_basis, "submitted_date": _date(rec.submitted_date),
+                        "unexpected": bool(rec.unexpected), "study": bool(rec.study),
                         "products": rec.product_codes},
             ))
-    return reconcile(session, "reporting_clock", "clock:", specs, now) | {"clocks": len(clocks)}
+    return reconcile(session, "reporting_clock", "clock:", specs, now, ended) | {
+        "clocks": len(clocks), "submitted_late": len(ended), "reactions_assessed": assessed["assessed"]}
 
 
 def signal_detection(session: Session, now: dt.datetime) -> dict:

@@ -35,6 +35,8 @@ class Clock(RuleModel):
 class JurisdictionClocks(RuleModel):
     basis: str = ""
     clocks: tuple[Clock, ...] = Field(min_length=1)
+    # What happens to a case no clock takes (e.g. FDA: periodic reports); shown as its basis.
+    otherwise: str = ""
     warning_lead_days: tuple[int, ...] | None = None  # overrides the default
 
 
@@ -45,6 +47,9 @@ class ReportingClockRules(RuleModel):
     # Warn when a pending report is due in this many days or fewer.
     warning_lead_days: tuple[int, ...] = Field(min_length=1)
     jurisdictions: dict[str, JurisdictionClocks] = Field(min_length=1)
+    # The entry whose clocks a report from a study (E2B C.1.3 = study) follows, whatever regulator it
+    # goes to (ICH E2A); None: study reports follow the regulator's post-marketing clocks.
+    study_cases: str | None = None
 
     def clock_days(self, clock: Clock) -> int:
         return self.immediately_days if clock.days == "immediately" else clock.days
@@ -56,6 +61,8 @@ class ReportingClockRules(RuleModel):
 
     def issues(self) -> list[Issue]:
         out: list[Issue] = []
+        if self.study_cases is not None and self.study_cases not in self.jurisdictions:
+            out.append((("study_cases",), f"names no entry of jurisdictions ({', '.join(self.jurisdictions)})"))
         for i, d in enumerate(self.warning_lead_days):
             if d < 0:
                 out.append((("warning_lead_days", i), f"must be >= 0 (got {d})"))

@@ -69,6 +69,37 @@ class MgpsPrior(RuleModel):
         return []
 
 
+TREND_MEASURES = ("prr", "ror", "ror_lower", "ic", "ic025")
+
+
+class RisingDisproportionality(RuleModel):
+    """The cumulative measure, by calendar quarter, rose in each of the last `quarters` quarters
+    (each quarter's value above the one before by more than `min_increase`), ending at or above `minimum`."""
+    basis: str = ""
+    measure: Literal["prr", "ror", "ror_lower", "ic", "ic025"] = "ror_lower"
+    quarters: int = Field(ge=1, le=40)
+    min_increase: float = Field(default=0.0, ge=0.0)
+    minimum: float | None = None
+
+
+class SeverityShift(RuleModel):
+    """The serious share of the pair's cases received in the last `recent_quarters` quarters exceeds
+    the share before them by at least `min_increase`, with at least `min_recent_cases` recent cases."""
+    basis: str = ""
+    recent_quarters: int = Field(ge=1, le=40)
+    min_increase: float = Field(gt=0.0, le=1.0)
+    min_recent_cases: int = Field(default=3, ge=1)
+
+
+class ListedEvents(RuleModel):
+    """When a pair whose event is in the product's label raises a signal alert: only when one of the
+    configured rules holds (with none configured, never). Designated medical events are kept apart."""
+    rising_disproportionality: RisingDisproportionality | None = None
+    severity_shift: SeverityShift | None = None
+    # A designated medical event alerts on the first case even when its terms are labelled.
+    designated_medical_events_alert: bool = True
+
+
 class SignalRules(RuleModel):
     strata: tuple[str, ...] = ()
     min_count: int = Field(default=3, ge=1)
@@ -81,6 +112,8 @@ class SignalRules(RuleModel):
     levels: tuple[LevelRule, ...] = (LevelRule(level="pt"),)
     reopen: Reopen
     mgps_prior: MgpsPrior | None = None
+    # Absent: listed and unlisted pairs alert alike (as before labels were known).
+    listed_events: ListedEvents | None = None
 
     def issues(self) -> list[Issue]:
         out: list[Issue] = []

@@ -8,6 +8,7 @@ group). Names never decide a count.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -22,7 +23,7 @@ from pv_service.signals.hierarchy import level_event
 from pv_service.signals.levels import PT, Level
 
 SUSPECT_ROLES = ("suspect", "interacting")
-STRATA = ("sex", "age_band", "report_year")
+STRATA = ("sex", "age_band", "report_year")  # report_quarter (year*10 + quarter) serves the quarterly trend
 
 
 # D.2.2b age units (UCUM, as E2B sends them) in years; an age in another unit is not banded.
@@ -52,6 +53,8 @@ def _stratum_columns(strata: Sequence[str]):
         "sex": sa.func.coalesce(Patient.sex, CaseVersion.patient_sex, UNKNOWN),
         "age_band": _age_band(year),
         "report_year": sa.cast(year, sa.Integer),
+        "report_quarter": sa.cast(year, sa.Integer) * 10
+        + (sa.cast(sa.extract("month", Case.first_received), sa.Integer) + 2) // 3,
     }
     unknown = set(strata) - set(exprs)
     if unknown:
@@ -61,13 +64,14 @@ def _stratum_columns(strata: Sequence[str]):
 
 def pair_counts(session: Session, *, strata: Sequence[str] = (), groups: Mapping[str, Sequence[str]] | None = None,
                 product_scope: Sequence[str] | None = None, level: Level = PT,
-                meddra_version: str | None = None) -> pd.DataFrame:
+                meddra_version: str | None = None, data_lock_point: dt.date | None = None) -> pd.DataFrame:
     """One row per (product, event[, strata]) with a, n_product, n_event, n_total.
 
     `level` says what an event is (PT code by default; levels above need `meddra_version`,
     a loaded version); `groups` instead maps a group name to its PT codes. `product_scope`
     restricts the whole background to those product codes. Every case stays in the
     background (n_total, n_product) whether or not it reaches a term at the level.
+    `data_lock_point`: only cases first received on or before it count.
     """
     strata = list(strata)
     latest = (
@@ -78,6 +82,8 @@ def pair_counts(session: Session, *, strata: Sequence[str] = (), groups: Mapping
         .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
         .where(not_nullified())
     )
+    if data_lock_point is not None:
+        latest = latest.where(Case.first_received <= data_lock_point)
     if product_scope is not None:
         latest = latest.where(Case.latest_version_id.in_(
             sa.select(CaseDrug.case_version_id).join(Product, Product.id == CaseDrug.product_id)

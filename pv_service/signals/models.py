@@ -51,6 +51,39 @@ class SignalPair(SQLModel, table=True):
     ebgm: float | None = None
     eb05: float | None = None
     eb95: float | None = None
+    # The event is in the product's reference safety information (a label in force at the run's data
+    # lock point); None: the run predates labels or the product has none.
+    listed: bool | None = None
+
+
+class SignalTrend(SQLModel, table=True):
+    """One pair's counts and crude measures per calendar quarter of first receipt, up to the run's data
+    lock point: cumulative (every case received by the quarter's end) and interval (received in it)."""
+    __tablename__ = "signal_trend"
+    __table_args__ = (sa.Index("ix_signal_trend_run_product_event", "run_id", "product", "event"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="signal_run.id")
+    product: str = Field(max_length=40)
+    event: str = Field(max_length=250)
+    quarter: str = Field(max_length=7)  # 2024-Q3
+    a: int
+    n_product: int
+    n_event: int
+    n_total: int
+    prr: float | None = None
+    ror: float | None = None
+    ror_lower: float | None = None
+    ic: float | None = None
+    ic025: float | None = None
+    interval_a: int
+    interval_n_product: int
+    interval_n_event: int
+    interval_n_total: int
+    interval_prr: float | None = None
+    interval_ror: float | None = None
+    interval_ror_lower: float | None = None
+    interval_ic025: float | None = None
+    interval_serious: int = 0  # serious cases of the pair received in the quarter
 
 
 MEASURE_COLUMNS = (

@@ -22,8 +22,9 @@ from pv_service.common.types import Count, DbId
 from pv_service.common.vocab import Role
 from pv_service.products.models import Product
 from pv_service.signals.levels import Level
-from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
-from pv_service.signals.schemas import PairPublic, RunPublic, TrendPoint
+from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun, SignalTrend
+from pv_service.signals import trend_queries
+from pv_service.signals.schemas import PairPublic, QuarterlyTrend, RunPublic, TrendPoint
 
 router = APIRouter(prefix="/v1/signals", tags=["signals"])
 SignalReader = Annotated[Principal, Depends(require(Role.safety_officer, Role.mah))]
@@ -105,3 +106,13 @@ def trend(session: SessionDep, principal: SignalReader, product: str, event: str
     ).all()
     return [TrendPoint.model_validate({**{f: getattr(p, f) for f in PairPublic.model_fields}, "as_of": as_of})
             for p, as_of in rows]
+
+
+@router.get("/quarterly", response_model=QuarterlyTrend)
+def quarterly_trend(session: SessionDep, principal: SignalReader, product: str, event: str, level: str = "pt"):
+    """One pair's measures by calendar quarter of first receipt (cumulative and interval), from the latest
+    run at the level that kept them (runs keep them for flagged and designated pairs)."""
+    scope = sa.true()
+    if principal.role == Role.mah:
+        scope = SignalTrend.product.in_(select(Product.code).where(Product.mah_organization_id == principal.organization_id))
+    return trend_queries.quarterly(session, product, event, level, scope)

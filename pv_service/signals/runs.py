@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import sqlalchemy as sa
@@ -52,7 +52,8 @@ def run_signals(session: Session, now: dt.datetime, *, strata: Sequence[str] = (
                 product_scope: Sequence[str] | None = None,
                 prior_from: SignalRun | None = None, prior: Prior | None = None,
                 prior_origin: str | None = None, fallback_prior: Prior | None = None,
-                fallback_origin: str | None = None) -> SignalRun | None:
+                fallback_origin: str | None = None, data_lock_point: dt.date | None = None,
+                listed: Callable[[str, str], bool | None] | None = None) -> SignalRun | None:
     """Compute and store one run; None when the database holds no analysable case yet.
 
     Events are codes at `level` in `meddra_version` (a loaded version; needed above PT), or
@@ -65,14 +66,18 @@ def run_signals(session: Session, now: dt.datetime, *, strata: Sequence[str] = (
     prior to use as given; `fallback_prior` one to use only when the fit is not
     identifiable. The run's `hyperparameters` record the prior used, its `source`
     (supplied, fitted, configured, one_component, none), `origin` and `reason`.
+
+    `data_lock_point` (default: the run's date): only cases first received by then count. `listed`
+    says whether a pair's event is in the product's label (stored on each pair).
     """
+    data_lock_point = data_lock_point or now.date()
     frame = pair_counts(session, strata=strata, groups=groups, product_scope=product_scope, level=level,
-                        meddra_version=meddra_version)
+                        meddra_version=meddra_version, data_lock_point=data_lock_point)
     label = "group" if groups is not None else level.label
     params = {"strata": list(strata), "min_count": min_count, "level": label, "meddra_version": meddra_version,
               "product_scope": list(product_scope) if product_scope else None,
               "groups": {k: sorted(v) for k, v in groups.items()} if groups else None,
-              "meddra_versions": meddra_versions(session)}
+              "meddra_versions": meddra_versions(session), "data_lock_point": data_lock_point.isoformat()}
     if groups is None:
         params["level_options"] = level.describe()
     if frame.empty:
@@ -106,6 +111,7 @@ def run_signals(session: Session, now: dt.datetime, *, strata: Sequence[str] = (
     table = result.table
     rows = [
         {"run_id": run.id, "product": str(p), "event": str(e), "event_name": names.get(str(e)),
+         "listed": listed(str(p), str(e)) if listed is not None else None,
          **{c: _clean(v) for c, v in zip(MEASURE_COLUMNS, vals)}}
         for p, e, *vals in table[["product", "event", *MEASURE_COLUMNS]].itertuples(index=False, name=None)
     ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from pydantic import BaseModel, ConfigDict, computed_field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
 
 from pv_service.common import finite
 from pv_service.common.finite import JSONObject
@@ -63,6 +63,8 @@ class PairPublic(BaseModel):
     ebgm: float | None
     eb05: float | None
     eb95: float | None
+    listed: bool | None = Field(default=None, description="The event is in the product's label in force at the "
+                                                          "run's data lock point (null: no label in force)")
 
     @field_serializer(*MEASURES, when_used="json")
     def _finite_or_null(self, value: float | None) -> float | None:
@@ -77,3 +79,45 @@ class PairPublic(BaseModel):
 
 class TrendPoint(PairPublic):
     as_of: dt.date
+
+
+QUARTER_MEASURES = ("prr", "ror", "ror_lower", "ic", "ic025", "interval_prr", "interval_ror", "interval_ror_lower",
+                    "interval_ic025")
+
+
+class QuarterPublic(BaseModel):
+    """One calendar quarter of first receipt: cumulative counts and crude measures up to its end, and
+    those of the cases received in it (interval). Non-finite measures are null."""
+    model_config = ConfigDict(from_attributes=True)
+    quarter: str
+    a: int
+    n_product: int
+    n_event: int
+    n_total: int
+    prr: float | None
+    ror: float | None
+    ror_lower: float | None
+    ic: float | None
+    ic025: float | None
+    interval_a: int
+    interval_n_product: int
+    interval_n_event: int
+    interval_n_total: int
+    interval_prr: float | None
+    interval_ror: float | None
+    interval_ror_lower: float | None
+    interval_ic025: float | None
+    interval_serious: int
+
+    @field_serializer(*QUARTER_MEASURES, when_used="json")
+    def _finite_or_null(self, value: float | None) -> float | None:
+        return value if value is None or math.isfinite(value) else None
+
+
+class QuarterlyTrend(BaseModel):
+    run_id: int | None
+    data_lock_point: dt.date | None
+    product: str
+    event: str
+    level: str
+    quarters: list[QuarterPublic]

@@ -35,6 +35,8 @@ from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
 from pv_service.jobs.definitions import current_rules
 from pv_service.signals.models import SignalRun
+from pv_service.rsi import service as rsi_service
+from pv_service.signals import trend_queries
 from pv_service.web import charts, queries
 from pv_service.web.auth import (
     LOGIN_COOKIE,
@@ -305,7 +307,10 @@ def _signal_context(session, view: queries.AlertView, cases_page: int) -> dict[s
     cases_chart = charts.bar_chart([q for q, _ in quarters], [n for _, n in quarters],
                                    title="Cumulative cases by quarter of first receipt", y_label="cases")
     run = session.get(SignalRun, detail["run_id"]) if detail.get("run_id") else None
+    quarterly = trend_queries.quarterly(session, product, event, level, run_id=detail.get("run_id")) \
+        if product and event else None
     return {
+        "quarterly": quarterly, "quarterly_chart": _quarterly_chart(quarterly, event, product),
         "signal": detail, "measures": measures, "table": queries.two_by_two(measures), "terms": queries.signal_terms(detail),
         "hierarchy": queries.signal_hierarchy(session, detail,
                                               queries.signal_pt_codes_seen(session, view.alert, view.product_code)),
@@ -313,6 +318,18 @@ def _signal_context(session, view: queries.AlertView, cases_page: int) -> dict[s
         "trend": trend, "trend_chart": trend_chart, "cases": cases, "cases_chart": cases_chart,
         "cases_page": cases_page, "cases_pages": queries.pages(cases.total, queries.CASES_PAGE_SIZE),
     }
+
+
+def _quarterly_chart(trend, event, product):
+    """Cumulative and interval ROR by calendar quarter of first receipt (issue 16: by quarter, not by run)."""
+    quarters = trend.quarters if trend is not None else []
+    return charts.line_chart([q.quarter for q in quarters], [
+        charts.Series("ROR", [q.ror for q in quarters], charts.PALETTE[1]),
+        charts.Series("ROR lower", [q.ror_lower for q in quarters], charts.PALETTE[1], dashed=True),
+        charts.Series("PRR", [q.prr for q in quarters], charts.PALETTE[0]),
+        charts.Series("ROR in quarter", [q.interval_ror for q in quarters], charts.PALETTE[2], dashed=True),
+    ], title=f"{event} with {product}: measures by quarter of first receipt" if quarters
+        else "measures by quarter of first receipt", y_label="ratio (log scale)", log=True, reference=1.0)
 
 
 def _alert_page(request: Request, session, web: WebSession, alert_id: int, *, cases_page: int = 1,
@@ -369,7 +386,8 @@ def alert_transition(request: Request, web: Officer, session: SessionDep, now: N
 def case_detail(request: Request, web: Officer, session: SessionDep, case_id: int,
                 version: Annotated[int | None, Query(ge=0)] = None) -> Response:
     view = queries.case_view(session, case_id, version)
-    return render(request, "case.html", {"web": web, "nav": "queue", "view": view})
+    return render(request, "case.html", {"web": web, "nav": "queue", "view": view,
+                                         "expectedness": rsi_service.case_expectedness(session, view.case)})
 
 
 # ---- compliance

@@ -19,6 +19,7 @@ from pv_service.followup.models import FollowupContact
 from pv_service.jobs.models import JobRun
 from pv_service.patients.models import Patient, Treatment
 from pv_service.products.models import Product
+from pv_service.rsi.models import RsiVersion
 from pv_service.signals.models import SignalPair, SignalRun
 from tests.conftest import DEMO_ROLES, NOW
 
@@ -56,9 +57,12 @@ def demo_ids(seeded_demo) -> dict[str, list]:
             "treatment_id": _ends(s, Treatment.id, own_treatment),
             "alert_id": _ends(s, Alert.id, Alert.key.startswith("signal:dme:")),
             "signal_run_id": _ends(s, SignalRun.id),
+            # label versions, with one of the lowest product id so a (product, version) pair matches
+            "version_id": _ends(s, RsiVersion.id, RsiVersion.product_id == s.exec(select(sa.func.min(Product.id))).one()),
             "job_run_id": _ends(s, JobRun.id),
             "code": ["96000025", "97001010", "12345678"],  # demo dictionary PT and HLT, and an unknown code
             "query": {"/v1/signals/trend": {"product": pair.product, "event": pair.event},
+                      "/v1/signals/quarterly": {"product": pair.product, "event": pair.event},
                       "/v1/analytics/incidence": {"event_group": "T-cell malignancies"}},  # required
         }
 

@@ -42,6 +42,8 @@ from pv_service.alerting.models import Alert
 from pv_service.demo import dictionary as demo_dictionary
 from pv_service.meddra.loader import load
 from pv_service.products.models import ConfirmatoryObligation, ObligationMilestone, ProductApproval
+from pv_service.rsi.models import RsiTerm, RsiVersion
+from pv_service.rsi.service import assess_pending
 from tests.api.conftest import products, register, report_payload, treat  # noqa: F401
 from tests.conftest import NOW
 
@@ -131,6 +133,15 @@ def cohort(client, session, world, products):  # noqa: F811
                       [reaction("Neoplasm", "2026-02-20", "not_recovered", "96000024", other_medically_important=True)])
     submit(client, world.safety, cases[1]["id"], "2026-01-20")
     submit(client, world.safety, cases[3]["id"], "2026-05-25")
+    # CART-1's China label lists the non-serious events of C4 and C6, so theirs are "other ADRs" (30
+    # days), not new ones (15); assessed as the reporting-clocks job would.
+    label = RsiVersion(product_id=cart.id, jurisdiction="NMPA", document="China label", version_label="test",
+                       effective_from=dt.date(2023, 1, 1), source="test fixture", created_at=NOW)
+    session.add(label)
+    session.flush()
+    session.add_all([RsiTerm(rsi_version_id=label.id, kind="pt", code=code) for code in ("LOCAL-9999", "96000018")])
+    assess_pending(session, NOW)
+    session.commit()
 
     ob1 = ConfirmatoryObligation(product_id=cart.id, jurisdiction="NMPA", description="Confirmatory RCT",
                                  due_date=dt.date(2028, 1, 1), created_at=NOW)

@@ -130,7 +130,11 @@ def test_death_case_must_be_reported_at_once(client, session, db, world, product
     assert r.status_code == 201, r.text
     run(db, "reporting-clocks", "2026-11-22", hour=4)
     a = alerts(session, "reporting_clock")[key]
-    assert (a.status, a.detail["status"]) == ("open", "late")  # sent one day late: stays on record
+    # Sent one day late: the item closes as such (issue 16), its lateness kept in its history.
+    assert (a.status, a.resolution) == ("resolved", "submitted_late")
+    from pv_service.alerting.models import AlertEvent
+    last = session.exec(select(AlertEvent).where(AlertEvent.alert_id == a.id).order_by(AlertEvent.id.desc())).first()
+    assert last.comment == "submitted 2026-11-22, after the due date 2026-11-21"
     bad = client.post(f"/v1/reports/{case['id']}/submissions", json={"jurisdiction": "FDA", "submitted_date": "2026-11-22"},
                       headers=world.safety.headers)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "jurisdiction"]

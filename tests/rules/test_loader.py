@@ -34,7 +34,10 @@ def test_shipped_rules_load_and_match_the_primer():
     rc = rules.reporting_clocks
     assert rc.immediately_days == 1
     nmpa = [(c.when, rc.clock_days(c)) for c in rc.jurisdictions["NMPA"].clocks]
-    assert nmpa == [(("death",), 1), (("serious",), 15), (("any",), 30)]
+    assert nmpa == [(("death",), 1), (("serious",), 15), (("unexpected",), 15), (("any",), 30)]
+    assert [(c.when, c.days) for c in rc.jurisdictions["FDA"].clocks] == [(("serious", "unexpected"), 15)]
+    assert [(c.when, c.days) for c in rc.jurisdictions["EMA"].clocks] == [(("serious",), 15), (("any",), 90)]
+    assert rc.study_cases == "ICH_E2A"
     assert len(rules.fingerprint) == 64
 
 
