@@ -32,6 +32,7 @@ from pv_service.core.db import get_engine
 from pv_service.core.per_loop import PerLoop
 from pv_service.core.pg import Pools
 from pv_service.core.settings import get_settings
+from pv_service.duplicates.router import router as duplicates_router
 from pv_service.e2b.router import router as e2b_router
 from pv_service.exports.router import router as exports_router
 from pv_service.followup.compliance_router import router as compliance_router
@@ -180,6 +181,7 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
                    alerts_router, audit_router, jobs_router, compliance_router, web_router, web_admin_router,
                    exports_router, meddra_router, analytics_router, e2b_router):
         app.include_router(router)
+    app.include_router(duplicates_router)
     app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from pv_service.cases.access import not_nullified
+from pv_service.cases.access import counted_case
 from pv_service.cases.models import Case, CaseDrug, CaseReaction
 from pv_service.patients.models import Patient
 from pv_service.products.models import Product
@@ -53,7 +53,7 @@ def pair_counts(session: Session, *, strata: Sequence[str] = (), groups: Mapping
     latest = (
         sa.select(Case.id.label("case_id"), Case.latest_version_id.label("vid"), *_stratum_columns(strata))
         .join(Patient, Patient.id == Case.patient_id)
-        .where(not_nullified())
+        .where(counted_case())
     )
     if product_scope is not None:
         latest = latest.where(Case.latest_version_id.in_(
