@@ -121,7 +121,10 @@ def model_settings() -> dict[str, Any]:
                                   'OR "age_band_r" IS NULL)', "label_for_charts": "missing", "is_null_level": True},
                 _level('"birth_year_l" = "birth_year_r"', "same year of birth"),
                 _level('abs("birth_year_l" - "birth_year_r") <= 1', "year of birth within 1"),
-                _level('"age_band_l" = "age_band_r"', "same age group"),
+                # Only when a side has no year of birth (an age sent as a group): two years 5 apart in one
+                # group are two people.
+                _level('("birth_year_l" IS NULL OR "birth_year_r" IS NULL) AND "age_band_l" = "age_band_r"',
+                       "same age group"),
                 _else(),
             ]),
             _comparison("onset", [

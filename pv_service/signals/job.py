@@ -200,9 +200,9 @@ def _below_rule(session: Session, alerts: list[Alert], now: dt.datetime) -> int:
                    .join(Product, Product.id == CaseDrug.product_id)
                    .join(CaseReaction, CaseReaction.case_version_id == Case.latest_version_id)
                    .where(Product.code == product, CaseReaction.pt_code.in_(pts)).distinct())
-        ids = set(session.exec(of_pair).all())
-        dups = sorted(ids & set(session.exec(sa.select(DuplicateOf.case_id)).all()))
-        nullified = sorted(ids - set(session.exec(of_pair.where(not_nullified())).all()))
+        ids = set(session.execute(of_pair).scalars())
+        dups = sorted(ids & set(session.execute(sa.select(DuplicateOf.case_id)).scalars()))
+        nullified = sorted(ids - set(session.execute(of_pair.where(not_nullified())).scalars()))
         reason = (f"no longer meets its rule ({d.get('rule')}) in this run; left the counts since: "
                   f"{len(dups)} confirmed duplicate(s) {dups[:20]}, {len(nullified)} nullified {nullified[:20]}")
         alert.detail = {**d, "below_rule": True, "below_rule_reason": reason, "below_rule_at": now.isoformat()}

@@ -22,12 +22,17 @@ def send(client, actor, patient, treatment, case_id, reactions, **extra):
 
 @pytest.fixture
 def background(client, world, products):  # noqa: F811
-    """Ten CRS reports after each product and two neutropenias after the stem-cell product (other patients)."""
+    """Ten CRS reports after each product (other patients)."""
     for i in range(10):
         for code in ("CART-1", "MSC-1"):
-            p = register(client, world.clinic, f"BG-{code}-{i}", birth_year=1950 + i)
-            t = treat(client, world.clinic, p["id"], code, "2026-04-01")
-            send(client, world.clinic, p, t, f"BG-{code}-{i}", [CRS])
+            p = register(client, world.clinic, f"BG-{code}-{i}", birth_year=1940 + 7 * i)
+            t = treat(client, world.clinic, p["id"], code, "2026-04-01", batch=f"BG-LOT-{code}-{i}")
+            send(client, world.clinic, p, t, f"BG-{code}-{i}", [dict(CRS, onset_date=f"2026-04-{1 + i:02d}")])
+
+
+@pytest.fixture
+def msc_neutropenias(client, world, background):
+    """Two neutropenias after the stem-cell product."""
     for i in range(2):
         p = register(client, world.clinic, f"BG-N-{i}", birth_year=1980 + i)
         t = treat(client, world.clinic, p["id"], "MSC-1", "2026-04-01")

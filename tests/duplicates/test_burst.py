@@ -26,7 +26,7 @@ def _a(session) -> int:
     return int(hit["a"].iloc[0]) if len(hit) else 0
 
 
-def test_burst_alerts_at_once_and_names_the_first_report(client, session, world, background):
+def test_burst_alerts_at_once_and_names_the_first_report(client, session, world, msc_neutropenias):
     receipts = _burst(client, world)
     first = receipts[0]["id"]
     assert receipts[0]["possible_duplicate_of"] == []
@@ -49,7 +49,7 @@ def test_burst_alerts_at_once_and_names_the_first_report(client, session, world,
         assert got == []
 
 
-def test_the_burst_makes_a_signal_until_confirmed_and_then_the_alert_says_why(client, session, world, background):
+def test_the_burst_makes_a_signal_until_confirmed_and_then_the_alert_says_why(client, session, world, msc_neutropenias):
     _burst(client, world)
     assert _a(session) == 30
     signal_detection(session, NOW, RULES)
@@ -70,7 +70,7 @@ def test_the_burst_makes_a_signal_until_confirmed_and_then_the_alert_says_why(cl
     assert last.kind == "updated" and "no longer meets its rule" in last.comment
 
 
-def test_once_confirmed_the_burst_creates_no_signal(client, session, world, background):
+def test_once_confirmed_the_burst_creates_no_signal(client, session, world, msc_neutropenias):
     _burst(client, world)
     cluster = session.exec(select(DuplicateCluster)).one()
     assert client.post(f"/v1/duplicates/{cluster.id}/confirm", json={}, headers=world.safety.headers).status_code == 200
