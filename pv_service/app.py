@@ -44,6 +44,7 @@ from pv_service.products.router import router as products_router
 from pv_service.signals.router import router as signals_router
 from pv_service.web.api_docs import router as api_docs_router
 from pv_service.web.admin import router as web_admin_router
+from pv_service.web.duplicates import router as web_duplicates_router
 from pv_service.web.router import router as web_router
 
 log = logging.getLogger("pv_service")
@@ -182,6 +183,7 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
                    exports_router, meddra_router, analytics_router, e2b_router):
         app.include_router(router)
     app.include_router(duplicates_router)
+    app.include_router(web_duplicates_router)
     app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -142,6 +142,9 @@ def load_demo(
     session.flush()
     _insert_submissions(session, now, seed, users["demo-safety"].id)
     session.flush()
+    from pv_service.demo.duplicates import plant_duplicates  # late: it reads the cases just inserted
+
+    plant_duplicates(session, now, users["demo-safety"].id)
     return {**demo_summary(session), "created": True}
 
 
