@@ -133,10 +133,12 @@ def intake(args) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     with Session(engine) as s:
         org = Organization(name="Bench clinic", kind="clinic", country="CN", created_at=now)
-        s.add(org)
+        mah = Organization(name="Bench MAH", kind="mah", country="CN", created_at=now)
+        s.add_all([org, mah])
         s.flush()
         user = User(username="bench", role="clinic", organization_id=org.id, created_at=now)
-        prod = Product(code="CART-B", inn="benchcabtagene", trade_name="Bench", modality="car_t", created_at=now)
+        prod = Product(code="CART-B", inn="benchcabtagene", trade_name="Bench", modality="car_t",
+                       mah_organization_id=mah.id, created_at=now)
         s.add_all([user, prod])
         s.flush()
         pts, trs = [], []
@@ -168,7 +170,7 @@ def intake(args) -> None:
             lat = []
             with Timer() as t:
                 for i, (pid, tid) in enumerate(pair_slice):
-                    body = {"sender_case_id": f"{label[:4]}-{i}", "version": 0, "received_date": "2026-06-01",
+                    body = {"sender_case_id": f"{label.replace(' ', '-')}-{i}", "version": 0, "received_date": "2026-06-01",
                             "reporter": {"qualification": "physician", "country": "CN"}, "patient": {"patient_id": pid},
                             "drugs": [{"treatment_id": tid, "role": "suspect"}],
                             "reactions": [{"pt_code": "100", "pt_name": "Neutropenia", "onset_date": "2026-05-01",

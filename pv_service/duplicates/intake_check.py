@@ -21,26 +21,81 @@ log = logging.getLogger(__name__)
 MAX_NAMED = 20  # possible_duplicate_of lists at most this many cases
 
 
+def _read(conn, principal: Principal, new: Sequence[Submission], now: dt.datetime,
+          rules: DuplicateRules | None) -> tuple[dict[str, list], dict[int, tuple[int, int]]]:
+    """One round trip: the stored cases sharing each new content hash, and each patient's recent cases."""
+    hashes = sorted({s.content_hash for s in new})
+    same = (sa.select(sa.literal("h").label("kind"), Case.id.label("a"), Case.sender_id.label("b"),
+                      CaseVersion.content_hash.label("h"), CaseVersion.created_at.label("at"))
+            .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
+            .where(CaseVersion.content_hash.in_(hashes), not_nullified()))
+    patients = sorted({s.patient_id for s in new if s.patient_id is not None})
+    stmt = same
+    if rules is not None and patients:
+        start = now - dt.timedelta(days=rules.guards.patient_reports.days)
+        stmt = sa.union_all(same, sa.select(
+            sa.literal("p"), Case.patient_id, sa.func.count(), sa.literal(None, sa.String), sa.func.max(Case.created_at))
+            .where(Case.patient_id.in_(patients), Case.created_at >= start).group_by(Case.patient_id))
+    by_hash: dict[str, list] = {}
+    per_patient: dict[int, int] = {}
+    for kind, a, b, h, at in conn.execute(stmt):
+        if kind == "h":
+            by_hash.setdefault(h, []).append((a, b, at))
+        else:
+            per_patient[a] = b
+    return by_hash, per_patient
+
+
+# The same read as `_read`, for the intake's own psycopg connections (PostgreSQL, autocommit, one round trip).
+_READ_PG = """
+SELECT 'h', c.id, c.sender_id, v.content_hash, v.created_at
+  FROM safety_case c JOIN case_version v ON v.id = c.latest_version_id
+ WHERE v.content_hash = ANY(%(hashes)s) AND v.nullification IS DISTINCT FROM 'nullification'
+UNION ALL
+SELECT 'p', patient_id, count(*), NULL, max(created_at) FROM safety_case
+ WHERE patient_id = ANY(%(patients)s) AND created_at >= %(start)s GROUP BY patient_id
+"""
+
+
+async def read_pg(conn, new: Sequence[Submission], now: dt.datetime,
+                  rules: DuplicateRules | None) -> tuple[dict[str, list], dict[int, int]]:
+    days = rules.guards.patient_reports.days if rules is not None else 0
+    patients = sorted({s.patient_id for s in new if s.patient_id is not None}) if rules is not None else []
+    cur = await conn.execute(_READ_PG, {"hashes": sorted({s.content_hash for s in new}), "patients": patients,
+                                        "start": now - dt.timedelta(days=days)})
+    by_hash: dict[str, list] = {}
+    per_patient: dict[int, int] = {}
+    for kind, a, b, h, at in await cur.fetchall():
+        if kind == "h":
+            by_hash.setdefault(h, []).append((a, b, at))
+        else:
+            per_patient[a] = b
+    return by_hash, per_patient
+
+
+def quiet(new: Sequence[Submission], by_hash: dict[str, list], per_patient: dict[int, int],
+           rules: DuplicateRules | None) -> bool:
+    """Neither identical content under another case nor a patient over the guard: nothing to write."""
+    if any(len(by_hash.get(s.content_hash, ())) > 1 for s in new):
+        return False
+    return rules is None or not any(guards.patient_burst(n, rules.guards) for n in per_patient.values())
+
+
 def check(session: Session, principal: Principal, subs: Sequence[Submission], now: dt.datetime,
-          rules: DuplicateRules | None) -> dict[int, list[int]]:
+          rules: DuplicateRules | None, read: tuple | None = None) -> dict[int, list[int]]:
     """Case id -> the caller's cases it may duplicate. Queues the pairs and raises guard alerts."""
     new = [s for s in subs if s.created and s.content_hash]
     if not new:
         return {}
-    hashes = sorted({s.content_hash for s in new})
-    rows = session.connection().execute(
-        sa.select(Case.id, Case.sender_id, CaseVersion.content_hash, CaseVersion.created_at)
-        .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
-        .where(CaseVersion.content_hash.in_(hashes), not_nullified())).all()
-    by_hash: dict[str, list] = {}
-    for r in rows:
-        by_hash.setdefault(r.content_hash, []).append(r)
-    visible = set(session.connection().execute(sa.select(Case.id).where(
-        Case.id.in_([r.id for r in rows]), case_filter(principal))).scalars()) if rows else set()
+    by_hash, per_patient = read or _read(session.connection(), principal, new, now, rules)
+    others_of = {s.case_id: sorted(a for a, _, _ in by_hash.get(s.content_hash, ()) if a != s.case_id) for s in new}
     answer: dict[int, list[int]] = {}
     pairs = []
+    named = sorted({o for others in others_of.values() for o in others})
+    visible = set(session.connection().execute(sa.select(Case.id).where(
+        Case.id.in_(named), case_filter(principal))).scalars()) if named else set()
     for s in new:
-        others = sorted(r.id for r in by_hash.get(s.content_hash, ()) if r.id != s.case_id)
+        others = others_of[s.case_id]
         if not others:
             continue
         pairs.append(clusters.PairIn(min(s.case_id, others[0]), max(s.case_id, others[0]), "content_hash", 1.0,
@@ -48,44 +103,50 @@ def check(session: Session, principal: Principal, subs: Sequence[Submission], no
         answer[s.case_id] = [o for o in others if o in visible][:MAX_NAMED]
     clusters.add_candidates(session, pairs, now)
     if rules is not None:
-        _guards(session, principal, new, by_hash, rules, now)
+        _guards(session, principal, new, by_hash, per_patient, rules, now)
     return answer
 
 
 def _guards(session: Session, principal: Principal, new: Sequence[Submission], by_hash: dict[str, list],
-            rules: DuplicateRules, now: dt.datetime) -> None:
+            per_patient: dict[int, int], rules: DuplicateRules, now: dt.datetime) -> None:
     g = rules.guards
     since = now - dt.timedelta(hours=g.identical_reports.hours)
     for h in {s.content_hash for s in new}:
-        recent = sorted(r.id for r in by_hash.get(h, ())
-                        if r.sender_id == principal.organization_id and _aware(r.created_at) >= since)
+        recent = sorted(a for a, sender, at in by_hash.get(h, ())
+                        if sender == principal.organization_id and _aware(at) >= since)
         if guards.identical_burst(len(recent), g):
             guards.raise_or_refresh(session, guards.identical_spec(principal.organization_id, h, len(recent), g,
                                                                    recent), now)
-    patients = sorted({s.patient_id for s in new if s.patient_id is not None})
-    if not patients:
-        return
-    start = now - dt.timedelta(days=g.patient_reports.days)
-    counts = session.connection().execute(
-        sa.select(Case.patient_id, sa.func.count(), sa.func.max(Case.id))
-        .where(Case.patient_id.in_(patients), Case.created_at >= start).group_by(Case.patient_id)).all()
-    for patient_id, n, last in counts:
+    last = {s.patient_id: s.case_id for s in new if s.patient_id is not None}
+    for patient_id, n in per_patient.items():
         if guards.patient_burst(n, g):
-            guards.raise_or_refresh(session, guards.patient_spec(patient_id, n, g, [last]), now)
+            guards.raise_or_refresh(session, guards.patient_spec(patient_id, n, g, [last[patient_id]]), now)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def safe_check(engine, principal: Principal, subs: Sequence[Submission], now: dt.datetime) -> dict[int, list[int]]:
-    """The check in its own transaction; a failure is logged and the report stands as stored."""
+def safe_check(engine, principal: Principal, subs: Sequence[Submission], now: dt.datetime,
+               read: tuple | None = None) -> dict[int, list[int]]:
+    """The check in its own transaction; a failure is logged and the report stands as stored.
+    `read`: what `read_pg` returned, when the caller read on PostgreSQL already."""
     from pv_service.core.db import session_scope
     from pv_service.jobs.definitions import current_rules
 
     try:
+        rules = current_rules().duplicates
+        new = [s for s in subs if s.created and s.content_hash]
+        if not new:
+            return {}
+        if read is None:
+            with engine.connect() as conn:  # the common case: one read, no session, nothing written
+                read = _read(conn, principal, new, now, rules)
+                conn.rollback()
+        if quiet(new, *read, rules):
+            return {}
         with session_scope(engine) as session:
-            answer = check(session, principal, subs, now, current_rules().duplicates)
+            answer = check(session, principal, new, now, rules, read)
             session.commit()
         return answer
     except Exception:  # noqa: BLE001 - a valid report is never refused for its duplicate check
