@@ -37,9 +37,13 @@ def _typo(day: dt.date, rng: np.random.Generator) -> dt.date:
     return day + dt.timedelta(days=int(rng.choice([-7, 7])))
 
 
-def generate(n: int, *, seed: int, duplicate_fraction: float = 0.05, n_products: int = 15, n_pts: int = 600,
+def generate(n: int, *, seed: int, duplicate_fraction: float = 0.05, second_event_fraction: float = 0.1,
+             n_products: int = 15, n_pts: int = 600,
              n_clinics: int = 400, start: dt.date = dt.date(2021, 1, 1), days: int = 1460) -> pd.DataFrame:
     """`n` reports (originals plus planted duplicates) as the features pv_service.duplicates.features builds.
+
+    `second_event_fraction` of the originals are a later, different event of a patient already
+    reported (same patient, clinic, lot and products; other terms, later onset): not duplicates.
 
     Columns: case_id, sender, truth (the clinical case a report describes), sex, birth_year, age_group,
     onset_date, received_date, country, pts, products, batch, qualification, clinic.
@@ -76,6 +80,15 @@ def generate(n: int, *, seed: int, duplicate_fraction: float = 0.05, n_products:
             "qualification": QUALIFICATIONS[int(rng.choice(5, p=[0.45, 0.15, 0.2, 0.18, 0.02]))],
             "clinic": int(rng.integers(0, n_clinics)),
         })
+    # Another event of a patient reported before (not a duplicate: its own case): the patient, clinic,
+    # lot and products again, other terms and a later onset.
+    for i in np.flatnonzero(rng.random(n_orig) < second_event_fraction):
+        if i == 0:
+            continue
+        earlier = rows[int(rng.integers(0, i))]
+        later = earlier["onset_date"] + dt.timedelta(days=int(rng.integers(14, 400)))
+        rows[i].update({k: earlier[k] for k in ("sex", "birth_year", "country", "products", "batch", "clinic")},
+                       onset_date=later, received_date=later + dt.timedelta(days=int(delay[i])))
     for j, orig in enumerate(rng.choice(n_orig, n_dup, replace=False)):
         o = rows[orig]
         d = dict(o, case_id=n_orig + j, sender=(o["sender"] + 1 + int(rng.integers(0, 59))) % 60)
