@@ -26,9 +26,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pv_service.duplicates import linkage  # noqa: E402
-from pv_service.duplicates.synthetic import generate  # noqa: E402
-from pv_service.rules import load_rules  # noqa: E402
+from pv_service.duplicates import linkage
+from pv_service.duplicates.synthetic import generate
+from pv_service.rules import load_rules
 
 
 class Timer:
@@ -130,7 +130,7 @@ def intake(args) -> None:
     elif Path(url.removeprefix("sqlite:///")).exists():
         Path(url.removeprefix("sqlite:///")).unlink()
     upgrade(engine)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with Session(engine) as s:
         org = Organization(name="Bench clinic", kind="clinic", country="CN", created_at=now)
         mah = Organization(name="Bench MAH", kind="mah", country="CN", created_at=now)

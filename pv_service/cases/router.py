@@ -163,27 +163,10 @@ async def submit_batch(request: Request, principal: ClinicPrincipal, body: Batch
 
 
 async def _duplicate_check(request: Request, principal: Principal, subs: list) -> dict[int, list[int]]:
-    """pv_service.duplicates.intake_check, only when a report was stored (never refuses one)."""
-    from pv_service.duplicates import intake_check
-    from pv_service.jobs.definitions import current_rules
+    """Identical content under another case id, and the data-quality guards (never refuses a report)."""
+    from pv_service.duplicates.intake_check import after_intake
 
-    new = [s for s in subs if s.created and s.content_hash]
-    if not new:
-        return {}
-    engine, now = app_engine(request), clock_of(request)()
-    read = None
-    if engine.dialect.name == "postgresql":
-        # The common case (no duplicate, no burst) is one read on the intake's own connections.
-        try:
-            rules = current_rules().duplicates
-            async with pg.connection(request.app.state.pg_pools, engine) as conn:
-                read = await intake_check.read_pg(conn, new, now, rules)
-            if intake_check.quiet(new, *read, rules):
-                return {}
-        except Exception:  # noqa: BLE001 - never refuse a stored report for its check
-            intake_check.log.exception("duplicate check after intake failed; the reports are stored")
-            return {}
-    return await run_in_threadpool(intake_check.safe_check, engine, principal, new, now, read)
+    return await after_intake(request.app, app_engine(request), principal, subs, clock_of(request)())
 
 
 def _item(index: int, status: int, outcome: str, case_id: int | None = None, version: int | None = None,

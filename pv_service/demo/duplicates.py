@@ -32,7 +32,7 @@ def _copy(session: Session, case: Case, version: CaseVersion, *, sender_id: int,
     new_case = session.execute(insert(Case).values(
         sender_id=sender_id, sender_case_id=sender_case_id, patient_id=None if described else case.patient_id,
         first_received=received, latest_version=0, created_at=now).returning(Case.id)).scalar_one()
-    fields = {c: getattr(version, c) for c in CaseVersion.__table__.columns.keys()
+    fields = {c: getattr(version, c) for c in [c.name for c in CaseVersion.__table__.columns]
               if c not in ("id", "case_id", "version", "created_at", "submitted_by")}
     if described:
         fields.update(received_date=received, latest_info_date=max(received, version.latest_info_date),
@@ -44,7 +44,7 @@ def _copy(session: Session, case: Case, version: CaseVersion, *, sender_id: int,
     vid = session.execute(insert(CaseVersion).values(case_id=new_case, version=0, submitted_by=recorded_by,
                                                      created_at=now, **fields).returning(CaseVersion.id)).scalar_one()
     for d in drugs:
-        row = {c: getattr(d, c) for c in CaseDrug.__table__.columns.keys() if c not in ("id", "case_version_id")}
+        row = {c: getattr(d, c) for c in [c.name for c in CaseDrug.__table__.columns] if c not in ("id", "case_version_id")}
         if described and d.treatment_id is not None:
             t = session.get(Treatment, d.treatment_id)
             row.update(treatment_id=None, batch_lot=t.batch_number if t else None,
@@ -52,7 +52,7 @@ def _copy(session: Session, case: Case, version: CaseVersion, *, sender_id: int,
         session.execute(insert(CaseDrug).values(case_version_id=vid, **row))
     kept = reactions[:-1] if described and len(reactions) > 1 else reactions
     for r in kept:
-        row = {c: getattr(r, c) for c in CaseReaction.__table__.columns.keys() if c not in ("id", "case_version_id")}
+        row = {c: getattr(r, c) for c in [c.name for c in CaseReaction.__table__.columns] if c not in ("id", "case_version_id")}
         session.execute(insert(CaseReaction).values(case_version_id=vid, **row))
     session.execute(update(Case).where(Case.id == new_case).values(latest_version_id=vid))
     return new_case

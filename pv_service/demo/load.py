@@ -32,6 +32,7 @@ from pv_service.common.vocab import OrgKind, Role
 from pv_service.core.settings import get_settings
 from pv_service.demo import dictionary as demo_dictionary
 from pv_service.demo.cohort import DEMO_CLINICS, Cohort, ProductSpec, generate_cohort
+from pv_service.demo.duplicates import plant_duplicates
 from pv_service.followup.models import FollowupContact
 from pv_service.meddra.distribution import read_distribution
 from pv_service.meddra.loader import store
@@ -142,8 +143,6 @@ def load_demo(
     session.flush()
     _insert_submissions(session, now, seed, users["demo-safety"].id)
     session.flush()
-    from pv_service.demo.duplicates import plant_duplicates  # late: it reads the cases just inserted
-
     plant_duplicates(session, now, users["demo-safety"].id)
     return {**demo_summary(session), "created": True}
 

@@ -124,7 +124,7 @@ def _guards(session: Session, principal: Principal, new: Sequence[Submission], b
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def safe_check(engine, principal: Principal, subs: Sequence[Submission], now: dt.datetime,
@@ -149,6 +149,32 @@ def safe_check(engine, principal: Principal, subs: Sequence[Submission], now: dt
             answer = check(session, principal, new, now, rules, read)
             session.commit()
         return answer
-    except Exception:  # noqa: BLE001 - a valid report is never refused for its duplicate check
+    except Exception:
         log.exception("duplicate check after intake failed; the reports are stored")
         return {}
+
+
+async def after_intake(app, engine, principal: Principal, subs: Sequence[Submission],
+                       now: dt.datetime) -> dict[int, list[int]]:
+    """The check for the intake routes: on PostgreSQL the common case (no duplicate, no burst) is one
+    read on the intake's own psycopg connections; anything to write goes through a session."""
+    from starlette.concurrency import run_in_threadpool
+
+    from pv_service.core import pg
+    from pv_service.jobs.definitions import current_rules
+
+    new = [s for s in subs if s.created and s.content_hash]
+    if not new:
+        return {}
+    read = None
+    if engine.dialect.name == "postgresql":
+        try:
+            rules = current_rules().duplicates
+            async with pg.connection(app.state.pg_pools, engine) as conn:
+                read = await read_pg(conn, new, now, rules)
+            if quiet(new, *read, rules):
+                return {}
+        except Exception:
+            log.exception("duplicate check after intake failed; the reports are stored")
+            return {}
+    return await run_in_threadpool(safe_check, engine, principal, new, now, read)

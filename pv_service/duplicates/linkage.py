@@ -109,8 +109,8 @@ def model_settings() -> dict[str, Any]:
             # Each catches duplicates the others miss: an age sent as a group, a mistyped onset, a missing term.
             'l.onset_date = r.onset_date AND l.product_first = r.product_first AND l.sex = r.sex',
             'l.onset_date = r.onset_date AND l.pt_first = r.pt_first AND l.product_first = r.product_first',
-            'l.birth_year = r.birth_year AND l.sex = r.sex AND l.product_first = r.product_first '
-            'AND l.onset_month = r.onset_month',
+            ('l.birth_year = r.birth_year AND l.sex = r.sex AND l.product_first = r.product_first '
+             'AND l.onset_month = r.onset_month'),
             'l.batch = r.batch AND l.pt_first = r.pt_first',
             'l.birth_year = r.birth_year AND l.sex = r.sex AND l.pt_first = r.pt_first AND l.clinic = r.clinic',
         ],

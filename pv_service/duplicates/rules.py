@@ -29,7 +29,7 @@ class Candidate:
     evidence: str  # the identifier or hash both share
 
     @classmethod
-    def of(cls, x: int, y: int, method: str, evidence: str) -> "Candidate":
+    def of(cls, x: int, y: int, method: str, evidence: str) -> Candidate:
         return cls(min(x, y), max(x, y), method, evidence)
 
 

@@ -16,7 +16,13 @@ from pv_service.cases.models import Case, CaseVersion
 from pv_service.common.errors import Conflict, InvalidInput, NotFound
 from pv_service.duplicates import clusters, features
 from pv_service.duplicates.models import DuplicateCluster, DuplicateOf, DuplicatePair
-from pv_service.duplicates.schemas import ClusterPublic, ConfirmIn, DecisionIn, MemberPublic, PairPublic
+from pv_service.duplicates.schemas import (
+    ClusterPublic,
+    ConfirmIn,
+    DecisionIn,
+    MemberPublic,
+    PairPublic,
+)
 
 COMPARED_FIELDS = ("sex", "birth_year", "age_group", "onset_date", "received_date", "country", "pts", "products",
                    "batch", "qualification", "clinic_id")

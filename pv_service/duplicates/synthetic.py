@@ -49,7 +49,7 @@ def generate(n: int, *, seed: int, duplicate_fraction: float = 0.05, second_even
     onset_date, received_date, country, pts, products, batch, qualification, clinic.
     """
     rng = np.random.default_rng(seed)
-    n_dup = int(round(n * duplicate_fraction))
+    n_dup = round(n * duplicate_fraction)
     n_orig = n - n_dup
     # Zipf-like frequencies: a few products and terms carry most reports, as in any spontaneous database.
     prod_p = 1 / np.arange(1, n_products + 1) ** 0.8

@@ -24,7 +24,7 @@ MARKER = "# --- trained model (written by pv_service.duplicates.training; do not
 
 
 def train(n: int, seed: int) -> dict:
-    from splink import DuckDBAPI, Linker, block_on
+    from splink import DuckDBAPI, Linker
 
     data = generate(n, seed=seed)
     records = prepare(data).assign(truth=data["truth"].to_numpy())
@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--rules", type=Path, default=Path("alerts"))
     args = parser.parse_args()
     model = train(args.reports, args.seed)
-    print(write(args.rules, model, args.reports, args.seed, dt.datetime.now(dt.timezone.utc)))
+    print(write(args.rules, model, args.reports, args.seed, dt.datetime.now(dt.UTC)))
 
 
 if __name__ == "__main__":

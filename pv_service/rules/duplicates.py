@@ -57,8 +57,8 @@ class DuplicateRules(RuleModel):
                     v = level.get(p)
                     if not isinstance(v, (int, float)) or not 0 < v <= 1:
                         out.append((("model", "comparisons", i, "comparison_levels", j, p),
-                                    f"must be a trained probability in (0, 1] (got {v!r}); retrain with "
-                                    "python -m pv_service.duplicates.training"))
+                                    (f"must be a trained probability in (0, 1] (got {v!r}); retrain with "
+                                     "python -m pv_service.duplicates.training")))
         if not self.model.get("blocking_rules_to_generate_predictions"):
             out.append((("model", "blocking_rules_to_generate_predictions"), "needs at least one blocking rule"))
         return out

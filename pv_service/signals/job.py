@@ -20,7 +20,11 @@ from pv_service.products.models import Product
 from pv_service.rules import Rules
 from pv_service.rules.signal_rules import SignalRules
 from pv_service.signals.detection import flag_pairs, should_reopen
-from pv_service.signals.hierarchy import analysis_version, designated_groups, pts_by_term
+from pv_service.signals.hierarchy import (
+    analysis_version,
+    designated_groups,
+    pts_by_term,
+)
 from pv_service.signals.levels import Level
 from pv_service.signals.mgps import Prior
 from pv_service.signals.models import MEASURE_COLUMNS, SignalPair, SignalRun
@@ -121,7 +125,7 @@ def signal_specs(rows: pd.DataFrame, levels: list[LevelPairs], group_pairs: pd.D
                 "detail": {"product": product, "event": dme.name, "event_name": dme.name, "level": "group",
                            "meddra_version": meddra_version, "pt_codes": sorted(codes),
                            "terms": [pt_names[p] for p in seen], "group_definition": _definition(dme),
-                           "run_id": _run_of(group_pairs, product), "n": int(len(per_case)),
+                           "run_id": _run_of(group_pairs, product), "n": len(per_case),
                            "measures": _measures(group_pairs, product, dme.name),
                            "rule": "designated_medical_event", "criteria_met": ["first case"],
                            "serious_fraction": float(per_case["serious"].mean()),

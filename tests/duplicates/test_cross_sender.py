@@ -12,7 +12,15 @@ from pv_service.duplicates.models import DuplicateCluster, DuplicatePair
 from pv_service.signals.dataset import pair_counts
 from pv_service.signals.job import signal_detection
 from tests.conftest import NOW
-from tests.duplicates.conftest import CRS, NEUTROPENIA, RULES, products, register, send, treat  # noqa: F401
+from tests.duplicates.conftest import (  # noqa: F401
+    CRS,
+    NEUTROPENIA,
+    RULES,
+    products,
+    register,
+    send,
+    treat,
+)
 
 KEY = "signal:pt:CART-1:LOCAL-0100"
 

@@ -8,7 +8,15 @@ from pv_service.cases.models import CaseVersion
 from pv_service.duplicates.job import duplicate_detection
 from pv_service.duplicates.models import DuplicatePair, DuplicateScan
 from tests.conftest import NOW
-from tests.duplicates.conftest import CRS, NEUTROPENIA, RULES, products, register, send, treat  # noqa: F401
+from tests.duplicates.conftest import (  # noqa: F401
+    CRS,
+    NEUTROPENIA,
+    RULES,
+    products,
+    register,
+    send,
+    treat,
+)
 
 
 def _case(client, world, actor, local, birth, reactions):

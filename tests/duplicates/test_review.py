@@ -8,7 +8,14 @@ from pv_service.duplicates.job import duplicate_detection
 from pv_service.duplicates.models import DuplicateCluster, DuplicateOf, DuplicatePair
 from pv_service.signals.dataset import pair_counts
 from tests.conftest import NOW
-from tests.duplicates.conftest import NEUTROPENIA, RULES, products, register, send, treat  # noqa: F401
+from tests.duplicates.conftest import (  # noqa: F401
+    NEUTROPENIA,
+    RULES,
+    products,
+    register,
+    send,
+    treat,
+)
 
 
 def _identical_pair(client, world):
