@@ -143,7 +143,7 @@ def load_demo(
     session.flush()
     _insert_submissions(session, now, seed, users["demo-safety"].id)
     session.flush()
-    plant_duplicates(session, now, users["demo-safety"].id)
+    plant_duplicates(session, now, users["demo-safety"].id, [o.id for o in clinic_orgs])
     return {**demo_summary(session), "created": True}
 
 
