@@ -32,6 +32,7 @@ from pv_service.core.db import get_engine
 from pv_service.core.per_loop import PerLoop
 from pv_service.core.pg import Pools
 from pv_service.core.settings import get_settings
+from pv_service.duplicates.router import router as duplicates_router
 from pv_service.e2b.router import router as e2b_router
 from pv_service.exports.router import router as exports_router
 from pv_service.fhir.router import router as fhir_router
@@ -46,6 +47,7 @@ from pv_service.signals.router import router as signals_router
 from pv_service.web.api_docs import router as api_docs_router
 from pv_service.web.admin import router as web_admin_router
 from pv_service.web.labels import router as web_labels_router
+from pv_service.web.duplicates import router as web_duplicates_router
 from pv_service.web.router import router as web_router
 
 log = logging.getLogger("pv_service")
@@ -185,6 +187,8 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
         app.include_router(router)
     app.include_router(rsi_router)  # reference safety information
     app.include_router(web_labels_router)
+    app.include_router(duplicates_router)
+    app.include_router(web_duplicates_router)
     app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

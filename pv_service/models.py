@@ -4,6 +4,8 @@ from pv_service.alerting.models import Alert, AlertEvent  # noqa: F401,E402
 from pv_service.audit.models import AuditRecord  # noqa: F401,E402
 from pv_service.auth.models import ApiKey, AuthEpoch, LoginThrottle, Organization, User  # noqa: F401
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion  # noqa: F401
+from pv_service.duplicates.models import (  # noqa: F401
+    DuplicateCluster, DuplicateFeature, DuplicateOf, DuplicatePair, DuplicateScan)
 from pv_service.followup.models import FollowupContact  # noqa: F401
 from pv_service.jobs.models import JobRun  # noqa: F401,E402
 from pv_service.meddra.models import MeddraPath, MeddraSmq, MeddraSmqTerm, MeddraTerm, MeddraVersion  # noqa: F401

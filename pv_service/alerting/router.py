@@ -35,6 +35,7 @@ class AlertType(StrEnum):
     reporting_clock = "reporting_clock"
     signal = "signal"
     job_failed = "job_failed"
+    data_quality = "data_quality"
 
 
 class AlertSort(StrEnum):

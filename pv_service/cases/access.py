@@ -17,6 +17,14 @@ def not_nullified():
     return Case.latest_version_id.not_in(_NULLIFIED_VERSIONS)
 
 
+def counted_case():
+    """The cases statistics, signal runs, alerts and exports count: neither nullified nor a confirmed
+    duplicate of another case (its master counts for it)."""
+    from pv_service.duplicates.models import DuplicateOf  # late: that package reads cases
+
+    return sa.and_(not_nullified(), Case.id.not_in(sa.select(DuplicateOf.case_id)))
+
+
 def case_filter(principal: Principal):
     if principal.role == Role.clinic:
         return Case.sender_id == principal.organization_id

@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from pv_service.cases.access import not_nullified
+from pv_service.cases.access import counted_case
 from pv_service.cases.models import (
     Case,
     CaseDrug,
@@ -44,7 +44,7 @@ def clock_cases(session: Session, product_ids: Sequence[int] | None = None,
         )
         .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
         .join(CaseReaction, CaseReaction.case_version_id == CaseVersion.id)
-        .where(not_nullified())
+        .where(counted_case())
         .group_by(Case.id, Case.first_received, CaseVersion.serious)
     )
     if received_from is not None:

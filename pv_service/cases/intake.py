@@ -52,6 +52,9 @@ class Submission:
     # The public view, built from memory for a new version (saves re-reading it).
     view: CasePublic | None = None
     warnings: list[FieldProblem] = field(default_factory=list)  # implausible but stored
+    # For the duplicate check after storing (pv_service.duplicates.intake_check).
+    content_hash: str | None = None
+    patient_id: int | None = None
 
 
 @dataclass
@@ -473,7 +476,7 @@ def finish(plan_: Plan, principal: Principal, now: dt.datetime, views: bool = Fa
         outcomes[p.index] = Outcome(Submission(
             case.case_id, p.report.version, created,
             _view(p, case, principal.organization_id, now) if created and single else None,
-            p.warnings,
+            p.warnings, p.digest, p.patient_id,
         ))
     return outcomes
 

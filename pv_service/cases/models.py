@@ -33,7 +33,7 @@ class CaseVersion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="safety_case.id")  # indexed by the unique (case_id, version)
     version: int
-    content_hash: str = Field(max_length=64)
+    content_hash: str = Field(max_length=64, index=True)  # identical content under another case id
     report_type: str = Field(max_length=20)
     received_date: dt.date  # C.1.4 as sent with this version
     latest_info_date: dt.date  # C.1.5

@@ -113,8 +113,10 @@ async def submit_report(request: Request, principal: ReportSender, body: ReportI
         raise outcome.error
     sub = outcome.submission
     view = sub.view or await run_in_threadpool(_stored_view, app_engine(request), sub.case_id)
+    duplicates = await _duplicate_check(request, principal, [sub])
     # Serialised here: the view was built from validated data, so FastAPI need not validate it again.
-    receipt = CaseReceipt.model_construct(**dict(view), warnings=[FieldWarning(**w) for w in as_warnings(sub.warnings)])
+    receipt = CaseReceipt.model_construct(**dict(view), warnings=[FieldWarning(**w) for w in as_warnings(sub.warnings)],
+                                          possible_duplicate_of=duplicates.get(sub.case_id, []))
     return Response(receipt.model_dump_json(), status_code=201 if sub.created else 200, media_type="application/json")
 
 
@@ -149,8 +151,12 @@ async def submit_batch(request: Request, principal: ReportSender, body: BatchIn)
         parsed = validated(list(range(len(body.reports))))
         received = await _receive(request.app, principal, [r for _, r in parsed], now) if parsed else []
         outcomes = {index: outcome for (index, _), outcome in zip(parsed, received)}
+    stored = [o.submission for o in outcomes.values() if o.error is None]
+    duplicates = await _duplicate_check(request, principal, stored)
     for index, outcome in outcomes.items():
         results[index] = _batch_result(index, outcome)
+        if outcome.error is None:
+            results[index]["possible_duplicate_of"] = duplicates.get(outcome.submission.case_id, [])
     items = [results[i] for i in range(len(body.reports))]
     created = sum(r["outcome"] == "created" for r in items)
     unchanged = sum(r["outcome"] == "unchanged" for r in items)
@@ -160,10 +166,17 @@ async def submit_batch(request: Request, principal: ReportSender, body: BatchIn)
     return Response(orjson.dumps(out), media_type="application/json")
 
 
+async def _duplicate_check(request: Request, principal: Principal, subs: list) -> dict[int, list[int]]:
+    """Identical content under another case id, and the data-quality guards (never refuses a report)."""
+    from pv_service.duplicates.intake_check import after_intake
+
+    return await after_intake(request.app, app_engine(request), principal, subs, clock_of(request)())
+
+
 def _item(index: int, status: int, outcome: str, case_id: int | None = None, version: int | None = None,
           errors: list | None = None, warnings: list | None = None) -> dict:
     return {"index": index, "status": status, "outcome": outcome, "case_id": case_id, "version": version,
-            "errors": errors or [], "warnings": warnings or []}
+            "errors": errors or [], "warnings": warnings or [], "possible_duplicate_of": []}
 
 
 def _batch_result(index: int, outcome) -> dict:

@@ -368,6 +368,8 @@ class CasePublic(BaseModel):
 class CaseReceipt(CasePublic):
     """The answer to a report: the case as stored, and what looked implausible in the report."""
     warnings: list[FieldWarning] = Field(default=[], description="Stored nonetheless; see README, Plausibility")
+    possible_duplicate_of: list[int] = Field(default=[], description=(
+        "Your cases with identical content: queued for a safety officer's duplicate review; the report is stored"))
 
 
 class BatchIn(BaseModel):
@@ -383,6 +385,7 @@ class BatchItemResult(BaseModel):
     version: int | None = None
     errors: list[dict] = []
     warnings: list[FieldWarning] = Field(default=[], description="Stored nonetheless; see README, Plausibility")
+    possible_duplicate_of: list[int] = Field(default=[], description="As for a single report")
 
 
 class BatchOut(BaseModel):

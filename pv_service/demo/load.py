@@ -33,6 +33,7 @@ from pv_service.common.vocab import OrgKind, Role
 from pv_service.core.settings import get_settings
 from pv_service.demo import dictionary as demo_dictionary
 from pv_service.demo.cohort import DEMO_CLINICS, Cohort, ProductSpec, generate_cohort
+from pv_service.demo.duplicates import plant_duplicates
 from pv_service.followup.models import FollowupContact
 from pv_service.meddra.distribution import read_distribution
 from pv_service.meddra.loader import store
@@ -146,6 +147,7 @@ def load_demo(
     safety = users["demo-safety"]
     seed_demo_labels(session, Principal(safety.id, safety.username, Role.safety_officer, operator.id), now)
     session.flush()
+    plant_duplicates(session, now, users["demo-safety"].id, [o.id for o in clinic_orgs])
     return {**demo_summary(session), "created": True}
 
 

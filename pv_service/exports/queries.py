@@ -16,7 +16,7 @@ from pv_service.alerting.workflow import SIGNAL_TYPE
 from pv_service.analytics.export import cohort_tables
 from pv_service.auth.models import Organization
 from pv_service.cases.clocks import SUSPECT_ROLES, clock_cases
-from pv_service.cases.access import not_nullified
+from pv_service.cases.access import counted_case
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.common.frames import read_frame
 from pv_service.common.vocab import SERIOUSNESS_CRITERIA
@@ -65,7 +65,7 @@ def load_product_inputs(session: Session, product: Product, rules, as_of: dt.dat
         Case.id, Case.sender_case_id, Case.patient_id, Case.first_received, CaseVersion.serious,
         CaseVersion.transgene_in_tumour,
     ).join(CaseVersion, CaseVersion.id == Case.latest_version_id)
-        .where(Case.latest_version_id.in_(suspect), not_nullified(), Case.first_received <= as_of).order_by(Case.id),
+        .where(Case.latest_version_id.in_(suspect), counted_case(), Case.first_received <= as_of).order_by(Case.id),
         ["case_id", "sender_case_id", "patient_id", "first_received", "serious", "transgene_in_tumour"],
         dates=["first_received"], bools=["serious"])
     soc = MeddraTerm.__table__.alias("soc")
@@ -75,7 +75,7 @@ def load_product_inputs(session: Session, product: Product, rules, as_of: dt.dat
     ).join(CaseReaction, CaseReaction.case_version_id == Case.latest_version_id)
         .outerjoin(soc, (soc.c.version == CaseReaction.meddra_version) & (soc.c.level == "soc")
                    & (soc.c.code == CaseReaction.soc_code))
-        .where(Case.latest_version_id.in_(suspect), not_nullified(), Case.first_received <= as_of)
+        .where(Case.latest_version_id.in_(suspect), counted_case(), Case.first_received <= as_of)
         .order_by(Case.id, CaseReaction.id),
         ["case_id", "pt_code", "pt_name", "soc_name", "onset_date", "outcome", *SERIOUSNESS_CRITERIA],
         bools=SERIOUSNESS_CRITERIA)

@@ -178,6 +178,12 @@ def signal_detection(session: Session, now: dt.datetime) -> dict:
     return detect_signals(session, now, current_rules())
 
 
+def duplicate_detection(session: Session, now: dt.datetime) -> dict:
+    from pv_service.duplicates.job import duplicate_detection as detect
+
+    return detect(session, now, current_rules())
+
+
 def sequential_monitoring(session: Session, now: dt.datetime) -> dict:
     from pv_service.analytics.job import sequential_monitoring as monitor
 
@@ -191,6 +197,9 @@ JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
             "Confirmatory-trial deadlines of conditional approvals"),
     JobSpec("reporting-clocks", reporting_clocks, {"minute": 5}, "hourly",
             "Expedited-reporting clocks of serious cases"),
+    # Before the signal run, so cases confirmed duplicates by then are out of its counts.
+    JobSpec("duplicate-detection", duplicate_detection, {"hour": 1, "minute": 45}, "daily",
+            "Duplicate candidates among the case versions received since the last run, for review"),
     JobSpec("signal-detection", signal_detection, {"hour": 2, "minute": 0}, "daily",
             "Disproportionality statistics, designated medical events, signal alerts"),
     JobSpec("sequential-monitoring", sequential_monitoring, {"hour": 2, "minute": 30}, "daily",

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from pv_service.rules.analytics import AnalyticsRules, BackgroundRates
 from pv_service.rules.common import Loc, RuleModel, format_loc
 from pv_service.rules.deadlines import DeadlineRules
+from pv_service.rules.duplicates import DuplicateRules
 from pv_service.rules.e2b_rules import E2BRules
 from pv_service.rules.followup_plans import FollowupRules
 from pv_service.rules.marked_yaml import Located, Mark, YamlProblem, load_marked
@@ -58,6 +59,7 @@ RULE_FILES: tuple[RuleFile, ...] = (
     RuleFile("meddra_coding.yaml", MeddraCodingRules, required=False),
     RuleFile("analytics.yaml", AnalyticsRules),
     RuleFile("background_rates.yaml", BackgroundRates),
+    RuleFile("duplicates.yaml", DuplicateRules, required=False),
 )
 
 
@@ -124,6 +126,11 @@ class Rules:
     @property
     def background_rates(self) -> BackgroundRates:
         return self.sections["background_rates"]
+
+    @property
+    def duplicates(self) -> DuplicateRules | None:
+        """Optional file: without it duplicate detection runs the identifier rules only."""
+        return self.sections.get("duplicates")
 
 
 def _display(path: Path) -> str:

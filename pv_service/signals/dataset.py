@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from pv_service.cases.access import not_nullified
+from pv_service.cases.access import counted_case
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.patients.models import Patient
 from pv_service.products.models import Product
@@ -76,11 +76,12 @@ def pair_counts(session: Session, *, strata: Sequence[str] = (), groups: Mapping
     strata = list(strata)
     latest = (
         sa.select(Case.id.label("case_id"), Case.latest_version_id.label("vid"), *_stratum_columns(strata))
-        # Every case counts, registered patient or not (imported cases describe theirs: E2B D).
+        # Every counted case (not nullified, not a confirmed duplicate), registered patient or not
+        # (imported cases describe theirs: E2B D).
         .select_from(Case)
         .outerjoin(Patient, Patient.id == Case.patient_id)
         .join(CaseVersion, CaseVersion.id == Case.latest_version_id)
-        .where(not_nullified())
+        .where(counted_case())
     )
     if data_lock_point is not None:
         latest = latest.where(Case.first_received <= data_lock_point)

@@ -14,13 +14,17 @@ from pv_service.alerting.models import Alert
 from pv_service.alerting.moves import compare_and_set
 from pv_service.alerting.reconcile import log_event
 from pv_service.alerting.workflow import SIGNAL_OPEN, priority
-from pv_service.cases.access import not_nullified
+from pv_service.cases.access import counted_case, not_nullified
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.products.models import Product
 from pv_service.rules import Rules
 from pv_service.rules.signal_rules import SignalRules
 from pv_service.signals.detection import flag_pairs, should_reopen
-from pv_service.signals.hierarchy import analysis_version, designated_groups, pts_by_term
+from pv_service.signals.hierarchy import (
+    analysis_version,
+    designated_groups,
+    pts_by_term,
+)
 from pv_service.signals.levels import Level
 from pv_service.signals.mgps import Prior
 from pv_service.signals.dataset import pair_counts
@@ -42,7 +46,7 @@ def case_rows(session: Session, data_lock_point: dt.date | None = None) -> pd.Da
         .join(CaseDrug, CaseDrug.case_version_id == CaseVersion.id)
         .join(Product, Product.id == CaseDrug.product_id)
         .join(CaseReaction, CaseReaction.case_version_id == CaseVersion.id)
-        .where(CaseDrug.role.in_(SUSPECT_ROLES), not_nullified())
+        .where(CaseDrug.role.in_(SUSPECT_ROLES), counted_case())
         .distinct()
     )
     if data_lock_point is not None:
@@ -164,7 +168,7 @@ def signal_specs(rows: pd.DataFrame, levels: list[LevelPairs], group_pairs: pd.D
                 "detail": {"product": product, "event": dme.name, "event_name": dme.name, "level": "group",
                            "meddra_version": meddra_version, "pt_codes": sorted(codes),
                            "terms": [pt_names[p] for p in seen], "group_definition": _definition(dme),
-                           "run_id": _run_of(group_pairs, product), "n": int(len(per_case)),
+                           "run_id": _run_of(group_pairs, product), "n": len(per_case),
                            "measures": _measures(group_pairs, product, dme.name),
                            "rule": "designated_medical_event", "criteria_met": ["first case"],
                            "serious_fraction": float(per_case["serious"].mean()), "listed": listed,
@@ -217,13 +221,42 @@ def apply_specs(session: Session, specs: list[dict], rules: SignalRules, now: dt
             else:
                 counts["unchanged"] += 1
         elif previous_n != d["n"]:
-            log_event(session, alert, now, "updated", alert.status, alert.status, f"n {previous_n} -> {d['n']}")
+            why = " (cases left the counts: confirmed duplicates or nullified)" if (previous_n or 0) > d["n"] else ""
+            log_event(session, alert, now, "updated", alert.status, alert.status, f"n {previous_n} -> {d['n']}{why}")
             counts["updated"] += 1
         else:
             counts["unchanged"] += 1
         session.add(alert)
+    counts["below_rule"] = _below_rule(session, [a for k, a in existing.items() if k not in {s["key"] for s in specs}],
+                                       now)
     session.flush()
     return counts
+
+
+def _below_rule(session: Session, alerts: list[Alert], now: dt.datetime) -> int:
+    """Open signal alerts this run no longer flags: updated (never closed: people decide), saying why."""
+    from pv_service.duplicates.models import DuplicateOf
+
+    n = 0
+    for alert in alerts:
+        d = alert.detail or {}
+        if alert.status not in SIGNAL_OPEN or d.get("below_rule"):
+            continue
+        product, pts = d.get("product"), d.get("pt_codes") or []
+        of_pair = (sa.select(Case.id).join(CaseDrug, CaseDrug.case_version_id == Case.latest_version_id)
+                   .join(Product, Product.id == CaseDrug.product_id)
+                   .join(CaseReaction, CaseReaction.case_version_id == Case.latest_version_id)
+                   .where(Product.code == product, CaseReaction.pt_code.in_(pts)).distinct())
+        ids = set(session.execute(of_pair).scalars())
+        dups = sorted(ids & set(session.execute(sa.select(DuplicateOf.case_id)).scalars()))
+        nullified = sorted(ids - set(session.execute(of_pair.where(not_nullified())).scalars()))
+        reason = (f"no longer meets its rule ({d.get('rule')}) in this run; left the counts since: "
+                  f"{len(dups)} confirmed duplicate(s) {dups[:20]}, {len(nullified)} nullified {nullified[:20]}")
+        alert.detail = {**d, "below_rule": True, "below_rule_reason": reason, "below_rule_at": now.isoformat()}
+        session.add(alert)
+        log_event(session, alert, now, "updated", alert.status, alert.status, reason)
+        n += 1
+    return n
 
 
 def _levels(sr: SignalRules, meddra_version: str | None) -> tuple[list[Level], list[str]]:

@@ -18,7 +18,7 @@ from pv_service.alerting.workflow import (
 from pv_service.audit.models import AuditRecord
 from pv_service.auth.models import User
 from pv_service.cases import service as cases_service
-from pv_service.cases.access import not_nullified
+from pv_service.cases.access import counted_case
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.cases.schemas import VersionPublic
 from pv_service.common.errors import NotFound
@@ -261,7 +261,7 @@ def _signal_case_conditions(session: Session, alert: Alert, product_code: str | 
         Case.latest_version_id.in_(select(CaseDrug.case_version_id).where(
             CaseDrug.product_id == product_id, CaseDrug.role.in_(SUSPECT_ROLES))),
         Case.latest_version_id.in_(select(CaseReaction.case_version_id).where(_reaction_match(alert.detail))),
-        not_nullified(),
+        counted_case(),
     ]
 
 

@@ -31,6 +31,7 @@ def test_valid_report_is_stored_and_readable(client, world, treated):
     assert latest["reactions"][0]["grade_scale"] == "astct"
     assert latest["reporter_qualification"] == "physician"
     assert case.pop("warnings") == []  # the answer to a POST; the stored case has none
+    assert case.pop("possible_duplicate_of") == []  # likewise (pv_service/duplicates)
     assert client.get(f"/v1/reports/{case['id']}", headers=world.safety.headers).json() == case
 
 

@@ -15,6 +15,7 @@ from pv_service.alerting.models import Alert
 from pv_service.app import create_app
 from pv_service.auth.models import Organization, User
 from pv_service.cases.models import Case, CaseVersion
+from pv_service.duplicates.models import DuplicateCluster
 from pv_service.followup.models import FollowupContact
 from pv_service.jobs.models import JobRun
 from pv_service.patients.models import Patient, Treatment
@@ -60,6 +61,7 @@ def demo_ids(seeded_demo) -> dict[str, list]:
             # label versions, with one of the lowest product id so a (product, version) pair matches
             "version_id": _ends(s, RsiVersion.id, RsiVersion.product_id == s.exec(select(sa.func.min(Product.id))).one()),
             "job_run_id": _ends(s, JobRun.id),
+            "cluster_id": _ends(s, DuplicateCluster.id),  # the demo's planted duplicates
             "code": ["96000025", "97001010", "12345678"],  # demo dictionary PT and HLT, and an unknown code
             "query": {"/v1/signals/trend": {"product": pair.product, "event": pair.event},
                       "/v1/signals/quarterly": {"product": pair.product, "event": pair.event},

@@ -91,8 +91,8 @@ def test_the_heartbeat_keeps_a_long_run_from_being_taken_over(db):
 def test_a_scheduler_started_after_the_tick_catches_it_up_once(db, treated):
     # 03:00: the daily jobs' times (01:00, 01:30, 02:00, 02:30) have passed; reporting-clocks' 03:05 has not.
     ran = catch_up(db, list(JOBS.values()), clock_at(DAY))
-    assert sorted(ran) == ["confirmatory-deadlines", "followup-compliance", "sequential-monitoring",
-                           "signal-detection"]
+    assert sorted(ran) == ["confirmatory-deadlines", "duplicate-detection", "followup-compliance",
+                           "sequential-monitoring", "signal-detection"]
     assert catch_up(db, list(JOBS.values()), clock_at(DAY + dt.timedelta(minutes=1))) == []
     assert catch_up(db, list(JOBS.values()), clock_at(DAY + dt.timedelta(minutes=10))) == ["reporting-clocks"]
     # A crashed run of the current tick is taken over by the next sweep.
