@@ -8,12 +8,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from pv_service.alerting import queue as alert_queue
 from pv_service.alerting.models import Alert, AlertEvent
 from pv_service.alerting.workflow import (
     OPERATIONAL_OPEN,
     OPERATIONAL_TRANSITIONS,
     SIGNAL_OPEN,
     SIGNAL_TRANSITIONS,
+    cases_since_review,
 )
 from pv_service.audit.models import AuditRecord
 from pv_service.auth.models import User
@@ -59,6 +61,8 @@ class QueueFilters:
     status: str | None = None
     product: str | None = None
     open_only: bool = True
+    view: str = "all"
+    assignee_id: int | None = None  # "my alerts"
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,22 @@ class QueueRow:
     product_code: str | None
     assignee: str | None
 
+    @property
+    def view(self) -> str:
+        return alert_queue.view_of(self.alert.type, self.alert.key)
 
-def _alert_conditions(f: QueueFilters, with_status: bool = True) -> list:
+    @property
+    def since_review(self) -> int | None:
+        """New cases since the last review (signals): None when never reviewed."""
+        return cases_since_review(self.alert.detail.get("n"), self.alert.reviewed_n)
+
+
+def _alert_conditions(f: QueueFilters, with_status: bool = True, with_view: bool = True) -> list:
     conditions = []
+    if with_view and f.view != "all":
+        conditions.append(alert_queue.view_condition(f.view))
+    if f.assignee_id is not None:
+        conditions.append(Alert.assignee_id == f.assignee_id)
     if f.type:
         conditions.append(Alert.type == f.type)
     if f.product:
@@ -90,10 +107,20 @@ def queue_page(session: Session, f: QueueFilters, page: int) -> tuple[list[Queue
         .outerjoin(Product, Product.id == Alert.product_id)
         .outerjoin(User, User.id == Alert.assignee_id)
         .where(*conditions)
-        .order_by(Alert.priority.desc(), Alert.id)
+        .order_by(*alert_queue.triage_order())
         .offset((page - 1) * QUEUE_PAGE_SIZE).limit(QUEUE_PAGE_SIZE)
     ).all()
     return [QueueRow(a, code, who) for a, code, who in rows], total
+
+
+def view_counts(session: Session, f: QueueFilters) -> dict[str, int]:
+    """Alerts per view under every other filter."""
+    return alert_queue.view_counts(session, _alert_conditions(f, with_view=False))
+
+
+def safety_officers(session: Session) -> list[tuple[int, str]]:
+    return list(session.exec(select(User.id, User.username).where(User.role == "safety_officer")
+                             .order_by(User.username)).all())
 
 
 def status_counts(session: Session, f: QueueFilters) -> list[tuple[str, int]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -20,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, Undefined
 from pydantic import ValidationError
 
+from pv_service.alerting import queue as alert_queue
 from pv_service.alerting import service as alerting
 from pv_service.alerting.schemas import TransitionIn
 from pv_service.alerting.workflow import Action, transitions_for
@@ -259,16 +261,24 @@ def _choice(value: str, allowed: tuple[str, ...], name: str) -> str | None:
     return value
 
 
-@router.get("/ui")
-@router.get("/ui/alerts")
-def queue(request: Request, web: Officer, session: SessionDep, type: str = "", status: str = "", product: str = "",
-          open_only: bool = True, page: Annotated[int, Query(ge=1)] = 1) -> Response:
+QUEUE_BULK_MAX = 500
+BULK_STEPS = {"acknowledge": "acknowledged", "resolve": "resolved"}
+BULK_DONE = re.compile(r"(acknowledge|resolve|assign|assign_me|unassign):[0-9]{1,4}")
+
+
+def _queue_page(request: Request, web: WebSession, session, *, view: str = "all", type: str = "", status: str = "",
+                product: str = "", open_only: bool = True, mine: bool = False, page: int = 1,
+                bulk_error: list[str] | None = None, bulk_done: str | None = None, comment: str = "",
+                status_code: int = 200) -> Response:
     filters = queries.QueueFilters(type=_choice(type, queries.ALERT_TYPES, "type"),
                                    status=_choice(status, queries.ALL_STATUSES, "status"),
-                                   product=product or None, open_only=open_only)
+                                   product=product or None, open_only=open_only,
+                                   view=_choice(view, alert_queue.VIEW_NAMES, "view") or "all",
+                                   assignee_id=web.principal.user_id if mine else None)
     rows, total = queries.queue_page(session, filters, page)
-    base = {"type": filters.type or "", "status": filters.status or "", "product": filters.product or "",
-            "open_only": "1" if open_only else "0"}
+    base = {"view": filters.view if filters.view != "all" else "", "type": filters.type or "",
+            "status": filters.status or "", "product": filters.product or "",
+            "open_only": "1" if open_only else "0", "mine": "1" if mine else ""}
 
     def url(**changes) -> str:
         params = {k: v for k, v in {**base, **changes}.items() if v not in ("", None)}
@@ -276,10 +286,77 @@ def queue(request: Request, web: Officer, session: SessionDep, type: str = "", s
 
     return render(request, "queue.html", {
         "web": web, "nav": "queue", "rows": rows, "total": total, "page": page,
-        "pages": queries.pages(total, queries.QUEUE_PAGE_SIZE), "filters": filters, "url": url,
+        "pages": queries.pages(total, queries.QUEUE_PAGE_SIZE), "filters": filters, "url": url, "mine": mine,
         "counts": queries.status_counts(session, filters), "products": queries.product_codes(session),
-        "types": queries.ALERT_TYPES, "statuses": queries.ALL_STATUSES,
-    })
+        "types": queries.ALERT_TYPES, "statuses": queries.ALL_STATUSES, "views": alert_queue.VIEWS,
+        "view_counts": queries.view_counts(session, filters), "officers": queries.safety_officers(session),
+        "bulk_error": bulk_error, "bulk_done": bulk_done, "comment": comment, "back": url(page=page),
+    }, status_code)
+
+
+@router.get("/ui")
+@router.get("/ui/alerts")
+def queue(request: Request, web: Officer, session: SessionDep, view: str = "", type: str = "", status: str = "",
+          product: str = "", open_only: bool = True, mine: bool = False,
+          page: Annotated[int, Query(ge=1)] = 1, done: str = "") -> Response:
+    return _queue_page(request, web, session, view=view, type=type, status=status, product=product,
+                       open_only=open_only, mine=mine, page=page,
+                       bulk_done=done if BULK_DONE.fullmatch(done) else None)
+
+
+@router.post("/ui/alerts/bulk")
+def queue_bulk(request: Request, web: Officer, session: SessionDep, now: Now,
+               alert_id: Annotated[list[int], Form()] = [], operation: Annotated[str, Form()] = "",
+               assignee_id: Annotated[str, Form()] = "", comment: Annotated[str, Form(max_length=4000)] = "",
+               back: Annotated[str, Form()] = "/ui/alerts", csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Acknowledge, resolve or assign the ticked alerts: all of them, or none (each problem listed)."""
+    check_csrf(web, csrf_token)
+    target = safe_next(back) if back.startswith("/ui/alerts") else "/ui/alerts"
+
+    def _refused(problems: list[str], status_code: int = 422) -> Response:
+        session.rollback()
+        return _queue_page(request, web, session, bulk_error=problems, comment=comment, status_code=status_code)
+
+    ids = list(dict.fromkeys(alert_id))
+    if not ids:
+        return _refused(["Tick at least one alert."])
+    if len(ids) > QUEUE_BULK_MAX:
+        return _refused([f"At most {QUEUE_BULK_MAX} alerts at once ({len(ids)} ticked)."])
+    if operation not in (*BULK_STEPS, "assign", "assign_me", "unassign"):
+        return _refused([f"Unknown operation {operation!r}: acknowledge, resolve, assign, assign_me or unassign."])
+    problems: list[str] = []
+    status_code = 422
+    if operation in BULK_STEPS:
+        if not comment.strip():
+            return _refused(["A comment is required: say why (it is recorded in the audit trail)."])
+        body = TransitionIn(to=BULK_STEPS[operation], comment=comment.strip())
+        for aid in ids:
+            try:
+                alert = alerting.visible_alert(session, web.principal, aid)
+                alerting.transition(session, web.principal, alert, body, now)
+            except Conflict as exc:
+                problems.append(f"alert {aid}: {exc.message}")
+                status_code = 409
+            except NotFound as exc:
+                problems.append(f"alert {aid}: {exc.message}")
+    else:
+        who: int | None = None
+        if operation == "assign_me":
+            who = web.principal.user_id
+        elif operation == "assign":
+            if not assignee_id.isdigit():
+                return _refused(["Choose a safety officer to assign to."])
+            who = int(assignee_id)
+        for aid in ids:
+            try:
+                alerting.assign(session, web.principal, alerting.visible_alert(session, web.principal, aid), who, now)
+            except (InvalidInput, NotFound) as exc:
+                problems.append(f"alert {aid}: {exc.message}")
+    if problems:
+        return _refused(problems, status_code)
+    session.commit()
+    sep = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{sep}{urlencode({'done': f'{operation}:{len(ids)}'})}", status_code=303)
 
 
 # ---- one alert
