@@ -12,8 +12,8 @@ from pv_service.alerting.reconcile import AlertSpec, reconcile
 from pv_service.audit.head import export_job as audit_head
 from pv_service.cases.clocks import clock_status
 from pv_service.core.settings import get_settings
-from pv_service.followup.cohort import load_contacts, load_treatments, product_plans
 from pv_service.followup import rollup
+from pv_service.followup.cohort import load_contacts, load_treatments, product_plans
 from pv_service.followup.compliance import evaluate_compliance
 from pv_service.jobs.runner import JobSpec
 from pv_service.products.deadlines import evaluate_obligations

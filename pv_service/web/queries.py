@@ -20,9 +20,11 @@ from pv_service.alerting.workflow import (
 from pv_service.audit.models import AuditRecord
 from pv_service.auth.models import User
 from pv_service.cases import service as cases_service
-from pv_service.cases.access import not_nullified
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.cases.schemas import VersionPublic
+from pv_service.caseseries import selection
+from pv_service.caseseries.selection import reaction_match as _reaction_match
+from pv_service.caseseries.selection import signal_terms  # noqa: F401  (the alert page reads it from here)
 from pv_service.common.errors import NotFound
 from pv_service.common.lookup import get_or_404
 from pv_service.common.vocab import DrugRole
@@ -32,10 +34,10 @@ from pv_service.followup.compliance import (
     TIMEPOINT_STATUSES,
     evaluate_compliance,
 )
+from pv_service.meddra import queries as meddra_queries
 from pv_service.patients.models import Patient, Treatment
 from pv_service.products.models import Product
 from pv_service.rules import Rules
-from pv_service.meddra import queries as meddra_queries
 from pv_service.signals.hierarchy import analysis_version, loaded_versions
 from pv_service.signals.models import SignalPair, SignalRun
 
@@ -188,18 +190,6 @@ def signal_trend(session: Session, product: str, event: str, level: str) -> list
     return [TrendPoint(p.run_id, as_of, p) for p, as_of in rows]
 
 
-def signal_terms(detail: dict[str, Any]) -> list[str]:
-    terms = detail.get("terms") or ([detail["event"]] if detail.get("event") else [])
-    return [str(t) for t in terms]
-
-
-def _reaction_match(detail: dict[str, Any]):
-    """Reactions behind an alert: by PT code (alerts raised since codes decide); older alerts named terms."""
-    if detail.get("pt_codes"):
-        return CaseReaction.pt_code.in_([str(c) for c in detail["pt_codes"]])
-    return CaseReaction.pt_name.in_(signal_terms(detail))
-
-
 HIERARCHY_MAX_PTS = 60
 
 
@@ -210,7 +200,7 @@ class Node:
     level: str
     code: str
     name: str
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
     primary: bool = True
     seen: bool = False
 
@@ -276,20 +266,7 @@ def signal_pt_codes_seen(session: Session, alert: Alert, product_code: str | Non
 
 
 def _signal_case_conditions(session: Session, alert: Alert, product_code: str | None) -> list | None:
-    """Cases whose latest version names the product as suspect/interacting and one of the alert's terms."""
-    product_id = alert.product_id
-    code = alert.detail.get("product") or product_code
-    if product_id is None and code:
-        product_id = session.exec(select(Product.id).where(Product.code == code)).first()
-    terms = signal_terms(alert.detail)
-    if product_id is None or not terms:
-        return None
-    return [
-        Case.latest_version_id.in_(select(CaseDrug.case_version_id).where(
-            CaseDrug.product_id == product_id, CaseDrug.role.in_(SUSPECT_ROLES))),
-        Case.latest_version_id.in_(select(CaseReaction.case_version_id).where(_reaction_match(alert.detail))),
-        not_nullified(),
-    ]
+    return selection.signal_case_conditions(session, alert, product_code)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from pv_service.alerting.schemas import TransitionIn
 from pv_service.alerting.workflow import Action, transitions_for
 from pv_service.audit.head import verify_against_exported
 from pv_service.auth import accounts
+from pv_service.caseseries import filters as series_filters
+from pv_service.caseseries import service as series_service
 from pv_service.auth.login import LoginRefused, password_login
 from pv_service.auth.principal import SessionDep
 from pv_service.auth.security import create_access_token
@@ -306,7 +308,7 @@ def queue(request: Request, web: Officer, session: SessionDep, view: str = "", t
 
 @router.post("/ui/alerts/bulk")
 def queue_bulk(request: Request, web: Officer, session: SessionDep, now: Now,
-               alert_id: Annotated[list[int], Form()] = [], operation: Annotated[str, Form()] = "",
+               alert_id: Annotated[list[int] | None, Form()] = None, operation: Annotated[str, Form()] = "",
                assignee_id: Annotated[str, Form()] = "", comment: Annotated[str, Form(max_length=4000)] = "",
                back: Annotated[str, Form()] = "/ui/alerts", csrf_token: Annotated[str, Form()] = "") -> Response:
     """Acknowledge, resolve or assign the ticked alerts: all of them, or none (each problem listed)."""
@@ -317,7 +319,7 @@ def queue_bulk(request: Request, web: Officer, session: SessionDep, now: Now,
         session.rollback()
         return _queue_page(request, web, session, bulk_error=problems, comment=comment, status_code=status_code)
 
-    ids = list(dict.fromkeys(alert_id))
+    ids = list(dict.fromkeys(alert_id or []))
     if not ids:
         return _refused(["Tick at least one alert."])
     if len(ids) > QUEUE_BULK_MAX:
@@ -438,6 +440,59 @@ def alert_transition(request: Request, web: Officer, session: SessionDep, now: N
         return refuse(exc.message, 409)
     session.commit()
     return RedirectResponse(f"/ui/alerts/{alert_id}?{urlencode({'done': body.to})}", status_code=303)
+
+
+# ---- case series (line listing)
+
+SERIES_PAGE_SIZE = 50
+
+
+def _series_filters(q: str, country: str, sex: str, serious: str, outcome: str, expectedness: str, lot: str,
+                    sort: str, order: str) -> series_filters.SeriesFilters:
+    if len(q) > 200:
+        raise InvalidInput.one(("query", "q"), "at most 200 characters")
+    return series_filters.SeriesFilters(
+        q=q, country=country[:2], sex=sex[:10], outcome=outcome[:30], expectedness=expectedness[:30], lot=lot[:100],
+        serious={"": None, "yes": True, "no": False}[_choice(serious, ("yes", "no"), "serious") or ""],
+        sort=_choice(sort, series_filters.SORTABLE, "sort") or "first_received",
+        descending=(_choice(order, ("asc", "desc"), "order") or "desc") == "desc")
+
+
+@router.get("/ui/alerts/{alert_id}/cases")
+def alert_case_series(request: Request, web: Officer, session: SessionDep, alert_id: int, q: str = "",
+                      country: str = "", sex: str = "", serious: str = "", outcome: str = "", expectedness: str = "",
+                      lot: str = "", sort: str = "", order: str = "",
+                      page: Annotated[int, Query(ge=1, le=100000)] = 1) -> Response:
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    f = _series_filters(q, country, sex, serious, outcome, expectedness, lot, sort, order)
+    view = series_service.series_view(session, alert, f, (page - 1) * SERIES_PAGE_SIZE, SERIES_PAGE_SIZE)
+    base = {"q": q, "country": f.country, "sex": f.sex, "serious": serious, "outcome": f.outcome,
+            "expectedness": f.expectedness, "lot": f.lot, "sort": f.sort, "order": "desc" if f.descending else "asc"}
+
+    def url(path: str = "", **changes) -> str:
+        params = {k: v for k, v in {**base, **changes}.items() if v not in ("", None)}
+        return f"/ui/alerts/{alert_id}/cases{path}?" + urlencode(params)
+
+    def sort_url(column: str) -> str:
+        desc = not (f.sort == column and f.descending)
+        return url(sort=column, order="desc" if desc else "asc", page=None)
+
+    return render(request, "case_series.html", {
+        "web": web, "nav": "queue", "alert": alert, "view": view, "f": f, "serious": serious, "page": page,
+        "pages": queries.pages(view.matched, SERIES_PAGE_SIZE), "url": url, "sort_url": sort_url,
+        "rows": series_service.records(view.rows),
+    })
+
+
+@router.get("/ui/alerts/{alert_id}/cases.{fmt}")
+def alert_case_series_file(request: Request, web: Officer, session: SessionDep, now: Now, alert_id: int, fmt: str,
+                           q: str = "", country: str = "", sex: str = "", serious: str = "", outcome: str = "",
+                           expectedness: str = "", lot: str = "", sort: str = "", order: str = "") -> Response:
+    _choice(fmt, ("csv", "xlsx"), "format")
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    f = _series_filters(q, country, sex, serious, outcome, expectedness, lot, sort, order)
+    body, media, name = series_service.exported(session, alert, f, fmt, now)
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # ---- one case

@@ -1,0 +1,162 @@
+"""The line listing of an alert's cases: one row per case (its latest version), read in three
+queries and shaped in pandas, so the page, its filters and the CSV/Excel exports share one frame.
+
+Expectedness is read when the database holds it (per reaction, by jurisdiction); until then the
+column says "not assessed" rather than guess.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+from pv_service.alerting.models import Alert
+from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
+from pv_service.caseseries.selection import (
+    SUSPECT_ROLES,
+    alert_product_id,
+    reaction_match,
+    series_conditions,
+)
+from pv_service.followup.models import FollowupContact
+from pv_service.patients.models import Patient, Treatment
+from pv_service.products.models import Product
+
+NARRATIVE_EXCERPT = 160
+NOT_ASSESSED = "not assessed"
+SERIOUSNESS = ("death", "life_threatening", "hospitalisation", "disability", "congenital_anomaly",
+               "other_medically_important")
+# UCUM units of E2B D.2.2b, in years.
+AGE_UNIT_YEARS = {"a": 1.0, "{decade}": 10.0, "mo": 1 / 12, "wk": 7 / 365.25, "d": 1 / 365.25, "h": 1 / 8766}
+COLUMNS = ["case_id", "sender_case_id", "version", "report_type", "first_received", "country", "age_years", "sex",
+           "product", "lot", "infusion_date", "onset_date", "days_to_onset", "serious", "seriousness", "reactions",
+           "outcome", "expectedness", "transgene_in_tumour", "vector_test", "narrative_excerpt"]
+
+
+def _frame(conn, stmt, columns) -> pd.DataFrame:
+    return pd.DataFrame(conn.execute(stmt).all(), columns=columns)
+
+
+def _age_years(age, unit, birth_year, received) -> float | None:
+    if age is not None and not pd.isna(age):
+        factor = AGE_UNIT_YEARS.get(unit or "a")
+        return round(float(age) * factor, 1) if factor else None
+    if birth_year is not None and not pd.isna(birth_year) and received is not None:
+        # Birth taken as 2 July of the stored year (as the cohort analytics do).
+        return round((received - dt.date(int(birth_year), 7, 2)).days / 365.25, 1)
+    return None
+
+
+def _expectedness(conn, reaction_ids: list[int]) -> dict[int, str]:
+    """Per reaction "US: listed; EU: unlisted", from whatever the database stores; {} when it stores none."""
+    if hasattr(CaseReaction, "expectedness"):
+        rows = conn.execute(sa.select(CaseReaction.id, CaseReaction.expectedness)
+                            .where(CaseReaction.id.in_(reaction_ids))).all()
+        return {rid: str(v) for rid, v in rows if v}
+    table = next((t for t in SQLModel.metadata.sorted_tables
+                  if {"case_reaction_id", "jurisdiction"} <= set(t.c.keys())
+                  and ({"expectedness", "listed"} & set(t.c.keys()))), None)
+    if table is None:
+        return {}
+    value = table.c.expectedness if "expectedness" in table.c else table.c.listed
+    out: dict[int, list[str]] = {}
+    for start in range(0, len(reaction_ids), 5000):
+        for rid, juris, v in conn.execute(sa.select(table.c.case_reaction_id, table.c.jurisdiction, value).where(
+                table.c.case_reaction_id.in_(reaction_ids[start:start + 5000])).order_by(table.c.jurisdiction)):
+            text = ("listed" if v else "unlisted") if isinstance(v, bool) else str(v)
+            out.setdefault(rid, []).append(f"{juris}: {text}")
+    return {rid: "; ".join(v) for rid, v in out.items()}
+
+
+@dataclass
+class Series:
+    rows: pd.DataFrame
+    has_series: bool  # False: this kind of alert has no cases behind it
+
+
+def case_series(session: Session, alert: Alert) -> Series:
+    """Every case behind the alert, one row each, newest first receipt first."""
+    conditions = series_conditions(session, alert)
+    if conditions is None:
+        return Series(pd.DataFrame(columns=COLUMNS), False)
+    conn = session.connection()
+    cases = _frame(conn, sa.select(
+        Case.id, Case.sender_case_id, Case.latest_version, Case.latest_version_id, Case.first_received,
+        CaseVersion.report_type, CaseVersion.reporter_country, CaseVersion.patient_age, CaseVersion.patient_age_unit,
+        sa.func.coalesce(CaseVersion.patient_sex, Patient.sex), Patient.birth_year, CaseVersion.serious,
+        CaseVersion.transgene_in_tumour, CaseVersion.narrative,
+    ).join(CaseVersion, CaseVersion.id == Case.latest_version_id).outerjoin(Patient, Patient.id == Case.patient_id)
+        .where(*conditions), ["case_id", "sender_case_id", "version", "version_id", "first_received", "report_type",
+                              "country", "age", "age_unit", "sex", "birth_year", "serious", "transgene_in_tumour",
+                              "narrative"])
+    if cases.empty:
+        return Series(pd.DataFrame(columns=COLUMNS), True)
+    versions = sa.select(Case.latest_version_id).where(*conditions).scalar_subquery()
+    product_id = alert_product_id(session, alert)
+    drug_filter = [CaseDrug.case_version_id.in_(versions), CaseDrug.role.in_(SUSPECT_ROLES)]
+    if product_id is not None:
+        drug_filter.append(CaseDrug.product_id == product_id)
+    drugs = _frame(conn, sa.select(CaseDrug.case_version_id, Product.code, CaseDrug.batch_lot, Treatment.batch_number,
+                                   Treatment.infusion_date, Treatment.id)
+                   .outerjoin(Product, Product.id == CaseDrug.product_id)
+                   .outerjoin(Treatment, Treatment.id == CaseDrug.treatment_id).where(*drug_filter)
+                   .order_by(CaseDrug.case_version_id, CaseDrug.id),
+                   ["version_id", "product", "batch_lot", "batch_number", "infusion_date", "treatment_id"])
+    drugs = drugs.drop_duplicates("version_id")
+    match = [CaseReaction.case_version_id.in_(versions)]
+    if alert.type == "signal":
+        match.append(reaction_match(alert.detail))
+    reactions = _frame(conn, sa.select(CaseReaction.id, CaseReaction.case_version_id, CaseReaction.pt_name,
+                                       CaseReaction.onset_date, CaseReaction.outcome,
+                                       *(getattr(CaseReaction, c) for c in SERIOUSNESS))
+                       .where(*match).order_by(CaseReaction.case_version_id, CaseReaction.id),
+                       ["reaction_id", "version_id", "pt_name", "onset_date", "outcome", *SERIOUSNESS])
+    expected = _expectedness(conn, [int(r) for r in reactions["reaction_id"]])
+    treatment_ids = [int(t) for t in drugs["treatment_id"].dropna()]
+    vector = {}
+    if treatment_ids:
+        tests = _frame(conn, sa.select(FollowupContact.treatment_id, FollowupContact.vector_test)
+                       .where(FollowupContact.treatment_id.in_(treatment_ids),
+                              FollowupContact.vector_test.in_(("detected", "not_detected")))
+                       .order_by(FollowupContact.treatment_id, FollowupContact.contact_date), ["treatment_id", "vector_test"])
+        vector = tests.drop_duplicates("treatment_id", keep="last").set_index("treatment_id")["vector_test"].to_dict()
+    per_version = {}
+    for vid, rs in reactions.groupby("version_id", sort=False):
+        onsets = [d for d in rs["onset_date"] if d is not None and not pd.isna(d)]
+        criteria = [c for c in SERIOUSNESS if rs[c].any()]
+        per_version[vid] = {
+            "reactions": "; ".join(rs["pt_name"]), "outcome": "; ".join(dict.fromkeys(rs["outcome"])),
+            "onset_date": min(onsets) if onsets else None, "seriousness": ", ".join(criteria),
+            "expectedness": "; ".join(dict.fromkeys(expected.get(int(r), NOT_ASSESSED) for r in rs["reaction_id"])),
+        }
+    drug_by_version = drugs.set_index("version_id").to_dict("index")
+    out = []
+    for rec in cases.itertuples(index=False):
+        drug = drug_by_version.get(rec.version_id, {})
+        r = per_version.get(rec.version_id, {})
+        infusion = drug.get("infusion_date")
+        infusion = None if infusion is None or pd.isna(infusion) else infusion
+        onset = r.get("onset_date")
+        lot = drug.get("batch_number") if isinstance(drug.get("batch_number"), str) else drug.get("batch_lot")
+        treatment = drug.get("treatment_id")
+        narrative = rec.narrative or ""
+        out.append({
+            "case_id": int(rec.case_id), "sender_case_id": rec.sender_case_id, "version": int(rec.version),
+            "report_type": rec.report_type, "first_received": rec.first_received, "country": rec.country,
+            "age_years": _age_years(rec.age, rec.age_unit, rec.birth_year, rec.first_received),
+            "sex": rec.sex or None, "product": drug.get("product"), "lot": lot if isinstance(lot, str) else None,
+            "infusion_date": infusion, "onset_date": onset,
+            "days_to_onset": (onset - infusion).days if onset is not None and infusion is not None else None,
+            "serious": bool(rec.serious), "seriousness": r.get("seriousness", ""), "reactions": r.get("reactions", ""),
+            "outcome": r.get("outcome", ""), "expectedness": r.get("expectedness", NOT_ASSESSED),
+            "transgene_in_tumour": rec.transgene_in_tumour,
+            "vector_test": vector.get(int(treatment)) if treatment is not None and not pd.isna(treatment) else None,
+            "narrative_excerpt": (narrative[:NARRATIVE_EXCERPT] + "…") if len(narrative) > NARRATIVE_EXCERPT else narrative,
+        })
+    frame = pd.DataFrame(out, columns=COLUMNS)
+    frame["days_to_onset"] = frame["days_to_onset"].astype("Int64")
+    frame["age_years"] = frame["age_years"].astype("Float64")
+    return Series(frame.sort_values(["first_received", "case_id"], ascending=False, ignore_index=True), True)
