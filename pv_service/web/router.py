@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from pv_service.alerting import queue as alert_queue
 from pv_service.alerting import service as alerting
 from pv_service.alerting.schemas import TransitionIn
-from pv_service.alerting.workflow import Action, transitions_for
+from pv_service.alerting.workflow import Action, cases_since_review, transitions_for
 from pv_service.audit.head import verify_against_exported
 from pv_service.auth import accounts
 from pv_service.caseseries import filters as series_filters
@@ -38,6 +38,8 @@ from pv_service.core.db import app_engine
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
 from pv_service.jobs.definitions import current_rules
+from pv_service.signal_records import records as signal_records
+from pv_service.signal_records import service as records_service
 from pv_service.signals.models import SignalRun
 from pv_service.web import charts, queries
 from pv_service.web.auth import (
@@ -396,7 +398,7 @@ def _signal_context(session, view: queries.AlertView, cases_page: int) -> dict[s
 
 def _alert_page(request: Request, session, web: WebSession, alert_id: int, *, cases_page: int = 1,
                 error: str | None = None, done: str | None = None, comment: str = "",
-                status_code: int = 200) -> Response:
+                status_code: int = 200, now=None, recorded: str = "") -> Response:
     view = queries.alert_view(session, alert_id)
     alert = view.alert
     context = {
@@ -408,13 +410,21 @@ def _alert_page(request: Request, session, web: WebSession, alert_id: int, *, ca
     }
     if alert.type == "signal":
         context.update(_signal_context(session, view, cases_page))
+        context.update(step_due=signal_records.current_due(alert, now) if now else None,
+                       notes=records_service.notes(session, alert.id),
+                       attachments=records_service.attachments(session, alert.id),
+                       allowed_types=", ".join(records_service.ALLOWED_TYPES),
+                       max_attachment_mb=records_service.MAX_ATTACHMENT_BYTES // (1024 * 1024),
+                       since_review=cases_since_review(alert.detail.get("n"), alert.reviewed_n),
+                       recorded=recorded if recorded in ("note", "attachment") else None)
     return render(request, "alert.html", context, status_code)
 
 
 @router.get("/ui/alerts/{alert_id}")
-def alert_detail(request: Request, web: Officer, session: SessionDep, alert_id: int,
-                 cases_page: Annotated[int, Query(ge=1)] = 1, done: str = "") -> Response:
-    return _alert_page(request, session, web, alert_id, cases_page=cases_page, done=done)
+def alert_detail(request: Request, web: Officer, session: SessionDep, now: Now, alert_id: int,
+                 cases_page: Annotated[int, Query(ge=1)] = 1, done: str = "", recorded: str = "") -> Response:
+    return _alert_page(request, session, web, alert_id, cases_page=cases_page, done=done, now=now,
+                       recorded=recorded)
 
 
 @router.post("/ui/alerts/{alert_id}/transition")
@@ -426,7 +436,7 @@ def alert_transition(request: Request, web: Officer, session: SessionDep, now: N
 
     def refuse(message: str, status_code: int) -> Response:
         session.rollback()
-        return _alert_page(request, session, web, alert_id, error=message, comment=comment, status_code=status_code)
+        return _alert_page(request, session, web, alert_id, error=message, comment=comment, status_code=status_code, now=now)
 
     if not comment.strip():
         return refuse("A comment is required: say why (it is recorded in the audit trail).", 422)
@@ -440,6 +450,55 @@ def alert_transition(request: Request, web: Officer, session: SessionDep, now: N
         return refuse(exc.message, 409)
     session.commit()
     return RedirectResponse(f"/ui/alerts/{alert_id}?{urlencode({'done': body.to})}", status_code=303)
+
+
+# ---- signal records: notes, attachments, the assessment report
+
+@router.post("/ui/alerts/{alert_id}/notes")
+def alert_note(request: Request, web: Officer, session: SessionDep, now: Now, alert_id: int,
+               text: Annotated[str, Form(max_length=4000)] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(web, csrf_token)
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    if not text.strip():
+        return _alert_page(request, session, web, alert_id, error="A note needs text.", status_code=422, now=now)
+    try:
+        records_service.add_note(session, web.principal, alert, text.strip(), now)
+    except Conflict as exc:
+        session.rollback()
+        return _alert_page(request, session, web, alert_id, error=exc.message, status_code=409, now=now)
+    session.commit()
+    return RedirectResponse(f"/ui/alerts/{alert_id}?recorded=note#record", status_code=303)
+
+
+@router.post("/ui/alerts/{alert_id}/attachments")
+async def alert_attachment(request: Request, web: Officer, session: SessionDep, now: Now, alert_id: int,
+                           file: Annotated[UploadFile | None, File()] = None,
+                           csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(web, csrf_token)
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    if file is None or not file.filename:
+        return _alert_page(request, session, web, alert_id, error="Choose a file to attach.", status_code=422, now=now)
+    data = await file.read(records_service.MAX_ATTACHMENT_BYTES + 1)
+    try:
+        records_service.add_attachment(session, web.principal, alert, file.filename, file.content_type or "", data, now)
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return _alert_page(request, session, web, alert_id, error=exc.message, status_code=exc.status_code, now=now)
+    session.commit()
+    return RedirectResponse(f"/ui/alerts/{alert_id}?recorded=attachment#record", status_code=303)
+
+
+@router.get("/ui/alerts/{alert_id}/attachments/{attachment_id}")
+def alert_attachment_file(web: Officer, session: SessionDep, alert_id: int, attachment_id: int) -> Response:
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    return signal_records.download(records_service.attachment(session, alert.id, attachment_id))
+
+
+@router.get("/ui/alerts/{alert_id}/report.pdf")
+def alert_report(web: Officer, session: SessionDep, now: Now, alert_id: int) -> Response:
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    body, name = signal_records.report_pdf(session, alert, now)
+    return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # ---- case series (line listing)
