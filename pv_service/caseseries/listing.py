@@ -71,6 +71,19 @@ def _expectedness(conn, reaction_ids: list[int]) -> dict[int, str]:
     return {rid: "; ".join(v) for rid, v in out.items()}
 
 
+def _vector_tests(conn, treatment_ids: list[int]) -> dict[int, str]:
+    """The latest vector (RCL) test result recorded at a follow-up visit, per treatment."""
+    out: dict[int, str] = {}
+    for start in range(0, len(treatment_ids), 5000):
+        for tid, result in conn.execute(
+                sa.select(FollowupContact.treatment_id, FollowupContact.vector_test)
+                .where(FollowupContact.treatment_id.in_(treatment_ids[start:start + 5000]),
+                       FollowupContact.vector_test.in_(("detected", "not_detected")))
+                .order_by(FollowupContact.treatment_id, FollowupContact.contact_date, FollowupContact.id)):
+            out[tid] = result
+    return out
+
+
 @dataclass
 class Series:
     rows: pd.DataFrame
@@ -99,61 +112,50 @@ def case_series(session: Session, alert: Alert) -> Series:
     drug_filter = [CaseDrug.case_version_id.in_(versions), CaseDrug.role.in_(SUSPECT_ROLES)]
     if product_id is not None:
         drug_filter.append(CaseDrug.product_id == product_id)
-    drugs = _frame(conn, sa.select(CaseDrug.case_version_id, Product.code, CaseDrug.batch_lot, Treatment.batch_number,
-                                   Treatment.infusion_date, Treatment.id)
-                   .outerjoin(Product, Product.id == CaseDrug.product_id)
-                   .outerjoin(Treatment, Treatment.id == CaseDrug.treatment_id).where(*drug_filter)
-                   .order_by(CaseDrug.case_version_id, CaseDrug.id),
-                   ["version_id", "product", "batch_lot", "batch_number", "infusion_date", "treatment_id"])
-    drugs = drugs.drop_duplicates("version_id")
+    drugs: dict[int, tuple] = {}  # version -> (product, lot, infusion date, treatment id): the first suspect row
+    for vid, code, lot, batch, infusion, treatment in conn.execute(
+            sa.select(CaseDrug.case_version_id, Product.code, CaseDrug.batch_lot, Treatment.batch_number,
+                      Treatment.infusion_date, Treatment.id)
+            .outerjoin(Product, Product.id == CaseDrug.product_id)
+            .outerjoin(Treatment, Treatment.id == CaseDrug.treatment_id).where(*drug_filter)
+            .order_by(CaseDrug.case_version_id, CaseDrug.id)):
+        drugs.setdefault(vid, (code, batch or lot, infusion, treatment))
     match = [CaseReaction.case_version_id.in_(versions)]
     if alert.type == "signal":
         match.append(reaction_match(alert.detail))
-    reactions = _frame(conn, sa.select(CaseReaction.id, CaseReaction.case_version_id, CaseReaction.pt_name,
+    reactions = conn.execute(sa.select(CaseReaction.id, CaseReaction.case_version_id, CaseReaction.pt_name,
                                        CaseReaction.onset_date, CaseReaction.outcome,
                                        *(getattr(CaseReaction, c) for c in SERIOUSNESS))
-                       .where(*match).order_by(CaseReaction.case_version_id, CaseReaction.id),
-                       ["reaction_id", "version_id", "pt_name", "onset_date", "outcome", *SERIOUSNESS])
-    expected = _expectedness(conn, [int(r) for r in reactions["reaction_id"]])
-    treatment_ids = [int(t) for t in drugs["treatment_id"].dropna()]
-    vector = {}
-    if treatment_ids:
-        tests = _frame(conn, sa.select(FollowupContact.treatment_id, FollowupContact.vector_test)
-                       .where(FollowupContact.treatment_id.in_(treatment_ids),
-                              FollowupContact.vector_test.in_(("detected", "not_detected")))
-                       .order_by(FollowupContact.treatment_id, FollowupContact.contact_date), ["treatment_id", "vector_test"])
-        vector = tests.drop_duplicates("treatment_id", keep="last").set_index("treatment_id")["vector_test"].to_dict()
-    per_version = {}
-    for vid, rs in reactions.groupby("version_id", sort=False):
-        onsets = [d for d in rs["onset_date"] if d is not None and not pd.isna(d)]
-        criteria = [c for c in SERIOUSNESS if rs[c].any()]
-        per_version[vid] = {
-            "reactions": "; ".join(rs["pt_name"]), "outcome": "; ".join(dict.fromkeys(rs["outcome"])),
-            "onset_date": min(onsets) if onsets else None, "seriousness": ", ".join(criteria),
-            "expectedness": "; ".join(dict.fromkeys(expected.get(int(r), NOT_ASSESSED) for r in rs["reaction_id"])),
-        }
-    drug_by_version = drugs.set_index("version_id").to_dict("index")
+                             .where(*match).order_by(CaseReaction.case_version_id, CaseReaction.id)).all()
+    expected = _expectedness(conn, [int(r[0]) for r in reactions])
+    vector = _vector_tests(conn, [t for *_, t in drugs.values() if t is not None])
+    per_version: dict[int, dict] = {}
+    for rid, vid, name, onset, outcome, *flags in reactions:
+        r = per_version.setdefault(vid, {"reactions": [], "outcome": {}, "onset_date": None, "criteria": set(),
+                                         "expectedness": {}})
+        r["reactions"].append(name)
+        r["outcome"][outcome] = None
+        if onset is not None and (r["onset_date"] is None or onset < r["onset_date"]):
+            r["onset_date"] = onset
+        r["criteria"].update(c for c, flag in zip(SERIOUSNESS, flags) if flag)
+        r["expectedness"][expected.get(int(rid), NOT_ASSESSED)] = None
     out = []
     for rec in cases.itertuples(index=False):
-        drug = drug_by_version.get(rec.version_id, {})
-        r = per_version.get(rec.version_id, {})
-        infusion = drug.get("infusion_date")
-        infusion = None if infusion is None or pd.isna(infusion) else infusion
-        onset = r.get("onset_date")
-        lot = drug.get("batch_number") if isinstance(drug.get("batch_number"), str) else drug.get("batch_lot")
-        treatment = drug.get("treatment_id")
+        product, lot, infusion, treatment = drugs.get(rec.version_id, (None, None, None, None))
+        r = per_version.get(rec.version_id)
+        onset = r["onset_date"] if r else None
         narrative = rec.narrative or ""
         out.append({
             "case_id": int(rec.case_id), "sender_case_id": rec.sender_case_id, "version": int(rec.version),
             "report_type": rec.report_type, "first_received": rec.first_received, "country": rec.country,
             "age_years": _age_years(rec.age, rec.age_unit, rec.birth_year, rec.first_received),
-            "sex": rec.sex or None, "product": drug.get("product"), "lot": lot if isinstance(lot, str) else None,
-            "infusion_date": infusion, "onset_date": onset,
+            "sex": rec.sex or None, "product": product, "lot": lot, "infusion_date": infusion, "onset_date": onset,
             "days_to_onset": (onset - infusion).days if onset is not None and infusion is not None else None,
-            "serious": bool(rec.serious), "seriousness": r.get("seriousness", ""), "reactions": r.get("reactions", ""),
-            "outcome": r.get("outcome", ""), "expectedness": r.get("expectedness", NOT_ASSESSED),
-            "transgene_in_tumour": rec.transgene_in_tumour,
-            "vector_test": vector.get(int(treatment)) if treatment is not None and not pd.isna(treatment) else None,
+            "serious": bool(rec.serious),
+            "seriousness": ", ".join(c for c in SERIOUSNESS if c in r["criteria"]) if r else "",
+            "reactions": "; ".join(r["reactions"]) if r else "", "outcome": "; ".join(r["outcome"]) if r else "",
+            "expectedness": "; ".join(r["expectedness"]) if r else NOT_ASSESSED,
+            "transgene_in_tumour": rec.transgene_in_tumour, "vector_test": vector.get(treatment),
             "narrative_excerpt": (narrative[:NARRATIVE_EXCERPT] + "…") if len(narrative) > NARRATIVE_EXCERPT else narrative,
         })
     frame = pd.DataFrame(out, columns=COLUMNS)
