@@ -100,19 +100,20 @@ def _alert_conditions(f: QueueFilters, with_status: bool = True, with_view: bool
     return conditions
 
 
-def queue_page(session: Session, f: QueueFilters, page: int) -> tuple[list[QueueRow], int]:
-    """One page of the queue, highest priority first, and the number of matching alerts."""
+def queue_page(session: Session, f: QueueFilters, page: int, total: int | None = None) -> tuple[list[QueueRow], int]:
+    """One page of the queue in triage order, and the number of matching alerts (`total` if known)."""
     conditions = _alert_conditions(f)
-    total = session.exec(select(sa.func.count()).select_from(Alert).where(*conditions)).one()
-    rows = session.exec(
+    if total is None:
+        total = session.exec(select(sa.func.count()).select_from(Alert).where(*conditions)).one()
+    # The order is found over ids alone (narrow rows sort fast), then the page's rows are read.
+    ids = list(session.exec(select(Alert.id).where(*conditions).order_by(*alert_queue.triage_order())
+                            .offset((page - 1) * QUEUE_PAGE_SIZE).limit(QUEUE_PAGE_SIZE)).all())
+    found = {a.id: (a, code, who) for a, code, who in session.exec(
         select(Alert, Product.code, User.username)
         .outerjoin(Product, Product.id == Alert.product_id)
         .outerjoin(User, User.id == Alert.assignee_id)
-        .where(*conditions)
-        .order_by(*alert_queue.triage_order())
-        .offset((page - 1) * QUEUE_PAGE_SIZE).limit(QUEUE_PAGE_SIZE)
-    ).all()
-    return [QueueRow(a, code, who) for a, code, who in rows], total
+        .where(Alert.id.in_(ids))).all()} if ids else {}
+    return [QueueRow(*found[i]) for i in ids if i in found], total
 
 
 def view_counts(session: Session, f: QueueFilters) -> dict[str, int]:

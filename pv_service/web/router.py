@@ -279,7 +279,8 @@ def _queue_page(request: Request, web: WebSession, session, *, view: str = "all"
                                    product=product or None, open_only=open_only,
                                    view=_choice(view, alert_queue.VIEW_NAMES, "view") or "all",
                                    assignee_id=web.principal.user_id if mine else None)
-    rows, total = queries.queue_page(session, filters, page)
+    view_counts = queries.view_counts(session, filters)
+    rows, total = queries.queue_page(session, filters, page, total=view_counts[filters.view])
     base = {"view": filters.view if filters.view != "all" else "", "type": filters.type or "",
             "status": filters.status or "", "product": filters.product or "",
             "open_only": "1" if open_only else "0", "mine": "1" if mine else ""}
@@ -293,7 +294,7 @@ def _queue_page(request: Request, web: WebSession, session, *, view: str = "all"
         "pages": queries.pages(total, queries.QUEUE_PAGE_SIZE), "filters": filters, "url": url, "mine": mine,
         "counts": queries.status_counts(session, filters), "products": queries.product_codes(session),
         "types": queries.ALERT_TYPES, "statuses": queries.ALL_STATUSES, "views": alert_queue.VIEWS,
-        "view_counts": queries.view_counts(session, filters), "officers": queries.safety_officers(session),
+        "view_counts": view_counts, "officers": queries.safety_officers(session),
         "bulk_error": bulk_error, "bulk_done": bulk_done, "comment": comment, "back": url(page=page),
     }, status_code)
 
