@@ -16,7 +16,6 @@ from pv_service.rules.signal_timelines import SignalTimelines, StepTimeline
 from pv_service.signal_records.due import step_due
 from pv_service.signal_records.service import MAX_ATTACHMENT_BYTES, clean_filename
 from tests.api.conftest import register, report_payload, treat
-from tests.conftest import NOW
 from tests.web.helpers import csrf_of, make_alert, signal_detail, signed_in
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
