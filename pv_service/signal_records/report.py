@@ -85,7 +85,7 @@ def case_items(cases: pd.DataFrame) -> list[tuple[str, ...]]:
         age = "n/a" if pd.isna(c["age_years"]) else f"{c['age_years']:.0f} y"
         out.append((f"Case {c['case_id']} v{c['version']} ({c['sender_case_id']}), {c['country'] or 'n/a'}, "
                     f"{age}, {c['sex'] or 'n/a'}; {c['product'] or 'n/a'} lot {c['lot'] or 'n/a'}; onset {onset}; "
-                    f"{'serious' if c['serious'] else 'non-serious'}; {c['reactions']} ({c['outcome']}); "
+                    f"{'serious' if c['serious'] else 'non-serious'}; {c['reactions']} ({c['outcome'].replace('_', ' ')}); "
                     f"expectedness {c['expectedness']}",))
     return out
 
