@@ -189,6 +189,11 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
     app.include_router(web_labels_router)
     app.include_router(duplicates_router)
     app.include_router(web_duplicates_router)
+    from pv_service.caseseries.router import router as case_series_router
+    from pv_service.signal_records.router import router as signal_records_router
+
+    app.include_router(case_series_router)
+    app.include_router(signal_records_router)
     app.include_router(api_docs_router)  # /docs and /redoc with their assets, no CDN
     app.add_middleware(StrictInput)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -1,6 +1,6 @@
 """Every table, imported in one place so Alembic and create_all see the whole metadata."""
 from pv_service.analytics.models import SequentialLook  # noqa: F401
-from pv_service.alerting.models import Alert, AlertEvent  # noqa: F401,E402
+from pv_service.alerting.models import Alert, AlertEvent, SignalAttachment, SignalNote  # noqa: F401,E402
 from pv_service.audit.models import AuditRecord  # noqa: F401,E402
 from pv_service.auth.models import ApiKey, AuthEpoch, LoginThrottle, Organization, User  # noqa: F401
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion  # noqa: F401

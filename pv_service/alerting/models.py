@@ -32,6 +32,11 @@ class Alert(SQLModel, table=True):
     last_seen_at: dt.datetime = Field(sa_type=UTCDateTime)
     resolved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolution: str | None = Field(default=None, max_length=40)
+    # When the status last changed (None: never since raised), for the due date of a signal's step.
+    status_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The case count a person last acted on (a step, a note) and when: later cases are new evidence.
+    reviewed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reviewed_n: int | None = None
 
 
 class AlertEvent(SQLModel, table=True):
@@ -47,3 +52,29 @@ class AlertEvent(SQLModel, table=True):
     to_status: str | None = Field(default=None, max_length=20)
     action: str | None = Field(default=None, max_length=40)
     comment: str | None = Field(default=None, max_length=4000)
+
+
+class SignalNote(SQLModel, table=True):
+    """A reviewer's note on a signal, recorded without moving its status."""
+    __tablename__ = "signal_note"
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    at: dt.datetime = Field(sa_type=UTCDateTime)
+    author_id: int | None = Field(default=None, foreign_key="app_user.id")
+    author: str = Field(max_length=100)
+    text: str = Field(max_length=4000)
+
+
+class SignalAttachment(SQLModel, table=True):
+    """A file attached to a signal, kept in the database (no client path ever reaches the file system)."""
+    __tablename__ = "signal_attachment"
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    at: dt.datetime = Field(sa_type=UTCDateTime)
+    author_id: int | None = Field(default=None, foreign_key="app_user.id")
+    author: str = Field(max_length=100)
+    filename: str = Field(max_length=200)  # a display name only, cleaned of any path
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    content: bytes = Field(sa_type=sa.LargeBinary)

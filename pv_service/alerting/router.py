@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import select
 
+from pv_service.alerting import queue as alert_queue
 from pv_service.alerting import service
 from pv_service.alerting.models import Alert
 from pv_service.alerting.schemas import (
@@ -38,8 +39,17 @@ class AlertType(StrEnum):
     data_quality = "data_quality"
 
 
+class AlertView(StrEnum):
+    all = "all"
+    signals = "signals"
+    data_quality = "data_quality"
+    reporting_clocks = "reporting_clocks"
+    deadlines = "deadlines"
+    followup = "followup"
+
+
 class AlertSort(StrEnum):
-    priority = "priority"
+    priority = "priority"  # triaged: unreviewed signals first, then priority
     newest = "newest"
     oldest = "oldest"
 
@@ -74,12 +84,14 @@ def list_alerts(
     subject_id: DbId | None = None,
     assignee_id: DbId | None = None,
     open_only: bool = False,
+    view: Annotated[AlertView, Query(description="A queue view (alert_queue.VIEWS)")] = AlertView.all,
     sort: AlertSort = AlertSort.priority,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ):
     stmt = _filtered(principal, type, status, product, subject_type, subject_id, assignee_id, open_only)
-    order = {AlertSort.priority: (Alert.priority.desc(), Alert.id), AlertSort.newest: (Alert.id.desc(),),
+    stmt = stmt.where(alert_queue.view_condition(view.value))
+    order = {AlertSort.priority: alert_queue.triage_order(), AlertSort.newest: (Alert.id.desc(),),
              AlertSort.oldest: (Alert.id,)}[sort]
     items, next_cursor = offset_page(session, stmt.order_by(*order), decode_offset(cursor), limit)
     return Page(items=items, next_cursor=next_cursor)
@@ -92,6 +104,15 @@ def count_alerts(session: SessionDep, principal: AlertReader, type: AlertType | 
         stmt = stmt.where(Alert.type == type.value)
     rows = session.exec(stmt.group_by(Alert.type, Alert.status).order_by(Alert.type, Alert.status)).all()
     return [StatusCount(type=t, status=s, count=c) for t, s, c in rows]
+
+
+@router.get("/views", response_model=dict[str, int])
+def count_views(session: SessionDep, principal: AlertReader, open_only: bool = True):
+    """Alerts per queue view (signals, data quality, reporting clocks, deadlines, follow-up; `all` their sum)."""
+    conditions = [service.alert_filter(principal)]
+    if open_only:
+        conditions.append(Alert.status.in_(SIGNAL_OPEN + OPERATIONAL_OPEN))
+    return alert_queue.view_counts(session, conditions)
 
 
 @router.get("/{alert_id}", response_model=AlertDetail)

@@ -38,10 +38,11 @@ def alert_filter(principal: Principal):
     if principal.role == Role.admin:  # operators see the jobs' own failures
         return Alert.type == "job_failed"
     if principal.role == Role.clinic:
-        return sa.and_(Alert.subject_type == "treatment", Alert.subject_id.in_(
-            select(Treatment.id).join(Patient, Patient.id == Treatment.patient_id)
-            .where(Patient.clinic_id == principal.organization_id)
-        ))
+        return sa.or_(
+            sa.and_(Alert.subject_type == "clinic", Alert.subject_id == principal.organization_id),
+            sa.and_(Alert.subject_type == "treatment", Alert.subject_id.in_(
+                select(Treatment.id).join(Patient, Patient.id == Treatment.patient_id)
+                .where(Patient.clinic_id == principal.organization_id))))
     return sa.false()
 
 
@@ -65,7 +66,7 @@ def transition(session: Session, principal: Principal, alert: Alert, body: Trans
     except IllegalTransition as exc:
         raise Conflict(str(exc)) from None
     before = alert.status
-    values: dict = {"status": body.to}
+    values: dict = {"status": body.to, "status_since": now, **review_values(alert, now)}
     if body.to in ("closed", "resolved"):
         values.update(resolved_at=now, resolution=body.action.value if body.action else "resolved_by_user",
                       detail={**alert.detail, "n_at_close": alert.detail.get("n")})
@@ -76,6 +77,12 @@ def transition(session: Session, principal: Principal, alert: Alert, body: Trans
     log_event(session, alert, now, "transition", before, body.to, body.comment, principal.user_id,
               principal.username, body.action.value if body.action else None)
     return alert
+
+
+def review_values(alert: Alert, now: dt.datetime) -> dict:
+    """A person acted on the alert: the cases it holds now are no longer new evidence."""
+    n = alert.detail.get("n") if isinstance(alert.detail, dict) else None
+    return {"reviewed_at": now, "reviewed_n": int(n) if isinstance(n, (int, float)) else None}
 
 
 def assign(session: Session, principal: Principal, alert: Alert, assignee_id: int | None, now: dt.datetime) -> Alert:

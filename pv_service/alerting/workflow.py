@@ -85,3 +85,27 @@ def priority(*, serious_fraction: float, designated_medical_event: bool, eb05: f
     score = (35.0 * designated_medical_event + 25.0 * max(0.0, min(serious_fraction, 1.0)) + 25.0 * strength
              + 10.0 * is_new + 5.0 * min(n / 10.0, 1.0))
     return round(score, 2)
+
+
+def escalated_priority(previous: float | None, computed: float, still_open: bool) -> float:
+    """An open signal's priority never falls: a run recomputes it and keeps the higher of the two.
+
+    Ageing (a case no longer new, a measure diluted by a growing background) is no reason to
+    review a signal later; new evidence raises it. A closed signal starts afresh when reopened.
+    """
+    if previous is None or not still_open:
+        return computed
+    return max(previous, computed)
+
+
+def cases_since_review(n: int | None, reviewed_n: int | None) -> int | None:
+    """Cases added since a person last acted on the signal; None if nobody has yet."""
+    if reviewed_n is None or n is None:
+        return None
+    return max(int(n) - int(reviewed_n), 0)
+
+
+def unreviewed(n: int | None, reviewed_n: int | None) -> bool:
+    """Never reviewed, or new cases since the last review (the priority's novelty term)."""
+    since = cases_since_review(n, reviewed_n)
+    return since is None or since > 0

@@ -35,7 +35,7 @@ def _cell_values(frame: pd.DataFrame) -> list[list]:
     return [list(r) for r in zip(*cols)] if cols else []
 
 
-def _write_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
+def write_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
     ws = wb.create_sheet(title=name[:31])
     ws.append(list(frame.columns))
     for cell in ws[1]:
@@ -62,7 +62,7 @@ def render_xlsx(summary: ComplianceSummary) -> bytes:
     wb = Workbook()
     wb.remove(wb.active)
     for name, frame in tables_of(summary).items():
-        _write_sheet(wb, name, frame)
+        write_sheet(wb, name, frame)
     about = wb["about"]
     about.column_dimensions["B"].width = 120
     for (cell,) in about.iter_rows(min_row=2, min_col=2, max_col=2):

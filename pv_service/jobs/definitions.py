@@ -12,6 +12,7 @@ from pv_service.alerting.reconcile import AlertSpec, reconcile
 from pv_service.audit.head import export_job as audit_head
 from pv_service.cases.clocks import clock_status
 from pv_service.core.settings import get_settings
+from pv_service.followup import rollup
 from pv_service.followup.cohort import load_contacts, load_treatments, product_plans
 from pv_service.followup.compliance import evaluate_compliance
 from pv_service.jobs.runner import JobSpec
@@ -34,10 +35,11 @@ def _date(value) -> str | None:
 
 
 def followup_compliance(session: Session, now: dt.datetime) -> dict:
-    """One alert per timepoint that is due, overdue or missed, and per treatment lost to follow-up.
+    """One alert per clinic and product listing its due, overdue and missed timepoints and its
+    patients lost to follow-up (followup.rollup).
 
-    A timepoint's alert escalates in place (due -> overdue -> missed) and resolves itself
-    when a visit fulfils it or the schedule stops (death, withdrawal, transfer).
+    The item escalates in place (its worst timepoint) and resolves itself when every timepoint
+    is fulfilled or its schedule stopped (death, withdrawal, transfer).
     """
     rules = current_rules()
     treatments = load_treatments(session, rules)
@@ -45,38 +47,33 @@ def followup_compliance(session: Session, now: dt.datetime) -> dict:
         return reconcile(session, "followup", "followup:", [], now) | {"treatments": 0}
     contacts = load_contacts(session)
     result = evaluate_compliance(treatments, contacts, rules, now.date())
-    info = treatments.set_index("treatment_id")[["product_id", "product_code"]]
-    specs = []
     due = result.timepoints[result.timepoints["status"].isin(list(FOLLOWUP_SEVERITY))]
-    for rec in due.itertuples(index=False):
-        product_id, code = info.loc[rec.treatment_id]
-        status = rec.status
-        specs.append(AlertSpec(
-            key=f"followup:timepoint:{rec.treatment_id}:{rec.label}", type="followup",
-            severity=FOLLOWUP_SEVERITY[status], subject_type="treatment", subject_id=int(rec.treatment_id),
-            product_id=int(product_id),
-            title=f"Follow-up {rec.label} {status.replace('_', ' ')} (treatment {rec.treatment_id}, {code})",
-            priority={"low": 10.0, "medium": 30.0, "high": 50.0}[FOLLOWUP_SEVERITY[status]],
-            detail={"treatment_id": int(rec.treatment_id), "patient_id": int(rec.patient_id), "timepoint": rec.label,
-                    "status": status, "due_date": _date(rec.due_date), "window_start": _date(rec.window_start),
-                    "window_end": _date(rec.window_end), "overdue_until": _date(rec.overdue_until)},
-        ))
     lost = result.treatments[result.treatments["status"] == "lost_to_follow_up"]
-    for rec in lost.itertuples(index=False):
-        product_id, code = info.loc[rec.treatment_id]
-        specs.append(AlertSpec(
-            key=f"followup:lost:{rec.treatment_id}", type="followup", severity="high", subject_type="treatment",
-            subject_id=int(rec.treatment_id), product_id=int(product_id), priority=60.0,
-            title=f"Patient {rec.patient_id} lost to follow-up ({code})",
-            detail={"treatment_id": int(rec.treatment_id), "patient_id": int(rec.patient_id),
-                    "last_visit_date": _date(rec.last_visit_date), "missed_streak": int(rec.missed_streak),
-                    "by_missed_visits": bool(rec.lost_by_missed_visits), "by_no_contact": bool(rec.lost_by_no_contact)},
-        ))
+    items = rollup.items_from(due, lost, treatments, _date)
+    specs = rollup.rollup_specs(items, *rollup_names(session, items))
     unplanned = _unplanned_product_alerts(session, rules, treatments)
     specs += unplanned
     counts = reconcile(session, "followup", "followup:", specs, now)
     return counts | {"treatments": len(treatments), "timepoints_alerted": len(due), "lost": len(lost),
-                     "products_without_plan": len(unplanned)}
+                     "clinic_items": len(specs) - len(unplanned), "products_without_plan": len(unplanned)}
+
+
+def rollup_names(session: Session, items: list) -> tuple[dict, dict, dict]:
+    """Clinic names, product codes and patient pseudonyms the roll-up shows."""
+    from pv_service.auth.models import Organization
+    from pv_service.patients.models import Patient
+    from pv_service.products.models import Product
+
+    conn = session.connection()
+    clinic_ids = sorted({i.clinic_id for i in items})
+    patient_ids = sorted({i.patient_id for i in items})
+    clinics = dict(conn.execute(sa.select(Organization.id, Organization.name).where(Organization.id.in_(clinic_ids))).all())
+    products = dict(conn.execute(sa.select(Product.id, Product.code)).all())
+    pseudonyms = {}
+    for start in range(0, len(patient_ids), 5000):
+        pseudonyms.update(conn.execute(sa.select(Patient.id, Patient.pseudonym).where(
+            Patient.id.in_(patient_ids[start:start + 5000]))).all())
+    return clinics, products, pseudonyms
 
 
 def _unplanned_product_alerts(session: Session, rules: Rules, treatments: pd.DataFrame) -> list[AlertSpec]:

@@ -35,6 +35,7 @@ from pv_service.rules.marked_yaml import Located, Mark, YamlProblem, load_marked
 from pv_service.rules.meddra_coding import MeddraCodingRules
 from pv_service.rules.reporting_clocks import ReportingClockRules
 from pv_service.rules.signal_rules import SignalRules
+from pv_service.rules.signal_timelines import SignalTimelines
 
 MAX_RULE_FILE_BYTES = 1024 * 1024  # the shipped files are a few kilobytes
 
@@ -60,6 +61,7 @@ RULE_FILES: tuple[RuleFile, ...] = (
     RuleFile("analytics.yaml", AnalyticsRules),
     RuleFile("background_rates.yaml", BackgroundRates),
     RuleFile("duplicates.yaml", DuplicateRules, required=False),
+    RuleFile("signal_timelines.yaml", SignalTimelines, required=False),
 )
 
 
@@ -122,6 +124,11 @@ class Rules:
     @property
     def analytics(self) -> AnalyticsRules:
         return self.sections["analytics"]
+
+    @property
+    def signal_timelines(self) -> SignalTimelines:
+        """Optional file: without it, the GVP Module IX defaults."""
+        return self.sections.get("signal_timelines") or SignalTimelines()
 
     @property
     def background_rates(self) -> BackgroundRates:

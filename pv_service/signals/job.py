@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from pv_service.alerting.models import Alert
 from pv_service.alerting.moves import compare_and_set
 from pv_service.alerting.reconcile import log_event
-from pv_service.alerting.workflow import SIGNAL_OPEN, priority
+from pv_service.alerting.workflow import SIGNAL_OPEN, escalated_priority, priority, unreviewed
 from pv_service.cases.access import counted_case, not_nullified
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.products.models import Product
@@ -192,7 +192,10 @@ def apply_specs(session: Session, specs: list[dict], rules: SignalRules, now: dt
         alert = existing.get(spec["key"])
         is_new = alert is None
         score = priority(serious_fraction=d["serious_fraction"], designated_medical_event=spec["designated"],
-                         eb05=measures.get("eb05"), ror_lower=measures.get("ror_lower"), n=d["n"], is_new=is_new)
+                         eb05=measures.get("eb05"), ror_lower=measures.get("ror_lower"), n=d["n"],
+                         is_new=is_new or unreviewed(d["n"], alert.reviewed_n))
+        if not is_new:
+            score = escalated_priority(alert.priority, score, alert.status in SIGNAL_OPEN)
         if is_new:
             alert = Alert(key=spec["key"], type="signal", status="new", severity=spec["severity"], priority=score,
                           title=spec["title"], subject_type="pair", product_id=spec["product_id"], detail=d,
@@ -212,7 +215,11 @@ def apply_specs(session: Session, specs: list[dict], rules: SignalRules, now: dt
                              growth_factor=rules.reopen.growth_factor, designated=spec["designated"],
                              dme_any_new_case=rules.reopen.dme_any_new_case):
                 before = alert.status
-                if not compare_and_set(session, alert, before, status="new", resolved_at=None, resolution=None):
+                score = priority(serious_fraction=d["serious_fraction"], designated_medical_event=spec["designated"],
+                                 eb05=measures.get("eb05"), ror_lower=measures.get("ror_lower"), n=d["n"], is_new=True)
+                alert.priority = score
+                if not compare_and_set(session, alert, before, status="new", resolved_at=None, resolution=None,
+                                       status_since=now):
                     counts["unchanged"] += 1  # moved since read: the next run sees it as it is
                     continue
                 log_event(session, alert, now, "reopened", before, "new",

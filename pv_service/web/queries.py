@@ -8,19 +8,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from pv_service.alerting import queue as alert_queue
 from pv_service.alerting.models import Alert, AlertEvent
 from pv_service.alerting.workflow import (
     OPERATIONAL_OPEN,
     OPERATIONAL_TRANSITIONS,
     SIGNAL_OPEN,
     SIGNAL_TRANSITIONS,
+    cases_since_review,
 )
 from pv_service.audit.models import AuditRecord
 from pv_service.auth.models import User
 from pv_service.cases import service as cases_service
-from pv_service.cases.access import counted_case
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.cases.schemas import VersionPublic
+from pv_service.caseseries import selection
+from pv_service.caseseries.selection import reaction_match as _reaction_match
+from pv_service.caseseries.selection import signal_terms  # noqa: F401  (the alert page reads it from here)
 from pv_service.common.errors import NotFound
 from pv_service.common.lookup import get_or_404
 from pv_service.common.vocab import DrugRole
@@ -30,10 +34,10 @@ from pv_service.followup.compliance import (
     TIMEPOINT_STATUSES,
     evaluate_compliance,
 )
+from pv_service.meddra import queries as meddra_queries
 from pv_service.patients.models import Patient, Treatment
 from pv_service.products.models import Product
 from pv_service.rules import Rules
-from pv_service.meddra import queries as meddra_queries
 from pv_service.signals.hierarchy import analysis_version, loaded_versions
 from pv_service.signals.models import SignalPair, SignalRun
 
@@ -59,6 +63,8 @@ class QueueFilters:
     status: str | None = None
     product: str | None = None
     open_only: bool = True
+    view: str = "all"
+    assignee_id: int | None = None  # "my alerts"
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,22 @@ class QueueRow:
     product_code: str | None
     assignee: str | None
 
+    @property
+    def view(self) -> str:
+        return alert_queue.view_of(self.alert.type, self.alert.key)
 
-def _alert_conditions(f: QueueFilters, with_status: bool = True) -> list:
+    @property
+    def since_review(self) -> int | None:
+        """New cases since the last review (signals): None when never reviewed."""
+        return cases_since_review(self.alert.detail.get("n"), self.alert.reviewed_n)
+
+
+def _alert_conditions(f: QueueFilters, with_status: bool = True, with_view: bool = True) -> list:
     conditions = []
+    if with_view and f.view != "all":
+        conditions.append(alert_queue.view_condition(f.view))
+    if f.assignee_id is not None:
+        conditions.append(Alert.assignee_id == f.assignee_id)
     if f.type:
         conditions.append(Alert.type == f.type)
     if f.product:
@@ -81,19 +100,30 @@ def _alert_conditions(f: QueueFilters, with_status: bool = True) -> list:
     return conditions
 
 
-def queue_page(session: Session, f: QueueFilters, page: int) -> tuple[list[QueueRow], int]:
-    """One page of the queue, highest priority first, and the number of matching alerts."""
+def queue_page(session: Session, f: QueueFilters, page: int, total: int | None = None) -> tuple[list[QueueRow], int]:
+    """One page of the queue in triage order, and the number of matching alerts (`total` if known)."""
     conditions = _alert_conditions(f)
-    total = session.exec(select(sa.func.count()).select_from(Alert).where(*conditions)).one()
-    rows = session.exec(
+    if total is None:
+        total = session.exec(select(sa.func.count()).select_from(Alert).where(*conditions)).one()
+    # The order is found over ids alone (narrow rows sort fast), then the page's rows are read.
+    ids = list(session.exec(select(Alert.id).where(*conditions).order_by(*alert_queue.triage_order())
+                            .offset((page - 1) * QUEUE_PAGE_SIZE).limit(QUEUE_PAGE_SIZE)).all())
+    found = {a.id: (a, code, who) for a, code, who in session.exec(
         select(Alert, Product.code, User.username)
         .outerjoin(Product, Product.id == Alert.product_id)
         .outerjoin(User, User.id == Alert.assignee_id)
-        .where(*conditions)
-        .order_by(Alert.priority.desc(), Alert.id)
-        .offset((page - 1) * QUEUE_PAGE_SIZE).limit(QUEUE_PAGE_SIZE)
-    ).all()
-    return [QueueRow(a, code, who) for a, code, who in rows], total
+        .where(Alert.id.in_(ids))).all()} if ids else {}
+    return [QueueRow(*found[i]) for i in ids if i in found], total
+
+
+def view_counts(session: Session, f: QueueFilters) -> dict[str, int]:
+    """Alerts per view under every other filter."""
+    return alert_queue.view_counts(session, _alert_conditions(f, with_view=False))
+
+
+def safety_officers(session: Session) -> list[tuple[int, str]]:
+    return list(session.exec(select(User.id, User.username).where(User.role == "safety_officer")
+                             .order_by(User.username)).all())
 
 
 def status_counts(session: Session, f: QueueFilters) -> list[tuple[str, int]]:
@@ -161,18 +191,6 @@ def signal_trend(session: Session, product: str, event: str, level: str) -> list
     return [TrendPoint(p.run_id, as_of, p) for p, as_of in rows]
 
 
-def signal_terms(detail: dict[str, Any]) -> list[str]:
-    terms = detail.get("terms") or ([detail["event"]] if detail.get("event") else [])
-    return [str(t) for t in terms]
-
-
-def _reaction_match(detail: dict[str, Any]):
-    """Reactions behind an alert: by PT code (alerts raised since codes decide); older alerts named terms."""
-    if detail.get("pt_codes"):
-        return CaseReaction.pt_code.in_([str(c) for c in detail["pt_codes"]])
-    return CaseReaction.pt_name.in_(signal_terms(detail))
-
-
 HIERARCHY_MAX_PTS = 60
 
 
@@ -183,7 +201,7 @@ class Node:
     level: str
     code: str
     name: str
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
     primary: bool = True
     seen: bool = False
 
@@ -249,20 +267,7 @@ def signal_pt_codes_seen(session: Session, alert: Alert, product_code: str | Non
 
 
 def _signal_case_conditions(session: Session, alert: Alert, product_code: str | None) -> list | None:
-    """Cases whose latest version names the product as suspect/interacting and one of the alert's terms."""
-    product_id = alert.product_id
-    code = alert.detail.get("product") or product_code
-    if product_id is None and code:
-        product_id = session.exec(select(Product.id).where(Product.code == code)).first()
-    terms = signal_terms(alert.detail)
-    if product_id is None or not terms:
-        return None
-    return [
-        Case.latest_version_id.in_(select(CaseDrug.case_version_id).where(
-            CaseDrug.product_id == product_id, CaseDrug.role.in_(SUSPECT_ROLES))),
-        Case.latest_version_id.in_(select(CaseReaction.case_version_id).where(_reaction_match(alert.detail))),
-        counted_case(),
-    ]
+    return selection.signal_case_conditions(session, alert, product_code)
 
 
 @dataclass(frozen=True)

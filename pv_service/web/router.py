@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -20,11 +21,14 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, Undefined
 from pydantic import ValidationError
 
+from pv_service.alerting import queue as alert_queue
 from pv_service.alerting import service as alerting
 from pv_service.alerting.schemas import TransitionIn
-from pv_service.alerting.workflow import Action, transitions_for
+from pv_service.alerting.workflow import Action, cases_since_review, transitions_for
 from pv_service.audit.head import verify_against_exported
 from pv_service.auth import accounts
+from pv_service.caseseries import filters as series_filters
+from pv_service.caseseries import service as series_service
 from pv_service.auth.login import LoginRefused, password_login
 from pv_service.auth.principal import SessionDep
 from pv_service.auth.security import create_access_token
@@ -34,6 +38,8 @@ from pv_service.core.db import app_engine
 from pv_service.core.deps import Now
 from pv_service.core.settings import get_settings
 from pv_service.jobs.definitions import current_rules
+from pv_service.signal_records import records as signal_records
+from pv_service.signal_records import service as records_service
 from pv_service.signals.models import SignalRun
 from pv_service.rsi import service as rsi_service
 from pv_service.signals import trend_queries
@@ -261,16 +267,25 @@ def _choice(value: str, allowed: tuple[str, ...], name: str) -> str | None:
     return value
 
 
-@router.get("/ui")
-@router.get("/ui/alerts")
-def queue(request: Request, web: Officer, session: SessionDep, type: str = "", status: str = "", product: str = "",
-          open_only: bool = True, page: Annotated[int, Query(ge=1)] = 1) -> Response:
+QUEUE_BULK_MAX = 500
+BULK_STEPS = {"acknowledge": "acknowledged", "resolve": "resolved"}
+BULK_DONE = re.compile(r"(acknowledge|resolve|assign|assign_me|unassign):[0-9]{1,4}")
+
+
+def _queue_page(request: Request, web: WebSession, session, *, view: str = "all", type: str = "", status: str = "",
+                product: str = "", open_only: bool = True, mine: bool = False, page: int = 1,
+                bulk_error: list[str] | None = None, bulk_done: str | None = None, comment: str = "",
+                status_code: int = 200) -> Response:
     filters = queries.QueueFilters(type=_choice(type, queries.ALERT_TYPES, "type"),
                                    status=_choice(status, queries.ALL_STATUSES, "status"),
-                                   product=product or None, open_only=open_only)
-    rows, total = queries.queue_page(session, filters, page)
-    base = {"type": filters.type or "", "status": filters.status or "", "product": filters.product or "",
-            "open_only": "1" if open_only else "0"}
+                                   product=product or None, open_only=open_only,
+                                   view=_choice(view, alert_queue.VIEW_NAMES, "view") or "all",
+                                   assignee_id=web.principal.user_id if mine else None)
+    view_counts = queries.view_counts(session, filters)
+    rows, total = queries.queue_page(session, filters, page, total=view_counts[filters.view])
+    base = {"view": filters.view if filters.view != "all" else "", "type": filters.type or "",
+            "status": filters.status or "", "product": filters.product or "",
+            "open_only": "1" if open_only else "0", "mine": "1" if mine else ""}
 
     def url(**changes) -> str:
         params = {k: v for k, v in {**base, **changes}.items() if v not in ("", None)}
@@ -278,10 +293,77 @@ def queue(request: Request, web: Officer, session: SessionDep, type: str = "", s
 
     return render(request, "queue.html", {
         "web": web, "nav": "queue", "rows": rows, "total": total, "page": page,
-        "pages": queries.pages(total, queries.QUEUE_PAGE_SIZE), "filters": filters, "url": url,
+        "pages": queries.pages(total, queries.QUEUE_PAGE_SIZE), "filters": filters, "url": url, "mine": mine,
         "counts": queries.status_counts(session, filters), "products": queries.product_codes(session),
-        "types": queries.ALERT_TYPES, "statuses": queries.ALL_STATUSES,
-    })
+        "types": queries.ALERT_TYPES, "statuses": queries.ALL_STATUSES, "views": alert_queue.VIEWS,
+        "view_counts": view_counts, "officers": queries.safety_officers(session),
+        "bulk_error": bulk_error, "bulk_done": bulk_done, "comment": comment, "back": url(page=page),
+    }, status_code)
+
+
+@router.get("/ui")
+@router.get("/ui/alerts")
+def queue(request: Request, web: Officer, session: SessionDep, view: str = "", type: str = "", status: str = "",
+          product: str = "", open_only: bool = True, mine: bool = False,
+          page: Annotated[int, Query(ge=1)] = 1, done: str = "") -> Response:
+    return _queue_page(request, web, session, view=view, type=type, status=status, product=product,
+                       open_only=open_only, mine=mine, page=page,
+                       bulk_done=done if BULK_DONE.fullmatch(done) else None)
+
+
+@router.post("/ui/alerts/bulk")
+def queue_bulk(request: Request, web: Officer, session: SessionDep, now: Now,
+               alert_id: Annotated[list[int] | None, Form()] = None, operation: Annotated[str, Form()] = "",
+               assignee_id: Annotated[str, Form()] = "", comment: Annotated[str, Form(max_length=4000)] = "",
+               back: Annotated[str, Form()] = "/ui/alerts", csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Acknowledge, resolve or assign the ticked alerts: all of them, or none (each problem listed)."""
+    check_csrf(web, csrf_token)
+    target = safe_next(back) if back.startswith("/ui/alerts") else "/ui/alerts"
+
+    def _refused(problems: list[str], status_code: int = 422) -> Response:
+        session.rollback()
+        return _queue_page(request, web, session, bulk_error=problems, comment=comment, status_code=status_code)
+
+    ids = list(dict.fromkeys(alert_id or []))
+    if not ids:
+        return _refused(["Tick at least one alert."])
+    if len(ids) > QUEUE_BULK_MAX:
+        return _refused([f"At most {QUEUE_BULK_MAX} alerts at once ({len(ids)} ticked)."])
+    if operation not in (*BULK_STEPS, "assign", "assign_me", "unassign"):
+        return _refused([f"Unknown operation {operation!r}: acknowledge, resolve, assign, assign_me or unassign."])
+    problems: list[str] = []
+    status_code = 422
+    if operation in BULK_STEPS:
+        if not comment.strip():
+            return _refused(["A comment is required: say why (it is recorded in the audit trail)."])
+        body = TransitionIn(to=BULK_STEPS[operation], comment=comment.strip())
+        for aid in ids:
+            try:
+                alert = alerting.visible_alert(session, web.principal, aid)
+                alerting.transition(session, web.principal, alert, body, now)
+            except Conflict as exc:
+                problems.append(f"alert {aid}: {exc.message}")
+                status_code = 409
+            except NotFound as exc:
+                problems.append(f"alert {aid}: {exc.message}")
+    else:
+        who: int | None = None
+        if operation == "assign_me":
+            who = web.principal.user_id
+        elif operation == "assign":
+            if not assignee_id.isdigit():
+                return _refused(["Choose a safety officer to assign to."])
+            who = int(assignee_id)
+        for aid in ids:
+            try:
+                alerting.assign(session, web.principal, alerting.visible_alert(session, web.principal, aid), who, now)
+            except (InvalidInput, NotFound) as exc:
+                problems.append(f"alert {aid}: {exc.message}")
+    if problems:
+        return _refused(problems, status_code)
+    session.commit()
+    sep = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{sep}{urlencode({'done': f'{operation}:{len(ids)}'})}", status_code=303)
 
 
 # ---- one alert
@@ -334,7 +416,7 @@ def _quarterly_chart(trend, event, product):
 
 def _alert_page(request: Request, session, web: WebSession, alert_id: int, *, cases_page: int = 1,
                 error: str | None = None, done: str | None = None, comment: str = "",
-                status_code: int = 200) -> Response:
+                status_code: int = 200, now=None, recorded: str = "") -> Response:
     view = queries.alert_view(session, alert_id)
     alert = view.alert
     context = {
@@ -346,13 +428,21 @@ def _alert_page(request: Request, session, web: WebSession, alert_id: int, *, ca
     }
     if alert.type == "signal":
         context.update(_signal_context(session, view, cases_page))
+        context.update(step_due=signal_records.current_due(alert, now) if now else None,
+                       notes=records_service.notes(session, alert.id),
+                       attachments=records_service.attachments(session, alert.id),
+                       allowed_types=", ".join(records_service.ALLOWED_TYPES),
+                       max_attachment_mb=records_service.MAX_ATTACHMENT_BYTES // (1024 * 1024),
+                       since_review=cases_since_review(alert.detail.get("n"), alert.reviewed_n),
+                       recorded=recorded if recorded in ("note", "attachment") else None)
     return render(request, "alert.html", context, status_code)
 
 
 @router.get("/ui/alerts/{alert_id}")
-def alert_detail(request: Request, web: Officer, session: SessionDep, alert_id: int,
-                 cases_page: Annotated[int, Query(ge=1)] = 1, done: str = "") -> Response:
-    return _alert_page(request, session, web, alert_id, cases_page=cases_page, done=done)
+def alert_detail(request: Request, web: Officer, session: SessionDep, now: Now, alert_id: int,
+                 cases_page: Annotated[int, Query(ge=1)] = 1, done: str = "", recorded: str = "") -> Response:
+    return _alert_page(request, session, web, alert_id, cases_page=cases_page, done=done, now=now,
+                       recorded=recorded)
 
 
 @router.post("/ui/alerts/{alert_id}/transition")
@@ -364,7 +454,7 @@ def alert_transition(request: Request, web: Officer, session: SessionDep, now: N
 
     def refuse(message: str, status_code: int) -> Response:
         session.rollback()
-        return _alert_page(request, session, web, alert_id, error=message, comment=comment, status_code=status_code)
+        return _alert_page(request, session, web, alert_id, error=message, comment=comment, status_code=status_code, now=now)
 
     if not comment.strip():
         return refuse("A comment is required: say why (it is recorded in the audit trail).", 422)
@@ -378,6 +468,108 @@ def alert_transition(request: Request, web: Officer, session: SessionDep, now: N
         return refuse(exc.message, 409)
     session.commit()
     return RedirectResponse(f"/ui/alerts/{alert_id}?{urlencode({'done': body.to})}", status_code=303)
+
+
+# ---- signal records: notes, attachments, the assessment report
+
+@router.post("/ui/alerts/{alert_id}/notes")
+def alert_note(request: Request, web: Officer, session: SessionDep, now: Now, alert_id: int,
+               text: Annotated[str, Form(max_length=4000)] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(web, csrf_token)
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    if not text.strip():
+        return _alert_page(request, session, web, alert_id, error="A note needs text.", status_code=422, now=now)
+    try:
+        records_service.add_note(session, web.principal, alert, text.strip(), now)
+    except Conflict as exc:
+        session.rollback()
+        return _alert_page(request, session, web, alert_id, error=exc.message, status_code=409, now=now)
+    session.commit()
+    return RedirectResponse(f"/ui/alerts/{alert_id}?recorded=note#record", status_code=303)
+
+
+@router.post("/ui/alerts/{alert_id}/attachments")
+async def alert_attachment(request: Request, web: Officer, session: SessionDep, now: Now, alert_id: int,
+                           file: Annotated[UploadFile | None, File()] = None,
+                           csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(web, csrf_token)
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    if file is None or not file.filename:
+        return _alert_page(request, session, web, alert_id, error="Choose a file to attach.", status_code=422, now=now)
+    data = await file.read(records_service.MAX_ATTACHMENT_BYTES + 1)
+    try:
+        records_service.add_attachment(session, web.principal, alert, file.filename, file.content_type or "", data, now)
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return _alert_page(request, session, web, alert_id, error=exc.message, status_code=exc.status_code, now=now)
+    session.commit()
+    return RedirectResponse(f"/ui/alerts/{alert_id}?recorded=attachment#record", status_code=303)
+
+
+@router.get("/ui/alerts/{alert_id}/attachments/{attachment_id}")
+def alert_attachment_file(web: Officer, session: SessionDep, alert_id: int, attachment_id: int) -> Response:
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    return signal_records.download(records_service.attachment(session, alert.id, attachment_id))
+
+
+@router.get("/ui/alerts/{alert_id}/report.pdf")
+def alert_report(web: Officer, session: SessionDep, now: Now, alert_id: int) -> Response:
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    body, name = signal_records.report_pdf(session, alert, now)
+    return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# ---- case series (line listing)
+
+SERIES_PAGE_SIZE = 50
+
+
+def _series_filters(q: str, country: str, sex: str, serious: str, outcome: str, expectedness: str, lot: str,
+                    sort: str, order: str) -> series_filters.SeriesFilters:
+    if len(q) > 200:
+        raise InvalidInput.one(("query", "q"), "at most 200 characters")
+    return series_filters.SeriesFilters(
+        q=q, country=country[:2], sex=sex[:10], outcome=outcome[:30], expectedness=expectedness[:30], lot=lot[:100],
+        serious={"": None, "yes": True, "no": False}[_choice(serious, ("yes", "no"), "serious") or ""],
+        sort=_choice(sort, series_filters.SORTABLE, "sort") or "first_received",
+        descending=(_choice(order, ("asc", "desc"), "order") or "desc") == "desc")
+
+
+@router.get("/ui/alerts/{alert_id}/cases")
+def alert_case_series(request: Request, web: Officer, session: SessionDep, alert_id: int, q: str = "",
+                      country: str = "", sex: str = "", serious: str = "", outcome: str = "", expectedness: str = "",
+                      lot: str = "", sort: str = "", order: str = "",
+                      page: Annotated[int, Query(ge=1, le=100000)] = 1) -> Response:
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    f = _series_filters(q, country, sex, serious, outcome, expectedness, lot, sort, order)
+    view = series_service.series_view(session, alert, f, (page - 1) * SERIES_PAGE_SIZE, SERIES_PAGE_SIZE)
+    base = {"q": q, "country": f.country, "sex": f.sex, "serious": serious, "outcome": f.outcome,
+            "expectedness": f.expectedness, "lot": f.lot, "sort": f.sort, "order": "desc" if f.descending else "asc"}
+
+    def url(path: str = "", **changes) -> str:
+        params = {k: v for k, v in {**base, **changes}.items() if v not in ("", None)}
+        return f"/ui/alerts/{alert_id}/cases{path}?" + urlencode(params)
+
+    def sort_url(column: str) -> str:
+        desc = not (f.sort == column and f.descending)
+        return url(sort=column, order="desc" if desc else "asc", page=None)
+
+    return render(request, "case_series.html", {
+        "web": web, "nav": "queue", "alert": alert, "view": view, "f": f, "serious": serious, "page": page,
+        "pages": queries.pages(view.matched, SERIES_PAGE_SIZE), "url": url, "sort_url": sort_url,
+        "rows": series_service.records(view.rows),
+    })
+
+
+@router.get("/ui/alerts/{alert_id}/cases.{fmt}")
+def alert_case_series_file(request: Request, web: Officer, session: SessionDep, now: Now, alert_id: int, fmt: str,
+                           q: str = "", country: str = "", sex: str = "", serious: str = "", outcome: str = "",
+                           expectedness: str = "", lot: str = "", sort: str = "", order: str = "") -> Response:
+    _choice(fmt, ("csv", "xlsx"), "format")
+    alert = alerting.visible_alert(session, web.principal, alert_id)
+    f = _series_filters(q, country, sex, serious, outcome, expectedness, lot, sort, order)
+    body, media, name = series_service.exported(session, alert, f, fmt, now)
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # ---- one case

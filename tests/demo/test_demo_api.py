@@ -62,6 +62,7 @@ def demo_ids(seeded_demo) -> dict[str, list]:
             "version_id": _ends(s, RsiVersion.id, RsiVersion.product_id == s.exec(select(sa.func.min(Product.id))).one()),
             "job_run_id": _ends(s, JobRun.id),
             "cluster_id": _ends(s, DuplicateCluster.id),  # the demo's planted duplicates
+            "attachment_id": [1],  # the demo attaches no file to a signal: 404 for every role
             "code": ["96000025", "97001010", "12345678"],  # demo dictionary PT and HLT, and an unknown code
             "query": {"/v1/signals/trend": {"product": pair.product, "event": pair.event},
                       "/v1/signals/quarterly": {"product": pair.product, "event": pair.event},
@@ -103,10 +104,15 @@ def test_every_get_path_answers_every_role_without_a_server_error(seeded_demo, d
                 if r.status_code == 200:
                     ok_by_path[path].add(role)
     assert not errors, "\n".join(errors)
-    # Not vacuous: every path answers at least one role, and each role reads something.
-    assert [p for p in GET_PATHS if not ok_by_path[p]] == []
+    # Not vacuous: every path answers at least one role, and each role reads something; except paths
+    # needing state the demo does not create (covered in tests/signal_records), which answer 4xx here.
+    assert [p for p in GET_PATHS if not ok_by_path[p] and p not in NEEDS_STATE] == []
     for role in ROLES:
         assert sum(role in r for r in ok_by_path.values()) >= 5, role
+
+
+NEEDS_STATE = {"/v1/alerts/{alert_id}/attachments/{attachment_id}": "no file is attached to a demo signal",
+               "/v1/alerts/{alert_id}/report.pdf": "no demo signal is closed"}
 
 
 def _pageable(path: str) -> bool:

@@ -128,6 +128,16 @@ def test_pages_render_the_demo_for_a_safety_officer(seeded_demo, demo_client):
                 assert re.search(r'id="m-prr"><th>PRR</th><td class="num">∞<', page.text)
         case_id = dme.detail["case_ids"][0]
         assert demo_client.get(f"/ui/cases/{case_id}").status_code == 200
+        # A new user's first page of the queue: the signals first, follow-up rolled up per clinic and product.
+        first = demo_client.get("/ui").text
+        views = re.findall(r'<tr data-alert-id="\d+" data-view="(\w+)"', first)
+        n_new = sum(1 for a in signals if a.status == "new")
+        assert views[:min(n_new, len(views))] == ["signals"] * min(n_new, len(views)), views
+        with Session(seeded_demo.engine) as s:
+            followup = s.exec(select(Alert).where(Alert.type == "followup", Alert.status == "open")).all()
+        assert followup and all(a.key.startswith(("followup:clinic:", "followup:plan:")) for a in followup)
+        series = demo_client.get(f"/ui/alerts/{dme.id}/cases")
+        assert series.status_code == 200 and f'data-case-id="{case_id}"' in series.text
         for path in ("/ui", "/ui/compliance", "/ui/audit"):
             assert demo_client.get(path).status_code == 200, path
     finally:

@@ -66,15 +66,19 @@ def test_followup_job_alerts_the_planned_products_and_flags_the_others(client, s
 
     keys = {a.key: a for a in session.exec(select(Alert).where(Alert.type == "followup"))}
     t = mixed["treatments"]
-    # CART-1 (D28 due 11-17, window to 11-24) and MSC-1 (M1 due 11-25, window open) are alerted as usual.
-    assert f"followup:timepoint:{t['CART-1']['id']}:D28" in keys
-    assert f"followup:timepoint:{t['MSC-1']['id']}:M1" in keys
+    clinic = world.clinic_a.id
+    # CART-1 (D28 due 11-17, window to 11-24) and MSC-1 (M1 due 11-25, window open) are alerted as usual,
+    # one item per clinic and product.
+    listed = {k: {tid for p in a.detail.get("patients", []) for tid in p["treatment_ids"]} for k, a in keys.items()}
+    assert t["CART-1"]["id"] in listed[f"followup:clinic:{clinic}:{mixed['cart'].id}"]
+    assert t["MSC-1"]["id"] in listed[f"followup:clinic:{clinic}:{mixed['msc'].id}"]
     # The two products without a usable plan get one alert each naming the reason; their
     # treatments get no timepoint alerts.
     for code, reason in (("OTHER-1", "no follow-up plan"), ("GONE-1", "retired_plan")):
-        alert = keys[f"followup:plan:{mixed[code.split('-')[0].lower()].id}"]
+        product = mixed[code.split('-')[0].lower()]
+        alert = keys[f"followup:plan:{product.id}"]
         assert reason in alert.title and code in alert.title
-        assert not any(k.startswith(f"followup:timepoint:{t[code]['id']}:") for k in keys)
+        assert f"followup:clinic:{clinic}:{product.id}" not in keys
 
 
 def test_compliance_api_and_page_answer_for_every_product(client, session, world, mixed):

@@ -39,38 +39,74 @@ def visit(client, actor, treatment_id, day, **kw):
     assert r.status_code == 201, r.text
 
 
+def _timepoints(alert) -> dict[str, str]:
+    return {tp["timepoint"]: tp["status"] for p in alert.detail["patients"] for tp in p["timepoints"]}
+
+
 def test_followup_alerts_follow_the_schedule_through_the_years(client, session, db, world, products):
-    # CAR-T plan: D28 (+-7, grace 14), M3 ... yearly; infusion 2024-01-10.
+    # CAR-T plan: D28 (+-7, grace 14), M3 ... yearly; infusion 2024-01-10. One item per clinic and product.
     p = register(client, world.clinic, "LTFU-1")
     t = treat(client, world.clinic, p["id"], "CART-1", "2024-01-10")
-    key = f"followup:timepoint:{t['id']}:D28"
-    # 2024-02-05: D28 (due 2024-02-07) window 01-31..02-14 is open -> low "due" alert.
+    key = f"followup:clinic:{world.clinic_a.id}:{products['cart'].id}"
+    # 2024-02-05: D28 (due 2024-02-07) window 01-31..02-14 is open -> low "due" item.
     run(db, "followup-compliance", "2024-02-05")
     a = alerts(session, "followup")[key]
-    assert (a.status, a.severity, a.detail["status"]) == ("open", "low", "window_open")
+    assert (a.status, a.severity, _timepoints(a)) == ("open", "low", {"D28": "window_open"})
+    assert (a.subject_type, a.subject_id) == ("clinic", world.clinic_a.id)
     # A second run the same day changes nothing.
     assert run_job(db, JOBS["followup-compliance"], at("2024-02-05", 4)) is None  # same daily tick: claimed
     again = run_job(db, JOBS["followup-compliance"], at("2024-02-05", 5), trigger="manual").counts
     assert (again["raised"], again["refreshed"]) == (0, 1)
-    # The visit on 2024-02-06 fulfils D28: the alert resolves itself.
+    # The visit on 2024-02-06 fulfils D28: nothing is due, the item resolves itself.
     visit(client, world.clinic, t["id"], "2024-02-06")
     run(db, "followup-compliance", "2024-02-08")
     assert alerts(session, "followup")[key].status == "resolved"
     assert alerts(session, "followup")[key].resolution == "cause_gone"
-    # M3 is due 2024-04-10; nobody comes. After its window it is overdue, after the grace period missed.
-    m3 = f"followup:timepoint:{t['id']}:M3"
+    # M3 is due 2024-04-10; nobody comes. After its window it is overdue, after the grace period missed:
+    # the same item reopens and escalates in place.
     run(db, "followup-compliance", "2024-04-30")
-    assert alerts(session, "followup")[m3].detail["status"] == "overdue"
+    a = alerts(session, "followup")[key]
+    assert (a.status, a.severity, _timepoints(a)) == ("open", "medium", {"M3": "overdue"})
     run(db, "followup-compliance", "2024-07-01")
-    a = alerts(session, "followup")[m3]
-    assert (a.severity, a.detail["status"]) == ("high", "missed")
-    assert len([k for k in alerts(session, "followup") if k == m3]) == 1  # escalated in place
-    # Death reported in 2024-08: the schedule stops; open timepoint alerts close, no new ones.
+    a = alerts(session, "followup")[key]
+    assert (a.severity, _timepoints(a)) == ("high", {"M3": "missed", "M6": "window_open"})
+    assert a.detail["counts"] == {"lost": 0, "missed": 1, "overdue": 0, "window_open": 1}
+    assert len(alerts(session, "followup")) == 1  # one item, escalated in place
+    # Death reported in 2024-08: the schedule stops; the missed M3 stays on record, nothing after the death.
     client.post("/v1/followup-contacts", json={"treatment_id": t["id"], "kind": "death", "contact_date": "2024-08-01"},
                 headers=world.clinic.headers)
     run(db, "followup-compliance", "2025-06-01")
-    open_after = [a for a in alerts(session, "followup").values() if a.status == "open"]
-    assert [a.key for a in open_after] == [m3]  # the missed M3 stays on record; nothing after the death
+    a = alerts(session, "followup")[key]
+    assert a.status == "open" and _timepoints(a) == {"M3": "missed"}
+
+
+def test_followup_rolled_up_per_clinic_and_product_with_pseudonyms(client, session, db, world, products):
+    """Two patients of clinic A and one of clinic B on CART-1, one of clinic A on MSC-1: three items."""
+    from pv_service.patients.models import Patient
+
+    pa = [register(client, world.clinic, f"A-{i}") for i in range(2)]
+    pb = register(client, world.other_clinic, "B-1")
+    for p in pa:
+        treat(client, world.clinic, p["id"], "CART-1", "2024-01-10")
+    treat(client, world.other_clinic, pb["id"], "CART-1", "2024-01-10")
+    treat(client, world.clinic, pa[0]["id"], "MSC-1", "2024-01-10")
+    run(db, "followup-compliance", "2024-07-01")
+    items = alerts(session, "followup")
+    cart, msc = products["cart"].id, products["msc"].id
+    assert set(items) == {f"followup:clinic:{world.clinic_a.id}:{cart}", f"followup:clinic:{world.clinic_b.id}:{cart}",
+                          f"followup:clinic:{world.clinic_a.id}:{msc}"}
+    a = items[f"followup:clinic:{world.clinic_a.id}:{cart}"]
+    assert a.detail["n_patients"] == 2 and a.detail["clinic"] == "Clinic A"
+    pseudonyms = {p.pseudonym for p in session.exec(select(Patient).where(Patient.clinic_id == world.clinic_a.id))}
+    assert {p["pseudonym"] for p in a.detail["patients"]} <= pseudonyms
+    assert "A-0" not in str(a.detail) and "A-1" not in str(a.detail)  # the clinic's own ids never appear
+    assert a.priority < 50  # below every signal of any weight the DME or seriousness gives
+    # Each clinic sees its own items only.
+    mine = client.get("/v1/alerts", params={"type": "followup"}, headers=world.clinic.headers).json()["items"]
+    assert {i["key"] for i in mine} == {f"followup:clinic:{world.clinic_a.id}:{cart}",
+                                        f"followup:clinic:{world.clinic_a.id}:{msc}"}
+    theirs = client.get("/v1/alerts", params={"type": "followup"}, headers=world.other_clinic.headers).json()["items"]
+    assert [i["key"] for i in theirs] == [f"followup:clinic:{world.clinic_b.id}:{cart}"]
 
 
 def test_patient_lost_after_two_missed_yearly_visits(client, session, db, world, products):
@@ -78,14 +114,16 @@ def test_patient_lost_after_two_missed_yearly_visits(client, session, db, world,
     t = treat(client, world.clinic, p["id"], "CART-1", "2020-03-01")
     for day in ("2020-03-29", "2020-06-01", "2020-09-01", "2021-03-01"):  # D28, M3, M6, M12 on time
         visit(client, world.clinic, t["id"], day)
+    key = f"followup:clinic:{world.clinic_a.id}:{products['cart'].id}"
     # Y2 (2022-03-01) and Y3 (2023-03-01) missed -> lost by 2023-06 (grace 60 days after the 30-day window).
     run(db, "followup-compliance", "2023-06-01")
-    lost = alerts(session, "followup").get(f"followup:lost:{t['id']}")
-    assert lost is not None and lost.status == "open" and lost.severity == "high"
-    # The patient comes back: no longer lost.
+    item = alerts(session, "followup")[key]
+    assert item.status == "open" and item.severity == "high" and item.detail["counts"]["lost"] == 1
+    assert [p["lost"] for p in item.detail["patients"]] == [True]
+    # The patient comes back: no longer lost (the missed visits stay listed).
     visit(client, world.clinic, t["id"], "2023-07-01")
     run(db, "followup-compliance", "2023-07-02")
-    assert alerts(session, "followup")[f"followup:lost:{t['id']}"].status == "resolved"
+    assert alerts(session, "followup")[key].detail["counts"]["lost"] == 0
 
 
 def test_confirmatory_deadline_horizons_then_overdue(session, db, products):

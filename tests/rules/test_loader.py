@@ -144,8 +144,8 @@ def test_unknown_and_missing_files(alerts_copy):
     msgs = [str(i) for i in _error(alerts_copy).issues]
     assert ("alerts/signal_thresholds.yaml: unknown rule file; expected one of "
             "['analytics.yaml', 'background_rates.yaml', 'deadlines.yaml', 'duplicates.yaml', 'e2b_rules.yaml', "
-            "'followup_plans.yaml', "
-            "'meddra_coding.yaml', 'reporting_clocks.yaml', 'signal_rules.yaml']") in msgs
+            "'followup_plans.yaml', 'meddra_coding.yaml', 'reporting_clocks.yaml', 'signal_rules.yaml', "
+            "'signal_timelines.yaml']") in msgs
     assert "alerts/reporting_clocks.yaml: required rule file is missing" in msgs
     assert len(msgs) == 2
 

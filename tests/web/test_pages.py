@@ -118,7 +118,8 @@ def test_queue_sorts_by_priority_and_filters(client, session, world, queue_alert
 
     assert ids() == [a["s1"], a["f1"], a["s3"]]  # open only by default, priority descending
     assert alert_ids(client.get("/ui").text) == [a["s1"], a["f1"], a["s3"]]
-    assert ids(open_only=0) == [a["s2"], a["s1"], a["f1"], a["s3"], a["f2"]]
+    # the unreviewed (new) signal first, then priority: a closed signal at 95 follows it
+    assert ids(open_only=0) == [a["s1"], a["s2"], a["f1"], a["s3"], a["f2"]]
     assert ids(type="signal") == [a["s1"], a["s3"]]
     assert ids(product="MSC-1", open_only=0) == [a["s3"], a["f2"]]
     assert ids(status="closed", open_only=0) == [a["s2"]]

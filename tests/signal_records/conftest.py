@@ -1,0 +1,1 @@
+from tests.api.conftest import products  # noqa: F401
