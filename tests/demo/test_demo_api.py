@@ -48,7 +48,7 @@ def demo_ids(seeded_demo) -> dict[str, list]:
         return {
             "case_id": _ends(s, Case.id, Case.sender_id == clinic),
             "version": sorted({0, s.exec(select(sa.func.max(CaseVersion.version))).one()}),
-            "version_id": [1, 2],  # FHIR's version ids of a case (/fhir/AdverseEvent/{id}/_history/{version_id})
+            "fhir_version_id": [1, 2],  # FHIR's version ids of a case (/fhir/AdverseEvent/{id}/_history/{version_id})
             "contact_id": _ends(s, FollowupContact.id, FollowupContact.treatment_id.in_(
                 select(Treatment.id).where(own_treatment))),
             "org_id": _ends(s, Organization.id, Organization.id == clinic, Organization.id == mah),
@@ -74,7 +74,8 @@ def _calls(path: str, ids: dict) -> list[tuple[str, dict]]:
     names = re.findall(r"{(\w+)}", path)
     combos: list[dict] = [{}]
     for name in names:
-        key = {"run_id": "job_run_id" if path.startswith("/v1/jobs") else "signal_run_id"}.get(name, name)
+        key = {"run_id": "job_run_id" if path.startswith("/v1/jobs") else "signal_run_id",
+               "version_id": "fhir_version_id" if path.startswith("/fhir") else "version_id"}.get(name, name)
         combos = [{**c, name: v} for c in combos for v in ids[key]]
     params = ids["query"].get(path, {})
     return [(path.format(**c), params) for c in combos]
