@@ -87,6 +87,7 @@ def sequential_monitoring(session: Session, now: dt.datetime, rules) -> dict:
             title = (f"{product.code}: {group.name} above background (MaxSPRT): {look['observed']} observed, "
                      f"{look['expected']:.3g} expected, LLR {look['max_llr']:.2f} >= {look['critical_value']:.2f}")
             detail = {"product": product.code, "event": group.name, "level": "group", "rule": "maxsprt", "measures": {},
+                      "pt_codes": list(group.pt_codes),  # the group's cases: the alert's case series
                       "n": look["observed"], "expected": look["expected"], "llr": look["llr"],
                       "max_llr": look["max_llr"], "critical_value": look["critical_value"], "alpha": look["alpha"],
                       "surveillance_expected": look["surveillance_expected"], "min_events": look["min_events"],
@@ -112,7 +113,8 @@ def _lot_alerts(session, product, cohort, rules, lot_groups, now, counts) -> int
             title = (f"{product.code}: lot {lot['lot']} has an excess of {group.name}: {lot['observed']} observed, "
                      f"{lot['expected']:.2f} expected (adjusted p {lot['p_adjusted']:.2g}, {lr.multiplicity})")
             detail = {"product": product.code, "event": group.name, "level": "lot", "rule": "lot_excess", "measures": {},
-                      "lot": lot["lot"], "n": lot["observed"], "expected": lot["expected"],
+                      "pt_codes": list(group.pt_codes), "lot": lot["lot"],
+                      "n": lot["observed"], "expected": lot["expected"],
                       "p_value": lot["p_value"], "p_adjusted": lot["p_adjusted"], "multiplicity": lr.multiplicity,
                       "patients": lot["patients"], "person_years": lot["person_years"]}
             outcome = raise_signal(session, f"lot:{product.code}:{lot['lot']}:{group.name}", product, lr.severity,

@@ -14,6 +14,7 @@ from pv_service.alerting.models import Alert
 from pv_service.cases.access import counted_case
 from pv_service.cases.models import Case, CaseDrug, CaseReaction
 from pv_service.common.vocab import DrugRole
+from pv_service.patients.models import Treatment
 from pv_service.products.models import Product
 
 SUSPECT_ROLES = (DrugRole.suspect.value, DrugRole.interacting.value)
@@ -56,7 +57,12 @@ def signal_case_conditions(session: Session, alert: Alert, product_code: str | N
 def series_conditions(session: Session, alert: Alert, with_nullified: bool = False) -> list | None:
     """The conditions selecting an alert's case series, or None when the alert has none."""
     if alert.type == "signal":
-        return signal_case_conditions(session, alert, with_nullified=with_nullified)
+        conditions = signal_case_conditions(session, alert, with_nullified=with_nullified)
+        lot = alert.detail.get("lot") if alert.detail.get("rule") == "lot_excess" else None
+        if conditions is not None and lot is not None:  # a lot excess: the cases of that lot's patients
+            conditions.append(Case.patient_id.in_(select(Treatment.patient_id).where(
+                Treatment.batch_number == str(lot), Treatment.product_id == alert_product_id(session, alert))))
+        return conditions
     if alert.subject_type == "case" and alert.subject_id is not None:
         return [Case.id == alert.subject_id]
     return None

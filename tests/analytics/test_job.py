@@ -65,3 +65,16 @@ def test_the_scheduled_job_runs(db, cohort):
     run = run_job(db, JOBS["sequential-monitoring"], lambda: NOW)
     assert run.outcome == "succeeded", run.error
     assert run.counts["looks"] >= 1
+
+
+def test_a_sequential_alert_lists_its_cases(db, cohort, client, world):
+    """The MaxSPRT alert names the group's PT codes, so its case series is P2's T-cell lymphoma case (C3)."""
+    with Session(db) as s:
+        sequential_monitoring(s, NOW, _rules(1))
+        s.commit()
+        alert = s.exec(select(Alert).where(Alert.key == "sequential:CART-1:T-cell malignancies")).one()
+    r = client.get(f"/v1/alerts/{alert.id}/case-series", headers=world.safety.headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [row["sender_case_id"] for row in body["items"]] == ["C3"]
+    assert body["agreement"]["agrees"] is True
