@@ -187,6 +187,15 @@ def _qualifications(practitioner: Any) -> list[str]:
             for c in (q.code.coding or []) if c.code]
 
 
+def first_reporter(candidates: list, resolver: Resolver, issues: list[Issue]) -> Reporter | None:
+    """The reporter of the first candidate reference (recorder, then participants or contributors)."""
+    if not candidates:
+        return None
+    ref, path = candidates[0]
+    found = resolver.get(ref, path, REPORTER_TYPES, issues)
+    return None if found is None else reporter_of(found, path, resolver, issues)
+
+
 def reporter_of(resource: Any, path: str, resolver: Resolver, issues: list[Issue]) -> Reporter:
     kind = resource.get_resource_type()
     codes: list[str] = []

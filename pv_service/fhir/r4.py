@@ -27,14 +27,9 @@ def extract(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> Even
                      for j, c in enumerate(s.causality or [])]
         suspects.append(Suspect(path, product, lot, causality))
     ev.check_kind(ae, root, issues)
-    reporter = None
     candidates = [(ae.recorder, f"{root}.recorder")] if ae.recorder is not None else []
     candidates += [(c, f"{root}.contributor[{i}]") for i, c in enumerate(ae.contributor or [])]
-    if candidates:
-        ref, path = candidates[0]
-        found = resolver.get(ref, path, ev.REPORTER_TYPES, issues)
-        if found is not None:
-            reporter = ev.reporter_of(found, path, resolver, issues)
+    reporter = ev.first_reporter(candidates, resolver, issues)
     out = Event(
         version=VERSION, root=root, resource_id=ae.id,
         identifier_system=ident.system if ident else None, identifier_value=ident.value if ident else None,

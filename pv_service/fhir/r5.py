@@ -33,14 +33,9 @@ def extract(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> Even
                                ev.ref_type(c.author), None)] if c is not None else []
         suspects.append(Suspect(path, product, lot, causality))
     ev.check_kind(ae, root, issues, ae.status)
-    reporter = None
     candidates = [(ae.recorder, f"{root}.recorder")] if ae.recorder is not None else []
     candidates += [(p.actor, f"{root}.participant[{i}].actor") for i, p in enumerate(ae.participant or [])]
-    if candidates:
-        ref, path = candidates[0]
-        found = resolver.get(ref, path, ev.REPORTER_TYPES, issues)
-        if found is not None:
-            reporter = ev.reporter_of(found, path, resolver, issues)
+    reporter = ev.first_reporter(candidates, resolver, issues)
     out = Event(
         version=VERSION, root=root, resource_id=ae.id,
         identifier_system=ident.system if ident else None, identifier_value=ident.value if ident else None,
