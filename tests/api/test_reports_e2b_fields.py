@@ -60,7 +60,11 @@ def test_a_described_patient_s_case_is_stored_and_read_back(client, world, produ
     assert d["study"] == {"name": "LTFU-X", "number": "S-9", "type": "1", "registrations": [["NCT0001", "CN"]]}
     assert d["patient"]["autopsy_causes"] == [{"code": None, "version": None, "text": "cerebral oedema",
                                                "null_flavor": None}]
-    assert d["patient"]["parent"]["age"] == 80 and d["tests"][0]["date"] == "202501"  # E2B's date form
+    # D.10 as the E2B importer keeps it: sex as its code, the age as E2B's PQ value in years
+    parent = d["patient"]["parent"]
+    assert (parent["sex_code"], parent["age"], parent["age_unit"]) == ("2", "80", "a")
+    assert d["tests"][0]["date"] == "202501"  # E2B's date form
+    assert [x["name"] for x in d["patient"]["past_drugs"]] == ["R-CHOP"]  # a name alone is a D.8.r record
     a, dex, msc = v["drugs"]
     # matched to the registry: Testkymr is CART-1's trade name; MSC-1 by code; dexamethasone is not registered
     assert (a["product_id"], a["batch_lot"], a["detail"]["dosages"][0]["start"]) == (
