@@ -145,7 +145,9 @@ def detail(report: ReportIn) -> dict[str, Any] | None:
                      "country": s.country,
                      "primary_for_regulatory": _primary(s) if report.primary_sources else s is primary}
                     for s in sources(report)],
-        "other_case_ids": list(report.other_case_ids), "linked_reports": list(report.linked_reports),
+        "other_case_ids": [{"source": None, "id": x} if isinstance(x, str) else {"source": x.source, "id": x.id}
+                           for x in report.other_case_ids],
+        "linked_reports": list(report.linked_reports),
         "documents": list(report.documents), "additional_documents": report.additional_documents,
         "expedited": report.expedited, "first_sender": report.first_sender, "literature": list(report.literature),
         "study": {"name": study.name if study else None, "number": study.number if study else None,
@@ -156,8 +158,9 @@ def detail(report: ReportIn) -> dict[str, Any] | None:
         "reactions": [{"ref": r.ref, "end": hl7(r.end_date), "country": r.country, "translation": r.translation,
                        "highlighted": r.highlighted, "medically_confirmed": r.medically_confirmed}
                       for r in report.reactions],
-        "tests": [{"name": coded(t.name), "date": hl7(t.date), "result": t.result, "unit": t.unit}
-                  for t in report.tests],
+        "tests": [{"name": coded(t.name), "date": hl7(t.date), "result": t.result, "unit": t.unit,
+                   "result_code": t.result_code, "result_text": t.result_text, "low": t.low, "high": t.high,
+                   "comments": t.comments, "more_info": t.more_info} for t in report.tests],
         "sender_diagnosis": [coded(c) for c in report.sender_diagnosis],
         "receiver": None,  # N.2.r.3: a message's receiver, not the case's
         "fda": _fda(report),

@@ -266,6 +266,13 @@ class LabTestIn(BaseModel):
     date: PartialDate | None = Field(default=None, description="F.r.1")
     result: str | None = Field(default=None, max_length=2000, description="F.r.3 value or text")
     unit: str | None = Field(default=None, max_length=50, description="F.r.3.3 (UCUM)")
+    result_code: Literal["1", "2", "3", "4"] | None = Field(
+        default=None, description="F.r.3.1: 1 positive, 2 negative, 3 borderline, 4 inconclusive")
+    result_text: Text | None = Field(default=None, description="F.r.3.4 unstructured result")
+    low: str | None = Field(default=None, min_length=1, max_length=50, description="F.r.4 normal low value")
+    high: str | None = Field(default=None, min_length=1, max_length=50, description="F.r.5 normal high value")
+    comments: Text | None = Field(default=None, description="F.r.6")
+    more_info: bool | None = Field(default=None, description="F.r.7 more information available")
 
 
 class Seriousness(BaseModel):
@@ -337,6 +344,13 @@ class FdaIn(BaseModel):
     ethnicity: Code | None = Field(default=None, description="FDA.D.12 (NCI code)")
 
 
+class OtherCaseIdIn(BaseModel):
+    """C.1.9.1.r: another sender's id of the case."""
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[str, Field(min_length=1, max_length=100)] = Field(description="C.1.9.1.r.2")
+    source: str | None = Field(default=None, min_length=1, max_length=100, description="C.1.9.1.r.1")
+
+
 class ReportIn(BaseModel):
     """An individual case safety report version (initial = 0, follow-ups 1, 2, ...)."""
     model_config = ConfigDict(extra="forbid")
@@ -357,8 +371,8 @@ class ReportIn(BaseModel):
     )
     worldwide_id: str | None = Field(default=None, min_length=1, max_length=100,
                                      description="C.1.8.1 worldwide unique case id (when it is not sender_case_id)")
-    other_case_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
-        default=(), max_length=20, description="C.1.9.1.r other case identifiers")
+    other_case_ids: list[Annotated[str, Field(min_length=1, max_length=100)] | OtherCaseIdIn] = Field(
+        default=(), max_length=20, description="C.1.9.1.r other case identifiers (an id alone, or with its source)")
     first_sender: Literal["1", "2"] | None = Field(default=None, description="C.1.8.2: 1 regulator, 2 other")
     linked_reports: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         default=(), max_length=50, description="C.1.10.r identifiers of linked reports")

@@ -109,6 +109,22 @@ def test_an_old_payload_is_stored_and_hashed_as_before(client, session, world, t
     ({"tests": [{"name": {"text": "x"}, "date": "2025-13"}]}, ["body", "tests", 0, "date"], "pattern"),
     ({"drugs": [{"treatment_id": 999, "role": "suspect"}]}, ["body", "drugs", 0, "treatment_id"], "no such"),
     ({"patient": {"sex": "female", "death_date": "2026-12-31"}}, ["body", "patient", "death_date"], "future"),
+    ({"patient": {"sex": "female", "past_drugs": [{"product_code": "X"}]}}, ["body", "patient", "past_drugs", 0],
+     "Field required"),
+    ({"patient": {"sex": "female", "gestation_period": "twelve"}}, ["body", "patient", "gestation_period"], "pattern"),
+    ({"patient": {"sex": "female", "parent": {"age": 30, "age_unit": "y"}}}, ["body", "patient", "parent", "age_unit"],
+     "Input should be"),
+    ({"drugs": [{"name_as_reported": "X", "matrix": [{"recurrence": "9"}]}]},
+     ["body", "drugs", 0, "matrix", 0, "recurrence"], "Input should be"),
+    ({"drugs": [{"name_as_reported": "X", "authorisation_country": "usa"}]},
+     ["body", "drugs", 0, "authorisation_country"], "pattern"),
+    ({"drugs": [{"name_as_reported": "X", "dosages": [{"frequency": "-1"}]}]},
+     ["body", "drugs", 0, "dosages", 0, "frequency"], "pattern"),
+    ({"reactions": [{"pt_code": "P", "pt_name": "x", "end_date": "2025-13"}]}, ["body", "reactions", 0, "end_date"],
+     "pattern"),
+    ({"first_sender": "3"}, ["body", "first_sender"], "Input should be"),
+    ({"fda": {"race": ["C41260"], "colour": "x"}}, ["body", "fda", "colour"], "Extra inputs"),
+    ({"tests": [{"name": {"text": "x"}, "result_code": "5"}]}, ["body", "tests", 0, "result_code"], "Input should be"),
 ])
 def test_bad_e2b_parts_get_a_422_naming_the_field(client, world, products, change, loc, words):
     r = client.post("/v1/reports", json={**FULL, **change}, headers=world.clinic.headers)

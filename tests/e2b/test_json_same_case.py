@@ -2,10 +2,12 @@
 written by hand from the XML (line numbers of FAERS2022Scenario1.xml beside each part); both databases."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from tests.e2b.conftest import fda
+from tests.e2b.rich import rich_icsr
 from tests.e2b.test_import import post
 
 JSON_KEY = "US-APHARMA-8744554B-AS-JSON"  # the same sender, so a second case key (pseudonyms are keyed per sender)
@@ -68,6 +70,55 @@ SCENARIO1_AS_JSON = {
     "reporter_comments": "Repoeter Comments", "sender_comments": "Sender Comments",  # H.2 (sic), H.4
 }
 
+_A, _B, _C = SCENARIO1_AS_JSON["drugs"]
+_R1, _R2 = SCENARIO1_AS_JSON["reactions"]
+# tests/e2b/rich.py: Scenario 1 with every section FDA's instances lack, by hand from its fragments (named beside)
+RICH_AS_JSON = {
+    **SCENARIO1_AS_JSON, "sender_case_id": JSON_KEY + "-RICH",
+    "nullification": "amendment", "nullification_reason": "lot number corrected",  # AMENDMENT
+    "documents": ["discharge letter"], "literature": ["Doe J. Thrombosis after cell therapy. J Cell Ther. 2014;1:1-2."],
+    "primary_sources": [*SCENARIO1_AS_JSON["primary_sources"], {"qualification": "consumer", "country": "GB"}],
+    "linked_reports": ["US-APHARMA-0001"],  # SECOND_SOURCE
+    "other_case_ids": [{"source": "EVHUMAN", "id": "EU-EC-123"}],  # OTHER_IDS
+    "study": {"name": "Long-term follow-up of CAR-T recipients", "number": "CT-7", "type": "2",
+              "registrations": [{"number": "NCT00000007", "country": "US"}]},  # STUDY
+    "patient": {
+        **SCENARIO1_AS_JSON["patient"], "death_date": "2014-10-20",  # D.9.1
+        "last_menstrual_period": "2014-09-01", "gestation_period": "12", "gestation_period_unit": "wk",  # BODY
+        "weight_kg": 71.5, "height_cm": 178,
+        "medical_history": [{"code": "10020772", "version": "25.0", "start": "2009", "end": "2014-03-01",
+                             "continuing": False, "comments": "treated with diet", "family_history": True}],
+        "concomitant_therapies": True,  # HISTORY
+        "past_drugs": [{"name": "CureAll", "product_code": "59762-2858", "code_system": "2.16.840.1.113883.6.69",
+                        "start": "2009-01-01", "end": "2010-06-01",
+                        "indication": {"code": "10001011", "version": "25.0"},
+                        "reaction": {"code": "10020321", "version": "25.0"}}],  # PAST_DRUG(_AFTER)
+        "death_causes": [{"code": "10038695", "version": "25.0", "text": "respiratory failure"}],
+        "autopsy": True, "autopsy_causes": [{"code": "10037377", "version": "25.0", "text": "pulmonary embolism"}],
+        # PARENT: the initials "AB" sent as a masked name
+        "parent": {"name_null_flavor": "MSK", "sex": "female", "birth_year": 1975, "age": 39, "age_unit": "a",
+                   "last_menstrual_period": "2014-01-01", "weight_kg": 60, "height_cm": 165,
+                   "medical_history": [{"code": "10012735", "version": "25.0", "start": "2010"}],
+                   "past_drugs": ["Folic acid"]},
+    },
+    "tests": [  # TESTS
+        {"name": {"code": "10012661", "version": "25.0", "text": "D-dimer"}, "date": "2014-10-11", "result": "4.2",
+         "unit": "mg/L", "low": "0", "high": "0.5", "comments": "repeated on day 3", "more_info": True},
+        {"name": {"code": "10047566", "version": "25.0", "text": "venous ultrasound"}, "date": "2014-10-12",
+         "result_code": "1", "result_text": "thrombus in the left popliteal vein"}],
+    "sender_diagnosis": [{"code": "10051055", "version": "25.0"}],  # DIAGNOSIS
+    "drugs": [
+        {**_A, "dosages": [*_A["dosages"], {  # DOSAGE
+            "lot": "LOT-77A", "route": "Intravenous", "route_code": "042", "dose": "2.5", "dose_unit": "10*6",
+            "start": "2014-09-28", "end": "2014-09-29", "frequency": "1", "frequency_unit": "d",
+            "text": "one infusion", "form": "suspension for infusion"}],
+         "cumulative_dose": "5", "cumulative_dose_unit": "10*6",  # CUMULATIVE
+         "matrix": [{"reaction_ref": _R1["ref"], "start_interval": "12", "start_interval_unit": "d",
+                     "last_dose_interval": "2", "last_dose_interval_unit": "h", "recurrence": "2"}]},  # MATRIX, RECURRENCE
+        _B, _C],
+    "reactions": [{**_R1, "end_date": "2014-11-01", "medically_confirmed": True}, _R2],  # REACTION_END, CONFIRMED
+}
+
 # Not content: ids, when and how the version came, its hash; C.1.1 is the case key, which must differ here.
 HOW_IT_CAME = {"id", "case_id", "case_version_id", "content_hash", "created_at", "source_format", "message_id",
                "message_created", "safety_report_id"}
@@ -86,14 +137,16 @@ def _stored(session, key: str) -> tuple[dict, list[dict], list[dict]]:
     return row(v), [row(d) for d in drugs], [row(r) for r in reactions]
 
 
-def test_scenario1_as_json_is_stored_as_the_e2b_import_stores_it(client, session, world, schema_settings):
-    r = post(client, world.clinic, fda("Scenario1.xml"), json=True)
+@pytest.mark.parametrize("xml, body", [(lambda: fda("Scenario1.xml"), SCENARIO1_AS_JSON), (rich_icsr, RICH_AS_JSON)],
+                         ids=["scenario1", "rich"])
+def test_the_case_as_json_is_stored_as_the_e2b_import_stores_it(client, session, world, schema_settings, xml, body):
+    r = post(client, world.clinic, xml(), json=True)
     assert r.json()["acknowledgement"] == "AA", r.text
-    r = client.post("/v1/reports", json=SCENARIO1_AS_JSON, headers=world.clinic.headers)
+    r = client.post("/v1/reports", json=body, headers=world.clinic.headers)
     assert r.status_code == 201, r.text
     session.expire_all()
     e2b_version, e2b_drugs, e2b_reactions = _stored(session, "US-APHARMA-8744554B")
-    json_version, json_drugs, json_reactions = _stored(session, JSON_KEY)
+    json_version, json_drugs, json_reactions = _stored(session, body["sender_case_id"])
     assert e2b_version["detail"].pop("receiver") == "CDER"  # N.2.r.3: the message's receiver, not the case's
     assert json_version["detail"].pop("receiver") is None
     assert json_version == e2b_version
@@ -107,7 +160,7 @@ def test_scenario1_as_json_is_stored_as_the_e2b_import_stores_it(client, session
              for i in (r.json()["id"] - 1, r.json()["id"])]
     assert views[0]["patient"] == views[1]["patient"] and views[1]["patient"]["pseudonym"]
     assert views[0]["drugs"] == views[1]["drugs"] and {**views[0]["detail"], "receiver": None} == views[1]["detail"]
-    assert "JD" not in r.text and "JD" not in str(views[1])
+    assert "JD" not in r.text and "JD" not in str(views[1]) and "AB" not in str(views[1]["detail"])
 
 
 def test_resending_the_json_case_is_unchanged_and_a_changed_field_conflicts(client, world):
