@@ -45,8 +45,8 @@ def coded(c: CodedIn | None) -> dict[str, Any]:
 
 
 def number(x: float | None) -> str | None:
-    """A number as E2B carries it (a PQ value: 48, not 48.0)."""
-    return None if x is None else str(int(x)) if float(x).is_integer() else repr(float(x))
+    """A number as E2B carries it (a PQ value: 48, not 48.0; never an exponent)."""
+    return None if x is None else f"{x:.6f}".rstrip("0").rstrip(".")
 
 
 def history(h: HistoryIn) -> dict[str, Any]:
@@ -119,15 +119,11 @@ def _patient_detail(p: PatientRef | None) -> dict[str, Any]:
 
 def _fda(report: ReportIn) -> dict[str, Any]:
     """FDA's regional elements keyed as the E2B importer keeps them: only those sent."""
-    f = report.fda
-    out = {k: v for k in ("local_report_type", "combination_product", "ind", "pre_anda")
-           if f is not None and (v := getattr(f, k)) is not None}
-    if f is not None and f.cross_reported_inds:
-        out["cross_reported_inds"] = list(f.cross_reported_inds)
-    if f is not None and f.race:
-        out["race"] = list(f.race)
-    if f is not None and f.ethnicity:
-        out["ethnicity"] = f.ethnicity
+    f, out = report.fda, {}
+    if f is not None:
+        out = {k: v for k in ("local_report_type", "combination_product", "ind", "pre_anda", "ethnicity")
+               if (v := getattr(f, k)) is not None}
+        out |= {k: list(v) for k in ("cross_reported_inds", "race") if (v := getattr(f, k))}
     if any(r.required_intervention is not None for r in report.reactions):
         out["required_intervention"] = [r.required_intervention for r in report.reactions]
     return out
