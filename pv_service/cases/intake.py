@@ -17,6 +17,7 @@ from pv_service.auth.principal import Principal
 from pv_service.cases import plausibility, report_rows
 from pv_service.cases.hashing import content_hash
 from pv_service.cases.schemas import (
+    REACTION_DETAIL,
     CasePublic,
     ReactionPublic,
     ReportIn,
@@ -232,7 +233,8 @@ def _normalise(report: ReportIn, patient_id: int | None, sender_id: int,
     for r in report.reactions:
         # The validated fields as they are (model_dump would copy them twice), seriousness flattened.
         row = {**r.__dict__, **r.seriousness.__dict__}
-        del row["seriousness"]
+        for key in ("seriousness", *REACTION_DETAIL):  # the E.i parts beside the columns go to the detail
+            del row[key]
         for key in ("outcome", "grade_scale", "causality"):
             row[key] = row[key].value if row[key] is not None else None
         reactions.append(row)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pv_service.cases.schemas import CodedIn, DrugIn, PatientRef, PrimarySourceIn, ReporterIn, ReportIn
+from pv_service.cases.schemas import (CodedIn, DrugIn, HistoryIn, ParentIn, PastDrugIn, PatientRef, PrimarySourceIn,
+                                      REACTION_DETAIL, ReporterIn, ReportIn)
 
 # The columns beyond those JSON reports always had (E2B import fills them all; message_* are its own).
 NULL_VERSION_COLUMNS = dict.fromkeys((
@@ -24,10 +25,14 @@ _REPORT_COLUMNS = ("worldwide_id", "nullification", "nullification_reason", "rep
 _PATIENT_COLUMNS = ("sex", "birth_year", "age", "age_unit", "age_group", "weight_kg", "height_cm", "death_date")
 _DRUG_COLUMNS = ("name_as_reported", "product_code", "authorisation_number", "holder", "action_taken")
 _ONLY_TREATMENT = frozenset({"treatment_id", "role"})
+_DRUG_PARTS = ("ref", "code_system", "substances", "dosages", "indications", "relatedness", "matrix",
+               "authorisation_country", "cumulative_dose", "cumulative_dose_unit", "additional_info")
 # C.2.r.4 codes (pv_service/e2b/icsr.py QUALIFICATIONS, inverted).
 QUALIFICATION_CODES = {"physician": "1", "pharmacist": "2", "other_health_professional": "3", "lawyer": "4",
                        "consumer": "5"}
 SEX = ("male", "female")
+SEX_CODES = {"male": "1", "female": "2"}
+_NO_CODE = {"code": None, "version": None, "text": None, "null_flavor": None}  # an element not sent, as E2B keeps it
 
 
 def hl7(date: str | None) -> str | None:
@@ -35,8 +40,39 @@ def hl7(date: str | None) -> str | None:
     return date.replace("-", "") if date else None
 
 
-def coded(c: CodedIn) -> dict[str, Any]:
-    return {"code": c.code, "version": c.version, "text": c.text, "null_flavor": c.null_flavor}
+def coded(c: CodedIn | None) -> dict[str, Any]:
+    return {"code": c.code, "version": c.version, "text": c.text, "null_flavor": c.null_flavor} if c else _NO_CODE
+
+
+def number(x: float | None) -> str | None:
+    """A number as E2B carries it (a PQ value: 48, not 48.0; never an exponent)."""
+    return None if x is None else f"{x:.6f}".rstrip("0").rstrip(".")
+
+
+def history(h: HistoryIn) -> dict[str, Any]:
+    """D.7.1.r as E2B keeps it (a MedDRA code); free text or a nullFlavor, which E2B has no place for, beside it."""
+    out = {"code": h.code, "version": h.version, "start": hl7(h.start), "end": hl7(h.end),
+           "continuing": h.continuing, "comments": h.comments, "family_history": h.family_history}
+    return out | {k: v for k in ("text", "null_flavor") if (v := getattr(h, k)) is not None}
+
+
+def past_drug(d: str | PastDrugIn) -> dict[str, Any]:
+    """D.8.r; a name alone is the record with only its name."""
+    if isinstance(d, str):
+        d = PastDrugIn(name=d)
+    return {"name": d.name, "product_code": d.product_code, "code_system": d.code_system, "start": hl7(d.start),
+            "end": hl7(d.end), "indication": coded(d.indication), "reaction": coded(d.reaction)}
+
+
+def parent(p: ParentIn) -> dict[str, Any]:
+    """D.10, keyed and valued as the E2B importer keeps it (sex as its code, numbers as sent)."""
+    return {"name_null_flavor": p.name_null_flavor, "sex_code": SEX_CODES.get(p.sex or ""),
+            "birth_year": p.birth_year, "age": number(p.age),
+            "age_unit": (p.age_unit or "a") if p.age is not None else None,
+            "last_menstrual_period": hl7(p.last_menstrual_period),
+            "weight_kg": number(p.weight_kg), "height_cm": number(p.height_cm),
+            "medical_history": [history(h) for h in p.medical_history],
+            "medical_history_text": p.medical_history_text, "past_drugs": [past_drug(d) for d in p.past_drugs]}
 
 
 def sources(report: ReportIn) -> list[ReporterIn]:
@@ -54,27 +90,42 @@ def reporter(report: ReportIn) -> ReporterIn | None:
     return next((s for s in report.primary_sources if s.primary_for_regulatory), report.primary_sources[0])
 
 
+_REPORT_PARTS = ("primary_sources", "other_case_ids", "literature", "study", "sender", "tests", "sender_diagnosis",
+                 "first_sender", "linked_reports", "additional_documents", "documents", "expedited", "fda")
+
+
 def _has_parts(report: ReportIn) -> bool:
     p = report.patient
-    return bool(report.primary_sources or report.other_case_ids or report.literature or report.study
-                or report.sender or report.tests or report.sender_diagnosis or (p is not None and p.describes()))
+    return (any(getattr(report, k) not in (None, [], ()) for k in _REPORT_PARTS) or (p is not None and p.describes())
+            or any(getattr(r, k) is not None for r in report.reactions for k in REACTION_DETAIL))
 
 
 def _patient_detail(p: PatientRef | None) -> dict[str, Any]:
-    out = {"name_null_flavor": None, "medical_history": [], "medical_history_text": None, "past_drugs": [],
-           "death_causes": [], "autopsy": None, "autopsy_causes": []}
+    out = {"name_null_flavor": None, "medical_history": [], "medical_history_text": None,
+           "concomitant_therapies": None, "past_drugs": [], "death_causes": [], "autopsy": None, "autopsy_causes": [],
+           "parent": None, "last_menstrual_period": None, "gestation_period": None, "gestation_period_unit": None}
     if p is None:
         return out
-    out.update(name_null_flavor=p.name_null_flavor, medical_history=[coded(c) for c in p.medical_history],
-               medical_history_text=p.medical_history_text, past_drugs=list(p.past_drugs),
+    out.update(name_null_flavor=p.name_null_flavor, medical_history=[history(h) for h in p.medical_history],
+               medical_history_text=p.medical_history_text, concomitant_therapies=p.concomitant_therapies,
+               past_drugs=[past_drug(d) for d in p.past_drugs],
                death_causes=[coded(c) for c in p.death_causes], autopsy=p.autopsy,
-               autopsy_causes=[coded(c) for c in p.autopsy_causes])
-    if p.parent is not None:
-        parent = p.parent
-        out["parent"] = {**parent.model_dump(exclude={"medical_history", "last_menstrual_period", "past_drugs"}),
-                         "last_menstrual_period": hl7(parent.last_menstrual_period),
-                         "medical_history": [coded(c) for c in parent.medical_history],
-                         "past_drugs": list(parent.past_drugs)}
+               autopsy_causes=[coded(c) for c in p.autopsy_causes],
+               parent=parent(p.parent) if p.parent is not None else None,
+               last_menstrual_period=hl7(p.last_menstrual_period), gestation_period=p.gestation_period,
+               gestation_period_unit=p.gestation_period_unit)
+    return out
+
+
+def _fda(report: ReportIn) -> dict[str, Any]:
+    """FDA's regional elements keyed as the E2B importer keeps them: only those sent."""
+    f, out = report.fda, {}
+    if f is not None:
+        out = {k: v for k in ("local_report_type", "combination_product", "ind", "pre_anda", "ethnicity")
+               if (v := getattr(f, k)) is not None}
+        out |= {k: list(v) for k in ("cross_reported_inds", "race") if (v := getattr(f, k))}
+    if any(r.required_intervention is not None for r in report.reactions):
+        out["required_intervention"] = [r.required_intervention for r in report.reactions]
     return out
 
 
@@ -90,16 +141,25 @@ def detail(report: ReportIn) -> dict[str, Any] | None:
                      "country": s.country,
                      "primary_for_regulatory": _primary(s) if report.primary_sources else s is primary}
                     for s in sources(report)],
-        "other_case_ids": list(report.other_case_ids), "literature": list(report.literature),
+        "other_case_ids": [{"source": None, "id": x} if isinstance(x, str) else {"source": x.source, "id": x.id}
+                           for x in report.other_case_ids],
+        "linked_reports": list(report.linked_reports),
+        "documents": list(report.documents), "additional_documents": report.additional_documents,
+        "expedited": report.expedited, "first_sender": report.first_sender, "literature": list(report.literature),
         "study": {"name": study.name if study else None, "number": study.number if study else None,
                   "type": study.type if study else None,
                   "registrations": [[r.number, r.country] for r in study.registrations] if study else []},
         "sender": {"type": sender.type if sender else None, "organisation": sender.organisation if sender else None},
         "patient": _patient_detail(report.patient),
-        "tests": [{"name": coded(t.name), "date": hl7(t.date), "result": t.result, "unit": t.unit}
-                  for t in report.tests],
+        "reactions": [{"ref": r.ref, "end": hl7(r.end_date), "country": r.country, "translation": r.translation,
+                       "highlighted": r.highlighted, "medically_confirmed": r.medically_confirmed}
+                      for r in report.reactions],
+        "tests": [{"name": coded(t.name), "date": hl7(t.date), "result": t.result, "unit": t.unit,
+                   "result_code": t.result_code, "result_text": t.result_text, "low": t.low, "high": t.high,
+                   "comments": t.comments, "more_info": t.more_info} for t in report.tests],
         "sender_diagnosis": [coded(c) for c in report.sender_diagnosis],
         "receiver": None,  # N.2.r.3: a message's receiver, not the case's
+        "fda": _fda(report),
     }
 
 
@@ -128,10 +188,12 @@ def drug_row(d: DrugIn) -> dict[str, Any]:
     lots = [x.lot for x in d.dosages if x.lot]
     if lots:
         row["batch_lot"] = lots[0]
-    if d.treatment_id is None or d.ref or d.code_system or d.substances or d.dosages or d.indications \
-            or d.relatedness:
+    if d.treatment_id is None or any(getattr(d, k) not in (None, [], ()) for k in _DRUG_PARTS):
         row["detail"] = {"ref": d.ref, "substances": list(d.substances),
                          "dosages": [{**x.model_dump(), "start": hl7(x.start), "end": hl7(x.end)} for x in d.dosages],
                          "indications": [coded(c) for c in d.indications],
-                         "relatedness": [r.model_dump() for r in d.relatedness], "code_system": d.code_system}
+                         "relatedness": [r.model_dump() for r in d.relatedness], "code_system": d.code_system,
+                         "matrix": [m.model_dump() for m in d.matrix], "authorisation_country": d.authorisation_country,
+                         "cumulative_dose": d.cumulative_dose, "cumulative_dose_unit": d.cumulative_dose_unit,
+                         "additional_info": [a.model_dump() for a in d.additional_info]}
     return row

@@ -41,6 +41,9 @@ class PrimarySourceIn(ReporterIn):
     primary_for_regulatory: bool = Field(default=False, description="C.2.r.5")
 
 
+AgeUnit = Literal["10.a", "a", "mo", "wk", "d", "h", "min"]
+
+
 class CodedIn(BaseModel):
     """A MedDRA-coded term (code and version), free text, or a nullFlavor, as E2B carries them."""
     model_config = ConfigDict(extra="forbid")
@@ -56,21 +59,51 @@ class CodedIn(BaseModel):
         return self
 
 
-class ParentIn(BaseModel):
-    """D.10: the parent in a parent-child or foetus report."""
+Number = Annotated[str, Field(pattern=r"^\d{1,10}(\.\d{1,6})?$")]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class HistoryIn(CodedIn):
+    """D.7.1.r / D.10.7.1.r: a condition (MedDRA code), its dates, whether it continues, comments, family history."""
+    start: PartialDate | None = Field(default=None, description="D.7.1.r.2")
+    end: PartialDate | None = Field(default=None, description="D.7.1.r.4")
+    continuing: bool | None = Field(default=None, description="D.7.1.r.3")
+    comments: Text | None = Field(default=None, description="D.7.1.r.5")
+    family_history: bool | None = Field(default=None, description="D.7.1.r.6")
+
+
+class PastDrugIn(BaseModel):
+    """D.8.r / D.10.8.r: a drug taken before, with what it was for and what it caused."""
     model_config = ConfigDict(extra="forbid")
+    name: ShortText = Field(description="D.8.r.1")
+    product_code: str | None = Field(default=None, min_length=1, max_length=100, description="D.8.r.2b/3b MPID/PhPID")
+    code_system: str | None = Field(default=None, max_length=100, description="The product code's system (OID)")
+    start: PartialDate | None = Field(default=None, description="D.8.r.4")
+    end: PartialDate | None = Field(default=None, description="D.8.r.5")
+    indication: CodedIn | None = Field(default=None, description="D.8.r.6")
+    reaction: CodedIn | None = Field(default=None, description="D.8.r.7")
+
+
+# D.8.r: a name alone (as before) or the structured record.
+PastDrugs = Annotated[list[ShortText | PastDrugIn], Field(default=(), max_length=100, description="D.8.r")]
+
+
+class ParentIn(BaseModel):
+    """D.10: the parent in a parent-child or foetus report (no initials: name_null_flavor MSK says there are some)."""
+    model_config = ConfigDict(extra="forbid")
+    name_null_flavor: Literal["MSK", "ASKU", "NASK", "UNK"] | None = Field(default=None, description="D.10.1")
     sex: Literal["male", "female"] | None = Field(default=None, description="D.10.6")
-    age: float | None = Field(default=None, ge=0, le=150, description="D.10.2.2a, in years")
+    age: float | None = Field(default=None, ge=0, le=150, description="D.10.2.2a")
+    age_unit: AgeUnit | None = Field(default=None, description="D.10.2.2b (UCUM); missing means years")
     birth_year: int | None = Field(default=None, ge=1900, le=2100, description="D.10.2.1 (year only)")
     last_menstrual_period: PartialDate | None = Field(default=None, description="D.10.3")
     weight_kg: float | None = Field(default=None, gt=0, le=700, description="D.10.4")
     height_cm: float | None = Field(default=None, gt=0, le=300, description="D.10.5")
-    medical_history: list[CodedIn] = Field(default=(), max_length=50, description="D.10.7.1.r")
+    medical_history: list[HistoryIn] = Field(default=(), max_length=50, description="D.10.7.1.r")
     medical_history_text: Text | None = Field(default=None, description="D.10.7.2")
-    past_drugs: list[ShortText] = Field(default=(), max_length=50, description="D.10.8.r.1")
+    past_drugs: PastDrugs
 
 
-AgeUnit = Literal["10.a", "a", "mo", "wk", "d", "h", "min"]
 _REGISTERED = frozenset({"patient_id", "local_id"})
 
 
@@ -90,13 +123,18 @@ class PatientRef(BaseModel):
     birth_year: int | None = Field(default=None, ge=1900, le=2100, description="D.2.1 (year only)")
     age: float | None = Field(default=None, ge=0, le=1800, description="D.2.2a age at onset")
     age_unit: AgeUnit | None = Field(default=None, description="D.2.2b (UCUM: a years, mo, wk, d, h, min, 10.a decades)")
+    gestation_period: Number | None = Field(default=None, description="D.2.2.1a gestation period at exposure")
+    gestation_period_unit: str | None = Field(default=None, min_length=1, max_length=20,
+                                              description="D.2.2.1b (UCUM, e.g. wk); missing means weeks")
     age_group: Literal["0", "1", "2", "3", "4", "5", "6"] | None = Field(
         default=None, description="D.2.3: 0 foetus, 1 neonate, 2 infant, 3 child, 4 adolescent, 5 adult, 6 elderly")
     weight_kg: float | None = Field(default=None, gt=0, le=700, description="D.3")
     height_cm: float | None = Field(default=None, gt=0, le=300, description="D.4")
-    medical_history: list[CodedIn] = Field(default=(), max_length=100, description="D.7.1.r")
+    last_menstrual_period: PartialDate | None = Field(default=None, description="D.6")
+    medical_history: list[HistoryIn] = Field(default=(), max_length=100, description="D.7.1.r")
     medical_history_text: Text | None = Field(default=None, description="D.7.2")
-    past_drugs: list[ShortText] = Field(default=(), max_length=100, description="D.8.r.1")
+    concomitant_therapies: bool | None = Field(default=None, description="D.7.3")
+    past_drugs: PastDrugs
     death_date: ApiDate | None = Field(default=None, description="D.9.1")
     death_causes: list[CodedIn] = Field(default=(), max_length=20, description="D.9.2.r reported causes")
     autopsy: bool | None = Field(default=None, description="D.9.3")
@@ -128,6 +166,11 @@ class DosageIn(BaseModel):
     dose_unit: str | None = Field(default=None, min_length=1, max_length=50, description="G.k.4.r.1b (UCUM)")
     start: PartialDate | None = Field(default=None, description="G.k.4.r.4")
     end: PartialDate | None = Field(default=None, description="G.k.4.r.5")
+    route_code: str | None = Field(default=None, min_length=1, max_length=20, description="G.k.4.r.10.2b")
+    frequency: Number | None = Field(default=None, description="G.k.4.r.2 number of units in the interval")
+    frequency_unit: str | None = Field(default=None, min_length=1, max_length=20, description="G.k.4.r.3 (UCUM)")
+    text: Text | None = Field(default=None, description="G.k.4.r.8 dosage text")
+    form: ShortText | None = Field(default=None, description="G.k.4.r.9.1 pharmaceutical dose form")
 
 
 class RelatednessIn(BaseModel):
@@ -137,6 +180,25 @@ class RelatednessIn(BaseModel):
     source: str | None = Field(default=None, max_length=250, description="G.k.9.i.2.r.1, e.g. PRIMARY SOURCE REPORTER")
     method: str | None = Field(default=None, max_length=250, description="G.k.9.i.2.r.2")
     result: str | None = Field(default=None, max_length=250, description="G.k.9.i.2.r.3")
+
+
+class MatrixIn(BaseModel):
+    """G.k.9.i: times from the drug to one reaction and whether it recurred on readministration."""
+    model_config = ConfigDict(extra="forbid")
+    reaction_ref: str | None = Field(default=None, max_length=100, description="The sender's id of the reaction")
+    start_interval: Number | None = Field(default=None, description="G.k.9.i.3.1a from the drug's start")
+    start_interval_unit: str | None = Field(default=None, max_length=20, description="G.k.9.i.3.1b (UCUM)")
+    last_dose_interval: Number | None = Field(default=None, description="G.k.9.i.3.2a from the last dose")
+    last_dose_interval_unit: str | None = Field(default=None, max_length=20, description="G.k.9.i.3.2b (UCUM)")
+    recurrence: Literal["1", "2", "3", "4"] | None = Field(
+        default=None, description="G.k.9.i.4: 1 yes, 2 no, 3 unknown, 4 not rechallenged")
+
+
+class AdditionalInfoIn(BaseModel):
+    """G.k.10.r: an additional information code on the drug."""
+    model_config = ConfigDict(extra="forbid")
+    code: Code = Field(description="G.k.10.r")
+    code_system: str | None = Field(default=None, max_length=100, description="The code's system (OID) as sent")
 
 
 class DrugIn(BaseModel):
@@ -152,12 +214,17 @@ class DrugIn(BaseModel):
     code_system: str | None = Field(default=None, max_length=100, description="The product code's system (OID)")
     substances: list[ShortText] = Field(default=(), max_length=20, description="G.k.2.3.r.1")
     authorisation_number: str | None = Field(default=None, min_length=1, max_length=100, description="G.k.3.1")
+    authorisation_country: Country | None = Field(default=None, description="G.k.3.2")
     holder: ShortText | None = Field(default=None, description="G.k.3.3")
     dosages: list[DosageIn] = Field(default=(), max_length=50, description="G.k.4.r")
+    cumulative_dose: Number | None = Field(default=None, description="G.k.5a cumulative dose to the first reaction")
+    cumulative_dose_unit: str | None = Field(default=None, min_length=1, max_length=50, description="G.k.5b (UCUM)")
     indications: list[CodedIn] = Field(default=(), max_length=20, description="G.k.7.r")
     action_taken: Literal["0", "1", "2", "3", "4", "9"] | None = Field(
         default=None, description="G.k.8: 1 withdrawn, 2 reduced, 3 increased, 4 not changed, 0 unknown, 9 n/a")
     relatedness: list[RelatednessIn] = Field(default=(), max_length=50, description="G.k.9.i.2.r")
+    matrix: list[MatrixIn] = Field(default=(), max_length=100, description="G.k.9.i.1, .3, .4 per reaction")
+    additional_info: list[AdditionalInfoIn] = Field(default=(), max_length=20, description="G.k.10.r")
 
     @model_validator(mode="after")
     def _named(self):
@@ -199,6 +266,13 @@ class LabTestIn(BaseModel):
     date: PartialDate | None = Field(default=None, description="F.r.1")
     result: str | None = Field(default=None, max_length=2000, description="F.r.3 value or text")
     unit: str | None = Field(default=None, max_length=50, description="F.r.3.3 (UCUM)")
+    result_code: Literal["1", "2", "3", "4"] | None = Field(
+        default=None, description="F.r.3.1: 1 positive, 2 negative, 3 borderline, 4 inconclusive")
+    result_text: Text | None = Field(default=None, description="F.r.3.4 unstructured result")
+    low: str | None = Field(default=None, min_length=1, max_length=50, description="F.r.4 normal low value")
+    high: str | None = Field(default=None, min_length=1, max_length=50, description="F.r.5 normal high value")
+    comments: Text | None = Field(default=None, description="F.r.6")
+    more_info: bool | None = Field(default=None, description="F.r.7 more information available")
 
 
 class Seriousness(BaseModel):
@@ -215,7 +289,7 @@ class Seriousness(BaseModel):
         return any(self.model_dump().values())
 
 
-class ReactionIn(BaseModel):
+class _ReactionCoding(BaseModel):
     """E.i: one reaction/event, coded in MedDRA.
 
     With a MedDRA dictionary loaded (`pv-service meddra load`), give `meddra_version` and an
@@ -235,6 +309,46 @@ class ReactionIn(BaseModel):
     grade: int | None = Field(default=None, ge=1, le=5)
     grade_scale: GradeScale | None = Field(default=None, description="CTCAE, or ASTCT for CRS and ICANS")
     causality: Causality | None = None
+
+
+# The E.i parts that are not reaction columns: stored in the version's detail["reactions"], in order.
+REACTION_DETAIL = ("ref", "end_date", "country", "translation", "highlighted", "medically_confirmed",
+                   "required_intervention")
+
+
+class ReactionIn(_ReactionCoding):
+    __doc__ = _ReactionCoding.__doc__
+    ref: str | None = Field(default=None, max_length=100, description="The sender's id of the reaction "
+                                                                      "(what relatedness and matrix point at)")
+    end_date: PartialDate | None = Field(default=None, description="E.i.5")
+    country: Country | None = Field(default=None, description="E.i.9 where the reaction occurred")
+    translation: Text | None = Field(default=None, description="E.i.1.2 the term in English, or translated")
+    highlighted: Literal["1", "2", "3", "4"] | None = Field(
+        default=None, description="E.i.3.1 term highlighted by the reporter: 1 yes not serious, 2 no not serious, "
+                                  "3 yes serious, 4 no serious")
+    medically_confirmed: bool | None = Field(default=None, description="E.i.8")
+    required_intervention: bool | None = Field(default=None, description="FDA.E.i.3.2h (FDA regional)")
+
+
+class FdaIn(BaseModel):
+    """FDA's regional elements (FDA E2B(R3) regional implementation specifications)."""
+    model_config = ConfigDict(extra="forbid")
+    local_report_type: Code | None = Field(default=None, description="FDA.C.1.7.1 local criteria report type")
+    combination_product: bool | None = Field(default=None, description="FDA.C.1.12 combination product report")
+    ind: str | None = Field(default=None, min_length=1, max_length=50, description="FDA.C.5.5a IND where the AE "
+                                                                                   "occurred")
+    pre_anda: str | None = Field(default=None, min_length=1, max_length=50, description="FDA.C.5.5b pre-ANDA")
+    cross_reported_inds: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(
+        default=(), max_length=20, description="FDA.C.5.6.r")
+    race: list[Code] = Field(default=(), max_length=10, description="FDA.D.11.r (NCI codes)")
+    ethnicity: Code | None = Field(default=None, description="FDA.D.12 (NCI code)")
+
+
+class OtherCaseIdIn(BaseModel):
+    """C.1.9.1.r: another sender's id of the case."""
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[str, Field(min_length=1, max_length=100)] = Field(description="C.1.9.1.r.2")
+    source: str | None = Field(default=None, min_length=1, max_length=100, description="C.1.9.1.r.1")
 
 
 class ReportIn(BaseModel):
@@ -257,8 +371,15 @@ class ReportIn(BaseModel):
     )
     worldwide_id: str | None = Field(default=None, min_length=1, max_length=100,
                                      description="C.1.8.1 worldwide unique case id (when it is not sender_case_id)")
-    other_case_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
-        default=(), max_length=20, description="C.1.9.1.r other case identifiers")
+    other_case_ids: list[Annotated[str, Field(min_length=1, max_length=100)] | OtherCaseIdIn] = Field(
+        default=(), max_length=20, description="C.1.9.1.r other case identifiers (an id alone, or with its source)")
+    first_sender: Literal["1", "2"] | None = Field(default=None, description="C.1.8.2: 1 regulator, 2 other")
+    linked_reports: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default=(), max_length=50, description="C.1.10.r identifiers of linked reports")
+    additional_documents: bool | None = Field(default=None, description="C.1.6.1 additional documents available")
+    documents: list[Text] = Field(default=(), max_length=50, description="C.1.6.1.r.1 the documents held")
+    expedited: bool | None = Field(default=None, description="C.1.7 fulfils the local criteria for expedited")
+    fda: FdaIn | None = Field(default=None, description="FDA regional elements")
     nullification: Literal["nullification", "amendment"] | None = Field(
         default=None, description="C.1.11.1: a nullified case leaves every statistic and queue")
     nullification_reason: Text | None = Field(default=None, description="C.1.11.2 (required with nullification)")
@@ -279,7 +400,7 @@ class ReportIn(BaseModel):
         return self
 
 
-class ReactionPublic(ReactionIn):
+class ReactionPublic(_ReactionCoding):
     """As stored: the current coding (derived from the dictionary when one is loaded) and the coding as reported."""
     pt_code: str
     pt_name: str

@@ -33,6 +33,7 @@ from pv_service.e2b.schema_set import SchemaSet
 from pv_service.meddra import coding
 from pv_service.meddra.lookup import loaded_dictionaries
 from pv_service.patients.service import pseudonym_for
+from pv_service.products.matching import ProductIndex
 from pv_service.products.models import Product
 from pv_service.rules.e2b_rules import E2BRules
 
@@ -54,19 +55,10 @@ class _Seen:
     by_message: dict[str, int]
 
 
-def _match_products(drugs: list[dict], products: list) -> None:
-    """Registry match of each reported drug: product code, then trade name, then INN (case-insensitive)."""
-    by_code = {p.code.casefold(): p for p in products}
-    by_trade = {p.trade_name.casefold(): p for p in products}
-    by_inn = {p.inn.casefold(): p for p in products}
+def _match_products(drugs: list[dict], products: ProductIndex) -> None:
+    """Registry match of each reported drug, as for JSON intake (products/matching.py)."""
     for d in drugs:
-        found = None
-        if d["product_code"]:
-            found = by_code.get(d["product_code"].casefold())
-        if found is None and d["name_as_reported"]:
-            found = by_trade.get(d["name_as_reported"].casefold()) or by_inn.get(d["name_as_reported"].casefold())
-        for s in d["detail"]["substances"]:
-            found = found or by_inn.get(s.casefold())
+        found = products.match(d["product_code"], d["name_as_reported"], d["detail"]["substances"])
         d["product_id"] = found.id if found else None
 
 
@@ -199,9 +191,10 @@ def import_batch(session: Session, principal: Principal, source: bytes | BinaryI
     batch = reader.BatchStream(source)
     conn = session.connection()
     sender = principal.organization_id
-    products = conn.execute(sa.select(Product.id, Product.code, Product.trade_name, Product.inn,
+    registry = conn.execute(sa.select(Product.id, Product.code, Product.trade_name, Product.inn,
                                       Product.mah_organization_id)).all()
-    own_products = {p.id for p in products if p.mah_organization_id == sender}
+    own_products = {p.id for p in registry if p.mah_organization_id == sender}
+    products = ProductIndex(registry)  # indexed once per batch
     dictionaries = loaded_dictionaries(conn)
     result = BatchResult(batch_id=None, batch_sender=None, batch_created=None, messages=[])
     store = _Store(session, principal, now, result.messages)

@@ -60,7 +60,11 @@ def test_a_described_patient_s_case_is_stored_and_read_back(client, world, produ
     assert d["study"] == {"name": "LTFU-X", "number": "S-9", "type": "1", "registrations": [["NCT0001", "CN"]]}
     assert d["patient"]["autopsy_causes"] == [{"code": None, "version": None, "text": "cerebral oedema",
                                                "null_flavor": None}]
-    assert d["patient"]["parent"]["age"] == 80 and d["tests"][0]["date"] == "202501"  # E2B's date form
+    # D.10 as the E2B importer keeps it: sex as its code, the age as E2B's PQ value in years
+    parent = d["patient"]["parent"]
+    assert (parent["sex_code"], parent["age"], parent["age_unit"]) == ("2", "80", "a")
+    assert d["tests"][0]["date"] == "202501"  # E2B's date form
+    assert [x["name"] for x in d["patient"]["past_drugs"]] == ["R-CHOP"]  # a name alone is a D.8.r record
     a, dex, msc = v["drugs"]
     # matched to the registry: Testkymr is CART-1's trade name; MSC-1 by code; dexamethasone is not registered
     assert (a["product_id"], a["batch_lot"], a["detail"]["dosages"][0]["start"]) == (
@@ -105,6 +109,22 @@ def test_an_old_payload_is_stored_and_hashed_as_before(client, session, world, t
     ({"tests": [{"name": {"text": "x"}, "date": "2025-13"}]}, ["body", "tests", 0, "date"], "pattern"),
     ({"drugs": [{"treatment_id": 999, "role": "suspect"}]}, ["body", "drugs", 0, "treatment_id"], "no such"),
     ({"patient": {"sex": "female", "death_date": "2026-12-31"}}, ["body", "patient", "death_date"], "future"),
+    ({"patient": {"sex": "female", "past_drugs": [{"product_code": "X"}]}}, ["body", "patient", "past_drugs", 0],
+     "Field required"),
+    ({"patient": {"sex": "female", "gestation_period": "twelve"}}, ["body", "patient", "gestation_period"], "pattern"),
+    ({"patient": {"sex": "female", "parent": {"age": 30, "age_unit": "y"}}}, ["body", "patient", "parent", "age_unit"],
+     "Input should be"),
+    ({"drugs": [{"name_as_reported": "X", "matrix": [{"recurrence": "9"}]}]},
+     ["body", "drugs", 0, "matrix", 0, "recurrence"], "Input should be"),
+    ({"drugs": [{"name_as_reported": "X", "authorisation_country": "usa"}]},
+     ["body", "drugs", 0, "authorisation_country"], "pattern"),
+    ({"drugs": [{"name_as_reported": "X", "dosages": [{"frequency": "-1"}]}]},
+     ["body", "drugs", 0, "dosages", 0, "frequency"], "pattern"),
+    ({"reactions": [{"pt_code": "P", "pt_name": "x", "end_date": "2025-13"}]}, ["body", "reactions", 0, "end_date"],
+     "pattern"),
+    ({"first_sender": "3"}, ["body", "first_sender"], "Input should be"),
+    ({"fda": {"race": ["C41260"], "colour": "x"}}, ["body", "fda", "colour"], "Extra inputs"),
+    ({"tests": [{"name": {"text": "x"}, "result_code": "5"}]}, ["body", "tests", 0, "result_code"], "Input should be"),
 ])
 def test_bad_e2b_parts_get_a_422_naming_the_field(client, world, products, change, loc, words):
     r = client.post("/v1/reports", json={**FULL, **change}, headers=world.clinic.headers)

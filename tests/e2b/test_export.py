@@ -107,3 +107,20 @@ def test_json_report_of_a_registered_patient_exports_and_imports(client, world, 
     assert [x["pt_code"] for x in back["reactions"]] == [x["llt_code"] or x["pt_code"]
                                                          for x in case["latest"]["reactions"]]
     assert back["received_date"] == case["latest"]["received_date"]
+
+
+def test_the_rich_case_sent_as_json_exports_and_comes_back_the_same(client, world, schema_settings, ich_xsd):
+    """Every E2B section sent through the JSON API leaves in the export and is stored again alike."""
+    from tests.e2b.test_json_same_case import RICH_AS_JSON
+
+    r = client.post("/v1/reports", json=RICH_AS_JSON, headers=world.clinic.headers)
+    assert r.status_code == 201, r.text
+    data = _export(client, world.clinic, r.json()["id"], "fda")
+    assert reader.schema_errors(schema_set.load(ich_xsd).batch, reader.read(data, reader.BATCH_ROOT, 10**7)) == []
+    again = post(client, world.other_clinic, data, json=True).json()
+    assert again["acknowledgement"] == "AA", [m["errors"] for m in again["messages"]]
+    back = client.get(f"/v1/reports/{again['messages'][0]['case_id']}", headers=world.other_clinic.headers).json()
+    original = {**r.json()["latest"], "source_format": "e2b"}  # how it came, not what it says
+    # E2B carries no PT code as reported (E.i.2.1b is the LLT), so the JSON's goes no further
+    original["reactions"] = [{**x, "reported_pt_code": None} for x in original["reactions"]]
+    assert _stored(back["latest"], "fda") == _stored(original, "fda")

@@ -2,10 +2,12 @@
 written by hand from the XML (line numbers of FAERS2022Scenario1.xml beside each part); both databases."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from tests.e2b.conftest import fda
+from tests.e2b.rich import rich_icsr
 from tests.e2b.test_import import post
 
 JSON_KEY = "US-APHARMA-8744554B-AS-JSON"  # the same sender, so a second case key (pseudonyms are keyed per sender)
@@ -26,61 +28,100 @@ SCENARIO1_AS_JSON = {
     "report_type": "spontaneous", "received_date": "2022-06-14", "latest_info_date": "2022-06-14",
     "primary_sources": [{"qualification": "physician", "country": "US", "primary_for_regulatory": True}],
     "sender": {"type": "1", "organisation": "Big Pharma Drug"},  # C.3.1, C.3.2
-    # D: "JD" (l. 65), male, born 2001, 48 years at onset, adult; D.7.2 "None"; D.8 CureAll
+    "additional_documents": False, "expedited": True,  # C.1.6.1 (l. 716), C.1.7 (l. 723)
+    "first_sender": "1",  # C.1.8.2 regulator (l. 748)
+    # FDA.C.1.7.1 15-day (l. 730), FDA.C.1.12 (l. 737); FDA.D.11.r races (l. 90, 97), FDA.D.12 ethnicity (l. 104)
+    "fda": {"local_report_type": "1", "combination_product": False, "race": ["C41260", "C41219"],
+            "ethnicity": "C41222"},
+    # D: "JD" (l. 65), male, born 2001, 48 years at onset, adult; D.7.2 "None"; D.8 CureAll with its code (l. 129)
     "patient": {"initials": "JD", "sex": "male", "birth_year": 2001, "age": 48, "age_unit": "a", "age_group": "5",
-                "medical_history_text": "None", "past_drugs": ["CureAll"]},
+                "medical_history_text": "None",
+                "past_drugs": [{"name": "CureAll", "product_code": "59762-2858",
+                                "code_system": "2.16.840.1.113883.6.69"}]},
     "drugs": [
         {"role": "suspect", "ref": "68d6f5ce-3b3b-45c7-92dd-69e06730c3a9", "name_as_reported": "Drug A",
          "product_code": "59762-2858", "code_system": "2.16.840.1.113883.6.69", "substances": ["Ingredient A"],
-         "authorisation_number": "NDA012345", "holder": "Big Pharma A Drug",
-         "dosages": [{"lot": "UNKNOWN", "route": "Oral"}],
+         "authorisation_number": "NDA012345", "authorisation_country": "US",  # G.k.3.1, G.k.3.2 (l. 353)
+         "holder": "Big Pharma A Drug",
+         "dosages": [{"lot": "UNKNOWN", "route": "Oral", "route_code": "001"}],  # G.k.4.r.10.1/.2b (l. 388)
          "indications": [{"text": "Embolism venous"}], "action_taken": "0", "relatedness": RELATED_A},
         {"role": "suspect", "ref": "59d6f5ce-3b3b-45c7-92dd-69e06730c2b7", "name_as_reported": "Drug B",
          "product_code": "894444-28525-765", "code_system": "2.16.840.1.113883.6.69", "substances": ["Ingredient B"],
-         "authorisation_number": "NDA012567", "holder": "Big Pharma B Drug", "relatedness": RELATED_B},
+         "authorisation_number": "NDA012567", "authorisation_country": "US",  # l. 476
+         "holder": "Big Pharma B Drug", "relatedness": RELATED_B},
         {"role": "concomitant", "ref": "40d6f5ce-3b3b-45c7-92dd-69e06730c2b6", "name_as_reported": "Drug C",
          "holder": "Big Pharma C Drug"},
     ],
     # E.i: MedDRA 25.0 LLTs with their reported (French) terms; no dictionary loaded, so the LLT code stands
-    # for the PT as the importer stores it
+    # for the PT as the importer stores it. Ids (l. 141, 233), country US (E.i.9), the term for translation
+    # (E.i.1.2), highlighted 3 "yes, serious" (E.i.3.1); FDA.E.i.3.2h is a nullFlavor (not sent)
     "reactions": [
-        {"meddra_version": "25.0", "llt_code": "10027940", "pt_code": "10027940",
-         "pt_name": "THROMBOSE VEINEUSE PROFONDE", "onset_date": "2014-10-10", "outcome": "not_recovered",
-         "seriousness": {"disability": True, "other_medically_important": True}},
-        {"meddra_version": "25.0", "llt_code": "10009896", "pt_code": "10009896", "pt_name": "COLITE ISCHEMIQUE",
-         "onset_date": "2014-10-10", "outcome": "recovered", "seriousness": {"other_medically_important": True}},
+        {"ref": "154eb889-958b-45f2-a02f-42d4d6f4657f", "meddra_version": "25.0", "llt_code": "10027940",
+         "pt_code": "10027940", "pt_name": "THROMBOSE VEINEUSE PROFONDE", "onset_date": "2014-10-10",
+         "outcome": "not_recovered", "seriousness": {"disability": True, "other_medically_important": True},
+         "country": "US", "translation": "THROMBOSE VEINEUSE PROFONDE", "highlighted": "3"},
+        {"ref": "154eb889-958b-45f2-a02f-42d4d6f4555f", "meddra_version": "25.0", "llt_code": "10009896",
+         "pt_code": "10009896", "pt_name": "COLITE ISCHEMIQUE", "onset_date": "2014-10-10", "outcome": "recovered",
+         "seriousness": {"other_medically_important": True},
+         "country": "US", "translation": "COLITE ISCHEMIQUE", "highlighted": "3"},
     ],
     "narrative": "Case Narrative Including Clinical Course, Therapeutic Measures, Outcome and Additional Relevant "
                  "Information",
     "reporter_comments": "Repoeter Comments", "sender_comments": "Sender Comments",  # H.2 (sic), H.4
 }
 
+_A, _B, _C = SCENARIO1_AS_JSON["drugs"]
+_R1, _R2 = SCENARIO1_AS_JSON["reactions"]
+# tests/e2b/rich.py: Scenario 1 with every section FDA's instances lack, by hand from its fragments (named beside)
+RICH_AS_JSON = {
+    **SCENARIO1_AS_JSON, "sender_case_id": JSON_KEY + "-RICH",
+    "nullification": "amendment", "nullification_reason": "lot number corrected",  # AMENDMENT
+    "documents": ["discharge letter"], "literature": ["Doe J. Thrombosis after cell therapy. J Cell Ther. 2014;1:1-2."],
+    "primary_sources": [*SCENARIO1_AS_JSON["primary_sources"], {"qualification": "consumer", "country": "GB"}],
+    "linked_reports": ["US-APHARMA-0001"],  # SECOND_SOURCE
+    "other_case_ids": [{"source": "EVHUMAN", "id": "EU-EC-123"}],  # OTHER_IDS
+    "study": {"name": "Long-term follow-up of CAR-T recipients", "number": "CT-7", "type": "2",
+              "registrations": [{"number": "NCT00000007", "country": "US"}]},  # STUDY
+    "patient": {
+        **SCENARIO1_AS_JSON["patient"], "death_date": "2014-10-20",  # D.9.1
+        "last_menstrual_period": "2014-09-01", "gestation_period": "12", "gestation_period_unit": "wk",  # BODY
+        "weight_kg": 71.5, "height_cm": 178,
+        "medical_history": [{"code": "10020772", "version": "25.0", "start": "2009", "end": "2014-03-01",
+                             "continuing": False, "comments": "treated with diet", "family_history": True}],
+        "concomitant_therapies": True,  # HISTORY
+        "past_drugs": [{"name": "CureAll", "product_code": "59762-2858", "code_system": "2.16.840.1.113883.6.69",
+                        "start": "2009-01-01", "end": "2010-06-01",
+                        "indication": {"code": "10001011", "version": "25.0"},
+                        "reaction": {"code": "10020321", "version": "25.0"}}],  # PAST_DRUG(_AFTER)
+        "death_causes": [{"code": "10038695", "version": "25.0", "text": "respiratory failure"}],
+        "autopsy": True, "autopsy_causes": [{"code": "10037377", "version": "25.0", "text": "pulmonary embolism"}],
+        # PARENT: the initials "AB" sent as a masked name
+        "parent": {"name_null_flavor": "MSK", "sex": "female", "birth_year": 1975, "age": 39, "age_unit": "a",
+                   "last_menstrual_period": "2014-01-01", "weight_kg": 60, "height_cm": 165,
+                   "medical_history": [{"code": "10012735", "version": "25.0", "start": "2010"}],
+                   "past_drugs": ["Folic acid"]},
+    },
+    "tests": [  # TESTS
+        {"name": {"code": "10012661", "version": "25.0", "text": "D-dimer"}, "date": "2014-10-11", "result": "4.2",
+         "unit": "mg/L", "low": "0", "high": "0.5", "comments": "repeated on day 3", "more_info": True},
+        {"name": {"code": "10047566", "version": "25.0", "text": "venous ultrasound"}, "date": "2014-10-12",
+         "result_code": "1", "result_text": "thrombus in the left popliteal vein"}],
+    "sender_diagnosis": [{"code": "10051055", "version": "25.0"}],  # DIAGNOSIS
+    "drugs": [
+        {**_A, "dosages": [*_A["dosages"], {  # DOSAGE
+            "lot": "LOT-77A", "route": "Intravenous", "route_code": "042", "dose": "2.5", "dose_unit": "10*6",
+            "start": "2014-09-28", "end": "2014-09-29", "frequency": "1", "frequency_unit": "d",
+            "text": "one infusion", "form": "suspension for infusion"}],
+         "cumulative_dose": "5", "cumulative_dose_unit": "10*6",  # CUMULATIVE
+         "matrix": [{"reaction_ref": _R1["ref"], "start_interval": "12", "start_interval_unit": "d",
+                     "last_dose_interval": "2", "last_dose_interval_unit": "h", "recurrence": "2"}]},  # MATRIX, RECURRENCE
+        _B, _C],
+    "reactions": [{**_R1, "end_date": "2014-11-01", "medically_confirmed": True}, _R2],  # REACTION_END, CONFIRMED
+}
+
 # Not content: ids, when and how the version came, its hash; C.1.1 is the case key, which must differ here.
 HOW_IT_CAME = {"id", "case_id", "case_version_id", "content_hash", "created_at", "source_format", "message_id",
                "message_created", "safety_report_id"}
-
-
-# Parts the E2B reader keeps (since the export of every field) that the JSON API cannot carry yet:
-# left out of the comparison by name, so that each one the JSON API gains must be taken off here.
-E2B_ONLY_DETAIL = ("additional_documents", "documents", "expedited", "fda", "first_sender", "linked_reports",
-                   "reactions")
-E2B_ONLY_PATIENT = ("concomitant_therapies", "gestation_period", "gestation_period_unit", "last_menstrual_period",
-                    "parent", "past_drugs")
-
-E2B_ONLY_DRUG = ("additional_info", "authorisation_country", "cumulative_dose", "cumulative_dose_unit", "matrix")
-E2B_ONLY_DOSAGE = ("form", "frequency", "frequency_unit", "route_code", "text")
-
-
-def _drug_without_e2b_only(drug: dict) -> dict:
-    detail = {k: v for k, v in drug["detail"].items() if k not in E2B_ONLY_DRUG}
-    detail["dosages"] = [{k: v for k, v in d.items() if k not in E2B_ONLY_DOSAGE} for d in detail.get("dosages", [])]
-    return {**drug, "detail": detail}
-
-
-def _without_e2b_only(version: dict) -> dict:
-    detail = {k: v for k, v in version["detail"].items() if k not in E2B_ONLY_DETAIL}
-    detail["patient"] = {k: v for k, v in detail["patient"].items() if k not in E2B_ONLY_PATIENT}
-    return {**version, "detail": detail}
 
 
 def _stored(session, key: str) -> tuple[dict, list[dict], list[dict]]:
@@ -96,19 +137,20 @@ def _stored(session, key: str) -> tuple[dict, list[dict], list[dict]]:
     return row(v), [row(d) for d in drugs], [row(r) for r in reactions]
 
 
-def test_scenario1_as_json_is_stored_as_the_e2b_import_stores_it(client, session, world, schema_settings):
-    r = post(client, world.clinic, fda("Scenario1.xml"), json=True)
+@pytest.mark.parametrize("xml, body", [(lambda: fda("Scenario1.xml"), SCENARIO1_AS_JSON), (rich_icsr, RICH_AS_JSON)],
+                         ids=["scenario1", "rich"])
+def test_the_case_as_json_is_stored_as_the_e2b_import_stores_it(client, session, world, schema_settings, xml, body):
+    r = post(client, world.clinic, xml(), json=True)
     assert r.json()["acknowledgement"] == "AA", r.text
-    r = client.post("/v1/reports", json=SCENARIO1_AS_JSON, headers=world.clinic.headers)
+    r = client.post("/v1/reports", json=body, headers=world.clinic.headers)
     assert r.status_code == 201, r.text
     session.expire_all()
     e2b_version, e2b_drugs, e2b_reactions = _stored(session, "US-APHARMA-8744554B")
-    json_version, json_drugs, json_reactions = _stored(session, JSON_KEY)
+    json_version, json_drugs, json_reactions = _stored(session, body["sender_case_id"])
     assert e2b_version["detail"].pop("receiver") == "CDER"  # N.2.r.3: the message's receiver, not the case's
     assert json_version["detail"].pop("receiver") is None
-    assert json_version["detail"]["patient"]["past_drugs"] == ["CureAll"]  # D.8: names only in JSON so far
-    assert _without_e2b_only(json_version) == _without_e2b_only(e2b_version)
-    assert [_drug_without_e2b_only(d) for d in json_drugs] == [_drug_without_e2b_only(d) for d in e2b_drugs]
+    assert json_version == e2b_version
+    assert json_drugs == e2b_drugs
     # The JSON coding as reported keeps the PT code it was sent with; E2B sends none.
     assert [x.pop("reported_pt_code") for x in json_reactions] == ["10027940", "10009896"]
     assert [x.pop("reported_pt_code") for x in e2b_reactions] == [None, None]
@@ -117,8 +159,8 @@ def test_scenario1_as_json_is_stored_as_the_e2b_import_stores_it(client, session
     views = [client.get(f"/v1/reports/{i}", headers=world.clinic.headers).json()["latest"]
              for i in (r.json()["id"] - 1, r.json()["id"])]
     assert views[0]["patient"] == views[1]["patient"] and views[1]["patient"]["pseudonym"]
-    assert [_drug_without_e2b_only(d) for d in views[0]["drugs"]] == [_drug_without_e2b_only(d) for d in views[1]["drugs"]]
-    assert "JD" not in r.text and "JD" not in str(views[1])
+    assert views[0]["drugs"] == views[1]["drugs"] and {**views[0]["detail"], "receiver": None} == views[1]["detail"]
+    assert "JD" not in r.text and "JD" not in str(views[1]) and "AB" not in str(views[1]["detail"])
 
 
 def test_resending_the_json_case_is_unchanged_and_a_changed_field_conflicts(client, world):
