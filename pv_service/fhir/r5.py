@@ -63,6 +63,11 @@ def extract(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> Even
     return out
 
 
+# The other resources R5 allows as contributingFactor.itemReference: not drugs.
+FACTOR_TYPES = ("Condition", "Observation", "AllergyIntolerance", "FamilyMemberHistory", "Procedure", "Device",
+                "DeviceUsage", "DocumentReference")
+
+
 def _taken_drugs(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> list[Suspect]:
     """contributingFactor items that are drugs the patient took (MedicationStatement, MedicationAdministration,
     Immunization): concomitant, or not administered where the statement says so. Other factors (conditions,
@@ -72,10 +77,12 @@ def _taken_drugs(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) ->
         ref, path = f.itemReference, f"{root}.contributingFactor[{i}].itemReference"
         if ref is None:
             continue
-        found = resolver.get(ref, path, ev.TAKEN_TYPES, scratch := [])
+        found = resolver.get(ref, path, ev.TAKEN_TYPES + FACTOR_TYPES, scratch := [])
         if found is None:
-            if ev.ref_type(ref) in ev.TAKEN_TYPES:  # a drug named but not sent: say so
+            if ev.ref_type(ref) not in FACTOR_TYPES:  # a drug (or what may be one) not sent: say so
                 issues.extend(scratch)
+            continue
+        if found.get_resource_type() not in ev.TAKEN_TYPES:
             continue
         product, lot = ev.product_of(found, path, issues)
         out.append(Suspect(path, product, lot, [], ev.role_of(found, "concomitant")))

@@ -14,9 +14,9 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from pv_service.auth.principal import CurrentPrincipal, DataReader, Principal, require
-from pv_service.common.vocab import Role
 from pv_service.common.errors import DomainError
 from pv_service.common.types import DbId
+from pv_service.common.vocab import Role
 from pv_service.core.db import app_engine, session_scope
 from pv_service.core.deps import clock_of
 from pv_service.fhir import capability, r4, r5, read, render, service

@@ -23,7 +23,14 @@ from pv_service.cases import service as cases
 from pv_service.cases.access import case_filter
 from pv_service.cases.hashing import content_hash
 from pv_service.cases.models import Case, CaseDrug, CaseVersion
-from pv_service.common.errors import Conflict, DomainError, FieldProblem, InvalidInput, NotFound
+from pv_service.common.errors import (
+    Conflict,
+    DomainError,
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+)
+from pv_service.common.vocab import Role
 from pv_service.fhir import mapping, r4, r5
 from pv_service.fhir.event import Event, Resolver
 from pv_service.fhir.outcome import FhirError, Issue, merged
@@ -31,7 +38,6 @@ from pv_service.fhir.read import R5, Parsed
 from pv_service.meddra.lookup import loaded_dictionaries
 from pv_service.patients.models import Patient, Treatment
 from pv_service.patients.service import pseudonym_for
-from pv_service.common.vocab import Role
 from pv_service.products.matching import ProductIndex
 from pv_service.products.models import Product
 
