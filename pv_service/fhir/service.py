@@ -155,7 +155,13 @@ def receive(session: Session, principal: Principal, parsed: Parsed, now: dt.date
         raise FhirError.one(409, m.paths.root, "another report of this case was stored at the same time: send it "
                                                "again", "conflict") from None
     case = plan.state[report.sender_case_id]
-    return Receipt(case.case_id, report.version, kind != "unchanged", [_warning(w, m.paths) for w in p.warnings])
+    warnings = [_warning(w, m.paths) for w in p.warnings]
+    if patient_id is None and principal.role == Role.clinic and e.subject.identifiers:
+        # Stored, but a mistyped identifier of a registered patient would land here too: say so.
+        warnings.insert(0, Issue(e.subject_path, "no patient registered at your clinic has this identifier: stored as "
+                                                 "a patient the report describes (pseudonymized), not linked to a "
+                                                 "registered patient or treatment", "informational", "warning"))
+    return Receipt(case.case_id, report.version, kind != "unchanged", warnings)
 
 
 def read_case(session: Session, principal: Principal, case_id: int, version: int | None = None) -> tuple[Any, Any, list]:

@@ -3,6 +3,8 @@ not the patient's treatments are drugs as reported in their roles; R5 and R4 fie
 case as JSON stored alike, read back; on both databases."""
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from fhir.resources.adverseevent import AdverseEvent
 from fhir.resources.R4B.adverseevent import AdverseEvent as AdverseEventR4B
@@ -38,6 +40,11 @@ def _no_identifier_stored(db) -> None:
 def test_r5_bundle_for_an_unregistered_patient_is_stored_field_by_field(client, world, treated, db):
     r = post(client, world.clinic, bundles.r5_unregistered())
     case = _stored(client, world.clinic, r)
+    # Stored, saying the identifiers matched no registered patient (a typo would, too); never echoing them.
+    warned = json.loads(r.headers["X-Warnings"])["issue"]
+    assert [(i["severity"], i["code"], i["expression"]) for i in warned] == [
+        ("warning", "informational", ["Bundle.entry[0].resource.subject"])]
+    assert "describes" in warned[0]["diagnostics"] and not any(s in r.headers["X-Warnings"] for s in IDENTIFIERS)
     assert (case["sender_case_id"], case["patient_id"], case["first_received"]) == ("AE-CRS", None, "2025-02-01")
     v = case["latest"]
     assert (v["source_format"], v["patient_id"], v["reporter_qualification"], v["reporter_country"], v["serious"]) == (
@@ -83,7 +90,9 @@ def test_r4_bundle_for_an_unregistered_patient_is_stored_field_by_field(client, 
 def test_a_registered_patient_keeps_its_treatment_and_other_drugs_are_as_reported(client, world, treated, db):
     bundle = bundles.r5_unregistered()
     bundle["entry"][1]["resource"]["identifier"] = [{"value": "P-001"}]  # clinic A's registered patient
-    v = _stored(client, world.clinic, post(client, world.clinic, bundle))["latest"]
+    r = post(client, world.clinic, bundle)
+    assert "X-Warnings" not in r.headers
+    v = _stored(client, world.clinic, r)["latest"]
     patient, treatment = treated
     assert (v["patient_id"], v["patient"]) == (patient["id"], None)
     assert [_drug(d) for d in v["drugs"]] == [
