@@ -11,7 +11,7 @@ from fhir.resources.R4B.adverseevent import AdverseEvent as AdverseEventR4B
 
 from pv_service.patients.service import pseudonym_for
 from tests.fhir import bundles
-from tests.fhir.helpers import issues, post, stored_counts
+from tests.fhir.helpers import XML, issues, post, stored_counts
 
 R4B_JSON = "application/fhir+json; fhirVersion=4.3"
 IDENTIFIERS = [i["value"] for i in bundles.UNREGISTERED]
@@ -168,6 +168,8 @@ def test_read_back_renders_the_described_patient_and_the_drugs_in_their_roles(cl
     ae4 = AdverseEventR4B.model_validate(r4.json())
     assert ae4.subject.reference == "#patient" and [c.id for c in ae4.contained] == ["drug0", "patient"]
     assert ae4.contained[1].gender == "female"
+    xml = client.get(f"/fhir/AdverseEvent/{r.json()['id']}", headers={**world.clinic.headers, "Accept": XML})
+    assert AdverseEvent.model_validate_xml(xml.content).contained[-1].gender == "female"
 
 
 def test_a_contributing_drug_not_sent_is_named_and_other_factors_are_left_aside(client, world, treated, db):
