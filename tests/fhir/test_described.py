@@ -194,3 +194,29 @@ def test_an_unregistered_patients_drug_naming_nothing_is_refused(client, world, 
     r = post(client, world.clinic, bundle)
     assert r.status_code == 422 and issues(r) == [("Bundle.entry[0].resource.suspectEntity", "required")], r.text
     assert stored_counts(db) == (0, 0, 0, 0)
+
+
+def test_a_logical_subject_not_registered_and_a_death_date(client, world, treated, db):
+    # One AdverseEvent, references contained, the subject a logical reference to an unregistered MRN.
+    ae = bundles.event(bundles.r5())
+    ae["subject"] = {"identifier": {"system": "urn:example:clinic-a:mrn", "value": "MRN-4471"}}
+    ae["contained"] = [{"resourceType": "Medication", "id": "m1", "code": {"coding": [bundles.PRODUCT]},
+                        "batch": {"lotNumber": "LOT-9"}},
+                       {"resourceType": "Practitioner", "id": "d1", "address": [{"country": "CN"}]}]
+    ae["suspectEntity"][0]["instanceReference"] = {"reference": "#m1"}
+    ae["recorder"] = {"reference": "#d1"}
+    r = post(client, world.clinic, ae, path="/fhir/AdverseEvent")
+    v = _stored(client, world.clinic, r)["latest"]
+    # Only the identifier describes it; the lot is the reported one (no treatment's lot to check against).
+    assert (v["patient"]["pseudonym"], v["patient"]["sex"], v["patient"]["birth_year"]) == (
+        pseudonym_for(world.clinic_a.id, "MRN-4471"), None, None)
+    assert [_drug(d) for d in v["drugs"]] == [("suspect", None, treated[1]["product_id"], "CART-1", "Testkymr", "LOT-9")]
+    # R4: the Patient's death date is the described patient's (D.9.1).
+    bundle = bundles.r4_unregistered()
+    bundle["entry"][1]["resource"]["deceasedDateTime"] = "2025-03-01"
+    bundles.event(bundle)["identifier"]["value"] = "AE-DEATH"
+    v = _stored(client, world.clinic, post(client, world.clinic, bundle))["latest"]
+    assert v["patient"]["death_date"] == "2025-03-01"
+    back = AdverseEventR4B.model_validate(client.get(
+        f"/fhir/AdverseEvent/{v['case_id']}", headers={**world.clinic.headers, "Accept": R4B_JSON}).json())
+    assert str(back.contained[-1].deceasedDateTime) == "2025-03-01"
