@@ -39,6 +39,8 @@ PHARMACIST = {"rph", "pharmd", "46255001", "pharmacist"}
 # The described patient's fields as the Patient's elements (a problem is named at the subject).
 PATIENT_ELEMENTS = {"identifiers": "Patient.identifier", "birth_year": "the year of Patient.birthDate",
                     "sex": "Patient.gender", "death_date": "Patient.deceasedDateTime"}
+DRUG_ELEMENTS = {"product_code": "the product's coding code", "name_as_reported": "the product's text (or display)",
+                 "dosages": "the lot", "relatedness": "causality"}
 NEW_CASE_VERSION_ID = "1"  # FHIR counts versions from 1; the case model from 0
 
 
@@ -91,6 +93,8 @@ def _said(loc: tuple, msg: str) -> str:
     loc = loc[1:] if loc and loc[0] == "body" else loc
     if len(loc) > 1 and loc[0] == "patient" and loc[1] in PATIENT_ELEMENTS:
         return f"{PATIENT_ELEMENTS[loc[1]]}: {msg}"
+    if len(loc) > 2 and loc[0] == "drugs" and loc[2] in DRUG_ELEMENTS:
+        return f"{DRUG_ELEMENTS[loc[2]]}: {msg}"
     return msg
 
 
@@ -201,7 +205,9 @@ def _reported(s, registry: ProductIndex) -> dict[str, Any]:
     name = p.text or next((c.display for c in p.codings if c.display), None)
     drug: dict[str, Any] = {"role": s.role}
     if code is not None:
-        drug.update(product_code=code.code, code_system=code.system)
+        drug["product_code"] = code.code
+        if code.system and len(code.system) <= 100:  # a longer system stays in detail.fhir_product only
+            drug["code_system"] = code.system
     if name:
         drug["name_as_reported"] = name
     if s.lot:

@@ -220,3 +220,15 @@ def test_a_logical_subject_not_registered_and_a_death_date(client, world, treate
     back = AdverseEventR4B.model_validate(client.get(
         f"/fhir/AdverseEvent/{v['case_id']}", headers={**world.clinic.headers, "Accept": R4B_JSON}).json())
     assert str(back.contained[-1].deceasedDateTime) == "2025-03-01"
+
+
+def test_a_reported_drugs_values_out_of_bounds_name_the_suspect_entity(client, world, treated, db):
+    bundle = bundles.r5_unregistered()
+    bundle["entry"][2]["resource"]["code"] = {"coding": [{"system": "urn:x:" + "s" * 120, "code": "C" * 101}],
+                                              "text": "T" * 251}
+    r = post(client, world.clinic, bundle)
+    assert r.status_code == 422 and issues(r) == [
+        ("Bundle.entry[0].resource.suspectEntity[0]", "value")], r.text
+    text = r.json()["issue"][0]["diagnostics"]
+    assert "the product's coding code: " in text and "the product's text (or display): " in text
+    assert stored_counts(db) == (0, 0, 0, 0)
