@@ -5,7 +5,8 @@
 Per database (SQLite in a temporary file; PostgreSQL in a schema of its own from
 PV_BENCH_POSTGRES_URL, default the local `test` database), migrated: one clinic, one
 registered patient treated with one product; then `--n` hand-built CAR-T Bundles (the CRS case
-of tests/fhir/bundles.py, each under its own case id) posted as R5 JSON, R4 JSON and R5 XML,
+of tests/fhir/bundles.py, each under its own case id) posted as R5 JSON, R4 JSON and R5 XML (and, as
+`r5-described` / `r4-described`, the bundles for an unregistered patient with drugs in their roles),
 one after another, and each read back once (GET /fhir/AdverseEvent/{id}). Reports per request:
 wall time (mean, p50, p99) and this process's CPU time (client and server share the process,
 so CPU includes the TestClient's own work). Also the parse + validation step alone
@@ -61,9 +62,10 @@ def _setup(engine, now):
 def _bodies(n: int, kind: str) -> list[tuple[bytes, str]]:
     out = []
     for i in range(n):
-        b = bundles.r4() if kind == "r4-json" else bundles.r5()
+        b = {"r4-json": bundles.r4, "r5-described": bundles.r5_unregistered,
+             "r4-described": bundles.r4_unregistered}.get(kind, bundles.r5)()
         ae = bundles.event(b)
-        if kind == "r4-json":
+        if kind.startswith("r4"):
             ae["identifier"]["value"] = f"BENCH-{kind}-{i}"
         else:
             ae["identifier"][0]["value"] = f"BENCH-{kind}-{i}"
@@ -92,7 +94,8 @@ def run(kind_db: str, n: int, folder: Path) -> None:
             r = client.post("/v1/treatments", json={"patient_id": pid, "product_code": "CART-1", "batch_number": "LOT-1",
                                                     "infusion_date": "2025-01-10"}, headers=headers)
             assert r.status_code == 201, r.text
-            for kind in ("r5-json", "r4-json", "r5-xml"):
+            # *-described: the patient is not registered (described, drugs as reported in their roles).
+            for kind in ("r5-json", "r4-json", "r5-xml", "r5-described", "r4-described"):
                 bodies = _bodies(n, kind)
                 c0 = time.process_time()
                 walls, ids = [], []

@@ -10,10 +10,14 @@ FHIR_VERSIONS = {R5: "5.0.0", "R4B": "4.3.0"}
 
 ADVERSE_EVENT_DOC = (
     "create: one AdverseEvent (POST /fhir/AdverseEvent, references contained) or a transaction or collection "
-    "Bundle of it and the resources it references (POST /fhir), as a clinic: subject -> the clinic's registered "
-    "patient by its Patient.identifier (the identifier becomes the pseudonym, as for JSON reports); "
-    "suspectEntity -> the patient's treatment with the named product (Medication/Immunization/"
-    "BiologicallyDerivedProduct code: the registry's product code, trade name or INN; lot: batch.lotNumber); "
+    "Bundle of it and the resources it references (POST /fhir), as a clinic (its patients) or an MAH (cases about "
+    "its products): subject -> the clinic's registered patient by its Patient.identifier, else the patient the "
+    "report describes (Patient.gender, the year of birthDate, deceasedDateTime; identifiers only as a pseudonym, "
+    "as for JSON reports); suspectEntity -> the registered patient's treatment with the named product "
+    "(Medication/Immunization/BiologicallyDerivedProduct/MedicationStatement code: the registry's product code, "
+    "trade name or INN; lot: batch.lotNumber), else a drug as reported (matched to the registry), suspect or, for "
+    "a statement not taken, not administered; R5 contributingFactor -> MedicationStatement/"
+    "MedicationAdministration/Immunization: concomitant drugs; "
     f"code (R5) / event (R4) -> the reaction, coded in MedDRA (system {MEDDRA}, version the MedDRA version), "
     "other codings kept; seriousness, outcome, occurrence (R5) / date (R4) -> onset; recordedDate -> day 0 "
     "(absent: first receipt here); causality -> relatedness; recorder / participant (R5) / contributor (R4) -> "
@@ -35,7 +39,7 @@ def capability_statement(version: str, now: dt.datetime) -> dict:
                              "fhirVersion (4.0, 4.3, 5.0), else the AdverseEvent's shape decides. Answers are R5 "
                              "unless Accept asks for fhirVersion=4.0 or 4.3. Errors are OperationOutcomes naming "
                              "the FHIRPath of each problem; nothing is stored then.",
-            "security": {"description": "Authorization: Bearer with a clinic's API key (scope reports:write "
+            "security": {"description": "Authorization: Bearer with a clinic's or MAH's API key (scope reports:write "
                                         "to create, read to read) or a token from POST /v1/auth/token"},
             "resource": [{"type": "AdverseEvent", "versioning": "versioned",
                           "interaction": [{"code": "create"}, {"code": "read"}, {"code": "vread"}],

@@ -13,8 +13,13 @@ from typing import Any
 from pv_service.fhir.outcome import Issue
 
 MEDDRA = "http://terminology.hl7.org/CodeSystem/mdr"
-# What a suspect entity may point at, and where its product code and lot are.
-PRODUCT_TYPES = ("Medication", "Immunization", "BiologicallyDerivedProduct")
+# What a suspect entity (or an R5 contributing factor) may point at, and where its product code and lot are.
+PRODUCT_TYPES = ("Medication", "Immunization", "BiologicallyDerivedProduct", "MedicationStatement",
+                 "MedicationAdministration")
+# Resources naming a drug the patient took beside the suspect ones (R5 AdverseEvent.contributingFactor).
+TAKEN_TYPES = ("MedicationStatement", "MedicationAdministration", "Immunization")
+# Statuses saying the drug was not taken (R4 MedicationStatement.status, R5 .adherence.code; MedicationAdministration).
+NOT_TAKEN = {"not-taken", "not-taking", "not-done"}
 REPORTER_TYPES = ("Practitioner", "PractitionerRole", "Patient", "RelatedPerson")
 
 
@@ -54,6 +59,16 @@ class Suspect:
     product: Concept | None  # the product's code(s) and text
     lot: str | None
     causality: list[Causality]
+    role: str = "suspect"  # E2B G.k.1 where FHIR says it: concomitant, not_administered
+
+
+@dataclass
+class Subject:
+    """What the subject Patient says: identifiers (only ever pseudonymized), sex, birth year, death date."""
+    identifiers: list[str] = field(default_factory=list)
+    sex: str | None = None
+    birth_year: int | None = None
+    death_date: dt.date | None = None
 
 
 @dataclass
@@ -82,7 +97,7 @@ class Event:
     seriousness: Concept | None
     outcome: Concept | None
     outcome_path: str
-    patient_identifiers: list[str]
+    subject: Subject
     subject_path: str
     suspects: list[Suspect]
     reporter: Reporter | None
@@ -158,12 +173,48 @@ def product_of(resource: Any, path: str, issues: list[Issue]) -> tuple[Concept |
         found, lot = concept(resource.code, f"{path}.code"), getattr(resource.batch, "lotNumber", None)
     elif kind == "Immunization":
         found, lot = concept(resource.vaccineCode, f"{path}.vaccineCode"), resource.lotNumber
+    elif kind in ("MedicationStatement", "MedicationAdministration"):
+        return _taken(resource, path, issues)
     else:
         found, lot = concept(resource.productCode, f"{path}.productCode"), None
     if found is None:
         issues.append(Issue(path, f"the {kind} needs a code naming the product (the registry's product code, "
                                   "trade name or INN)", "required"))
     return found, lot
+
+
+def _taken(resource: Any, path: str, issues: list[Issue]) -> tuple[Concept | None, str | None]:
+    """A MedicationStatement's or MedicationAdministration's drug: R5 `medication` (a CodeableReference),
+    R4 `medicationCodeableConcept` / `medicationReference`; the lot is the referenced Medication's."""
+    r5 = getattr(resource, "medication", None)
+    cc = getattr(r5, "concept", None) if r5 is not None else getattr(resource, "medicationCodeableConcept", None)
+    ref = getattr(r5, "reference", None) if r5 is not None else getattr(resource, "medicationReference", None)
+    where = f"{path}.medication" if r5 is not None else f"{path}.medicationCodeableConcept"
+    if cc is not None:
+        return concept(cc, f"{where}.concept" if r5 is not None else where), None
+    if ref is not None and getattr(ref, "reference", "").startswith("#"):
+        med = next((c for c in (resource.contained or []) if c.id == ref.reference[1:]), None)
+        if med is not None and med.get_resource_type() == "Medication":
+            return concept(med.code, f"{path}.contained"), getattr(med.batch, "lotNumber", None)
+    issues.append(Issue(path, f"the {resource.get_resource_type()} needs its medication as a code (the registry's "
+                              "product code, trade name or INN) or a contained Medication", "required"))
+    return None, None
+
+
+def not_taken(resource: Any) -> bool:
+    """Whether a MedicationStatement / MedicationAdministration says the drug was not given."""
+    codes = [getattr(resource, "status", None)]
+    adherence = getattr(resource, "adherence", None)
+    if adherence is not None and adherence.code is not None:
+        codes += [c.code for c in (adherence.code.coding or [])]
+    return any(c in NOT_TAKEN for c in codes if c)
+
+
+def role_of(resource: Any, default: str) -> str:
+    kind = resource.get_resource_type()
+    if kind in ("MedicationStatement", "MedicationAdministration") and not_taken(resource):
+        return "not_administered"
+    return default
 
 
 STATUSES = ("in-progress", "completed", "unknown")  # entered-in-error would be a nullification
@@ -214,18 +265,22 @@ def reporter_of(resource: Any, path: str, resolver: Resolver, issues: list[Issue
     return Reporter(path, kind, codes, country if country and len(country) == 2 and country.isupper() else None)
 
 
-def patient_identifiers(ref: Any, path: str, resolver: Resolver, issues: list[Issue]) -> list[str]:
-    """The subject's identifier values: a logical reference's, or those of the Patient it points at."""
+SEX = {"male": "male", "female": "female"}  # other, unknown: E2B D.5 has no code for them
+
+
+def subject_of(ref: Any, path: str, resolver: Resolver, issues: list[Issue]) -> Subject:
+    """The subject: a logical reference's identifier, or the Patient it points at (identifiers, gender, birth
+    year, death date). Whether it is a registered patient or one described is the service's to find."""
     if ref is None:
         issues.append(Issue(path, "the patient (subject) is required", "required"))
-        return []
+        return Subject()
     if getattr(ref, "identifier", None) is not None and ref.reference is None:
-        return [ref.identifier.value] if ref.identifier.value else []
+        return Subject([ref.identifier.value] if ref.identifier.value else [])
     patient = resolver.get(ref, path, ("Patient",), issues)
     if patient is None:
-        return []
-    values = [i.value for i in (patient.identifier or []) if i.value]
-    if not values:
-        issues.append(Issue(f"{path}", "the Patient needs an identifier (the clinic's own identifier of the "
-                                       "patient, as registered with POST /v1/patients)", "required"))
-    return values
+        return Subject()
+    born = str(patient.birthDate)[:4] if patient.birthDate is not None else None
+    died = getattr(patient, "deceasedDateTime", None)
+    return Subject([i.value for i in (patient.identifier or []) if i.value], SEX.get(patient.gender or ""),
+                   int(born) if born and born.isdigit() else None,
+                   died.date() if isinstance(died, dt.datetime) else died if isinstance(died, dt.date) else None)

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from pv_service.cases.schemas import ReportIn
 from pv_service.fhir.event import MEDDRA, Concept, Event
-from pv_service.fhir.outcome import FhirError, Issue
+from pv_service.fhir.outcome import FhirError, Issue, merged
+from pv_service.products.matching import ProductIndex
 
 # http://terminology.hl7.org/CodeSystem/adverse-event-seriousness (R4 has the criteria; R5 only
 # serious/non-serious, whose criteria therefore default to E2B's "other medically important").
@@ -35,6 +36,11 @@ CAUSALITY = {"certain": "related", "probably-likely": "probably_related", "possi
 # and SNOMED CT occupations; any other practitioner is another health professional.
 PHYSICIAN = {"md", "do", "mbbs", "309343006", "158965000", "112247003", "physician"}
 PHARMACIST = {"rph", "pharmd", "46255001", "pharmacist"}
+# The described patient's fields as the Patient's elements (a problem is named at the subject).
+PATIENT_ELEMENTS = {"identifiers": "Patient.identifier", "birth_year": "the year of Patient.birthDate",
+                    "sex": "Patient.gender", "death_date": "Patient.deceasedDateTime"}
+DRUG_ELEMENTS = {"product_code": "the product's coding code", "name_as_reported": "the product's text (or display)",
+                 "dosages": "the lot", "relatedness": "causality"}
 NEW_CASE_VERSION_ID = "1"  # FHIR counts versions from 1; the case model from 0
 
 
@@ -81,6 +87,15 @@ class Paths:
         if head == "drugs" and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(self.drugs):
             return self.drugs[loc[1]]
         return self.fields.get(head, self.root)
+
+
+def _said(loc: tuple, msg: str) -> str:
+    loc = loc[1:] if loc and loc[0] == "body" else loc
+    if len(loc) > 1 and loc[0] == "patient" and loc[1] in PATIENT_ELEMENTS:
+        return f"{PATIENT_ELEMENTS[loc[1]]}: {msg}"
+    if len(loc) > 2 and loc[0] == "drugs" and loc[2] in DRUG_ELEMENTS:
+        return f"{DRUG_ELEMENTS[loc[2]]}: {msg}"
+    return msg
 
 
 def _codes(c: Concept | None) -> list[dict]:
@@ -144,15 +159,26 @@ def _qualification(e: Event) -> str | None:
     return "other_health_professional"
 
 
-def _match(s, treatments: list[Treatment], issues: list[Issue]) -> Treatment | None:
+def _names(p: Concept) -> tuple[set[str], set[str]]:
+    return ({c.casefold() for c in p.codes()},
+            {n.casefold() for n in [*(x.display for x in p.codings), p.text] if n})
+
+
+def _in_registry(p: Concept, registry: ProductIndex) -> bool:
+    codes, names = _names(p)
+    return any(registry.match(c, None, []) for c in codes) or any(registry.match(None, n, []) for n in names)
+
+
+def _match(s, treatments: list[Treatment], registry: ProductIndex, issues: list[Issue]) -> Treatment | None | bool:
+    """The registered patient's treatment a suspect names; False for a drug the registry does not hold (a drug
+    as reported); None with an issue for a registry product that is not one of this patient's treatments."""
     p = s.product
-    if p is None:  # the extraction said why (a reference not held, a product without a code)
-        return None
-    codes = {c.casefold() for c in p.codes()}
-    names = {n.casefold() for n in [*(x.display for x in p.codings), p.text] if n}
+    codes, names = _names(p)
     found = [t for t in treatments if t.product_code.casefold() in codes
              or t.trade_name.casefold() in names or t.inn.casefold() in names]
     if not found:
+        if not _in_registry(p, registry):
+            return False
         issues.append(Issue(p.path, "names no product this patient was treated with at your clinic (matched by the "
                                     "registry's product code, trade name or INN)", "not-found"))
         return None
@@ -170,6 +196,45 @@ def _match(s, treatments: list[Treatment], issues: list[Issue]) -> Treatment | N
     return found[0]
 
 
+def _reported(s, registry: ProductIndex) -> dict[str, Any]:
+    """A drug as reported (JSON's DrugIn): the code the registry knows first (else the first code), the text
+    or display as the name, the lot as the one dosage's."""
+    p = s.product
+    with_code = [c for c in p.codings if c.code]
+    code = next((c for c in with_code if registry.match(c.code, None, [])), with_code[0] if with_code else None)
+    name = p.text or next((c.display for c in p.codings if c.display), None)
+    drug: dict[str, Any] = {"role": s.role}
+    if code is not None:
+        drug["product_code"] = code.code
+        if code.system and len(code.system) <= 100:  # a longer system stays in detail.fhir_product only
+            drug["code_system"] = code.system
+    if name:
+        drug["name_as_reported"] = name
+    if s.lot:
+        drug["dosages"] = [{"lot": s.lot}]
+    # G.k.9.i.2.r as JSON carries it: who assessed (the author's resource type), how, and the result.
+    drug["relatedness"] = [{k: v[:250] for k, v in {
+        "source": c.author, "method": _said_code(c.method), "result": _said_code(c.assessment)}.items() if v}
+        for c in s.causality if c.assessment is not None]
+    return drug
+
+
+def _said_code(c: Concept | None) -> str | None:
+    if c is None:
+        return None
+    return c.text or next((x.display or x.code for x in c.codings if x.display or x.code), None)
+
+
+def _patient(e: Event, patient_id: int | None) -> dict[str, Any]:
+    """The registered patient, or the one the Patient resource describes (identifiers only pseudonymized; E2B
+    D.1.1 holds four record numbers, so the first four)."""
+    if patient_id is not None:
+        return {"patient_id": patient_id}
+    s = e.subject
+    out = {"identifiers": s.identifiers[:4], "sex": s.sex, "birth_year": s.birth_year, "death_date": s.death_date}
+    return {k: v for k, v in out.items() if v not in (None, [])}
+
+
 def _version(e: Event, issues: list[Issue]) -> int:
     vid = e.version_id or NEW_CASE_VERSION_ID
     if not vid.isdigit() or not 1 <= int(vid) <= 1000:
@@ -180,11 +245,13 @@ def _version(e: Event, issues: list[Issue]) -> int:
 
 
 def to_report(e: Event, patient_id: int | None, treatments: list[Treatment] | None, first_received: dt.date | None,
-              today: dt.date, coded: bool, issues: list[Issue]) -> Mapped:
-    """`first_received`: the stored case's day 0, if this identifier is known; `coded`: a MedDRA
-    dictionary is loaded (the code decides the PT; else code and display are stored as sent);
-    `issues`: those found so far (the patient unknown: None, and its treatments are not matched).
+              today: dt.date, coded: bool, issues: list[Issue], registry: ProductIndex | None = None) -> Mapped:
+    """`patient_id`, `treatments`: the registered patient and its treatments, None for a patient the report
+    describes (its drugs are all drugs as reported); `registry`: the registered products the drugs may name;
+    `first_received`: the stored case's day 0, if this identifier is known; `coded`: a MedDRA dictionary is
+    loaded (the code decides the PT; else code and display are stored as sent); `issues`: those found so far.
     Raises FhirError with every issue."""
+    registry = registry or ProductIndex([])
     if not e.identifier_value:
         issues.append(Issue(f"{e.root}.identifier", "an identifier (the clinic's id of this case) is required: "
                                                      "it keys resends and follow-up versions", "required"))
@@ -212,16 +279,22 @@ def to_report(e: Event, patient_id: int | None, treatments: list[Treatment] | No
     seriousness = _seriousness(e.seriousness, issues)
     outcome = _outcome(e.outcome, issues)
     drugs, drug_extra, drug_paths = [], [], []
-    for s in e.suspects if treatments is not None else []:
-        t = _match(s, treatments, issues)
+    for s in e.suspects:
+        if s.product is None:  # the extraction said why (a reference not held, a product without a code)
+            continue
+        t = _match(s, treatments, registry, issues) if treatments is not None and s.role == "suspect" else False
         if t is None:
             continue
-        drugs.append({"treatment_id": t.id, "role": "suspect"})
+        relatedness = [{"assessment": _codes(c.assessment), "method": _codes(c.method), "author_type": c.author,
+                        "product_relatedness": c.relatedness} for c in s.causality]
+        if t is False:  # intake's detail holds JSON's relatedness; the FHIR codings beside it
+            drugs.append(_reported(s, registry))
+            drug_extra.append({"detail": {"fhir_product": _codes(s.product), "fhir_relatedness": relatedness}})
+        else:
+            drugs.append({"treatment_id": t.id, "role": "suspect"})
+            drug_extra.append({"batch_lot": s.lot or t.batch_number, "detail": {
+                "fhir_product": _codes(s.product), "relatedness": relatedness}})
         drug_paths.append(s.path)
-        drug_extra.append({"batch_lot": s.lot or t.batch_number, "detail": {
-            "fhir_product": _codes(s.product), "relatedness": [
-                {"assessment": _codes(c.assessment), "method": _codes(c.method), "author_type": c.author,
-                 "product_relatedness": c.relatedness} for c in s.causality]}})
     if issues:
         raise FhirError(422, issues)
     qualification = _qualification(e)
@@ -231,7 +304,7 @@ def to_report(e: Event, patient_id: int | None, treatments: list[Treatment] | No
         "latest_info_date": e.last_updated.date() if e.last_updated else None,
         "reporter": {"qualification": qualification,
                      "country": e.reporter.country if e.reporter else None} if e.reporter else None,
-        "patient": {"patient_id": patient_id}, "drugs": drugs,
+        "patient": _patient(e, patient_id), "drugs": drugs,
         "reactions": [{**reaction, "onset_date": e.onset, "seriousness": seriousness, "outcome": outcome,
                        "causality": _causality(e)}] if e.code is not None else [],
         "narrative": "\n\n".join(e.notes) or None,
@@ -240,8 +313,8 @@ def to_report(e: Event, patient_id: int | None, treatments: list[Treatment] | No
     try:
         report = ReportIn.model_validate(payload)
     except ValidationError as exc:
-        raise FhirError(422, [Issue(paths.of(tuple(err["loc"])), err["msg"], "value")
-                              for err in exc.errors(include_url=False, include_input=False)]) from None
+        raise FhirError(422, merged([Issue(paths.of(tuple(err["loc"])), _said(tuple(err["loc"]), err["msg"]), "value")
+                                     for err in exc.errors(include_url=False, include_input=False)])) from None
     detail = {"fhir": {
         "version": e.version, "resource_id": e.resource_id, "status": e.status,
         "identifier_system": e.identifier_system, "version_id": e.version_id or NEW_CASE_VERSION_ID,

@@ -72,3 +72,12 @@ def fhir_refusal(problems: list[tuple[tuple, str]], code: str = "value") -> byte
     issues = [Issue(fhirpath("Resource", tuple(loc[1:])) if loc and loc[0] == "body" else "", msg, code)
               for loc, msg in problems]
     return orjson.dumps(operation_outcome(issues))
+
+
+def merged(issues: list[Issue]) -> list[Issue]:
+    """One issue per FHIRPath and code (fields that map onto one element say it once)."""
+    out: dict[tuple[str, str], Issue] = {}
+    for i in issues:
+        key = (i.expression, i.code)
+        out[key] = Issue(i.expression, f"{out[key].diagnostics}; {i.diagnostics}", i.code) if key in out else i
+    return list(out.values())

@@ -16,16 +16,17 @@ def extract(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> Even
     suspects = []
     for i, s in enumerate(ae.suspectEntity or []):
         path = f"{root}.suspectEntity[{i}]"
-        product, lot = None, None
+        product, lot, role = None, None, "suspect"
         found = resolver.get(s.instance, f"{path}.instance", ev.PRODUCT_TYPES, issues)
         if found is not None:
             product, lot = ev.product_of(found, f"{path}.instance", issues)
+            role = ev.role_of(found, role)
         causality = [Causality(ev.concept(c.assessment, f"{path}.causality[{j}].assessment"),
                                ev.concept(c.method, f"{path}.causality[{j}].method"),
                                ev.ref_type(c.author),
                                c.productRelatedness)
                      for j, c in enumerate(s.causality or [])]
-        suspects.append(Suspect(path, product, lot, causality))
+        suspects.append(Suspect(path, product, lot, causality, role))
     ev.check_kind(ae, root, issues)
     candidates = [(ae.recorder, f"{root}.recorder")] if ae.recorder is not None else []
     candidates += [(c, f"{root}.contributor[{i}]") for i, c in enumerate(ae.contributor or [])]
@@ -39,7 +40,7 @@ def extract(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> Even
         code=ev.concept(ae.event, f"{root}.event"), code_path=f"{root}.event",
         seriousness=ev.concept(ae.seriousness, f"{root}.seriousness"),
         outcome=ev.concept(ae.outcome, f"{root}.outcome"), outcome_path=f"{root}.outcome",
-        patient_identifiers=ev.patient_identifiers(ae.subject, f"{root}.subject", resolver, issues),
+        subject=ev.subject_of(ae.subject, f"{root}.subject", resolver, issues),
         subject_path=f"{root}.subject", suspects=suspects, reporter=reporter,
         categories=[ev.concept(c, f"{root}.category[{i}]") for i, c in enumerate(ae.category or [])],
         severity=ev.concept(ae.severity, f"{root}.severity"),
@@ -61,7 +62,8 @@ def render(p) -> dict:
         conditions.append(c)
     out: dict = {
         "resourceType": "AdverseEvent", "id": p.id, "meta": {"versionId": p.version_id, "lastUpdated": p.last_updated},
-        "contained": p.medications + conditions, "identifier": p.identifier, "actuality": "actual", "event": p.code,
+        # R4 has no place for concomitant drugs (no contributingFactor): R5 read-back carries them.
+        "contained": p.medications + conditions + ([p.patient] if p.patient else []), "identifier": p.identifier, "actuality": "actual", "event": p.code,
         "subject": p.subject, "recordedDate": p.recorded, "seriousness": p.seriousness, "outcome": p.outcome,
         "recorder": p.recorder,
         "suspectEntity": [{"instance": {"reference": f"#{m['id']}"},

@@ -20,18 +20,20 @@ def extract(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> Even
     suspects = []
     for i, s in enumerate(ae.suspectEntity or []):
         path = f"{root}.suspectEntity[{i}]"
-        product, lot = None, None
+        product, lot, role = None, None, "suspect"
         if s.instanceCodeableConcept is not None:
             product = ev.concept(s.instanceCodeableConcept, f"{path}.instanceCodeableConcept")
         else:
             found = resolver.get(s.instanceReference, f"{path}.instanceReference", ev.PRODUCT_TYPES, issues)
             if found is not None:
                 product, lot = ev.product_of(found, f"{path}.instanceReference", issues)
+                role = ev.role_of(found, role)
         c = s.causality
         causality = [Causality(ev.concept(c.entityRelatedness, f"{path}.causality.entityRelatedness"),
                                ev.concept(c.assessmentMethod, f"{path}.causality.assessmentMethod"),
                                ev.ref_type(c.author), None)] if c is not None else []
-        suspects.append(Suspect(path, product, lot, causality))
+        suspects.append(Suspect(path, product, lot, causality, role))
+    suspects += _taken_drugs(ae, root, resolver, issues)
     ev.check_kind(ae, root, issues, ae.status)
     candidates = [(ae.recorder, f"{root}.recorder")] if ae.recorder is not None else []
     candidates += [(p.actor, f"{root}.participant[{i}].actor") for i, p in enumerate(ae.participant or [])]
@@ -45,7 +47,7 @@ def extract(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> Even
         code=ev.concept(ae.code, f"{root}.code"), code_path=f"{root}.code",
         seriousness=ev.concept(ae.seriousness, f"{root}.seriousness"),
         outcome=ev.concept((ae.outcome or [None])[0], f"{root}.outcome[0]"), outcome_path=f"{root}.outcome[0]",
-        patient_identifiers=ev.patient_identifiers(ae.subject, f"{root}.subject", resolver, issues),
+        subject=ev.subject_of(ae.subject, f"{root}.subject", resolver, issues),
         subject_path=f"{root}.subject", suspects=suspects, reporter=reporter,
         notes=[n.text for n in (ae.note or []) if n.text],
         categories=[ev.concept(c, f"{root}.category[{i}]") for i, c in enumerate(ae.category or [])],
@@ -53,6 +55,32 @@ def extract(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> Even
     )
     if len(ae.outcome or []) > 1:
         issues.append(Issue(f"{root}.outcome[1]", "one outcome per adverse event (E2B E.i.7)", "invalid"))
+    return out
+
+
+# The other resources R5 allows as contributingFactor.itemReference: not drugs.
+FACTOR_TYPES = ("Condition", "Observation", "AllergyIntolerance", "FamilyMemberHistory", "Procedure", "Device",
+                "DeviceUsage", "DocumentReference")
+
+
+def _taken_drugs(ae: Any, root: str, resolver: Resolver, issues: list[Issue]) -> list[Suspect]:
+    """contributingFactor items that are drugs the patient took (MedicationStatement, MedicationAdministration,
+    Immunization): concomitant, or not administered where the statement says so. Other factors (conditions,
+    procedures, devices) are not drugs and are left aside."""
+    out = []
+    for i, f in enumerate(ae.contributingFactor or []):
+        ref, path = f.itemReference, f"{root}.contributingFactor[{i}].itemReference"
+        if ref is None:
+            continue
+        found = resolver.get(ref, path, ev.TAKEN_TYPES + FACTOR_TYPES, scratch := [])
+        if found is None:
+            if ev.ref_type(ref) not in FACTOR_TYPES:  # a drug (or what may be one) not sent: say so
+                issues.extend(scratch)
+            continue
+        if found.get_resource_type() not in ev.TAKEN_TYPES:
+            continue
+        product, lot = ev.product_of(found, path, issues)
+        out.append(Suspect(path, product, lot, [], ev.role_of(found, "concomitant")))
     return out
 
 
@@ -65,7 +93,7 @@ def render(p) -> dict:
                   for c in p.conditions]
     out: dict = {
         "resourceType": "AdverseEvent", "id": p.id, "meta": {"versionId": p.version_id, "lastUpdated": p.last_updated},
-        "contained": p.medications + conditions, "identifier": [p.identifier], "status": "completed",
+        "contained": p.medications + conditions + list(p.taken) + ([p.patient] if p.patient else []), "identifier": [p.identifier], "status": "completed",
         "actuality": "actual", "code": p.code, "subject": p.subject, "recordedDate": p.recorded,
         "seriousness": p.seriousness, "outcome": [p.outcome], "recorder": p.recorder,
         "suspectEntity": [{"instanceReference": {"reference": f"#{m['id']}"},
@@ -74,6 +102,8 @@ def render(p) -> dict:
     }
     if p.onset:
         out["occurrenceDateTime"] = p.onset
+    if p.taken:
+        out["contributingFactor"] = [{"itemReference": {"reference": f"#{t['id']}"}} for t in p.taken]
     if conditions:
         out["resultingEffect"] = [{"reference": f"#{c['id']}"} for c in conditions]
     if p.note:

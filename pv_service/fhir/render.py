@@ -17,6 +17,8 @@ OUTCOME_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"
 CAUSALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-causality-assess"
 PRODUCT_SYSTEM = "urn:pv-service:product-code"
 PATIENT_SYSTEM = "urn:pv-service:patient-id"
+ADHERENCE_SYSTEM = "http://hl7.org/fhir/CodeSystem/medication-statement-adherence"
+SUBJECT_REF = {"reference": "#patient", "type": "Patient"}
 CRITERIA = {"death": "SeriousResultsInDeath", "life_threatening": "SeriousIsLifeThreatening",
             "hospitalisation": "SeriousResultsInHospitalization", "disability": "SeriousResultsInPersistentDisability",
             "congenital_anomaly": "SeriousIsBirthDefect", "other_medically_important": "SeriousRequiresPreventImpairment"}
@@ -43,11 +45,13 @@ class Parts:
     seriousness: dict
     outcome: dict
     subject: dict
-    medications: list[dict]  # contained, ids drug0, drug1, ...
+    medications: list[dict]  # suspect and interacting drugs, contained, ids drug0, drug1, ...
     causality: dict | None  # the event's relatedness to the suspect products
     conditions: list[dict]  # further reactions, contained, ids reaction1, ...
     recorder: dict
     note: str | None
+    patient: dict | None = None  # a described patient, contained (sex, birth year, death date: no identifier)
+    taken: list[dict] = ()  # concomitant and not administered drugs: contained MedicationStatements (R5)
 
 
 def _reaction_code(r: Any) -> dict:
@@ -67,22 +71,41 @@ def parts(case: Any, view: Any, registry: list[tuple]) -> Parts:
     flags = [f for f in CRITERIA if getattr(first.seriousness, f)]
     seriousness = {"coding": [{"system": SERIOUSNESS_SYSTEM, "code": "serious" if view.serious else "non-serious"}]
                    + [{"system": SERIOUSNESS_SYSTEM, "code": CRITERIA[f]} for f in flags]}
-    meds = []
+    meds, taken = [], []
     for i, (d, (code_, name, batch)) in enumerate(zip(view.drugs, registry)):
-        if d.role not in ("suspect", "interacting"):
-            continue
-        product = {"system": PRODUCT_SYSTEM, "code": code_, "display": name} if code_ else None
-        med: dict = {"resourceType": "Medication", "id": f"drug{i}",
-                     "code": {"coding": [product]} if product else {"text": d.name_as_reported or "not registered"}}
+        if code_:
+            code_of = {"coding": [{"system": PRODUCT_SYSTEM, "code": code_, "display": name}]}
+        else:  # not registered: as reported
+            code_of = {"coding": [{"code": d.reported_product_code, **(
+                {"display": d.name_as_reported} if d.name_as_reported else {})}]} if d.reported_product_code else {}
+            code_of["text"] = d.name_as_reported or d.reported_product_code or "not registered"
+        med: dict = {"resourceType": "Medication", "id": f"drug{i}", "code": code_of}
         lot = d.batch_lot or batch
         if lot:
             med["batch"] = {"lotNumber": lot}
-        meds.append(med)
+        if d.role in ("suspect", "interacting"):
+            meds.append(med)
+        else:
+            taken.append({"resourceType": "MedicationStatement", "id": f"taken{i}", "status": "recorded",
+                          "medication": {"concept": code_of}, "subject": SUBJECT_REF,
+                          **({"adherence": {"code": {"coding": [{"system": ADHERENCE_SYSTEM, "code": "not-taking"}]}}}
+                             if d.role == "not_administered" else {})})
     causality = None
     if first.causality in CAUSALITY_CODES:
         causality = {"coding": [{"system": CAUSALITY_SYSTEM, "code": CAUSALITY_CODES[first.causality]}]}
-    subject = ({"type": "Patient", "identifier": {"system": PATIENT_SYSTEM, "value": str(case.patient_id)}}
-               if case.patient_id else {"type": "Patient", "display": "the patient described in the report"})
+    described = view.patient
+    patient = None
+    if case.patient_id:
+        subject = {"type": "Patient", "identifier": {"system": PATIENT_SYSTEM, "value": str(case.patient_id)}}
+    else:  # the patient the report described: what it said, never a name, initials or identifier
+        subject = {**SUBJECT_REF, "display": "the patient described in the report"}
+        patient = {"resourceType": "Patient", "id": "patient"}
+        if described is not None and described.sex:
+            patient["gender"] = described.sex
+        if described is not None and described.birth_year:
+            patient["birthDate"] = str(described.birth_year)
+        if described is not None and described.death_date:
+            patient["deceasedDateTime"] = described.death_date.isoformat()
     conditions = [{"resourceType": "Condition", "id": f"reaction{i}", "code": _reaction_code(r), "subject": subject,
                    "clinicalStatus": CLINICAL.get(r.outcome),
                    **({"onsetDateTime": r.onset_date.isoformat()} if r.onset_date else {})}
@@ -96,5 +119,5 @@ def parts(case: Any, view: Any, registry: list[tuple]) -> Parts:
         outcome={"coding": [{"system": OUTCOME_SYSTEM, "code": OUTCOME_CODES.get(first.outcome, "unknown")}]},
         subject=subject, medications=meds, causality=causality, conditions=conditions,
         recorder={"display": f"reporter: {view.reporter_qualification}, {view.reporter_country}"},
-        note=view.narrative,
+        note=view.narrative, patient=patient, taken=taken,
     )

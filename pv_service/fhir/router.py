@@ -8,14 +8,15 @@ import json
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from pv_service.auth.principal import ClinicPrincipal, CurrentPrincipal, DataReader
+from pv_service.auth.principal import CurrentPrincipal, DataReader, Principal, require
 from pv_service.common.errors import DomainError
 from pv_service.common.types import DbId
+from pv_service.common.vocab import Role
 from pv_service.core.db import app_engine, session_scope
 from pv_service.core.deps import clock_of
 from pv_service.fhir import capability, r4, r5, read, render, service
@@ -83,6 +84,8 @@ class FhirRoute(APIRoute):
         return route
 
 
+# As for JSON reports: a clinic its own patients (registered or described), an MAH cases about its products.
+ReportSender = Annotated[Principal, Depends(require(Role.clinic, Role.mah))]
 router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute)
 FHIR_BODY = {"requestBody": {"required": True, "content": {
     "application/fhir+json": {"schema": {"type": "object"}}, "application/fhir+xml": {"schema": {"type": "string"}}}}}
@@ -133,14 +136,15 @@ def _render(case, view, registry, version: str) -> dict:
 
 
 @router.post("/AdverseEvent", status_code=201, responses=RESPONSES, openapi_extra=FHIR_BODY)
-async def create_adverse_event(request: Request, principal: ClinicPrincipal) -> Response:
+async def create_adverse_event(request: Request, principal: ReportSender) -> Response:
     """One AdverseEvent (R5 or R4/R4B, JSON or XML) whose references are contained (`#id`) or logical
-    (subject.identifier); the clinic's own case."""
+    (subject.identifier); the clinic's own case (registered or described patient), or an MAH's case about its
+    products (patient described)."""
     return await _create(request, principal, ("AdverseEvent",))
 
 
 @router.post("", status_code=201, responses=RESPONSES, openapi_extra=FHIR_BODY)
-async def create_from_bundle(request: Request, principal: ClinicPrincipal) -> Response:
+async def create_from_bundle(request: Request, principal: ReportSender) -> Response:
     """A transaction or collection Bundle holding one AdverseEvent and the Patient, Medication (or Immunization,
     BiologicallyDerivedProduct) and Practitioner resources it references."""
     return await _create(request, principal, ("Bundle",))

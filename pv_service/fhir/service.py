@@ -1,7 +1,8 @@
 """One FHIR AdverseEvent (alone or in its Bundle) in, one case version stored or refused.
 
 Decisions are JSON intake's (cases/intake.py: the patient by the clinic's pseudonymized
-identifier, its own treatments only, MedDRA coding, plausibility; the same version again is
+identifier, its own treatments only, else a patient the report describes with drugs as reported;
+an MAH's cases about its own products; MedDRA coding, plausibility; the same version again is
 unchanged, with other content a conflict, a later one a follow-up); this module finds the
 patient and treatments the resource names, adds what JSON has no field for (source format,
 the FHIR codings and assessments, the lot), and writes through intake_sql.
@@ -22,14 +23,22 @@ from pv_service.cases import service as cases
 from pv_service.cases.access import case_filter
 from pv_service.cases.hashing import content_hash
 from pv_service.cases.models import Case, CaseDrug, CaseVersion
-from pv_service.common.errors import Conflict, DomainError, FieldProblem, InvalidInput, NotFound
+from pv_service.common.errors import (
+    Conflict,
+    DomainError,
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+)
+from pv_service.common.vocab import Role
 from pv_service.fhir import mapping, r4, r5
 from pv_service.fhir.event import Event, Resolver
-from pv_service.fhir.outcome import FhirError, Issue
+from pv_service.fhir.outcome import FhirError, Issue, merged
 from pv_service.fhir.read import R5, Parsed
 from pv_service.meddra.lookup import loaded_dictionaries
 from pv_service.patients.models import Patient, Treatment
 from pv_service.patients.service import pseudonym_for
+from pv_service.products.matching import ProductIndex
 from pv_service.products.models import Product
 
 BUNDLE_TYPES = ("transaction", "collection")
@@ -66,19 +75,29 @@ def event_of(parsed: Parsed, issues: list[Issue]) -> Event:
     return adapter.extract(ae, f"Bundle.entry[{events[0]}].resource", Resolver(ae, held), issues)
 
 
-def _patient(conn, sender: int, e: Event, issues: list[Issue]) -> int | None:
-    if not e.patient_identifiers:
-        return None  # the subject's problem is already among the issues
-    pseudonyms = [pseudonym_for(sender, v) for v in e.patient_identifiers]
+def _patient(conn, principal: Principal, e: Event) -> int | None:
+    """The clinic's registered patient the subject's identifiers name; None for a patient the report describes
+    (an MAH's patients are always described, as in JSON intake)."""
+    if principal.role != Role.clinic or not e.subject.identifiers:
+        return None
+    sender = principal.organization_id
+    pseudonyms = [pseudonym_for(sender, v) for v in e.subject.identifiers]
     found = dict(conn.execute(sa.select(Patient.pseudonym, Patient.id).where(
-        Patient.clinic_id == sender, Patient.pseudonym.in_(pseudonyms))).all()) if pseudonyms else {}
-    for p in pseudonyms:
-        if p in found:
-            return found[p]
-    issues.append(Issue(e.subject_path, "is not a patient registered at your clinic (no identifier of it matches one "
-                                        "registered with POST /v1/patients): FHIR intake takes registered patients; "
-                                        "register the patient and the treatment, then send again", "not-found"))
-    return None
+        Patient.clinic_id == sender, Patient.pseudonym.in_(pseudonyms))).all())
+    return next((found[p] for p in pseudonyms if p in found), None)
+
+
+def _registry(conn, e: Event) -> ProductIndex:
+    """The registered products the event's drugs may name (by code, trade name or INN, whatever the case)."""
+    names = sorted({n.lower() for s in e.suspects if s.product is not None
+                    for n in [*s.product.codes(), *(c.display for c in s.product.codings if c.display),
+                              s.product.text] if n})
+    if not names:
+        return ProductIndex([])
+    cols = (Product.id, Product.code, Product.trade_name, Product.inn, Product.mah_organization_id)
+    return ProductIndex(conn.execute(sa.select(*cols).where(sa.or_(
+        sa.func.lower(Product.code).in_(names), sa.func.lower(Product.trade_name).in_(names),
+        sa.func.lower(Product.inn).in_(names)))).all())
 
 
 def _issue_code(problem: FieldProblem) -> str:
@@ -87,21 +106,13 @@ def _issue_code(problem: FieldProblem) -> str:
     return "code-invalid" if problem.type.startswith("meddra") else "business-rule"
 
 
-def _merged(issues: list[Issue]) -> list[Issue]:
-    """One issue per FHIRPath and code (intake's fields that map onto one element say it once)."""
-    out: dict[tuple[str, str], Issue] = {}
-    for i in issues:
-        key = (i.expression, i.code)
-        out[key] = Issue(i.expression, f"{out[key].diagnostics}; {i.diagnostics}", i.code) if key in out else i
-    return list(out.values())
-
-
 def _issues(exc: DomainError, paths: mapping.Paths) -> FhirError:
     if isinstance(exc, InvalidInput):
-        return FhirError(422, _merged([Issue(paths.of(p.loc), p.msg, _issue_code(p)) for p in exc.problems]))
+        return FhirError(422, merged([Issue(paths.of(p.loc), p.msg, _issue_code(p)) for p in exc.problems]))
     if isinstance(exc, Conflict):
         return FhirError.one(409, paths.fields["version"], exc.message, "conflict")
-    return FhirError.one(exc.status_code, paths.root, exc.message, "processing")
+    return FhirError.one(exc.status_code, paths.root, exc.message,
+                         "forbidden" if exc.status_code == 403 else "processing")
 
 
 def _warning(w: FieldProblem, paths: mapping.Paths) -> Issue:
@@ -114,19 +125,21 @@ def receive(session: Session, principal: Principal, parsed: Parsed, now: dt.date
     e = event_of(parsed, issues)
     conn = session.connection()
     sender = principal.organization_id
-    patient_id = _patient(conn, sender, e, issues)
+    patient_id = _patient(conn, principal, e)
     treatments = [mapping.Treatment(*row) for row in conn.execute(_TREATMENTS, {"pid": patient_id}).all()] \
         if patient_id is not None else None
     first = conn.execute(sa.select(Case.first_received).where(
         Case.sender_id == sender, Case.sender_case_id == e.identifier_value)).scalar() if e.identifier_value else None
-    m = mapping.to_report(e, patient_id, treatments, first, now.date(), bool(loaded_dictionaries(conn)), issues)
+    m = mapping.to_report(e, patient_id, treatments, first, now.date(), bool(loaded_dictionaries(conn)), issues,
+                          _registry(conn, e))
     report = m.report
     lookups = intake_sql.lookups_for(conn, intake.keys_for(sender, [report]))
     try:
         p = intake.prepare(0, report, principal, lookups, now.date())
         p.version_fields.update(m.version_extra)
         for d, extra in zip(p.drugs, m.drug_extra):
-            d.update(extra)
+            # A reported drug's detail (dosages, code system) is intake's; the FHIR parts go beside it.
+            d.update(extra, detail={**(d.get("detail") or {}), **extra["detail"]})
         # Hashed with the FHIR parts (a changed SNOMED coding is changed content), as coded, without the
         # stored-only columns (as JSON intake hashes).
         p.digest = content_hash(p.version_fields, p.drugs, [
@@ -142,7 +155,13 @@ def receive(session: Session, principal: Principal, parsed: Parsed, now: dt.date
         raise FhirError.one(409, m.paths.root, "another report of this case was stored at the same time: send it "
                                                "again", "conflict") from None
     case = plan.state[report.sender_case_id]
-    return Receipt(case.case_id, report.version, kind != "unchanged", [_warning(w, m.paths) for w in p.warnings])
+    warnings = [_warning(w, m.paths) for w in p.warnings]
+    if patient_id is None and principal.role == Role.clinic and e.subject.identifiers:
+        # Stored, but a mistyped identifier of a registered patient would land here too: say so.
+        warnings.insert(0, Issue(e.subject_path, "no patient registered at your clinic has this identifier: stored as "
+                                                 "a patient the report describes (pseudonymized), not linked to a "
+                                                 "registered patient or treatment", "informational", "warning"))
+    return Receipt(case.case_id, report.version, kind != "unchanged", warnings)
 
 
 def read_case(session: Session, principal: Principal, case_id: int, version: int | None = None) -> tuple[Any, Any, list]:

@@ -108,3 +108,55 @@ def changed(bundle: dict, **ae_fields) -> dict:
     out = copy.deepcopy(bundle)
     event(out).update(ae_fields)
     return out
+
+
+# A patient the clinic has not registered (a referral, a patient treated elsewhere): the Patient describes
+# it (MRN and national id, only ever pseudonymized; sex, birth date). Beside CART-1: tocilizumab given for
+# the CRS (concomitant) and fludarabine, prescribed for lymphodepletion but not given (not administered).
+UNREGISTERED = [{"system": "urn:example:clinic-a:mrn", "value": "MRN-4471"},
+                {"system": "urn:example:cn:national-id", "value": "110101197005061234"}]
+TOCILIZUMAB = {"system": "http://www.whocc.no/atc", "code": "L04AC07", "display": "tocilizumab"}
+FLUDARABINE = {"system": "http://www.whocc.no/atc", "code": "L01BB05", "display": "fludarabine"}
+
+
+def _described_patient(bundle: dict) -> None:
+    patient = bundle["entry"][1]["resource"]
+    patient.update(identifier=UNREGISTERED, gender="female", birthDate="1970-05-06",
+                   name=[{"family": "Zhang", "given": ["Wei"]}])  # never read
+
+
+def r5_unregistered() -> dict:
+    """R5: the concomitant and the not-administered drug as contributingFactor MedicationStatements."""
+    out = r5("crs")
+    _described_patient(out)
+    statements = [
+        {"resourceType": "MedicationStatement", "id": "ms1", "status": "recorded",
+         "medication": {"concept": {"coding": [TOCILIZUMAB], "text": "tocilizumab"}},
+         "subject": {"reference": "urn:uuid:7f1c0e4e-0001-4000-8000-000000000001"}},
+        {"resourceType": "MedicationStatement", "id": "ms2", "status": "recorded",
+         "medication": {"concept": {"coding": [FLUDARABINE]}},
+         "subject": {"reference": "urn:uuid:7f1c0e4e-0001-4000-8000-000000000001"},
+         "adherence": {"code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/medication-statement-adherence",
+                                            "code": "not-taking"}]}}},
+    ]
+    for i, ms in enumerate(statements, start=4):
+        out["entry"].append({"fullUrl": f"urn:uuid:7f1c0e4e-0001-4000-8000-00000000000{i}", "resource": ms,
+                             "request": {"method": "POST", "url": "MedicationStatement"}})
+    event(out)["contributingFactor"] = [
+        {"itemReference": {"reference": "urn:uuid:7f1c0e4e-0001-4000-8000-000000000004"}},
+        {"itemReference": {"reference": "urn:uuid:7f1c0e4e-0001-4000-8000-000000000005"}},
+        {"itemCodeableConcept": {"text": "recent influenza"}},  # not a drug: left aside
+    ]
+    return out
+
+
+def r4_unregistered() -> dict:
+    """R4 has no contributingFactor: fludarabine, not taken, is a suspect entity's MedicationStatement
+    (status not-taken); no concomitant drug."""
+    out = r4("crs")
+    _described_patient(out)
+    out["entry"].append({"fullUrl": "urn:uuid:7f1c0e4e-0001-4000-8000-000000000005", "resource": {
+        "resourceType": "MedicationStatement", "id": "ms2", "status": "not-taken",
+        "medicationCodeableConcept": {"coding": [FLUDARABINE]}, "subject": {"reference": "Patient/p1"}}})
+    event(out)["suspectEntity"].append({"instance": {"reference": "MedicationStatement/ms2"}})
+    return out

@@ -98,17 +98,25 @@ def test_codes_missing_and_wrong_types(client, world, treated, db, change, expec
     assert _refused(client, world, db, bundle) == expected
 
 
-def test_unregistered_patient_is_refused_saying_so(client, world, treated, db):
-    r = post(client, world.clinic, bundles.r5(local_id="P-999"))
-    assert r.status_code == 422 and issues(r) == [(f"{AE}.subject", "not-found")]
-    assert "not a patient registered at your clinic" in r.text and "P-999" not in r.text
-    assert stored_counts(db) == (0, 0, 0, 0)
-
-
-def test_patient_without_identifier(client, world, treated, db):
+def test_a_patient_identifying_nothing(client, world, treated, db):
+    # Not registered (no identifier), and neither sex, birth year nor an identifier describes it (E2B's
+    # minimum criteria); the Patient's other parts are not read.
     bundle = bundles.r5()
-    del bundle["entry"][1]["resource"]["identifier"]
+    patient = bundle["entry"][1]["resource"]
+    del patient["identifier"]
+    patient.update(gender="unknown", name=[{"family": "Zhang"}])
     assert _refused(client, world, db, bundle) == [(f"{AE}.subject", "required")]
+    r = post(client, world.clinic, bundle)
+    assert "identifiable patient" in r.text and "Zhang" not in r.text
+
+
+def test_described_patient_bad_values(client, world, treated, db):
+    bundle = bundles.r5(local_id="X" * 101)
+    bundle["entry"][1]["resource"]["birthDate"] = "1850-01-01"
+    r = post(client, world.clinic, bundle)
+    assert r.status_code == 422 and issues(r) == [(f"{AE}.subject", "value")], r.text
+    assert "XXXX" not in r.text and stored_counts(db) == (0, 0, 0, 0)
+    assert "1900" in r.text  # birth year bounds, stated
 
 
 def test_product_the_patient_was_not_treated_with(client, world, treated, db):

@@ -74,3 +74,39 @@ def test_render_tables_are_the_inverse_of_the_intake_tables():
     for flag, code in render.CRITERIA.items():
         if flag != "other_medically_important":
             assert mapping.SERIOUSNESS[code.casefold()] == flag
+
+
+@pytest.mark.parametrize("build, roles", [
+    ("r5_unregistered", [("suspect", "CART-1", "LOT-1", "Testkymr"), ("concomitant", "L04AC07", None, "tocilizumab"),
+                         ("not_administered", "L01BB05", None, "fludarabine")]),
+    ("r4_unregistered", [("suspect", "CART-1", "LOT-1", "Testkymr"), ("not_administered", "L01BB05", None, "fludarabine")]),
+])
+def test_a_described_subject_and_the_drugs_roles_are_read_from_either_version(build, roles):
+    import datetime as dt
+    import json
+
+    from pv_service.fhir.event import Subject
+    from pv_service.fhir.service import event_of
+    from tests.fhir import bundles
+
+    issues: list = []
+    parsed = read.parse(json.dumps(getattr(bundles, build)()).encode(), "json", None, ("Bundle",))
+    e = event_of(parsed, issues)
+    assert issues == []
+    assert e.subject == Subject(["MRN-4471", "110101197005061234"], "female", 1970, None)
+    assert [(s.role, s.product.codes(), s.lot) for s in e.suspects] == [(r, [c], lot) for r, c, lot, _ in roles]
+    # No registered patient: the report describes it and every drug is as reported (no registry: none matched).
+    m = mapping.to_report(e, None, None, None, dt.date(2026, 1, 1), True, issues)
+    p = m.report.patient
+    assert (p.patient_id, list(p.identifiers), p.sex, p.birth_year) == (
+        None, ["MRN-4471", "110101197005061234"], "female", 1970)
+    assert [(d.role.value, d.treatment_id, d.product_code, d.name_as_reported, [x.lot for x in d.dosages])
+            for d in m.report.drugs] == [(r, None, c, n, [lot] if lot else []) for r, c, lot, n in roles]
+
+
+def test_a_patient_with_more_than_four_identifiers_keeps_the_first_four():
+    from pv_service.fhir.event import Subject
+
+    e = type("E", (), {"subject": Subject([f"ID-{i}" for i in range(6)], None, None, None)})()
+    assert mapping._patient(e, None) == {"identifiers": ["ID-0", "ID-1", "ID-2", "ID-3"]}
+    assert mapping._patient(e, 7) == {"patient_id": 7}
