@@ -1,6 +1,6 @@
 """Benchmark: the queue and case-series pages with 100,000 open alerts and a 5,000-case series.
 
-    .venv/bin/python bench/queue.py [--alerts 100000] [--cases 5000] [--repeat 5] [--db sqlite|postgresql]
+    .venv/bin/python bench/alert_queue.py [--alerts 100000] [--cases 5000] [--repeat 5] [--db sqlite|postgresql]
 
 Synthesises (not timed) into a scratch database migrated with Alembic (SQLite in a temporary
 folder, or a schema of its own at PV_BENCH_POSTGRES_URL): one CAR-T product, 100,000 open alerts
@@ -24,8 +24,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# This file's folder first on the path would make it the standard library's `queue` for psycopg.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PV_ENVIRONMENT", "test")
 
