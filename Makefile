@@ -4,7 +4,8 @@ BIN := $(VENV)/bin
 PV_PORT ?= 8000
 export PV_PORT
 # The suite runs on two workers (pytest-xdist; every database test has its own schema or file), which
-# keeps a clean run on this 2-core kind of machine near 15 minutes; PYTEST_ARGS replaces it.
+# took a clean clone's run to 7.6 minutes on a quiet 2-core machine (13 minutes with other work running);
+# PYTEST_ARGS replaces it.
 PYTEST_ARGS ?= -n 2
 # The service defaults to production (it then needs real keys); the demo and benchmarks run as
 # development, with random keys kept in the git-ignored .pv-local-keys.json.
