@@ -224,6 +224,10 @@ def _validate(cls, root: str, call):
                                        f"{str(exc)[:200]})", "structure") from None
 
 
+# The prolog (BOM, declaration, comments, processing instructions, white space), then a DTD.
+_DOCTYPE_FIRST = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*<!(?:DOCTYPE|ENTITY)", re.S)
+
+
 def _xml_parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                            huge_tree=False)
@@ -244,6 +248,9 @@ def parse(data: bytes, fmt: str, hint: str | None, expected: tuple[str, ...]) ->
             raise FhirError(422, issues)
         cls = model_class(version, kind)
         return Parsed(version, _validate(cls, kind, lambda: cls.model_validate(doc)), fmt)
+    # Checked before parsing: an entity the DTD declares would otherwise fail as "not defined".
+    if _DOCTYPE_FIRST.match(data):
+        raise FhirError.one(400, "Resource", "a DOCTYPE is not allowed (no DTDs or entities are read)", "security")
     try:
         root = etree.fromstring(data, _xml_parser())
     except etree.XMLSyntaxError as exc:

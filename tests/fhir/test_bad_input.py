@@ -148,6 +148,19 @@ def test_unreadable_bodies(client, world, treated, db, body, content_type, statu
     assert stored_counts(db) == (0, 0, 0, 0)
 
 
+@pytest.mark.parametrize("body", [
+    b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><Bundle xmlns='http://hl7.org/fhir'>&a;</Bundle>",
+    b"\xef\xbb\xbf<!-- c --><!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><Bundle xmlns='http://hl7.org/fhir'>"
+    b"<type value='&e;'/></Bundle>",
+])
+def test_a_doctype_is_refused_as_such_even_when_its_entities_are_used(client, world, treated, db, body):
+    r = post(client, world.clinic, body, content_type=XML, accept=JSON)
+    assert r.status_code == 400, r.text
+    assert issues(r) == [("Resource", "security")]
+    assert "DOCTYPE" in r.json()["issue"][0]["diagnostics"]
+    assert stored_counts(db) == (0, 0, 0, 0)
+
+
 def test_nul_nan_and_deep_nesting_are_operation_outcomes(client, world, treated, db):
     bundle = bundles.r5()
     bundles.event(bundle)["identifier"][0]["value"] = "AE\u0000CRS"
