@@ -2,6 +2,8 @@
 CA/AA stops the clock, CR/AR records the rejection and leaves it running; bad XML stores nothing."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -69,3 +71,23 @@ def test_an_ack_of_another_report_is_refused(client, world, schema_settings, ses
     r = client.post(url, content=fda("R3ack-positive.ack"), headers={**world.mah.headers, "Content-Type": "application/xml"})
     assert r.status_code == 422 and "US-APHARMA-8744554B" in r.text and "none of which is this case" in r.text
     assert client.get(url, headers=world.mah.headers).json() == []
+
+
+def test_fdas_negative_ack_rejects_the_case_it_names(client, world, schema_settings, session, fda_product):
+    """FDA's own negative ACK (tests/e2b/data/PROVENANCE.md): batch AE, message CR for US-APHARMA-7644554 with
+    FDA's texts. Posted on the case with that message number it records the rejection and the clock runs on;
+    on any other case it is refused."""
+    negative = (Path(__file__).parent / "data" / "R3ack-negative.ack").read_bytes()
+    named = fda("Scenario1.xml").replace(b"US-APHARMA-8744554B", b"US-APHARMA-7644554")
+    case_id = post(client, world.clinic, named, json=True).json()["messages"][0]["case_id"]
+    other = post(client, world.clinic, fda("Scenario2.xml"), json=True).json()["messages"][0]["case_id"]
+    headers = {**world.mah.headers, "Content-Type": "application/xml"}
+    r = client.post(f"/v1/reports/{other}/submissions", content=negative, headers=headers)
+    assert r.status_code == 422 and "US-APHARMA-7644554" in r.text and "none of which is this case" in r.text
+    r = client.post(f"/v1/reports/{case_id}/submissions", content=negative, headers=headers)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert (body["status"], body["jurisdiction"], body["reference"]) == ("rejected", "FDA", "427044")
+    assert body["reason"].startswith("CR: Element value for SafetyCasePriority With Tag Id FDA.C.1.7.1 is Mandatory.")
+    assert "Patient Ethnicity Code (FDA.D.12) must be provided" in body["reason"]
+    assert pd.isna(_submitted(session, case_id))  # a rejection leaves the reporting clock running
