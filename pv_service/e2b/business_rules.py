@@ -41,6 +41,12 @@ def _check_rule(message: etree._Element, rule: E2BRule, contexts: dict[str, list
         node = found[0]
         has, flavor = _present(node)
         if has:
+            value = node.strip() if isinstance(node, str) else next((node.get(a) for a in _VALUE_ATTRS if node.get(a)),
+                                                                    (node.text or "").strip())
+            if rule.allowed and value not in rule.allowed:
+                where = node.sourceline if isinstance(node, etree._Element) else line
+                out.append(Problem(f"{rule.message}: {value!r} is not one of {', '.join(rule.allowed)}",
+                                   rule.element, where))
             continue
         where = node.sourceline if isinstance(node, etree._Element) else line
         if flavor is None:
