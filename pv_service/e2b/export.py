@@ -181,7 +181,8 @@ def _patient(o: list, v: VersionPublic, registered: dict | None, profile: str, n
     for code, values in (("C17049", fda.get("race") or []), ("C16564", [fda["ethnicity"]] if fda.get("ethnicity") else [])):
         for value in values:  # FDA.D.11.r race, FDA.D.12 ethnicity
             _subject_obs(o, code, f'<value xsi:type="CE" code="{_x(value)}" codeSystem="{NCI}"/>', NCI)
-    o.append(regional_cn.patient_xml(nmpa))  # D.CN
+    if nmpa:
+        o.append(regional_cn.patient_xml(nmpa))  # D.CN
     _history(o, pd)
     _past_drugs(o, pd.get("past_drugs") or [])
     for cause in pd.get("death_causes") or []:  # D.9.2.r
@@ -347,7 +348,8 @@ def _dosage(o: list, dose: dict, cn: dict) -> None:
         form = f'<formCode><originalText>{_x(dose["form"])}</originalText></formCode>' if dose.get("form") \
             else '<code nullFlavor="NI"/>'
         a(f'<kindOfProduct classCode="MMAT" determinerCode="KIND">{form}</kindOfProduct></instanceOfKind></consumable>')
-    a(regional_cn.dosage_xml(cn))  # G.k.4.r.CN
+    if cn:
+        a(regional_cn.dosage_xml(cn))  # G.k.4.r.CN
     a("</substanceAdministration></outboundRelationship2>")
 
 
@@ -402,7 +404,8 @@ def _drug(o: list, i: int, d, nmpa_drugs: dict) -> str:
             _rel(o, "outboundRelationship2", "PERT", "31",
                  f'{_el("value", xsi_type="CE", code=m["recurrence"], codeSystem=CS["recurrence"])}'
                  f'<outboundRelationship1 typeCode="REFR">{_act_reference(m.get("reaction_ref"))}</outboundRelationship1>')
-    a(regional_cn.drug_xml(cn))  # G.k.CN, G.k.9.i.CN
+    if cn:
+        a(regional_cn.drug_xml(cn))  # G.k.CN, G.k.9.i.CN
     for ind in detail.get("indications", []):
         _rel(o, "inboundRelationship", "RSON", "19", _meddra(ind))
     if d.action_taken:
@@ -560,7 +563,8 @@ def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str
         a(f'<component typeCode="COMP"><observationEvent {_OBS}><code code="C54588" codeSystem="{NCI}"/>'  # FDA.C.1.7.1
           f'{_el("value", xsi_type="CE", code=code, codeSystem=CS["fda_report_type"])}</observationEvent></component>')
         _event_flag(o, "C156384", bool(fda.get("combination_product")), NCI)  # FDA.C.1.12
-    a(regional_cn.event_xml(nmpa))  # C.1.CN
+    if nmpa:
+        a(regional_cn.event_xml(nmpa))  # C.1.CN
     if detail.get("first_sender"):
         _related(o, "1", f'<author typeCode="AUT"><assignedEntity classCode="ASSIGNED">'
                          f'{_el("code", code=detail["first_sender"], codeSystem=CS["first_sender"])}</assignedEntity></author>')
