@@ -9,7 +9,7 @@ Profiles set the receivers and the regional elements:
   an IND number goes to the premarket gateway (ZZFDA_PREMKT, CBER_IND) as in FDA's instances.
   FDA.C.1.7.1, FDA.C.1.12, FDA.C.5.5a/b, FDA.C.5.6.r, FDA.D.11.r, FDA.D.12 and FDA.E.i.3.2h as
   stored (source: FDA's E2B(R3) regional implementation specifications and its FAERS 2022 instances).
-- `nmpa`: receiver NMPA; the CN regional elements as stored, C.1.CN.1/2 and G.k.CN.4 derived where
+- `nmpa`: receiver NMPA; the CN regional elements as stored, C.1.CN.1/2/3 and G.k.CN.4 derived where
   the case says them (regional_cn.py; docs/e2b_regional.md says on what source and what is missing).
 
 The XML is written as text (an element costs about 2 us in lxml, 0.2 us as a string, and a
@@ -490,11 +490,12 @@ def _device(kind: str, ident: str, root: str) -> str:
 
 
 def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str, created: str,
-             registered: dict | None, approved_in_cn: list) -> None:
+             registered: dict | None, china: dict) -> None:
     a = o.append
     detail = v.detail or {}
     fda = (detail.get("fda") or {}) if profile == "fda" else {}
-    nmpa = regional_cn.derived(v, approved_in_cn) if profile == "nmpa" else {}
+    nmpa = regional_cn.derived(v, china.get("approved_in_cn") or [], china.get("holder_ids") or []) \
+        if profile == "nmpa" else {}
     message_id = v.message_id or f"{v.sender_case_id}-v{v.version}"
     report_id = v.safety_report_id or v.sender_case_id
     a(f'<{MESSAGE}>{_el("id", extension=message_id, root="2.16.840.1.113883.3.989.2.1.3.1")}'
@@ -602,7 +603,8 @@ def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str
 def build_batch(versions: Iterable[tuple], profile: str, sender: str, batch_id: str,
                 now: dt.datetime, receiver: str | None = None) -> bytes:
     """`versions`: each case version with its registered patient's sex and birth year (or None), read once,
-    and optionally, per drug, whether its registry product is approved in China (None: not registered).
+    and optionally {"approved_in_cn": [...], "holder_ids": [...]}: per drug, whether its registry product is
+    approved in China and its holder's NMPA identifier (None: not registered).
     The batch is addressed (N.1.4) as its first message."""
     created = _ts(now)
     parts = [(f"<?xml version='1.0' encoding='UTF-8'?>\n<{BATCH_ROOT} xmlns=\"{HL7}\" xmlns:xsi=\"{XSI}\" "
@@ -614,7 +616,7 @@ def build_batch(versions: Iterable[tuple], profile: str, sender: str, batch_id: 
     o: list[str] = []
     for v, registered, *rest in versions:
         batch_receiver = batch_receiver or receivers(profile, v)[0]
-        _message(o, v, profile, sender, receiver or receivers(profile, v)[1], created, registered, rest[0] if rest else [])
+        _message(o, v, profile, sender, receiver or receivers(profile, v)[1], created, registered, rest[0] if rest else {})
         parts.append("".join(o).encode())  # one message at a time: the pieces never pile up
         o.clear()
     parts.append((f'{_device("receiver", batch_receiver or PROFILES[profile][0], "2.16.840.1.113883.3.989.2.1.3.14")}'

@@ -211,12 +211,22 @@ def report_source(v, category: str | None) -> str | None:
     return {"physician": "3", "other_health_professional": "3", "consumer": "2"}.get(qualification or "")
 
 
-def derived(v, approved_in_cn: list[bool | None]) -> dict:
+def holder_id(v, holder_ids: list[str | None]) -> str | None:
+    """C.1.CN.3: the NMPA identifier of the holder of the suspect products in the registry, when they have
+    one holder with one (products of several holders: which one reports is not known)."""
+    ids = {holder_ids[i] if i < len(holder_ids) else None for i, d in enumerate(v.drugs)
+           if _value_of(d.role) in SUSPECT_ROLES and d.product_id is not None}
+    return ids.pop() if len(ids) == 1 else None
+
+
+def derived(v, approved_in_cn: list[bool | None], holder_ids: list[str | None] = ()) -> dict:
     """The stored CN elements with what the service can say for those not received (received wins)."""
     out = dict((v.detail or {}).get("nmpa") or {})
     category = out.get("report_category") or report_category(v, approved_in_cn)
     source = out.get("report_source") or report_source(v, category)
-    out.update({k: x for k, x in (("report_category", category), ("report_source", source)) if x})
+    holder = out.get("holder_id") or holder_id(v, list(holder_ids))
+    out.update({k: x for k, x in (("report_category", category), ("report_source", source), ("holder_id", holder))
+                if x})
     drugs = {ref: dict(d) for ref, d in (out.get("drugs") or {}).items()}
     for i, d in enumerate(v.drugs):
         detail = d.detail or {}

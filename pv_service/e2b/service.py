@@ -86,11 +86,13 @@ def _refuse_unmet_rules(data: bytes, case_ids: list[int]) -> None:
 
 
 def _export_views(session, case_ids: list[int], china: bool = False):
-    """(latest version, registered patient's sex and birth year or None, per drug whether its registry product
-    is approved in China or None) of each case, in five queries (six with `china`)."""
+    """(latest version, registered patient's sex and birth year or None, and with `china`, per drug whether its
+    registry product is approved in China and its holder's NMPA identifier, None when not registered) of each
+    case, in five queries (seven with `china`)."""
     import sqlalchemy as sa
     from sqlmodel import select
 
+    from pv_service.auth.models import Organization
     from pv_service.cases import service as cases_service
     from pv_service.cases.models import Case, CaseDrug, CaseVersion
     from pv_service.common.errors import InvalidInput
@@ -112,10 +114,13 @@ def _export_views(session, case_ids: list[int], china: bool = False):
     patients = {p.id: {"sex": p.sex, "birth_year": p.birth_year} for p in session.exec(
         select(Patient.id, Patient.sex, Patient.birth_year).where(Patient.id.in_(patient_ids)))} if patient_ids else {}
     in_china: set[int] = set()
-    if china:  # C.1.CN.2 (pre- or post-marketing) needs it
-        product_ids = {d.product_id for v in views.values() for d in v.drugs if d.product_id is not None}
+    holders: dict[int, str | None] = {}
+    product_ids = {d.product_id for v in views.values() for d in v.drugs if d.product_id is not None} if china else set()
+    if product_ids:  # C.1.CN.2 (pre- or post-marketing) and C.1.CN.3 (the holder's identifier)
         in_china = set(session.exec(select(ProductApproval.product_id).where(
-            ProductApproval.product_id.in_(product_ids), ProductApproval.jurisdiction == "NMPA"))) if product_ids else set()
+            ProductApproval.product_id.in_(product_ids), ProductApproval.jurisdiction == "NMPA")))
+        holders = dict(session.execute(sa.select(Product.id, Organization.nmpa_holder_id).join(
+            Organization, Organization.id == Product.mah_organization_id).where(Product.id.in_(product_ids))).all())
     for cid in case_ids:
         case, v = cases[cid], views[cid]
         if any(r.meddra_version is None for r in v.reactions):
@@ -125,5 +130,6 @@ def _export_views(session, case_ids: list[int], china: bool = False):
             if name and not d.name_as_reported or lot and not d.batch_lot:
                 v.drugs[i] = d.model_copy(update={"name_as_reported": d.name_as_reported or name,
                                                   "batch_lot": d.batch_lot or lot})
-        yield v, patients.get(case.patient_id), [None if d.product_id is None else d.product_id in in_china
-                                                 for d in v.drugs]
+        china_view = {"approved_in_cn": [None if d.product_id is None else d.product_id in in_china for d in v.drugs],
+                      "holder_ids": [holders.get(d.product_id) for d in v.drugs]} if china else {}
+        yield v, patients.get(case.patient_id), china_view

@@ -138,6 +138,27 @@ def test_post_marketing_category_is_derived_and_needs_the_holder_identifier(clie
     assert el.xpath(f"{event}[{_cn('CN-12')}]/h:value/@code", namespaces=NS) == [HOLDER_ID]
 
 
+def test_holder_identifier_from_the_holder_organisation(client, world, schema_settings, approved_in_china):
+    """An admin records NMPA's identifier of MAH A (Drug A's holder): C.1.CN.3 of the post-marketing case."""
+    case_id = post(client, world.clinic, cn_icsr(event=""), json=True).json()["messages"][0]["case_id"]
+    path = f"/v1/organizations/{world.mah.org_id}"
+    assert client.patch(path, json={"nmpa_holder_id": "CN-MAH-42"}, headers=world.mah.headers).status_code == 403
+    for bad in ("", " ", "x" * 101, 7):
+        assert client.patch(path, json={"nmpa_holder_id": bad}, headers=world.admin.headers).status_code == 422, bad
+    assert client.patch(path, json={"holder": "x"}, headers=world.admin.headers).status_code == 422
+    assert client.patch("/v1/organizations/999999", json={"nmpa_holder_id": "x"},
+                        headers=world.admin.headers).status_code == 404
+    r = client.patch(path, json={"nmpa_holder_id": "CN-MAH-42"}, headers=world.admin.headers)
+    assert r.status_code == 200 and r.json()["nmpa_holder_id"] == "CN-MAH-42", r.text
+    el = _message(_export(client, world.clinic, case_id))
+    event = "h:controlActProcess/h:subject/h:investigationEvent/h:component/h:observationEvent"
+    assert el.xpath(f"{event}[{_cn('CN-12')}]/h:value/@code", namespaces=NS) == ["CN-MAH-42"]
+    assert el.xpath(f"{event}[{_cn('CN-11')}]/h:value/@code", namespaces=NS) == ["22"]
+    assert client.patch(path, json={"nmpa_holder_id": None}, headers=world.admin.headers).json()["nmpa_holder_id"] is None
+    r = client.get(f"/v1/reports/{case_id}/e2b", params={"profile": "nmpa"}, headers=world.clinic.headers)
+    assert r.status_code == 422 and "C.1.CN.3" in r.text
+
+
 def test_lot_of_each_suspect_product_refuses_the_export(client, world, schema_settings):
     """Scenario 1's Drug B (suspect) has no dosage, so no lot: NMPA's G.k.4.r.7 rule, named in the 422."""
     case_id = post(client, world.clinic, fda("Scenario1.xml"), json=True).json()["messages"][0]["case_id"]
@@ -147,7 +168,7 @@ def test_lot_of_each_suspect_product_refuses_the_export(client, world, schema_se
 
 
 def _version(**kw):
-    drugs = kw.pop("drugs", [NS_(role="suspect", authorisation_number=None, detail={})])
+    drugs = kw.pop("drugs", [NS_(role="suspect", authorisation_number=None, detail={}, product_id=None)])
     base = dict(detail={}, reporter_country="US", report_type="spontaneous", reporter_qualification="physician",
                 drugs=drugs)
     return NS_(**{**base, **kw})
@@ -165,8 +186,9 @@ def test_report_category(countries, reporter, approved, expected):
 
 
 def test_report_category_from_a_chinese_authorisation_and_only_suspects():
-    cn_drug = NS_(role="suspect", authorisation_number="国药准字S1", detail={"authorisation_country": "CN"})
-    other = NS_(role="concomitant", authorisation_number=None, detail={})
+    cn_drug = NS_(role="suspect", authorisation_number="国药准字S1", detail={"authorisation_country": "CN"},
+                  product_id=None)
+    other = NS_(role="concomitant", authorisation_number=None, detail={}, product_id=None)
     assert regional_cn.report_category(_version(drugs=[other, cn_drug]), [None, None]) == "22"
     assert regional_cn.report_category(_version(drugs=[other]), [True]) is None  # no suspect product
     assert regional_cn.derived(_version(drugs=[cn_drug]), [None])["drugs"] == {"drug-0": {"approval_number": "国药准字S1"}}
@@ -184,6 +206,18 @@ def test_report_category_from_a_chinese_authorisation_and_only_suspects():
 ])
 def test_report_source(kw, category, expected):
     assert regional_cn.report_source(_version(**kw), category) == expected
+
+
+def test_holder_identifier_of_the_suspect_products_holder():
+    def drug(role, product_id):
+        return NS_(role=role, authorisation_number=None, detail={}, product_id=product_id)
+
+    one = _version(drugs=[drug("suspect", 1), drug("interacting", 2), drug("concomitant", 3)])
+    assert regional_cn.holder_id(one, ["H1", "H1", "H2"]) == "H1"  # a concomitant drug's holder does not count
+    assert regional_cn.holder_id(one, ["H1", "H2", None]) is None  # two holders: which one reports is not known
+    assert regional_cn.holder_id(one, ["H1", None, None]) is None
+    assert regional_cn.holder_id(_version(drugs=[drug("suspect", None)]), [None]) is None  # not in the registry
+    assert regional_cn.derived(one, [True, True, None], ["H1", "H1", None])["holder_id"] == "H1"
 
 
 def test_received_values_win_over_derived():
