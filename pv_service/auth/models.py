@@ -14,6 +14,8 @@ class Organization(SQLModel, table=True):
     kind: str = Field(max_length=20, index=True)
     country: str | None = Field(default=None, max_length=2)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    # NMPA's identifier of a marketing authorisation holder: E2B C.1.CN.3 of its reports to NMPA.
+    nmpa_holder_id: str | None = Field(default=None, max_length=100)
 
 
 class User(SQLModel, table=True):

@@ -16,6 +16,7 @@ from pv_service.auth.schemas import (
     ApiKeyPublic,
     OrganizationCreate,
     OrganizationPublic,
+    OrganizationUpdate,
     PasswordReset,
     TokenOut,
     UserCreate,
@@ -103,6 +104,15 @@ def get_organization(session: SessionDep, principal: CurrentPrincipal, org_id: D
     if principal.role in (Role.clinic, Role.mah) and org_id != principal.organization_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such organization")
     return service.get_organization(session, org_id)
+
+
+@router.patch("/organizations/{org_id}", response_model=OrganizationPublic)
+def update_organization(session: SessionDep, admin: AdminPrincipal, org_id: DbId, body: OrganizationUpdate,
+                        now: Now) -> Organization:
+    """NMPA's identifier of a marketing authorisation holder (E2B C.1.CN.3 of its reports to NMPA)."""
+    org = service.update_organization(session, admin.user_id, admin.username, org_id, body, now)
+    session.commit()
+    return org
 
 
 @router.post("/users", response_model=UserPublic, status_code=201)

@@ -16,11 +16,23 @@ class TokenOut(BaseModel):
     expires_in: int
 
 
+_HOLDER_ID = ("NMPA's identifier of this marketing authorisation holder (E2B C.1.CN.3 of its post-marketing "
+              "reports to NMPA)")
+
+
 class OrganizationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     kind: OrgKind
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    nmpa_holder_id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"\S",
+                                       description=_HOLDER_ID)
+
+
+class OrganizationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nmpa_holder_id: str | None = Field(min_length=1, max_length=100, pattern=r"\S",
+                                       description=_HOLDER_ID + "; null removes it")
 
 
 class OrganizationPublic(BaseModel):
@@ -30,6 +42,7 @@ class OrganizationPublic(BaseModel):
     kind: OrgKind
     country: str | None
     created_at: dt.datetime
+    nmpa_holder_id: str | None = None
 
 
 class UserCreate(BaseModel):

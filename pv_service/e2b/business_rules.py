@@ -27,6 +27,14 @@ def _present(node) -> tuple[bool, str | None]:
     return has, None
 
 
+def _check_allowed(rule: E2BRule, node, line: int | None, out: list[Problem]) -> None:
+    value = node.strip() if isinstance(node, str) else next((node.get(a) for a in _VALUE_ATTRS if node.get(a)),
+                                                            (node.text or "").strip())
+    if value not in rule.allowed:
+        where = node.sourceline if isinstance(node, etree._Element) else line
+        out.append(Problem(f"{rule.message}: {value!r} is not one of {', '.join(rule.allowed)}", rule.element, where))
+
+
 def _check_rule(message: etree._Element, rule: E2BRule, contexts: dict[str, list]) -> list[Problem]:
     out = []
     found_contexts = contexts.get(rule.context)
@@ -41,6 +49,8 @@ def _check_rule(message: etree._Element, rule: E2BRule, contexts: dict[str, list
         node = found[0]
         has, flavor = _present(node)
         if has:
+            if rule.allowed:
+                _check_allowed(rule, node, line, out)
             continue
         where = node.sourceline if isinstance(node, etree._Element) else line
         if flavor is None:

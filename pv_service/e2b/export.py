@@ -9,8 +9,8 @@ Profiles set the receivers and the regional elements:
   an IND number goes to the premarket gateway (ZZFDA_PREMKT, CBER_IND) as in FDA's instances.
   FDA.C.1.7.1, FDA.C.1.12, FDA.C.5.5a/b, FDA.C.5.6.r, FDA.D.11.r, FDA.D.12 and FDA.E.i.3.2h as
   stored (source: FDA's E2B(R3) regional implementation specifications and its FAERS 2022 instances).
-- `nmpa`: receiver NMPA; the C.1.CN regional elements are not written: docs/e2b_regional.md
-  says which they are and why.
+- `nmpa`: receiver NMPA; the CN regional elements as stored, C.1.CN.1/2/3 and G.k.CN.4 derived where
+  the case says them (regional_cn.py; docs/e2b_regional.md says on what source and what is missing).
 
 The XML is written as text (an element costs about 2 us in lxml, 0.2 us as a string, and a
 message has some 350): static markup as constants, every value escaped on the way in. The tests
@@ -44,6 +44,7 @@ from pv_service.e2b.icsr import (
     REPORT_TYPES,
     SERIOUSNESS_CODES,
 )
+from pv_service.e2b import regional_cn
 from pv_service.e2b.reader import BATCH_ROOT, HL7, MESSAGE
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -143,7 +144,7 @@ def _country(tag: str, country: str, class_code: str = "COUNTRY") -> str:
             f'codeSystem="{COUNTRY}"/></{tag}>')
 
 
-def _patient(o: list, v: VersionPublic, registered: dict | None, profile: str) -> None:
+def _patient(o: list, v: VersionPublic, registered: dict | None, profile: str, nmpa: dict) -> None:
     p = v.patient
     detail = v.detail or {}
     pd = detail.get("patient") or {}
@@ -180,6 +181,8 @@ def _patient(o: list, v: VersionPublic, registered: dict | None, profile: str) -
     for code, values in (("C17049", fda.get("race") or []), ("C16564", [fda["ethnicity"]] if fda.get("ethnicity") else [])):
         for value in values:  # FDA.D.11.r race, FDA.D.12 ethnicity
             _subject_obs(o, code, f'<value xsi:type="CE" code="{_x(value)}" codeSystem="{NCI}"/>', NCI)
+    if nmpa:
+        o.append(regional_cn.patient_xml(nmpa))  # D.CN
     _history(o, pd)
     _past_drugs(o, pd.get("past_drugs") or [])
     for cause in pd.get("death_causes") or []:  # D.9.2.r
@@ -316,7 +319,7 @@ def _reaction(o: list, i: int, r, extra: dict, fda: dict, profile: str) -> None:
     a("</observation></subjectOf2>")
 
 
-def _dosage(o: list, dose: dict) -> None:
+def _dosage(o: list, dose: dict, cn: dict) -> None:
     a = o.append
     a('<outboundRelationship2 typeCode="COMP"><substanceAdministration classCode="SBADM" moodCode="EVN">')
     if dose.get("text"):
@@ -345,6 +348,8 @@ def _dosage(o: list, dose: dict) -> None:
         form = f'<formCode><originalText>{_x(dose["form"])}</originalText></formCode>' if dose.get("form") \
             else '<code nullFlavor="NI"/>'
         a(f'<kindOfProduct classCode="MMAT" determinerCode="KIND">{form}</kindOfProduct></instanceOfKind></consumable>')
+    if cn:
+        a(regional_cn.dosage_xml(cn))  # G.k.4.r.CN
     a("</substanceAdministration></outboundRelationship2>")
 
 
@@ -352,7 +357,7 @@ def _act_reference(ref) -> str:
     return f'<actReference classCode="OBS" moodCode="EVN">{_el("id", root=ref)}</actReference>'
 
 
-def _drug(o: list, i: int, d) -> str:
+def _drug(o: list, i: int, d, nmpa_drugs: dict) -> str:
     a = o.append
     detail = d.detail or {}
     ref = detail.get("ref") or f"drug-{i}"
@@ -384,8 +389,10 @@ def _drug(o: list, i: int, d) -> str:
                 a(f'<outboundRelationship1 typeCode="{type_code}">'
                   f'{_el("pauseQuantity", value=m[key], unit=m.get(f"{key}_unit") or "d")}'
                   f'{_act_reference(m.get("reaction_ref"))}</outboundRelationship1>')
-    for dose in detail.get("dosages") or ([{"lot": d.batch_lot}] if d.batch_lot else []):
-        _dosage(o, dose)
+    cn = nmpa_drugs.get(ref) or {}
+    cn_dosages = cn.get("dosages") or []
+    for j, dose in enumerate(detail.get("dosages") or ([{"lot": d.batch_lot}] if d.batch_lot else [])):
+        _dosage(o, dose, cn_dosages[j] if j < len(cn_dosages) else {})
     if detail.get("cumulative_dose"):  # G.k.5
         _rel(o, "outboundRelationship2", "SUMM", "14",
              _el("value", xsi_type="PQ", value=detail["cumulative_dose"], unit=detail.get("cumulative_dose_unit") or "1"))
@@ -397,6 +404,8 @@ def _drug(o: list, i: int, d) -> str:
             _rel(o, "outboundRelationship2", "PERT", "31",
                  f'{_el("value", xsi_type="CE", code=m["recurrence"], codeSystem=CS["recurrence"])}'
                  f'<outboundRelationship1 typeCode="REFR">{_act_reference(m.get("reaction_ref"))}</outboundRelationship1>')
+    if cn:
+        a(regional_cn.drug_xml(cn))  # G.k.CN, G.k.9.i.CN
     for ind in detail.get("indications", []):
         _rel(o, "inboundRelationship", "RSON", "19", _meddra(ind))
     if d.action_taken:
@@ -481,10 +490,12 @@ def _device(kind: str, ident: str, root: str) -> str:
 
 
 def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str, created: str,
-             registered: dict | None) -> None:
+             registered: dict | None, china: dict) -> None:
     a = o.append
     detail = v.detail or {}
     fda = (detail.get("fda") or {}) if profile == "fda" else {}
+    nmpa = regional_cn.derived(v, china.get("approved_in_cn") or [], china.get("holder_ids") or []) \
+        if profile == "nmpa" else {}
     message_id = v.message_id or f"{v.sender_case_id}-v{v.version}"
     report_id = v.safety_report_id or v.sender_case_id
     a(f'<{MESSAGE}>{_el("id", extension=message_id, root="2.16.840.1.113883.3.989.2.1.3.1")}'
@@ -508,13 +519,13 @@ def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str
           f'{_el("bibliographicDesignationText", ref)}</document></reference>')
     a('<component typeCode="COMP"><adverseEventAssessment classCode="INVSTG" moodCode="EVN"><subject1 typeCode="SBJ">'
       '<primaryRole classCode="INVSBJ">')
-    _patient(o, v, registered, profile)
+    _patient(o, v, registered, profile, nmpa)
     extras = detail.get("reactions") or []
     for i, r in enumerate(v.reactions):
         _reaction(o, i, r, extras[i] if i < len(extras) else {}, fda, profile)
     _tests(o, detail.get("tests") or [])
     a(f'<subjectOf2 typeCode="SBJ"><organizer classCode="CATEGORY" moodCode="EVN"><code code="4" codeSystem="{ORGANIZER}"/>')
-    refs = [_drug(o, i, d) for i, d in enumerate(v.drugs)]
+    refs = [_drug(o, i, d, nmpa.get("drugs") or {}) for i, d in enumerate(v.drugs)]
     a("</organizer></subjectOf2></primaryRole></subject1>")
     for ref, d in zip(refs, v.drugs):  # G.k.1
         a(f'<component typeCode="COMP"><causalityAssessment {_OBS}><code code="20" codeSystem="{OBS}"/>'
@@ -553,6 +564,8 @@ def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str
         a(f'<component typeCode="COMP"><observationEvent {_OBS}><code code="C54588" codeSystem="{NCI}"/>'  # FDA.C.1.7.1
           f'{_el("value", xsi_type="CE", code=code, codeSystem=CS["fda_report_type"])}</observationEvent></component>')
         _event_flag(o, "C156384", bool(fda.get("combination_product")), NCI)  # FDA.C.1.12
+    if nmpa:
+        a(regional_cn.event_xml(nmpa))  # C.1.CN
     if detail.get("first_sender"):
         _related(o, "1", f'<author typeCode="AUT"><assignedEntity classCode="ASSIGNED">'
                          f'{_el("code", code=detail["first_sender"], codeSystem=CS["first_sender"])}</assignedEntity></author>')
@@ -587,9 +600,11 @@ def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str
     a(f"</investigationEvent></subject></controlActProcess></{MESSAGE}>")
 
 
-def build_batch(versions: Iterable[tuple[VersionPublic, dict | None]], profile: str, sender: str, batch_id: str,
+def build_batch(versions: Iterable[tuple], profile: str, sender: str, batch_id: str,
                 now: dt.datetime, receiver: str | None = None) -> bytes:
-    """`versions`: each case version with its registered patient's sex and birth year (or None), read once.
+    """`versions`: each case version with its registered patient's sex and birth year (or None), read once,
+    and optionally {"approved_in_cn": [...], "holder_ids": [...]}: per drug, whether its registry product is
+    approved in China and its holder's NMPA identifier (None: not registered).
     The batch is addressed (N.1.4) as its first message."""
     created = _ts(now)
     parts = [(f"<?xml version='1.0' encoding='UTF-8'?>\n<{BATCH_ROOT} xmlns=\"{HL7}\" xmlns:xsi=\"{XSI}\" "
@@ -599,9 +614,9 @@ def build_batch(versions: Iterable[tuple[VersionPublic, dict | None]], profile: 
               '<name code="1" codeSystem="2.16.840.1.113883.3.989.2.1.1.1"/>').encode()]
     batch_receiver = receiver
     o: list[str] = []
-    for v, registered in versions:
+    for v, registered, *rest in versions:
         batch_receiver = batch_receiver or receivers(profile, v)[0]
-        _message(o, v, profile, sender, receiver or receivers(profile, v)[1], created, registered)
+        _message(o, v, profile, sender, receiver or receivers(profile, v)[1], created, registered, rest[0] if rest else {})
         parts.append("".join(o).encode())  # one message at a time: the pieces never pile up
         o.clear()
     parts.append((f'{_device("receiver", batch_receiver or PROFILES[profile][0], "2.16.840.1.113883.3.989.2.1.3.14")}'

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from lxml import etree
 
+from pv_service.e2b import regional_cn
 from pv_service.e2b.reader import MESSAGE, NS
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -243,6 +244,7 @@ class Icsr:
     expedited: bool | None = None  # C.1.7
     first_sender: str | None = None  # C.1.8.2
     fda: dict = field(default_factory=dict)  # FDA.C.1.7.1, FDA.C.1.12, FDA.C.5.5a/b, FDA.C.5.6.r
+    nmpa: dict = field(default_factory=dict)  # NMPA's CN elements (regional_cn.py)
 
 
 @lru_cache(maxsize=1024)
@@ -595,6 +597,7 @@ def parse_message(message: etree._Element) -> Icsr:
         first_sender=_attr(event, "h:outboundRelationship/h:relatedInvestigation[h:code/@code='1']"
                                   "/h:subjectOf2/h:controlActEvent/h:author/h:assignedEntity/h:code", "code"),
         fda=_fda(event, study),
+        nmpa=regional_cn.read(event),
     )
 
 

@@ -123,6 +123,7 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
                 **({"ethnicity": p.ethnicity} if p.ethnicity else {}),
                 **({"required_intervention": [r.required_intervention for r in icsr.reactions]}
                    if any(r.required_intervention is not None for r in icsr.reactions) else {})},
+        **({"nmpa": icsr.nmpa} if icsr.nmpa else {}),  # only when sent: JSON intake has no CN elements
     }
     version_fields = {
         "patient_id": None,

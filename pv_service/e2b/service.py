@@ -59,21 +59,45 @@ def export_cases(session, principal: Principal, case_ids: list[int], profile: st
 
     def versions():
         for start in range(0, len(case_ids), EXPORT_CHUNK):
-            yield from _export_views(session, case_ids[start:start + EXPORT_CHUNK])
+            yield from _export_views(session, case_ids[start:start + EXPORT_CHUNK], profile == "nmpa")
 
-    return build_batch(versions(), profile, sender, uuid.uuid4().hex, now, receiver)
+    data = build_batch(versions(), profile, sender, uuid.uuid4().hex, now, receiver)
+    if profile == "nmpa":
+        _refuse_unmet_rules(data, case_ids)
+    return data
 
 
-def _export_views(session, case_ids: list[int]):
-    """(latest version, registered patient's sex and birth year or None) of each case, in five queries."""
+def _refuse_unmet_rules(data: bytes, case_ids: list[int]) -> None:
+    """422 naming each element of alerts/e2b_rules.yaml a message misses (the rules its receiver
+    selects): an NMPA regional element the case cannot fill truthfully is left out, never invented."""
+    from lxml import etree
+
+    from pv_service.common.errors import Problems
+    from pv_service.e2b import business_rules, icsr
+
+    rules = current_rules().e2b
+    problems = Problems()
+    tree = etree.fromstring(data, etree.XMLParser(huge_tree=True)).getroottree()
+    for i, (cid, el) in enumerate(zip(case_ids, icsr.messages(tree))):
+        receiver = el.xpath("string(h:receiver/h:device/h:id/@extension)", namespaces=icsr.NS)
+        for p in business_rules.check(el, rules, receiver):
+            problems.add(("case_ids", i), f"case {cid} cannot go to {receiver}: {p.element} {p.reason}")
+    problems.raise_if_any()
+
+
+def _export_views(session, case_ids: list[int], china: bool = False):
+    """(latest version, registered patient's sex and birth year or None, and with `china`, per drug whether its
+    registry product is approved in China and its holder's NMPA identifier, None when not registered) of each
+    case, in five queries (seven with `china`)."""
     import sqlalchemy as sa
     from sqlmodel import select
 
+    from pv_service.auth.models import Organization
     from pv_service.cases import service as cases_service
     from pv_service.cases.models import Case, CaseDrug, CaseVersion
     from pv_service.common.errors import InvalidInput
     from pv_service.patients.models import Patient, Treatment
-    from pv_service.products.models import Product
+    from pv_service.products.models import Product, ProductApproval
 
     cases = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(case_ids)))}
     latest = list(session.exec(select(CaseVersion).where(CaseVersion.id.in_([c.latest_version_id for c in cases.values()]))))
@@ -89,6 +113,14 @@ def _export_views(session, case_ids: list[int]):
     patient_ids = sorted({c.patient_id for c in cases.values() if c.patient_id is not None})
     patients = {p.id: {"sex": p.sex, "birth_year": p.birth_year} for p in session.exec(
         select(Patient.id, Patient.sex, Patient.birth_year).where(Patient.id.in_(patient_ids)))} if patient_ids else {}
+    in_china: set[int] = set()
+    holders: dict[int, str | None] = {}
+    product_ids = {d.product_id for v in views.values() for d in v.drugs if d.product_id is not None} if china else set()
+    if product_ids:  # C.1.CN.2 (pre- or post-marketing) and C.1.CN.3 (the holder's identifier)
+        in_china = set(session.exec(select(ProductApproval.product_id).where(
+            ProductApproval.product_id.in_(product_ids), ProductApproval.jurisdiction == "NMPA")))
+        holders = dict(session.execute(sa.select(Product.id, Organization.nmpa_holder_id).join(
+            Organization, Organization.id == Product.mah_organization_id).where(Product.id.in_(product_ids))).all())
     for cid in case_ids:
         case, v = cases[cid], views[cid]
         if any(r.meddra_version is None for r in v.reactions):
@@ -98,4 +130,6 @@ def _export_views(session, case_ids: list[int]):
             if name and not d.name_as_reported or lot and not d.batch_lot:
                 v.drugs[i] = d.model_copy(update={"name_as_reported": d.name_as_reported or name,
                                                   "batch_lot": d.batch_lot or lot})
-        yield v, patients.get(case.patient_id)
+        china_view = {"approved_in_cn": [None if d.product_id is None else d.product_id in in_china for d in v.drugs],
+                      "holder_ids": [holders.get(d.product_id) for d in v.drugs]} if china else {}
+        yield v, patients.get(case.patient_id), china_view

@@ -16,6 +16,7 @@ class E2BRule(RuleModel):
     context: str = "."  # where the rule applies, from the message: every node it selects
     value: str = Field(min_length=1)  # relative to each context node: what must be there
     null_flavors: tuple[str, ...] = ()  # nullFlavors accepted in place of a value
+    allowed: tuple[str, ...] = ()  # when given, the value must be one of these codes
     message: str = Field(min_length=1)
 
 
