@@ -2,9 +2,9 @@
 
 The file is never loaded into pandas: DuckDB scans it and codes labels as integers. When
 the coded rows fit the memory limit, they come into numpy in batches and
-:func:`~pv_service.signals.counts.count_codes` counts them (three in-place sorts of
-packed keys: several times less CPU than DuckDB's distinct aggregates, measured in
-docs/benchmarks.md). Otherwise DuckDB deduplicates (report, product, event) into a
+:func:`~pv_service.signals.counts.count_codes` counts them (sorts of packed keys, the
+first nearly free when rows come grouped by report: several times less CPU than
+DuckDB's distinct aggregates, measured in docs/benchmarks.md). Otherwise DuckDB deduplicates (report, product, event) into a
 table and aggregates that table, spilling beyond ``memory_limit`` to a scratch directory
 instead of running out of memory. Only the results come into the measures: one row per
 observed (product, event, stratum) cell and the per-stratum margins - the same
@@ -86,8 +86,8 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
     Two routes give the same counts. When the coded rows fit in the memory limit
     (DuckDB's default limit without one; estimated at :data:`BYTES_PER_ROW` a row),
     DuckDB only reads, filters and codes the rows and numpy counts them
-    (:func:`~pv_service.signals.counts.count_codes`: three sorts, ~6x less CPU than
-    DuckDB's distinct aggregates). Otherwise DuckDB deduplicates and aggregates, out of
+    (:func:`~pv_service.signals.counts.count_codes`: sorts of packed keys, several
+    times less CPU than DuckDB's distinct aggregates). Otherwise DuckDB deduplicates and aggregates, out of
     core. ``in_memory`` forces one route.
     """
     path = Path(path)
