@@ -514,14 +514,34 @@ def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
 def collapse_ties(n, e) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (n, E) points, their multiplicities, and each input's point index.
     Lossless: the likelihood and the posterior depend on a pair only through (n, E).
-    One hash pass over E + i n (exact: counts are integers below 2^53); points in order
-    of first appearance. The fit and the posterior can share the result (``ties=``)."""
+    One hash pass over E + i n (exact: counts are integers below 2^53); points sorted
+    by n, then E (what squashing and the posterior's interpolated starts need). The fit
+    and the posterior can share the result (``ties=``)."""
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
     point, values = pd.factorize(e + 1j * n)
     values = np.asarray(values)
     weights = np.bincount(point, minlength=len(values)).astype(np.float64)
-    return values.imag.copy(), values.real.copy(), weights, point
+    n_u, e_u = values.imag, values.real
+    order = _order_by_count_then_e(n_u, e_u)
+    rank = np.empty_like(point, shape=order.shape)
+    rank[order] = np.arange(order.size)
+    return n_u[order], e_u[order], weights[order], rank[point]
+
+
+def _order_by_count_then_e(n: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``np.lexsort((e, n))``, faster: a sort by E, then a stable sort by n, which is a
+    radix sort when n fits 16 bits (counts of pairs mostly do)."""
+    by_e = np.argsort(e)
+    n_e = n[by_e]
+    if n_e.size and n_e.max() < 2 ** 16:
+        n_e = n_e.astype(np.uint16)
+    return by_e[np.argsort(n_e, kind="stable")]
+
+
+def _sorted_by_count_then_e(n: np.ndarray, e: np.ndarray) -> bool:
+    same_n = n[1:] == n[:-1]
+    return bool(np.all(n[1:] >= n[:-1]) and np.all(e[1:][same_n] >= e[:-1][same_n]))
 
 
 def squash(n, e, weights=None, *, bins_per_count: int = 500, keep_top: int = 50
@@ -532,13 +552,15 @@ def squash(n, e, weights=None, *, bins_per_count: int = 500, keep_top: int = 50
     sorted by E and grouped into ``bins_per_count`` bins of (nearly) equal weight, each
     replaced by its weighted mean E carrying the summed weight. The ``keep_top``
     largest E of each count are kept as they are: the likelihood changes fastest
-    there. Returns (n, E, weight). Vectorised: one lexsort and a few bincounts.
+    there. Returns (n, E, weight). Vectorised: a sort by (n, E) unless the points come
+    so (as from :func:`collapse_ties`), and a few bincounts.
     """
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
     w = np.ones_like(e) if weights is None else np.asarray(weights, dtype=np.float64)
-    order = np.lexsort((e, n))
-    n, e, w = n[order], e[order], w[order]
+    if not _sorted_by_count_then_e(n, e):  # points from collapse_ties already are
+        order = _order_by_count_then_e(n, e)
+        n, e, w = n[order], e[order], w[order]
     group_start = _group_starts(n)
     size = np.diff(np.append(group_start, n.shape[0]))
     gid = np.repeat(np.arange(size.shape[0]), size)
@@ -1077,7 +1099,7 @@ def posterior_scores(prior: Prior, n, e, *, ties=None) -> tuple[np.ndarray, np.n
     """(EBGM, EB05, EB95) per pair, computed once per distinct (n, E) (``ties``: the
     :func:`collapse_ties` of (n, e), when the caller has it already)."""
     n_u, e_u, _, point = collapse_ties(n, e) if ties is None else ties
-    g, q05, q95 = (np.empty(n_u.shape[0]) for _ in range(3))  # in the sorted points' order below
+    g, q05, q95 = (np.empty(n_u.shape[0]) for _ in range(3))
     blocks = range(0, n_u.shape[0], _CHUNK)  # blocks: small temporaries are faster
     if prior.point_masses:
         def atom_block(i):
@@ -1101,9 +1123,10 @@ def posterior_scores(prior: Prior, n, e, *, ties=None) -> tuple[np.ndarray, np.n
     with np.errstate(divide="ignore"):
         log_p, log_q = np.log(prior.p), np.log1p(-prior.p)
 
-    # by count, then E: neighbours then have nearly equal quantiles (_quantile_by_nodes)
-    order = np.lexsort((e_u, n_u))
-    n_s, e_s, codes_s = n_u[order], e_u[order], codes[order]
+    # by count, then E (as collapse_ties gives them): neighbours then have nearly equal
+    # quantiles (_quantile_by_nodes)
+    order = None if _sorted_by_count_then_e(n_u, e_u) else _order_by_count_then_e(n_u, e_u)
+    n_s, e_s, codes_s = (n_u, e_u, codes) if order is None else (n_u[order], e_u[order], codes[order])
 
     def block(i):  # each block writes its own slice of g, q05, q95
         sl = slice(i, i + _CHUNK)
@@ -1122,6 +1145,8 @@ def posterior_scores(prior: Prior, n, e, *, ties=None) -> tuple[np.ndarray, np.n
             out[sl] = _quantile_by_nodes(nn, log_e, (q, k1, r1, lg1, inv1[prob][idx] / r1, k2, r2, lg2,
                                                      inv2[prob][idx] / r2), prob)
     _map(block, blocks)
+    if order is None:
+        return g[point], q05[point], q95[point]
     at = np.empty_like(order)
     at[order] = np.arange(order.size)
     at = at[point]  # each pair's position in the sorted points
