@@ -350,6 +350,7 @@ class _Points:
     n_values: np.ndarray
     n_index: np.ndarray
     log_e: np.ndarray
+    n_log_e: np.ndarray
     const: float      # sum w * (-lgamma(n+1)): part of the log-likelihood free of theta
     total_w: float
 
@@ -361,7 +362,8 @@ class _Points:
         n_index, n_values = pd.factorize(n)
         n_values = np.asarray(n_values, dtype=np.float64)
         const = -float(np.dot(w, special.gammaln(n + 1.0)))
-        return cls(n, e, w, n_values, n_index, np.log(e), const, float(w.sum()))
+        log_e = np.log(e)
+        return cls(n, e, w, n_values, n_index, log_e, n * log_e, const, float(w.sum()))
 
 
 _CHUNK = 1 << 15  # points per block: keeps temporaries small (large ones are slow here)
@@ -373,24 +375,26 @@ def _logaddexp(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return m + np.log1p(np.exp(-np.abs(x - y)))
 
 
-def _component_terms(n, e, log_e, n_index, gl, dg, alpha: float, beta: float):
+def _component_terms(n, e, n_log_e, n_index, gl, dg, alpha: float, beta: float):
     """Per point: log f(n) (without -lgamma(n+1)), d/d alpha, d/d beta, and the same for
-    z = log f(0). ``gl``/``dg`` are lgamma/digamma differences per distinct count."""
+    z = log f(0). ``gl``/``dg`` are lgamma/digamma differences per distinct count, ``gl``
+    less n log(beta); ``n_log_e`` is n log E. log f = gl - n log beta + n log E
+    - (alpha + n) log1p(E / beta), so per point only one logarithm."""
     l_eb = np.log1p(e / beta)                       # log((beta + E)/beta), exact for tiny E
-    l_be = l_eb + (np.log(beta) - log_e)            # log((beta + E)/E)
-    log_f = gl[n_index] - alpha * l_eb - n * l_be
+    an = alpha + n
+    log_f = gl[n_index] + n_log_e - an * l_eb
     df_da = dg[n_index] - l_eb
     inv_be = 1.0 / (beta + e)
-    df_db = alpha / beta - (alpha + n) * inv_be
+    df_db = alpha / beta - an * inv_be
     z = -alpha * l_eb
     dz_db = (alpha / beta) * e * inv_be
     return log_f, df_da, df_db, z, -l_eb, dz_db
 
 
-def _block(n, e, log_e, n_index, w, tables, a1, b1, a2, b2, p, truncation):
+def _block(n, e, n_log_e, n_index, w, tables, a1, b1, a2, b2, p, truncation):
     """Weighted log-likelihood sum and gradient sums (natural parameters) for a block."""
-    return _combine(_component_terms(n, e, log_e, n_index, *tables[0], a1, b1),
-                    _component_terms(n, e, log_e, n_index, *tables[1], a2, b2), w, p, truncation)
+    return _combine(_component_terms(n, e, n_log_e, n_index, *tables[0], a1, b1),
+                    _component_terms(n, e, n_log_e, n_index, *tables[1], a2, b2), w, p, truncation)
 
 
 def _combine(terms1, terms2, w, p, truncation):
@@ -414,19 +418,23 @@ def _combine(terms1, terms2, w, p, truncation):
         d_b2 = w2 * (f2b + r2 * z2b)
         d_p = w1 / p - w2 / (1.0 - p)
     elif truncation == "mixture":
-        lm = _logaddexp(lp + f1, lq + f2)
-        lz = _logaddexp(lp + z1, lq + z2)         # log m(0)
-        lt = _log1mexp(lz)                        # log(1 - m(0))
+        x1, x2 = lp + f1, lq + f2
+        y1, y2 = lp + z1, lq + z2
+        lm = _logaddexp(x1, x2)
+        lt = _log1mexp(_logaddexp(y1, y2))        # log(1 - m(0))
         ll = lm - lt
-        w1 = np.exp(lp + f1 - lm)
-        w2 = 1.0 - w1
-        u1 = np.exp(lp + z1 - lt)                 # P f1(0) / (1 - m(0))
-        u2 = np.exp(lq + z2 - lt)
-        d_a1 = w1 * f1a + u1 * z1a
-        d_b1 = w1 * f1b + u1 * z1b
-        d_a2 = w2 * f2a + u2 * z2a
-        d_b2 = w2 * f2b + u2 * z2b
-        d_p = w1 / p - w2 / (1.0 - p) + (np.exp(z1 - lt) - np.exp(z2 - lt))
+        ww1 = w * np.exp(x1 - lm)                 # weight x posterior share of component 1
+        ww2 = w - ww1
+        wu1 = w * np.exp(y1 - lt)                 # weight x P f1(0) / (1 - m(0))
+        wu2 = w * np.exp(y2 - lt)
+        # d ll / d P = (w1 + u1) / P - (w2 + u2) / (1 - P); as numpy scalars, so P = 1
+        # (the one-component model) gives nan, not an exception
+        s1, s2 = np.float64(ww1.sum() + wu1.sum()), np.float64(ww2.sum() + wu2.sum())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d_p = s1 / p - s2 / np.float64(1.0 - p)
+        return np.dot(w, ll), np.array([
+            np.dot(ww1, f1a) + np.dot(wu1, z1a), np.dot(ww1, f1b) + np.dot(wu1, z1b),
+            np.dot(ww2, f2a) + np.dot(wu2, z2a), np.dot(ww2, f2b) + np.dot(wu2, z2b), d_p])
     else:
         raise ValueError(f"truncation must be one of {TRUNCATIONS}")
     return np.dot(w, ll), np.array([np.dot(w, d) for d in (d_a1, d_b1, d_a2, d_b2, d_p)])
@@ -440,12 +448,12 @@ def _objective(x: np.ndarray, pts: _Points, truncation: str) -> tuple[float, np.
     x = np.clip(x, _BOX_LO, _BOX_HI)
     a1, b1, a2, b2 = np.exp(x[:4])
     p = float(special.expit(x[4]))
-    tables = [(special.gammaln(pts.n_values + a) - special.gammaln(a),
-               special.digamma(pts.n_values + a) - special.digamma(a)) for a in (a1, a2)]
+    tables = [(special.gammaln(pts.n_values + a) - special.gammaln(a) - pts.n_values * np.log(b),
+               special.digamma(pts.n_values + a) - special.digamma(a)) for a, b in ((a1, b1), (a2, b2))]
     total, grad = 0.0, np.zeros(5)
     for i in range(0, pts.n.shape[0], _CHUNK):
         sl = slice(i, i + _CHUNK)
-        ll, g = _block(pts.n[sl], pts.e[sl], pts.log_e[sl], pts.n_index[sl], pts.w[sl], tables,
+        ll, g = _block(pts.n[sl], pts.e[sl], pts.n_log_e[sl], pts.n_index[sl], pts.w[sl], tables,
                        a1, b1, a2, b2, p, truncation)
         total += ll
         grad += g
