@@ -235,6 +235,7 @@ def _measures(counts: PairCounts, stages: _Stages, *, min_count: int, prior: _Pr
             ror = m.mh_ror(sums)
             chi2 = m.cmh_chi2(sums)
         ic = m.ic(a, expected)
+        del a, b, c, d  # float copies of the 2x2 cells: ~23 MB per 7e5 pairs, not needed below
     with stages.stage("mgps_fit"):
         ties = collapse_ties(counts.a, expected)  # distinct (n, E): shared by fit and posterior
         choice = choose_prior(counts.a, expected, supplied=prior.supplied,

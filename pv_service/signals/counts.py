@@ -435,6 +435,9 @@ def _mixed_strata_error(bad_reports: list[np.ndarray]) -> None:
             "a stratum must be a property of the whole report")
 
 
+_BLOCK = 1 << 18  # rows per block of derived keys: a few such int64 temporaries at a time
+
+
 def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: np.ndarray,
                      span: int, n_products: int, n_events: int, n_strata: int):
     """:func:`count_codes` by one sort of (report, stratum, product, event) row keys.
@@ -453,7 +456,7 @@ def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: n
                kind="stable" if _non_decreasing(r) else "quicksort")
     # deduplicate in place: a block's kept keys never move past its end
     t = 0
-    for sl in _row_blocks(n_rows):
+    for sl in _row_blocks(n_rows, _BLOCK):
         kept = key[sl][first[sl]]
         key[t:t + kept.size] = kept
         t += kept.size
@@ -464,7 +467,7 @@ def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: n
     stratum_total = np.zeros(n_strata, dtype=np.int64)
     mixed: list[np.ndarray] = []
     prev_rsp = prev_rs = -1
-    for sl in _row_blocks(t):
+    for sl in _row_blocks(t, _BLOCK):
         rsp = tri[sl] // n_events
         new_p = np.empty(rsp.size, dtype=bool)
         new_p[0] = rsp[0] != prev_rsp
@@ -486,7 +489,7 @@ def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: n
 
     # (report, stratum, event): event margin, from a second buffer
     rse = r[:t]
-    for sl in _row_blocks(t):
+    for sl in _row_blocks(t, _BLOCK):
         k = tri[sl]
         rse[sl] = (k // pe_radix) * n_events + k % n_events
     rse.sort(kind="stable")
@@ -495,7 +498,7 @@ def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: n
         uniq[0] = True
         np.not_equal(rse[1:], rse[:-1], out=uniq[1:])
     event_margin = np.zeros(n_events * n_strata, dtype=np.int64)
-    for sl in _row_blocks(t):
+    for sl in _row_blocks(t, _BLOCK):
         k = rse[sl][uniq[sl]]
         event_margin += np.bincount((k % n_events) * n_strata + (k // n_events) % n_strata,
                                     minlength=n_events * n_strata)
@@ -503,7 +506,7 @@ def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: n
     # (pair, stratum) cells: one more sort, of 32-bit keys when they fit (faster)
     cell_space = pe_radix * n_strata
     cells = r.view(np.uint32)[:t] if cell_space <= np.iinfo(np.uint32).max else r[:t]
-    for sl in _row_blocks(t):
+    for sl in _row_blocks(t, _BLOCK):
         k = tri[sl]
         cells[sl] = (k % pe_radix) * n_strata + (k // pe_radix) % n_strata
     cells.sort()
