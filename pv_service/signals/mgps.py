@@ -711,33 +711,47 @@ def _dispersion_tables(n_values: np.ndarray, k: float) -> tuple[np.ndarray, np.n
     return s[idx], ds[idx]
 
 
-def _h_over_k2(k: float, m: np.ndarray) -> np.ndarray:
+def _h_over_k2(k: float, m: np.ndarray, lx: np.ndarray | None = None,
+               x_inv: np.ndarray | None = None) -> np.ndarray:
     """(log1p(x) - x/(1+x)) / k^2 with x = k m: the k-derivative of -(1/k) log1p(k m).
-    A series for small x (limit m^2 / 2 at k = 0), where the difference cancels."""
+    A series for small x (limit m^2 / 2 at k = 0), where the difference cancels; each
+    form only where it is used. ``lx`` = log1p(x) and ``x_inv`` = x/(1+x) if known."""
     x = k * m
-    series = m * m * (0.5 - x * (2 / 3 - x * (0.75 - x * (0.8 - x * (5 / 6 - x * 6 / 7)))))
+
+    def series(m, x):
+        return m * m * (0.5 - x * (2 / 3 - x * (0.75 - x * (0.8 - x * (5 / 6 - x * 6 / 7)))))
     if k == 0.0:
-        return series
+        return series(m, x)
+    small = x < 1e-3
+    n_small = int(np.count_nonzero(small))
+    if n_small == small.size:
+        return series(m, x)
+    lx = np.log1p(x) if lx is None else lx
+    x_inv = x / (1.0 + x) if x_inv is None else x_inv
     with np.errstate(divide="ignore", invalid="ignore"):
-        direct = (np.log1p(x) - x / (1.0 + x)) / (k * k)
-    return np.where(x < 1e-3, series, direct)
+        out = (lx - x_inv) / (k * k)
+    if n_small:
+        out[small] = series(m[small], x[small])
+    return out
 
 
-def _mean_shape_terms(n, e, log_e, n_index, tables, mu: float, k: float):
+def _mean_shape_terms(n, e, n_log_e, n_index, tables, mu: float, k: float):
     """As :func:`_component_terms` for a component of mean mu and dispersion k = 1/alpha:
     log f(n) = n log(mu E) + S(n, k) - (1/k + n) log1p(k mu E) (without -lgamma(n+1)),
-    Poisson at k = 0; derivatives with respect to mu and k."""
+    Poisson at k = 0; derivatives with respect to mu and k. ``tables`` (per distinct
+    count): S(n, k) + n log(mu), dS/dk."""
     s, ds = tables
     m = mu * e
     x = k * m
     lx = np.log1p(x)
     a = lx / k if k > 0.0 else m  # (1/k) log1p(k m) -> m
     inv = 1.0 / (1.0 + x)
-    log_f = n * (np.log(mu) + log_e) + s[n_index] - a - n * lx
-    h = _h_over_k2(k, m)
-    df_dmu = n / mu - (1.0 + n * k) * e * inv
-    df_dk = ds[n_index] + h - n * m * inv
-    return log_f, df_dmu, df_dk, -a, -e * inv, h
+    log_f = n_log_e + s[n_index] - a - n * lx
+    h = _h_over_k2(k, m, lx, x * inv)
+    e_inv = e * inv
+    df_dmu = n / mu - (1.0 + n * k) * e_inv
+    df_dk = ds[n_index] + h - n * (mu * e_inv)
+    return log_f, df_dmu, df_dk, -a, -e_inv, h
 
 
 def _closure_eval(x: np.ndarray, pts: _Points, truncation: str, single: bool
@@ -748,16 +762,19 @@ def _closure_eval(x: np.ndarray, pts: _Points, truncation: str, single: bool
     mu1, mu2 = float(np.exp(x[0])), float(np.exp(x[2]))
     k1, k2 = float(x[1] ** 2), float(x[3] ** 2)
     p = 1.0 if single else float(special.expit(x[4]))
-    t1 = _dispersion_tables(pts.n_values, k1)
-    t2 = t1 if single else _dispersion_tables(pts.n_values, k2)
+    s1, ds1 = _dispersion_tables(pts.n_values, k1)
+    t1 = (s1 + pts.n_values * np.log(mu1), ds1)
     if single:
-        mu2, k2 = mu1, k1
+        mu2, k2, t2 = mu1, k1, t1
+    else:
+        s2, ds2 = _dispersion_tables(pts.n_values, k2)
+        t2 = (s2 + pts.n_values * np.log(mu2), ds2)
     total, grad = 0.0, np.zeros(5)
     for i in range(0, pts.n.shape[0], _CHUNK):
         sl = slice(i, i + _CHUNK)
-        n, e, log_e, idx = pts.n[sl], pts.e[sl], pts.log_e[sl], pts.n_index[sl]
-        c1 = _mean_shape_terms(n, e, log_e, idx, t1, mu1, k1)
-        c2 = c1 if single else _mean_shape_terms(n, e, log_e, idx, t2, mu2, k2)
+        n, e, n_log_e, idx = pts.n[sl], pts.e[sl], pts.n_log_e[sl], pts.n_index[sl]
+        c1 = _mean_shape_terms(n, e, n_log_e, idx, t1, mu1, k1)
+        c2 = c1 if single else _mean_shape_terms(n, e, n_log_e, idx, t2, mu2, k2)
         ll, g = _combine(c1, c2, pts.w[sl], p, truncation)
         total += ll
         grad += g
