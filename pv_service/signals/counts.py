@@ -435,7 +435,17 @@ def _mixed_strata_error(bad_reports: list[np.ndarray]) -> None:
             "a stratum must be a property of the whole report")
 
 
-_BLOCK = 1 << 18  # rows per block of derived keys: a few such int64 temporaries at a time
+_BLOCK = 1 << 16  # rows per block of derived keys: their temporaries stay in cache
+
+
+def _runs(values: np.ndarray, prev) -> np.ndarray:
+    """Mask of the elements of a sorted block that differ from their predecessor
+    (``prev``: the element before the block, None at the start)."""
+    new = np.empty(values.shape[0], dtype=bool)
+    if new.size:
+        new[0] = prev is None or values[0] != prev
+        np.not_equal(values[1:], values[:-1], out=new[1:])
+    return new
 
 
 def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: np.ndarray,
@@ -446,76 +456,103 @@ def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: n
     sort (timsort, which merges runs) then costs a tenth of a quicksort, measured on
     3e6 rows. The event margin's keys (report, stratum, event), taken from the sorted
     distinct keys, are sorted within each report only, so the same holds for them. ``r``
-    (compact offsets, int64) is reused as the second buffer.
+    (compact offsets, int64) is reused as the second buffer. Everything else is done in
+    cache-sized blocks: whole-array passes are bound by memory bandwidth here.
     """
     n_rows = r.shape[0]
     pe_radix = n_products * n_events
+    rsp_radix = n_strata * pe_radix
     key = np.empty(n_rows, dtype=np.int64)
-    first = np.empty(n_rows, dtype=bool)
-    _sort_keys(key, first, (r, 0), (s, n_strata), (product, n_products), (event, n_events),
-               kind="stable" if _non_decreasing(r) else "quicksort")
-    # deduplicate in place: a block's kept keys never move past its end
-    t = 0
+    ordered = True
+    prev = None
     for sl in _row_blocks(n_rows, _BLOCK):
-        kept = key[sl][first[sl]]
+        rb = r[sl]
+        if ordered and rb.size and ((prev is not None and rb[0] < prev) or bool((rb[1:] < rb[:-1]).any())):
+            ordered = False
+        prev = rb[-1] if rb.size else prev
+        k = rb * rsp_radix
+        if n_strata > 1:
+            k += s[sl].astype(np.int64) * pe_radix
+        k += product[sl].astype(np.int64) * n_events
+        k += event[sl]
+        key[sl] = k
+    key.sort(kind="stable" if ordered else "quicksort")
+    # deduplicate in place: a block's kept keys never move past its end
+    t, prev = 0, None
+    for sl in _row_blocks(n_rows, _BLOCK):
+        kb = key[sl]
+        kept = kb[_runs(kb, prev)]
+        prev = kb[-1]
         key[t:t + kept.size] = kept
         t += kept.size
     tri = key[:t]  # distinct (report, stratum, product, event), sorted
 
-    # (report, stratum, product) runs: product margin; (report, stratum) runs: totals
+    # one pass over the distinct keys: (report, stratum, product) runs give the product
+    # margin, (report, stratum) runs the totals; the event margin's keys go to a second
+    # buffer (``r``, reused), the cells' keys over the distinct keys
     product_margin = np.zeros(n_products * n_strata, dtype=np.int64)
     stratum_total = np.zeros(n_strata, dtype=np.int64)
     mixed: list[np.ndarray] = []
-    prev_rsp = prev_rs = -1
+    rse = r[:t]
+    cell_space = pe_radix * n_strata
+    # the cells overwrite the distinct keys already read: a block's cells (4 or 8 bytes
+    # each) end before its own keys (8 bytes each) do
+    cells = key.view(np.uint32)[:t] if cell_space <= np.iinfo(np.uint32).max else key[:t]
+    prev_rsp = prev_rs = None
     for sl in _row_blocks(t, _BLOCK):
-        rsp = tri[sl] // n_events
-        new_p = np.empty(rsp.size, dtype=bool)
-        new_p[0] = rsp[0] != prev_rsp
-        np.not_equal(rsp[1:], rsp[:-1], out=new_p[1:])
+        k = tri[sl]
+        rsp = k // n_events
+        ev = k - rsp * n_events
         rs = rsp // n_products
-        new_rs = np.empty(rs.size, dtype=bool)
-        new_rs[0] = rs[0] != prev_rs
-        np.not_equal(rs[1:], rs[:-1], out=new_rs[1:])
-        strat = rs % n_strata
-        product_margin += np.bincount((rsp[new_p] % n_products) * n_strata + strat[new_p],
-                                      minlength=n_products * n_strata)
-        stratum_total += np.bincount(strat[new_rs], minlength=n_strata)
+        pe = k - rs * pe_radix
+        rse[sl] = rs * n_events + ev
+        new_p = _runs(rsp, prev_rsp)
+        rs_p = rs[new_p]  # a new (report, stratum) starts a new product run
+        new_rs = _runs(rs_p, prev_rs)
         if n_strata > 1:
-            ext = np.concatenate([[prev_rs], rs[new_rs]])
+            strat = rs % n_strata
+            cells[sl] = pe * n_strata + strat
+            product_margin += np.bincount((pe[new_p] // n_events) * n_strata + strat[new_p],
+                                          minlength=n_products * n_strata)
+            stratum_total += np.bincount(strat[new_p][new_rs], minlength=n_strata)
+            ext = np.concatenate([[-1 if prev_rs is None else prev_rs], rs_p[new_rs]])
             rep = ext // n_strata
             mixed.append(rep[1:][rep[1:] == rep[:-1]])  # same report, next stratum
-        prev_rsp, prev_rs = int(rsp[-1]), int(rs[-1])
+        else:
+            cells[sl] = pe
+            product_margin += np.bincount(pe[new_p] // n_events, minlength=n_products)
+            stratum_total[0] += np.count_nonzero(new_rs)
+        if k.size:
+            prev_rsp, prev_rs = rsp[-1], rs[-1]
     _mixed_strata_error(mixed)
 
-    # (report, stratum, event): event margin, from a second buffer
-    rse = r[:t]
-    for sl in _row_blocks(t, _BLOCK):
-        k = tri[sl]
-        rse[sl] = (k // pe_radix) * n_events + k % n_events
+    # (report, stratum, event): event margin; sorted within each report only, hence stable
     rse.sort(kind="stable")
-    uniq = first[:t]
-    if t:
-        uniq[0] = True
-        np.not_equal(rse[1:], rse[:-1], out=uniq[1:])
     event_margin = np.zeros(n_events * n_strata, dtype=np.int64)
+    prev = None
     for sl in _row_blocks(t, _BLOCK):
-        k = rse[sl][uniq[sl]]
-        event_margin += np.bincount((k % n_events) * n_strata + (k // n_events) % n_strata,
-                                    minlength=n_events * n_strata)
+        kb = rse[sl]
+        k = kb[_runs(kb, prev)]
+        prev = kb[-1]
+        if n_strata > 1:
+            event_margin += np.bincount((k % n_events) * n_strata + (k // n_events) % n_strata,
+                                        minlength=n_events * n_strata)
+        else:
+            event_margin += np.bincount(k % n_events, minlength=n_events)
 
-    # (pair, stratum) cells: one more sort, of 32-bit keys when they fit (faster)
-    cell_space = pe_radix * n_strata
-    cells = r.view(np.uint32)[:t] if cell_space <= np.iinfo(np.uint32).max else r[:t]
-    for sl in _row_blocks(t, _BLOCK):
-        k = tri[sl]
-        cells[sl] = (k % pe_radix) * n_strata + (k // pe_radix) % n_strata
+    # (pair, stratum) cells, of 32-bit keys when they fit (a faster sort)
     cells.sort()
-    if t:
-        uniq[0] = True
-        np.not_equal(cells[1:], cells[:-1], out=uniq[1:])
-    starts = np.flatnonzero(uniq)
-    cell_a = np.diff(np.append(starts, t)).astype(np.int64)
+    starts, prev = [], None
+    for sl in _row_blocks(t, _BLOCK):
+        kb = cells[sl]
+        starts.append(np.flatnonzero(_runs(kb, prev)) + sl.start)
+        prev = kb[-1]
+    starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    cell_a = np.diff(starts, append=t)
     cell_key = cells[starts].astype(np.int64)
+    if n_strata == 1:
+        return (cell_key, np.zeros(cell_key.size, dtype=np.int32), cell_a,
+                product_margin.reshape(n_products, 1), event_margin.reshape(n_events, 1), stratum_total)
     return (cell_key // n_strata, (cell_key % n_strata).astype(np.int32), cell_a,
             product_margin.reshape(n_products, n_strata), event_margin.reshape(n_events, n_strata),
             stratum_total)

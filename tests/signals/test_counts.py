@@ -213,3 +213,18 @@ def test_count_codes_one_sort_by_report_equals_three_sorts(ordered, n_strata):
         for by_report in (True, False):
             with pytest.raises(SignalInputError, match="1 report.s. have rows in different strata"):
                 count_codes(report.copy(), product, event, stratum, n_p, n_e, n_strata, by_report=by_report)
+
+
+def test_count_codes_with_more_cells_than_32_bit_keys_hold():
+    """Pair codes beyond 2^32 (many products x events): the one-sort route then sorts
+    int64 cell keys; the same counts as the three-sort route."""
+    from pv_service.signals.counts import count_codes
+    rng = np.random.default_rng(3)
+    n, n_p, n_e = 5_000, 100_000, 60_000
+    report = np.sort(rng.integers(0, 800, n))
+    product = rng.choice([0, 5, 99_999], n).astype(np.int32)
+    event = rng.choice([1, 30_000, 59_999], n).astype(np.int32)
+    one = count_codes(report.copy(), product, event, None, n_p, n_e, by_report=True)
+    three = count_codes(report.copy(), product, event, None, n_p, n_e, by_report=False)
+    for x, y in zip(one, three):
+        np.testing.assert_array_equal(x, y)
