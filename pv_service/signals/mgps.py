@@ -349,8 +349,7 @@ class _Points:
     w: np.ndarray
     n_values: np.ndarray
     n_index: np.ndarray
-    log_e: np.ndarray
-    n_log_e: np.ndarray
+    n_log_e: np.ndarray  # n log E: the only per-point logarithm both forms of the likelihood need
     const: float      # sum w * (-lgamma(n+1)): part of the log-likelihood free of theta
     total_w: float
 
@@ -362,8 +361,7 @@ class _Points:
         n_index, n_values = pd.factorize(n)
         n_values = np.asarray(n_values, dtype=np.float64)
         const = -float(np.dot(w, special.gammaln(n + 1.0)))
-        log_e = np.log(e)
-        return cls(n, e, w, n_values, n_index, log_e, n * log_e, const, float(w.sum()))
+        return cls(n, e, w, n_values, n_index.astype(np.int32), n * np.log(e), const, float(w.sum()))
 
 
 _CHUNK = 1 << 15  # points per block: keeps temporaries small (large ones are slow here)
