@@ -216,25 +216,45 @@ def _labels(labels: np.ndarray, codes: np.ndarray) -> pd.Series:
     return pd.Series(pd.array(labels, dtype="str") if text else labels).take(codes).reset_index(drop=True)
 
 
+_BLOCK = 1 << 16  # pairs per block of the crude measures: their ~30 temporaries stay in cache
+
+
+def _crude_measures(a, n_product, n_event, n_total: int):
+    """E, PRR, ROR, chi-square and IC without strata, in blocks of pairs (the functions
+    are element-wise, so the numbers are those of whole-array calls; whole-array
+    temporaries made this stage memory-bound: 1.9 s at 6e6 pairs)."""
+    size = a.shape[0]
+    expected, chi2 = np.empty(size), np.empty(size)
+    prr, ror, ic = (m.Interval(np.empty(size), np.empty(size), np.empty(size)) for _ in range(3))
+    for start in range(0, size, _BLOCK):
+        sl = slice(start, start + _BLOCK)
+        a_, b_, c_, d_ = m.two_by_two(a[sl], n_product[sl], n_event[sl], n_total)
+        expected[sl] = m.expected_count(n_product[sl], n_event[sl], n_total)
+        chi2[sl] = m.chi2_yates(a_, b_, c_, d_)
+        for out, got in ((prr, m.prr(a_, b_, c_, d_)), (ror, m.ror(a_, b_, c_, d_)),
+                         (ic, m.ic(a_, expected[sl]))):
+            for dst, src in zip(out, got):
+                dst[sl] = src
+    return expected, prr, ror, chi2, ic
+
+
 def _measures(counts: PairCounts, stages: _Stages, *, min_count: int, prior: _PriorOptions,
               truncation: str, squash: bool | None) -> SignalResult:
     if min_count < 1:
         raise SignalInputError("min_count must be at least 1")
     with stages.stage("frequentist"):
         n_product, n_event, n_total = counts.n_product, counts.n_event, counts.n_total
-        a, b, c, d = m.two_by_two(counts.a, n_product, n_event, n_total)
         if counts.n_strata == 1:
-            expected = m.expected_count(n_product, n_event, n_total)
-            prr = m.prr(a, b, c, d)
-            ror = m.ror(a, b, c, d)
-            chi2 = m.chi2_yates(a, b, c, d)
+            expected, prr, ror, chi2, ic = _crude_measures(counts.a, n_product, n_event, n_total)
         else:
+            a, b, c, d = m.two_by_two(counts.a, n_product, n_event, n_total)
             sums = stratified_sums(counts)
             expected = sums.expected
             prr = m.mh_rr(sums)
             ror = m.mh_ror(sums)
             chi2 = m.cmh_chi2(sums)
-        ic = m.ic(a, expected)
+            ic = m.ic(a, expected)
+            del a, b, c, d  # float copies of the 2x2 cells: ~23 MB per 7e5 pairs, not needed below
     with stages.stage("mgps_fit"):
         ties = collapse_ties(counts.a, expected)  # distinct (n, E): shared by fit and posterior
         choice = choose_prior(counts.a, expected, supplied=prior.supplied,

@@ -2,9 +2,9 @@
 
 The file is never loaded into pandas: DuckDB scans it and codes labels as integers. When
 the coded rows fit the memory limit, they come into numpy in batches and
-:func:`~pv_service.signals.counts.count_codes` counts them (three in-place sorts of
-packed keys: several times less CPU than DuckDB's distinct aggregates, measured in
-docs/benchmarks.md). Otherwise DuckDB deduplicates (report, product, event) into a
+:func:`~pv_service.signals.counts.count_codes` counts them (sorts of packed keys, the
+first nearly free when rows come grouped by report: several times less CPU than
+DuckDB's distinct aggregates, measured in docs/benchmarks.md). Otherwise DuckDB deduplicates (report, product, event) into a
 table and aggregates that table, spilling beyond ``memory_limit`` to a scratch directory
 instead of running out of memory. Only the results come into the measures: one row per
 observed (product, event, stratum) cell and the per-stratum margins - the same
@@ -39,6 +39,8 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 #: with its deduplicated copy (measured: see docs/benchmarks.md, issue 18).
 BYTES_PER_ROW = 48
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
+_NEVER_EMPTY_TYPES = _INTEGER_TYPES + ("UBIGINT", "HUGEINT", "FLOAT", "DOUBLE", "BOOLEAN", "DATE",
+                                       "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
 _UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
           "KIB": 2 ** 10, "MIB": 2 ** 20, "GIB": 2 ** 30, "TIB": 2 ** 40}
 
@@ -86,8 +88,8 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
     Two routes give the same counts. When the coded rows fit in the memory limit
     (DuckDB's default limit without one; estimated at :data:`BYTES_PER_ROW` a row),
     DuckDB only reads, filters and codes the rows and numpy counts them
-    (:func:`~pv_service.signals.counts.count_codes`: three sorts, ~6x less CPU than
-    DuckDB's distinct aggregates). Otherwise DuckDB deduplicates and aggregates, out of
+    (:func:`~pv_service.signals.counts.count_codes`: sorts of packed keys, several
+    times less CPU than DuckDB's distinct aggregates). Otherwise DuckDB deduplicates and aggregates, out of
     core. ``in_memory`` forces one route.
     """
     path = Path(path)
@@ -142,8 +144,16 @@ def _count(con, path: Path, strata: list[str], groups, unmapped: str, comparator
     cols = [*REQUIRED_COLUMNS, *strata]
     q = {c: _quote_ident(c) for c in cols}
     # one pass for the row count, empty values and stratum levels
-    checks = ["count(*)"] + [f"count(*) FILTER (WHERE {q[c]} IS NULL OR CAST({q[c]} AS VARCHAR) = '')"
-                             for c in cols] + [f"count(DISTINCT {q[c]})" for c in strata]
+    types = {row[0]: row[1] for row in described}
+
+    def empty(c):  # only text can be empty: casting numbers to text for the test cost ~0.1 s per 3e6 rows
+        if types[c] in _NEVER_EMPTY_TYPES or types[c].startswith("DECIMAL"):
+            return f"{q[c]} IS NULL"
+        if types[c] == "VARCHAR":
+            return f"{q[c]} IS NULL OR {q[c]} = ''"
+        return f"{q[c]} IS NULL OR CAST({q[c]} AS VARCHAR) = ''"
+    checks = ["count(*)"] + [f"count(*) FILTER (WHERE {empty(c)})" for c in cols] \
+        + [f"count(DISTINCT {q[c]})" for c in strata]
     report_type = next(row[1] for row in described if row[0] == "report_id")
     if report_type == "VARCHAR":  # text ids that are canonical integers (a CSV's) count as integers
         rid = q["report_id"]
@@ -207,7 +217,10 @@ def _count(con, path: Path, strata: list[str], groups, unmapped: str, comparator
     empty = ("no rows name a comparator product" if comparator is not None and groups is None
              else "no rows left after mapping events to groups" if groups is not None else "no rows to analyse")
     if in_memory:
-        return _count_in_memory(con, coded, report_type, strata, q, empty)
+        # nothing filtered: the coded rows are as many as the file's, so their arrays can
+        # be allocated once and filled batch by batch
+        known = found[0] if comparator is None and groups is None else None
+        return _count_in_memory(con, coded, report_type, strata, q, empty, known)
     con.execute(f"CREATE TABLE tri AS {coded.replace('SELECT', 'SELECT DISTINCT', 1)}")
     if con.execute("SELECT count(*) FROM tri").fetchall()[0][0] == 0:
         raise SignalInputError(empty)
@@ -233,9 +246,11 @@ def _labels(con, strata: list[str], q: dict[str, str]) -> tuple[np.ndarray, np.n
 
 
 def _count_in_memory(con, coded: str, report_type: str, strata: list[str], q: dict[str, str],
-                     empty: str) -> PairCounts:
+                     empty: str, n_rows: int | None = None) -> PairCounts:
     """DuckDB codes the rows (streamed in batches, so no second copy of the whole result);
-    numpy counts them."""
+    numpy counts them. With ``n_rows`` (the number of coded rows, when known) the batches
+    go straight into arrays of that size: no list of chunks joined afterwards (a copy of
+    every column, 17 bytes a row at the peak)."""
     if report_type not in _INTEGER_TYPES + ("integer text",):
         # other ids (text, dates, ...): number the distinct ids first
         con.execute("CREATE TABLE rep AS SELECT report_id, (row_number() OVER ()) - 1 AS rc "
@@ -243,16 +258,30 @@ def _count_in_memory(con, coded: str, report_type: str, strata: list[str], q: di
         coded = f"SELECT rc AS report_id, pc, ec, sc FROM ({coded}) JOIN rep USING (report_id)"
     products, events, strata_frame = _labels(con, strata, q)
     n_prod, n_ev, n_strata = len(products), len(events), len(strata_frame)
-    kinds = {"report_id": np.int64, "pc": np.int32, "ec": np.int32,
-             "sc": np.int8 if n_strata <= 127 else np.int32}
-    chunks: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
+    kinds = {"report_id": np.int64, "pc": np.int32, "ec": np.int32}
+    if strata:  # without strata sc is the constant 0: not streamed
+        kinds["sc"] = np.int8 if n_strata <= 127 else np.int32
     sql = f"SELECT {', '.join(f'{k}::{_SQL_INT[t]} AS {k}' for k, t in kinds.items())} FROM ({coded})"
-    for batch in con.sql(sql).to_arrow_reader(1 << 20):
-        for name, column in zip(batch.schema.names, batch.columns):
-            chunks[name].append(column.to_numpy())
-    columns = {}
-    for name in kinds:  # one column at a time: its chunks are freed as it is joined
-        columns[name] = np.concatenate(chunks.pop(name)) if chunks[name] else np.zeros(0, kinds[name])
+    batches = con.sql(sql).to_arrow_reader(1 << 20)
+    if n_rows is not None:
+        columns = {name: np.empty(n_rows, dtype=t) for name, t in kinds.items()}
+        at = 0
+        for batch in batches:
+            if at + batch.num_rows > n_rows:
+                raise RuntimeError("more coded rows than rows in the file")
+            for name, column in zip(batch.schema.names, batch.columns):
+                columns[name][at:at + batch.num_rows] = column.to_numpy()
+            at += batch.num_rows
+        if at != n_rows:
+            raise RuntimeError(f"{at} coded rows of {n_rows} in the file")
+    else:
+        chunks: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
+        for batch in batches:
+            for name, column in zip(batch.schema.names, batch.columns):
+                chunks[name].append(column.to_numpy())
+        columns = {}
+        for name in kinds:  # one column at a time: its chunks are freed as it is joined
+            columns[name] = np.concatenate(chunks.pop(name)) if chunks[name] else np.zeros(0, kinds[name])
     if columns["report_id"].shape[0] == 0:
         raise SignalInputError(empty)
     cell_pe, cell_stratum, cell_a, product_margin, event_margin, stratum_total = count_codes(

@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -60,6 +62,31 @@ def _one_blas_thread(func):
         with threadpool_limits(limits=1, user_api="blas"):
             return func(*args, **kwargs)
     return wrapper
+
+
+def _fit_context(func):
+    """One BLAS thread, and the optimiser's RuntimeWarnings silenced here, in the calling
+    thread: ``warnings.catch_warnings`` is not safe inside the worker threads."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return _one_blas_thread(func)(*args, **kwargs)
+    return wrapper
+
+
+#: Worker threads for independent pieces of work (optimiser starts, posterior blocks):
+#: numpy releases the GIL in its array loops, so they run on separate cores.
+_THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def _map(func, items) -> list:
+    """``[func(x) for x in items]``, on :data:`_THREADS` threads (results in order)."""
+    items = list(items)
+    if _THREADS == 1 or len(items) < 2:
+        return [func(x) for x in items]
+    with ThreadPoolExecutor(max_workers=min(_THREADS, len(items))) as pool:
+        return list(pool.map(func, items))
 
 #: Starting points (alpha1, beta1, alpha2, beta2, P): DuMouchel's 1999 default first,
 #: then the others used in openEBGM's posterior-calculation vignette, then two with a
@@ -322,7 +349,7 @@ class _Points:
     w: np.ndarray
     n_values: np.ndarray
     n_index: np.ndarray
-    log_e: np.ndarray
+    n_log_e: np.ndarray  # n log E: the only per-point logarithm both forms of the likelihood need
     const: float      # sum w * (-lgamma(n+1)): part of the log-likelihood free of theta
     total_w: float
 
@@ -334,7 +361,7 @@ class _Points:
         n_index, n_values = pd.factorize(n)
         n_values = np.asarray(n_values, dtype=np.float64)
         const = -float(np.dot(w, special.gammaln(n + 1.0)))
-        return cls(n, e, w, n_values, n_index, np.log(e), const, float(w.sum()))
+        return cls(n, e, w, n_values, n_index.astype(np.int32), n * np.log(e), const, float(w.sum()))
 
 
 _CHUNK = 1 << 15  # points per block: keeps temporaries small (large ones are slow here)
@@ -346,24 +373,26 @@ def _logaddexp(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return m + np.log1p(np.exp(-np.abs(x - y)))
 
 
-def _component_terms(n, e, log_e, n_index, gl, dg, alpha: float, beta: float):
+def _component_terms(n, e, n_log_e, n_index, gl, dg, alpha: float, beta: float):
     """Per point: log f(n) (without -lgamma(n+1)), d/d alpha, d/d beta, and the same for
-    z = log f(0). ``gl``/``dg`` are lgamma/digamma differences per distinct count."""
+    z = log f(0). ``gl``/``dg`` are lgamma/digamma differences per distinct count, ``gl``
+    less n log(beta); ``n_log_e`` is n log E. log f = gl - n log beta + n log E
+    - (alpha + n) log1p(E / beta), so per point only one logarithm."""
     l_eb = np.log1p(e / beta)                       # log((beta + E)/beta), exact for tiny E
-    l_be = l_eb + (np.log(beta) - log_e)            # log((beta + E)/E)
-    log_f = gl[n_index] - alpha * l_eb - n * l_be
+    an = alpha + n
+    log_f = gl[n_index] + n_log_e - an * l_eb
     df_da = dg[n_index] - l_eb
     inv_be = 1.0 / (beta + e)
-    df_db = alpha / beta - (alpha + n) * inv_be
+    df_db = alpha / beta - an * inv_be
     z = -alpha * l_eb
     dz_db = (alpha / beta) * e * inv_be
     return log_f, df_da, df_db, z, -l_eb, dz_db
 
 
-def _block(n, e, log_e, n_index, w, tables, a1, b1, a2, b2, p, truncation):
+def _block(n, e, n_log_e, n_index, w, tables, a1, b1, a2, b2, p, truncation):
     """Weighted log-likelihood sum and gradient sums (natural parameters) for a block."""
-    return _combine(_component_terms(n, e, log_e, n_index, *tables[0], a1, b1),
-                    _component_terms(n, e, log_e, n_index, *tables[1], a2, b2), w, p, truncation)
+    return _combine(_component_terms(n, e, n_log_e, n_index, *tables[0], a1, b1),
+                    _component_terms(n, e, n_log_e, n_index, *tables[1], a2, b2), w, p, truncation)
 
 
 def _combine(terms1, terms2, w, p, truncation):
@@ -387,19 +416,23 @@ def _combine(terms1, terms2, w, p, truncation):
         d_b2 = w2 * (f2b + r2 * z2b)
         d_p = w1 / p - w2 / (1.0 - p)
     elif truncation == "mixture":
-        lm = _logaddexp(lp + f1, lq + f2)
-        lz = _logaddexp(lp + z1, lq + z2)         # log m(0)
-        lt = _log1mexp(lz)                        # log(1 - m(0))
+        x1, x2 = lp + f1, lq + f2
+        y1, y2 = lp + z1, lq + z2
+        lm = _logaddexp(x1, x2)
+        lt = _log1mexp(_logaddexp(y1, y2))        # log(1 - m(0))
         ll = lm - lt
-        w1 = np.exp(lp + f1 - lm)
-        w2 = 1.0 - w1
-        u1 = np.exp(lp + z1 - lt)                 # P f1(0) / (1 - m(0))
-        u2 = np.exp(lq + z2 - lt)
-        d_a1 = w1 * f1a + u1 * z1a
-        d_b1 = w1 * f1b + u1 * z1b
-        d_a2 = w2 * f2a + u2 * z2a
-        d_b2 = w2 * f2b + u2 * z2b
-        d_p = w1 / p - w2 / (1.0 - p) + (np.exp(z1 - lt) - np.exp(z2 - lt))
+        ww1 = w * np.exp(x1 - lm)                 # weight x posterior share of component 1
+        ww2 = w - ww1
+        wu1 = w * np.exp(y1 - lt)                 # weight x P f1(0) / (1 - m(0))
+        wu2 = w * np.exp(y2 - lt)
+        # d ll / d P = (w1 + u1) / P - (w2 + u2) / (1 - P); as numpy scalars, so P = 1
+        # (the one-component model) gives nan, not an exception
+        s1, s2 = np.float64(ww1.sum() + wu1.sum()), np.float64(ww2.sum() + wu2.sum())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d_p = s1 / p - s2 / np.float64(1.0 - p)
+        return np.dot(w, ll), np.array([
+            np.dot(ww1, f1a) + np.dot(wu1, z1a), np.dot(ww1, f1b) + np.dot(wu1, z1b),
+            np.dot(ww2, f2a) + np.dot(wu2, z2a), np.dot(ww2, f2b) + np.dot(wu2, z2b), d_p])
     else:
         raise ValueError(f"truncation must be one of {TRUNCATIONS}")
     return np.dot(w, ll), np.array([np.dot(w, d) for d in (d_a1, d_b1, d_a2, d_b2, d_p)])
@@ -413,12 +446,12 @@ def _objective(x: np.ndarray, pts: _Points, truncation: str) -> tuple[float, np.
     x = np.clip(x, _BOX_LO, _BOX_HI)
     a1, b1, a2, b2 = np.exp(x[:4])
     p = float(special.expit(x[4]))
-    tables = [(special.gammaln(pts.n_values + a) - special.gammaln(a),
-               special.digamma(pts.n_values + a) - special.digamma(a)) for a in (a1, a2)]
+    tables = [(special.gammaln(pts.n_values + a) - special.gammaln(a) - pts.n_values * np.log(b),
+               special.digamma(pts.n_values + a) - special.digamma(a)) for a, b in ((a1, b1), (a2, b2))]
     total, grad = 0.0, np.zeros(5)
     for i in range(0, pts.n.shape[0], _CHUNK):
         sl = slice(i, i + _CHUNK)
-        ll, g = _block(pts.n[sl], pts.e[sl], pts.log_e[sl], pts.n_index[sl], pts.w[sl], tables,
+        ll, g = _block(pts.n[sl], pts.e[sl], pts.n_log_e[sl], pts.n_index[sl], pts.w[sl], tables,
                        a1, b1, a2, b2, p, truncation)
         total += ll
         grad += g
@@ -464,8 +497,7 @@ def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
     unconstrained), then an in-bounds check. BFGS rather than L-BFGS-B: for five
     parameters it needs no LAPACK calls, whose threads stall when the machine is busy."""
     hess_inv0 = _usable_hess_inv(hess_inv0, 5)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with np.errstate(all="ignore"):
         res = optimize.minimize(_objective, _to_x(start), args=(pts, truncation), jac=True,
                                 method="BFGS", options={"maxiter": max_iter, "gtol": 1e-8,
                                                         "hess_inv0": hess_inv0})
@@ -488,14 +520,40 @@ def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
 def collapse_ties(n, e) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (n, E) points, their multiplicities, and each input's point index.
     Lossless: the likelihood and the posterior depend on a pair only through (n, E).
-    One hash pass over E + i n (exact: counts are integers below 2^53); points in order
-    of first appearance. The fit and the posterior can share the result (``ties=``)."""
+    Points sorted by n, then E (what squashing and the posterior's interpolated starts
+    need), found by sorting the pairs so: less memory than hashing E + i n (~60 MB per
+    7e5 pairs), and as fast. The fit and the posterior can share the result (``ties=``)."""
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
-    point, values = pd.factorize(e + 1j * n)
-    values = np.asarray(values)
-    weights = np.bincount(point, minlength=len(values)).astype(np.float64)
-    return values.imag.copy(), values.real.copy(), weights, point
+    size = n.shape[0]
+    if size == 0:
+        return n.copy(), e.copy(), np.zeros(0), np.zeros(0, dtype=np.int64)
+    order = _order_by_count_then_e(n, e)
+    n_s, e_s = n[order], e[order]
+    new = np.empty(size, dtype=bool)
+    new[0] = True
+    np.not_equal(n_s[1:], n_s[:-1], out=new[1:])
+    new[1:] |= e_s[1:] != e_s[:-1]
+    starts = np.flatnonzero(new)
+    weights = np.diff(np.append(starts, size)).astype(np.float64)
+    point = np.empty(size, dtype=np.int64)
+    point[order] = np.cumsum(new) - 1
+    return n_s[starts], e_s[starts], weights, point
+
+
+def _order_by_count_then_e(n: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``np.lexsort((e, n))``, faster: a sort by E, then a stable sort by n, which is a
+    radix sort when n fits 16 bits (counts of pairs mostly do)."""
+    by_e = np.argsort(e)
+    n_e = n[by_e]
+    if n_e.size and n_e.max() < 2 ** 16:
+        n_e = n_e.astype(np.uint16)
+    return by_e[np.argsort(n_e, kind="stable")]
+
+
+def _sorted_by_count_then_e(n: np.ndarray, e: np.ndarray) -> bool:
+    same_n = n[1:] == n[:-1]
+    return bool(np.all(n[1:] >= n[:-1]) and np.all(e[1:][same_n] >= e[:-1][same_n]))
 
 
 def squash(n, e, weights=None, *, bins_per_count: int = 500, keep_top: int = 50
@@ -506,13 +564,15 @@ def squash(n, e, weights=None, *, bins_per_count: int = 500, keep_top: int = 50
     sorted by E and grouped into ``bins_per_count`` bins of (nearly) equal weight, each
     replaced by its weighted mean E carrying the summed weight. The ``keep_top``
     largest E of each count are kept as they are: the likelihood changes fastest
-    there. Returns (n, E, weight). Vectorised: one lexsort and a few bincounts.
+    there. Returns (n, E, weight). Vectorised: a sort by (n, E) unless the points come
+    so (as from :func:`collapse_ties`), and a few bincounts.
     """
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
     w = np.ones_like(e) if weights is None else np.asarray(weights, dtype=np.float64)
-    order = np.lexsort((e, n))
-    n, e, w = n[order], e[order], w[order]
+    if not _sorted_by_count_then_e(n, e):  # points from collapse_ties already are
+        order = _order_by_count_then_e(n, e)
+        n, e, w = n[order], e[order], w[order]
     group_start = _group_starts(n)
     size = np.diff(np.append(group_start, n.shape[0]))
     gid = np.repeat(np.arange(size.shape[0]), size)
@@ -544,7 +604,7 @@ def _group_starts(sorted_values: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------
 
 
-@_one_blas_thread
+@_fit_context
 def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
               squash_data: bool | None = None, max_points: int = 20_000,
               param_limit: float = 100.0, boundary: bool = True, ties=None) -> MGPSFit:
@@ -581,8 +641,8 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
                        n_points=int(fit_pts.n.size), squashed=use_squash, n_agree=n_agree,
                        message=message, starts=results)
 
-    results = tuple(_minimise(fit_pts, Prior(*s) if not isinstance(s, Prior) else s,
-                              truncation, param_limit) for s in starts)
+    results = tuple(_map(lambda s: _minimise(fit_pts, Prior(*s) if not isinstance(s, Prior) else s,
+                                             truncation, param_limit), starts))
     accepted = [r for r in results if r.converged and r.in_bounds]
     best_any = min(results, key=lambda r: r.neg_log_likelihood)
     interior: MGPSFit | None = None
@@ -649,33 +709,47 @@ def _dispersion_tables(n_values: np.ndarray, k: float) -> tuple[np.ndarray, np.n
     return s[idx], ds[idx]
 
 
-def _h_over_k2(k: float, m: np.ndarray) -> np.ndarray:
+def _h_over_k2(k: float, m: np.ndarray, lx: np.ndarray | None = None,
+               x_inv: np.ndarray | None = None) -> np.ndarray:
     """(log1p(x) - x/(1+x)) / k^2 with x = k m: the k-derivative of -(1/k) log1p(k m).
-    A series for small x (limit m^2 / 2 at k = 0), where the difference cancels."""
+    A series for small x (limit m^2 / 2 at k = 0), where the difference cancels; each
+    form only where it is used. ``lx`` = log1p(x) and ``x_inv`` = x/(1+x) if known."""
     x = k * m
-    series = m * m * (0.5 - x * (2 / 3 - x * (0.75 - x * (0.8 - x * (5 / 6 - x * 6 / 7)))))
+
+    def series(m, x):
+        return m * m * (0.5 - x * (2 / 3 - x * (0.75 - x * (0.8 - x * (5 / 6 - x * 6 / 7)))))
     if k == 0.0:
-        return series
+        return series(m, x)
+    small = x < 1e-3
+    n_small = int(np.count_nonzero(small))
+    if n_small == small.size:
+        return series(m, x)
+    lx = np.log1p(x) if lx is None else lx
+    x_inv = x / (1.0 + x) if x_inv is None else x_inv
     with np.errstate(divide="ignore", invalid="ignore"):
-        direct = (np.log1p(x) - x / (1.0 + x)) / (k * k)
-    return np.where(x < 1e-3, series, direct)
+        out = (lx - x_inv) / (k * k)
+    if n_small:
+        out[small] = series(m[small], x[small])
+    return out
 
 
-def _mean_shape_terms(n, e, log_e, n_index, tables, mu: float, k: float):
+def _mean_shape_terms(n, e, n_log_e, n_index, tables, mu: float, k: float):
     """As :func:`_component_terms` for a component of mean mu and dispersion k = 1/alpha:
     log f(n) = n log(mu E) + S(n, k) - (1/k + n) log1p(k mu E) (without -lgamma(n+1)),
-    Poisson at k = 0; derivatives with respect to mu and k."""
+    Poisson at k = 0; derivatives with respect to mu and k. ``tables`` (per distinct
+    count): S(n, k) + n log(mu), dS/dk."""
     s, ds = tables
     m = mu * e
     x = k * m
     lx = np.log1p(x)
     a = lx / k if k > 0.0 else m  # (1/k) log1p(k m) -> m
     inv = 1.0 / (1.0 + x)
-    log_f = n * (np.log(mu) + log_e) + s[n_index] - a - n * lx
-    h = _h_over_k2(k, m)
-    df_dmu = n / mu - (1.0 + n * k) * e * inv
-    df_dk = ds[n_index] + h - n * m * inv
-    return log_f, df_dmu, df_dk, -a, -e * inv, h
+    log_f = n_log_e + s[n_index] - a - n * lx
+    h = _h_over_k2(k, m, lx, x * inv)
+    e_inv = e * inv
+    df_dmu = n / mu - (1.0 + n * k) * e_inv
+    df_dk = ds[n_index] + h - n * (mu * e_inv)
+    return log_f, df_dmu, df_dk, -a, -e_inv, h
 
 
 def _closure_eval(x: np.ndarray, pts: _Points, truncation: str, single: bool
@@ -686,16 +760,19 @@ def _closure_eval(x: np.ndarray, pts: _Points, truncation: str, single: bool
     mu1, mu2 = float(np.exp(x[0])), float(np.exp(x[2]))
     k1, k2 = float(x[1] ** 2), float(x[3] ** 2)
     p = 1.0 if single else float(special.expit(x[4]))
-    t1 = _dispersion_tables(pts.n_values, k1)
-    t2 = t1 if single else _dispersion_tables(pts.n_values, k2)
+    s1, ds1 = _dispersion_tables(pts.n_values, k1)
+    t1 = (s1 + pts.n_values * np.log(mu1), ds1)
     if single:
-        mu2, k2 = mu1, k1
+        mu2, k2, t2 = mu1, k1, t1
+    else:
+        s2, ds2 = _dispersion_tables(pts.n_values, k2)
+        t2 = (s2 + pts.n_values * np.log(mu2), ds2)
     total, grad = 0.0, np.zeros(5)
     for i in range(0, pts.n.shape[0], _CHUNK):
         sl = slice(i, i + _CHUNK)
-        n, e, log_e, idx = pts.n[sl], pts.e[sl], pts.log_e[sl], pts.n_index[sl]
-        c1 = _mean_shape_terms(n, e, log_e, idx, t1, mu1, k1)
-        c2 = c1 if single else _mean_shape_terms(n, e, log_e, idx, t2, mu2, k2)
+        n, e, n_log_e, idx = pts.n[sl], pts.e[sl], pts.n_log_e[sl], pts.n_index[sl]
+        c1 = _mean_shape_terms(n, e, n_log_e, idx, t1, mu1, k1)
+        c2 = c1 if single else _mean_shape_terms(n, e, n_log_e, idx, t2, mu2, k2)
         ll, g = _combine(c1, c2, pts.w[sl], p, truncation)
         total += ll
         grad += g
@@ -732,8 +809,7 @@ def _minimise_closure(pts: _Points, x0: np.ndarray, free: np.ndarray, truncation
         return value, g[free]
 
     hess_inv0 = _usable_hess_inv(hess_inv0, int(free.sum()))
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with np.errstate(all="ignore"):
         res = optimize.minimize(objective, x0[free], jac=True, method="BFGS",
                                 options={"maxiter": max_iter, "gtol": 1e-8, "hess_inv0": hess_inv0})
     x = x0.copy()
@@ -801,18 +877,20 @@ def _boundary_fit(fit_pts: _Points, full: _Points, starts: Sequence[Prior], trun
     message), prior None when no identifiable maximum was found.
     """
     everything = np.ones(5, dtype=bool)
-    runs = [_minimise_closure(fit_pts, _closure_x(s), everything, truncation) for s in starts]
+    runs = _map(lambda s: _minimise_closure(fit_pts, _closure_x(s), everything, truncation), starts)
     runs = [r for r in runs if np.isfinite(r.nll)]
     if not runs:
         return None, None, "no finite likelihood in the closure of the parameter space"
     best_free = min(runs, key=lambda r: r.nll)
     candidates = [best_free] if best_free.converged else []
-    for held in ((1,), (3,), (1, 3)):
+
+    def held_fit(held):
         free = everything.copy()
         free[list(held)] = False
         x0 = best_free.x.copy()
         x0[list(held)] = 0.0
-        run = _minimise_closure(fit_pts, x0, free, truncation)
+        return _minimise_closure(fit_pts, x0, free, truncation)
+    for run in _map(held_fit, ((1,), (3,), (1, 3))):
         if run.converged and _kkt_holds(run, fit_pts, truncation):
             candidates.append(run)
     if not candidates:
@@ -858,7 +936,7 @@ def _boundary_message(prior: Prior) -> str:
     return out
 
 
-@_one_blas_thread
+@_fit_context
 def fit_single_gamma(n, e, *, truncation: str = "mixture", ties=None) -> tuple[Prior | None, float, str]:
     """Maximum-likelihood one-component gamma prior (the second step of the fallback
     order). Returns (prior, log-likelihood, message); prior None when the maximum is the
@@ -870,8 +948,8 @@ def fit_single_gamma(n, e, *, truncation: str = "mixture", ties=None) -> tuple[P
     pts = _Points.build(n_u, e_u, w_u)
     free = np.array([True, True, False, False, False])
     mu0 = float(np.log(np.dot(w_u, n_u) / np.dot(w_u, e_u)))
-    runs = [_minimise_closure(pts, np.array([mu0, s0, mu0, s0, 0.0]), free, truncation, single=True)
-            for s0 in (2.0, 1.0, 0.3)]
+    runs = _map(lambda s0: _minimise_closure(pts, np.array([mu0, s0, mu0, s0, 0.0]), free, truncation,
+                                             single=True), (2.0, 1.0, 0.3))
     runs = [r for r in runs if r.converged]
     if not runs:
         return None, math.nan, "one-component gamma fit did not converge"
@@ -943,7 +1021,7 @@ def posterior_quantile(prior: Prior, n, e, prob: float, *, rtol: float = 1e-12,
 
 
 def _mixture_quantile(q, k1, r1, lg1, x1, k2, r2, lg2, x2, prob: float, rtol: float,
-                      max_iter: int) -> np.ndarray:
+                      max_iter: int, start: np.ndarray | None = None) -> np.ndarray:
     """Solve q G1(x) + (1-q) G2(x) = prob, G_i the CDF of Gamma(k_i, rate r_i) with log
     density constant lg_i = k_i log r_i - lgamma(k_i), x_i each component's own quantile.
 
@@ -951,12 +1029,15 @@ def _mixture_quantile(q, k1, r1, lg1, x1, k2, r2, lg2, x2, prob: float, rtol: fl
     convergence, 3-4 passes where Newton took 5-6), safeguarded by bisection inside the
     bracket [min(x1, x2), max(x1, x2)], which holds the root. Converged points stay in
     the arrays until they are at least half of them: compacting ~10 arrays every pass
-    cost more than the special functions it saved.
+    cost more than the special functions it saved. ``start`` (where finite) replaces
+    the default start; the convergence test is the same either way.
     """
     lo, hi = np.minimum(x1, x2), np.maximum(x1, x2)
     # start: a component's own quantile when the other's weight is small (the matched
     # moments then overstate the spread: 20% off at weight 6e-4), else the moment match
     x = np.where(q < 0.01, x2, np.where(q > 0.99, x1, _moment_matched_quantile(q, k1, r1, k2, r2, prob)))
+    if start is not None:
+        x = np.where(np.isfinite(start), start, x)
     x = np.clip(x, lo, hi)
     where = np.flatnonzero(hi - lo > rtol * hi)
     cur = [v[where] for v in (x, lo, hi, q, k1, r1, lg1, k2, r2, lg2)]
@@ -1048,12 +1129,17 @@ def posterior_scores(prior: Prior, n, e, *, ties=None) -> tuple[np.ndarray, np.n
     :func:`collapse_ties` of (n, e), when the caller has it already)."""
     n_u, e_u, _, point = collapse_ties(n, e) if ties is None else ties
     g, q05, q95 = (np.empty(n_u.shape[0]) for _ in range(3))
+    # blocks: small temporaries are faster; on several threads smaller, so that the
+    # blocks in flight together hold about one block's temporaries
+    chunk = max(4096, _CHUNK // _THREADS)
+    blocks = range(0, n_u.shape[0], chunk)
     if prior.point_masses:
-        for i in range(0, n_u.shape[0], _CHUNK):  # blocks: small temporaries are faster
-            sl = slice(i, i + _CHUNK)
+        def atom_block(i):
+            sl = slice(i, i + chunk)
             g[sl] = ebgm(prior, n_u[sl], e_u[sl])
             q05[sl] = posterior_quantile(prior, n_u[sl], e_u[sl], 0.05)
             q95[sl] = posterior_quantile(prior, n_u[sl], e_u[sl], 0.95)
+        _map(atom_block, blocks)
         return g[point], q05[point], q95[point]
     # two gammas: what depends on a pair only through n once per distinct n, and the
     # weight Q and log(beta + E) once per point for all three scores (the same
@@ -1068,9 +1154,15 @@ def posterior_scores(prior: Prior, n, e, *, ties=None) -> tuple[np.ndarray, np.n
                       {prob: special.gammaincinv(alpha + n_values, prob) for prob in (0.05, 0.95)}))
     with np.errstate(divide="ignore"):
         log_p, log_q = np.log(prior.p), np.log1p(-prior.p)
-    for i in range(0, n_u.shape[0], _CHUNK):
-        sl = slice(i, i + _CHUNK)
-        nn, ee, idx = n_u[sl], e_u[sl], codes[sl]
+
+    # by count, then E (as collapse_ties gives them): neighbours then have nearly equal
+    # quantiles (_quantile_by_nodes)
+    order = None if _sorted_by_count_then_e(n_u, e_u) else _order_by_count_then_e(n_u, e_u)
+    n_s, e_s, codes_s = (n_u, e_u, codes) if order is None else (n_u[order], e_u[order], codes[order])
+
+    def block(i):  # each block writes its own slice of g, q05, q95
+        sl = slice(i, i + chunk)
+        nn, ee, idx = n_s[sl], e_s[sl], codes_s[sl]
         parts = []
         for alpha, beta, gl, dg, lgk, inv in comps:
             log_f = gl[idx] - alpha * np.log1p(ee / beta) - nn * np.log1p(beta / ee)
@@ -1080,7 +1172,43 @@ def posterior_scores(prior: Prior, n, e, *, ties=None) -> tuple[np.ndarray, np.n
         (f1, k1, r1, _, m1, lg1, inv1), (f2, k2, r2, _, m2, lg2, inv2) = parts
         q = special.expit((log_p + f1) - (log_q + f2))
         g[sl] = np.exp(q * m1 + (1.0 - q) * m2)
+        log_e = np.log(ee)
         for prob, out in ((0.05, q05), (0.95, q95)):
-            out[sl] = _mixture_quantile(q, k1, r1, lg1, inv1[prob][idx] / r1, k2, r2, lg2,
-                                        inv2[prob][idx] / r2, prob, 1e-12, 200)
-    return g[point], q05[point], q95[point]
+            out[sl] = _quantile_by_nodes(nn, log_e, (q, k1, r1, lg1, inv1[prob][idx] / r1, k2, r2, lg2,
+                                                     inv2[prob][idx] / r2), prob)
+    _map(block, blocks)
+    if order is None:
+        return g[point], q05[point], q95[point]
+    at = np.empty_like(order)
+    at[order] = np.arange(order.size)
+    at = at[point]  # each pair's position in the sorted points
+    return g[at], q05[at], q95[at]
+
+
+def _quantile_by_nodes(n, log_e, args: tuple, prob: float, stride: int = 8, rtol: float = 1e-12,
+                       max_iter: int = 200) -> np.ndarray:
+    """:func:`_mixture_quantile` for points sorted by (n, E), cheaper: every ``stride``-th
+    point (and the last) is solved from the default start; the others start from the
+    quantile interpolated (in log x against log E) between their two nodes of the same
+    n, typically one Halley step from converged (2-3 from the default start). The
+    convergence test is the same, so the answer is too (within ``rtol``)."""
+    m = n.shape[0]
+    if m <= stride:
+        return _mixture_quantile(*args, prob, rtol, max_iter)
+    node = np.zeros(m, dtype=bool)
+    node[::stride] = True
+    node[-1] = True
+    at = np.flatnonzero(node)
+    out = np.empty(m)
+    out[at] = _mixture_quantile(*(v[at] for v in args), prob, rtol, max_iter)
+    rest = np.flatnonzero(~node)
+    left = (rest // stride) * stride
+    right = np.minimum(left + stride, m - 1)
+    span = log_e[right] - log_e[left]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(span > 0, (log_e[rest] - log_e[left]) / span, 0.0)
+        lx_left, lx_right = np.log(out[left]), np.log(out[right])
+        start = np.exp(lx_left + t * (lx_right - lx_left))
+    start[n[left] != n[right]] = np.nan  # nodes of another count: the default start
+    out[rest] = _mixture_quantile(*(v[rest] for v in args), prob, rtol, max_iter, start=start)
+    return out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -132,3 +133,22 @@ def test_timings_and_stratified_expected_sum(caers_rows):
     got = strat.set_index(["product", "event"]).loc[key, "expected"]
     assert got == pytest.approx(sum(by_sex), rel=1e-12)
     assert crude.set_index(["product", "event"]).loc[key, "expected"] != pytest.approx(got)
+
+
+def test_crude_measures_in_blocks_equal_whole_array_calls():
+    """The unstratified measures are computed in blocks of pairs: the same numbers as one
+    call of each measure on all pairs (more pairs than a block; zero cells included)."""
+    from pv_service.signals import measures as m
+    from pv_service.signals.compute import _BLOCK, _crude_measures
+    rng = np.random.default_rng(2)
+    size, n_total = 2 * _BLOCK + 123, 50_000
+    n_product, n_event = rng.integers(1, 5_000, size), rng.integers(1, 5_000, size)
+    a = np.minimum(rng.integers(0, 50, size), np.minimum(n_product, n_event))
+    a[:10] = np.minimum(n_product[:10], n_event[:10])  # b or c = 0
+    got = _crude_measures(a, n_product, n_event, n_total)
+    cells = m.two_by_two(a, n_product, n_event, n_total)
+    e = m.expected_count(n_product, n_event, n_total)
+    want = (e, m.prr(*cells), m.ror(*cells), m.chi2_yates(*cells), m.ic(cells[0], e))
+    flat = lambda r: [r[0], *r[1], *r[2], r[3], *r[4]]  # noqa: E731
+    for x, y in zip(flat(got), flat(want)):
+        np.testing.assert_array_equal(x, y)

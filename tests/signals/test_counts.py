@@ -187,3 +187,44 @@ def test_row_order_and_label_types_do_not_matter(caers_rows):
     as_cat = caers_rows.astype({"product": "category", "event": "category"})
     got = _pairs(_count(as_cat, ["sex"]))
     pd.testing.assert_frame_equal(got.sort_index(), ref.sort_index(), check_index_type=False)
+
+
+@pytest.mark.parametrize("ordered", [True, False], ids=["rows-by-report", "shuffled"])
+@pytest.mark.parametrize("n_strata", [1, 3])
+def test_count_codes_one_sort_by_report_equals_three_sorts(ordered, n_strata):
+    """The one-sort route (keys by report) against the three-sort route (keys by pair),
+    on rows with repeats, sparse ids and strata; both reject a report in two strata alike."""
+    from pv_service.signals.counts import count_codes
+    rng = np.random.default_rng(7 + n_strata)
+    n, n_p, n_e = 20_000, 37, 23
+    report = rng.integers(0, 3_000, n) * 1_000_003 - 17
+    if ordered:
+        report = np.sort(report)
+    product, event = rng.integers(0, n_p, n).astype(np.int32), rng.integers(0, n_e, n).astype(np.int32)
+    of_report = rng.integers(0, n_strata, 3_000)
+    stratum = of_report[(report + 17) // 1_000_003].astype(np.int8) if n_strata > 1 else None
+    one = count_codes(report.copy(), product, event, stratum, n_p, n_e, n_strata, by_report=True)
+    three = count_codes(report.copy(), product, event, stratum, n_p, n_e, n_strata, by_report=False)
+    for x, y in zip(one, three):
+        np.testing.assert_array_equal(x, y)
+    assert one[2].sum() == len(set(zip(report, product, event)))
+    if n_strata > 1:
+        stratum[5] = (stratum[5] + 1) % n_strata
+        for by_report in (True, False):
+            with pytest.raises(SignalInputError, match="1 report.s. have rows in different strata"):
+                count_codes(report.copy(), product, event, stratum, n_p, n_e, n_strata, by_report=by_report)
+
+
+def test_count_codes_with_more_cells_than_32_bit_keys_hold():
+    """Pair codes beyond 2^32 (many products x events): the one-sort route then sorts
+    int64 cell keys; the same counts as the three-sort route."""
+    from pv_service.signals.counts import count_codes
+    rng = np.random.default_rng(3)
+    n, n_p, n_e = 5_000, 100_000, 60_000
+    report = np.sort(rng.integers(0, 800, n))
+    product = rng.choice([0, 5, 99_999], n).astype(np.int32)
+    event = rng.choice([1, 30_000, 59_999], n).astype(np.int32)
+    one = count_codes(report.copy(), product, event, None, n_p, n_e, by_report=True)
+    three = count_codes(report.copy(), product, event, None, n_p, n_e, by_report=False)
+    for x, y in zip(one, three):
+        np.testing.assert_array_equal(x, y)

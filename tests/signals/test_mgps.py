@@ -232,3 +232,26 @@ def test_quantile_search_matches_brentq(prior):
                         + (1 - q[i]) * special.gammainc(prior.alpha2 + n[i], (prior.beta2 + e[i]) * x) - prob)
             ref = optimize.brentq(cdf, got[i] * 0.5, got[i] * 2, xtol=1e-300, rtol=1e-15, maxiter=500)
             assert got[i] == pytest.approx(ref, rel=1e-12), (n[i], e[i], q[i])
+
+
+@pytest.mark.parametrize("prior", [
+    Prior(6.28, 4.70, 13.47, 15.58, 0.29),
+    Prior(3.42, 0.625, 1705.6, 1706.3, 0.00016),
+])
+def test_posterior_scores_interpolated_starts_match_brentq(prior):
+    """posterior_scores starts most quantile searches from values interpolated between
+    neighbours of the same count (points sorted by n, E); checked against brentq, on
+    many points per count (so the interpolation is used) and counts with a few points."""
+    rng = np.random.default_rng(11)
+    n = np.concatenate([rng.integers(1, 4, 6_000), rng.integers(4, 60, 400)]).astype(float)
+    e = np.concatenate([rng.lognormal(-1, 1.5, 6_000), rng.uniform(0.5, 1.5, 400) * n[6_000:]])
+    _, q05, q95 = mgps.posterior_scores(prior, n, e)
+    q = mgps.posterior_weight(prior, n, e)
+    for prob, got in ((0.05, q05), (0.95, q95)):
+        for i in range(0, n.size, 31):
+            def cdf(x, i=i):
+                return (q[i] * special.gammainc(prior.alpha1 + n[i], (prior.beta1 + e[i]) * x)
+                        + (1 - q[i]) * special.gammainc(prior.alpha2 + n[i], (prior.beta2 + e[i]) * x) - prob)
+            ref = optimize.brentq(cdf, got[i] * 0.5, got[i] * 2, xtol=1e-300, rtol=1e-15, maxiter=500)
+            assert got[i] == pytest.approx(ref, rel=1e-12), (n[i], e[i], q[i])
+        np.testing.assert_allclose(got, mgps.posterior_quantile(prior, n, e, prob), rtol=2e-12)
