@@ -1,6 +1,6 @@
 """Benchmark: importing and exporting E2B(R3) batches built from FDA's FAERS 2022 instances.
 
-    .venv/bin/python bench/e2b.py [--n 1000] [--db sqlite|postgresql] [--bad-at K] [--no-export]
+    .venv/bin/python bench/e2b.py [--n 1000] [--db sqlite|postgresql] [--bad-at K] [--no-export] [--readers K]
                                   [--schemas ../shared/data/interop/e2b/ich_xsd]
 
 Writes one MCCI_IN200100UV01 batch file of N messages by repeating the messages of FDA's eight
@@ -10,7 +10,9 @@ a temporary folder, or a schema of its own in PV_BENCH_POSTGRES_URL: bench/scrat
 in this process: the import of the file as the CLI does it (`e2b.service.receive` on the open
 file: streamed parse, ICH schema, business rules, mapping, store, ACK) and the export of all N
 cases (`e2b.service.export_cases`, ICH profile), each as wall time and this process's CPU time,
-with the peak resident memory of the process after each.
+with the peak resident memory of the process after each. A large batch is read by reader
+processes (e2b/worker.py): their CPU and peak RSS are given beside this process's
+(`--readers K` sets importer.READERS; `--readers 0` reads in this process, as before).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from pv_service.common.vocab import Role  # noqa: E402
 from pv_service.core.db import session_scope  # noqa: E402
 from pv_service.core.migrate import upgrade  # noqa: E402
 from pv_service.core.settings import get_settings  # noqa: E402
-from pv_service.e2b import service  # noqa: E402
+from pv_service.e2b import importer, service  # noqa: E402
 from scratch_db import bench_clinic, scratch_engine  # noqa: E402  (beside this script in bench/)
 
 FDA = ROOT / ".." / "shared" / "data" / "interop" / "e2b" / "fda_faers2022"
@@ -80,10 +82,21 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def readers_peak_mb() -> float:
+    """The largest peak RSS of a reader process (e2b/worker.py) ended so far; 0 if none ran."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def timed(fn):
-    w, c = time.perf_counter(), time.process_time()
+    """(result, wall, CPU of this process, CPU of the reader processes it ran and waited for)."""
+    w, c, k = time.perf_counter(), time.process_time(), _children_cpu()
     result = fn()
-    return result, time.perf_counter() - w, time.process_time() - c
+    return result, time.perf_counter() - w, time.process_time() - c, _children_cpu() - k
 
 
 def main() -> None:
@@ -92,11 +105,16 @@ def main() -> None:
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--bad-at", type=int, default=None, help="a schema error in this message (from 1)")
     ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--readers", type=int, default=None, help="reader processes (0: read in this process)")
     ap.add_argument("--schemas", type=Path, default=ROOT / ".." / "shared" / "data" / "interop" / "e2b" / "ich_xsd")
     args = ap.parse_args()
     os.environ["PV_E2B_SCHEMA_DIR"] = str(args.schemas)
     get_settings.cache_clear()
     settings = get_settings()
+    if args.readers == 0:
+        importer.WORKER_MIN_BYTES = 2**62
+    elif args.readers is not None:
+        importer.READERS = args.readers
     with tempfile.TemporaryDirectory() as tmp, scratch_engine(args.db, Path(tmp), "e2b") as engine:
         batch = Path(tmp) / "batch.xml"
         bad_line = write_batch(args.n, batch, args.bad_at)
@@ -107,10 +125,11 @@ def main() -> None:
         org, user = bench_clinic(engine, now, "US")
         principal = Principal(user.id, user.username, Role.clinic, org.id, "US")
         with batch.open("rb") as stream:
-            received, wall, cpu = timed(lambda: service.receive(engine, settings, principal, stream, now))
+            received, wall, cpu, readers_cpu = timed(lambda: service.receive(engine, settings, principal, stream, now))
         codes = {m.outcome for m in received.result.messages}
-        print(f"import: {received.result.code} {codes}; wall {wall:.1f} s, CPU {cpu:.1f} s "
-              f"({args.n / wall:.0f} ICSRs/s); peak RSS {peak_mb():.0f} MB; ACK {len(received.ack_xml) / 1e6:.1f} MB")
+        print(f"import: {received.result.code} {codes}; wall {wall:.1f} s, CPU {cpu:.1f} s here + {readers_cpu:.1f} s "
+              f"in reader processes ({args.n / wall:.0f} ICSRs/s); peak RSS {peak_mb():.0f} MB here, "
+              f"{readers_peak_mb():.0f} MB per reader; ACK {len(received.ack_xml) / 1e6:.1f} MB")
         if args.bad_at:
             m = received.result.messages[args.bad_at - 1]
             print(f"message {args.bad_at} ({m.message_id}): {'CA' if m.accepted else 'CR'}; bogus element at line "
@@ -119,7 +138,7 @@ def main() -> None:
         received = None  # free the ACK and results before the export is measured
         if not args.no_export:
             with session_scope(engine) as session:
-                xml, wall, cpu = timed(lambda: service.export_cases(session, principal, ids, "ich", "BENCH", now))
+                xml, wall, cpu, _ = timed(lambda: service.export_cases(session, principal, ids, "ich", "BENCH", now))
             print(f"export: {len(ids)} cases, {len(xml) / 1e6:.1f} MB; wall {wall:.1f} s, CPU {cpu:.1f} s; "
                   f"peak RSS {peak_mb():.0f} MB")
 
