@@ -174,17 +174,24 @@ class _WrapperInvalid(Exception):
 
 
 def _checked(source: bytes | BinaryIO, schemas: SchemaSet, rules: business_rules.RuleSet, max_bytes: int | None):
-    """checking.read_batch over `source`, in a reader process when the batch is large enough to pay
-    for one (worker.py), else here."""
+    """checking.read_batch over `source`, by reader processes when the batch is large enough to pay
+    for them (worker.py), else in this process (a stream read as it goes, as before)."""
     if isinstance(source, bytes):
         reader.check_root(source, reader.BATCH_ROOT, max_bytes)
-        prefix, rest = source, None
-    else:
-        prefix = source.read(WORKER_MIN_BYTES)
-        rest = source
+        if len(source) < WORKER_MIN_BYTES:
+            return checking.read_batch(io.BytesIO(source), schemas, rules)
+        return worker.read_in_workers(source, None, schemas.root, rules, READERS)
+    if getattr(source, "seekable", lambda: False)():
+        here = source.tell()
+        size = source.seek(0, io.SEEK_END) - here
+        source.seek(here)
+        if size < WORKER_MIN_BYTES:
+            return checking.read_batch(source, schemas, rules)
+        return worker.read_in_workers(b"", source, schemas.root, rules, READERS)
+    prefix = source.read(WORKER_MIN_BYTES)  # a pipe: its size is known once read
     if len(prefix) < WORKER_MIN_BYTES:
         return checking.read_batch(io.BytesIO(prefix), schemas, rules)
-    return worker.read_in_workers(prefix, rest, schemas.root, rules, READERS)
+    return worker.read_in_workers(prefix, source, schemas.root, rules, READERS)
 
 
 def import_batch(session: Session, principal: Principal, source: bytes | BinaryIO, schemas: SchemaSet,
