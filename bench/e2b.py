@@ -11,8 +11,8 @@ in this process: the import of the file as the CLI does it (`e2b.service.receive
 file: streamed parse, ICH schema, business rules, mapping, store, ACK) and the export of all N
 cases (`e2b.service.export_cases`, ICH profile), each as wall time and this process's CPU time,
 with the peak resident memory of the process after each. A large batch is read by reader
-processes (e2b/worker.py): their CPU and peak RSS are given beside this process's
-(`--readers K` sets importer.READERS; `--readers 0` reads in this process, as before).
+processes (e2b/worker.py): their CPU is given beside this process's, and the peak of the RSS of
+all of them together, sampled (`--readers K` sets importer.READERS; 0 reads in this process).
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import re
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -82,9 +83,47 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def readers_peak_mb() -> float:
-    """The largest peak RSS of a reader process (e2b/worker.py) ended so far; 0 if none ran."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def _rss_kb(pid: int | str) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # ended meanwhile
+        return 0
+    m = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def _is_reader(pid: str) -> bool:
+    """Started as a reader: between fork and exec a child still has (and counts) this process's pages."""
+    try:
+        return b"pv_service.e2b.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+class TotalPeak(threading.Thread):
+    """The peak of this process's RSS plus its reader processes' (sampled every 50 ms from /proc:
+    getrusage's figure for children counts the parent's pages they started with)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak_kb, self.readers_kb, self._done = 0, 0, threading.Event()
+
+    def run(self) -> None:
+        me = os.getpid()
+        while not self._done.wait(0.05):
+            children = []
+            for t in Path(f"/proc/{me}/task").iterdir():
+                try:
+                    children += (t / "children").read_text().split()
+                except OSError:  # the thread has ended
+                    pass
+            readers = sum(_rss_kb(c) for c in children if _is_reader(c))
+            self.readers_kb = max(self.readers_kb, readers)
+            self.peak_kb = max(self.peak_kb, _rss_kb(me) + readers)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 def _children_cpu() -> float:
@@ -124,12 +163,16 @@ def main() -> None:
         now = dt.datetime.now(dt.UTC)
         org, user = bench_clinic(engine, now, "US")
         principal = Principal(user.id, user.username, Role.clinic, org.id, "US")
+        sampler = TotalPeak()
+        sampler.start()
         with batch.open("rb") as stream:
             received, wall, cpu, readers_cpu = timed(lambda: service.receive(engine, settings, principal, stream, now))
+        sampler.stop()
         codes = {m.outcome for m in received.result.messages}
         print(f"import: {received.result.code} {codes}; wall {wall:.1f} s, CPU {cpu:.1f} s here + {readers_cpu:.1f} s "
-              f"in reader processes ({args.n / wall:.0f} ICSRs/s); peak RSS {peak_mb():.0f} MB here, "
-              f"{readers_peak_mb():.0f} MB per reader; ACK {len(received.ack_xml) / 1e6:.1f} MB")
+              f"in {importer.READERS if readers_cpu else 0} reader processes ({args.n / wall:.0f} ICSRs/s); "
+              f"peak RSS {peak_mb():.0f} MB here, {sampler.readers_kb / 1024:.0f} MB readers, "
+              f"{sampler.peak_kb / 1024:.0f} MB together; ACK {len(received.ack_xml) / 1e6:.1f} MB")
         if args.bad_at:
             m = received.result.messages[args.bad_at - 1]
             print(f"message {args.bad_at} ({m.message_id}): {'CA' if m.accepted else 'CR'}; bogus element at line "

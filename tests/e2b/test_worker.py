@@ -94,6 +94,7 @@ def test_the_rule_set_checks_as_the_rule_models_do(schemas, e2b_rules):
 def test_a_failing_store_kills_the_readers_and_stores_nothing(session, clinic, schemas, e2b_rules, monkeypatch,  # noqa: F811
                                                               started):
     monkeypatch.setattr(importer, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "READERS", 2)
     real = importer._Store.flush
     calls = []
 
@@ -114,6 +115,7 @@ def test_a_failing_store_kills_the_readers_and_stores_nothing(session, clinic, s
 def test_a_reader_that_fails_is_an_error_not_a_refusal(session, clinic, schemas, e2b_rules, monkeypatch, started,  # noqa: F811
                                                        tmp_path):
     monkeypatch.setattr(importer, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "READERS", 2)
     broken = schema_set.SchemaSet(tmp_path / "no-schemas-here", schemas.batch, schemas.ack)
     with pytest.raises(worker.ReaderFailed, match="SchemaSetError"):
         run(session, clinic, batch(generated(5)), broken, e2b_rules)
@@ -142,6 +144,7 @@ class _Cut(io.RawIOBase):
 
 def test_a_source_that_fails_to_read_is_its_error(session, clinic, schemas, e2b_rules, monkeypatch, started):  # noqa: F811
     monkeypatch.setattr(importer, "WORKER_MIN_BYTES", 1000)
+    monkeypatch.setattr(importer, "READERS", 2)
     data = batch(generated(30))
     with pytest.raises(OSError, match="connection reset"):
         importer.import_batch(session, clinic, io.BufferedReader(_Cut(data, len(data) // 2)), schemas, None,
@@ -153,6 +156,7 @@ def test_a_source_that_fails_to_read_is_its_error(session, clinic, schemas, e2b_
 
 def test_malformed_is_refused_by_the_readers(session, clinic, schemas, e2b_rules, monkeypatch, started):  # noqa: F811
     monkeypatch.setattr(importer, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "READERS", 2)
     data = batch(generated(40)).replace(b"</PORR_IN049016UV>", b"</PORR_IN049016>", 1)
     with pytest.raises(Refused, match=f"malformed XML at line {line_of(data, b'</PORR_IN049016>')}:"):
         run(session, clinic, data, schemas, e2b_rules)
@@ -161,6 +165,7 @@ def test_malformed_is_refused_by_the_readers(session, clinic, schemas, e2b_rules
 
 def test_the_route_reads_a_large_batch_in_reader_processes(client, world, schema_settings, monkeypatch, started):
     monkeypatch.setattr(importer, "WORKER_MIN_BYTES", 100_000)
+    monkeypatch.setattr(importer, "READERS", 2)
     data = batch(generated(12))
     assert len(data) > 100_000
     r = client.post("/v1/e2b/batches", content=data,
@@ -169,3 +174,8 @@ def test_the_route_reads_a_large_batch_in_reader_processes(client, world, schema
     assert len(r.json()["messages"]) == 12 and len(started) == importer.READERS
     listed = client.get("/v1/reports", headers=world.clinic.headers).json()["items"]
     assert len(listed) == 12
+
+
+@pytest.mark.parametrize(("cpus", "readers"), [(1, 0), (2, 2), (3, 2), (4, 3), (64, 3)])
+def test_readers_by_cores(cpus, readers):
+    assert importer._readers(cpus) == readers
