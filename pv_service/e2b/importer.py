@@ -42,8 +42,9 @@ from pv_service.rules.e2b_rules import E2BRules
 SERIOUS = intake.SERIOUSNESS_FIELDS
 CHUNK = 200  # messages decided and written together
 # From this size a batch is read by reader processes (worker.py): below it, starting them costs
-# more than they save (about 0.3 s of start-up against 1.5 ms a message; 4 MiB is ~90 FDA messages).
-WORKER_MIN_BYTES = 4 * 1024 * 1024
+# more than they save (about 0.25 s of start-up against some 1.7 ms a message on two cores; 8 MiB
+# is about 180 of FDA's messages).
+WORKER_MIN_BYTES = 8 * 1024 * 1024
 
 
 def _readers(cpus: int) -> int:

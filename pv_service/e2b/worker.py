@@ -1,13 +1,15 @@
-"""Reading a large batch in a second process while this one stores (e2b/checking.py's part of the
-import: parsing, the ICH schema, the business rules and the ICSR, about three quarters of the CPU).
+"""Reading a large batch in reader processes while this one stores (e2b/checking.py's part of the
+import: parsing, the ICH schema, the business rules and the ICSR, three quarters of its CPU).
 
-The reader is a child process of its own (`python -m pv_service.e2b.worker`), started per batch:
-it imports only lxml and the E2B modules and compiles the schema set (a fraction of a second),
-and it is the same from the CLI and from a uvicorn worker (no fork of a threaded server). The
-batch's bytes go to its stdin from a thread of this process, results come back on its stdout as
-pickled frames; both pipes are bounded, so a slow store holds the reader back and memory stays
-flat. A small batch is read in this process (importer.WORKER_MIN_BYTES). The child is killed
-whatever ends the import, error or not.
+Readers are child processes (`python -m pv_service.e2b.worker`) started per batch: each imports
+only lxml and the E2B modules and compiles the schema set (about 0.25 s), the same from the CLI
+and from a uvicorn worker (no fork of a threaded server). Each parses the whole batch (so
+well-formedness and lines are the file's) and checks every n-th message; this process takes
+their results in turn, in message order. The batch's bytes go to each reader's stdin from a
+thread of this process at that reader's pace (read in place from a file, else spooled once);
+results come back on its stdout as pickled frames. The pipes are bounded, so a slow store holds
+the readers back and memory stays flat. A small batch is read in this process
+(importer.WORKER_MIN_BYTES). Every reader is killed and waited for, whatever ends the import.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 FEED = 1024 * 1024  # bytes written to the reader per write
-GROUP = 50  # messages per frame back: fewer, larger pickles
+GROUP = 20  # messages per frame back: fewer, larger pickles, but this process waits for the first
 _HEADER = struct.Struct("!Q")
 
 
