@@ -212,7 +212,7 @@ def import_batch(session: Session, principal: Principal, source: bytes | BinaryI
     """Stores what can be stored inside the session's transaction (the caller commits).
 
     `source` is the batch's bytes (refused over `max_bytes`) or a binary stream of any size, read
-    once: messages are checked one at a time as they are read (in a second process for a large
+    once: messages are checked one at a time as they are read (by reader processes for a large
     batch: worker.py), and stored `chunk` at a time. All of it happens in one savepoint, so a file
     found malformed part-way (reader.Refused: the caller answers 4xx) or a batch whose own elements
     fail the schema (AR) leaves nothing stored.
