@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from lxml import etree
@@ -17,18 +18,9 @@ _VALUE_ATTRS = ("value", "code", "extension")
 
 
 @dataclass(frozen=True)
-class Rule:
-    element: str
-    context: str
-    value: str
-    null_flavors: tuple[str, ...]
-    message: str
-
-
-@dataclass(frozen=True)
 class Profile:
     receivers: tuple[str, ...]
-    rules: tuple[Rule, ...]
+    rules: tuple[SimpleNamespace, ...]  # each with every field of its E2BRule, whatever the model grows
 
 
 @dataclass(frozen=True)
@@ -39,8 +31,7 @@ class RuleSet:
 
     @classmethod
     def of(cls, rules: E2BRules) -> RuleSet:
-        return cls({name: Profile(tuple(p.receivers), tuple(Rule(r.element, r.context, r.value, tuple(r.null_flavors),
-                                                                 r.message) for r in p.rules))
+        return cls({name: Profile(tuple(p.receivers), tuple(SimpleNamespace(**r.model_dump()) for r in p.rules))
                     for name, p in rules.profiles.items()})
 
     def for_receiver(self, receiver: str | None) -> list[str]:
@@ -64,7 +55,7 @@ def _present(node) -> tuple[bool, str | None]:
     return has, None
 
 
-def _check_rule(message: etree._Element, rule: E2BRule | Rule, contexts: dict[str, list]) -> list[Problem]:
+def _check_rule(message: etree._Element, rule: E2BRule | SimpleNamespace, contexts: dict[str, list]) -> list[Problem]:
     out = []
     found_contexts = contexts.get(rule.context)
     if found_contexts is None:  # many rules share a context (each reaction, say): selected once per message
