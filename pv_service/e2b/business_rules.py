@@ -1,19 +1,47 @@
 """Checking one message against the business rules of alerts/e2b_rules.yaml (pure)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from pv_service.e2b.ack import Problem
-from pv_service.rules.e2b_rules import NAMESPACES, E2BRule, E2BRules
+from pv_service.e2b.reader import RULE_NS
+
+if TYPE_CHECKING:  # not imported at run time: pv_service.rules loads every rule model (a second of imports)
+    from pv_service.rules.e2b_rules import E2BRule, E2BRules
 
 _VALUE_ATTRS = ("value", "code", "extension")
 
 
+@dataclass(frozen=True)
+class Profile:
+    receivers: tuple[str, ...]
+    rules: tuple[SimpleNamespace, ...]  # each with every field of its E2BRule, whatever the model grows
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules of an E2BRules as plain records: what the reader process is sent (it does not import
+    the rule models); `check` takes either."""
+    profiles: dict[str, Profile]
+
+    @classmethod
+    def of(cls, rules: E2BRules) -> RuleSet:
+        return cls({name: Profile(tuple(p.receivers), tuple(SimpleNamespace(**r.model_dump()) for r in p.rules))
+                    for name, p in rules.profiles.items()})
+
+    def for_receiver(self, receiver: str | None) -> list[str]:
+        """As E2BRules.for_receiver: ich, and the regional profile its receiver names."""
+        return ["ich", *[n for n, p in self.profiles.items() if receiver and receiver in p.receivers]]
+
+
 @lru_cache(maxsize=1024)
 def _xpath(expr: str) -> etree.XPath:
-    return etree.XPath(expr, namespaces=NAMESPACES)
+    return etree.XPath(expr, namespaces=RULE_NS)
 
 
 def _present(node) -> tuple[bool, str | None]:
@@ -27,7 +55,7 @@ def _present(node) -> tuple[bool, str | None]:
     return has, None
 
 
-def _check_allowed(rule: E2BRule, node, line: int | None, out: list[Problem]) -> None:
+def _check_allowed(rule: E2BRule | SimpleNamespace, node, line: int | None, out: list[Problem]) -> None:
     value = node.strip() if isinstance(node, str) else next((node.get(a) for a in _VALUE_ATTRS if node.get(a)),
                                                             (node.text or "").strip())
     if value not in rule.allowed:
@@ -35,7 +63,7 @@ def _check_allowed(rule: E2BRule, node, line: int | None, out: list[Problem]) ->
         out.append(Problem(f"{rule.message}: {value!r} is not one of {', '.join(rule.allowed)}", rule.element, where))
 
 
-def _check_rule(message: etree._Element, rule: E2BRule, contexts: dict[str, list]) -> list[Problem]:
+def _check_rule(message: etree._Element, rule: E2BRule | SimpleNamespace, contexts: dict[str, list]) -> list[Problem]:
     out = []
     found_contexts = contexts.get(rule.context)
     if found_contexts is None:  # many rules share a context (each reaction, say): selected once per message
@@ -61,7 +89,7 @@ def _check_rule(message: etree._Element, rule: E2BRule, contexts: dict[str, list
     return out
 
 
-def check(message: etree._Element, rules: E2BRules, receiver: str | None) -> list[Problem]:
+def check(message: etree._Element, rules: E2BRules | RuleSet, receiver: str | None) -> list[Problem]:
     problems = []
     contexts: dict[str, list] = {}
     for name in rules.for_receiver(receiver):

@@ -14,7 +14,7 @@ from functools import lru_cache
 from lxml import etree
 
 from pv_service.e2b import regional_cn
-from pv_service.e2b.reader import MESSAGE, NS
+from pv_service.e2b.reader import HL7, MESSAGE, NS
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
@@ -295,40 +295,72 @@ def _year(ts: str | None) -> int | None:
     return int(ts[:4]) if ts and len(ts) >= 4 and ts[:4].isdigit() else None
 
 
+_H = f"{{{HL7}}}"
+
+
+def _observations(node) -> dict[str, list]:
+    """code -> the h:outboundRelationship2/h:observation children of `node` whose h:code has that code
+    in ICH's observation code system, in document order: what
+    h:outboundRelationship2/h:observation[_obs(code)] selects, for every code in one walk."""
+    out: dict[str, list] = {}
+    for rel in node.iterchildren(f"{_H}outboundRelationship2"):
+        for o in rel.iterchildren(f"{_H}observation"):
+            for c in o.iterchildren(f"{_H}code"):
+                if c.get("codeSystem") == OBS:
+                    found = out.setdefault(c.get("code"), [])
+                    if not found or found[-1] is not o:
+                        found.append(o)
+    return out
+
+
+def _value(found: dict[str, list], code: str):
+    """The first h:value of the observations of `code` (as _one(node, ".../h:observation[...]/h:value"))."""
+    return next((v for o in found.get(code, ()) for v in o.iterchildren(f"{_H}value")), None)
+
+
 def _reaction(obs) -> Reaction:
     value = _one(obs, "h:value")
+    related = _observations(obs)
     flags = {}
     for code, name in SERIOUSNESS_CODES.items():
-        flags[name] = _bool(_one(obs, f"h:outboundRelationship2/h:observation[{_obs(code)}]/h:value"))
-    outcome_code = _attr(obs, f"h:outboundRelationship2/h:observation[{_obs('27')}]/h:value", "code")
+        flags[name] = _bool(_value(related, code))
+    outcome_code = _get(_value(related, "27"), "code")
+    translation = _value(related, "30")
+    translation = (translation.text.strip() or None) if translation is not None and translation.text is not None else None
     return Reaction(
         ref=_attr(obs, "h:id", "root"),
         meddra_version=value.get("codeSystemVersion") if value is not None else None,
         llt_code=value.get("code") if value is not None else None,
-        reported_term=(_text(obs, "h:value/h:originalText")
-                       or _text(obs, f"h:outboundRelationship2/h:observation[{_obs('30')}]/h:value")),
+        reported_term=_text(obs, "h:value/h:originalText") or translation,
         start=_attr(obs, "h:effectiveTime/h:low", "value") or _attr(obs, "h:effectiveTime", "value"),
         end=_attr(obs, "h:effectiveTime/h:high", "value"),
         country=_attr(obs, "h:location/h:locatedEntity/h:locatedPlace/h:code", "code"),
         seriousness=flags, outcome=OUTCOMES.get(outcome_code or ""), outcome_code=outcome_code,
-        translation=_text(obs, f"h:outboundRelationship2/h:observation[{_obs('30')}]/h:value"),
-        highlighted=_attr(obs, f"h:outboundRelationship2/h:observation[{_obs('37')}]/h:value", "code"),
-        medically_confirmed=_bool(_one(obs, f"h:outboundRelationship2/h:observation[{_obs('24')}]/h:value")),
+        translation=translation,
+        highlighted=_get(_value(related, "37"), "code"),
+        medically_confirmed=_bool(_value(related, "24")),
         required_intervention=_bool(_one(obs, "h:outboundRelationship2/h:observation[h:code/@code='7' and "
                                               f"h:code/@codeSystem='{FDA_ELEMENTS}']/h:value")),
     )
 
 
+def _get(el, name: str) -> str | None:
+    return el.get(name) if el is not None else None
+
+
 def _dosage(sa) -> Dosage:
+    # Each element selected once and read for all its attributes (this runs for every dosage of a batch).
+    lot = _one(sa, ".//h:productInstanceInstance/h:lotNumberText")
+    route, dose, period = _one(sa, "h:routeCode"), _one(sa, "h:doseQuantity"), _one(sa, "h:effectiveTime//h:period")
     return Dosage(
-        lot=_text(sa, ".//h:productInstanceInstance/h:lotNumberText"),
-        lot_null_flavor=_attr(sa, ".//h:productInstanceInstance/h:lotNumberText", "nullFlavor"),
-        route=_text(sa, "h:routeCode/h:originalText") or _attr(sa, "h:routeCode", "code"),
-        dose=_attr(sa, "h:doseQuantity", "value"), dose_unit=_attr(sa, "h:doseQuantity", "unit"),
+        lot=(lot.text.strip() or None) if lot is not None and lot.text is not None else None,
+        lot_null_flavor=_get(lot, "nullFlavor"),
+        route=_text(sa, "h:routeCode/h:originalText") or _get(route, "code"),
+        dose=_get(dose, "value"), dose_unit=_get(dose, "unit"),
         start=_attr(sa, ".//h:effectiveTime/h:low", "value") or _attr(sa, ".//h:comp/h:low", "value"),
         end=_attr(sa, ".//h:effectiveTime/h:high", "value") or _attr(sa, ".//h:comp/h:high", "value"),
-        route_code=_attr(sa, "h:routeCode", "code"),
-        frequency=_attr(sa, "h:effectiveTime//h:period", "value"), frequency_unit=_attr(sa, "h:effectiveTime//h:period", "unit"),
+        route_code=_get(route, "code"),
+        frequency=_get(period, "value"), frequency_unit=_get(period, "unit"),
         text=_text(sa, "h:text"), form=_text(sa, "h:consumable/h:instanceOfKind/h:kindOfProduct/h:formCode/h:originalText"),
     )
 
@@ -354,12 +386,14 @@ def _matrix(sa) -> list[MatrixItem]:
 
 def _drug(sa, roles: dict[str, str]) -> Drug:
     product = _one(sa, "h:consumable/h:instanceOfKind/h:kindOfProduct")
+    code = _one(product, "h:code") if product is not None else None
+    cumulative = _one(sa, f"h:outboundRelationship2[@typeCode='SUMM']/h:observation[{_obs('14')}]/h:value")
     ref = _attr(sa, "h:id", "root")
     role_code = roles.get(ref or "")
     return Drug(
         ref=ref, role=DRUG_ROLES.get(role_code or ""), role_code=role_code,
         name=_text(product, "h:name"),
-        product_code=_attr(product, "h:code", "code"), product_code_system=_attr(product, "h:code", "codeSystem"),
+        product_code=_get(code, "code"), product_code_system=_get(code, "codeSystem"),
         authorisation_number=_attr(product, "h:asManufacturedProduct/h:subjectOf/h:approval/h:id", "extension"),
         holder=_text(product, "h:asManufacturedProduct/h:subjectOf/h:approval/h:holder/h:role/h:playingOrganization/h:name"),
         substances=[t.strip() for t in _all(product, "h:ingredient/h:ingredientSubstance/h:name/text()")]
@@ -368,9 +402,7 @@ def _drug(sa, roles: dict[str, str]) -> Drug:
         indications=[_coded(v) for v in _all(sa, f"h:inboundRelationship/h:observation[{_obs('19')}]/h:value")],
         action_taken=_attr(sa, "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code", "code"),
         matrix=_matrix(sa),
-        cumulative_dose=_attr(sa, f"h:outboundRelationship2[@typeCode='SUMM']/h:observation[{_obs('14')}]/h:value", "value"),
-        cumulative_dose_unit=_attr(sa, f"h:outboundRelationship2[@typeCode='SUMM']/h:observation[{_obs('14')}]/h:value",
-                                   "unit"),
+        cumulative_dose=_get(cumulative, "value"), cumulative_dose_unit=_get(cumulative, "unit"),
         additional_info=[{"code": v.get("code"), "code_system": v.get("codeSystem")} for v in sa.xpath(
             f"h:outboundRelationship2[@typeCode='REFR']/h:observation[{_obs('9')}]/h:value", namespaces=NS)],
         authorisation_country=_attr(product, "h:asManufacturedProduct/h:subjectOf/h:approval/h:author"

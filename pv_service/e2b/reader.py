@@ -21,6 +21,8 @@ from lxml import etree
 
 HL7 = "urn:hl7-org:v3"
 NS = {"h": HL7}
+# The prefixes the business rules' XPaths may use (alerts/e2b_rules.yaml).
+RULE_NS = {"h": HL7, "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
 BATCH_ROOT = "MCCI_IN200100UV01"
 ACK_ROOT = "MCCI_IN200101UV01"
 MESSAGE = "PORR_IN049016UV"

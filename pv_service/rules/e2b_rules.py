@@ -5,9 +5,9 @@ from __future__ import annotations
 from pydantic import Field
 from lxml import etree
 
+from pv_service.e2b.reader import RULE_NS as NAMESPACES
 from pv_service.rules.common import Issue, RuleModel
 
-NAMESPACES = {"h": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
 NULL_FLAVORS = {"NI", "UNK", "ASKU", "NASK", "MSK", "NA", "NINF", "PINF", "OTH", "NAV", "QS", "TRC"}
 
 

@@ -69,3 +69,15 @@ def fda_product(session, world):
                                 approval_type="full", indication="x"))
     session.commit()
     return product
+
+
+@pytest.fixture(params=["here", "readers"])
+def reading(request, monkeypatch):
+    """The import as it runs a small batch (read in this process) and a large one (read by reader
+    processes, e2b/worker.py): every batch of a test counts as large in the second run."""
+    from pv_service.e2b import importer
+
+    if request.param == "readers":
+        monkeypatch.setattr(importer, "WORKER_MIN_BYTES", 0)
+        monkeypatch.setattr(importer, "READERS", importer.READERS or 2)  # a one-core machine reads here
+    return request.param

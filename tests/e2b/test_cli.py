@@ -11,6 +11,8 @@ from pv_service.e2b import reader, schema_set
 from pv_service.e2b.ack import read as read_ack
 from tests.e2b.conftest import FDA, ICH_XSD, shared
 
+pytestmark = pytest.mark.usefixtures("reading")  # each test in this process and with reader processes
+
 
 @pytest.fixture
 def cli_db(tmp_path, monkeypatch):

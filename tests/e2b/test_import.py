@@ -12,6 +12,7 @@ from pv_service.e2b.ack import read as read_ack
 from tests.e2b.conftest import SCENARIOS, fda
 
 XML = {"Content-Type": "application/xml"}
+pytestmark = pytest.mark.usefixtures("reading")  # each test in this process and with reader processes
 
 
 def post(client, actor, data: bytes, json: bool = False):

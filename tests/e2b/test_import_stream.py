@@ -20,6 +20,7 @@ from pv_service.e2b.reader import Refused
 from tests.e2b.conftest import SCENARIOS, fda
 
 NOW = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+pytestmark = pytest.mark.usefixtures("reading")  # each test in this process and with reader processes
 MESSAGE = re.compile(rb"<PORR_IN049016UV>.*?</PORR_IN049016UV>", re.DOTALL)
 BOGUS = b'<statusCode code="active"/><bogus/>'
 

@@ -1,0 +1,181 @@
+"""Reader processes (e2b/worker.py): what they yield is what reading in this process yields, item
+for item (problems, lines, ICSRs), from bytes, a file and a stream; a failing store, reader or
+source ends the import with every reader process gone and nothing stored; the HTTP route uses them
+for a large batch."""
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+
+import pytest
+
+from pv_service.e2b import business_rules, checking, icsr, importer, schema_set, worker
+from pv_service.e2b.reader import Refused
+from tests.e2b.test_import_stream import NOW, BOGUS, batch, clinic, generated, line_of, run, stored  # noqa: F401
+
+
+@pytest.fixture
+def schemas(ich_xsd):
+    return schema_set.load(ich_xsd)
+
+
+@pytest.fixture
+def e2b_rules():
+    from pv_service.jobs.definitions import current_rules
+
+    return current_rules().e2b
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Every reader process started, to check that none outlives its import."""
+    procs = []
+    real = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        p = real(*args, **kwargs)
+        procs.append(p)
+        return p
+
+    monkeypatch.setattr(worker.subprocess, "Popen", popen)
+    return procs
+
+
+def _varied() -> bytes:
+    messages = generated(160)
+    messages[3] = messages[3].replace(b'<statusCode code="active"/>', BOGUS, 1)  # schema error
+    messages[150] = messages[150].replace(b'<statusCode code="active"/>', BOGUS, 1)  # past line 65535
+    messages[151] = re.sub(rb'<availabilityTime value="[^"]*"/>', b'<availabilityTime nullFlavor="NI"/>',
+                           messages[151])  # a business rule, past line 65535
+    messages[8] = re.sub(rb'<availabilityTime value="[^"]*"/>', b'<availabilityTime nullFlavor="NI"/>', messages[8])
+    return batch(messages)
+
+
+def _plain(items) -> list:
+    return [icsr.plain(item) for item in items]
+
+
+@pytest.mark.parametrize("readers", [1, 2])
+@pytest.mark.parametrize("source", ["bytes", "file", "stream"])
+def test_readers_yield_what_reading_here_yields(schemas, e2b_rules, tmp_path, readers, source, started):
+    data = _varied()
+    rules = business_rules.RuleSet.of(e2b_rules)
+    here = _plain(checking.read_batch(io.BytesIO(data), schemas, rules))
+    assert line_of(data, data.rindex(BOGUS)) > 65535
+    refused = [i for i, (m, c) in enumerate(here[:-1]) if m["problems"]]
+    assert refused == [3, 8, 150, 151] and all(here[i][1] is None for i in refused)
+    assert here[-1]["batch_id"] == "FAERS2022Scenario1-4069-a2dd-08002b30309d" and here[-1]["problems"] == []
+    path = tmp_path / "batch.xml"
+    path.write_bytes(data)
+    with path.open("rb") as f:
+        if source == "bytes":
+            items = worker.read_in_workers(data, None, schemas.root, rules, readers)
+        elif source == "file":
+            items = worker.read_in_workers(f.read(1000), f, schemas.root, rules, readers)
+        else:
+            stream = io.BytesIO(data)
+            items = worker.read_in_workers(stream.read(1000), stream, schemas.root, rules, readers)
+        assert _plain(items) == here
+    assert len(started) == readers and all(p.returncode is not None for p in started)
+
+
+def test_the_rule_set_checks_as_the_rule_models_do(schemas, e2b_rules):
+    rules = business_rules.RuleSet.of(e2b_rules)
+    found = 0
+    for el in checking.reader.BatchStream(io.BytesIO(_varied())).messages():
+        for receiver in (None, "CDER", "EMA", "NMPA"):
+            expected = business_rules.check(el, e2b_rules, receiver)
+            assert business_rules.check(el, rules, receiver) == expected
+            found += len(expected)
+    assert found > 0
+
+
+def test_a_failing_store_kills_the_readers_and_stores_nothing(session, clinic, schemas, e2b_rules, monkeypatch,  # noqa: F811
+                                                              started):
+    monkeypatch.setattr(importer, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "READERS", 2)
+    real = importer._Store.flush
+    calls = []
+
+    def flush(self):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        real(self)
+
+    monkeypatch.setattr(importer._Store, "flush", flush)
+    with pytest.raises(RuntimeError, match="went away"):
+        run(session, clinic, batch(generated(120)), schemas, e2b_rules, chunk=25)
+    session.rollback()
+    assert stored(session) == []
+    assert len(started) == importer.READERS and all(p.returncode is not None for p in started)
+
+
+def test_a_reader_that_fails_is_an_error_not_a_refusal(session, clinic, schemas, e2b_rules, monkeypatch, started,  # noqa: F811
+                                                       tmp_path):
+    monkeypatch.setattr(importer, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "READERS", 2)
+    broken = schema_set.SchemaSet(tmp_path / "no-schemas-here", schemas.batch, schemas.ack)
+    with pytest.raises(worker.ReaderFailed, match="SchemaSetError"):
+        run(session, clinic, batch(generated(5)), broken, e2b_rules)
+    session.rollback()
+    assert stored(session) == []
+    assert started and all(p.returncode is not None for p in started)
+
+
+class _Cut(io.RawIOBase):
+    """A stream whose reading fails part-way (a client gone, a disk error)."""
+
+    def __init__(self, data: bytes, at: int):
+        self.data, self.at, self.pos = data, at, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self.pos >= self.at:
+            raise OSError("connection reset")
+        n = min(len(b), self.at - self.pos)
+        b[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+
+def test_a_source_that_fails_to_read_is_its_error(session, clinic, schemas, e2b_rules, monkeypatch, started):  # noqa: F811
+    monkeypatch.setattr(importer, "WORKER_MIN_BYTES", 1000)
+    monkeypatch.setattr(importer, "READERS", 2)
+    data = batch(generated(30))
+    with pytest.raises(OSError, match="connection reset"):
+        importer.import_batch(session, clinic, io.BufferedReader(_Cut(data, len(data) // 2)), schemas, None,
+                              NOW, e2b_rules)
+    session.rollback()
+    assert stored(session) == []
+    assert all(p.returncode is not None for p in started)
+
+
+def test_malformed_is_refused_by_the_readers(session, clinic, schemas, e2b_rules, monkeypatch, started):  # noqa: F811
+    monkeypatch.setattr(importer, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "READERS", 2)
+    data = batch(generated(40)).replace(b"</PORR_IN049016UV>", b"</PORR_IN049016>", 1)
+    with pytest.raises(Refused, match=f"malformed XML at line {line_of(data, b'</PORR_IN049016>')}:"):
+        run(session, clinic, data, schemas, e2b_rules)
+    assert all(p.returncode is not None for p in started)
+
+
+def test_the_route_reads_a_large_batch_in_reader_processes(client, world, schema_settings, monkeypatch, started):
+    monkeypatch.setattr(importer, "WORKER_MIN_BYTES", 100_000)
+    monkeypatch.setattr(importer, "READERS", 2)
+    data = batch(generated(12))
+    assert len(data) > 100_000
+    r = client.post("/v1/e2b/batches", content=data,
+                    headers={**world.clinic.headers, "Content-Type": "application/xml", "Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["acknowledgement"] == "AA", r.text
+    assert len(r.json()["messages"]) == 12 and len(started) == importer.READERS
+    listed = client.get("/v1/reports", headers=world.clinic.headers).json()["items"]
+    assert len(listed) == 12
+
+
+@pytest.mark.parametrize(("cpus", "readers"), [(1, 0), (2, 2), (3, 2), (4, 3), (64, 3)])
+def test_readers_by_cores(cpus, readers):
+    assert importer._readers(cpus) == readers
