@@ -697,11 +697,12 @@ _POLISHED = 3  # as many as the closure fit takes starts
 def _polish(results: Sequence[StartResult], pts: _Points, truncation: str, param_limit: float
             ) -> tuple[StartResult, ...]:
     """Re-run distinct optima of ``results`` on ``pts`` from their estimates (warm
-    started): the :data:`_POLISHED` best and the best accepted one (converged, in
-    bounds), which are all the decisions after the multi-start use. Results of the same
-    outcome within :data:`AGREEMENT_TOL` of a better one share its polished estimate;
-    each keeps its own start, and its iterations count both runs. The rest keep their
-    estimates, with the likelihood on ``pts`` there (so all compare on the same points)."""
+    started): the best accepted one (converged, in bounds) and any better than it (at
+    most :data:`_POLISHED`), which is all that decides between the interior estimate and
+    the closure fit (which polishes its own starts). Results of the same outcome within
+    :data:`AGREEMENT_TOL` of a better one share its polished estimate; each keeps its
+    own start, and its iterations count both runs. The rest keep their estimates, with
+    the likelihood on ``pts`` there (so all compare on the same points)."""
     reps: list[tuple[StartResult, np.ndarray]] = []
     group = [0] * len(results)
     for i in sorted(range(len(results)), key=lambda i: results[i].neg_log_likelihood):
@@ -719,7 +720,7 @@ def _polish(results: Sequence[StartResult], pts: _Points, truncation: str, param
 
     def polish(k):
         r = reps[k][0]
-        if k < _POLISHED or k == first_accepted:
+        if first_accepted is not None and (k < _POLISHED and k <= first_accepted or k == first_accepted):
             return _minimise(pts, r.estimate, truncation, param_limit, hess_inv0=r.hess_inv)
         nll = neg_log_likelihood(r.estimate.as_array(), pts.n, pts.e, pts.w, truncation)
         return StartResult(start=r.start, estimate=r.estimate, neg_log_likelihood=nll,
