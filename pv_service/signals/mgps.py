@@ -31,8 +31,9 @@ rare high-ratio component, which the likelihood's multimodality needs) with BFGS
 log(alpha), log(beta), logit(P) and an analytic gradient; only converged
 fits strictly inside the parameter space are accepted (openEBGM ``autoHyper``). Large
 inputs are "squashed" (DuMouchel et al. 2001; openEBGM ``squashData``): points with the
-same count are binned by E and weighted, the multi-start runs on the squashed points,
-and the best estimate is then refined on the exact (tie-collapsed) data so the final
+same count are binned by E and weighted, the multi-start runs on a coarse squash, its
+best optima are polished on a finer one (where the interior/closure decision is made),
+and the chosen estimate is then refined on the exact (tie-collapsed) data so the final
 estimate maximises the real likelihood.
 """
 from __future__ import annotations
