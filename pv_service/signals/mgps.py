@@ -634,8 +634,8 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
     full = _Points.build(n_u, e_u, w_u)
     use_squash = len(n_u) > max_points if squash_data is None else squash_data
     fit_pts = _Points.build(*squash(n_u, e_u, w_u)) if use_squash else full
-    # the starts run on a coarser squash still; each distinct optimum is then polished
-    # on fit_pts, so every decision below sees fit_pts' optima
+    # the starts run on a coarser squash still; the optima that decide below are then
+    # polished on fit_pts (_polish)
     coarse = _Points.build(*squash(n_u, e_u, w_u, bins_per_count=_COARSE_BINS, keep_top=_COARSE_TOP)) \
         if use_squash else full
     if coarse.n.size > 0.7 * fit_pts.n.size:  # too little saved to pay for the polishing
