@@ -31,8 +31,9 @@ rare high-ratio component, which the likelihood's multimodality needs) with BFGS
 log(alpha), log(beta), logit(P) and an analytic gradient; only converged
 fits strictly inside the parameter space are accepted (openEBGM ``autoHyper``). Large
 inputs are "squashed" (DuMouchel et al. 2001; openEBGM ``squashData``): points with the
-same count are binned by E and weighted, the multi-start runs on the squashed points,
-and the best estimate is then refined on the exact (tie-collapsed) data so the final
+same count are binned by E and weighted, the multi-start runs on a coarse squash, its
+best optima are polished on a finer one (where the interior/closure decision is made),
+and the chosen estimate is then refined on the exact (tie-collapsed) data so the final
 estimate maximises the real likelihood.
 """
 from __future__ import annotations
@@ -633,6 +634,12 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
     full = _Points.build(n_u, e_u, w_u)
     use_squash = len(n_u) > max_points if squash_data is None else squash_data
     fit_pts = _Points.build(*squash(n_u, e_u, w_u)) if use_squash else full
+    # the starts run on a coarser squash still; the optima that decide below are then
+    # polished on fit_pts (_polish)
+    coarse = _Points.build(*squash(n_u, e_u, w_u, bins_per_count=_COARSE_BINS, keep_top=_COARSE_TOP)) \
+        if use_squash else full
+    if coarse.n.size > 0.7 * fit_pts.n.size:  # too little saved to pay for the polishing
+        coarse = fit_pts
 
     def result(prior: Prior, converged: bool, message: str, n_agree: int = 0) -> MGPSFit:
         prior = prior.canonical()
@@ -641,8 +648,10 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
                        n_points=int(fit_pts.n.size), squashed=use_squash, n_agree=n_agree,
                        message=message, starts=results)
 
-    results = tuple(_map(lambda s: _minimise(fit_pts, Prior(*s) if not isinstance(s, Prior) else s,
+    results = tuple(_map(lambda s: _minimise(coarse, Prior(*s) if not isinstance(s, Prior) else s,
                                              truncation, param_limit), starts))
+    if coarse is not fit_pts:
+        results = _polish(results, fit_pts, truncation, param_limit)
     accepted = [r for r in results if r.converged and r.in_bounds]
     best_any = min(results, key=lambda r: r.neg_log_likelihood)
     interior: MGPSFit | None = None
@@ -667,7 +676,10 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
     else:
         message = "no start converged inside the parameter space"
     if boundary:
-        closure_starts = [r.estimate for r in sorted(results, key=lambda r: r.neg_log_likelihood)[:3]]
+        closure_starts: list[Prior] = []
+        for r in sorted(results, key=lambda r: r.neg_log_likelihood):
+            if len(closure_starts) < 3 and r.estimate not in closure_starts:  # polished ones repeat
+                closure_starts.append(r.estimate)
         prior, _, why = _boundary_fit(fit_pts, full, closure_starts, truncation, use_squash)
         if prior is not None:
             found = result(prior, True, why)
@@ -676,6 +688,51 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
         elif interior is None:
             message = f"{message}; {why}"
     return interior if interior is not None else result(best_any.estimate, False, message)
+
+
+#: bins and kept points per count of the coarse squash the starts run on (``squash``)
+_COARSE_BINS, _COARSE_TOP = 100, 20
+_POLISHED = 3  # as many as the closure fit takes starts
+
+
+def _polish(results: Sequence[StartResult], pts: _Points, truncation: str, param_limit: float
+            ) -> tuple[StartResult, ...]:
+    """Re-run distinct optima of ``results`` on ``pts`` from their estimates (warm
+    started): the best accepted one (converged, in bounds) and any better than it (at
+    most :data:`_POLISHED`), which is all that decides between the interior estimate and
+    the closure fit (which polishes its own starts). Results of the same outcome within
+    :data:`AGREEMENT_TOL` of a better one share its polished estimate; each keeps its
+    own start, and its iterations count both runs. The rest keep their estimates, with
+    the likelihood on ``pts`` there (so all compare on the same points)."""
+    reps: list[tuple[StartResult, np.ndarray]] = []
+    group = [0] * len(results)
+    for i in sorted(range(len(results)), key=lambda i: results[i].neg_log_likelihood):
+        r = results[i]
+        est = r.estimate.canonical().as_array()
+        for k, (rep, rep_est) in enumerate(reps):
+            if (r.converged, r.in_bounds) == (rep.converged, rep.in_bounds) and np.all(
+                    np.abs(est - rep_est) < AGREEMENT_TOL):
+                group[i] = k
+                break
+        else:
+            group[i] = len(reps)
+            reps.append((r, est))
+    first_accepted = next((k for k, (r, _) in enumerate(reps) if r.converged and r.in_bounds), None)
+
+    def polish(k):
+        r = reps[k][0]
+        if first_accepted is not None and (k < _POLISHED and k <= first_accepted or k == first_accepted):
+            return _minimise(pts, r.estimate, truncation, param_limit, hess_inv0=r.hess_inv)
+        nll = neg_log_likelihood(r.estimate.as_array(), pts.n, pts.e, pts.w, truncation)
+        return StartResult(start=r.start, estimate=r.estimate, neg_log_likelihood=nll,
+                           converged=r.converged, in_bounds=r.in_bounds, iterations=0,
+                           message=r.message, hess_inv=r.hess_inv)
+    polished = _map(polish, range(len(reps)))
+    return tuple(StartResult(start=r.start, estimate=q.estimate, neg_log_likelihood=q.neg_log_likelihood,
+                             converged=q.converged, in_bounds=q.in_bounds,
+                             iterations=r.iterations + q.iterations, message=q.message,
+                             hess_inv=q.hess_inv)
+                 for r, q in ((r, polished[k]) for r, k in zip(results, group)))
 
 
 def _total_ll(prior: Prior, pts: _Points, truncation: str) -> float:
@@ -791,12 +848,9 @@ class _ClosureRun:
     hess_inv: np.ndarray | None = None
 
 
-def _minimise_closure(pts: _Points, x0: np.ndarray, free: np.ndarray, truncation: str, *,
-                      single: bool = False, hess_inv0: np.ndarray | None = None,
-                      max_iter: int = 2000) -> _ClosureRun:
-    """BFGS over the free coordinates of x (the others held, e.g. s_i = 0 for a point mass)."""
-    x0 = np.asarray(x0, dtype=np.float64)
-
+def _closure_objective(pts: _Points, x0: np.ndarray, free: np.ndarray, truncation: str,
+                       single: bool = False):
+    """Mean NLL and its gradient over the free coordinates of x (the others as in x0)."""
     def objective(xf):
         x = x0.copy()
         x[free] = xf
@@ -807,7 +861,32 @@ def _minimise_closure(pts: _Points, x0: np.ndarray, free: np.ndarray, truncation
                           0.0 if single else float(special.expit(xc[4]) * special.expit(-xc[4]))])
         g = np.where(inside & np.isfinite(g), g * chain, 0.0)
         return value, g[free]
+    return objective
 
+
+def _fd_hess_inv(objective, x: np.ndarray, step: float = 1e-4) -> np.ndarray | None:
+    """Inverse of the Hessian by central differences of the analytic gradient, or None
+    when it is not positive definite. A warm start for a refinement when the run that
+    found x took few steps (its BFGS matrix then is still about the identity)."""
+    h = np.empty((x.size, x.size))
+    for j in range(x.size):
+        d = np.zeros(x.size)
+        d[j] = step
+        h[:, j] = (objective(x + d)[1] - objective(x - d)[1]) / (2.0 * step)
+    if not np.all(np.isfinite(h)):
+        return None
+    try:
+        return _usable_hess_inv(np.linalg.inv(0.5 * (h + h.T)), x.size)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _minimise_closure(pts: _Points, x0: np.ndarray, free: np.ndarray, truncation: str, *,
+                      single: bool = False, hess_inv0: np.ndarray | None = None,
+                      max_iter: int = 2000) -> _ClosureRun:
+    """BFGS over the free coordinates of x (the others held, e.g. s_i = 0 for a point mass)."""
+    x0 = np.asarray(x0, dtype=np.float64)
+    objective = _closure_objective(pts, x0, free, truncation, single)
     hess_inv0 = _usable_hess_inv(hess_inv0, int(free.sum()))
     with np.errstate(all="ignore"):
         res = optimize.minimize(objective, x0[free], jac=True, method="BFGS",
@@ -900,8 +979,10 @@ def _boundary_fit(fit_pts: _Points, full: _Points, starts: Sequence[Prior], trun
     tied = [r for r in candidates if r.nll <= best_nll + tol]
     chosen = min(tied, key=lambda r: (int(r.free.sum()), r.nll))  # fewest free: the limit
     if squashed:
+        curvature = _fd_hess_inv(_closure_objective(fit_pts, chosen.x, chosen.free, truncation),
+                                 chosen.x[chosen.free])
         refined = _minimise_closure(full, chosen.x, chosen.free, truncation,
-                                    hess_inv0=chosen.hess_inv)
+                                    hess_inv0=chosen.hess_inv if curvature is None else curvature)
         if not refined.converged:
             return None, refined, "boundary fit: refinement on all data did not converge: " \
                 + refined.message

@@ -188,3 +188,20 @@ def test_prior_json_round_trip_keeps_point_masses():
         Prior.from_dict({**POINT.to_dict(), "mean2": -1})
     with pytest.raises(ValueError, match="'p'"):
         Prior.from_dict({**Prior(2.0, 0.5, 5.0, 5.0, 0.1).to_dict(), "p": 1.5})
+
+
+def test_boundary_fit_from_the_coarse_multi_start_matches_the_usual_squash(narrow, monkeypatch):
+    """With squashing, the starts run on a coarse squash; switched off (as fine as the
+    usual squash) the closure fit must land on the same boundary maximum."""
+    n, e, _ = narrow
+    n_u, e_u, w_u, _ = mgps.collapse_ties(n, e)
+    coarse = mgps.squash(n_u, e_u, w_u, bins_per_count=mgps._COARSE_BINS, keep_top=mgps._COARSE_TOP)
+    assert coarse[0].size < 0.7 * mgps.squash(n_u, e_u, w_u)[0].size  # the coarse route is taken
+    fast = mgps.fit_prior(n, e, squash_data=True)
+    monkeypatch.setattr(mgps, "_COARSE_BINS", 500)
+    monkeypatch.setattr(mgps, "_COARSE_TOP", 50)
+    usual = mgps.fit_prior(n, e, squash_data=True)
+    assert fast.message == usual.message and fast.prior.point_masses == usual.prior.point_masses == (2,)
+    assert fast.log_likelihood == pytest.approx(usual.log_likelihood, abs=1e-6)
+    np.testing.assert_allclose(fast.prior.as_array()[[0, 1, 4]], usual.prior.as_array()[[0, 1, 4]], rtol=1e-4)
+    assert fast.prior.point2 == pytest.approx(usual.prior.point2, rel=1e-6)
