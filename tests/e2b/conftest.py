@@ -34,6 +34,22 @@ def ich_xsd() -> Path:
 
 
 @pytest.fixture
+def schemas(ich_xsd):
+    """The ICH schema set, compiled."""
+    from pv_service.e2b import schema_set
+
+    return schema_set.load(ich_xsd)
+
+
+@pytest.fixture
+def e2b_rules():
+    """The E2B business rules of alerts/e2b_rules.yaml."""
+    from pv_service.jobs.definitions import current_rules
+
+    return current_rules().e2b
+
+
+@pytest.fixture
 def schema_settings(ich_xsd, monkeypatch):
     """The service's settings pointing at the ICH schema set."""
     from pv_service.core.settings import get_settings

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pv_service.auth.principal import Principal
 from pv_service.cases.models import Case, CaseVersion
 from pv_service.common.vocab import Role
-from pv_service.e2b import importer, reader, schema_set
+from pv_service.e2b import importer, reader
 from pv_service.e2b.reader import Refused
 from tests.e2b.conftest import SCENARIOS, fda
 
@@ -54,18 +54,6 @@ def line_of(data: bytes, needle: bytes | int) -> int:
 @pytest.fixture
 def clinic(world):
     return Principal(world.clinic.user.id, world.clinic.user.username, Role.clinic, world.clinic.org_id, "CN")
-
-
-@pytest.fixture
-def schemas(ich_xsd):
-    return schema_set.load(ich_xsd)
-
-
-@pytest.fixture
-def e2b_rules():
-    from pv_service.jobs.definitions import current_rules
-
-    return current_rules().e2b
 
 
 def run(session, principal, data: bytes, schemas, rules, chunk: int = 40):

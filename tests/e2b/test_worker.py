@@ -16,18 +16,6 @@ from tests.e2b.test_import_stream import NOW, BOGUS, batch, clinic, generated, l
 
 
 @pytest.fixture
-def schemas(ich_xsd):
-    return schema_set.load(ich_xsd)
-
-
-@pytest.fixture
-def e2b_rules():
-    from pv_service.jobs.definitions import current_rules
-
-    return current_rules().e2b
-
-
-@pytest.fixture
 def started(monkeypatch):
     """Every reader process started, to check that none outlives its import."""
     procs = []
