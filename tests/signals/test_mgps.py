@@ -212,6 +212,15 @@ def test_quantile_edge_cases():
     assert mgps.posterior_quantile(PRIOR, np.array([], dtype=float), np.array([]), 0.05).size == 0
 
 
+def _brentq_quantile(prior, n, e, q, prob, guess):
+    """The posterior `prob` quantile of one point by root finding on the two-gamma mixture's CDF
+    (an independent route: bracketed around `guess`, to 1e-15)."""
+    def cdf(x):
+        return (q * special.gammainc(prior.alpha1 + n, (prior.beta1 + e) * x)
+                + (1 - q) * special.gammainc(prior.alpha2 + n, (prior.beta2 + e) * x) - prob)
+    return optimize.brentq(cdf, guess * 0.5, guess * 2, xtol=1e-300, rtol=1e-15, maxiter=500)
+
+
 @pytest.mark.parametrize("prior", [
     Prior(6.28, 4.70, 13.47, 15.58, 0.29),        # the wide generated data's fit: both components weigh
     Prior(3.42, 0.625, 1705.6, 1706.3, 0.00016),  # the narrow one's: a rare spread component, a sharp one
@@ -227,11 +236,8 @@ def test_quantile_search_matches_brentq(prior):
     for prob in (0.05, 0.95):
         got = mgps.posterior_quantile(prior, n, e, prob)
         for i in range(0, n.size, 7):
-            def cdf(x, i=i):
-                return (q[i] * special.gammainc(prior.alpha1 + n[i], (prior.beta1 + e[i]) * x)
-                        + (1 - q[i]) * special.gammainc(prior.alpha2 + n[i], (prior.beta2 + e[i]) * x) - prob)
-            ref = optimize.brentq(cdf, got[i] * 0.5, got[i] * 2, xtol=1e-300, rtol=1e-15, maxiter=500)
-            assert got[i] == pytest.approx(ref, rel=1e-12), (n[i], e[i], q[i])
+            assert got[i] == pytest.approx(_brentq_quantile(prior, n[i], e[i], q[i], prob, got[i]), rel=1e-12), \
+                (n[i], e[i], q[i])
 
 
 @pytest.mark.parametrize("prior", [
@@ -249,11 +255,8 @@ def test_posterior_scores_interpolated_starts_match_brentq(prior):
     q = mgps.posterior_weight(prior, n, e)
     for prob, got in ((0.05, q05), (0.95, q95)):
         for i in range(0, n.size, 31):
-            def cdf(x, i=i):
-                return (q[i] * special.gammainc(prior.alpha1 + n[i], (prior.beta1 + e[i]) * x)
-                        + (1 - q[i]) * special.gammainc(prior.alpha2 + n[i], (prior.beta2 + e[i]) * x) - prob)
-            ref = optimize.brentq(cdf, got[i] * 0.5, got[i] * 2, xtol=1e-300, rtol=1e-15, maxiter=500)
-            assert got[i] == pytest.approx(ref, rel=1e-12), (n[i], e[i], q[i])
+            assert got[i] == pytest.approx(_brentq_quantile(prior, n[i], e[i], q[i], prob, got[i]), rel=1e-12), \
+                (n[i], e[i], q[i])
         np.testing.assert_allclose(got, mgps.posterior_quantile(prior, n, e, prob), rtol=2e-12)
 
 
