@@ -357,6 +357,21 @@ def _act_reference(ref) -> str:
     return f'<actReference classCode="OBS" moodCode="EVN">{_el("id", root=ref)}</actReference>'
 
 
+# The reporter's causality of a JSON report (one per reaction, about its suspect products), as the
+# G.k.9.i.2.r assessments E2B carries it in: source the primary source, method global introspection.
+_CAUSALITY_TEXT = {"related": "related", "probably_related": "probably related", "possibly_related": "possibly related",
+                   "unlikely_related": "unlikely related", "not_related": "not related", "unassessable": "unassessable"}
+
+
+def _reported_causality(d, reactions, extras: list) -> list[dict]:
+    if _value(d.role) not in ("suspect", "interacting"):
+        return []
+    return [{"reaction_ref": (extras[i] if i < len(extras) else {}).get("ref") or f"reaction-{i}",
+             "source": "Primary source (reporter)", "method": "Global introspection",
+             "result": _CAUSALITY_TEXT[_value(r.causality)]}
+            for i, r in enumerate(reactions) if getattr(r, "causality", None)]
+
+
 def _drug(o: list, i: int, d, nmpa_drugs: dict) -> str:
     a = o.append
     detail = d.detail or {}
@@ -533,7 +548,7 @@ def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str
           f'<subject2 typeCode="SUBJ"><productUseReference classCode="SBADM" moodCode="EVN"><id root="{_x(ref)}"/>'
           '</productUseReference></subject2></causalityAssessment></component>')
     for ref, d in zip(refs, v.drugs):  # G.k.9.i.2.r: source, method, result of each assessment
-        for x in (d.detail or {}).get("relatedness") or []:
+        for x in (d.detail or {}).get("relatedness") or _reported_causality(d, v.reactions, extras):
             a(f'<component typeCode="COMP"><causalityAssessment {_OBS}><code code="39" codeSystem="{OBS}"/>'
               f'{_el("value", x.get("result"), xsi_type="ST") if x.get("result") else _el("value", xsi_type="ST", nullFlavor="NI")}')
             if x.get("method"):

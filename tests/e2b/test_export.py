@@ -110,6 +110,14 @@ def test_json_report_of_a_registered_patient_exports_and_imports(client, world, 
     assert [x["pt_code"] for x in back["reactions"]] == [x["llt_code"] or x["pt_code"]
                                                          for x in case["latest"]["reactions"]]
     assert back["received_date"] == case["latest"]["received_date"]
+    # The clinic's causality ("related") goes out as its G.k.9.i.2.r assessment of the suspect product
+    # for that reaction, and comes back as the sender's relatedness assessment.
+    sent = icsr.parse_message(icsr.messages(reader.read(data, reader.BATCH_ROOT, 10**7))[0])
+    (assessment,) = sent.drugs[0].relatedness
+    assert assessment.reaction_ref == sent.reactions[0].ref
+    assert (assessment.source, assessment.method, assessment.result) == (
+        "Primary source (reporter)", "Global introspection", "related")
+    assert [(x["source"], x["result"]) for x in drug["detail"]["relatedness"]] == [("Primary source (reporter)", "related")]
 
 
 def test_the_rich_case_sent_as_json_exports_and_comes_back_the_same(client, world, schema_settings, ich_xsd):
