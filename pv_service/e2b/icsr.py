@@ -298,34 +298,59 @@ def _year(ts: str | None) -> int | None:
 _H = f"{{{HL7}}}"
 
 
-def _observations(node) -> dict[str, list]:
-    """code -> the h:outboundRelationship2/h:observation children of `node` whose h:code has that code
-    in ICH's observation code system, in document order: what
-    h:outboundRelationship2/h:observation[_obs(code)] selects, for every code in one walk."""
-    out: dict[str, list] = {}
-    for rel in node.iterchildren(f"{_H}outboundRelationship2"):
-        for o in rel.iterchildren(f"{_H}observation"):
-            for c in o.iterchildren(f"{_H}code"):
-                if c.get("codeSystem") == OBS:
-                    found = out.setdefault(c.get("code"), [])
-                    if not found or found[-1] is not o:
-                        found.append(o)
+def _observations(node, items: str = "h:outboundRelationship2/h:observation") -> dict[tuple, list]:
+    """(code, codeSystem) of each h:code of the elements `items` selects -> those elements, in document
+    order: what items[h:code[@code=.. and @codeSystem=..]] selects, for every code in one XPath."""
+    out: dict[tuple, list] = {}
+    for c in _xpath(items + "/h:code")(node):
+        found = out.setdefault((c.get("code"), c.get("codeSystem")), [])
+        o = c.getparent()
+        if not found or found[-1] is not o:
+            found.append(o)
     return out
 
 
-def _value(found: dict[str, list], code: str):
+def _values(node, items: str = "h:outboundRelationship2/h:observation") -> dict:
+    """Each element `items` selects -> its first h:value (lxml hands back the same live proxy for an
+    element, so they are the keys that _observations' lists hold)."""
+    out: dict = {}
+    for v in _xpath(items + "/h:value")(node):
+        out.setdefault(v.getparent(), v)
+    return out
+
+
+def _value(found: dict[tuple, list], values: dict, code: str, system: str = OBS):
     """The first h:value of the observations of `code` (as _one(node, ".../h:observation[...]/h:value"))."""
-    return next((v for o in found.get(code, ()) for v in o.iterchildren(f"{_H}value")), None)
+    return next((values[o] for o in found.get((code, system), ()) if o in values), None)
+
+
+def _coded_items(node, items: str) -> list[tuple]:
+    """(element, [(code, codeSystem) of each of its h:code]) for each element `items` selects that has
+    an h:code, in document order: one XPath for what several items[h:code...] predicates select."""
+    found: list[tuple] = []
+    for c in _xpath(items + "/h:code")(node):
+        o = c.getparent()
+        if not found or found[-1][0] is not o:
+            found.append((o, []))
+        found[-1][1].append((c.get("code"), c.get("codeSystem")))
+    return found
+
+
+def _pick(found: list[tuple], code: str, system: str | None = None) -> list:
+    """The elements of _coded_items with [h:code/@code=code and h:code/@codeSystem=system] (either h:code:
+    XPath's existential comparisons), or [h:code/@code=code] without a system."""
+    return [o for o, codes in found if any(c == code for c, _ in codes)
+            and (system is None or any(s == system for _, s in codes))]
 
 
 def _reaction(obs) -> Reaction:
     value = _one(obs, "h:value")
-    related = _observations(obs)
+    related, values = _observations(obs), _values(obs)
     flags = {}
     for code, name in SERIOUSNESS_CODES.items():
-        flags[name] = _bool(_value(related, code))
-    outcome_code = _get(_value(related, "27"), "code")
-    translation = _value(related, "30")
+        flags[name] = _bool(_value(related, values, code))
+    outcome_code = _get(_value(related, values, "27"), "code")
+    translation = _value(related, values, "30")
     translation = (translation.text.strip() or None) if translation is not None and translation.text is not None else None
     return Reaction(
         ref=_attr(obs, "h:id", "root"),
@@ -337,10 +362,12 @@ def _reaction(obs) -> Reaction:
         country=_attr(obs, "h:location/h:locatedEntity/h:locatedPlace/h:code", "code"),
         seriousness=flags, outcome=OUTCOMES.get(outcome_code or ""), outcome_code=outcome_code,
         translation=translation,
-        highlighted=_get(_value(related, "37"), "code"),
-        medically_confirmed=_bool(_value(related, "24")),
+        highlighted=_get(_value(related, values, "37"), "code"),
+        medically_confirmed=_bool(_value(related, values, "24")),
+        # code and code system may sit on two h:code elements here: the XPath, when FDA's system is there at all
         required_intervention=_bool(_one(obs, "h:outboundRelationship2/h:observation[h:code/@code='7' and "
-                                              f"h:code/@codeSystem='{FDA_ELEMENTS}']/h:value")),
+                                              f"h:code/@codeSystem='{FDA_ELEMENTS}']/h:value"))
+        if any(system == FDA_ELEMENTS for _, system in related) else None,
     )
 
 
@@ -372,14 +399,14 @@ def _matrix(sa) -> list[MatrixItem]:
     def item(ref):
         return items.setdefault(ref, MatrixItem(ref))
 
-    for rel in sa.xpath("h:outboundRelationship1[h:actReference]", namespaces=NS):
+    for rel in _all(sa, "h:outboundRelationship1[h:actReference]"):
         it = item(_attr(rel, "h:actReference/h:id", "root"))
         value, unit = _attr(rel, "h:pauseQuantity", "value"), _attr(rel, "h:pauseQuantity", "unit")
         if rel.get("typeCode") == "SAS":
             it.start_interval, it.start_interval_unit = value, unit
         elif rel.get("typeCode") == "SAE":
             it.last_dose_interval, it.last_dose_interval_unit = value, unit
-    for obs in sa.xpath(f"h:outboundRelationship2/h:observation[{_obs('31')}]", namespaces=NS):
+    for obs in _all(sa, f"h:outboundRelationship2/h:observation[{_obs('31')}]"):
         item(_attr(obs, "h:outboundRelationship1/h:actReference/h:id", "root")).recurrence = _attr(obs, "h:value", "code")
     return list(items.values())
 
@@ -403,8 +430,7 @@ def _drug(sa, roles: dict[str, str]) -> Drug:
         action_taken=_attr(sa, "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code", "code"),
         matrix=_matrix(sa),
         cumulative_dose=_get(cumulative, "value"), cumulative_dose_unit=_get(cumulative, "unit"),
-        additional_info=[{"code": v.get("code"), "code_system": v.get("codeSystem")} for v in sa.xpath(
-            f"h:outboundRelationship2[@typeCode='REFR']/h:observation[{_obs('9')}]/h:value", namespaces=NS)],
+        additional_info=[{"code": v.get("code"), "code_system": v.get("codeSystem")} for v in _all(sa, f"h:outboundRelationship2[@typeCode='REFR']/h:observation[{_obs('9')}]/h:value")],
         authorisation_country=_attr(product, "h:asManufacturedProduct/h:subjectOf/h:approval/h:author"
                                              "/h:territorialAuthority/h:territory/h:code", "code"),
     )
@@ -419,21 +445,29 @@ def _source(rel) -> Source:
 
 
 def _patient(role) -> Patient:
+    return _patient_of(role, _coded_items(role, "h:subjectOf2/h:observation"),
+                       _coded_items(role, "h:subjectOf2/h:organizer"))
+
+
+def _patient_of(role, observations: list[tuple], organizers: list[tuple]) -> Patient:
     person = _one(role, "h:player1")
-    obs = {}
-    for o in _all(role, f"h:subjectOf2/h:observation[h:code/@codeSystem='{OBS}']"):
-        obs.setdefault(o.find(f"{{{NS['h']}}}code").get("code"), []).append(o)
+    values = _values(role, "h:subjectOf2/h:observation")
+    obs: dict[str, list] = {}  # code of the first h:code -> the observations with an h:code in `system`
+    fda: dict[str, list] = {}
+    for o, codes in observations:
+        if any(s == OBS for _, s in codes):
+            obs.setdefault(codes[0][0], []).append(o)
+        if any(s == NCI for _, s in codes):
+            fda.setdefault(codes[0][0], []).append(_get(values.get(o), "code"))
 
     def first_value(code: str):
         found = obs.get(code)
-        return _one(found[0], "h:value") if found else None
+        return values.get(found[0]) if found else None
 
-    history = _one(role, f"h:subjectOf2/h:organizer[h:code/@code='1' and h:code/@codeSystem='{ORGANIZER}']")
-    drugs = _one(role, f"h:subjectOf2/h:organizer[h:code/@code='2' and h:code/@codeSystem='{ORGANIZER}']")
+    history = next(iter(_pick(organizers, "1", ORGANIZER)), None)
+    drugs = next(iter(_pick(organizers, "2", ORGANIZER)), None)
     age, weight, height = first_value("3"), first_value("7"), first_value("17")
-    fda = {}
-    for o in role.xpath(f"h:subjectOf2/h:observation[h:code/@codeSystem='{NCI}']", namespaces=NS):
-        fda.setdefault(_attr(o, "h:code", "code"), []).append(_attr(o, "h:value", "code"))
+    menstrual, gestation = first_value("22"), first_value("16")
     autopsy_obs = obs.get("5", [None])[0]
     name = _one(person, "h:name")
     ids = [(name.text or "").strip()] if name is not None and (name.text or "").strip() else []
@@ -445,25 +479,23 @@ def _patient(role) -> Patient:
         sex_code=_attr(person, "h:administrativeGenderCode", "code"),
         birth_year=_year(_attr(person, "h:birthTime", "value")),
         age=age.get("value") if age is not None else None, age_unit=age.get("unit") if age is not None else None,
-        age_group=_attr(obs.get("4", [None])[0], "h:value", "code") if "4" in obs else None,
+        age_group=_get(first_value("4"), "code"),
         weight_kg=weight.get("value") if weight is not None else None,
         height_cm=height.get("value") if height is not None else None,
-        medical_history=[_history(o) for o in history.xpath(
-            f"h:component/h:observation[not(h:code/@codeSystem='{OBS}')]", namespaces=NS)] if history is not None else [],
+        medical_history=[_history(o) for o in _all(history, f"h:component/h:observation[not(h:code/@codeSystem='{OBS}')]")] if history is not None else [],
         medical_history_text=_text(history, f"h:component/h:observation[{_obs('18')}]/h:value")
         if history is not None else None,
         concomitant_therapies=_bool(_one(history, f"h:component/h:observation[{_obs('11')}]/h:value"))
         if history is not None else None,
-        past_drugs=[_past_drug(sa) for sa in drugs.xpath("h:component/h:substanceAdministration", namespaces=NS)]
+        past_drugs=[_past_drug(sa) for sa in _all(drugs, "h:component/h:substanceAdministration")]
         if drugs is not None else [],
         race=[c for c in fda.get("C17049", []) if c], ethnicity=(fda.get("C16564") or [None])[0],
         parent=_parent(person),
-        last_menstrual_period=first_value("22").get("value") if first_value("22") is not None else None,
-        gestation_period=first_value("16").get("value") if first_value("16") is not None else None,
-        gestation_period_unit=first_value("16").get("unit") if first_value("16") is not None else None,
+        last_menstrual_period=_get(menstrual, "value"),
+        gestation_period=_get(gestation, "value"), gestation_period_unit=_get(gestation, "unit"),
         death_date=_attr(person, "h:deceasedTime", "value"),
-        death_causes=[_coded(_one(o, "h:value")) for o in obs.get("32", [])],
-        autopsy=_bool(_one(autopsy_obs, "h:value")) if autopsy_obs is not None else None,
+        death_causes=[_coded(values.get(o)) for o in obs.get("32", [])],
+        autopsy=_bool(values.get(autopsy_obs)) if autopsy_obs is not None else None,
         autopsy_causes=[_coded(v) for v in _all(autopsy_obs,
             f"h:outboundRelationship2/h:observation[{_obs('8')}]/h:value")]
         if autopsy_obs is not None else [],
@@ -482,7 +514,7 @@ def _parent(person) -> dict | None:
     who = _one(role, "h:associatedPerson")
     name = _one(who, "h:name") if who is not None else None
     values = {}
-    for o in role.xpath(f"h:subjectOf2/h:observation[h:code/@codeSystem='{OBS}']", namespaces=NS):
+    for o in _all(role, f"h:subjectOf2/h:observation[h:code/@codeSystem='{OBS}']"):
         values.setdefault(_attr(o, "h:code", "code"), _one(o, "h:value"))
 
     def value(code: str, attr: str = "value"):
@@ -496,12 +528,10 @@ def _parent(person) -> dict | None:
         "birth_year": _year(_attr(who, "h:birthTime", "value")),
         "age": value("3"), "age_unit": value("3", "unit"), "last_menstrual_period": value("22"),  # D.10.2.2, D.10.3
         "weight_kg": value("7"), "height_cm": value("17"),  # D.10.4, D.10.5
-        "medical_history": [asdict(_history(o)) for o in history.xpath(
-            f"h:component/h:observation[not(h:code/@codeSystem='{OBS}')]", namespaces=NS)] if history is not None else [],
+        "medical_history": [asdict(_history(o)) for o in _all(history, f"h:component/h:observation[not(h:code/@codeSystem='{OBS}')]")] if history is not None else [],
         "medical_history_text": _text(history, f"h:component/h:observation[{_obs('18')}]/h:value")
         if history is not None else None,
-        "past_drugs": [asdict(_past_drug(sa)) for sa in drugs.xpath("h:component/h:substanceAdministration",
-                                                                   namespaces=NS)] if drugs is not None else [],
+        "past_drugs": [asdict(_past_drug(sa)) for sa in _all(drugs, "h:component/h:substanceAdministration")] if drugs is not None else [],
     }
 
 
@@ -542,16 +572,21 @@ def _test(obs) -> Test:
                 more_info=_bool(_one(obs, f"h:outboundRelationship2/h:observation[{_obs('25')}]/h:value")))
 
 
-def _comment(event, author_code: str) -> str | None:
-    for c in _all(event, f"h:component1/h:observationEvent[{_obs('10')}]"):
+def _comment(comments: list, author_code: str) -> str | None:
+    for c in comments:
         if _attr(c, "h:author/h:assignedEntity/h:code", "code") == author_code:
             return _text(c, "h:value")
     return None
 
 
-def _characteristic(event, code: str):
-    return _one(event, f"h:subjectOf2/h:investigationCharacteristic[h:code/@code='{code}' and "
-                       f"h:code/@codeSystem='{CHARACTERISTIC}']/h:value")
+def _first(found: list, values: dict):
+    """The first h:value of the elements `found` (as _one(node, "items[...]/h:value"))."""
+    return next((values[o] for o in found if o in values), None)
+
+
+def _strict(found: list[tuple], code: str, system: str = OBS) -> list:
+    """The elements of _coded_items with [h:code[@code=code and @codeSystem=system]] (one h:code both)."""
+    return [o for o, codes in found if (code, system) in codes]
 
 
 def parse_message(message: etree._Element) -> Icsr:
@@ -559,22 +594,34 @@ def parse_message(message: etree._Element) -> Icsr:
     event = _one(message, "h:controlActProcess/h:subject/h:investigationEvent")
     assessment = _one(event, "h:component/h:adverseEventAssessment")
     role = _one(assessment, "h:subject1/h:primaryRole")
+    # Each list of coded siblings selected once, then picked from by code (the predicates of the guide).
+    causality = _coded_items(assessment, "h:component/h:causalityAssessment")
+    observations, organizers = _coded_items(role, "h:subjectOf2/h:observation"), _coded_items(role, "h:subjectOf2/h:organizer")
+    events, event_values = _coded_items(event, "h:component/h:observationEvent"), _values(event, "h:component/h:observationEvent")
+    characteristics = _coded_items(event, "h:subjectOf2/h:investigationCharacteristic")
+    characteristic_values = _values(event, "h:subjectOf2/h:investigationCharacteristic")
+    assessment_events = _coded_items(assessment, "h:component1/h:observationEvent")
+    comments = _strict(assessment_events, "10")
+
+    def characteristic(code: str):
+        return _first(_pick(characteristics, code, CHARACTERISTIC), characteristic_values)
+
     roles = {}
-    for ca in _all(assessment, f"h:component/h:causalityAssessment[{_obs('20')}]"):
+    for ca in _strict(causality, "20"):
         roles[_attr(ca, "h:subject2/h:productUseReference/h:id", "root")] = _attr(ca, "h:value", "code")
-    drugs = [_drug(sa, roles) for sa in _all(role,
-        f"h:subjectOf2/h:organizer[h:code/@code='4' and h:code/@codeSystem='{ORGANIZER}']"
-        "/h:component/h:substanceAdministration")]
+    drugs = [_drug(sa, roles) for org in _pick(organizers, "4", ORGANIZER)
+             for sa in _all(org, "h:component/h:substanceAdministration")]
     by_ref = {d.ref: d for d in drugs}
-    for ca in _all(assessment, f"h:component/h:causalityAssessment[{_obs('39')}]"):
+    for ca in _strict(causality, "39"):
         drug = by_ref.get(_attr(ca, "h:subject2/h:productUseReference/h:id", "root"))
         if drug is not None:
             drug.relatedness.append(Relatedness(
                 _attr(ca, "h:subject1/h:adverseEffectReference/h:id", "root"),
                 _text(ca, "h:author/h:assignedEntity/h:code/h:originalText"),
                 _text(ca, "h:methodCode/h:originalText"), _text(ca, "h:value")))
-    report_type = _characteristic(event, "1")
-    nullification = _characteristic(event, "3")
+    report_type = characteristic("1")
+    nullification = characteristic("3")
+    null_reason = characteristic("4")
     null_code = nullification.get("code") if nullification is not None else None
     sender = _one(event, "h:subjectOf1/h:controlActEvent/h:author/h:assignedEntity")
     study = _one(role, "h:subjectOf1/h:researchStudy")
@@ -591,11 +638,9 @@ def parse_message(message: etree._Element) -> Icsr:
         report_type_code=report_type.get("code") if report_type is not None else None,
         received=_attr(event, "h:effectiveTime/h:low", "value"),
         latest_info=_attr(event, "h:availabilityTime", "value"),
-        other_case_ids=[{"source": i.get("assigningAuthorityName"), "id": i.get("extension")} for i in event.xpath(
-            "h:subjectOf1/h:controlActEvent/h:id[@extension]", namespaces=NS)],
+        other_case_ids=[{"source": i.get("assigningAuthorityName"), "id": i.get("extension")} for i in _all(event, "h:subjectOf1/h:controlActEvent/h:id[@extension]")],
         nullification={"1": "nullification", "2": "amendment"}.get(null_code or ""),
-        nullification_reason=_text(_characteristic(event, "4"), "h:originalText")
-        if _characteristic(event, "4") is not None else None,
+        nullification_reason=_text(null_reason, "h:originalText") if null_reason is not None else None,
         sources=[_source(r) for r in _all(event,
             "h:outboundRelationship[h:relatedInvestigation/h:code/@code='2']")],
         literature=[t.strip() for t in _all(event,
@@ -608,36 +653,31 @@ def parse_message(message: etree._Element) -> Icsr:
         if study is not None else [],
         sender_type=_attr(sender, "h:code", "code"),
         sender_organisation=_text(sender, "h:representedOrganization/h:assignedEntity/h:representedOrganization/h:name"),
-        patient=_patient(role),
-        reactions=[_reaction(o) for o in _all(role, f"h:subjectOf2/h:observation[{_obs('29')}]")],
+        patient=_patient_of(role, observations, organizers),
+        reactions=[_reaction(o) for o in _strict(observations, "29")],
         drugs=drugs,
-        tests=[_test(o) for o in _all(role,
-            f"h:subjectOf2/h:organizer[h:code/@code='3' and h:code/@codeSystem='{ORGANIZER}']"
-            "/h:component/h:observation")],
+        tests=[_test(o) for org in _pick(organizers, "3", ORGANIZER) for o in _all(org, "h:component/h:observation")],
         narrative=_text(event, "h:text"),
-        reporter_comments=_comment(assessment, "3"),
-        sender_diagnosis=[_coded(_one(o, "h:value")) for o in _all(assessment,
-            f"h:component1/h:observationEvent[{_obs('15')}]")],
-        sender_comments=_comment(assessment, "1"),
-        linked_reports=[x.strip() for x in event.xpath(
-            "h:outboundRelationship/h:relatedInvestigation[h:code/@code='3']/h:subjectOf2/h:controlActEvent/h:id/@extension",
-            namespaces=NS)],
-        documents=[t.strip() for t in event.xpath(
-            "h:reference/h:document[h:code/@code='1']/h:title/text()", namespaces=NS)],
-        additional_documents=_bool(_one(event, f"h:component/h:observationEvent[{_obs('1')}]/h:value")),
-        expedited=_bool(_one(event, f"h:component/h:observationEvent[{_obs('23')}]/h:value")),
+        reporter_comments=_comment(comments, "3"),
+        sender_diagnosis=[_coded(_one(o, "h:value")) for o in _strict(assessment_events, "15")],
+        sender_comments=_comment(comments, "1"),
+        linked_reports=[x.strip() for x in _all(event, "h:outboundRelationship/h:relatedInvestigation[h:code/@code='3']/h:subjectOf2/h:controlActEvent/h:id/@extension")],
+        documents=[t.strip() for t in _all(event, "h:reference/h:document[h:code/@code='1']/h:title/text()")],
+        additional_documents=_bool(_first(_strict(events, "1"), event_values)),
+        expedited=_bool(_first(_strict(events, "23"), event_values)),
         first_sender=_attr(event, "h:outboundRelationship/h:relatedInvestigation[h:code/@code='1']"
                                   "/h:subjectOf2/h:controlActEvent/h:author/h:assignedEntity/h:code", "code"),
-        fda=_fda(event, study),
+        fda=_fda(study, events, event_values),
         nmpa=regional_cn.read(event),
     )
 
 
-def _fda(event, study) -> dict:
-    """FDA's regional elements of the message (FDA's E2B(R3) regional implementation specifications)."""
+def _fda(study, events: list[tuple], values: dict) -> dict:
+    """FDA's regional elements of the message (FDA's E2B(R3) regional implementation specifications);
+    `events`: the _coded_items of the investigationEvent's h:component/h:observationEvent."""
     out = {}
-    report_type = _attr(event, "h:component/h:observationEvent[h:code/@code='C54588']/h:value", "code")
-    combination = _one(event, "h:component/h:observationEvent[h:code/@code='C156384']/h:value")
+    report_type = _get(_first(_pick(events, "C54588"), values), "code")
+    combination = _first(_pick(events, "C156384"), values)
     if report_type:
         out["local_report_type"] = report_type
     if combination is not None:
@@ -645,10 +685,10 @@ def _fda(event, study) -> dict:
     if study is not None:
         reg = "h:authorization/h:studyRegistration/h:id[@root='{}']/@extension"
         for key, root in (("ind", FDA_IND), ("pre_anda", FDA_PRE_ANDA)):
-            found = study.xpath(reg.format(root), namespaces=NS)
+            found = _all(study, reg.format(root))
             if found:
                 out[key] = found[0]
-        cross = study.xpath(reg.format(FDA_CROSS_IND), namespaces=NS)
+        cross = _all(study, reg.format(FDA_CROSS_IND))
         if cross:
             out["cross_reported_inds"] = list(cross)
     return out
