@@ -41,7 +41,8 @@ class RuleSet:
 
 @lru_cache(maxsize=1024)
 def _xpath(expr: str) -> etree.XPath:
-    return etree.XPath(expr, namespaces=RULE_NS)
+    # EXSLT regular expressions (re:) only where a rule uses them: lxml registers them on every call.
+    return etree.XPath(expr, namespaces=RULE_NS, regexp="re:" in expr)
 
 
 def _present(node) -> tuple[bool, str | None]:

@@ -119,7 +119,7 @@ _HAS_CN = etree.XPath("boolean(" + " | ".join((
     f"h:component/h:observationEvent/{_CN_CODE}", f"{_ROLE}/h:subjectOf2/h:observation/{_CN_CODE}",
     f"{_DRUG}/h:outboundRelationship2/h:observation/{_CN_CODE}",
     f"{_DRUG}/h:outboundRelationship2/h:substanceAdministration/h:inboundRelationship/h:observation/{_CN_CODE}")) + ")",
-    namespaces=NS)
+    namespaces=NS, regexp=False)
 
 
 def read(event) -> dict:
