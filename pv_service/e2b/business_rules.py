@@ -1,6 +1,7 @@
 """Checking one message against the business rules of alerts/e2b_rules.yaml (pure)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
@@ -45,6 +46,40 @@ def _xpath(expr: str) -> etree.XPath:
     return etree.XPath(expr, namespaces=RULE_NS, regexp="re:" in expr)
 
 
+# A value keyed by a code among siblings (the seriousness criteria of each reaction, the observation
+# events of the case): the siblings' codes are read once per context for all the rules that share them.
+_KEYED = re.compile(r"(?P<items>h:\w+(?:/h:\w+)*)\[h:code/@code='(?P<code>[^']*)'\]/(?P<rest>h:\w+(?:/h:\w+)*(?:/@\w+)?)")
+
+
+@lru_cache(maxsize=1024)
+def _keyed(expr: str) -> tuple[str, str, str] | None:
+    m = _KEYED.fullmatch(expr)
+    return (m["items"], m["code"], m["rest"]) if m else None
+
+
+def _by_code(ctx, items: str, cache: dict) -> dict[str, list]:
+    """@code of each h:code of the elements `items` selects -> those elements, in document order."""
+    found = cache.get((ctx, items))
+    if found is None:
+        found = cache[(ctx, items)] = {}
+        for c in _xpath(items + "/h:code")(ctx):
+            same, o = found.setdefault(c.get("code"), []), c.getparent()
+            if not same or same[-1] is not o:
+                same.append(o)
+    return found
+
+
+def _select(expr: str, ctx, cache: dict) -> list:
+    """What the XPath `expr` selects from `ctx`. items[h:code/@code='K']/rest is the `rest` of each of the
+    keyed items in document order (they are at one depth, so their subtrees do not overlap)."""
+    keyed = _keyed(expr) if isinstance(ctx, etree._Element) else None
+    if keyed is None:
+        return _xpath(expr)(ctx)
+    items, code, rest = keyed
+    rest_xpath = _xpath(rest)
+    return [node for o in _by_code(ctx, items, cache).get(code, ()) for node in rest_xpath(o)]
+
+
 def _present(node) -> tuple[bool, str | None]:
     """(has a value, its nullFlavor)."""
     if isinstance(node, str):  # an attribute or text() result
@@ -64,14 +99,14 @@ def _check_allowed(rule: E2BRule | SimpleNamespace, node, line: int | None, out:
         out.append(Problem(f"{rule.message}: {value!r} is not one of {', '.join(rule.allowed)}", rule.element, where))
 
 
-def _check_rule(message: etree._Element, rule: E2BRule | SimpleNamespace, contexts: dict[str, list]) -> list[Problem]:
+def _check_rule(message: etree._Element, rule: E2BRule | SimpleNamespace, contexts: dict) -> list[Problem]:
     out = []
     found_contexts = contexts.get(rule.context)
     if found_contexts is None:  # many rules share a context (each reaction, say): selected once per message
         found_contexts = contexts[rule.context] = _xpath(rule.context)(message)
     for ctx in found_contexts:
         line = ctx.sourceline if isinstance(ctx, etree._Element) else message.sourceline
-        found = _xpath(rule.value)(ctx)
+        found = _select(rule.value, ctx, contexts)
         if not found:
             out.append(Problem(f"required: {rule.message}", rule.element, line))
             continue
@@ -92,7 +127,7 @@ def _check_rule(message: etree._Element, rule: E2BRule | SimpleNamespace, contex
 
 def check(message: etree._Element, rules: E2BRules | RuleSet, receiver: str | None) -> list[Problem]:
     problems = []
-    contexts: dict[str, list] = {}
+    contexts: dict = {}  # context XPath -> its nodes; (node, items) -> _by_code
     for name in rules.for_receiver(receiver):
         for rule in rules.profiles[name].rules:
             problems.extend(_check_rule(message, rule, contexts))

@@ -320,6 +320,14 @@ def _values(node, items: str = "h:outboundRelationship2/h:observation") -> dict:
     return out
 
 
+def _all_values(node, items: str) -> dict:
+    """Each element `items` selects -> all its h:value, in document order."""
+    out: dict = {}
+    for v in _xpath(items + "/h:value")(node):
+        out.setdefault(v.getparent(), []).append(v)
+    return out
+
+
 def _value(found: dict[tuple, list], values: dict, code: str, system: str = OBS):
     """The first h:value of the observations of `code` (as _one(node, ".../h:observation[...]/h:value"))."""
     return next((values[o] for o in found.get((code, system), ()) if o in values), None)
@@ -376,25 +384,36 @@ def _get(el, name: str) -> str | None:
     return el.get(name) if el is not None else None
 
 
+_LOW, _HIGH, _TIME, _COMP = f"{_H}low", f"{_H}high", f"{_H}effectiveTime", f"{_H}comp"
+_DOSAGE_DESCENDANTS = " | ".join((".//h:productInstanceInstance/h:lotNumberText", "h:effectiveTime//h:period",
+                                  ".//h:effectiveTime/h:low", ".//h:comp/h:low", ".//h:effectiveTime/h:high",
+                                  ".//h:comp/h:high"))
+
+
 def _dosage(sa) -> Dosage:
     # Each element selected once and read for all its attributes (this runs for every dosage of a batch).
-    lot = _one(sa, ".//h:productInstanceInstance/h:lotNumberText")
-    route, dose, period = _one(sa, "h:routeCode"), _one(sa, "h:doseQuantity"), _one(sa, "h:effectiveTime//h:period")
+    route, dose = _one(sa, "h:routeCode"), _one(sa, "h:doseQuantity")
+    # The descendants in one search: the first of each kind, by its tag and its parent's.
+    first: dict[tuple, object] = {}
+    for el in _xpath(_DOSAGE_DESCENDANTS)(sa):
+        first.setdefault((el.getparent().tag, el.tag) if el.tag in (_LOW, _HIGH) else el.tag, el)
+    lot, period = first.get(f"{_H}lotNumberText"), first.get(f"{_H}period")
     return Dosage(
         lot=(lot.text.strip() or None) if lot is not None and lot.text is not None else None,
         lot_null_flavor=_get(lot, "nullFlavor"),
         route=_text(sa, "h:routeCode/h:originalText") or _get(route, "code"),
         dose=_get(dose, "value"), dose_unit=_get(dose, "unit"),
-        start=_attr(sa, ".//h:effectiveTime/h:low", "value") or _attr(sa, ".//h:comp/h:low", "value"),
-        end=_attr(sa, ".//h:effectiveTime/h:high", "value") or _attr(sa, ".//h:comp/h:high", "value"),
+        start=_get(first.get((_TIME, _LOW)), "value") or _get(first.get((_COMP, _LOW)), "value"),
+        end=_get(first.get((_TIME, _HIGH)), "value") or _get(first.get((_COMP, _HIGH)), "value"),
         route_code=_get(route, "code"),
         frequency=_get(period, "value"), frequency_unit=_get(period, "unit"),
         text=_text(sa, "h:text"), form=_text(sa, "h:consumable/h:instanceOfKind/h:kindOfProduct/h:formCode/h:originalText"),
     )
 
 
-def _matrix(sa) -> list[MatrixItem]:
-    """G.k.9.i.1, .3 and .4 of one drug, keyed by the reaction they point at (E.i id)."""
+def _matrix(sa, recurrences: list) -> list[MatrixItem]:
+    """G.k.9.i.1, .3 and .4 of one drug, keyed by the reaction they point at (E.i id); `recurrences`:
+    its h:outboundRelationship2/h:observation of code 31."""
     items: dict[str | None, MatrixItem] = {}
 
     def item(ref):
@@ -402,12 +421,13 @@ def _matrix(sa) -> list[MatrixItem]:
 
     for rel in _all(sa, "h:outboundRelationship1[h:actReference]"):
         it = item(_attr(rel, "h:actReference/h:id", "root"))
-        value, unit = _attr(rel, "h:pauseQuantity", "value"), _attr(rel, "h:pauseQuantity", "unit")
+        pause = _one(rel, "h:pauseQuantity")
+        value, unit = _get(pause, "value"), _get(pause, "unit")
         if rel.get("typeCode") == "SAS":
             it.start_interval, it.start_interval_unit = value, unit
         elif rel.get("typeCode") == "SAE":
             it.last_dose_interval, it.last_dose_interval_unit = value, unit
-    for obs in _all(sa, f"h:outboundRelationship2/h:observation[{_obs('31')}]"):
+    for obs in recurrences:
         item(_attr(obs, "h:outboundRelationship1/h:actReference/h:id", "root")).recurrence = _attr(obs, "h:value", "code")
     return list(items.values())
 
@@ -415,7 +435,9 @@ def _matrix(sa) -> list[MatrixItem]:
 def _drug(sa, roles: dict[str, str]) -> Drug:
     product = _one(sa, "h:consumable/h:instanceOfKind/h:kindOfProduct")
     code = _one(product, "h:code") if product is not None else None
-    cumulative = _one(sa, f"h:outboundRelationship2[@typeCode='SUMM']/h:observation[{_obs('14')}]/h:value")
+    related, values = _coded_items(sa, "h:outboundRelationship2/h:observation"), _all_values(sa, "h:outboundRelationship2/h:observation")
+    cumulative = next((v for o in _strict(related, "14") if o.getparent().get("typeCode") == "SUMM"
+                       for v in values.get(o, ())), None)
     ref = _attr(sa, "h:id", "root")
     role_code = roles.get(ref or "")
     return Drug(
@@ -429,9 +451,10 @@ def _drug(sa, roles: dict[str, str]) -> Drug:
         dosages=[_dosage(d) for d in _all(sa, "h:outboundRelationship2/h:substanceAdministration")],
         indications=[_coded(v) for v in _all(sa, f"h:inboundRelationship/h:observation[{_obs('19')}]/h:value")],
         action_taken=_attr(sa, "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code", "code"),
-        matrix=_matrix(sa),
+        matrix=_matrix(sa, _strict(related, "31")),
         cumulative_dose=_get(cumulative, "value"), cumulative_dose_unit=_get(cumulative, "unit"),
-        additional_info=[{"code": v.get("code"), "code_system": v.get("codeSystem")} for v in _all(sa, f"h:outboundRelationship2[@typeCode='REFR']/h:observation[{_obs('9')}]/h:value")],
+        additional_info=[{"code": v.get("code"), "code_system": v.get("codeSystem")} for o in _strict(related, "9")
+                         if o.getparent().get("typeCode") == "REFR" for v in values.get(o, ())],
         authorisation_country=_attr(product, "h:asManufacturedProduct/h:subjectOf/h:approval/h:author"
                                              "/h:territorialAuthority/h:territory/h:code", "code"),
     )
