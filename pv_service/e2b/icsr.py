@@ -299,15 +299,15 @@ def _year(ts: str | None) -> int | None:
 _H = f"{{{HL7}}}"
 
 
-def _observations(node, items: str = "h:outboundRelationship2/h:observation") -> dict[tuple, list]:
-    """(code, codeSystem) of each h:code of the elements `items` selects -> those elements, in document
-    order: what items[h:code[@code=.. and @codeSystem=..]] selects, for every code in one XPath."""
+def _observations(found: list[tuple]) -> dict[tuple, list]:
+    """(code, codeSystem) of each h:code of the _coded_items `found` -> those elements, in document
+    order: what items[h:code[@code=.. and @codeSystem=..]] selects, for every code."""
     out: dict[tuple, list] = {}
-    for c in _xpath(items + "/h:code")(node):
-        found = out.setdefault((c.get("code"), c.get("codeSystem")), [])
-        o = c.getparent()
-        if not found or found[-1] is not o:
-            found.append(o)
+    for o, codes in found:
+        for key in codes:
+            same = out.setdefault(key, [])
+            if not same or same[-1] is not o:
+                same.append(o)
     return out
 
 
@@ -354,7 +354,8 @@ def _pick(found: list[tuple], code: str, system: str | None = None) -> list:
 
 def _reaction(obs) -> Reaction:
     value = _one(obs, "h:value")
-    related, values = _observations(obs), _values(obs)
+    items, values = _coded_items(obs, "h:outboundRelationship2/h:observation"), _values(obs)
+    related = _observations(items)
     flags = {}
     for code, name in SERIOUSNESS_CODES.items():
         flags[name] = _bool(_value(related, values, code))
@@ -373,10 +374,7 @@ def _reaction(obs) -> Reaction:
         translation=translation,
         highlighted=_get(_value(related, values, "37"), "code"),
         medically_confirmed=_bool(_value(related, values, "24")),
-        # code and code system may sit on two h:code elements here: the XPath, when FDA's system is there at all
-        required_intervention=_bool(_one(obs, "h:outboundRelationship2/h:observation[h:code/@code='7' and "
-                                              f"h:code/@codeSystem='{FDA_ELEMENTS}']/h:value"))
-        if any(system == FDA_ELEMENTS for _, system in related) else None,
+        required_intervention=_bool(_first(_pick(items, "7", FDA_ELEMENTS), values)),
     )
 
 
@@ -390,13 +388,19 @@ _DOSAGE_DESCENDANTS = " | ".join((".//h:productInstanceInstance/h:lotNumberText"
                                   ".//h:comp/h:high"))
 
 
+def _dosage_descendants(sa) -> dict:
+    """The first element of each path of _DOSAGE_DESCENDANTS, in one search: keyed by its tag, and
+    low/high by (parent's tag, tag) (each path ends in a pair of its own)."""
+    first: dict = {}
+    for el in _xpath(_DOSAGE_DESCENDANTS)(sa):
+        first.setdefault((el.getparent().tag, el.tag) if el.tag in (_LOW, _HIGH) else el.tag, el)
+    return first
+
+
 def _dosage(sa) -> Dosage:
     # Each element selected once and read for all its attributes (this runs for every dosage of a batch).
     route, dose = _one(sa, "h:routeCode"), _one(sa, "h:doseQuantity")
-    # The descendants in one search: the first of each kind, by its tag and its parent's.
-    first: dict[tuple, object] = {}
-    for el in _xpath(_DOSAGE_DESCENDANTS)(sa):
-        first.setdefault((el.getparent().tag, el.tag) if el.tag in (_LOW, _HIGH) else el.tag, el)
+    first = _dosage_descendants(sa)
     lot, period = first.get(f"{_H}lotNumberText"), first.get(f"{_H}period")
     return Dosage(
         lot=(lot.text.strip() or None) if lot is not None and lot.text is not None else None,
