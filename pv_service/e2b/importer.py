@@ -191,20 +191,20 @@ def _checked(source: bytes | BinaryIO, schemas: SchemaSet, rules: business_rules
         reader.check_root(source, reader.BATCH_ROOT, max_bytes)
         if len(source) < WORKER_MIN_BYTES or not READERS:
             return checking.read_batch(io.BytesIO(source), schemas, rules)
-        return worker.read_in_workers(source, None, schemas.root, rules, READERS)
+        return worker.read_in_workers(source, None, schemas, rules, READERS)
     if getattr(source, "seekable", lambda: False)():
         here = source.tell()
         size = source.seek(0, io.SEEK_END) - here
         source.seek(here)
         if size < WORKER_MIN_BYTES or not READERS:
             return checking.read_batch(source, schemas, rules)
-        return worker.read_in_workers(b"", source, schemas.root, rules, READERS)
+        return worker.read_in_workers(b"", source, schemas, rules, READERS)
     if not READERS:
         return checking.read_batch(source, schemas, rules)
     prefix = source.read(WORKER_MIN_BYTES)  # a pipe: its size is known once read
     if len(prefix) < WORKER_MIN_BYTES:
         return checking.read_batch(io.BytesIO(prefix), schemas, rules)
-    return worker.read_in_workers(prefix, source, schemas.root, rules, READERS)
+    return worker.read_in_workers(prefix, source, schemas, rules, READERS)
 
 
 def import_batch(session: Session, principal: Principal, source: bytes | BinaryIO, schemas: SchemaSet,
