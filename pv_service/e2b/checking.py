@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from pv_service.e2b import business_rules, reader, split
+from pv_service.e2b import business_rules, reader
 from pv_service.e2b import icsr as icsr_mod
 from pv_service.e2b.ack import MessageResult, Problem
 from pv_service.e2b.schema_set import SchemaSet
@@ -127,7 +127,8 @@ class PieceChecker:
         self.parser = _piece_parser()
 
     def check(self, data: bytes, line: int, exact: bool) -> tuple[MessageResult, icsr_mod.Icsr | None] | None:
-        doc = self.root_tag + split.lf_only(data) + self.root_end
+        """`data`: the message's bytes, lone CRs made LF (split.lf_only); `line`: the file's line they start on."""
+        doc = self.root_tag + data + self.root_end
         el = _only_message(doc, self.parser)
         if el is None:
             return None

@@ -48,9 +48,9 @@ WORKER_MIN_BYTES = 8 * 1024 * 1024
 
 
 def _readers(cpus: int) -> int:
-    """Reader processes for a large batch; 0: read in this process. Each parses the whole file and
-    checks every n-th message: with 2 cores two readers and this process beat one reader (which
-    then takes 3/4 of the CPU alone); past 3 this process's storing is what waits."""
+    """Reader processes for a large batch; 0: read in this process. Each parses and checks every
+    n-th message: with 2 cores two readers and this process beat one reader (which then takes most
+    of the CPU alone); past 3 this process's storing is what waits."""
     return 0 if cpus < 2 else max(2, min(3, cpus - 1))
 
 

@@ -30,6 +30,8 @@ _END = reader._MESSAGE_END
 # Whitespace and comments (a comment is then checked well-formed by the parser).
 _GAP = re.compile(rb"(?:[ \t\r\n]+|<!--.*?-->)*", re.DOTALL)
 _TAG = re.compile(rb"<[/A-Za-z_:]")
+_DECLARATION = re.compile(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(["'])1\.0\1""")
+MAX_MESSAGE = 64 * 1024 * 1024  # a message is kept in memory whole while it is cut (FDA's: 50 KB)
 
 
 class Unsure(Exception):
@@ -40,11 +42,20 @@ class Unsure(Exception):
         self.index = index
 
 
+def line_ends(data: bytes, start: int = 0, end: int | None = None) -> tuple[int, bool]:
+    """(line ends in data[start:end] as XML counts them: CR LF, LF and a lone CR; whether there is a
+    lone CR)."""
+    end = len(data) if end is None else end
+    n = data.count(b"\n", start, end)
+    cr = data.count(b"\r", start, end)
+    if not cr:
+        return n, False
+    lone = cr - data.count(b"\r\n", start, end) if n else cr
+    return n + lone, lone > 0
+
+
 def lines(data: bytes) -> int:
-    """Line ends as XML counts them: CR LF, LF and a lone CR."""
-    n = data.count(b"\n")
-    cr = data.count(b"\r")
-    return n + cr - data.count(b"\r\n") if cr else n
+    return line_ends(data)[0]
 
 
 def lf_only(data: bytes) -> bytes:
@@ -55,9 +66,10 @@ def lf_only(data: bytes) -> bytes:
 @dataclass(frozen=True)
 class Piece:
     index: int
-    data: bytes  # the message's bytes, from its start tag to its end tag, as in the file
+    data: memoryview  # the message's bytes, from its start tag to its end tag, as in the file
     line: int  # the file's line its first byte is on
     exact: bool  # what reader.BatchStream.lines_exact says of it: it ends before line 65,535
+    lone_cr: bool  # a line of it ends with CR alone (CR LF needs no change: libxml2 counts its LF)
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,16 @@ def _head_ok(head: bytes, first: bytes, root_end: bytes) -> bool:
 
 
 def root_tags(head: bytes) -> tuple[bytes, bytes] | None:
-    """reader._root_tags of the batch's first bytes; None if its start tag is not there whole."""
+    """reader._root_tags of the batch's first bytes (the tags each message is parsed inside); None if
+    its start tag is not there whole, or the file declares what a message alone would not (XML 1.1,
+    an encoding but UTF-8)."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if head.startswith(b"<?xml") and not _DECLARATION.match(head):
+        return None
+    declared = reader._ENCODING.match(head)
+    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        return None
     pos = 0
     while (m := reader._PROLOG_ITEM.match(head, pos)) is not None:
         pos = m.end()
@@ -124,25 +145,26 @@ class Scan:
         line, index, first = 1 + lines(head), 0, None
         while True:
             while (end := self._buf.find(_END, self._pos)) < 0:
-                if not self._more():
+                if len(self._buf) - self._pos > MAX_MESSAGE or not self._more():
                     raise Unsure(index)
-            data = self._buf[self._pos:end + len(_END)]
-            if data.find(_ANY_START, 1) >= 0:
+            start, end = self._pos, end + len(_END)
+            if self._buf.find(_ANY_START, start + 1, end) >= 0:
                 raise Unsure(index)
-            n = lines(data)
+            n, lone_cr = line_ends(self._buf, start, end)
             if index == 0:
-                if not _head_ok(head, data, self._root_end):
+                first, first_end = self._buf[start:end], line + n
+                if not _head_ok(head, first, self._root_end):
                     raise Unsure(0)
-                first, first_end = data, line + n
-            yield Piece(index, data, line, line + n < reader.EXACT_LINES)
+            yield Piece(index, memoryview(self._buf)[start:end], line, line + n < reader.EXACT_LINES, lone_cr)
             line += n
             index += 1
-            self._pos = end + len(_END)
+            self._pos = end
             while True:
                 gap = _GAP.match(self._buf, self._pos)
                 at = gap.end()
                 # Not sure yet what follows: a message's start tag or a comment may go on past the buffer.
-                if (at + len(_ANY_START) + 1 > len(self._buf) or self._buf.startswith(b"<!--", at)) and self._more():
+                unsure = at + len(_ANY_START) + 1 > len(self._buf) or self._buf.startswith(b"<!--", at)
+                if unsure and len(self._buf) - self._pos <= MAX_TAIL and self._more():
                     continue
                 break
             if _START.match(self._buf, at):

@@ -3,13 +3,18 @@ import: parsing, the ICH schema, the business rules and the ICSR, three quarters
 
 Readers are child processes (`python -m pv_service.e2b.worker`) started per batch: each imports
 only lxml and the E2B modules and compiles the schema set (about 0.25 s), the same from the CLI
-and from a uvicorn worker (no fork of a threaded server). Each parses the whole batch (so
-well-formedness and lines are the file's) and checks every n-th message; this process takes
-their results in turn, in message order. The batch's bytes go to each reader's stdin from a
-thread of this process at that reader's pace (read in place from a file, else spooled once);
-results come back on its stdout as pickled frames. The pipes are bounded, so a slow store holds
-the readers back and memory stays flat. A small batch is read in this process
-(importer.WORKER_MIN_BYTES). Every reader is killed and waited for, whatever ends the import.
+and from a uvicorn worker (no fork of a threaded server). A thread of this process cuts the
+batch into its messages (split.Scan: the file read in place, else spooled once) and sends
+message i to reader i mod n with its file line; each reader parses each of its messages as a
+document of its own and checks it (checking.PieceChecker); this process takes the results in
+turn, in message order, and reads the batch's own elements (checking.end_of_pieces). Where the
+cut is not sure (split.Unsure) or a message is not well-formed alone, the readers stop and the
+batch is read in this process from that message on (checking.read_batch(start=)): the same
+answer, or refusal, as reading it all here. Results come back on each reader's stdout as
+pickled frames, sent whenever the reader would wait for input (so it never holds a result the
+importer waits for). The pipes are bounded, so a slow store holds the readers back and memory
+stays flat. A small batch is read in this process (importer.WORKER_MIN_BYTES). Every reader is
+killed and waited for, whatever ends the import.
 """
 from __future__ import annotations
 
@@ -35,7 +40,8 @@ FEED = 1024 * 1024  # bytes spooled at a time
 PIPE = 1024 * 1024  # bytes a pipe to or from a reader holds
 GROUP = 20  # messages per frame back: fewer, larger pickles, but this process waits for the first
 _HEADER = struct.Struct("!Q")
-_PIECE = struct.Struct("!Q?Q")  # a message's file line, whether libxml2's lines are exact there, its size
+# A message's file line, whether libxml2's lines are exact there, whether it has a lone CR, its size.
+_PIECE = struct.Struct("!Q??Q")
 _END_OF_PIECES = 2**64 - 1
 
 
@@ -100,7 +106,7 @@ def _bigger_pipe(f) -> None:
         pass
 
 
-def _write(f, data: bytes) -> None:
+def _write(f, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[f.write(view):]
@@ -119,7 +125,7 @@ class _Reader:
         _bigger_pipe(self.proc.stdout)
         self.send(_HEADER.pack(len(header)) + header)
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes | memoryview) -> None:
         _write(self.proc.stdin, data)
 
     def results(self) -> Iterator:
@@ -154,7 +160,8 @@ class _Reader:
 class _Feeder(threading.Thread):
     """Cuts the batch into its messages (split.Scan) and sends message i to reader i mod n, then an
     end to each. `sent`: the messages sent; `unsure`: the message from which the cut is not sure
-    (split.Unsure); `error`: the source's own failure (reading it)."""
+    (split.Unsure); `error`: the source's own failure (reading it), after which each reader's input
+    is closed (it ends, and the caller raises this)."""
 
     def __init__(self, scan: split.Scan, readers: list[_Reader]):
         super().__init__(name="e2b-feed", daemon=True)
@@ -164,27 +171,39 @@ class _Feeder(threading.Thread):
 
     def run(self) -> None:
         try:
+            self._run()
+        except (OSError, ValueError):  # a reader has ended (or been killed): the caller hears it from the reader
+            pass
+        except BaseException as exc:  # a bug here: the caller raises it
+            self.error = exc
+        if self.error is not None:  # each reader ends at the end of its input, so the caller never waits
+            for r in self.readers:
+                try:
+                    r.proc.stdin.close()
+                except OSError:
+                    pass
+
+    def _run(self) -> None:
+        pieces = self.scan.pieces()
+        while True:
             try:
-                for piece in self.scan.pieces():
-                    if self.stopping.is_set():
-                        return
-                    self.readers[piece.index % len(self.readers)].send(
-                        _PIECE.pack(piece.line, piece.exact, len(piece.data)) + piece.data)
-                    self.sent += 1
+                piece = next(pieces)
+            except StopIteration:
+                break
             except split.Unsure as exc:
                 self.unsure = exc.index
-            except (BrokenPipeError, ValueError, OSError) as exc:
-                if not self.stopping.is_set():  # else the readers were killed: nothing more to send
-                    self.error = exc
-                return
-            except BaseException as exc:  # reading the source failed: the caller raises it
+                break
+            except BaseException as exc:  # reading the source failed
                 self.error = exc
                 return
-            for r in self.readers:
-                r.send(_PIECE.pack(0, False, _END_OF_PIECES))
-        except (BrokenPipeError, ValueError, OSError) as exc:
-            if not self.stopping.is_set():
-                self.error = exc
+            if self.stopping.is_set():
+                return
+            to = self.readers[piece.index % len(self.readers)]
+            to.send(_PIECE.pack(piece.line, piece.exact, piece.lone_cr, len(piece.data)))
+            to.send(piece.data)
+            self.sent += 1
+        for r in self.readers:
+            r.send(_PIECE.pack(0, False, False, _END_OF_PIECES))
 
 
 def read_in_workers(prefix: bytes, rest: BinaryIO | None, schemas, rules, readers: int) -> Iterator:
@@ -211,7 +230,12 @@ def read_in_workers(prefix: bytes, rest: BinaryIO | None, schemas, rules, reader
             feeder.start()
             streams = [r.results() for r in started]
             while True:
-                item = next(streams[at % readers])
+                try:
+                    item = next(streams[at % readers])
+                except ReaderFailed:
+                    if feeder.error is not None:  # the source failed: the reader ended without input
+                        raise feeder.error from None
+                    raise
                 if isinstance(item, str):
                     break
                 yield item
@@ -287,12 +311,13 @@ def _serve(inp: BinaryIO, out: BinaryIO) -> None:
         schema_root, rules, root_tag, root_end = pickle.loads(frames.take(size))
         checker = checking.PieceChecker(schema_set.load(Path(schema_root)), rules, root_tag, root_end)
         while True:
-            line, exact, size = _PIECE.unpack(frames.take(_PIECE.size))
+            line, exact, lone_cr, size = _PIECE.unpack(frames.take(_PIECE.size))
             if size == _END_OF_PIECES:
                 flush()
                 send(("end",))
                 return
-            item = checker.check(frames.take(size), line, exact)
+            data = frames.take(size)
+            item = checker.check(split.lf_only(data) if lone_cr else data, line, exact)
             if item is None:
                 flush()
                 send(("unsure",))

@@ -201,7 +201,7 @@ def _compare(data: bytes, schemas, e2b_rules, started, starts: list, real_read_b
     here = _outcome(real_read_batch(io.BytesIO(data), schemas, rules))
     with_readers = _outcome(worker.read_in_workers(data, None, schemas, rules, readers))
     assert with_readers == here
-    assert started and all(p.returncode is not None for p in started)
+    assert all(p.returncode is not None for p in started)  # none (a file only read here) or all gone
     started.clear()
     return here
 
@@ -227,6 +227,9 @@ def _comment_end_tag(m: bytes) -> bytes:
     ("malformed in the middle", False),
     ("malformed at the end", False),
     ("malformed tail", False),
+    ("byte order mark", True),
+    ("declared ASCII", False),
+    ("declared XML 1.1", False),
 ])
 def test_edge_cases_give_what_reading_here_gives(schemas, e2b_rules, started, read_here, edit, split_whole):
     messages = generated(24)
@@ -252,6 +255,11 @@ def test_edge_cases_give_what_reading_here_gives(schemas, e2b_rules, started, re
     if edit == "malformed tail":
         at = data.rindex(b"</receiver>")  # the batch's own N.2.r.3, after the last message
         data = data[:at] + b"</receivers>" + data[at + len(b"</receiver>"):]
+    elif edit == "byte order mark":
+        data = b"\xef\xbb\xbf" + data
+    elif edit.startswith("declared"):
+        declaration = b'<?xml version="1.0" encoding="US-ASCII"?>' if edit.endswith("ASCII") else b'<?xml version="1.1"?>'
+        data = declaration + data[data.index(b"?>") + 2:]
     here = _compare(data, schemas, e2b_rules, started, read_here, REAL_READ_BATCH)
     if edit.startswith("malformed"):
         assert here[0] == "refused" and here[1].startswith("malformed XML at line ")
@@ -262,7 +270,8 @@ def test_edge_cases_give_what_reading_here_gives(schemas, e2b_rules, started, re
     assert read_here == ([] if split_whole else [{"end tag in a comment": 12, "end tag in CDATA": 12,
                                                    "text between messages": 13, "nested message": 12,
                                                    "malformed in the middle": 12, "malformed at the end": 23,
-                                                   "malformed tail": 24}[edit]])
+                                                   "malformed tail": 24, "declared ASCII": 0,
+                                                   "declared XML 1.1": 0}[edit]])
 
 
 def test_lone_cr_lines_are_the_files(schemas, e2b_rules, started, read_here):
@@ -301,3 +310,25 @@ def test_the_bench_batch_with_a_bogus_element(schemas, e2b_rules, started, read_
     assert read_here == []
     assert [p["line"] for p in here[189][0]["problems"]] == [bad_line]
     assert all(not m["problems"] for i, (m, _) in enumerate(here[:-1]) if i != 189)
+
+
+def test_a_file_that_fails_part_way_is_its_error(schemas, e2b_rules, started, monkeypatch):
+    """A read failing after the readers have started (a disk error): its error, every reader gone."""
+    data = batch(generated(60))
+    real = worker._source
+
+    def source(prefix, rest, spool):
+        read_at = real(prefix, rest, spool)
+
+        def failing(offset, size):
+            if offset > len(data) // 2:
+                raise OSError("disk error")
+            return read_at(offset, min(size, 64 * 1024))
+        return failing
+
+    monkeypatch.setattr(worker, "_source", source)
+    items = worker.read_in_workers(data, None, schemas, business_rules.RuleSet.of(e2b_rules), 2)
+    with pytest.raises(OSError, match="disk error"):
+        for _ in items:
+            pass
+    assert len(started) == 2 and all(p.returncode is not None for p in started)
