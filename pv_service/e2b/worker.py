@@ -50,9 +50,9 @@ class ReaderFailed(Exception):
 
 
 def _source(prefix: bytes, rest: BinaryIO | None, spool: list) -> Callable[[int, int], bytes]:
-    """(offset, size) -> those bytes of the batch, for readers that each read all of it at their own
-    pace: `prefix` and then `rest`, read in place if it is a regular file, else spooled to a
-    temporary file once (added to `spool` for closing)."""
+    """(offset, size) -> those bytes of the batch (cut once by split.Scan, and read from the start
+    again if the cut is not sure): `prefix` and then `rest`, read in place if it is a regular file,
+    else spooled to a temporary file once (added to `spool` for closing)."""
     if rest is None:
         return lambda offset, size: prefix[offset:offset + size]
     try:
