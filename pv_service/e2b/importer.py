@@ -48,9 +48,9 @@ WORKER_MIN_BYTES = 8 * 1024 * 1024
 
 
 def _readers(cpus: int) -> int:
-    """Reader processes for a large batch; 0: read in this process. Each parses the whole file and
-    checks every n-th message: with 2 cores two readers and this process beat one reader (which
-    then takes 3/4 of the CPU alone); past 3 this process's storing is what waits."""
+    """Reader processes for a large batch; 0: read in this process. Each parses and checks every
+    n-th message: with 2 cores two readers and this process beat one reader (which then takes most
+    of the CPU alone); past 3 this process's storing is what waits."""
     return 0 if cpus < 2 else max(2, min(3, cpus - 1))
 
 
@@ -191,20 +191,20 @@ def _checked(source: bytes | BinaryIO, schemas: SchemaSet, rules: business_rules
         reader.check_root(source, reader.BATCH_ROOT, max_bytes)
         if len(source) < WORKER_MIN_BYTES or not READERS:
             return checking.read_batch(io.BytesIO(source), schemas, rules)
-        return worker.read_in_workers(source, None, schemas.root, rules, READERS)
+        return worker.read_in_workers(source, None, schemas, rules, READERS)
     if getattr(source, "seekable", lambda: False)():
         here = source.tell()
         size = source.seek(0, io.SEEK_END) - here
         source.seek(here)
         if size < WORKER_MIN_BYTES or not READERS:
             return checking.read_batch(source, schemas, rules)
-        return worker.read_in_workers(b"", source, schemas.root, rules, READERS)
+        return worker.read_in_workers(b"", source, schemas, rules, READERS)
     if not READERS:
         return checking.read_batch(source, schemas, rules)
     prefix = source.read(WORKER_MIN_BYTES)  # a pipe: its size is known once read
     if len(prefix) < WORKER_MIN_BYTES:
         return checking.read_batch(io.BytesIO(prefix), schemas, rules)
-    return worker.read_in_workers(prefix, source, schemas.root, rules, READERS)
+    return worker.read_in_workers(prefix, source, schemas, rules, READERS)
 
 
 def import_batch(session: Session, principal: Principal, source: bytes | BinaryIO, schemas: SchemaSet,
