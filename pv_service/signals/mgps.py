@@ -501,6 +501,44 @@ def _usable_hess_inv(h: np.ndarray | None, dim: int) -> np.ndarray | None:
     return h
 
 
+class _Flat(Exception):
+    """Raised by :func:`_cold_bfgs`'s objective when the search has stalled on a flat
+    objective."""
+
+
+def _cold_bfgs(fun, x0: np.ndarray, max_iter: int, gtol: float = 1e-8,
+               stall: int = 8) -> optimize.OptimizeResult:
+    """scipy's BFGS from the identity, stopped once ``stall`` evaluations in a row have
+    not lowered the best value beyond rounding (1e-14 relative) while the gradient
+    there is below :data:`_GRAD_TOL`. That is where scipy's line search cannot see a
+    decrease through rounding and ends "precision loss" - after ~70 more evaluations
+    (the runs of the narrow data that go towards alpha -> inf all ended so). The
+    result is then the best point (where scipy would have stopped) with status 2, as
+    scipy reports precision loss, and no inverse Hessian."""
+    best = {"f": np.inf, "x": None, "g": None, "since": 0}
+
+    def guarded(x):
+        f, g = fun(x)
+        if f < best["f"] - 1e-14 * max(1.0, abs(best["f"])) or best["x"] is None:
+            best.update(f=f, x=np.array(x, dtype=np.float64), g=g, since=0)
+        else:
+            best["since"] += 1
+            if best["since"] >= stall and float(np.max(np.abs(best["g"]), initial=0.0)) < _GRAD_TOL:
+                raise _Flat
+        return f, g
+    iterations = [0]
+
+    def count(_):
+        iterations[0] += 1
+    try:
+        return optimize.minimize(guarded, x0, jac=True, method="BFGS", callback=count,
+                                 options={"maxiter": max_iter, "gtol": gtol})
+    except _Flat:
+        return optimize.OptimizeResult(
+            x=best["x"], fun=best["f"], jac=best["g"], nit=iterations[0], status=2, success=False,
+            message="Stopped: the objective is flat to rounding.", hess_inv=None)
+
+
 def _warm_bfgs(fun, x0: np.ndarray, hess_inv0: np.ndarray | None, max_iter: int,
                gtol: float = 1e-8) -> optimize.OptimizeResult:
     """BFGS from a warm inverse Hessian (a refinement near an optimum found on squashed
@@ -551,18 +589,21 @@ def _warm_bfgs(fun, x0: np.ndarray, hess_inv0: np.ndarray | None, max_iter: int,
 
 
 def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
-              max_iter: int = 2000, hess_inv0: np.ndarray | None = None) -> StartResult:
+              max_iter: int = 2000, hess_inv0: np.ndarray | None = None, gtol: float = 1e-8
+              ) -> StartResult:
     """BFGS on the unconstrained transformed parameters (as openEBGM's nlminb runs
     unconstrained), then an in-bounds check. BFGS rather than L-BFGS-B: for five
     parameters it needs no LAPACK calls, whose threads stall when the machine is busy."""
     hess_inv0 = _usable_hess_inv(hess_inv0, 5)
     with np.errstate(all="ignore"):
         if hess_inv0 is not None:
-            res = _warm_bfgs(lambda x: _objective(x, pts, truncation), _to_x(start), hess_inv0, max_iter)
+            res = _warm_bfgs(lambda x: _objective(x, pts, truncation), _to_x(start), hess_inv0, max_iter, gtol)
         else:
-            res = optimize.minimize(_objective, _to_x(start), args=(pts, truncation), jac=True,
-                                    method="BFGS", options={"maxiter": max_iter, "gtol": 1e-8})
+            res = _cold_bfgs(lambda x: _objective(x, pts, truncation), _to_x(start), max_iter, gtol)
     est = _from_x(np.clip(res.x, _BOX_LO, _BOX_HI))
+    hess_inv = getattr(res, "hess_inv", None)
+    if hess_inv is None and _in_bounds(est, param_limit):  # stopped flat: a warm start for its polishing
+        hess_inv = _fd_hess_inv(lambda x: _objective(x, pts, truncation), res.x)
     nll = float(res.fun) * pts.total_w if np.isfinite(res.fun) else np.inf
     # BFGS reports "precision loss" when the line search cannot improve an objective
     # already flat to rounding; that is convergence if the gradient is ~0 there.
@@ -570,7 +611,7 @@ def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
     return StartResult(start=start, estimate=est, neg_log_likelihood=nll,
                        converged=bool((res.success or flat) and np.isfinite(res.fun)),
                        in_bounds=_in_bounds(est, param_limit), iterations=int(res.nit),
-                       message=str(res.message), hess_inv=getattr(res, "hess_inv", None))
+                       message=str(res.message), hess_inv=hess_inv)
 
 
 # ----------------------------------------------------------------------------------
@@ -740,7 +781,7 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
         for r in sorted(results, key=lambda r: r.neg_log_likelihood):
             if len(closure_starts) < 3 and r.estimate not in closure_starts:  # polished ones repeat
                 closure_starts.append(r.estimate)
-        prior, _, why = _boundary_fit(fit_pts, full, closure_starts, truncation, use_squash)
+        prior, _, why = _boundary_fit(fit_pts, full, closure_starts, truncation, use_squash, coarse)
         if prior is not None:
             found = result(prior, True, why)
             if interior is None or found.log_likelihood > interior.log_likelihood:
@@ -958,26 +999,40 @@ def _fd_hess_inv(objective, x: np.ndarray, step: float = 1e-4) -> np.ndarray | N
         return None
 
 
+def _restricted_hess_inv(h: np.ndarray | None, free: np.ndarray) -> np.ndarray | None:
+    """Inverse Hessian over the ``free`` coordinates from one over all of them: the
+    Hessian's sub-block, inverted (None when ``h`` is missing or singular)."""
+    if h is None or h.shape != (free.size, free.size):
+        return None
+    try:
+        sub = np.linalg.inv(0.5 * (h + h.T))[np.ix_(free, free)]
+        return _usable_hess_inv(np.linalg.inv(sub), int(free.sum()))
+    except np.linalg.LinAlgError:
+        return None
+
+
 def _minimise_closure(pts: _Points, x0: np.ndarray, free: np.ndarray, truncation: str, *,
                       single: bool = False, hess_inv0: np.ndarray | None = None,
-                      max_iter: int = 2000) -> _ClosureRun:
+                      max_iter: int = 2000, gtol: float = 1e-8) -> _ClosureRun:
     """BFGS over the free coordinates of x (the others held, e.g. s_i = 0 for a point mass)."""
     x0 = np.asarray(x0, dtype=np.float64)
     objective = _closure_objective(pts, x0, free, truncation, single)
     hess_inv0 = _usable_hess_inv(hess_inv0, int(free.sum()))
     with np.errstate(all="ignore"):
         if hess_inv0 is not None:
-            res = _warm_bfgs(objective, x0[free], hess_inv0, max_iter)
+            res = _warm_bfgs(objective, x0[free], hess_inv0, max_iter, gtol)
         else:
-            res = optimize.minimize(objective, x0[free], jac=True, method="BFGS",
-                                    options={"maxiter": max_iter, "gtol": 1e-8})
+            res = _cold_bfgs(objective, x0[free], max_iter, gtol)
     x = x0.copy()
     x[free] = res.x
     x = np.clip(x, _CL_LO, _CL_HI)
     flat = res.status == 2 and float(np.max(np.abs(res.jac), initial=0.0)) < _GRAD_TOL
     ok = bool((res.success or flat) and np.isfinite(res.fun))
     nll = float(res.fun) * pts.total_w if np.isfinite(res.fun) else np.inf
-    return _ClosureRun(x, free, nll, ok, str(res.message), int(res.nit), getattr(res, "hess_inv", None))
+    hess_inv = getattr(res, "hess_inv", None)
+    if hess_inv is None and ok:  # stopped flat: the warm start of what continues from here
+        hess_inv = _fd_hess_inv(objective, res.x)
+    return _ClosureRun(x, free, nll, ok, str(res.message), int(res.nit), hess_inv)
 
 
 def _closure_prior(x: np.ndarray, free: np.ndarray, single: bool = False) -> Prior:
@@ -1024,32 +1079,45 @@ def _at_box_edge(x: np.ndarray, free: np.ndarray) -> str | None:
 
 
 def _boundary_fit(fit_pts: _Points, full: _Points, starts: Sequence[Prior], truncation: str,
-                  squashed: bool) -> tuple[Prior | None, _ClosureRun | None, str]:
+                  squashed: bool, coarse: _Points | None = None
+                  ) -> tuple[Prior | None, _ClosureRun | None, str]:
     """Maximum of the likelihood over the closure of the parameter space.
 
     From each start a free fit in mean-shape form (which may run towards s = 0), then the
     three boundary models (component 1, 2 or both a point mass) fitted with s held at 0
-    from the best free estimate. The highest likelihood wins; within rounding of a tie
-    the boundary model wins (it is the limit the free fit is approaching). A point mass
-    must satisfy the one-sided optimality condition (:func:`_kkt_holds`). The winner is
-    refined on all the data when the fit ran on squashed points. Returns (prior, run,
-    message), prior None when no identifiable maximum was found.
+    from the best free estimate. These run on ``coarse`` (the starts' squash, when
+    given), and the best free fit and the converged boundary models are then polished
+    on ``fit_pts`` (warm started), where they compete. The highest likelihood wins;
+    within rounding of a tie the boundary model wins (it is the limit the free fit is
+    approaching). A point mass must satisfy the one-sided optimality condition
+    (:func:`_kkt_holds`). The winner is refined on all the data when the fit ran on
+    squashed points. Returns (prior, run, message), prior None when no identifiable
+    maximum was found.
     """
+    coarse = fit_pts if coarse is None else coarse
     everything = np.ones(5, dtype=bool)
-    runs = _map(lambda s: _minimise_closure(fit_pts, _closure_x(s), everything, truncation), starts)
+    runs = _map(lambda s: _minimise_closure(coarse, _closure_x(s), everything, truncation), starts)
     runs = [r for r in runs if np.isfinite(r.nll)]
     if not runs:
         return None, None, "no finite likelihood in the closure of the parameter space"
     best_free = min(runs, key=lambda r: r.nll)
-    candidates = [best_free] if best_free.converged else []
 
     def held_fit(held):
         free = everything.copy()
         free[list(held)] = False
         x0 = best_free.x.copy()
         x0[list(held)] = 0.0
-        return _minimise_closure(fit_pts, x0, free, truncation)
-    for run in _map(held_fit, ((1,), (3,), (1, 3))):
+        # the free fit's curvature, restricted to the coordinates left free
+        return _minimise_closure(coarse, x0, free, truncation,
+                                 hess_inv0=_restricted_hess_inv(best_free.hess_inv, free))
+    held_runs = _map(held_fit, ((1,), (3,), (1, 3)))
+    if coarse is not fit_pts:
+        def polish(r):
+            return _minimise_closure(fit_pts, r.x, r.free, truncation, hess_inv0=r.hess_inv)
+        polished = _map(polish, [best_free] + [r for r in held_runs if r.converged])
+        best_free, held_runs = polished[0], polished[1:]
+    candidates = [best_free] if best_free.converged else []
+    for run in held_runs:
         if run.converged and _kkt_holds(run, fit_pts, truncation):
             candidates.append(run)
     if not candidates:
