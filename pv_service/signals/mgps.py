@@ -756,11 +756,11 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
     n_u, e_u, w_u, _ = collapse_ties(n, e) if ties is None else ties
     full = _Points.build(n_u, e_u, w_u)
     use_squash = len(n_u) > max_points if squash_data is None else squash_data
-    fit_pts = _Points.build(*squash(n_u, e_u, w_u)) if use_squash else full
     # the starts run on a coarser squash still; the optima that decide below are then
-    # polished on fit_pts (_polish)
-    coarse = _Points.build(*squash(n_u, e_u, w_u, bins_per_count=_COARSE_BINS, keep_top=_COARSE_TOP)) \
-        if use_squash else full
+    # polished on fit_pts (_polish). The two squashes are independent: one per thread
+    fit_pts, coarse = _map(lambda bins: _Points.build(*squash(n_u, e_u, w_u, **bins)),
+                           ({}, {"bins_per_count": _COARSE_BINS, "keep_top": _COARSE_TOP})) \
+        if use_squash else (full, full)
     if coarse.n.size > 0.7 * fit_pts.n.size:  # too little saved to pay for the polishing
         coarse = fit_pts
 
@@ -859,7 +859,13 @@ def _polish(results: Sequence[StartResult], pts: _Points, truncation: str, param
 
 
 def _total_ll(prior: Prior, pts: _Points, truncation: str) -> float:
-    return float(np.dot(pts.w, log_marginal(prior, pts.n, pts.e, truncation)))
+    """The log-likelihood by :func:`log_marginal` (not the optimiser's objective), in
+    blocks summed in order, on the worker threads when there are many."""
+    def block(i):
+        sl = slice(i, i + 4 * _CHUNK)
+        return float(np.dot(pts.w[sl], log_marginal(prior, pts.n[sl], pts.e[sl], truncation)))
+    starts = range(0, pts.n.shape[0], 4 * _CHUNK)
+    return math.fsum(_map(block, starts) if len(starts) > 1 else [block(i) for i in starts])
 
 
 # ----------------------------------------------------------------------------------
