@@ -1,7 +1,6 @@
 """The MGPS fit's numerical pieces against independent routes: the dispersion tables
 against sums in extended precision, the warm-started and the flat-stopping BFGS against
-known optima and scipy, the restricted curvature against the Hessian's sub-block, and
-the threaded block sums against one thread."""
+known optima and scipy, and the restricted curvature against the Hessian's sub-block."""
 from __future__ import annotations
 
 import numpy as np
@@ -82,20 +81,3 @@ def test_restricted_hess_inv_is_the_inverse_of_the_hessian_sub_block():
     got = mgps._restricted_hess_inv(np.linalg.inv(hess), free)
     np.testing.assert_allclose(got @ hess[np.ix_(free, free)], np.eye(3), atol=1e-10)
     assert mgps._restricted_hess_inv(None, free) is None
-
-
-def test_block_sums_on_threads_equal_one_thread(monkeypatch):
-    rng = np.random.default_rng(7)
-    size = 5 * mgps._CHUNK + 123  # enough blocks to go to the threads
-    e = rng.gamma(0.5, 2.0, size)
-    n = 1.0 + rng.poisson(e * 1.5)
-    pts = mgps._Points.build(n, e, np.ones(size))
-    x = mgps._to_x(mgps.Prior(0.4, 0.2, 3.0, 2.5, 0.3))
-    xc = mgps._closure_x(mgps.Prior(0.4, 0.2, 3.0, 2.5, 0.3))
-    monkeypatch.setattr(mgps, "_THREADS", 2)
-    threaded = mgps._objective(x, pts, "mixture"), mgps._closure_eval(xc, pts, "mixture", False)
-    monkeypatch.setattr(mgps, "_THREADS", 1)
-    single = mgps._objective(x, pts, "mixture"), mgps._closure_eval(xc, pts, "mixture", False)
-    for (v1, g1), (v2, g2) in zip(threaded, single):
-        assert v1 == v2
-        np.testing.assert_array_equal(g1, g2)
