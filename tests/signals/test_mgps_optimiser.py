@@ -1,0 +1,83 @@
+"""The MGPS fit's numerical pieces against independent routes: the dispersion tables
+against sums in extended precision, the warm-started and the flat-stopping BFGS against
+known optima and scipy, and the restricted curvature against the Hessian's sub-block."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+from pv_service.signals import mgps
+
+
+@pytest.mark.parametrize("k", [0.0, 1e-6, 1e-4, 4.8e-4, 4.9e-4, 6e-4, 1e-3, 0.05, 0.7, 30.0, 1e6])
+def test_dispersion_tables_match_extended_precision_sums(k):
+    n_values = np.unique(np.concatenate([np.arange(1, 1500), np.geomspace(1500, 40000, 200).astype(int)]))
+    s, ds = mgps._dispersion_tables(n_values.astype(np.float64), k)
+    j = np.arange(int(n_values.max()), dtype=np.longdouble)
+    kl = np.longdouble(k)
+    ref_s = np.concatenate([[0], np.cumsum(np.log1p(j * kl))])[n_values]
+    ref_ds = np.concatenate([[0], np.cumsum(j / (1 + j * kl))])[n_values]
+    np.testing.assert_allclose(s, ref_s.astype(np.float64), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ds, ref_ds.astype(np.float64), rtol=1e-12, atol=1e-12)
+
+
+def _rosen(x):
+    return float(optimize.rosen(x)), optimize.rosen_der(x)
+
+
+def test_warm_bfgs_reaches_the_optimum_from_a_warm_curvature():
+    opt = np.ones(4)
+    x0 = opt + np.array([0.05, -0.04, 0.03, 0.02])
+    h0 = np.linalg.inv(optimize.rosen_hess(x0))
+    res = mgps._warm_bfgs(_rosen, x0, h0, max_iter=200)
+    assert res.success and np.max(np.abs(res.jac)) <= 1e-8
+    np.testing.assert_allclose(res.x, opt, atol=1e-7)
+    assert res.nfev < 40
+
+
+def test_warm_bfgs_falls_back_to_scipy_from_a_useless_curvature():
+    x0 = np.array([-1.2, 1.0])
+    bad = -np.eye(2)  # not a descent direction: handed to scipy's BFGS
+    res = mgps._warm_bfgs(_rosen, x0, bad, max_iter=500)
+    assert res.success
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-6)
+
+
+def test_cold_bfgs_stops_on_an_objective_flat_to_rounding():
+    # a bowl with a flat floor (|d| <= 0.5) where the gradient is small but not zero, as
+    # rounding leaves it on the fit's ridges: scipy's line search ends in "precision
+    # loss" after many evaluations; the guard stops sooner at an equally good point
+    calls = {"guarded": 0, "scipy": 0}
+
+    def fun(x, who):
+        calls[who] += 1
+        d = x - 0.3
+        r = float(d @ d)
+        return 1.0 + max(r - 0.25, 0.0), (2.0 * d if r > 0.25 else 0.0) + 1e-8 * (x - 5.0)
+
+    x0 = np.full(3, 2.0)
+    ref = optimize.minimize(lambda x: fun(x, "scipy"), x0, jac=True, method="BFGS", options={"gtol": 1e-12})
+    res = mgps._cold_bfgs(lambda x: fun(x, "guarded"), x0, max_iter=2000, gtol=1e-12)
+    assert ref.status == 2 and res.status == 2 and not res.success
+    assert np.max(np.abs(res.jac)) < mgps._GRAD_TOL
+    assert res.fun == ref.fun == 1.0
+    assert calls["guarded"] < calls["scipy"]
+
+
+def test_cold_bfgs_is_scipy_bfgs_when_nothing_is_flat():
+    x0 = np.array([-1.2, 1.0, 0.5])
+    ref = optimize.minimize(_rosen, x0, jac=True, method="BFGS", options={"gtol": 1e-8})
+    res = mgps._cold_bfgs(_rosen, x0, max_iter=2000)
+    assert res.success and res.nit == ref.nit
+    np.testing.assert_array_equal(res.x, ref.x)
+
+
+def test_restricted_hess_inv_is_the_inverse_of_the_hessian_sub_block():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(5, 5))
+    hess = a @ a.T + 5 * np.eye(5)
+    free = np.array([True, False, True, True, False])
+    got = mgps._restricted_hess_inv(np.linalg.inv(hess), free)
+    np.testing.assert_allclose(got @ hess[np.ix_(free, free)], np.eye(3), atol=1e-10)
+    assert mgps._restricted_hess_inv(None, free) is None
