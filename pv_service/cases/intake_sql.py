@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from pv_service.audit import chain
 from pv_service.auth.principal import Principal
-from pv_service.cases import intake
+from pv_service.cases import bulk_insert, intake
 from pv_service.cases.intake import Keys, Lookups, Outcome, Plan
 from pv_service.cases.models import Case, CaseDrug, CaseReaction, CaseVersion
 from pv_service.cases.schemas import ReportIn
@@ -73,8 +73,8 @@ def _write(conn, plan: Plan, principal: Principal, now: dt.datetime) -> None:
     if not plan.inserts:
         return
     version_ids = conn.execute(_INSERT_VERSIONS, intake.version_rows(plan, principal, now)).scalars().all()
-    conn.execute(sa.insert(_T[CaseDrug]), intake.drug_rows(plan, version_ids))
-    conn.execute(sa.insert(_T[CaseReaction]), intake.reaction_rows(plan, version_ids))
+    bulk_insert.insert_rows(conn, _T[CaseDrug], intake.drug_rows(plan, version_ids))
+    bulk_insert.insert_rows(conn, _T[CaseReaction], intake.reaction_rows(plan, version_ids))
     conn.execute(_SET_LATEST, [{"cid": plan.state[k].case_id, "lv": plan.state[k].latest, "lvid": vid}
                                for k, vid in intake.latest_version_ids(plan, version_ids).items()])
     chain.append(conn, intake.audit_rows(plan, principal, now))  # sealed, last: the lock is held until commit

@@ -26,6 +26,7 @@ from pv_service.cases import intake, intake_sql
 from pv_service.cases.hashing import content_hash
 from pv_service.cases.models import Case, CaseVersion
 from pv_service.cases.schemas import ReportIn
+from pv_service.common import collector
 from pv_service.common.errors import DomainError
 from pv_service.common.vocab import Role
 from pv_service.e2b import business_rules, checking, mapping, reader, worker
@@ -217,6 +218,12 @@ def import_batch(session: Session, principal: Principal, source: bytes | BinaryI
     found malformed part-way (reader.Refused: the caller answers 4xx) or a batch whose own elements
     fail the schema (AR) leaves nothing stored.
     """
+    with collector.fewer_collections():
+        return _import(session, principal, source, schemas, max_bytes, now, rules, chunk)
+
+
+def _import(session: Session, principal: Principal, source: bytes | BinaryIO, schemas: SchemaSet,
+            max_bytes: int | None, now: dt.datetime, rules: E2BRules, chunk: int) -> BatchResult:
     conn = session.connection()
     sender = principal.organization_id
     registry = conn.execute(sa.select(Product.id, Product.code, Product.trade_name, Product.inn,

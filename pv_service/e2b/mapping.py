@@ -8,13 +8,45 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
+from operator import attrgetter
 from typing import Any
 
 from pv_service.e2b.ack import Problem
 from pv_service.e2b.icsr import Icsr, hl7_date, plain
 
-asdict = plain  # dataclasses.asdict without its deep copies (it runs for every message of a batch)
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_FIELDS: dict[type, tuple[tuple[str, ...], Callable]] = {}
+
+
+def asdict(record) -> dict[str, Any]:
+    """icsr.plain of one record (dataclasses.asdict without its deep copies), the same dict: its
+    fields read in one call, and only values that are not plain scalars converted (most records hold
+    only strings, numbers, booleans and None). This runs for every record of every message."""
+    kind = type(record)
+    known = _FIELDS.get(kind)
+    if known is None:
+        names = tuple(f.name for f in fields(record))
+        known = _FIELDS[kind] = (names, attrgetter(*names) if len(names) > 1 else lambda r: (getattr(r, names[0]),))
+    names, get = known
+    values = get(record)
+    if set(map(type, values)) <= _SCALARS:
+        return dict(zip(names, values))
+    return {n: v if type(v) in _SCALARS else _value(v) for n, v in zip(names, values)}
+
+
+def _value(value):
+    """icsr.plain of a value inside a record."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind in _FIELDS or is_dataclass(value):
+        return asdict(value)
+    if isinstance(value, (list, tuple)):
+        return kind(_value(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _value(v) for k, v in value.items()}
+    return plain(value)
 
 SEX = {"1": "male", "2": "female"}
 ROLE_ORDER = ("suspect", "interacting", "concomitant", "not_administered")
@@ -90,7 +122,8 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
         problems.append(Problem("the date of most recent information is required as a full date", "C.1.5", line))
     if not icsr.safety_report_id:
         problems.append(Problem("the sender's safety report unique identifier is required", "C.1.1", line))
-    if hl7_datetime(icsr.created) is None:
+    created = hl7_datetime(icsr.created)
+    if created is None:
         problems.append(Problem("the date of creation is required with its time", "C.1.2", line))
     source = _primary_source(icsr)
     country = (source.country if source else None) or sender_country
@@ -133,7 +166,7 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
         "reporter_country": country,
         "narrative": icsr.narrative, "transgene_in_tumour": None,
         "source_format": "e2b", "safety_report_id": icsr.safety_report_id, "worldwide_id": icsr.worldwide_id,
-        "message_id": icsr.message_id, "message_created": hl7_datetime(icsr.created),
+        "message_id": icsr.message_id, "message_created": created,
         "nullification": icsr.nullification, "nullification_reason": icsr.nullification_reason,
         "patient_pseudonym": pseudonym("|".join(p.identifiers)) if p.identifiers else None,
         "patient_sex": SEX.get(p.sex_code or ""), "patient_birth_year": p.birth_year,
