@@ -640,14 +640,20 @@ def counts_from_sorted_cells(products: np.ndarray, events: np.ndarray, strata_fr
     first = _run_starts(cell_pe)
     starts = np.flatnonzero(first)
     pair_pe = cell_pe[starts]
-    pair_a = np.add.reduceat(cell_a, starts) if starts.size else np.zeros(0, dtype=np.int64)
+    if starts.size == cell_pe.size:  # one cell per pair (one stratum): the pair counts are the cells'
+        pair_a, cell_pair = cell_a, starts
+    else:
+        pair_a = np.add.reduceat(cell_a, starts) if starts.size else np.zeros(0, dtype=np.int64)
+        cell_pair = np.cumsum(first, dtype=np.int64) - 1
+    del first, starts
+    # copy=False: without strata the stratum codes are np.zeros pages never touched (not resident)
     return PairCounts(products=products, events=events, strata=strata_frame,
                       pair_product=_small_int(pair_pe // n_ev, n_prod),
                       pair_event=_small_int(pair_pe % n_ev, n_ev),
-                      a=pair_a.astype(np.int64), product_margin=product_margin,
+                      a=pair_a.astype(np.int64, copy=False), product_margin=product_margin,
                       event_margin=event_margin, stratum_total=stratum_total,
-                      cell_pair=np.cumsum(first, dtype=np.int64) - 1,
-                      cell_stratum=np.asarray(cell_stratum).astype(np.int32), cell_a=cell_a)
+                      cell_pair=cell_pair.astype(np.int64, copy=False),
+                      cell_stratum=np.asarray(cell_stratum).astype(np.int32, copy=False), cell_a=cell_a)
 
 
 def _margin_from_rows(item: np.ndarray, stratum: np.ndarray, value: np.ndarray, n_items: int,

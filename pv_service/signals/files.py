@@ -140,8 +140,7 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
             raise ValueError("the arrow reader counts in memory and maps no event groups")
         coded = None
         if reader == "arrow" or in_memory or _arrow_fits(path, memory_limit):
-            coded = read_codes(path, strata, comparator, max_stratum_levels,
-                               use_threads=threads is None or threads > 1)
+            coded = read_codes(path, strata, comparator, max_stratum_levels, threads=threads)
         if coded is not None:
             return _count_coded(coded, "no rows name a comparator product" if comparator is not None
                                 else "no rows to analyse")
