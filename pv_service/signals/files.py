@@ -1,6 +1,8 @@
-"""Pair counts straight from a CSV or Parquet file of report rows (DuckDB, numpy).
+"""Pair counts straight from a CSV or Parquet file of report rows (pyarrow or DuckDB, numpy).
 
-The file is never loaded into pandas: DuckDB scans it and codes labels as integers. When
+The file is never loaded into pandas: DuckDB scans it and codes labels as integers - or,
+for a Parquet file on the in-memory route, pyarrow (:mod:`.parquet_codes`: the same codes
+from the dictionary indices, DuckDB not loaded; what it does not read, DuckDB does). When
 the coded rows fit the memory limit, they come into numpy in batches and
 :func:`~pv_service.signals.counts.count_codes` counts them (sorts of packed keys, the
 first nearly free when rows come grouped by report: several times less CPU than
