@@ -331,7 +331,7 @@ def _count_firsts(codes: np.ndarray, first: np.ndarray, size: int) -> np.ndarray
 
 def count_codes(report: np.ndarray, product: np.ndarray, event: np.ndarray,
                 stratum: np.ndarray | None, n_products: int, n_events: int, n_strata: int = 1,
-                *, by_report: bool | None = None
+                *, by_report: bool | None = None, scratch: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The counts of :class:`PairCounts` from integer-coded rows, in memory.
 
@@ -345,6 +345,9 @@ def count_codes(report: np.ndarray, product: np.ndarray, event: np.ndarray,
     and yields the product margin as runs; the event margin and the cells each take one
     sort of the deduplicated keys (:func:`_count_by_report`). Otherwise three sorts of
     row keys ordered by pair, then by report and product, then by report and event.
+    ``scratch``, an int64 buffer of at least the rows' length that the caller no longer
+    needs (e.g. the memory of the product and event codes), spares the one-sort route a
+    fresh one (first touching fresh memory costs as much as a sort here).
     """
     n_rows = report.shape[0]
     s = np.zeros(n_rows, dtype=np.int8) if stratum is None else stratum
@@ -363,7 +366,9 @@ def count_codes(report: np.ndarray, product: np.ndarray, event: np.ndarray,
     elif by_report and not bit_keys_fit:
         raise ValueError("(report, stratum, product, event) bit keys do not fit an int64")
     if by_report:
-        return _count_by_report(r, product, event, s, span, n_products, n_events, n_strata)
+        if scratch is None or scratch.dtype != np.int64 or scratch.shape[0] < n_rows:
+            scratch = np.empty(n_rows, dtype=np.int64)
+        return _count_by_report(r, product, event, s, span, n_products, n_events, n_strata, scratch)
     key = np.empty(n_rows, dtype=np.int64)
     first = np.empty(n_rows, dtype=bool)
 
@@ -457,14 +462,15 @@ def _bits(n: int) -> int:
 
 
 def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: np.ndarray,
-                     span: int, n_products: int, n_events: int, n_strata: int):
+                     span: int, n_products: int, n_events: int, n_strata: int, scratch: np.ndarray):
     """:func:`count_codes` by one sort of (report, stratum, product, event) row keys.
 
     Extracts list a report's rows together, so the keys come nearly sorted; a stable
     sort (timsort, which merges runs) then costs a tenth of a quicksort, measured on
     3e6 rows. The event margin's keys (report, stratum, event), taken from the sorted
-    distinct keys, are sorted within each report only, so the same holds for them. ``r``
-    (compact offsets, int64) is reused as the second buffer. Everything else is done in
+    distinct keys, are sorted within each report only, so the same holds for them. The
+    keys are built in ``r`` (compact offsets, int64), the event margin's in ``scratch``
+    (which may share memory with ``product`` and ``event``: read before it is written). Everything else is done in
     cache-sized blocks: whole-array passes are bound by memory bandwidth here. The keys'
     fields are bit fields (stratum, product and event widths rounded up to powers of
     two), read back by shifts and masks: numpy's int64 floor division costs 2x a shift
@@ -475,7 +481,7 @@ def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: n
     eb, pb, sb = _bits(n_events), _bits(n_products), _bits(n_strata)
     pe_bits = pb + eb
     e_mask, p_mask, s_mask, pe_mask = (1 << eb) - 1, (1 << pb) - 1, (1 << sb) - 1, (1 << pe_bits) - 1
-    key = np.empty(n_rows, dtype=np.int64)
+    key = r  # each block's offsets are read before its keys overwrite them
     ordered = True
     prev = None
     for sl in _row_blocks(n_rows, _BLOCK):
@@ -502,11 +508,11 @@ def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: n
 
     # one pass over the distinct keys: (report, stratum, product) runs give the product
     # margin, (report, stratum) runs the totals; the event margin's keys go to a second
-    # buffer (``r``, reused), the cells' keys over the distinct keys
+    # buffer (``scratch``), the cells' keys over the distinct keys
     product_margin = np.zeros(n_products * n_strata, dtype=np.int64)
     stratum_total = np.zeros(n_strata, dtype=np.int64)
     mixed: list[np.ndarray] = []
-    rse = r[:t]
+    rse = scratch[:t]
     # the cells overwrite the distinct keys already read: a block's cells (4 or 8 bytes
     # each) end before its own keys (8 bytes each) do, and each block's fields are taken
     # out of its keys before its cells are written

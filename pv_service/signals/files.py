@@ -165,7 +165,7 @@ def _count_coded(coded: CodedRows, empty: str) -> PairCounts:
     n_strata = len(coded.strata_frame)
     cell_pe, cell_stratum, cell_a, product_margin, event_margin, stratum_total = count_codes(
         coded.report, coded.product, coded.event, coded.stratum, len(coded.products), len(coded.events),
-        n_strata)
+        n_strata, scratch=coded.scratch)
     products, events, cell_pe, product_margin, event_margin = drop_unused(
         coded.products, coded.events, cell_pe, product_margin, event_margin)
     return counts_from_sorted_cells(products, events, coded.strata_frame, cell_pe, cell_stratum,

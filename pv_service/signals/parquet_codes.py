@@ -49,6 +49,9 @@ class CodedRows:
     products: np.ndarray
     events: np.ndarray
     strata_frame: pd.DataFrame
+    #: the memory of ``product`` and ``event`` as one int64 buffer of the file's row count,
+    #: for counting to reuse once it has read them (``count_codes``' scratch)
+    scratch: np.ndarray | None = None
 
 
 def _is_report_type(t: pa.DataType) -> bool:
@@ -176,7 +179,9 @@ def _read(path: Path, strata: list[str], comparator, max_levels: int, threads: i
     # Filled from the front; with a comparator fewer rows are kept and the tail is never
     # written, so it never becomes resident.
     report = np.empty(n_rows, dtype=np.int64)
-    labels = {c: _Labels(np.empty(n_rows, dtype=np.int32), track_seen=c in strata) for c in cols[1:]}
+    pair_codes = np.empty(2 * n_rows, dtype=np.int32)  # product codes, then event codes
+    labels = {c: _Labels(np.empty(n_rows, dtype=np.int32), track_seen=c in strata) for c in strata}
+    labels = {"product": _Labels(pair_codes[:n_rows]), "event": _Labels(pair_codes[n_rows:]), **labels}
     wanted = None if comparator is None else {str(p) for p in comparator}
     at = 0
     for i in range(pf.num_row_groups):
@@ -206,7 +211,7 @@ def _read(path: Path, strata: list[str], comparator, max_levels: int, threads: i
     else:
         codes, strata_frame = None, pd.DataFrame(index=pd.RangeIndex(1))
     return CodedRows(report[:at], labels["product"].out[:at], labels["event"].out[:at], codes,
-                     products, events, strata_frame)
+                     products, events, strata_frame, scratch=pair_codes.view(np.int64))
 
 
 def drop_unused(products: np.ndarray, events: np.ndarray, cell_pe: np.ndarray,
