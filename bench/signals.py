@@ -50,6 +50,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:  # resident pages now (Linux)
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 SPREADS = {"wide": 0.6, "narrow": 0.05}  # class_sigma of synth_reports
 
 
@@ -88,12 +93,15 @@ def compute_step(path: Path, strata: list[str], memory_limit: str | None) -> dic
     from pv_service.signals.mgps import neg_log_likelihood, posterior_scores
 
     timings: dict[str, float] = {}
+    rss_count = None
     if path.suffix == ".parquet":
         load_s, rss_before = 0.0, _peak_rss_mb()
         t0, c0 = time.perf_counter(), _cpu_s()
         counts = count_file(path, strata=strata, memory_limit=memory_limit)
         timings["count"] = time.perf_counter() - t0
         timings["cpu:count"] = _cpu_s() - c0
+        # where the peak is: counting's high-water mark, and what stays resident after it
+        rss_count = {"peak_mb": _peak_rss_mb(), "after_mb": _rss_mb()}
         table, fit, choice = compute_from_counts(counts, timings=timings, progress=False)
         del counts
     else:
@@ -148,6 +156,7 @@ def compute_step(path: Path, strata: list[str], memory_limit: str | None) -> dic
                   "eb05_ge2_changed": int((flag_final != flag_sq).sum())}
     return {
         "load_s": load_s, "total_s": total_s, "cpu_s": cpu_s, "stages_s": timings, "peak_rss_mb": peak,
+        "rss_count": rss_count,
         "rss_after_load_mb": rss_before, "pairs": len(table), "reports": int(table["n_total"].iloc[0]),
         "fit": {k: v for k, v in choice.to_dict().items() if k != "starts"},
         "detection": detection, "squash": squash,

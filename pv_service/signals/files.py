@@ -1,6 +1,8 @@
-"""Pair counts straight from a CSV or Parquet file of report rows (DuckDB, numpy).
+"""Pair counts straight from a CSV or Parquet file of report rows (pyarrow or DuckDB, numpy).
 
-The file is never loaded into pandas: DuckDB scans it and codes labels as integers. When
+The file is never loaded into pandas: DuckDB scans it and codes labels as integers - or,
+for a Parquet file on the in-memory route, pyarrow (:mod:`.parquet_codes`: the same codes
+from the dictionary indices, DuckDB not loaded; what it does not read, DuckDB does). When
 the coded rows fit the memory limit, they come into numpy in batches and
 :func:`~pv_service.signals.counts.count_codes` counts them (sorts of packed keys, the
 first nearly free when rows come grouped by report: several times less CPU than
@@ -19,16 +21,18 @@ parallel with spilling, while a chunked reader would have to re-implement exactl
 """
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from .counts import MAX_STRATUM_LEVELS, PairCounts, SignalInputError, count_codes, counts_from_sorted_cells
+from .parquet_codes import CodedRows, drop_unused, read_codes
 
 REQUIRED_COLUMNS = ("report_id", "product", "event")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -43,6 +47,31 @@ _NEVER_EMPTY_TYPES = _INTEGER_TYPES + ("UBIGINT", "HUGEINT", "FLOAT", "DOUBLE", 
                                        "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
 _UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
           "KIB": 2 ** 10, "MIB": 2 ** 20, "GIB": 2 ** 30, "TIB": 2 ** 40}
+
+
+#: Reader buffers (one row group's columns), labels and interpreter on the pyarrow route,
+#: beyond :data:`BYTES_PER_ROW`: so that a tiny limit still goes to DuckDB, which enforces it.
+ARROW_OVERHEAD = 64e6
+READERS = ("arrow", "duckdb")
+
+
+def limit_bytes(memory_limit: str | None) -> float | None:
+    """Bytes of a memory limit as DuckDB reads it ("3GB", "500 MiB"); without one DuckDB's
+    default, 80% of physical memory. None when not understood (DuckDB then says so)."""
+    if memory_limit is None:
+        return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", memory_limit)
+    if not m or (m.group(2).upper() or "B") not in _UNITS:
+        return None
+    return float(m.group(1)) * _UNITS[m.group(2).upper() or "B"]
+
+
+def _parquet_rows(path: Path) -> int | None:
+    import pyarrow.parquet as pq
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except Exception:  # noqa: BLE001 - any unreadable file: DuckDB's reader words the error
+        return None
 
 
 def _fits_in_memory(con, n_rows: int) -> bool:
@@ -77,7 +106,8 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
                groups: Mapping[str, str | Collection[str]] | None = None, unmapped: str = "keep",
                comparator: Collection[str] | None = None,
                max_stratum_levels: int = MAX_STRATUM_LEVELS, memory_limit: str | None = None,
-               threads: int | None = None, in_memory: bool | None = None) -> PairCounts:
+               threads: int | None = None, in_memory: bool | None = None,
+               reader: str | None = None) -> PairCounts:
     """Count every observed product-event pair of the file (CSV, or Parquet by suffix
     ``.parquet``/``.pq``) with columns report_id, product, event and the ``strata``.
 
@@ -91,6 +121,11 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
     (:func:`~pv_service.signals.counts.count_codes`: sorts of packed keys, several
     times less CPU than DuckDB's distinct aggregates). Otherwise DuckDB deduplicates and aggregates, out of
     core. ``in_memory`` forces one route.
+
+    On the in-memory route a Parquet file without ``groups`` is read by pyarrow
+    (:mod:`.parquet_codes`: dictionary indices as codes, DuckDB not loaded) when its
+    columns allow, else by DuckDB; ``reader`` ("arrow" or "duckdb") forces one reader
+    ("arrow" raises ValueError for a file it cannot read).
     """
     path = Path(path)
     if not path.is_file():
@@ -99,6 +134,49 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
         raise SignalInputError(f"input file is empty: {path}")
     if unmapped not in ("keep", "drop"):
         raise ValueError("unmapped must be 'keep' or 'drop'")
+    if reader not in (None, *READERS):
+        raise ValueError(f"reader must be one of {READERS}")
+    if reader == "arrow" or (reader is None and in_memory is not False and groups is None
+                             and path.suffix.lower() in PARQUET_SUFFIXES):
+        if reader == "arrow" and (groups is not None or in_memory is False):
+            raise ValueError("the arrow reader counts in memory and maps no event groups")
+        coded = None
+        if reader == "arrow" or in_memory or _arrow_fits(path, memory_limit):
+            coded = read_codes(path, strata, comparator, max_stratum_levels, threads=threads)
+        if coded is not None:
+            return _count_coded(coded, "no rows name a comparator product" if comparator is not None
+                                else "no rows to analyse")
+        if reader == "arrow":
+            raise ValueError(f"the arrow reader cannot read {path}: use DuckDB's")
+    return _count_with_duckdb(path, strata, groups, unmapped, comparator, max_stratum_levels,
+                              memory_limit, threads, in_memory)
+
+
+def _arrow_fits(path: Path, memory_limit: str | None) -> bool:
+    """Whether the in-memory route's working set fits the memory limit (as DuckDB's route
+    judges it, plus the reader's fixed overhead)."""
+    limit, n_rows = limit_bytes(memory_limit), _parquet_rows(path)
+    return limit is not None and n_rows is not None and n_rows * BYTES_PER_ROW + ARROW_OVERHEAD <= limit
+
+
+def _count_coded(coded: CodedRows, empty: str) -> PairCounts:
+    if coded.report.shape[0] == 0:
+        raise SignalInputError(empty)
+    n_strata = len(coded.strata_frame)
+    cell_pe, cell_stratum, cell_a, product_margin, event_margin, stratum_total = count_codes(
+        coded.report, coded.product, coded.event, coded.stratum, len(coded.products), len(coded.events),
+        n_strata, scratch=coded.scratch)
+    products, events, cell_pe, product_margin, event_margin = drop_unused(
+        coded.products, coded.events, cell_pe, product_margin, event_margin)
+    return counts_from_sorted_cells(products, events, coded.strata_frame, cell_pe, cell_stratum,
+                                    cell_a, product_margin, event_margin, stratum_total)
+
+
+def _count_with_duckdb(path: Path, strata: Sequence[str], groups, unmapped: str, comparator,
+                       max_stratum_levels: int, memory_limit: str | None, threads: int | None,
+                       in_memory: bool | None) -> PairCounts:
+    import duckdb  # here: the pyarrow route never loads it (~50 MB of resident code pages)
+
     scratch = Path(tempfile.mkdtemp(prefix="pv-signals-"))
     # insertion order is never relied on (every result that needs an order says ORDER BY);
     # not keeping it lets DuckDB build the large tables with less memory
