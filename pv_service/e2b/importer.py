@@ -84,10 +84,10 @@ def _code_reactions(reactions: list[dict], dictionaries, line: int | None) -> li
     problems = []
     if not dictionaries:
         return problems
-    for r in reactions:
+    for k, r in enumerate(reactions, 1):
         coded = coding.code(dictionaries, r["reported_meddra_version"], r["reported_llt_code"], None)
-        if isinstance(coded, coding.Problem):
-            problems.append(Problem(coded.message, "E.i.2.1", line))
+        if isinstance(coded, coding.Problem):  # named by its E.i repetition: two reactions share the message's line
+            problems.append(Problem(f"reaction {k} of {len(reactions)}: {coded.message}", "E.i.2.1", line))
             continue
         r.update(meddra_version=coded.meddra_version, llt_code=coded.llt_code, llt_name=coded.llt_name,
                  pt_code=coded.pt_code, pt_name=coded.pt_name, soc_code=coded.soc_code)

@@ -236,3 +236,21 @@ def test_imported_case_page_for_the_safety_officer(client, world, schema_setting
     assert "not registered (as reported)" in html and "male" in html
     assert "Drug A" in html and "UNKNOWN" in html and "(as reported)" in html
     assert "JD" not in html
+
+
+def test_meddra_version_not_loaded_names_each_reaction(client, world, schema_settings, db, tmp_path):
+    # With a dictionary loaded (the made-up 90.0), FDA's MedDRA 25.0 codes are refused, one problem per
+    # reaction: scenario 1 has two, both at the message's line, so the reason says which.
+    from pv_service.meddra.loader import load
+    from pv_service.meddra.lookup import CACHE
+    from tests.conftest import NOW
+    from tests.meddra import dictionaries
+
+    load(db, dictionaries.write(tmp_path / "v0"), NOW)
+    CACHE.clear()
+    r = post(client, world.clinic, fda("Scenario1.xml"), json=True)
+    assert r.status_code == 200, r.text
+    (msg,) = r.json()["messages"]
+    assert msg["acknowledgement"] == "CR"
+    assert [(e["element"], e["reason"]) for e in msg["errors"]] == [
+        ("E.i.2.1", f"reaction {k} of 2: MedDRA 25.0 is not loaded (loaded: 90.0)") for k in (1, 2)]
