@@ -162,15 +162,17 @@ def test_docs_render_the_operations_in_chromium_with_no_network_under_csp(playwr
             page.on("pageerror", lambda e: failures.append(f"page error: {e}"))
 
             page.goto(base + "/docs")
-            expect(page.locator(".swagger-ui .info .title")).to_contain_text("pv-service")
-            expect(page.locator(".opblock").first).to_be_visible()
+            expect(page.locator(".swagger-ui .info .title")).to_contain_text("pv-service", timeout=30_000)
+            expect(page.locator(".opblock").first).to_be_visible(timeout=30_000)
             assert page.locator(".opblock").count() == operations
             expect(page.locator(".opblock-summary-path").first).to_contain_text("/")
             page.screenshot(path=SHOTS / "docs-swagger.png")
 
             page.goto(base + "/redoc")
-            expect(page.locator("h1").first).to_contain_text("pv-service")
-            expect(page.locator("[data-section-id^='tag/'], [data-section-id^='operation/']").first).to_be_attached()
+            # ReDoc lays out the whole spec in script before its first h1: seconds on a loaded 2-core machine.
+            expect(page.locator("h1").first).to_contain_text("pv-service", timeout=30_000)
+            expect(page.locator("[data-section-id^='tag/'], [data-section-id^='operation/']").first).to_be_attached(
+                timeout=30_000)
             assert page.locator("[data-section-id^='operation/']").count() >= operations
             page.screenshot(path=SHOTS / "docs-redoc.png")
         finally:
