@@ -1466,6 +1466,9 @@ def posterior_scores(prior: Prior, n, e, *, ties=None) -> tuple[np.ndarray, np.n
     return g[at], q05[at], q95[at]
 
 
+_NODES_NESTED = 1024  # nodes in a block from which the nodes get nodes of their own: below, numpy's per-call cost ate the saving
+
+
 def _quantile_by_nodes(n, log_e, args: tuple, prob: float, stride: int = 8, rtol: float = 1e-12,
                        max_iter: int = 200) -> np.ndarray:
     """:func:`_mixture_quantile` for points sorted by (n, E), cheaper: every ``stride``-th
@@ -1484,7 +1487,9 @@ def _quantile_by_nodes(n, log_e, args: tuple, prob: float, stride: int = 8, rtol
     out = np.empty(m)
     # the nodes themselves by the same scheme: they are sorted too, and one level up the
     # default start's 3-4 passes are paid by an eighth as many points
-    out[at] = _quantile_by_nodes(n[at], log_e[at], tuple(v[at] for v in args), prob, stride, rtol, max_iter)
+    node_args = tuple(v[at] for v in args)
+    out[at] = (_quantile_by_nodes(n[at], log_e[at], node_args, prob, stride, rtol, max_iter)
+               if at.size >= _NODES_NESTED else _mixture_quantile(*node_args, prob, rtol, max_iter))
     rest = np.flatnonzero(~node)
     left = (rest // stride) * stride
     right = np.minimum(left + stride, m - 1)
