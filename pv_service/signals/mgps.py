@@ -832,7 +832,7 @@ def _settled(results: Sequence[StartResult]) -> bool:
 def _run_starts(run, starts: Sequence[Prior]) -> tuple[StartResult, ...]:
     """``run`` from each start, in rounds of :data:`_ROUND` (a round's starts on
     separate threads), until the starts are :func:`_settled` (the wide benchmark data:
-    4 of 7 starts, 392 objective evaluations instead of 511)."""
+    4 of 7 starts, 414 objective evaluations instead of 533)."""
     results: list[StartResult] = []
     for i in range(0, len(starts), _ROUND):
         if _settled(results):

@@ -7,6 +7,7 @@ import pytest
 
 from pv_service.signals import mgps
 from pv_service.signals.mgps import Prior, StartResult
+from pv_service.signals.priors import choose_prior
 
 A = Prior(2.0, 0.5, 5.0, 5.0, 0.1)
 B = Prior(9.0, 1.0, 1.0, 1.2, 0.02)  # another optimum, far outside AGREEMENT_TOL of A
@@ -74,6 +75,8 @@ def test_stopping_early_misses_no_better_optimum(truncation, monkeypatch):
     assert len(fit.starts) + fit.n_starts_skipped == len(mgps.DEFAULT_STARTS)
     assert fit.n_agree + 1 >= mgps.ENOUGH_AGREE
     assert fit.to_dict()["n_starts_run"] == len(fit.starts)
+    info = choose_prior(n, e, truncation=truncation).to_dict()["fit"]
+    assert (info["n_starts_run"], info["n_starts_skipped"]) == (len(fit.starts), fit.n_starts_skipped)
     pts = mgps._Points.build(*mgps.collapse_ties(n, e)[:3])
     lls = [-mgps.neg_log_likelihood(mgps._minimise(pts, Prior(*s), truncation, 100.0).estimate.as_array(),
                                     n, e, truncation=truncation) for s in mgps.DEFAULT_STARTS]
