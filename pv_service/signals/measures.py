@@ -142,21 +142,26 @@ def ic_credibility(a: ArrayLike, expected: ArrayLike, prob: float | ArrayLike) -
     observed-to-expected ratio is Gamma(a + 0.5, E + 0.5) (rate parametrisation),
     so its quantile is ``gammaincinv(a + 0.5, prob) / (E + 0.5)``.
     """
+    if np.ndim(prob) == 0:
+        return _ic_quantiles(a, expected, (prob,))[0]
     a, rate = np.broadcast_arrays(_f(a), _f(expected) + 0.5)
-    if np.ndim(prob) == 0 and a.size > 1000:
+    return np.log2(special.gammaincinv(a + 0.5, prob) / rate)
+
+
+def _ic_quantiles(a: ArrayLike, expected: ArrayLike, probs: tuple[float, ...]) -> list[np.ndarray]:
+    """:func:`ic_credibility` at each of ``probs`` (scalars), the counts factorised once."""
+    a, rate = np.broadcast_arrays(_f(a), _f(expected) + 0.5)
+    if a.size > 1000:
         # gammaincinv is costly and depends only on a: evaluate once per distinct count
         codes, values = pd.factorize(a.ravel())
-        quantile = special.gammaincinv(np.asarray(values) + 0.5, prob)[codes].reshape(a.shape)
-    else:
-        quantile = special.gammaincinv(a + 0.5, prob)
-    return np.log2(quantile / rate)
+        shape = np.asarray(values) + 0.5
+        return [np.log2(special.gammaincinv(shape, prob)[codes].reshape(a.shape) / rate) for prob in probs]
+    return [np.log2(special.gammaincinv(a + 0.5, prob) / rate) for prob in probs]
 
 
 def ic(a: ArrayLike, expected: ArrayLike) -> Interval:
     """IC with its 95% credibility interval (IC025, IC975)."""
-    return Interval(information_component(a, expected),
-                    ic_credibility(a, expected, 0.025),
-                    ic_credibility(a, expected, 0.975))
+    return Interval(information_component(a, expected), *_ic_quantiles(a, expected, (0.025, 0.975)))
 
 
 # ----------------------------------------------------------------------------------

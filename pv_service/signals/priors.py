@@ -56,7 +56,8 @@ class PriorChoice:
         if self.fit is not None:
             fit = self.fit.to_dict()
             out["fit"] = {k: fit[k] for k in ("log_likelihood", "converged", "truncation", "n_pairs",
-                                              "n_points", "squashed", "n_agree", "message")}
+                                              "n_points", "squashed", "n_agree", "n_starts_run",
+                                              "n_starts_skipped", "message")}
         return out
 
     @property

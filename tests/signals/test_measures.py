@@ -83,6 +83,20 @@ def test_ic_hand_worked_and_gamma_limits():
     assert hi == pytest.approx(math.log2(gamma.ppf(0.975)), rel=REL)
 
 
+def test_ic_limits_of_many_pairs_match_gamma_quantiles():
+    """Past 1,000 pairs the gamma quantiles are taken once per distinct count (shared
+    by both limits); checked against scipy.stats, pair by pair, on a 2-D input too."""
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 40, 3000).astype(float)
+    e = rng.lognormal(0.0, 1.5, 3000)
+    est, lo, hi = m.ic(a.reshape(60, 50), e.reshape(60, 50))
+    assert lo.shape == hi.shape == (60, 50)
+    gamma = stats.gamma(a=a + 0.5, scale=1 / (e + 0.5))
+    np.testing.assert_allclose(lo.ravel(), np.log2(gamma.ppf(0.025)), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(hi.ravel(), np.log2(gamma.ppf(0.975)), rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(m.ic_credibility(a, e, 0.975), hi.ravel())
+
+
 def test_ror_and_prr_identity_and_rare_event_limit():
     # exact identity ROR / PRR = d (a+b) / (b (c+d))
     ror = m.ror(A, B, C, D).estimate
