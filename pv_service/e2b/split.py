@@ -47,9 +47,9 @@ def line_ends(data: bytes, start: int = 0, end: int | None = None) -> tuple[int,
     lone CR)."""
     end = len(data) if end is None else end
     n = data.count(b"\n", start, end)
-    cr = data.count(b"\r", start, end)
-    if not cr:
+    if data.find(b"\r", start, end) < 0:  # find stops at the first CR (and is memchr): most files have none
         return n, False
+    cr = data.count(b"\r", start, end)
     lone = cr - data.count(b"\r\n", start, end) if n else cr
     return n + lone, lone > 0
 
