@@ -329,6 +329,5 @@ def test_a_file_that_fails_part_way_is_its_error(schemas, e2b_rules, started, mo
     monkeypatch.setattr(worker, "_source", source)
     items = worker.read_in_workers(data, None, schemas, business_rules.RuleSet.of(e2b_rules), 2)
     with pytest.raises(OSError, match="disk error"):
-        for _ in items:
-            pass
+        list(items)
     assert len(started) == 2 and all(p.returncode is not None for p in started)
