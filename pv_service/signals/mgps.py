@@ -77,8 +77,11 @@ def _fit_context(func):
     return wrapper
 
 
-#: Worker threads for independent pieces of work (optimiser starts, posterior blocks):
-#: numpy releases the GIL in its array loops, so they run on separate cores.
+#: Worker threads for the posterior's blocks: numpy releases the GIL in its array
+#: loops, so they run on separate cores. The fit's runs stay on one thread: on its
+#: 1e4-point squashes the GIL is held between numpy's short loops, and two threads made
+#: the 1e6 fit slower (wide 0.55-0.63 s against 0.37-0.47 s, narrow 0.93-0.97 s against
+#: 0.81-0.87 s, measured on this 2-core machine).
 _THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
@@ -531,8 +534,8 @@ class _Flat(Exception):
 
 
 def _cold_bfgs(fun, x0: np.ndarray, max_iter: int, gtol: float = 1e-8,
-               stall: int = 8) -> optimize.OptimizeResult:
-    """scipy's BFGS from the identity, stopped once ``stall`` evaluations of one line
+               stall: int = 8, hess_inv0: np.ndarray | None = None) -> optimize.OptimizeResult:
+    """scipy's BFGS from the identity (or ``hess_inv0``), stopped once ``stall`` evaluations of one line
     search (after the first iteration, whose identity matrix may take tiny steps) have
     not lowered the best value beyond rounding (1e-14 relative) while the gradient
     there is below :data:`_GRAD_TOL`. That is a line search that cannot see a decrease
@@ -558,7 +561,7 @@ def _cold_bfgs(fun, x0: np.ndarray, max_iter: int, gtol: float = 1e-8,
         best["since"] = 0
     try:
         return optimize.minimize(guarded, x0, jac=True, method="BFGS", callback=count,
-                                 options={"maxiter": max_iter, "gtol": gtol})
+                                 options={"maxiter": max_iter, "gtol": gtol, "hess_inv0": hess_inv0})
     except _Flat:
         return optimize.OptimizeResult(
             x=best["x"], fun=best["f"], jac=best["g"], nit=iterations[0], status=2, success=False,
@@ -607,9 +610,8 @@ def _warm_bfgs(fun, x0: np.ndarray, hess_inv0: np.ndarray | None, max_iter: int,
             a = np.eye(x.size) - rho * np.outer(sv, yv)
             h = a @ h @ a.T + rho * np.outer(sv, sv)
         x, f, g = xn, fn, gn
-    with np.errstate(all="ignore"):
-        res = optimize.minimize(fun, x, jac=True, method="BFGS",
-                                options={"maxiter": max_iter, "gtol": gtol, "hess_inv0": _usable_hess_inv(h, x.size)})
+    with np.errstate(all="ignore"):  # with the same stop on a flat objective
+        res = _cold_bfgs(fun, x, max_iter, gtol, hess_inv0=_usable_hess_inv(h, x.size))
     res.nit += nit
     return res
 
@@ -621,11 +623,20 @@ def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
     unconstrained), then an in-bounds check. BFGS rather than L-BFGS-B: for five
     parameters it needs no LAPACK calls, whose threads stall when the machine is busy."""
     hess_inv0 = _usable_hess_inv(hess_inv0, 5)
+    x0 = _to_x(start)
     with np.errstate(all="ignore"):
+        if hess_inv0 is None:
+            # where the objective is convex at the start, its curvature there: BFGS from
+            # the identity spent 60-100 iterations learning it (the wide benchmark data:
+            # 414 evaluations for 4 starts, 5 + ~35 each from the start's Hessian)
+            f0, g0 = _objective(x0, pts, truncation)
+            if np.isfinite(f0) and np.all(g0 != 0.0):  # not outside the box
+                hess_inv0 = _fd_hess_inv(lambda x: _objective(x, pts, truncation), x0, g0=g0,
+                                         modified=True)
         if hess_inv0 is not None:
-            res = _warm_bfgs(lambda x: _objective(x, pts, truncation), _to_x(start), hess_inv0, max_iter, gtol)
+            res = _warm_bfgs(lambda x: _objective(x, pts, truncation), x0, hess_inv0, max_iter, gtol)
         else:
-            res = _cold_bfgs(lambda x: _objective(x, pts, truncation), _to_x(start), max_iter, gtol)
+            res = _cold_bfgs(lambda x: _objective(x, pts, truncation), x0, max_iter, gtol)
     est = _from_x(np.clip(res.x, _BOX_LO, _BOX_HI))
     hess_inv = getattr(res, "hess_inv", None)
     if hess_inv is None and _in_bounds(est, param_limit):  # stopped flat: a warm start for its polishing
@@ -830,14 +841,13 @@ def _settled(results: Sequence[StartResult]) -> bool:
 
 
 def _run_starts(run, starts: Sequence[Prior]) -> tuple[StartResult, ...]:
-    """``run`` from each start, in rounds of :data:`_ROUND` (a round's starts on
-    separate threads), until the starts are :func:`_settled` (the wide benchmark data:
-    4 of 7 starts, 414 objective evaluations instead of 533)."""
+    """``run`` from each start, in rounds of :data:`_ROUND`, until the starts are
+    :func:`_settled` (the wide benchmark data: 4 of 7 starts)."""
     results: list[StartResult] = []
     for i in range(0, len(starts), _ROUND):
         if _settled(results):
             break
-        results.extend(_map(run, starts[i:i + _ROUND]))
+        results.extend(run(s) for s in starts[i:i + _ROUND])
     return tuple(results)
 
 
@@ -878,7 +888,7 @@ def _polish(results: Sequence[StartResult], pts: _Points, truncation: str, param
         return StartResult(start=r.start, estimate=r.estimate, neg_log_likelihood=nll,
                            converged=r.converged, in_bounds=r.in_bounds, iterations=0,
                            message=r.message, hess_inv=r.hess_inv)
-    polished = _map(polish, range(len(reps)))
+    polished = [polish(k) for k in range(len(reps))]
     return tuple(StartResult(start=r.start, estimate=q.estimate, neg_log_likelihood=q.neg_log_likelihood,
                              converged=q.converged, in_bounds=q.in_bounds,
                              iterations=r.iterations + q.iterations, message=q.message,
@@ -1034,21 +1044,46 @@ def _closure_objective(pts: _Points, x0: np.ndarray, free: np.ndarray, truncatio
     return objective
 
 
-def _fd_hess_inv(objective, x: np.ndarray, step: float = 1e-4) -> np.ndarray | None:
-    """Inverse of the Hessian by central differences of the analytic gradient, or None
-    when it is not positive definite. A warm start for a refinement when the run that
-    found x took few steps (its BFGS matrix then is still about the identity)."""
+def _fd_hess_inv(objective, x: np.ndarray, step: float = 1e-4, g0: np.ndarray | None = None,
+                 modified: bool = False) -> np.ndarray | None:
+    """Inverse of the Hessian by central differences of the analytic gradient (forward
+    differences from ``g0``, the gradient at x, when given: half the evaluations), or
+    None when it is not positive definite. A warm start for a refinement when the run
+    that found x took few steps (its BFGS matrix then is still about the identity), and
+    for a cold start where the objective is convex (:func:`_minimise`)."""
     h = np.empty((x.size, x.size))
     for j in range(x.size):
         d = np.zeros(x.size)
         d[j] = step
-        h[:, j] = (objective(x + d)[1] - objective(x - d)[1]) / (2.0 * step)
+        if g0 is None:
+            h[:, j] = (objective(x + d)[1] - objective(x - d)[1]) / (2.0 * step)
+        else:
+            h[:, j] = (objective(x + d)[1] - g0) / step
     if not np.all(np.isfinite(h)):
         return None
+    h = 0.5 * (h + h.T)
+    if modified:
+        return _modified_inverse(h)
     try:
-        return _usable_hess_inv(np.linalg.inv(0.5 * (h + h.T)), x.size)
+        return _usable_hess_inv(np.linalg.inv(h), x.size)
     except np.linalg.LinAlgError:
         return None
+
+
+def _modified_inverse(h: np.ndarray, floor: float = 1e-3) -> np.ndarray | None:
+    """Inverse of the symmetric ``h`` with its eigenvalues replaced by their absolute
+    values, floored at ``floor`` times the largest: positive definite, it steps down
+    along negative curvature instead of towards a saddle (saddle-free Newton, Dauphin et
+    al. 2014). None when ``h`` is zero or not finite."""
+    try:
+        lam, v = np.linalg.eigh(h)
+    except np.linalg.LinAlgError:
+        return None
+    top = float(np.max(np.abs(lam), initial=0.0))
+    if not (np.isfinite(top) and top > 0.0):
+        return None
+    lam = np.maximum(np.abs(lam), floor * top)
+    return (v / lam) @ v.T
 
 
 def _restricted_hess_inv(h: np.ndarray | None, free: np.ndarray) -> np.ndarray | None:
@@ -1071,6 +1106,10 @@ def _minimise_closure(pts: _Points, x0: np.ndarray, free: np.ndarray, truncation
     objective = _closure_objective(pts, x0, free, truncation, single)
     hess_inv0 = _usable_hess_inv(hess_inv0, int(free.sum()))
     with np.errstate(all="ignore"):
+        if hess_inv0 is None:  # as in _minimise: the start's curvature
+            f0, g0 = objective(x0[free])
+            if np.isfinite(f0) and np.all(g0 != 0.0):
+                hess_inv0 = _fd_hess_inv(objective, x0[free], g0=g0, modified=True)
         if hess_inv0 is not None:
             res = _warm_bfgs(objective, x0[free], hess_inv0, max_iter, gtol)
         else:
@@ -1148,7 +1187,7 @@ def _boundary_fit(fit_pts: _Points, full: _Points, starts: Sequence[Prior], trun
     """
     coarse = fit_pts if coarse is None else coarse
     everything = np.ones(5, dtype=bool)
-    runs = _map(lambda s: _minimise_closure(coarse, _closure_x(s), everything, truncation), starts)
+    runs = [_minimise_closure(coarse, _closure_x(s), everything, truncation) for s in starts]
     runs = [r for r in runs if np.isfinite(r.nll)]
     if not runs:
         return None, None, "no finite likelihood in the closure of the parameter space"
@@ -1162,11 +1201,11 @@ def _boundary_fit(fit_pts: _Points, full: _Points, starts: Sequence[Prior], trun
         # the free fit's curvature, restricted to the coordinates left free
         return _minimise_closure(coarse, x0, free, truncation,
                                  hess_inv0=_restricted_hess_inv(best_free.hess_inv, free))
-    held_runs = _map(held_fit, ((1,), (3,), (1, 3)))
+    held_runs = [held_fit(h) for h in ((1,), (3,), (1, 3))]
     if coarse is not fit_pts:
         def polish(r):
             return _minimise_closure(fit_pts, r.x, r.free, truncation, hess_inv0=r.hess_inv)
-        polished = _map(polish, [best_free] + [r for r in held_runs if r.converged])
+        polished = [polish(r) for r in [best_free] + [r for r in held_runs if r.converged]]
         best_free, held_runs = polished[0], polished[1:]
     candidates = [best_free] if best_free.converged else []
     for run in held_runs:
