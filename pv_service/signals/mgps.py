@@ -1150,6 +1150,31 @@ def _closure_x(prior: Prior) -> np.ndarray:
     return np.clip(np.array([*comp(1), *comp(2), special.logit(p)]), _CL_LO, _CL_HI)
 
 
+_SPREAD_Z2 = 100.0  # (s / standard error)^2 beyond which a free fit's component is no point mass
+
+
+def _clearly_spread(run: _ClosureRun, pts: _Points, truncation: str) -> dict[int, bool]:
+    """Per coordinate s_i (1, 3): whether the free fit converged with s_i at least 10
+    standard errors from 0 (Wald, from the Hessian by differences of the gradient on
+    ``pts``). The point-mass model s_i = 0 is then not fitted: nested in the free model,
+    its maximum near this one is lower, and the fit is not approaching it. The Wald
+    statistic can overstate the likelihood drop to s_i = 0 (by 4 if the profile is
+    quartic there), hence the wide margin. Everything False unless the fit converged
+    with a positive definite Hessian."""
+    none = {1: False, 3: False}
+    if not (run.converged and run.free.all()):
+        return none
+    objective = _closure_objective(pts, run.x, run.free, truncation)
+    f0, g0 = objective(run.x)
+    if not np.isfinite(f0) or not np.all(np.isfinite(g0)):
+        return none
+    h_inv = _fd_hess_inv(objective, run.x, g0=g0)
+    if h_inv is None:
+        return none
+    var = np.diag(h_inv) / pts.total_w  # the mean NLL's curvature; the total's is total_w times
+    return {i: bool(var[i] > 0 and run.x[i] ** 2 / var[i] > _SPREAD_Z2) for i in (1, 3)}
+
+
 def _kkt_holds(run: _ClosureRun, pts: _Points, truncation: str, single: bool = False) -> bool:
     """At a fitted point mass (s_i held at 0) the likelihood must not rise when the
     component spreads: d(mean NLL)/dk_i >= 0 there (the one-sided optimality condition)."""
@@ -1201,7 +1226,8 @@ def _boundary_fit(fit_pts: _Points, full: _Points, starts: Sequence[Prior], trun
         # the free fit's curvature, restricted to the coordinates left free
         return _minimise_closure(coarse, x0, free, truncation,
                                  hess_inv0=_restricted_hess_inv(best_free.hess_inv, free))
-    held_runs = [held_fit(h) for h in ((1,), (3,), (1, 3))]
+    away = _clearly_spread(best_free, coarse, truncation)
+    held_runs = [held_fit(h) for h in ((1,), (3,), (1, 3)) if not any(away[i] for i in h)]
     if coarse is not fit_pts:
         def polish(r):
             return _minimise_closure(fit_pts, r.x, r.free, truncation, hess_inv0=r.hess_inv)

@@ -205,3 +205,38 @@ def test_boundary_fit_from_the_coarse_multi_start_matches_the_usual_squash(narro
     assert fast.log_likelihood == pytest.approx(usual.log_likelihood, abs=1e-6)
     np.testing.assert_allclose(fast.prior.as_array()[[0, 1, 4]], usual.prior.as_array()[[0, 1, 4]], rtol=1e-4)
     assert fast.prior.point2 == pytest.approx(usual.prior.point2, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 14, 21])
+def test_point_mass_models_skipped_only_where_they_fit_worse(seed):
+    """The held (point-mass) models are skipped for a component whose free fit is
+    clearly spread (_clearly_spread); fitted anyway there, each has a lower likelihood
+    than the free fit. Where the maximum is at the boundary (seed 14) the component is
+    not called spread, so its point mass is still fitted."""
+    if seed == 21:  # both components spread: the two-gamma benchmark shape
+        rng = np.random.default_rng(seed)
+        e = np.exp(rng.normal(np.log(0.3), 1.3, 60_000))
+        lam = np.where(rng.random(e.size) < 0.1, rng.gamma(2.0, 2.0, e.size), rng.gamma(5.0, 0.2, e.size))
+        n = rng.poisson(lam * e)
+        n, e = n[n > 0].astype(float), e[n > 0]
+    else:
+        n, e = narrow_spread(seed)
+    pts = mgps._Points.build(*mgps.collapse_ties(n, e)[:3])
+    everything = np.ones(5, dtype=bool)
+    starts = [Prior(2.0, 0.5, 50.0, 50.0, 0.05), Prior(*mgps.DEFAULT_STARTS[1])]
+    free = min((mgps._minimise_closure(pts, mgps._closure_x(s), everything, "mixture") for s in starts),
+               key=lambda r: r.nll)
+    assert free.converged
+    away = mgps._clearly_spread(free, pts, "mixture")
+    if seed == 14:
+        assert not all(away.values())
+    if seed == 21:  # the 10% component (alpha 2) is spread, but at 6e4 pairs not by 10 SE
+        assert away[3]
+    for i in (1, 3):
+        if away[i]:
+            held = free.free.copy()
+            held[i] = False
+            x0 = free.x.copy()
+            x0[i] = 0.0
+            run = mgps._minimise_closure(pts, x0, held, "mixture")
+            assert run.nll > free.nll + 1.0
