@@ -153,3 +153,18 @@ def test_cold_starts_from_the_start_curvature_reach_the_optimum_in_fewer_evaluat
             reached += 1
     assert reached >= 4
     assert calls["fit"] < 0.8 * calls["identity"], calls
+
+
+def test_squash_keeps_the_smallest_and_largest_e_of_each_count():
+    # count 1: E = 1..10 (squashed: 3 bottom and 2 top kept, the middle 5 in 2 bins);
+    # count 2: 4 points, too few to squash
+    n = np.array([1.0] * 10 + [2.0] * 4)
+    e = np.array([float(v) for v in range(1, 11)] + [0.5, 1.5, 2.5, 3.5])
+    out_n, out_e, out_w = mgps.squash(n, e, bins_per_count=2, keep_top=2, keep_bottom=3)
+    got = sorted(zip(out_n.tolist(), out_e.tolist(), out_w.tolist()))
+    assert got == [(1.0, 1.0, 1.0), (1.0, 2.0, 1.0), (1.0, 3.0, 1.0), (1.0, 5.0, 3.0), (1.0, 7.5, 2.0),
+                   (1.0, 9.0, 1.0), (1.0, 10.0, 1.0),
+                   (2.0, 0.5, 1.0), (2.0, 1.5, 1.0), (2.0, 2.5, 1.0), (2.0, 3.5, 1.0)]
+    # openEBGM's squash (no bottom kept) is unchanged
+    _, e0, w0 = mgps.squash(n[:10], e[:10], bins_per_count=2, keep_top=2)
+    assert sorted(zip(e0.tolist(), w0.tolist())) == [(2.5, 4.0), (6.5, 4.0), (9.0, 1.0), (10.0, 1.0)]
