@@ -626,9 +626,9 @@ def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
     x0 = _to_x(start)
     with np.errstate(all="ignore"):
         if hess_inv0 is None:
-            # where the objective is convex at the start, its curvature there: BFGS from
-            # the identity spent 60-100 iterations learning it (the wide benchmark data:
-            # 414 evaluations for 4 starts, 5 + ~35 each from the start's Hessian)
+            # the start's curvature, made positive definite: BFGS from the identity spent
+            # 60-100 iterations learning it (the wide benchmark data: 414 evaluations for
+            # 4 starts, 166 from the start's curvature, each with 5 for the Hessian)
             f0, g0 = _objective(x0, pts, truncation)
             if np.isfinite(f0) and np.all(g0 != 0.0):  # not outside the box
                 hess_inv0 = _fd_hess_inv(lambda x: _objective(x, pts, truncation), x0, g0=g0,
@@ -777,8 +777,8 @@ def fit_prior(n, e, *, truncation: str = "mixture", starts=DEFAULT_STARTS,
     fit_pts = _Points.build(*squash(n_u, e_u, w_u, keep_bottom=_FIT_BOTTOM)) if use_squash else full
     # the starts run on a coarser squash still; the optima that decide below are then
     # polished on fit_pts (_polish)
-    coarse = _Points.build(*squash(n_u, e_u, w_u, bins_per_count=_COARSE_BINS, keep_top=_COARSE_TOP, keep_bottom=_COARSE_BOTTOM)) \
-        if use_squash else full
+    coarse = _Points.build(*squash(n_u, e_u, w_u, bins_per_count=_COARSE_BINS, keep_top=_COARSE_TOP,
+                                   keep_bottom=_COARSE_BOTTOM)) if use_squash else full
     if coarse.n.size > 0.7 * fit_pts.n.size:  # too little saved to pay for the polishing
         coarse = fit_pts
 
@@ -1056,8 +1056,9 @@ def _fd_hess_inv(objective, x: np.ndarray, step: float = 1e-4, g0: np.ndarray | 
     """Inverse of the Hessian by central differences of the analytic gradient (forward
     differences from ``g0``, the gradient at x, when given: half the evaluations), or
     None when it is not positive definite. A warm start for a refinement when the run
-    that found x took few steps (its BFGS matrix then is still about the identity), and
-    for a cold start where the objective is convex (:func:`_minimise`)."""
+    that found x took few steps (its BFGS matrix then is still about the identity).
+    ``modified``: never None for a finite nonzero Hessian, which is made positive
+    definite (:func:`_modified_inverse`): a cold start's first curvature (:func:`_minimise`)."""
     h = np.empty((x.size, x.size))
     for j in range(x.size):
         d = np.zeros(x.size)
@@ -1301,8 +1302,8 @@ def fit_single_gamma(n, e, *, truncation: str = "mixture", ties=None) -> tuple[P
     pts = _Points.build(n_u, e_u, w_u)
     free = np.array([True, True, False, False, False])
     mu0 = float(np.log(np.dot(w_u, n_u) / np.dot(w_u, e_u)))
-    runs = _map(lambda s0: _minimise_closure(pts, np.array([mu0, s0, mu0, s0, 0.0]), free, truncation,
-                                             single=True), (2.0, 1.0, 0.3))
+    runs = [_minimise_closure(pts, np.array([mu0, s0, mu0, s0, 0.0]), free, truncation, single=True)
+            for s0 in (2.0, 1.0, 0.3)]
     runs = [r for r in runs if r.converged]
     if not runs:
         return None, math.nan, "one-component gamma fit did not converge"
