@@ -569,7 +569,8 @@ def _cold_bfgs(fun, x0: np.ndarray, max_iter: int, gtol: float = 1e-8,
 
 
 def _warm_bfgs(fun, x0: np.ndarray, hess_inv0: np.ndarray | None, max_iter: int,
-               gtol: float = 1e-8) -> optimize.OptimizeResult:
+               gtol: float = 1e-8, first: tuple[float, np.ndarray] | None = None
+               ) -> optimize.OptimizeResult:
     """BFGS from a warm inverse Hessian (a refinement near an optimum found on squashed
     points), with a backtracking line search that also accepts a step lowering the
     gradient when the objective changes within rounding. Near the optimum scipy's Wolfe
@@ -579,7 +580,7 @@ def _warm_bfgs(fun, x0: np.ndarray, hess_inv0: np.ndarray | None, max_iter: int,
     gtol); when no acceptable step is found, scipy's BFGS continues from the last point."""
     x = np.asarray(x0, dtype=np.float64).copy()
     h = np.eye(x.size) if hess_inv0 is None else hess_inv0.copy()
-    f, g = fun(x)
+    f, g = fun(x) if first is None else first  # ``first``: (value, gradient) at x0, if known
     nit = nfev = 1
     for nit in range(max_iter):
         if not np.isfinite(f):
@@ -624,6 +625,7 @@ def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
     parameters it needs no LAPACK calls, whose threads stall when the machine is busy."""
     hess_inv0 = _usable_hess_inv(hess_inv0, 5)
     x0 = _to_x(start)
+    first = None
     with np.errstate(all="ignore"):
         if hess_inv0 is None:
             # the start's curvature, made positive definite: BFGS from the identity spent
@@ -633,8 +635,10 @@ def _minimise(pts: _Points, start: Prior, truncation: str, param_limit: float,
             if np.isfinite(f0) and np.all(g0 != 0.0):  # not outside the box
                 hess_inv0 = _fd_hess_inv(lambda x: _objective(x, pts, truncation), x0, g0=g0,
                                          modified=True)
+                first = (f0, g0)
         if hess_inv0 is not None:
-            res = _warm_bfgs(lambda x: _objective(x, pts, truncation), x0, hess_inv0, max_iter, gtol)
+            res = _warm_bfgs(lambda x: _objective(x, pts, truncation), x0, hess_inv0, max_iter, gtol,
+                             first=first)
         else:
             res = _cold_bfgs(lambda x: _objective(x, pts, truncation), x0, max_iter, gtol)
     est = _from_x(np.clip(res.x, _BOX_LO, _BOX_HI))
@@ -1114,12 +1118,14 @@ def _minimise_closure(pts: _Points, x0: np.ndarray, free: np.ndarray, truncation
     objective = _closure_objective(pts, x0, free, truncation, single)
     hess_inv0 = _usable_hess_inv(hess_inv0, int(free.sum()))
     with np.errstate(all="ignore"):
+        first = None
         if hess_inv0 is None:  # as in _minimise: the start's curvature
             f0, g0 = objective(x0[free])
             if np.isfinite(f0) and np.all(g0 != 0.0):
                 hess_inv0 = _fd_hess_inv(objective, x0[free], g0=g0, modified=True)
+                first = (f0, g0)
         if hess_inv0 is not None:
-            res = _warm_bfgs(objective, x0[free], hess_inv0, max_iter, gtol)
+            res = _warm_bfgs(objective, x0[free], hess_inv0, max_iter, gtol, first=first)
         else:
             res = _cold_bfgs(objective, x0[free], max_iter, gtol)
     x = x0.copy()
