@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..common.pages import small_pages
 from .counts import MAX_STRATUM_LEVELS, PairCounts, SignalInputError, count_codes, counts_from_sorted_cells
 from .parquet_codes import CodedRows, drop_unused, read_codes
 
@@ -140,12 +141,13 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
                              and path.suffix.lower() in PARQUET_SUFFIXES):
         if reader == "arrow" and (groups is not None or in_memory is False):
             raise ValueError("the arrow reader counts in memory and maps no event groups")
-        coded = None
         if reader == "arrow" or in_memory or _arrow_fits(path, memory_limit):
-            coded = read_codes(path, strata, comparator, max_stratum_levels, threads=threads)
-        if coded is not None:
-            return _count_coded(coded, "no rows name a comparator product" if comparator is not None
-                                else "no rows to analyse")
+            # the rows are the process's first large arrays: fresh huge pages cost most
+            with small_pages():
+                coded = read_codes(path, strata, comparator, max_stratum_levels, threads=threads)
+                if coded is not None:
+                    return _count_coded(coded, "no rows name a comparator product"
+                                        if comparator is not None else "no rows to analyse")
         if reader == "arrow":
             raise ValueError(f"the arrow reader cannot read {path}: use DuckDB's")
     return _count_with_duckdb(path, strata, groups, unmapped, comparator, max_stratum_levels,

@@ -1,0 +1,51 @@
+"""Ordinary (4 KiB) pages for numpy's new arrays while a burst of fresh memory is filled.
+
+numpy asks the kernel for transparent huge pages (madvise MADV_HUGEPAGE) on every array of
+4 MiB or more. On a virtual machine that hands freed memory back to its host (virtio-balloon
+free page reporting, as on this project's machines) a huge page the guest has reported must
+be backed by the host again on first touch: 2.4 ms per 2 MiB page measured here, against
+0.1 ms for a huge page reused at once and 0.45 ms per 2 MiB of small pages either way
+(docs/benchmarks.md). A process's first large arrays all meet that cost: reading and counting
+the rows of 1e6 reports spent 0.2-0.35 s of system time in it, 0.05-0.1 s with small pages.
+Later stages reuse what counting freed, where huge pages are cheaper, so only the burst is
+wrapped. The setting is process-wide: the first of overlapping users (threads) turns huge
+pages off and the last restores what it found. Without numpy's switch this does nothing.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+_lock = threading.Lock()
+_active = 0
+_saved: bool | None = None
+
+
+def _switch():
+    # numpy's runtime form of NUMPY_MADVISE_HUGEPAGE=0 (numpy/_core/_add_newdocs.py); it
+    # returns the previous setting
+    return getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
+
+
+@contextmanager
+def small_pages() -> Iterator[None]:
+    global _active, _saved
+    switch = _switch()
+    if switch is None:
+        yield
+        return
+    with _lock:
+        if _active == 0:
+            _saved = bool(switch(False))
+        _active += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                switch(_saved)
+                _saved = None
