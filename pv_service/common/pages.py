@@ -1,15 +1,20 @@
-"""Ordinary (4 KiB) pages for numpy's new arrays while a burst of fresh memory is filled.
+"""Ordinary (4 KiB) pages for numpy's new arrays while a process's first burst of memory is filled.
 
 numpy asks the kernel for transparent huge pages (madvise MADV_HUGEPAGE) on every array of
 4 MiB or more. On a virtual machine that hands freed memory back to its host (virtio-balloon
 free page reporting, as on this project's machines) a huge page the guest has reported must
 be backed by the host again on first touch: 2.4 ms per 2 MiB page measured here, against
-0.1 ms for a huge page reused at once and 0.45 ms per 2 MiB of small pages either way
-(docs/benchmarks.md). A process's first large arrays all meet that cost: reading and counting
-the rows of 1e6 reports spent 0.2-0.35 s of system time in it, 0.05-0.1 s with small pages.
-Later stages reuse what counting freed, where huge pages are cheaper, so only the burst is
-wrapped. The setting is process-wide: the first of overlapping users (threads) turns huge
-pages off and the last restores what it found. Without numpy's switch this does nothing.
+0.1 ms for a huge page reused at once and 0.45 ms per 2 MiB of small pages (docs/benchmarks.md).
+A process's first large arrays meet that cost: reading the rows of 1e6 reports from Parquet
+spent 0.2-0.35 s of system time in it, 0.05-0.1 s with small pages.
+
+Only while the arrays stay within glibc's largest mmap threshold (32 MiB): freed, they go
+back to malloc's heap and are reused whatever their pages. Larger arrays are mapped afresh
+each time and reused only by the kernel, where huge pages freed whole come back as huge
+pages, but freed small pages leave fragments: with small pages while counting 1e7 reports,
+the next stage's huge pages had to come from fresh memory (0.6 -> 1.6-2.0 s). The setting is
+process-wide: the first of overlapping users (threads) turns huge pages off and the last
+restores what it found. Without numpy's switch this does nothing.
 """
 from __future__ import annotations
 
@@ -18,6 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+
+#: glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit systems
+MMAP_THRESHOLD_MAX = 32 << 20
 
 _lock = threading.Lock()
 _active = 0
@@ -31,10 +39,12 @@ def _switch():
 
 
 @contextmanager
-def small_pages() -> Iterator[None]:
+def small_pages(largest: int) -> Iterator[None]:
+    """Small pages for the arrays made inside, if the ``largest`` of them (bytes) is at
+    most :data:`MMAP_THRESHOLD_MAX`; otherwise numpy's own setting."""
     global _active, _saved
     switch = _switch()
-    if switch is None:
+    if switch is None or largest > MMAP_THRESHOLD_MAX:
         yield
         return
     with _lock:

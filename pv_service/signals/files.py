@@ -142,8 +142,8 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
         if reader == "arrow" and (groups is not None or in_memory is False):
             raise ValueError("the arrow reader counts in memory and maps no event groups")
         if reader == "arrow" or in_memory or _arrow_fits(path, memory_limit):
-            # the rows are the process's first large arrays: fresh huge pages cost most
-            with small_pages():
+            # the rows are a process's first large arrays (int64 report ids the largest)
+            with small_pages(8 * (_parquet_rows(path) or 0)):
                 coded = read_codes(path, strata, comparator, max_stratum_levels, threads=threads)
                 if coded is not None:
                     return _count_coded(coded, "no rows name a comparator product"

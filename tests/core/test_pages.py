@@ -1,4 +1,5 @@
-"""numpy's huge-page advice while rows are counted: off inside small_pages, put back after,
+"""numpy's huge-page advice while rows are counted: off inside small_pages (for arrays up to
+glibc's mmap threshold), put back after,
 also for overlapping users; and the advice really is absent from arrays made inside."""
 import sys
 import threading
@@ -26,20 +27,20 @@ def advice_on():
 
 
 def test_off_inside_and_back_after(advice_on):
-    with pages.small_pages():
+    with pages.small_pages(0):
         assert current() is False
     assert current() is True
 
 
 def test_left_off_when_it_was_off(advice_on):
     switch(False)
-    with pages.small_pages():
+    with pages.small_pages(0):
         assert current() is False
     assert current() is False
 
 
 def test_back_after_an_error(advice_on):
-    with pytest.raises(RuntimeError), pages.small_pages():
+    with pytest.raises(RuntimeError), pages.small_pages(0):
         raise RuntimeError("boom")
     assert current() is True
 
@@ -49,14 +50,14 @@ def test_overlapping_users_the_last_puts_back(advice_on):
     seen = {}
 
     def a():
-        with pages.small_pages():
+        with pages.small_pages(0):
             a_in.set()
             b_in.wait(5)
         a_out.set()
 
     def b():
         a_in.wait(5)
-        with pages.small_pages():
+        with pages.small_pages(0):
             b_in.set()
             a_out.wait(5)
             seen["after a left"] = current()
@@ -90,6 +91,13 @@ def test_arrays_made_inside_carry_no_huge_page_advice(advice_on):
     outside = np.ones(8 << 17)  # 8 MiB: numpy advises huge pages from 4 MiB
     if "hg" not in _vm_flags(outside):
         pytest.skip("this kernel or numpy gives no huge-page advice")
-    with pages.small_pages():
+    with pages.small_pages(0):
         inside = np.ones(8 << 17)
     assert "hg" not in _vm_flags(inside)
+
+
+def test_numpy_decides_for_arrays_beyond_the_mmap_threshold(advice_on):
+    with pages.small_pages(pages.MMAP_THRESHOLD_MAX + 1):
+        assert current() is True
+    with pages.small_pages(pages.MMAP_THRESHOLD_MAX):
+        assert current() is False
