@@ -18,7 +18,9 @@ int64 keys; there is no Python loop over rows or pairs.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,7 +187,8 @@ def _distinct_by_report(report: np.ndarray, item: np.ndarray, n_items: int) -> t
 def sorted_unique(keys: np.ndarray) -> np.ndarray:
     """Sorted distinct values. Sort-based on purpose: numpy 2.4's hash-based
     ``np.unique`` is ~20x slower than a sort for millions of int64 keys."""
-    keys = np.sort(keys)
+    keys = np.array(keys, copy=True)
+    sort_in_place(keys)
     return keys[_run_starts(keys)]
 
 
@@ -301,6 +304,28 @@ def _fits(*factors: int) -> bool:
     return total <= _INT64_MAX
 
 
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+_PARALLEL_SORT_MIN = 1 << 20  # elements from which a sort is split over two threads
+
+
+def sort_in_place(values: np.ndarray) -> None:
+    """``values.sort()`` (numpy's quicksort), on two threads when large: a partition at
+    the median (linear), then each side sorted on its own thread (numpy releases the GIL
+    while it sorts); the same array either way. On this machine's cores (AMD Zen 4)
+    numpy's AVX-512 sort is slow, its compress-stores being microcoded: 2.9e6 uint32
+    keys took 113-136 ms in one thread, 79-91 ms so (docs/benchmarks.md)."""
+    size = values.shape[0]
+    if _CPUS < 2 or size < _PARALLEL_SORT_MIN:
+        values.sort()
+        return
+    mid = size // 2
+    values.partition(mid)  # values[mid] in place, none greater before it, none less after
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upper = pool.submit(values[mid + 1:].sort)
+        values[:mid].sort()
+        upper.result()
+
+
 def _sort_keys(key: np.ndarray, first: np.ndarray, *parts: tuple[np.ndarray, int],
                kind: str = "quicksort") -> None:
     """Fill ``key`` with the mixed-radix keys of (codes, radix) parts (most significant
@@ -311,7 +336,10 @@ def _sort_keys(key: np.ndarray, first: np.ndarray, *parts: tuple[np.ndarray, int
     for codes, radix in rest:
         key *= radix
         key += codes
-    key.sort(kind=kind)
+    if kind == "quicksort":
+        sort_in_place(key)
+    else:
+        key.sort(kind=kind)
     if first.size:
         first[0] = True
         np.not_equal(key[1:], key[:-1], out=first[1:])
@@ -495,7 +523,10 @@ def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: n
         k |= product[sl].astype(np.int64) << eb
         k |= event[sl]
         key[sl] = k
-    key.sort(kind="stable" if ordered else "quicksort")
+    if ordered:
+        key.sort(kind="stable")
+    else:
+        sort_in_place(key)
     # deduplicate in place: a block's kept keys never move past its end
     t, prev = 0, None
     for sl in _row_blocks(n_rows, _BLOCK):
@@ -559,7 +590,7 @@ def _count_by_report(r: np.ndarray, product: np.ndarray, event: np.ndarray, s: n
             event_margin += np.bincount(k & e_mask, minlength=n_events)
 
     # (pair, stratum) cells, of 32-bit keys when they fit (a faster sort)
-    cells.sort()
+    sort_in_place(cells)
     starts, prev = [], None
     for sl in _row_blocks(t, _BLOCK):
         kb = cells[sl]
