@@ -28,6 +28,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator, NamedTuple
 
@@ -76,7 +77,8 @@ class _Stages:
                         disable=None if progress is None else not progress, leave=False)
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
+    def stage(self, name: str, count: bool = True) -> Iterator[None]:
+        """Time a stage; ``count=False``: more time for a stage already counted on the bar."""
         self.bar.set_postfix_str(name, refresh=True)
         t0, c0 = time.perf_counter(), time.process_time()
         yield
@@ -84,7 +86,8 @@ class _Stages:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
             key = f"cpu:{name}"
             self.timings[key] = self.timings.get(key, 0.0) + time.process_time() - c0
-        self.bar.update(1)
+        if count:
+            self.bar.update(1)
 
     def close(self) -> None:
         self.bar.close()
@@ -219,48 +222,67 @@ def _labels(labels: np.ndarray, codes: np.ndarray) -> pd.Series:
 _BLOCK = 1 << 16  # pairs per block of the crude measures: their ~30 temporaries stay in cache
 
 
-def _crude_measures(a, n_product, n_event, n_total: int):
-    """E, PRR, ROR, chi-square and IC without strata, in blocks of pairs (the functions
+def _expected_counts(n_product, n_event, n_total: int) -> np.ndarray:
+    """E per pair without strata, in blocks (the same numbers as one call)."""
+    expected = np.empty(n_product.shape[0])
+    for start in range(0, expected.shape[0], _BLOCK):
+        sl = slice(start, start + _BLOCK)
+        expected[sl] = m.expected_count(n_product[sl], n_event[sl], n_total)
+    return expected
+
+
+def _crude_measures(a, n_product, n_event, n_total: int, expected: np.ndarray):
+    """PRR, ROR, chi-square and IC without strata, in blocks of pairs (the functions
     are element-wise, so the numbers are those of whole-array calls; whole-array
     temporaries made this stage memory-bound: 1.9 s at 6e6 pairs)."""
     size = a.shape[0]
-    expected, chi2 = np.empty(size), np.empty(size)
+    chi2 = np.empty(size)
     prr, ror, ic = (m.Interval(np.empty(size), np.empty(size), np.empty(size)) for _ in range(3))
     for start in range(0, size, _BLOCK):
         sl = slice(start, start + _BLOCK)
         a_, b_, c_, d_ = m.two_by_two(a[sl], n_product[sl], n_event[sl], n_total)
-        expected[sl] = m.expected_count(n_product[sl], n_event[sl], n_total)
         chi2[sl] = m.chi2_yates(a_, b_, c_, d_)
         for out, got in ((prr, m.prr(a_, b_, c_, d_)), (ror, m.ror(a_, b_, c_, d_)),
                          (ic, m.ic(a_, expected[sl]))):
             for dst, src in zip(out, got):
                 dst[sl] = src
-    return expected, prr, ror, chi2, ic
+    return prr, ror, chi2, ic
+
+
+def _stratified_measures(counts: PairCounts, sums: m.MHSums):
+    a = m.two_by_two(counts.a, counts.n_product, counts.n_event, counts.n_total)[0]
+    return m.mh_rr(sums), m.mh_ror(sums), m.cmh_chi2(sums), m.ic(a, sums.expected)
 
 
 def _measures(counts: PairCounts, stages: _Stages, *, min_count: int, prior: _PriorOptions,
               truncation: str, squash: bool | None) -> SignalResult:
     if min_count < 1:
         raise SignalInputError("min_count must be at least 1")
+    # E first (MGPS needs it); the other frequentist measures are computed on a second
+    # thread beside the MGPS fit: their long array loops release the GIL, which the fit
+    # holds between its short ones (1e6 pairs: 0.05 s of wall time saved, 1e7: 0.5 s).
+    # Their CPU time is counted in the fit's stage; "frequentist" is E plus any wait.
     with stages.stage("frequentist"):
         n_product, n_event, n_total = counts.n_product, counts.n_event, counts.n_total
         if counts.n_strata == 1:
-            expected, prr, ror, chi2, ic = _crude_measures(counts.a, n_product, n_event, n_total)
+            expected = _expected_counts(n_product, n_event, n_total)
+            others = (_crude_measures, counts.a, n_product, n_event, n_total, expected)
         else:
-            a, b, c, d = m.two_by_two(counts.a, n_product, n_event, n_total)
             sums = stratified_sums(counts)
             expected = sums.expected
-            prr = m.mh_rr(sums)
-            ror = m.mh_ror(sums)
-            chi2 = m.cmh_chi2(sums)
-            ic = m.ic(a, expected)
-            del a, b, c, d  # float copies of the 2x2 cells: ~23 MB per 7e5 pairs, not needed below
-    with stages.stage("mgps_fit"):
-        ties = collapse_ties(counts.a, expected)  # distinct (n, E): shared by fit and posterior
-        choice = choose_prior(counts.a, expected, supplied=prior.supplied,
-                              supplied_origin=prior.supplied_origin, fallback=prior.fallback,
-                              fallback_origin=prior.fallback_origin, truncation=truncation,
-                              squash=squash, ties=ties)
+            others = (_stratified_measures, counts, sums)
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        frequentist = beside.submit(*others)
+        try:
+            with stages.stage("mgps_fit"):
+                ties = collapse_ties(counts.a, expected)  # distinct (n, E): shared by fit and posterior
+                choice = choose_prior(counts.a, expected, supplied=prior.supplied,
+                                      supplied_origin=prior.supplied_origin, fallback=prior.fallback,
+                                      fallback_origin=prior.fallback_origin, truncation=truncation,
+                                      squash=squash, ties=ties)
+        finally:
+            with stages.stage("frequentist", count=False):
+                prr, ror, chi2, ic = frequentist.result()
     with stages.stage("posterior"):
         if choice.prior is not None:
             ebgm, eb05, eb95 = posterior_scores(choice.prior, counts.a, expected, ties=ties)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pv_service.signals import compute as compute_mod
 from pv_service.signals import priors as priors_mod
 from pv_service.signals.compute import (OUTPUT_COLUMNS, compute_from_stratum_counts,
                                         compute_signals)
@@ -117,6 +118,27 @@ def test_no_prior_leaves_eb_columns_empty_and_says_why(monkeypatch, caers_rows):
     assert table[["prr", "ror", "ic"]].notna().all().all()
 
 
+@pytest.mark.parametrize("strata", [[], ["sex"]], ids=["crude", "stratified"])
+def test_frequentist_measures_beside_the_fit_are_those_computed_alone(monkeypatch, caers_rows, strata):
+    """The measures computed on a second thread beside the MGPS fit are those computed
+    with no fit running (a supplied prior: none), and a failing fit's error comes
+    through with the thread ended."""
+    import threading
+    beside, _, _ = compute_signals(caers_rows, strata=strata)
+    alone, _, _ = compute_signals(caers_rows, strata=strata, prior=PRIOR)
+    cols = ["expected", "prr", "prr_lower", "prr_upper", "chi2", "ror", "ror_lower", "ror_upper",
+            "ic", "ic025", "ic975"]
+    pd.testing.assert_frame_equal(beside[cols], alone[cols])
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("fit failed")
+    monkeypatch.setattr(compute_mod, "choose_prior", boom)
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="fit failed"):
+        compute_signals(caers_rows, strata=strata)
+    assert threading.active_count() == before
+
+
 def test_timings_and_stratified_expected_sum(caers_rows):
     timings: dict = {}
     strat, _, _ = compute_signals(caers_rows, strata=["sex"], prior=PRIOR, timings=timings)
@@ -139,13 +161,14 @@ def test_crude_measures_in_blocks_equal_whole_array_calls():
     """The unstratified measures are computed in blocks of pairs: the same numbers as one
     call of each measure on all pairs (more pairs than a block; zero cells included)."""
     from pv_service.signals import measures as m
-    from pv_service.signals.compute import _BLOCK, _crude_measures
+    from pv_service.signals.compute import _BLOCK, _crude_measures, _expected_counts
     rng = np.random.default_rng(2)
     size, n_total = 2 * _BLOCK + 123, 50_000
     n_product, n_event = rng.integers(1, 5_000, size), rng.integers(1, 5_000, size)
     a = np.minimum(rng.integers(0, 50, size), np.minimum(n_product, n_event))
     a[:10] = np.minimum(n_product[:10], n_event[:10])  # b or c = 0
-    got = _crude_measures(a, n_product, n_event, n_total)
+    expected = _expected_counts(n_product, n_event, n_total)
+    got = (expected, *_crude_measures(a, n_product, n_event, n_total, expected))
     cells = m.two_by_two(a, n_product, n_event, n_total)
     e = m.expected_count(n_product, n_event, n_total)
     want = (e, m.prr(*cells), m.ror(*cells), m.chi2_yates(*cells), m.ic(cells[0], e))
