@@ -18,13 +18,13 @@ int64 keys; there is no Python loop over rows or pairs.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from .sorting import sort_in_place
 
 #: Default ceiling on the number of levels of one stratum column. A column with more
 #: levels is most likely continuous (age in years, a date) and should be banded first.
@@ -302,28 +302,6 @@ def _fits(*factors: int) -> bool:
     for f in factors:
         total *= max(1, int(f))
     return total <= _INT64_MAX
-
-
-_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-_PARALLEL_SORT_MIN = 1 << 20  # elements from which a sort is split over two threads
-
-
-def sort_in_place(values: np.ndarray) -> None:
-    """``values.sort()`` (numpy's quicksort), on two threads when large: a partition at
-    the median (linear), then each side sorted on its own thread (numpy releases the GIL
-    while it sorts); the same array either way. On this machine's cores (AMD Zen 4)
-    numpy's AVX-512 sort is slow, its compress-stores being microcoded: 2.9e6 uint32
-    keys took 113-136 ms in one thread, 79-91 ms so (docs/benchmarks.md)."""
-    size = values.shape[0]
-    if _CPUS < 2 or size < _PARALLEL_SORT_MIN:
-        values.sort()
-        return
-    mid = size // 2
-    values.partition(mid)  # values[mid] in place, none greater before it, none less after
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        upper = pool.submit(values[mid + 1:].sort)
-        values[:mid].sort()
-        upper.result()
 
 
 def _sort_keys(key: np.ndarray, first: np.ndarray, *parts: tuple[np.ndarray, int],

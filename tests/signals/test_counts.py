@@ -235,27 +235,43 @@ def test_count_codes_with_more_cells_than_32_bit_keys_hold():
 def test_sort_in_place_on_two_threads_equals_numpy_sort(monkeypatch, dtype, size):
     """The split sort (partition at the median, halves on two threads) gives np.sort's
     array, with many repeats (the median value on both sides) and without."""
-    from pv_service.signals import counts
-    monkeypatch.setattr(counts, "_PARALLEL_SORT_MIN", 2)
-    monkeypatch.setattr(counts, "_CPUS", 2)
+    from pv_service.signals import sorting
+    monkeypatch.setattr(sorting, "_PARALLEL_SORT_MIN", 2)
+    monkeypatch.setattr(sorting, "_CPUS", 2)
     rng = np.random.default_rng(size)
     for high in (3, 2**31 - 1):
         values = rng.integers(0, high, size).astype(dtype)
         expected = np.sort(values)
-        counts.sort_in_place(values)
+        sorting.sort_in_place(values)
         np.testing.assert_array_equal(values, expected)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 1_000, 1_001])
+def test_argsort_on_two_threads_orders_like_numpy(monkeypatch, size):
+    """The split argsort (halves on two threads, merged by a stable sort) is a permutation
+    that orders the values as np.argsort does (ties, nan and -0.0 included)."""
+    from pv_service.signals import sorting
+    monkeypatch.setattr(sorting, "_PARALLEL_SORT_MIN", 2)
+    monkeypatch.setattr(sorting, "_CPUS", 2)
+    rng = np.random.default_rng(size)
+    for values in (rng.random(size), np.round(rng.random(size), 1), rng.integers(0, 5, size) * 1.0):
+        if size > 3:
+            values[:3] = (np.nan, -0.0, 0.0)
+        order = sorting.argsort(values)
+        np.testing.assert_array_equal(np.sort(order), np.arange(size))
+        np.testing.assert_array_equal(values[order], values[np.argsort(values)])
 
 
 def test_count_codes_the_same_with_sorts_split_over_threads(monkeypatch):
     """Counting with every sort split (thresholds lowered) gives the unsplit counts."""
-    from pv_service.signals import counts
+    from pv_service.signals import counts, sorting
     rng = np.random.default_rng(11)
     n, n_p, n_e = 30_000, 41, 29
     report = rng.integers(0, 4_000, n)  # unordered: the first sort is a quicksort too
     product, event = rng.integers(0, n_p, n).astype(np.int32), rng.integers(0, n_e, n).astype(np.int32)
     plain = [counts.count_codes(report.copy(), product, event, None, n_p, n_e, by_report=b) for b in (True, False)]
-    monkeypatch.setattr(counts, "_PARALLEL_SORT_MIN", 16)
-    monkeypatch.setattr(counts, "_CPUS", 2)
+    monkeypatch.setattr(sorting, "_PARALLEL_SORT_MIN", 16)
+    monkeypatch.setattr(sorting, "_CPUS", 2)
     split = [counts.count_codes(report.copy(), product, event, None, n_p, n_e, by_report=b) for b in (True, False)]
     for a, b in zip(plain, split):
         for x, y in zip(a, b):
