@@ -10,15 +10,11 @@ raises them and the last puts back what it found.
 from __future__ import annotations
 
 import gc
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+
+from .overrides import SharedOverride
 
 THRESHOLDS = (20_000, 50, 100)
-
-_lock = threading.Lock()
-_active = 0
-_saved: tuple[int, int, int] | None = None
 
 
 def raised(current: tuple[int, ...], floor: tuple[int, ...] = THRESHOLDS) -> tuple[int, ...]:
@@ -26,19 +22,14 @@ def raised(current: tuple[int, ...], floor: tuple[int, ...] = THRESHOLDS) -> tup
     return tuple(c if c == 0 else max(c, f) for c, f in zip(current, floor))
 
 
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    global _active, _saved
-    with _lock:
-        if _active == 0:
-            _saved = gc.get_threshold()
-            gc.set_threshold(*raised(_saved))
-        _active += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _active -= 1
-            if _active == 0:
-                gc.set_threshold(*_saved)
-                _saved = None
+def _raise_thresholds() -> tuple[int, ...]:
+    saved = gc.get_threshold()
+    gc.set_threshold(*raised(saved))
+    return saved
+
+
+_override = SharedOverride(_raise_thresholds, lambda saved: gc.set_threshold(*saved))
+
+
+def fewer_collections() -> AbstractContextManager[None]:
+    return _override.held()

@@ -18,18 +18,14 @@ restores what it found. Without numpy's switch this does nothing.
 """
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 
+from .overrides import SharedOverride
+
 #: glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit systems
 MMAP_THRESHOLD_MAX = 32 << 20
-
-_lock = threading.Lock()
-_active = 0
-_saved: bool | None = None
 
 
 def _switch():
@@ -38,24 +34,13 @@ def _switch():
     return getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
 
 
-@contextmanager
-def small_pages(largest: int) -> Iterator[None]:
+_SWITCH = _switch()
+_override = None if _SWITCH is None else SharedOverride(lambda: bool(_SWITCH(False)), _SWITCH)
+
+
+def small_pages(largest: int) -> AbstractContextManager[None]:
     """Small pages for the arrays made inside, if the ``largest`` of them (bytes) is at
     most :data:`MMAP_THRESHOLD_MAX`; otherwise numpy's own setting."""
-    global _active, _saved
-    switch = _switch()
-    if switch is None or largest > MMAP_THRESHOLD_MAX:
-        yield
-        return
-    with _lock:
-        if _active == 0:
-            _saved = bool(switch(False))
-        _active += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _active -= 1
-            if _active == 0:
-                switch(_saved)
-                _saved = None
+    if _override is None or largest > MMAP_THRESHOLD_MAX:
+        return nullcontext()
+    return _override.held()
