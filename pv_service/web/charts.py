@@ -83,8 +83,10 @@ def _axes(ticks: list[float], to_y, labels: Sequence[str], xs: list[float], y_la
     base = HEIGHT - BOTTOM
     out.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{base}" y2="{base}"/>')
     every = max(1, math.ceil(len(labels) / 10))
+    last = len(labels) - 1
     for i, (x, text) in enumerate(zip(xs, labels)):
-        if i % every == 0 or i == len(labels) - 1:
+        # the last label always; a regular one only if as far from it as from its neighbours
+        if i == last or (i % every == 0 and last - i >= every):
             out.append(f'<text class="tick" x="{x:.1f}" y="{base + 16}" text-anchor="middle">{escape(text)}</text>')
     out.append(f'<text class="axis-label" x="14" y="{(TOP + base) / 2:.1f}" text-anchor="middle" '
                f'transform="rotate(-90 14 {(TOP + base) / 2:.1f})">{escape(y_label)}</text>')

@@ -40,6 +40,21 @@ def test_line_chart_is_well_formed_escaped_and_breaks_at_missing_values():
     assert "&lt;run 2&gt;" in str(svg) and "R&amp;R" in str(svg)
 
 
+def test_axis_labels_keep_their_spacing_up_to_the_last():
+    """The last quarter is always labelled, and no label stands closer to it than the
+    labels stand to each other (18 quarters: every other one, 2026-Q3 next to 2026-Q4
+    overlapped on the alert page)."""
+    ns = "{http://www.w3.org/2000/svg}"
+    for n in (1, 2, 9, 10, 11, 18, 19, 25):
+        labels = [f"q{i}" for i in range(n)]
+        root = ET.fromstring(str(line_chart(labels, [Series("PRR", [1.0] * n)], title="t")))
+        shown = [int(t.text[1:]) for t in root.iter(f"{ns}text") if t.text and re.fullmatch(r"q\d+", t.text)]
+        every = -(-n // 10)
+        assert shown[-1] == n - 1 and shown[0] == 0
+        assert all(b - a >= every for a, b in zip(shown, shown[1:])), (n, shown)
+        assert len(shown) >= n // every
+
+
 def test_log_chart_skips_values_it_cannot_plot_and_says_so_when_nothing_is_left():
     svg = line_chart(["a", "b"], [Series("ROR", [0.0, None])], title="empty", log=True)
     assert "no values to plot" in svg
