@@ -3,8 +3,9 @@
 numpy asks the kernel for transparent huge pages (madvise MADV_HUGEPAGE) on every array of
 4 MiB or more. On a virtual machine that hands freed memory back to its host (virtio-balloon
 free page reporting, as on this project's machines) a huge page the guest has reported must
-be backed by the host again on first touch: 2.4 ms per 2 MiB page measured here, against
-0.1 ms for a huge page reused at once and 0.45 ms per 2 MiB of small pages (docs/benchmarks.md).
+be backed by the host again on first touch: 3.7-4.8 ms per 2 MiB page measured here, against
+0.25-0.3 ms for a huge page reused at once and 0.85-1.0 ms per 2 MiB of small pages
+(docs/benchmarks.md: touching 200 MB).
 A process's first large arrays meet that cost: reading the rows of 1e6 reports from Parquet
 spent 0.2-0.35 s of system time in it, 0.05-0.1 s with small pages.
 
