@@ -7,7 +7,8 @@ be backed by the host again on first touch: 3.7-4.8 ms per 2 MiB page measured h
 0.25-0.3 ms for a huge page reused at once and 0.85-1.0 ms per 2 MiB of small pages
 (docs/benchmarks.md: touching 200 MB).
 A process's first large arrays meet that cost: reading the rows of 1e6 reports from Parquet
-spent 0.2-0.35 s of system time in it, 0.05-0.1 s with small pages.
+spent 0.2-0.35 s of system time in it, 0.05-0.1 s with small pages, in runs back to back
+(after idle minutes 0.24-0.30 s even with small pages: the host had taken those back too).
 
 Only while the arrays stay within glibc's largest mmap threshold (32 MiB): freed, they go
 back to malloc's heap and are reused whatever their pages. Larger arrays are mapped afresh
