@@ -250,7 +250,7 @@ def _crude_measures(a, n_product, n_event, n_total: int, expected: np.ndarray):
 
 
 def _stratified_measures(counts: PairCounts, sums: m.MHSums):
-    a = m.two_by_two(counts.a, counts.n_product, counts.n_event, counts.n_total)[0]
+    a = np.asarray(counts.a, dtype=np.float64)  # the 2x2 table's a, as the crude measures use it
     return m.mh_rr(sums), m.mh_ror(sums), m.cmh_chi2(sums), m.ic(a, sums.expected)
 
 

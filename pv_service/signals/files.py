@@ -141,9 +141,10 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
                              and path.suffix.lower() in PARQUET_SUFFIXES):
         if reader == "arrow" and (groups is not None or in_memory is False):
             raise ValueError("the arrow reader counts in memory and maps no event groups")
-        if reader == "arrow" or in_memory or _arrow_fits(path, memory_limit):
+        n_rows = _parquet_rows(path)
+        if reader == "arrow" or in_memory or _arrow_fits(n_rows, memory_limit):
             # the rows are a process's first large arrays (int64 report ids the largest)
-            with small_pages(8 * (_parquet_rows(path) or 0)):
+            with small_pages(8 * (n_rows or 0)):
                 coded = read_codes(path, strata, comparator, max_stratum_levels, threads=threads)
                 if coded is not None:
                     return _count_coded(coded, "no rows name a comparator product"
@@ -154,10 +155,10 @@ def count_file(path: Path, *, strata: Sequence[str] = (),
                               memory_limit, threads, in_memory)
 
 
-def _arrow_fits(path: Path, memory_limit: str | None) -> bool:
-    """Whether the in-memory route's working set fits the memory limit (as DuckDB's route
-    judges it, plus the reader's fixed overhead)."""
-    limit, n_rows = limit_bytes(memory_limit), _parquet_rows(path)
+def _arrow_fits(n_rows: int | None, memory_limit: str | None) -> bool:
+    """Whether the in-memory route's working set for ``n_rows`` rows (None: not known) fits
+    the memory limit (as DuckDB's route judges it, plus the reader's fixed overhead)."""
+    limit = limit_bytes(memory_limit)
     return limit is not None and n_rows is not None and n_rows * BYTES_PER_ROW + ARROW_OVERHEAD <= limit
 
 
