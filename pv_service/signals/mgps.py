@@ -381,7 +381,8 @@ class _Points:
         n_index, n_values = pd.factorize(n)
         n_values = np.asarray(n_values, dtype=np.float64)
         const = -float(np.dot(w, special.gammaln(n + 1.0)))
-        return cls(n, e, w, n_values, n_index.astype(np.int32), n * np.log(e), const, float(w.sum()))
+        # intp: a table lookup by int32 indices took twice as long (numpy converts them)
+        return cls(n, e, w, n_values, n_index.astype(np.intp), n * np.log(e), const, float(w.sum()))
 
 
 _CHUNK = 1 << 15  # points per block: keeps temporaries small (large ones are slow here)
@@ -442,8 +443,8 @@ def _combine(terms1, terms2, w, p, truncation):
         x1, x2 = lp + f1, lq + f2
         d = x1 - x2
         t = np.exp(-np.abs(d))
-        share1 = 1.0 / (1.0 + t)
-        np.multiply(share1, t, out=share1, where=d < 0)
+        # 1/(1+t), times t where d < 0 (the same products as a masked multiply: 3x slower)
+        share1 = (1.0 / (1.0 + t)) * np.where(d < 0, t, 1.0)
         ll = np.maximum(x1, x2) + np.log1p(t)
         q = 1.0 - p
         pe1, qe2 = p * np.expm1(z1), q * np.expm1(z2)
@@ -1397,7 +1398,9 @@ def _mixture_quantile(q, k1, r1, lg1, x1, k2, r2, lg2, x2, prob: float, rtol: fl
     lo, hi = np.minimum(x1, x2), np.maximum(x1, x2)
     # start: a component's own quantile when the other's weight is small (the matched
     # moments then overstate the spread: 20% off at weight 6e-4), else the moment match
-    x = np.where(q < 0.01, x2, np.where(q > 0.99, x1, _moment_matched_quantile(q, k1, r1, k2, r2, prob)))
+    x = np.where(q < 0.01, x2, x1)
+    mixed = np.flatnonzero(~((q < 0.01) | (q > 0.99)))  # few, when a component's weight is small
+    x[mixed] = _moment_matched_quantile(q[mixed], k1[mixed], r1[mixed], k2[mixed], r2[mixed], prob)
     if start is not None:
         x = np.where(np.isfinite(start), start, x)
     x = np.clip(x, lo, hi)
@@ -1435,7 +1438,8 @@ def _mixture_quantile(q, k1, r1, lg1, x1, k2, r2, lg2, x2, prob: float, rtol: fl
         # or when two Halley steps d0, d1 show the rate itself: the error left is about
         # C d1^3 with C = d1 / d0^3, so d1^4 / d0^3 below 0.1 rtol
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            cubic = step ** 4 <= 0.1 * rtol * prev ** 3
+            step2 = step * step  # products, not powers: np.power was 5% of this loop
+            cubic = step2 * step2 <= 0.1 * rtol * (prev * prev * prev)
         done = (cdf == 0) | (step <= halley_tol) | (step_ok & cubic) | (ha - la <= rtol * ha)
         np.copyto(prev, np.where(step_ok, step, 0.0), where=live)
         np.copyto(xa, x_new, where=live)
