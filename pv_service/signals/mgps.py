@@ -920,13 +920,9 @@ def _total_ll(prior: Prior, pts: _Points, truncation: str) -> float:
     """The log-likelihood by :func:`log_marginal` (not the optimiser's objective), in
     blocks (their temporaries were ~60 MB at once for 3.6e5 points) summed with fsum."""
     step = 4 * _CHUNK
-
-    def block(i):
-        sl = slice(i, i + step)
-        return float(np.dot(pts.w[sl], log_marginal(prior, pts.n[sl], pts.e[sl], truncation)))
-    # on the threads when there are blocks enough; fsum is exact, so any order gives this sum
-    starts = range(0, pts.n.shape[0], step)
-    return math.fsum(_map(block, starts) if len(starts) >= 2 else map(block, starts))
+    return math.fsum(float(np.dot(pts.w[i:i + step], log_marginal(prior, pts.n[i:i + step], pts.e[i:i + step],
+                                                                   truncation)))
+                     for i in range(0, pts.n.shape[0], step))
 
 
 # ----------------------------------------------------------------------------------
