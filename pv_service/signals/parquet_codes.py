@@ -17,7 +17,6 @@ too many stratum levels, an empty file, a file pyarrow cannot read.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,7 +152,8 @@ def read_codes(path: Path, strata: Sequence[str], comparator: Collection[str] | 
     or None when the file needs DuckDB's reader (see the module's docstring). ``threads``:
     1 for none, more for pyarrow's, None to decide by size (:data:`THREADS_MIN_ROWS`)."""
     try:
-        return _read(path, list(strata), comparator, max_levels, threads)
+        with _SYSTEM_POOL.held():
+            return _read(path, list(strata), comparator, max_levels, threads)
     except (_Fallback, pa.ArrowException, OSError):
         return None
     finally:
@@ -169,14 +169,12 @@ def _use_pool(pool: pa.MemoryPool) -> pa.MemoryPool:
     return previous
 
 
-#: On one thread pyarrow's buffers come from the C library's allocator, not pyarrow's
-#: default (mimalloc), whose fresh segments for the decoded row groups cost the first run
-#: after idle time 0.2-0.25 s more on a VM whose host takes freed memory back (counting 1e6
-#: reports: 0.61-0.62 s against 0.36-0.47 s, docs/benchmarks.md). Not with pyarrow's threads
-#: (large files): glibc's per-thread arenas kept more (peak 1,418 against 1,365 MB at 1e7
-#: reports, one run each).
-#: Process-wide while held (the first of overlapping readers switches, the last switches
-#: back); buffers remember their own pool.
+#: While reading, pyarrow's buffers come from the C library's allocator, not pyarrow's
+#: default (mimalloc): mimalloc maps fresh segments for the decoded row groups, which on a VM
+#: whose host takes freed memory back cost the first run after idle time 0.2-0.25 s more
+#: (counting 1e6 reports: 0.61-0.62 s against 0.36-0.40 s, docs/benchmarks.md); freed glibc
+#: memory is reused by numpy's next arrays. Process-wide while held (the first of
+#: overlapping readers switches, the last switches back); buffers remember their own pool.
 _SYSTEM_POOL = SharedOverride(lambda: _use_pool(pa.system_memory_pool()), pa.set_memory_pool)
 
 
@@ -205,26 +203,25 @@ def _read(path: Path, strata: list[str], comparator, max_levels: int, threads: i
     labels = {"product": _Labels(pair_codes[:n_rows]), "event": _Labels(pair_codes[n_rows:]), **labels}
     wanted = None if comparator is None else {str(p) for p in comparator}
     at = 0
-    with nullcontext() if use_threads else _SYSTEM_POOL.held():
-        for i in range(pf.num_row_groups):
-            for batch in pf.read_row_group(i, columns=cols, use_threads=use_threads).to_batches():
-                rid = batch.column(0)
-                if rid.null_count:
-                    raise _Fallback
-                encoded = {c: labels[c].encode(batch.column(k + 1)) for k, c in enumerate(cols[1:])}
-                keep = None
-                if wanted is not None:
-                    index, entry = encoded["product"]
-                    if entry.in_set is None:
-                        entry.in_set = np.fromiter((v in wanted for v in entry.values), dtype=bool,
-                                                   count=entry.values.shape[0])
-                    keep = entry.in_set[index]
-                ids = rid.to_numpy()
-                kept = ids.shape[0] if keep is None else int(np.count_nonzero(keep))
-                report[at:at + kept] = ids if keep is None else ids[keep]
-                for c, (index, entry) in encoded.items():
-                    labels[c].store(index, entry, at, keep)
-                at += kept
+    for i in range(pf.num_row_groups):
+        for batch in pf.read_row_group(i, columns=cols, use_threads=use_threads).to_batches():
+            rid = batch.column(0)
+            if rid.null_count:
+                raise _Fallback
+            encoded = {c: labels[c].encode(batch.column(k + 1)) for k, c in enumerate(cols[1:])}
+            keep = None
+            if wanted is not None:
+                index, entry = encoded["product"]
+                if entry.in_set is None:
+                    entry.in_set = np.fromiter((v in wanted for v in entry.values), dtype=bool,
+                                               count=entry.values.shape[0])
+                keep = entry.in_set[index]
+            ids = rid.to_numpy()
+            kept = ids.shape[0] if keep is None else int(np.count_nonzero(keep))
+            report[at:at + kept] = ids if keep is None else ids[keep]
+            for c, (index, entry) in encoded.items():
+                labels[c].store(index, entry, at, keep)
+            at += kept
     if any(labels[c].n_seen() > max_levels for c in strata):
         raise _Fallback  # DuckDB's check words the error
     products, events = labels["product"].code(at), labels["event"].code(at)
