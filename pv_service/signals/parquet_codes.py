@@ -26,8 +26,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..common.overrides import SharedOverride
-
 _BLOCK = 1 << 18  # rows per block of the code lookups: the temporaries stay in cache
 #: From this many rows pyarrow decodes a row group's columns in its threads. Below, one
 #: thread: the threads' allocator heaps keep ~20 MB of freed row groups (measured at 1e6
@@ -152,30 +150,13 @@ def read_codes(path: Path, strata: Sequence[str], comparator: Collection[str] | 
     or None when the file needs DuckDB's reader (see the module's docstring). ``threads``:
     1 for none, more for pyarrow's, None to decide by size (:data:`THREADS_MIN_ROWS`)."""
     try:
-        with _SYSTEM_POOL.held():
-            return _read(path, list(strata), comparator, max_levels, threads)
+        return _read(path, list(strata), comparator, max_levels, threads)
     except (_Fallback, pa.ArrowException, OSError):
         return None
     finally:
-        # an allocator may keep freed row groups for reuse (70 MB at 1e6 reports with
-        # mimalloc), which numpy could not use
-        pa.system_memory_pool().release_unused()
+        # pyarrow's allocator keeps the freed row groups for reuse: 70 MB at 1e6 reports that
+        # numpy could not use (the measures' arrays are allocated after this)
         pa.default_memory_pool().release_unused()
-
-
-def _use_pool(pool: pa.MemoryPool) -> pa.MemoryPool:
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pool)
-    return previous
-
-
-#: While reading, pyarrow's buffers come from the C library's allocator, not pyarrow's
-#: default (mimalloc): mimalloc maps fresh segments for the decoded row groups, which on a VM
-#: whose host takes freed memory back cost the first run after idle time 0.2-0.25 s more
-#: (counting 1e6 reports: 0.61-0.62 s against 0.36-0.40 s, docs/benchmarks.md); freed glibc
-#: memory is reused by numpy's next arrays. Process-wide while held (the first of
-#: overlapping readers switches, the last switches back); buffers remember their own pool.
-_SYSTEM_POOL = SharedOverride(lambda: _use_pool(pa.system_memory_pool()), pa.set_memory_pool)
 
 
 def _read(path: Path, strata: list[str], comparator, max_levels: int, threads: int | None) -> CodedRows:

@@ -183,29 +183,3 @@ def test_route_by_size_and_limit(tmp_path, monkeypatch):
     count_file(path, memory_limit="100 MB")
     assert calls == [1]
     assert limit_bytes("3GB") == 3e9 and limit_bytes("1.5 GiB") == 1.5 * 2**30 and limit_bytes("lots") is None
-
-
-def test_the_reader_allocates_from_the_system_pool_and_restores_the_default(tmp_path, monkeypatch):
-    # mimalloc's fresh segments (pyarrow's default pool) were what the first run after idle
-    # time paid for; the process's default pool must come back, also when DuckDB takes over
-    import pv_service.signals.parquet_codes as pc_mod
-    path = tmp_path / "rows.parquet"
-    _write(_rows(3), path, "plain")
-    before = pa.default_memory_pool().backend_name
-    seen = []
-    real = pq.ParquetFile
-
-    def recording(*a, **k):  # the files the reader opens (not the row count's look at the footer)
-        if sys._getframe(1).f_globals["__name__"] == pc_mod.__name__:
-            seen.append(pa.default_memory_pool().backend_name)
-        return real(*a, **k)
-    monkeypatch.setattr(pc_mod.pq, "ParquetFile", recording)
-    got = count_file(path, reader="arrow")
-    assert seen and set(seen) == {"system"}
-    assert pa.default_memory_pool().backend_name == before
-    _same_counts(got, count_file(path, reader="duckdb"))
-    bad = tmp_path / "text_ids.parquet"  # text report ids: the arrow reader gives up inside the pool
-    pd.DataFrame({"report_id": ["a", "b"], "product": ["A", "B"], "event": ["e", "e"]}).to_parquet(bad)
-    seen.clear()
-    assert count_file(bad, in_memory=True).a.sum() == 2 and seen == ["system"]
-    assert pa.default_memory_pool().backend_name == before
