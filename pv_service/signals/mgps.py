@@ -1580,7 +1580,8 @@ def _quantile_by_nodes(n, log_e, args: tuple, prob: float, stride: int = 8, rtol
     left = (rest // stride) * stride
     right = np.minimum(left + stride, m - 1)
     span = log_e[right] - log_e[left]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # across two counts t is unbounded and exp may overflow: those starts are discarded below
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t = np.where(span > 0, (log_e[rest] - log_e[left]) / span, 0.0)
         lx_left, lx_right = np.log(out[left]), np.log(out[right])
         start = np.exp(lx_left + t * (lx_right - lx_left))

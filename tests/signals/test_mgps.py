@@ -2,6 +2,8 @@
 and openEBGM's published results on the same CAERS data."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import integrate, optimize, special, stats
@@ -296,3 +298,17 @@ def test_finite_difference_hessian_inverse():
                                np.linalg.inv(a), rtol=1e-8)
     saddle = lambda x: (0.0, np.array([x[0], -x[1]]))  # noqa: E731
     assert mgps._fd_hess_inv(saddle, np.zeros(2)) is None
+
+
+def test_interpolated_starts_across_two_counts_raise_no_overflow():
+    # a node of count 1 at small E and the next node, of count 2, just above it: the
+    # interpolation weight of the count-1 points between them is ~1e7 and exp overflowed
+    # (a RuntimeWarning users saw); those starts are discarded, the quantiles unchanged
+    prior = mgps.Prior(2.0, 1.0, 5.0, 5.0, 0.2)
+    n = np.array([1.0] * 8 + [2.0] * 8)
+    e = np.array([1e-3, 1, 10, 100, 300, 1000, 2000, 3000] + [1.0000001e-3 * (1 + i) for i in range(8)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        _, lo, hi = mgps.posterior_scores(prior, n, e)
+    np.testing.assert_allclose(lo, mgps.posterior_quantile(prior, n, e, 0.05), rtol=1e-11)
+    np.testing.assert_allclose(hi, mgps.posterior_quantile(prior, n, e, 0.95), rtol=1e-11)
