@@ -515,6 +515,19 @@ def summarise_product(inp: ProductInputs, rules, as_of: dt.date, start: dt.date,
     }
 
 
+def concat_rows(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(parts, ignore_index=True)`` with each column's dtype taken from the parts
+    where it has values, as pandas did before 2.1: a part whose column is all missing (a
+    product without that date, say) does not turn a float or date column into objects.
+    Without the trimming pandas warns that a future version will count such parts."""
+    order = list(dict.fromkeys(c for p in parts for c in p.columns))
+    out = pd.concat([p.dropna(axis=1, how="all") for p in parts], ignore_index=True)
+    empty = [c for c in order if c not in out.columns]  # missing in every part
+    if empty:
+        out = out.join(pd.concat([p.reindex(columns=empty) for p in parts], ignore_index=True))
+    return out.reindex(columns=order)
+
+
 def build_summary(inputs: list[ProductInputs], rules, as_of: dt.date, start: dt.date | None = None,
                   end: dt.date | None = None, soc_map: dict[str, str] | None = None,
                   dme_codes: dict[str, set[str]] | None = None) -> ComplianceSummary:
@@ -527,7 +540,7 @@ def build_summary(inputs: list[ProductInputs], rules, as_of: dt.date, start: dt.
     tables: dict[str, pd.DataFrame] = {}
     for name, columns in TABLES.items():
         parts = [t[name].assign(product=code) for code, t in per_product if len(t[name])]
-        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
+        frame = concat_rows(parts) if parts else pd.DataFrame(columns=list(columns))
         frame = frame.reindex(columns=list(columns))
         for c in columns:
             if c in DATE_COLUMNS:

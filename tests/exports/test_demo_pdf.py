@@ -30,7 +30,7 @@ from pv_service.demo.load import load_demo
 from pv_service.exports.pdf_layout import Section, fit, text_width, wrap_line
 from pv_service.exports.render_pdf import definitions_page, product_page, render_pdf
 from pv_service.exports.service import compliance_summary, products_for
-from pv_service.exports.summary import INT_COLUMNS, TABLES, ComplianceSummary
+from pv_service.exports.summary import INT_COLUMNS, TABLES, ComplianceSummary, concat_rows
 from pv_service.jobs.definitions import current_rules, signal_detection
 from pv_service.products.models import ConfirmatoryObligation, Product
 from pv_service.products.seed import seed_products
@@ -133,7 +133,7 @@ def crowded(summary: ComplianceSummary, code: str) -> ComplianceSummary:
     tables = dict(summary.tables)
     for name, rows in extra.items():
         others = tables[name][tables[name]["product"] != code]
-        tables[name] = pd.concat([others, _rows(name, code, rows)], ignore_index=True)
+        tables[name] = concat_rows([others, _rows(name, code, rows)])
     products = tables["products"].copy()
     mine = products["product"] == code
     products.loc[mine, "trade_name"] = "A very long trade name for a cell therapy product " * 2
