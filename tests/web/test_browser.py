@@ -37,6 +37,18 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 
 
+# The alert page's 2x2 table and measures: their boxes overlap, or one passes the panel's edge.
+_TABLE_BOXES = """() => {
+  const box = q => document.querySelector(q).getBoundingClientRect();
+  const a = box('table.two-by-two'), m = box('table.measures');
+  const panel = document.querySelector('table.measures').closest('section').getBoundingClientRect();
+  return {two_by_two: [a.left, a.right, a.top, a.bottom], measures: [m.left, m.right, m.top, m.bottom],
+          panel: [panel.left, panel.right],
+          overlap: !(a.right <= m.left || m.right <= a.left || a.bottom <= m.top || m.bottom <= a.top),
+          outside: Math.max(a.right, m.right) > panel.right + 0.5};
+}"""
+
+
 def _unavailable(reason: str):
     if IN_CI:
         pytest.fail(f"{reason} (CI is set, so the browser test must run)", pytrace=False)
@@ -134,6 +146,10 @@ def test_safety_officer_validates_the_top_alert_in_chromium(playwright_api, live
             expect(page.locator("#cell-a")).to_have_text(f"a = {dme.detail['n']}")
             expect(page.locator("svg.chart").first).to_be_visible()
             page.screenshot(path=SHOTS / "02-alert-detail.png", full_page=True)
+            for width in (1200, 1100, 1000, 1440):  # side by side or stacked, never one over the other
+                page.set_viewport_size({"width": width, "height": 900})
+                boxes = page.evaluate(_TABLE_BOXES)
+                assert not boxes["overlap"] and not boxes["outside"], (width, boxes)
 
             # new -> validation -> validated, each with its reason.
             page.get_by_label("Comment (required: why)").fill(first_comment)
