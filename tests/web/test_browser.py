@@ -49,6 +49,14 @@ _TABLE_BOXES = """() => {
 }"""
 
 
+# elements reaching past the window's right edge, innermost first (for the failure message)
+_WIDER = """w => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > w + 0.5 && ![...e.children].some(c => c.getBoundingClientRect().right > w + 0.5))
+  .slice(0, 5).map(e => { const t = e.closest('table, svg, section');
+    return e.tagName.toLowerCase() + ' in ' + (t ? t.tagName.toLowerCase() + '.' + String(t.className.baseVal ?? t.className) : '-')
+      + ' ' + Math.round(e.getBoundingClientRect().right); })"""
+
+
 def _unavailable(reason: str):
     if IN_CI:
         pytest.fail(f"{reason} (CI is set, so the browser test must run)", pytrace=False)
@@ -146,10 +154,15 @@ def test_safety_officer_validates_the_top_alert_in_chromium(playwright_api, live
             expect(page.locator("#cell-a")).to_have_text(f"a = {dme.detail['n']}")
             expect(page.locator("svg.chart").first).to_be_visible()
             page.screenshot(path=SHOTS / "02-alert-detail.png", full_page=True)
-            for width in (1200, 1100, 1000, 1440):  # side by side or stacked, never one over the other
+            for width in (1200, 1100, 1000, 600, 1440):  # side by side or stacked, never one over the other
                 page.set_viewport_size({"width": width, "height": 900})
                 boxes = page.evaluate(_TABLE_BOXES)
                 assert not boxes["overlap"] and not boxes["outside"], (width, boxes)
+                assert boxes["panel"][1] <= width, (width, boxes)  # the panel within the window
+                # nothing wider than the window (the header's links wrap)
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, (width, page.evaluate(_WIDER, width))
+                if width == 600:
+                    page.screenshot(path=SHOTS / "02-alert-detail-600px.png", full_page=True)
 
             # new -> validation -> validated, each with its reason.
             page.get_by_label("Comment (required: why)").fill(first_comment)
