@@ -57,6 +57,12 @@ _WIDER = """w => [...document.querySelectorAll('body *')]
       + ' ' + Math.round(e.getBoundingClientRect().right); })"""
 
 
+def _assert_fits(page, width: int) -> None:
+    """At a window ``width`` px wide the page is no wider: wide tables scroll in their boxes."""
+    page.set_viewport_size({"width": width, "height": 900})
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, (width, page.evaluate(_WIDER, width))
+
+
 def _unavailable(reason: str):
     if IN_CI:
         pytest.fail(f"{reason} (CI is set, so the browser test must run)", pytrace=False)
@@ -144,6 +150,8 @@ def test_safety_officer_validates_the_top_alert_in_chromium(playwright_api, live
             session_cookie = next(c for c in context.cookies() if c["name"] == "pv_session")
             assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Lax"
             page.screenshot(path=SHOTS / "01-queue.png", full_page=True)
+            _assert_fits(page, 600)  # the queue's table scrolls in its box
+            page.set_viewport_size({"width": 1440, "height": 900})
 
             # The highest-priority alert is first: the designated medical event.
             rows = page.locator("table.queue tbody tr")
@@ -159,8 +167,7 @@ def test_safety_officer_validates_the_top_alert_in_chromium(playwright_api, live
                 boxes = page.evaluate(_TABLE_BOXES)
                 assert not boxes["overlap"] and not boxes["outside"], (width, boxes)
                 assert boxes["panel"][1] <= width, (width, boxes)  # the panel within the window
-                # nothing wider than the window (the header's links wrap)
-                assert page.evaluate("document.documentElement.scrollWidth") <= width, (width, page.evaluate(_WIDER, width))
+                _assert_fits(page, width)  # nothing wider than the window (the header's links wrap)
                 if width == 600:
                     page.screenshot(path=SHOTS / "02-alert-detail-600px.png", full_page=True)
 
@@ -200,6 +207,8 @@ def test_safety_officer_validates_the_top_alert_in_chromium(playwright_api, live
             expect(page.locator("#verify")).to_contain_text("no exported head")
             expect(page.locator("table.audit")).to_contain_text(second_comment)
             page.screenshot(path=SHOTS / "06-audit.png", full_page=True)
+            _assert_fits(page, 600)
+            page.set_viewport_size({"width": 1440, "height": 900})
 
             # An operational alert: its free-form detail as a key/value table.
             nav.get_by_role("link", name="Queue").click()
