@@ -24,11 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .options import MAX_STRATUM_LEVELS
 from .sorting import sort_in_place
 
-#: Default ceiling on the number of levels of one stratum column. A column with more
-#: levels is most likely continuous (age in years, a date) and should be banded first.
-MAX_STRATUM_LEVELS = 50
 
 _INT64_MAX = np.iinfo(np.int64).max
 

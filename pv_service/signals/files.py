@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 
 from ..common.pages import small_pages
-from .counts import MAX_STRATUM_LEVELS, PairCounts, SignalInputError, count_codes, counts_from_sorted_cells
+from .counts import PairCounts, SignalInputError, count_codes, counts_from_sorted_cells
+from .options import MAX_STRATUM_LEVELS, PARQUET_SUFFIXES
 from .parquet_codes import CodedRows, drop_unused, read_codes
 
 REQUIRED_COLUMNS = ("report_id", "product", "event")
-PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 #: Peak bytes per input row of the in-memory route: the coded columns (report 8, product
