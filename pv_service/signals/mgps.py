@@ -303,44 +303,69 @@ class MGPSFit:
 # ----------------------------------------------------------------------------------
 
 
-def nb_logpmf(n, alpha, beta, e) -> np.ndarray:
+def nb_logpmf(n, alpha, beta, e, by_count=None) -> np.ndarray:
     """log NB(n; size=alpha, prob=beta/(beta+E)) - the marginal of N under one gamma
-    component (DuMouchel 1999 eq. 5), written with log1p so tiny E stays accurate."""
+    component (DuMouchel 1999 eq. 5), written with log1p so tiny E stays accurate.
+    ``by_count``: (distinct counts, each point's index into them), when known: the
+    gamma functions are then taken once per distinct count (the same numbers)."""
+    return _nb_logpmf_and_zero(n, alpha, beta, e, by_count)[0]
+
+
+def _nb_logpmf_and_zero(n, alpha, beta, e, by_count=None) -> tuple[np.ndarray, np.ndarray]:
+    """(log NB(n), log NB(0)), sharing the logarithm both need."""
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
-    return (special.gammaln(n + alpha) - special.gammaln(alpha) - special.gammaln(n + 1.0)
-            - alpha * np.log1p(e / beta) - n * np.log1p(beta / e))
+    z = -alpha * np.log1p(e / beta)
+    return (_per_count(lambda m: special.gammaln(m + alpha) - special.gammaln(alpha) - special.gammaln(m + 1.0),
+                       n, by_count) + z - n * np.log1p(beta / e)), z
+
+
+def _per_count(func, n: np.ndarray, by_count) -> np.ndarray:
+    """``func(n)`` for a function of the count alone, evaluated per distinct count when
+    ``by_count`` = (distinct counts, index of each point) is given."""
+    if by_count is None:
+        return func(n)
+    values, index = by_count
+    return func(values)[index]
 
 
 def _log1mexp(z: np.ndarray) -> np.ndarray:
-    """log(1 - exp(z)) for z < 0 without cancellation."""
-    return np.where(z > -np.log(2.0), np.log(-np.expm1(z)), np.log1p(-np.exp(z)))
+    """log(1 - exp(z)) for z < 0 without cancellation (each branch only where it is
+    taken: both everywhere, through np.where, were a third of the final likelihood)."""
+    z = np.asarray(z, dtype=np.float64)
+    near = z > -np.log(2.0)
+    out = np.empty_like(z)
+    out[near] = np.log(-np.expm1(z[near]))
+    far = ~near
+    out[far] = np.log1p(-np.exp(z[far]))
+    return out
 
 
-def poisson_logpmf(n, mean, e) -> np.ndarray:
+def poisson_logpmf(n, mean, e, by_count=None) -> np.ndarray:
     """log Poisson(n; mean * E): the marginal of N under a point-mass component, the
     limit of :func:`nb_logpmf` as alpha, beta -> inf with alpha/beta = mean."""
     n = np.asarray(n, dtype=np.float64)
     m = mean * np.asarray(e, dtype=np.float64)
-    return special.xlogy(n, m) - m - special.gammaln(n + 1.0)
+    return special.xlogy(n, m) - m - _per_count(lambda c: special.gammaln(c + 1.0), n, by_count)
 
 
-def component_logpmf(prior: Prior, i: int, n, e) -> tuple[np.ndarray, np.ndarray]:
+def component_logpmf(prior: Prior, i: int, n, e, by_count=None) -> tuple[np.ndarray, np.ndarray]:
     """(log f_i(n), log f_i(0)) for component i of the prior: negative binomial, or
     Poisson for a point mass."""
     alpha, beta, point = prior.component(i)
     e = np.asarray(e, dtype=np.float64)
     if point is not None:
-        return poisson_logpmf(n, point, e), -point * e
-    return nb_logpmf(n, alpha, beta, e), -alpha * np.log1p(e / beta)
+        return poisson_logpmf(n, point, e, by_count), -point * e
+    return _nb_logpmf_and_zero(n, alpha, beta, e, by_count)
 
 
-def log_marginal(prior: Prior, n, e, truncation: str | None = None) -> np.ndarray:
-    """log P(N = n | E) under the mixture; zero-truncated when ``truncation`` is given."""
+def log_marginal(prior: Prior, n, e, truncation: str | None = None, by_count=None) -> np.ndarray:
+    """log P(N = n | E) under the mixture; zero-truncated when ``truncation`` is given.
+    ``by_count`` as in :func:`nb_logpmf`."""
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
-    l1, z1 = component_logpmf(prior, 1, n, e)  # z = log f(0)
-    l2, z2 = component_logpmf(prior, 2, n, e)
+    l1, z1 = component_logpmf(prior, 1, n, e, by_count)  # z = log f(0)
+    l2, z2 = component_logpmf(prior, 2, n, e, by_count)
     with np.errstate(divide="ignore"):  # P = 1 (one component): log(1 - P) = -inf
         lp, lq = np.log(prior.p), np.log1p(-prior.p)
     if truncation is None:
@@ -912,11 +937,13 @@ def _polish(results: Sequence[StartResult], pts: _Points, truncation: str, param
 
 def _total_ll(prior: Prior, pts: _Points, truncation: str) -> float:
     """The log-likelihood by :func:`log_marginal` (not the optimiser's objective), in
-    blocks (their temporaries were ~60 MB at once for 3.6e5 points) summed with fsum."""
+    blocks (their temporaries were ~60 MB at once for 3.6e5 points) summed with fsum;
+    the gamma functions once per distinct count (per point they took 0.8 of this
+    function's 1 s on the 2.9e6 points of the 1e7 narrow benchmark)."""
     step = 4 * _CHUNK
-    return math.fsum(float(np.dot(pts.w[i:i + step], log_marginal(prior, pts.n[i:i + step], pts.e[i:i + step],
-                                                                   truncation)))
-                     for i in range(0, pts.n.shape[0], step))
+    return math.fsum(float(np.dot(pts.w[i:i + step], log_marginal(
+        prior, pts.n[i:i + step], pts.e[i:i + step], truncation, by_count=(pts.n_values, pts.n_index[i:i + step]))))
+        for i in range(0, pts.n.shape[0], step))
 
 
 # ----------------------------------------------------------------------------------

@@ -32,6 +32,23 @@ def test_nb_logpmf_matches_scipy():
         np.testing.assert_allclose(mgps.nb_logpmf(n, alpha, beta, e), ref, rtol=1e-10)
 
 
+def test_marginal_by_distinct_count_is_the_same_numbers():
+    """The final log-likelihood takes the gamma functions once per distinct count; each
+    point's value must be exactly the per-point formula's (a wrong index would shift
+    them), for gamma and point-mass components and every truncation."""
+    rng = np.random.default_rng(7)
+    n = rng.integers(1, 40, 5000).astype(float)
+    e = rng.lognormal(-1, 2.0, 5000)
+    pts = mgps._Points.build(n, e, np.ones_like(e))
+    for prior in (PRIOR, Prior.from_means(4.0, 2.0, 0.9, np.inf, 0.3)):
+        for truncation in (None, "component", "mixture"):
+            direct = mgps.log_marginal(prior, n, e, truncation)
+            tabled = mgps.log_marginal(prior, n, e, truncation, by_count=(pts.n_values, pts.n_index))
+            assert np.array_equal(direct, tabled)
+        total = mgps._total_ll(prior, pts, "mixture")
+        assert total == pytest.approx(float(np.sum(mgps.log_marginal(prior, n, e, "mixture"))), rel=1e-13)
+
+
 def test_marginal_is_poisson_gamma_integral():
     """P(N = n) = integral of Poisson(n; lambda E) x prior(lambda) d lambda (DuMouchel eq. 5)."""
     for n, e in [(1, 0.05), (3, 0.8), (12, 4.0)]:
