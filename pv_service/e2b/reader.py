@@ -261,8 +261,13 @@ class BatchStream:
         return [e for e in schema_errors(schema, self.root.getroottree()) if (e.line, e.reason) not in self._first_errors]
 
 
+# a namespace in Clark notation ({urn:hl7-org:v3}name): a URI, so a scheme and a colon;
+# a pattern's {1,8} quoted in the same message must stay as it is
+_CLARK_NS = re.compile(r"\{[A-Za-z][A-Za-z0-9+.\-]*:[^{}]*\}")
+
+
 def _no_ns(text: str) -> str:
-    return re.sub(r"\{[^}]*\}", "", text)
+    return _CLARK_NS.sub("", text)
 
 
 def element_path(el: etree._Element) -> str:

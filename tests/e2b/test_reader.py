@@ -80,3 +80,15 @@ def test_schema_error_names_element_and_line(ich_xsd):
     errors = reader.schema_errors(schema_set.load(ich_xsd).batch, reader.read(data, BATCH_ROOT, LIMIT))
     assert [e.line for e in errors] == [line]
     assert "bogus" in errors[0].reason and "investigationEvent" in errors[0].element
+
+
+def test_schema_error_quotes_the_pattern_as_the_schema_has_it(ich_xsd):
+    """Namespaces are taken out of lxml's messages ({urn:hl7-org:v3}low -> low), but not the
+    {1,8} of the date pattern the message quotes: without them a sender cannot see the form."""
+    data = fda("Scenario1.xml")
+    at = data.index(b'<availabilityTime value="') + len(b'<availabilityTime value="')
+    data = data[:at] + b"2022-06-14" + data[data.index(b'"', at):]
+    errors = reader.schema_errors(schema_set.load(ich_xsd).batch, reader.read(data, BATCH_ROOT, LIMIT))
+    reason = next(e.reason for e in errors if "2022-06-14" in e.reason)
+    assert "[0-9]{1,8}|([0-9]{9,14}|[0-9]{14,14}" in reason
+    assert "{urn:" not in reason and "Element 'availabilityTime'" in reason
