@@ -84,6 +84,7 @@ class ReporterQualification(StrEnum):
     other_health_professional = "other_health_professional"
     lawyer = "lawyer"
     consumer = "consumer"
+    unknown = "unknown"  # asked, not known (E2B: C.2.r.4 nullFlavor UNK)
 
 
 class DrugRole(StrEnum):

@@ -72,7 +72,9 @@ def case_features(session: Session, case_ids: Sequence[int]) -> list[dict]:
             "age_group": h.patient_age_group, "onset_date": min(onsets) if onsets else None,
             "received_date": h.first_received, "country": h.reporter_country,
             "pts": "|".join(sorted({c for c, _ in r})), "products": "|".join(sorted({p for p, _ in d if p})),
-            "batch": lots[0] if lots else None, "qualification": h.reporter_qualification, "clinic_id": h.clinic_id,
+            "batch": lots[0] if lots else None, "clinic_id": h.clinic_id,
+            # "unknown" (C.2.r.4 UNK) is no evidence either way: missing, as linkage treats it
+            "qualification": None if h.reporter_qualification == "unknown" else h.reporter_qualification,
         })
     return rows
 

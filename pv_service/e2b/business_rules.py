@@ -80,6 +80,19 @@ def _select(expr: str, ctx, cache: dict) -> list:
     return [node for o in _by_code(ctx, items, cache).get(code, ()) for node in rest_xpath(o)]
 
 
+_ATTRIBUTE_STEP = re.compile(r"(?P<element>.+)/@\w+")
+
+
+def _holder(expr: str, ctx, cache: dict):
+    """For a rule whose value is an attribute (.../h:low/@value) that is missing: the element that
+    would hold it, if it is there (often with a nullFlavor instead), else None."""
+    m = _ATTRIBUTE_STEP.fullmatch(expr)
+    if m is None:
+        return None
+    found = _select(m["element"], ctx, cache)
+    return found[0] if found and isinstance(found[0], etree._Element) else None
+
+
 def _present(node) -> tuple[bool, str | None]:
     """(has a value, its nullFlavor)."""
     if isinstance(node, str):  # an attribute or text() result
@@ -108,7 +121,17 @@ def _check_rule(message: etree._Element, rule: E2BRule | SimpleNamespace, contex
         line = ctx.sourceline if isinstance(ctx, etree._Element) else message.sourceline
         found = _select(rule.value, ctx, contexts)
         if not found:
-            out.append(Problem(f"required: {rule.message}", rule.element, line))
+            # the attribute is missing: named at the element that would hold it when that is there,
+            # which may carry a nullFlavor in its place
+            holder = _holder(rule.value, ctx, contexts)
+            flavor = holder.get("nullFlavor") if holder is not None else None
+            if flavor is None:
+                out.append(Problem(f"required: {rule.message}", rule.element,
+                                   holder.sourceline if holder is not None else line))
+            elif flavor not in rule.null_flavors:
+                allowed = ", ".join(rule.null_flavors) or "none"
+                out.append(Problem(f"nullFlavor {flavor} is not allowed here (allowed: {allowed})", rule.element,
+                                   holder.sourceline))
             continue
         node = found[0]
         has, flavor = _present(node)

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from pv_service.e2b import business_rules, reader
+from pv_service.e2b import business_rules, reader, timestamps
 from pv_service.e2b import icsr as icsr_mod
 from pv_service.e2b.ack import MessageResult, Problem
 from pv_service.e2b.schema_set import SchemaSet
@@ -43,7 +43,7 @@ def check_message(el, errors: list[reader.SchemaError], rules: business_rules.Ru
         return MessageResult(*identifiers(el), False, "rejected",
                              problems=[Problem(e.reason, e.element, e.line) for e in errors]), None
     receiver = icsr_mod._attr(el, "h:receiver/h:device/h:id", "extension")
-    problems = business_rules.check(el, rules, receiver)
+    problems = business_rules.check(el, rules, receiver) + timestamps.problems(el)
     if problems:
         return MessageResult(*identifiers(el), False, "rejected", problems=problems), None
     try:

@@ -43,6 +43,7 @@ from pv_service.e2b.icsr import (
     QUALIFICATIONS,
     REPORT_TYPES,
     SERIOUSNESS_CODES,
+    hl7_date,
 )
 from pv_service.e2b import regional_cn
 from pv_service.e2b.reader import BATCH_ROOT, HL7, MESSAGE
@@ -104,6 +105,14 @@ def _day(d: dt.date | None) -> str | None:
     return d.strftime("%Y%m%d") if d else None
 
 
+def _as_sent(ts: str | None, day: dt.date | None) -> str | None:
+    """A date as an imported case sent it (2014, 201410: shorter than a day, no day is stored) when
+    it is the stored day's; else the stored day."""
+    if ts and hl7_date(ts) == day:
+        return ts
+    return _day(day)
+
+
 def _value(v) -> str:
     return v.value if hasattr(v, "value") else v
 
@@ -154,9 +163,13 @@ def _patient(o: list, v: VersionPublic, registered: dict | None, profile: str, n
     sex = (p.sex if p else None) or (registered or {}).get("sex")
     if sex in _SEX:
         o.append(f'<administrativeGenderCode code="{_SEX[sex]}" codeSystem="1.0.5218"/>')
+    elif pd.get("sex_null_flavor"):
+        o.append(f'<administrativeGenderCode nullFlavor="{_x(pd["sex_null_flavor"])}"/>')
     year = (p.birth_year if p else None) or (registered or {}).get("birth_year")
     if year:
         o.append(f'<birthTime value="{int(year)}"/>')
+    elif pd.get("birth_null_flavor"):
+        o.append(f'<birthTime nullFlavor="{_x(pd["birth_null_flavor"])}"/>')
     if p and p.death_date:
         o.append(f'<deceasedTime value="{_day(p.death_date)}"/>')
     if pd.get("parent"):
@@ -290,12 +303,15 @@ def _past_drugs(o: list, drugs: list) -> None:
 _SERIOUS_ITEMS = tuple(_SERIOUS.items())
 
 
-def _reaction(o: list, i: int, r, extra: dict, fda: dict, profile: str) -> None:
+def _reaction(o: list, i: int, r, extra: dict, fda: dict, profile: str, imported: bool) -> None:
     a = o.append
     a(f'<subjectOf2 typeCode="SBJ"><observation {_OBS}><id root="{_x(extra.get("ref") or f"reaction-{i}")}"/>'
-      f'<code code="29" codeSystem="{OBS}"/>{_interval(_day(r.onset_date), extra.get("end"))}')
+      f'<code code="29" codeSystem="{OBS}"/>{_interval(_as_sent(extra.get("start"), r.onset_date), extra.get("end"))}')
     attrs = _a(code=r.llt_code or r.pt_code, codeSystem=MEDDRA, codeSystemVersion=r.meddra_version)
-    a(f'<value xsi:type="CE"{attrs}><originalText>{_x(r.pt_name)}</originalText></value>' if r.pt_name
+    # E.i.1.1a is the primary source's own words: of an imported case only what it sent (the
+    # dictionary's term is no reporter's); of a JSON report the term it was reported under
+    verbatim = extra.get("verbatim") if imported else r.pt_name
+    a(f'<value xsi:type="CE"{attrs}><originalText>{_x(verbatim)}</originalText></value>' if verbatim
       else f'<value xsi:type="CE"{attrs}/>')
     if extra.get("country"):
         a(f'<location typeCode="LOC"><locatedEntity classCode="LOCE">{_country("locatedPlace", extra["country"])}'
@@ -485,8 +501,13 @@ def _related(o: list, code: str, body: str, priority: bool = False) -> None:
 
 def _source(s: dict) -> str:
     q = _REV["qual"].get(s.get("qualification") or "")
-    person = f'<asQualifiedEntity classCode="QUAL"><code code="{q}" codeSystem="{CS["qualification"]}"/></asQualifiedEntity>' \
-        if q else ""
+    if q:
+        person = f'<asQualifiedEntity classCode="QUAL"><code code="{q}" codeSystem="{CS["qualification"]}"/></asQualifiedEntity>'
+    elif s.get("qualification_null_flavor") or s.get("qualification") == "unknown":
+        flavor = s.get("qualification_null_flavor") or "UNK"
+        person = f'<asQualifiedEntity classCode="QUAL"><code nullFlavor="{_x(flavor)}"/></asQualifiedEntity>'
+    else:
+        person = ""
     if s.get("country"):
         person += f'<asLocatedEntity classCode="LOCE">{_country("location", s["country"])}</asLocatedEntity>'
     return (f'<author typeCode="AUT"><assignedEntity classCode="ASSIGNED"><assignedPerson classCode="PSN" '
@@ -537,7 +558,7 @@ def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str
     _patient(o, v, registered, profile, nmpa)
     extras = detail.get("reactions") or []
     for i, r in enumerate(v.reactions):
-        _reaction(o, i, r, extras[i] if i < len(extras) else {}, fda, profile)
+        _reaction(o, i, r, extras[i] if i < len(extras) else {}, fda, profile, _value(v.source_format) == "e2b")
     _tests(o, detail.get("tests") or [])
     a(f'<subjectOf2 typeCode="SBJ"><organizer classCode="CATEGORY" moodCode="EVN"><code code="4" codeSystem="{ORGANIZER}"/>')
     refs = [_drug(o, i, d, nmpa.get("drugs") or {}) for i, d in enumerate(v.drugs)]

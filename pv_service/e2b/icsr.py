@@ -70,6 +70,7 @@ class Reaction:
     highlighted: str | None = None  # E.i.3.1 code
     medically_confirmed: bool | None = None  # E.i.8
     required_intervention: bool | None = None  # FDA.E.i.3.2h
+    verbatim: str | None = None  # E.i.1.1a as the primary source reported it (not the translation)
 
 
 @dataclass
@@ -136,6 +137,7 @@ class Source:
     qualification_code: str | None
     country: str | None
     primary_for_regulatory: bool
+    qualification_null_flavor: str | None = None  # C.2.r.4 UNK: asked, not known
 
 
 @dataclass
@@ -165,6 +167,8 @@ class Patient:
     last_menstrual_period: str | None = None  # D.6
     gestation_period: str | None = None  # D.2.2.1a
     gestation_period_unit: str | None = None  # D.2.2.1b
+    sex_null_flavor: str | None = None  # D.5 nullFlavor (UNK, MSK, ASKU, NASK)
+    birth_null_flavor: str | None = None  # D.2.1 nullFlavor (MSK: known, withheld)
 
 
 @dataclass
@@ -375,6 +379,7 @@ def _reaction(obs) -> Reaction:
         highlighted=_get(_value(related, values, "37"), "code"),
         medically_confirmed=_bool(_value(related, values, "24")),
         required_intervention=_bool(_first(_pick(items, "7", FDA_ELEMENTS), values)),
+        verbatim=_text(obs, "h:value/h:originalText"),
     )
 
 
@@ -469,7 +474,8 @@ def _source(rel) -> Source:
     q = _attr(entity, "h:assignedPerson/h:asQualifiedEntity/h:code", "code")
     return Source(QUALIFICATIONS.get(q or ""), q,
                   _attr(entity, "h:assignedPerson/h:asLocatedEntity/h:location/h:code", "code"),
-                  _attr(rel, "h:priorityNumber", "value") == "1")
+                  _attr(rel, "h:priorityNumber", "value") == "1",
+                  _attr(entity, "h:assignedPerson/h:asQualifiedEntity/h:code", "nullFlavor"))
 
 
 def _patient(role) -> Patient:
@@ -506,6 +512,8 @@ def _patient_of(role, observations: list[tuple], organizers: list[tuple]) -> Pat
         name_null_flavor=name.get("nullFlavor") if name is not None else None,
         sex_code=_attr(person, "h:administrativeGenderCode", "code"),
         birth_year=_year(_attr(person, "h:birthTime", "value")),
+        sex_null_flavor=_attr(person, "h:administrativeGenderCode", "nullFlavor"),
+        birth_null_flavor=_attr(person, "h:birthTime", "nullFlavor"),
         age=age.get("value") if age is not None else None, age_unit=age.get("unit") if age is not None else None,
         age_group=_get(first_value("4"), "code"),
         weight_kg=weight.get("value") if weight is not None else None,

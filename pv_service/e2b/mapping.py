@@ -93,6 +93,21 @@ def _primary_source(icsr: Icsr):
     return next((s for s in icsr.sources if s.primary_for_regulatory), icsr.sources[0] if icsr.sources else None)
 
 
+def _sent(values: dict, *keys: str) -> dict:
+    """`values` without those of `keys` (all, if none named) that were not sent: what JSON intake
+    has no field for is stored only when an E2B message carried it, so the same case stores alike."""
+    drop = keys or tuple(values)
+    return {k: v for k, v in values.items() if v is not None or k not in drop}
+
+
+def _qualification(source) -> str:
+    """C.2.r.4 of the primary source; "unknown" for its nullFlavor UNK (asked, not known), not a
+    qualification it did not state."""
+    if source is not None and source.qualification:
+        return source.qualification
+    return "unknown" if source is not None and source.qualification_null_flavor else "consumer"
+
+
 def minimum_criteria(icsr: Icsr) -> list[Problem]:
     """ICH E2D's four minimum criteria, named by E2B element."""
     line = icsr.line
@@ -131,7 +146,8 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
         problems.append(Problem("no reporter country and the sender organization has no country", "C.2.r.3", line))
     p = icsr.patient
     detail = {
-        "sources": [asdict(s) for s in icsr.sources], "other_case_ids": icsr.other_case_ids,
+        "sources": [_sent(asdict(s), "qualification_null_flavor") for s in icsr.sources],
+        "other_case_ids": icsr.other_case_ids,
         "linked_reports": icsr.linked_reports, "documents": icsr.documents,
         "additional_documents": icsr.additional_documents, "expedited": icsr.expedited,
         "first_sender": icsr.first_sender,
@@ -145,10 +161,14 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
                     "death_causes": [asdict(c) for c in p.death_causes], "autopsy": p.autopsy,
                     "autopsy_causes": [asdict(c) for c in p.autopsy_causes], "parent": p.parent,
                     "last_menstrual_period": p.last_menstrual_period, "gestation_period": p.gestation_period,
-                    "gestation_period_unit": p.gestation_period_unit},
+                    "gestation_period_unit": p.gestation_period_unit,
+                    **_sent({"sex_null_flavor": p.sex_null_flavor, "birth_null_flavor": p.birth_null_flavor})},
         # E.i beyond the reaction rows, in their order: the id G.k.9.i points at, end, country, ...
         "reactions": [{"ref": r.ref, "end": r.end, "country": r.country, "translation": r.translation,
-                       "highlighted": r.highlighted, "medically_confirmed": r.medically_confirmed}
+                       "highlighted": r.highlighted, "medically_confirmed": r.medically_confirmed,
+                       # E.i.1.1a (a dictionary's coding replaces pt_name), and E.i.4 when the onset
+                       # column cannot hold it (2014, 201410: no day)
+                       **_sent({"verbatim": r.verbatim, "start": r.start if hl7_date(r.start) is None else None})}
                       for r in icsr.reactions],
         "tests": [asdict(t) for t in icsr.tests], "sender_diagnosis": [asdict(c) for c in icsr.sender_diagnosis],
         "receiver": icsr.message_receiver,
@@ -162,7 +182,7 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
         "patient_id": None,
         "report_type": icsr.report_type or "not_available",
         "received_date": received, "latest_info_date": latest_info,
-        "reporter_qualification": (source.qualification if source and source.qualification else "consumer"),
+        "reporter_qualification": _qualification(source),
         "reporter_country": country,
         "narrative": icsr.narrative, "transgene_in_tumour": None,
         "source_format": "e2b", "safety_report_id": icsr.safety_report_id, "worldwide_id": icsr.worldwide_id,

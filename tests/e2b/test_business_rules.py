@@ -64,3 +64,28 @@ def test_bad_xpath_in_rules_is_named_with_file_and_line(tmp_path):
     with pytest.raises(RulesError) as exc:
         load_rules(tmp_path)
     assert f"e2b_rules.yaml:{line}:" in str(exc.value) and "not an XPath" in str(exc.value)
+
+
+def test_a_value_missing_from_its_element_is_named_at_that_elements_line():
+    """C.1.5 sent as a nullFlavor, a reaction's code as a nullFlavor, a reaction's MedDRA version left
+    out: each is named at the line of its own element (they were named at the message's or the
+    reaction's first line), and a nullFlavor the rule does not allow is called so."""
+    data = fda("Scenario1.xml")
+    data = data.replace(b'<availabilityTime value="20220614101010-0500"/>', b'<availabilityTime nullFlavor="NI"/>', 1)
+    data = data.replace(b'<value xsi:type="CE" code="10027940" codeSystem="2.16.840.1.113883.6.163" codeSystemVersion="25.0"/>',
+                        b'<value xsi:type="CE" nullFlavor="UNK"/>', 1)
+    data = data.replace(b'code="10009896" codeSystem="2.16.840.1.113883.6.163" codeSystemVersion="25.0"/>',
+                        b'code="10009896" codeSystem="2.16.840.1.113883.6.163"/>', 1)
+
+    def line_of(marker: bytes) -> int:
+        return data[:data.index(marker)].count(b"\n") + 1
+    problems = business_rules.check(message(data), RULES, "CDER")
+    assert [(p.element, p.line, p.reason) for p in problems] == [
+        ("C.1.5", line_of(b'<availabilityTime nullFlavor="NI"/>'), "nullFlavor NI is not allowed here (allowed: none)"),
+        ("E.i.2.1a", line_of(b'<value xsi:type="CE" nullFlavor="UNK"/>'),
+         "nullFlavor UNK is not allowed here (allowed: none)"),
+        ("E.i.2.1a", line_of(b'code="10009896" codeSystem="2.16.840.1.113883.6.163"/>'),
+         "required: MedDRA version of the reaction"),
+        ("E.i.2.1b", line_of(b'<value xsi:type="CE" nullFlavor="UNK"/>'),
+         "nullFlavor UNK is not allowed here (allowed: none)"),
+    ]

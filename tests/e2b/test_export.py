@@ -134,4 +134,49 @@ def test_the_rich_case_sent_as_json_exports_and_comes_back_the_same(client, worl
     original = {**r.json()["latest"], "source_format": "e2b"}  # how it came, not what it says
     # E2B carries no PT code as reported (E.i.2.1b is the LLT), so the JSON's goes no further
     original["reactions"] = [{**x, "reported_pt_code": None} for x in original["reactions"]]
+    # the JSON's term left as the reporter's words (E.i.1.1a) and is kept as such on import
+    verbatim = [x.pop("verbatim") for x in back["latest"]["detail"]["reactions"]]
+    assert verbatim == [x["pt_name"] for x in original["reactions"]]
     assert _stored(back["latest"], "fda") == _stored(original, "fda")
+
+
+def test_what_the_sender_said_leaves_as_it_came(client, world, schema_settings, ich_xsd):
+    """An onset of 2014 or 201410 (no day for the column), the reporter's own words for one reaction and
+    none for the other, a qualification asked but not known (C.2.r.4 UNK), sex not known (D.5 UNK) and a
+    masked birth date (D.2.1 MSK): each is stored and leaves in the export as sent, and the export comes
+    back as another clinic's case unchanged. (They used to go: no onset, the dictionary's term written
+    as the reporter's, the qualification stored as consumer and left out, so the export was refused.)"""
+    data = fda("Scenario1.xml")
+    data = data.replace(b'<low value="20141010"/>', b'<low value="2014"/>', 1)
+    data = data.replace(b'<low value="20141010"/>', b'<low value="201410"/>', 1)
+    data = data.replace(b'code="10027940" codeSystem="2.16.840.1.113883.6.163" codeSystemVersion="25.0"/>',
+                        b'code="10027940" codeSystem="2.16.840.1.113883.6.163" codeSystemVersion="25.0">'
+                        b'<originalText>clot in my leg</originalText></value>', 1)
+    data = data.replace(b'<code code="1" displayName="Physician" codeSystem="2.16.840.1.113883.3.989.2.1.1.6"/>',
+                        b'<code nullFlavor="UNK"/>', 1)
+    data = data.replace(b'<administrativeGenderCode code="1" displayName="Male" codeSystem="1.0.5218"/>',
+                        b'<administrativeGenderCode nullFlavor="UNK"/>', 1)
+    data = data.replace(b'<birthTime value="20010615"/>', b'<birthTime nullFlavor="MSK"/>', 1)
+    assert data.count(b"clot in my leg") == 1 and b'<low value="201410"/>' in data
+    body = post(client, world.clinic, data, json=True).json()
+    assert body["acknowledgement"] == "AA", body
+    case_id = body["messages"][0]["case_id"]
+    stored = client.get(f"/v1/reports/{case_id}", headers=world.clinic.headers).json()["latest"]
+    assert stored["reporter_qualification"] == "unknown"
+    assert [x["onset_date"] for x in stored["reactions"]] == [None, None]
+    assert [x.get("start") for x in stored["detail"]["reactions"]] == ["2014", "201410"]
+    assert [x.get("verbatim") for x in stored["detail"]["reactions"]] == ["clot in my leg", None]
+
+    out = icsr.parse_message(icsr.messages(reader.read(_export(client, world.clinic, case_id), reader.BATCH_ROOT,
+                                                       10**7))[0])
+    assert [(x.start, x.verbatim) for x in out.reactions] == [("2014", "clot in my leg"), ("201410", None)]
+    primary = next(s for s in out.sources if s.primary_for_regulatory)
+    assert (primary.qualification, primary.qualification_null_flavor) == (None, "UNK")
+    assert (out.patient.sex_code, out.patient.sex_null_flavor, out.patient.birth_null_flavor) == (None, "UNK", "MSK")
+
+    data = _export(client, world.clinic, case_id)
+    assert reader.schema_errors(schema_set.load(ich_xsd).batch, reader.read(data, reader.BATCH_ROOT, 10**7)) == []
+    again = post(client, world.other_clinic, data, json=True).json()
+    assert again["acknowledgement"] == "AA", [m["errors"] for m in again["messages"]]
+    back = client.get(f"/v1/reports/{again['messages'][0]['case_id']}", headers=world.other_clinic.headers).json()
+    assert _stored(back["latest"], "ich") == _stored(stored, "ich")

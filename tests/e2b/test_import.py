@@ -140,6 +140,23 @@ def test_message_without_suspect_drug_is_refused(client, world, schema_settings)
     assert client.get("/v1/reports", headers=world.clinic.headers).json()["items"] == []
 
 
+def test_an_impossible_date_is_refused_with_its_element_and_line(client, world, schema_settings):
+    """30 February passes the schema's digit pattern; the reader used to store the reaction with no
+    onset. Now the message is refused (CR) naming E.i.4 and the line of its <low>, in this process
+    and in the reader processes alike, and nothing is stored."""
+    data = fda("Scenario1.xml")
+    line = 145  # the first reaction's <low value="20141010"/>
+    lines = data.split(b"\n")
+    assert b'<low value="20141010"/>' in lines[line - 1]
+    lines[line - 1] = lines[line - 1].replace(b"20141010", b"20140230")
+    body = post(client, world.clinic, b"\n".join(lines), json=True).json()
+    (m,) = body["messages"]
+    assert m["acknowledgement"] == "CR"
+    assert [(e["element"], e["line"]) for e in m["errors"]] == [("E.i.4", line)]
+    assert "day 30 does not exist in 2014-02" in m["errors"][0]["reason"]
+    assert client.get("/v1/reports", headers=world.clinic.headers).json()["items"] == []
+
+
 def test_resend_is_unchanged_changed_content_is_refused_followup_is_next_version(client, world, schema_settings):
     data = fda("Scenario1.xml")
     first = post(client, world.clinic, data, json=True).json()["messages"][0]
