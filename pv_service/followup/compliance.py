@@ -379,7 +379,8 @@ def _patient_frame(pat_code, pat_ids, n_pat, t_status, stop_is_patient_scope, st
                              np.where(t_status == lost_c, 3, np.where(t_status == active_c, 4, 8)))).astype(np.int64)
     best = _group_reduce(pat_code, rank, n_pat, 99, "min")
     rank_to_status = np.array([0, 1, 2, lost_c, active_c, 0, 1, 2, completed_c], np.int8)
-    p_status = rank_to_status[best]
+    # 99: a patient none of whose treatments is shown (the caller drops the row)
+    p_status = rank_to_status[np.where(best == 99, 0, best)]
     # stop date of the patient: earliest stop among the treatments whose stop decides
     decides = rank == best[pat_code]
     stop_any = np.where(decides & is_stop, stop_day, np.iinfo(np.int64).max)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from followup_helpers import contacts_df, p_status, run, t_row, tp_row, tp_status, treatments_df, ts
+from followup_helpers import D, contacts_df, evaluate_compliance, p_status, run, t_row, tp_row, tp_status, treatments_df, ts
 
 INF = "2020-01-10"
 
@@ -235,6 +235,22 @@ def test_patient_status_precedence_with_several_treatments(rules):
     assert str(t_row(r, 1)["status"]) == "lost_to_follow_up"
     assert str(t_row(r, 2)["status"]) == "active"
     assert p_status(r, 1) == "lost_to_follow_up"  # lost beats active: flags the patient
+
+
+def test_a_patient_with_no_shown_treatment_is_left_out_not_an_error(rules):
+    """An MAH (or a product filter) is shown some treatments only: a patient treated only with
+    another holder's product has none shown. Their status used to index past the status table
+    (a 500 on the compliance export of the demo for as_of dates before a shown infusion)."""
+    t = treatments_df([
+        (1, 1, "car_t_missed_only", "2015-01-10"),
+        (2, 1, "stem_cell_5y", "2022-06-01"),
+        (3, 2, "stem_cell_5y", "2022-06-01"),
+    ])
+    c = contacts_df([(1, 2, "visit", "2022-07-01")])
+    r = evaluate_compliance(t, c, rules, D("2023-01-01"), shown={2})
+    assert list(r.treatments["treatment_id"]) == [2]
+    assert list(r.patients["patient_id"]) == [1] and p_status(r, 1) == "active"
+    assert evaluate_compliance(t, c, rules, D("2023-01-01"), shown=set()).patients.empty
 
 
 def test_treatment_scoped_withdrawal(rules, tmp_path):
