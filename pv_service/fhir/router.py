@@ -113,21 +113,23 @@ async def _create(request: Request, principal, expected: tuple[str, ...]) -> Res
     data = await request.body()
     parsed = read.parse(data, fmt, hint, expected)
     now = clock_of(request)()
+    # the answer in the version the client accepts (else the one it sent), rendered in that version:
+    # rendered in the sent one and labelled the accepted one, an R4 body failed R5's model after the commit
+    answer = read.accept_version(request.headers.get("accept")) or parsed.version
 
     def store():
         with session_scope(app_engine(request)) as session:
             receipt = service.receive(session, principal, parsed, now)
             session.commit()
             case, view, registry = service.read_case(session, principal, receipt.case_id)
-            return receipt, _render(case, view, registry, parsed.version)
+            return receipt, _render(case, view, registry, answer)
 
     receipt, resource = await run_in_threadpool(store)
     location = f"/fhir/AdverseEvent/{receipt.case_id}/_history/{receipt.version + 1}"
     headers = {"Location": location, "ETag": f'W/"{receipt.version + 1}"'}
     if receipt.warnings:  # stored nonetheless; FHIR has no place for warnings in a created resource
         headers["X-Warnings"] = json.dumps(operation_outcome(receipt.warnings))  # ASCII: a header must be
-    return fhir_response(request, resource, 201 if receipt.created else 200, headers,
-                         version=read.accept_version(request.headers.get("accept")) or parsed.version)
+    return fhir_response(request, resource, 201 if receipt.created else 200, headers, version=answer)
 
 
 def _render(case, view, registry, version: str) -> dict:

@@ -176,6 +176,24 @@ def test_version_hint_in_content_type(client, world, treated):
     AdverseEventR4B.model_validate(r.json())
 
 
+@pytest.mark.parametrize("sent,accept,model", [
+    ("r4", f"{XML}; fhirVersion=5.0", "r5"), ("r5", f"{XML}; fhirVersion=4.3", "r4"),
+    ("r4", f"{JSON}; fhirVersion=5.0", "r5"), ("r5", f"{JSON}; fhirVersion=4.0", "r4"),
+])
+def test_the_answer_is_in_the_version_accepted_not_the_one_sent(client, world, treated, sent, accept, model):
+    """Sent in one version, answered in the one Accept names: the created resource used to be rendered in the
+    version sent and checked as the one accepted (a 500 after the case was stored, on every resend too)."""
+    bundle = bundles.r4("crs") if sent == "r4" else bundles.r5("crs")
+    hint = f"{JSON}; fhirVersion=4.0" if sent == "r4" else JSON
+    for status in (201, 200):
+        r = post(client, world.clinic, bundle, content_type=hint, accept=accept)
+        assert r.status_code == status, r.text
+        assert r.headers["content-type"].startswith(accept.split(";")[0])
+        cls = AdverseEvent if model == "r5" else AdverseEventR4B
+        ae = cls.model_validate_xml(r.content) if accept.startswith(XML) else cls.model_validate(r.json())
+        assert ae.identifier
+
+
 def test_without_recorded_date_day_0_is_the_first_receipt_here(client, world, treated):
     bundle = bundles.r5("crs")
     del bundles.event(bundle)["recordedDate"]
