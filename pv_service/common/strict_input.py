@@ -1,5 +1,6 @@
 """Refuse, before any handler runs, what no request may carry: NaN / Infinity as JSON numbers,
-NUL characters and lone surrogates in strings, JSON nested deeper than a parser's stack.
+NUL and other control characters, lone surrogates and U+FFFE/U+FFFF in strings, JSON nested
+deeper than a parser's stack.
 
 Python's json module takes NaN and Infinity and lone surrogate escapes ("\\ud800"); a NUL
 character is stored by SQLite and refused by PostgreSQL; and each broke a later step (the
@@ -24,7 +25,14 @@ import orjson
 
 from pv_service.common.errors import FieldProblem
 
-_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+# NUL, the other C0 control characters but tab, LF and CR, lone surrogates, U+FFFE and U+FFFF: no
+# XML 1.0 document can hold them (E2B and FHIR XML reads of the case then failed) and FHIR strings
+# shall not contain them
+_BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# a JSON escape that may decode to one of them (only then is a body orjson takes parsed again)
+_BAD_ESCAPE = re.compile(rb"\\u(?:00[01][0-9a-fA-F]|[fF]{3}[eEfF])")
+# the same in a query string or form body, percent-encoded or raw
+_BAD_PAIRS = re.compile(rb"%[01][0-9a-fA-F]|%[eE][fF]%[bB][fF]%[bB][eEfF]|[\x00-\x08\x0b\x0c\x0e-\x1f]")
 NOT_FINITE = "must be a finite number (NaN and Infinity are not JSON numbers)"
 
 
@@ -44,9 +52,15 @@ def text_problem(value: str) -> str | None:
     match = _BAD_TEXT.search(value)
     if match is None:
         return None
-    if match.group() == "\x00":
+    char = match.group()
+    if char == "\x00":
         return "must not contain a NUL character (\\u0000)"
-    return "must not contain a lone surrogate (\\ud800-\\udfff): text must be valid Unicode"
+    if "\ud800" <= char <= "\udfff":
+        return "must not contain a lone surrogate (\\ud800-\\udfff): text must be valid Unicode"
+    if char in "\ufffe\uffff":
+        return f"must not contain the noncharacter \\u{ord(char):04x} (no XML document can hold it)"
+    return (f"must not contain the control character \\u{ord(char):04x}: of the characters below "
+            "\\u0020 only tab, line feed and carriage return are text")
 
 
 def _name(key: str) -> str:
@@ -77,7 +91,7 @@ def _walk(value: Any, loc: tuple) -> Iterator[FieldProblem]:
 def json_problems(body: bytes) -> list[FieldProblem]:
     try:
         orjson.loads(body)
-        if b"\\u0000" not in body:
+        if _BAD_ESCAPE.search(body) is None:
             return []
     except orjson.JSONDecodeError:
         pass
@@ -94,7 +108,7 @@ def json_problems(body: bytes) -> list[FieldProblem]:
 
 
 def _pairs_problems(text: bytes, where: str) -> list[FieldProblem]:
-    if b"%00" not in text and b"\x00" not in text:
+    if _BAD_PAIRS.search(text) is None:
         return []  # percent-decoding cannot make a surrogate (invalid UTF-8 becomes U+FFFD)
     problems = []
     for name, value in parse_qsl(text.decode("latin-1"), keep_blank_values=True):

@@ -34,7 +34,9 @@ def test_non_finite_json_numbers_are_refused_naming_the_field(client, world, tre
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "reports", 0, "reactions", 0, "grade"]
 
 
-@pytest.mark.parametrize("bad, what", [("\\ud800", "surrogate"), ("x\\udfffy", "surrogate"), ("a\\u0000b", "NUL")])
+@pytest.mark.parametrize("bad, what", [("\\ud800", "surrogate"), ("x\\udfffy", "surrogate"), ("a\\u0000b", "NUL"),
+                                       ("a\\u0001b", "control character \\u0001"),
+                                       ("\\u001f", "control character \\u001f"), ("\\uFFFE", "noncharacter \\ufffe")])
 def test_lone_surrogates_and_nul_in_json_strings_are_refused_on_every_database(client, world, products, bad, what):
     h = world.admin.headers
     r = _raw(client, "PATCH", f"/v1/products/{products['cart'].id}", f'{{"trade_name": "T{bad}"}}', h)
@@ -52,6 +54,23 @@ def test_a_valid_surrogate_pair_and_other_unicode_pass(client, world, products):
     r = _raw(client, "PATCH", f"/v1/products/{products['cart'].id}", '{"trade_name": "T\\ud83d\\ude00 \\u00e9"}',
              world.admin.headers)
     assert r.status_code == 200 and r.json()["trade_name"] == "T\U0001F600 \u00e9"
+
+
+def test_tab_line_feed_and_carriage_return_are_text(client, world, products):
+    r = _raw(client, "PATCH", f"/v1/products/{products['cart'].id}", '{"trade_name": "T\\tx\\r\\ny"}',
+             world.admin.headers)
+    assert r.status_code == 200 and r.json()["trade_name"] == "T\tx\r\ny"
+
+
+def test_a_control_character_is_refused_in_fhir_json_and_query_strings(client, world, products):
+    """A control character stored once made every XML read of the case a 500 (no XML 1.0 document can
+    hold one) and left E2B export's case id silently changed: refused at the door, also for FHIR."""
+    r = client.post("/fhir", content=b'{"resourceType": "Bundle", "id": "a\\u0001b"}',
+                    headers=world.clinic.headers | {"content-type": "application/fhir+json", "accept": "application/fhir+xml"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/fhir+json"), r.text
+    assert r.json()["resourceType"] == "OperationOutcome" and "\\u0001" in r.text
+    r = client.get("/v1/products?code=CART%01", headers=world.clinic.headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "code"], r.text
 
 
 def test_nul_in_query_strings_and_forms_is_refused_naming_the_parameter(client, world, products):
