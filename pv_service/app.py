@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pv_service.alerting.router import router as alerts_router
 from pv_service.analytics.router import router as analytics_router
@@ -123,6 +125,15 @@ def create_app(clock: Clock | None = None, engine: Engine | None = None) -> Fast
     @app.exception_handler(RequestValidationError)
     async def request_validation_error(_: Request, exc: RequestValidationError):
         return JSONResponse(status_code=422, content={"detail": jsonable_encoder(without_inputs(exc.errors()))})
+
+    # No route matched (404, 405): under /fhir an OperationOutcome, as every FHIR route answers
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if request.url.path == "/fhir" or request.url.path.startswith("/fhir/"):
+            from pv_service.fhir.router import unmatched_response
+
+            return unmatched_response(request, exc.status_code, str(exc.detail), exc.headers)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(_: Request, exc: InvalidInput):

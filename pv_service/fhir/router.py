@@ -56,6 +56,22 @@ def outcome_response(request: Request, status: int, issues: list[Issue], headers
     return fhir_response(request, operation_outcome(issues), status, headers)
 
 
+def unmatched_response(request: Request, status: int, detail: str, headers: dict | None = None) -> Response:
+    """A request under /fhir no route takes (an unknown resource type or operation, a method not
+    supported): an OperationOutcome, with what is supported."""
+    if status == 404:
+        detail = (f"{request.method} {request.url.path}: not supported here; this server takes AdverseEvent "
+                  "(create, read, vread) and Bundle (transaction, collection), see /fhir/metadata")
+    elif status == 405:
+        detail = f"{request.method} is not supported on {request.url.path} (see /fhir/metadata)"
+    code = "not-supported" if status in (404, 405) else _HTTP_CODES.get(status, "processing")
+    try:
+        return outcome_response(request, status, [Issue("", detail, code)], headers)
+    except FhirError:  # an Accept it cannot be answered in: JSON
+        return Response(orjson.dumps(operation_outcome([Issue("", detail, code)])), status_code=status,
+                        headers=headers, media_type="application/fhir+json")
+
+
 class FhirRoute(APIRoute):
     """Answers every refusal of a FHIR route as an OperationOutcome."""
 

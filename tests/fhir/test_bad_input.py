@@ -182,3 +182,27 @@ def test_too_large_is_an_operation_outcome(client, world, treated, db):
 
     r = post(client, world.clinic, b" " * (get_settings().max_body_bytes + 1))
     assert r.status_code == 413 and issues(r) == [(None, "too-costly")]
+
+
+@pytest.mark.parametrize("method,path,status", [
+    ("GET", "/fhir/Patient/1", 404), ("GET", "/fhir/AdverseEvent/1/_history", 404),
+    ("GET", "/fhir/AdverseEvent/1/$everything", 404), ("PUT", "/fhir/AdverseEvent/1", 405),
+    ("DELETE", "/fhir/AdverseEvent/1", 405), ("PATCH", "/fhir/AdverseEvent/1", 405), ("DELETE", "/fhir/AdverseEvent", 405),
+    ("GET", "/fhir", 405),
+])
+def test_what_no_route_takes_is_an_operation_outcome_too(client, world, method, path, status):
+    """Unknown resource types and operations, and methods not supported, answered FastAPI's {"detail": ...}."""
+    r = client.request(method, path, headers=world.clinic.headers)
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    (issue,) = r.json()["issue"]
+    assert r.json()["resourceType"] == "OperationOutcome" and issue["code"] == "not-supported"
+    assert "/fhir/metadata" in issue["diagnostics"]
+    xml = client.request(method, path, headers=world.clinic.headers | {"Accept": "application/fhir+xml"})
+    assert xml.status_code == status and xml.headers["content-type"].startswith("application/fhir+xml")
+    assert b"OperationOutcome" in xml.content
+
+
+def test_outside_fhir_an_unknown_route_is_still_json(client, world):
+    r = client.get("/v1/nothing-here", headers=world.clinic.headers)
+    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
