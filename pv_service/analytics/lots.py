@@ -40,7 +40,7 @@ def adjust(p, method: str) -> np.ndarray:
 
 def lot_excess(lots: pd.DataFrame, alpha: float = 0.05, method: str = "holm", min_events: int = 3) -> pd.DataFrame:
     """``lots``: lot, patients, events, days (time at risk). Adds share, expected, p_value,
-    p_adjusted, flagged; sorted by p-value."""
+    p_adjusted, flagged; sorted by p-value (NaN, not estimable, last)."""
     out = lots.copy()
     n = int(out["events"].sum())
     total = float(out["days"].sum())
@@ -49,7 +49,14 @@ def lot_excess(lots: pd.DataFrame, alpha: float = 0.05, method: str = "holm", mi
     out["share"] = share
     out["expected"] = n * share
     p = np.where(o > 0, stats.binom.sf(o - 1, n, share), 1.0) if len(out) > 1 else np.ones(len(out))
+    # events in no time at risk (on the day of infusion, the day's time not counted): the test's null
+    # gives them probability 0, which says nothing of the lot. Not estimable (NaN), and left out of the
+    # adjustment; such a lot sorted first as the strongest evidence before
+    p = np.where((o > 0) & (share <= 0), np.nan, p)
+    known = ~np.isnan(p)
+    adjusted = np.full(len(out), np.nan)
+    adjusted[known] = adjust(p[known], method)
     out["p_value"] = p
-    out["p_adjusted"] = adjust(p, method)
-    out["flagged"] = (out["p_adjusted"] < alpha) & (o >= min_events) & (len(out) > 1)
-    return out.sort_values(["p_value", "lot"], kind="stable").reset_index(drop=True)
+    out["p_adjusted"] = adjusted
+    out["flagged"] = known & (adjusted < alpha) & (o >= min_events) & (len(out) > 1)
+    return out.sort_values(["p_value", "lot"], kind="stable", na_position="last").reset_index(drop=True)

@@ -288,8 +288,11 @@ def lot_analysis(cohort: ProductCohort, rules, group: EventGroup, column: str = 
     res = lot_excess(per, lr.alpha, lr.multiplicity, lr.min_events)
     res["person_years"] = res["days"] / DAYS_PER_YEAR
     rows = [{"lot": str(r.lot), "patients": int(r.patients), "observed": int(r.events),
-             "person_years": float(r.person_years), "expected": float(r.expected), "p_value": float(r.p_value),
-             "p_adjusted": float(r.p_adjusted), "flagged": bool(r.flagged)} for r in res.itertuples(index=False)]
+             "person_years": float(r.person_years), "expected": float(r.expected),
+             # None: events in no time at risk, not estimable (lots.lot_excess)
+             "p_value": None if np.isnan(r.p_value) else float(r.p_value),
+             "p_adjusted": None if np.isnan(r.p_adjusted) else float(r.p_adjusted), "flagged": bool(r.flagged)}
+            for r in res.itertuples(index=False)]
     return {"event_group": group.name, "kind": group.kind, "by": column, "events": int(per["events"].sum()),
             "patients_without_lot": int(len(tar) - len(recorded)), "lots": rows}
 

@@ -37,3 +37,21 @@ def test_holm_and_bh_by_hand():
     assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     # BH: sorted times 4/rank = 0.02, 0.02, 0.04, 0.04 -> running min from the top
     assert adjust(p, "benjamini_hochberg") == pytest.approx([0.02, 0.04, 0.04, 0.02])
+
+
+def test_events_in_no_time_at_risk_are_not_estimable_not_the_strongest_evidence():
+    """A lot whose events all fell on the day of infusion has no person-time: the binomial test gives
+    P = 0 (its null cannot produce them), which sorted it first as the strongest evidence. It is not
+    estimable: no p-value, not flagged, and left out of the adjustment of the others."""
+    lots = pd.DataFrame({"lot": ["Z", "A", "B", "C"], "patients": [2, 10, 10, 10], "events": [2, 8, 1, 1],
+                         "days": [0, 1000, 1000, 1000]})
+    out = lot_excess(lots, alpha=0.05, method="holm", min_events=1).set_index("lot")
+    assert math.isnan(out.loc["Z", "p_value"]) and math.isnan(out.loc["Z", "p_adjusted"])
+    assert not out.loc["Z", "flagged"]
+    assert list(out.index)[-1] == "Z"  # sorted last
+    # the others: N = 12 events (Z's two included), each of A, B, C a third of the person-time
+    from scipy import stats
+    p_a = stats.binom.sf(7, 12, 1 / 3)
+    assert out.loc["A", "p_value"] == pytest.approx(p_a)
+    known = out.drop(index="Z")
+    assert list(known["p_adjusted"]) == pytest.approx(list(holm(known["p_value"].to_numpy())))
