@@ -147,13 +147,23 @@ def receive(session: Session, principal: Principal, parsed: Parsed, now: dt.date
         kind = intake.decide(p, lookups.cases)
     except DomainError as exc:
         raise _issues(exc, m.paths) from None
-    plan = intake.Plan([report], [None], [(p, kind)], lookups.cases)
-    try:
-        with session.begin_nested():
-            intake_sql.write_plan(conn, plan, principal, now)
-    except IntegrityError:
-        raise FhirError.one(409, m.paths.root, "another report of this case was stored at the same time: send it "
-                                               "again", "conflict") from None
+    for attempt in range(3):
+        plan = intake.Plan([report], [None], [(p, kind)], lookups.cases)
+        try:
+            with session.begin_nested():  # the savepoint is emitted when the connection is taken inside it
+                intake_sql.write_plan(session.connection(), plan, principal, now)
+            break
+        except IntegrityError:
+            # the same case stored by a request at the same time (an EHR's resend): decided again on
+            # what is stored now, so the same content is "unchanged" (200) as if sent alone
+            if attempt == 2:
+                raise FhirError.one(409, m.paths.root, "another report of this case was stored at the same time: "
+                                                       "send it again", "conflict") from None
+            lookups = intake_sql.lookups_for(session.connection(), intake.keys_for(sender, [report]))
+            try:
+                kind = intake.decide(p, lookups.cases)
+            except DomainError as exc:
+                raise _issues(exc, m.paths) from None
     case = plan.state[report.sender_case_id]
     warnings = [_warning(w, m.paths) for w in p.warnings]
     if patient_id is None and principal.role == Role.clinic and e.subject.identifiers:

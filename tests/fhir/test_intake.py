@@ -269,3 +269,31 @@ def test_each_cart_case_in_each_version(client, world, treated, version, kind):
     ae = model.model_validate(back.json())
     code = ae.code if version == "r5" else ae.event
     assert [c.code for c in code.coding] == [bundles.CASES[kind]["llt"][0], bundles.CASES[kind]["local"][0]]
+
+
+def test_concurrent_identical_resends_are_answered_as_if_sent_alone(app, db, world, treated):
+    """An EHR resending the same Bundle on several connections at once: one 201, the others 200 (the
+    same content, unchanged), one version stored. They answered 409 "send it again", which an EHR reads
+    as a permanent conflict."""
+    import threading
+
+    import sqlalchemy as sa
+    from fastapi.testclient import TestClient
+
+    bundle = json.dumps(bundles.r5("crs")).encode()
+    barrier, statuses = threading.Barrier(6), []
+
+    def send():
+        with TestClient(app) as c:
+            barrier.wait()
+            statuses.append(c.post("/fhir", content=bundle,
+                                   headers={**world.clinic.headers, "Content-Type": JSON}).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(statuses) == [200, 200, 200, 200, 200, 201], statuses
+    with db.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from case_version")).scalar() == 1
