@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
@@ -17,7 +17,7 @@ from pv_service.alerting.schemas import (
     StatusCount,
     TransitionIn,
 )
-from pv_service.alerting.workflow import OPERATIONAL_OPEN, SIGNAL_OPEN
+from pv_service.alerting.workflow import OPERATIONAL_OPEN, OPERATIONAL_TRANSITIONS, SIGNAL_OPEN, SIGNAL_TRANSITIONS
 from pv_service.auth.principal import Principal, SessionDep, require
 from pv_service.common.pagination import Page, decode_offset, offset_page
 from pv_service.common.types import DbId
@@ -54,6 +54,9 @@ class AlertSort(StrEnum):
     oldest = "oldest"
 
 
+# An unknown status is a 422 naming the ones there are (it answered an empty list)
+AlertStatusName = Literal[tuple(dict.fromkeys([*SIGNAL_TRANSITIONS, *OPERATIONAL_TRANSITIONS]))]
+
 def _filtered(principal: Principal, type: AlertType | None, status: list[str] | None, product: str | None,
               subject_type: str | None, subject_id: DbId | None, assignee_id: DbId | None, open_only: bool):
     stmt = select(Alert).where(service.alert_filter(principal))
@@ -78,7 +81,7 @@ def _filtered(principal: Principal, type: AlertType | None, status: list[str] | 
 def list_alerts(
     session: SessionDep, principal: AlertReader,
     type: AlertType | None = None,
-    status: Annotated[list[str] | None, Query(description="One or more statuses")] = None,
+    status: Annotated[list[AlertStatusName] | None, Query(description="One or more statuses")] = None,
     product: Annotated[str | None, Query(description="Product code")] = None,
     subject_type: str | None = None,
     subject_id: DbId | None = None,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pandas as pd
 import sqlalchemy as sa
@@ -82,7 +82,7 @@ def _visible_treatments(session, principal: Principal, product_ids=None) -> tupl
 @router.get("/patients", response_model=Page[PatientCompliance])
 def patients(session: SessionDep, principal: DataReader, now: Now,
              product: Annotated[str | None, Query(description="Product code")] = None,
-             status: Annotated[str | None, Query(description="; ".join(PATIENT_STATUSES))] = None,
+             status: Annotated[Literal[PATIENT_STATUSES] | None, Query(description="; ".join(PATIENT_STATUSES))] = None,
              clinic_id: DbId | None = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: str | None = None):
     """Each visible patient's follow-up status as of today, ordered by patient id."""

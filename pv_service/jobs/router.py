@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
@@ -51,9 +51,14 @@ def list_jobs(_: Operator):
     return [JobPublic(name=s.name, description=s.description, schedule=s.cron, period=s.period) for s in JOBS.values()]
 
 
+# unknown names are a 422 listing the known ones (they answered an empty page)
+JobName = Literal[tuple(JOBS)]
+RunOutcome = Literal["running", "succeeded", "failed"]
+
+
 @router.get("/runs", response_model=Page[JobRunPublic])
-def list_runs(session: SessionDep, _: Operator, page: PageDep, job: str | None = None,
-              outcome: Annotated[str | None, Query(examples=["succeeded", "failed", "running"])] = None):
+def list_runs(session: SessionDep, _: Operator, page: PageDep, job: JobName | None = None,
+              outcome: Annotated[RunOutcome | None, Query(examples=["succeeded", "failed", "running"])] = None):
     stmt = select(JobRun)
     if job is not None:
         stmt = stmt.where(JobRun.job == job)
