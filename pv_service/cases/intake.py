@@ -344,7 +344,8 @@ def _prepare(i: int, report: ReportIn, principal: Principal, lookups: Lookups, t
         product_codes=sorted({p.code for p in products if p is not None}),
         warnings=plausibility.onset_warnings(
             (r.onset_date for r in report.reactions), ((d.treatment_id, d.role) for d in given),
-            {t: treatments[t].infusion_date for t in {d.treatment_id for d in given}}) + coding_warnings,
+            {t: treatments[t].infusion_date for t in {d.treatment_id for d in given}}) + coding_warnings
+        + plausibility.fatal_warnings((r["outcome"], bool(r["death"])) for r in reactions),
     )
 
 

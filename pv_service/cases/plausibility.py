@@ -55,3 +55,14 @@ def onset_warnings(onsets: Iterable[dt.date | None], drugs: Iterable[tuple[int, 
                          f"is before the infusion of the suspect product ({first.isoformat()}): "
                          "stored; check the date, or whether the event preceded the product", "onset_before_infusion")
             for i, onset in enumerate(onsets) if onset is not None and onset < first]
+
+
+def fatal_warnings(reactions: Iterable[tuple[str | None, bool]]) -> list[FieldProblem]:
+    """A reaction whose outcome is fatal but which is not marked as resulting in death (E2B E.i.7 = 5
+    without E.i.3.2a). Only a warning, as stored: the sender may judge the death unrelated; but the
+    reporting clocks and signal rules count the case by its seriousness flags, so it may be given
+    a non-serious clock. `reactions`: (outcome, death flag) in order."""
+    return [FieldProblem(("body", "reactions", i, "outcome"),
+                         "is fatal but the reaction is not marked as resulting in death (seriousness 'death'): "
+                         "stored as sent; the case counts as serious only by its other criteria", "fatal_not_death")
+            for i, (outcome, death) in enumerate(reactions) if outcome == "fatal" and not death]

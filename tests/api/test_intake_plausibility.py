@@ -74,6 +74,23 @@ def test_latest_info_date_going_backwards_is_refused(client, world, treated):
     assert a["outcome"] == "created" and b["status"] == 422
 
 
+# ---------------------------------------------------------------- fatal without death: a warning
+def test_a_fatal_outcome_not_marked_as_resulting_in_death_is_stored_with_a_warning(client, world, treated):
+    """The clocks count a case by its seriousness flags: a fatal reaction marked only non-serious would get
+    a non-serious clock without a word."""
+    p, t = treated
+    body = report_payload(p["id"], t["id"], case_id="FATAL-1")
+    body["reactions"][0].update(outcome="fatal", seriousness={})
+    r = post(client, world.clinic, body)
+    assert r.status_code == 201, r.text
+    [w] = r.json()["warnings"]
+    assert w["loc"] == ["body", "reactions", 0, "outcome"] and "not marked as resulting in death" in w["msg"]
+    body = report_payload(p["id"], t["id"], case_id="FATAL-2")
+    body["reactions"][0].update(outcome="fatal", seriousness={"death": True})
+    r = post(client, world.clinic, body)
+    assert r.status_code == 201 and r.json()["warnings"] == []
+
+
 # ---------------------------------------------------------------- onset before infusion: a warning
 def test_onset_before_the_infusion_is_stored_with_a_warning(client, world, treated):
     p, t = treated  # infused 2025-01-10
