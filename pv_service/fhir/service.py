@@ -106,13 +106,34 @@ def _issue_code(problem: FieldProblem) -> str:
     return "code-invalid" if problem.type.startswith("meddra") else "business-rule"
 
 
-def _issues(exc: DomainError, paths: mapping.Paths) -> FhirError:
+def _issues(exc: DomainError, paths: mapping.Paths, versions: tuple[int, int | None] | None = None) -> FhirError:
+    """`versions`: (the report's version, the case's latest stored) as intake numbers them (from 0),
+    for its version messages in FHIR's numbers (meta.versionId, from 1)."""
     if isinstance(exc, InvalidInput):
-        return FhirError(422, merged([Issue(paths.of(p.loc), p.msg, _issue_code(p)) for p in exc.problems]))
+        return FhirError(422, merged([Issue(paths.of(p.loc), _in_fhir_numbers(p.msg, p.type, versions), _issue_code(p))
+                                      for p in exc.problems]))
     if isinstance(exc, Conflict):
-        return FhirError.one(409, paths.fields["version"], exc.message, "conflict")
+        return FhirError.one(409, paths.fields["version"], _in_fhir_numbers(exc.message, "conflict", versions),
+                             "conflict")
     return FhirError.one(exc.status_code, paths.root, exc.message,
                          "forbidden" if exc.status_code == 403 else "processing")
+
+
+def _in_fhir_numbers(message: str, kind: str, versions: tuple[int, int | None] | None) -> str:
+    """Intake's version messages count from 0 (JSON's `version`); a FHIR client's meta.versionId from 1."""
+    if versions is None or kind not in ("version_gap", "conflict"):
+        return message
+    version, latest = versions[0] + 1, (versions[1] + 1 if versions[1] is not None else None)
+    if kind == "version_gap":
+        if latest is None:
+            return f"version gap: this AdverseEvent has no version yet, so meta.versionId starts at 1, not {version}"
+        return (f"version gap: the latest version received is {latest}, so meta.versionId is {latest + 1}, "
+                f"not {version}")
+    if "already received" in message:
+        return f"version {version} (meta.versionId) of this AdverseEvent was already received with different content"
+    if "older than" in message:
+        return f"version {version} (meta.versionId) is older than the latest version {latest}; send a new version"
+    return message
 
 
 def _warning(w: FieldProblem, paths: mapping.Paths) -> Issue:
@@ -146,7 +167,7 @@ def receive(session: Session, principal: Principal, parsed: Parsed, now: dt.date
             {k: v for k, v in r.items() if k not in intake.STORED_ONLY_REACTION_FIELDS} for r in p.reactions])
         kind = intake.decide(p, lookups.cases)
     except DomainError as exc:
-        raise _issues(exc, m.paths) from None
+        raise _issues(exc, m.paths, _versions(report, lookups)) from None
     for attempt in range(3):
         plan = intake.Plan([report], [None], [(p, kind)], lookups.cases)
         try:
@@ -163,7 +184,7 @@ def receive(session: Session, principal: Principal, parsed: Parsed, now: dt.date
             try:
                 kind = intake.decide(p, lookups.cases)
             except DomainError as exc:
-                raise _issues(exc, m.paths) from None
+                raise _issues(exc, m.paths, _versions(report, lookups)) from None
     case = plan.state[report.sender_case_id]
     warnings = [_warning(w, m.paths) for w in p.warnings]
     if patient_id is None and principal.role == Role.clinic and e.subject.identifiers:
@@ -174,12 +195,20 @@ def receive(session: Session, principal: Principal, parsed: Parsed, now: dt.date
     return Receipt(case.case_id, report.version, kind != "unchanged", warnings)
 
 
+def _versions(report, lookups) -> tuple[int, int | None]:
+    case = lookups.cases.get(report.sender_case_id)
+    return report.version, (case.latest if case is not None and not case.new else None)
+
+
 def read_case(session: Session, principal: Principal, case_id: int, version: int | None = None) -> tuple[Any, Any, list]:
     """(case, version view, (product code, trade name, treatment batch) per drug) of a case the caller may read; NotFound otherwise."""
     case = session.exec(select(Case).where(Case.id == case_id, case_filter(principal))).first()
     if case is None:
         raise NotFound("no such AdverseEvent")
-    row = session.get(CaseVersion, case.latest_version_id) if version is None else cases.get_version(session, case, version)
+    try:
+        row = session.get(CaseVersion, case.latest_version_id) if version is None else cases.get_version(session, case, version)
+    except NotFound:
+        raise NotFound(f"AdverseEvent {case_id} has no version {version + 1}") from None
     view = cases.describe_versions(session, {case.id: case}, [row])[0]
     # Per drug the registry's code and name, and the treatment's batch (a JSON report's drug is the treatment).
     registry = [tuple(r) for r in session.exec(

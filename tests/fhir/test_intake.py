@@ -108,10 +108,23 @@ def test_r4_tcell_lymphoma_follow_up_is_stored_and_versioned(client, world, trea
     two = client.get(f"/fhir/AdverseEvent/{cid}", headers=world.clinic.headers)
     assert [AdverseEvent.model_validate(x.json()).outcome[0].coding[0].code for x in (one, two)] == ["ongoing", "fatal"]
     assert (one.json()["meta"]["versionId"], two.json()["meta"]["versionId"]) == ("1", "2")
-    assert client.get(f"/fhir/AdverseEvent/{cid}/_history/3", headers=world.clinic.headers).status_code == 404
+    missing = client.get(f"/fhir/AdverseEvent/{cid}/_history/3", headers=world.clinic.headers)
+    assert missing.status_code == 404  # in FHIR's numbers (from 1), as every version message below
+    assert missing.json()["issue"][0]["diagnostics"] == f"AdverseEvent {cid} has no version 3"
     # A version gap is refused, naming meta.versionId.
     gap = post(client, world.clinic, bundles.r4("tcl", version_id="4"))
     assert gap.status_code == 422 and issues(gap) == [("Bundle.entry[0].resource.meta.versionId", "business-rule")]
+    assert gap.json()["issue"][0]["diagnostics"] == ("version gap: the latest version received is 2, so "
+                                                     "meta.versionId is 3, not 4")
+    first_gap = post(client, world.clinic, bundles.r5("crs", version_id="2"))  # a new case
+    assert first_gap.status_code == 422 and first_gap.json()["issue"][0]["diagnostics"] == (
+        "version gap: this AdverseEvent has no version yet, so meta.versionId starts at 1, not 2")
+    changed = bundles.r4("tcl", version_id="2")
+    bundles.event(changed)["outcome"]["coding"][0]["code"] = "resolved"
+    conflict = post(client, world.clinic, changed)
+    assert conflict.status_code == 409
+    assert conflict.json()["issue"][0]["diagnostics"] == ("version 2 (meta.versionId) of this AdverseEvent was "
+                                                          "already received with different content")
 
 
 def test_read_back_r5_and_r4b(client, world, treated):
