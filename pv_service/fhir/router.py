@@ -27,11 +27,17 @@ _HTTP_CODES = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-suppo
                413: "too-costly", 415: "not-supported"}
 
 
+# _format (FHIR RESTful API: it overrides Accept, for clients that cannot set headers)
+_FORMATS = {"json": "json", "application/json": "json", "application/fhir+json": "json",
+            "xml": "xml", "text/xml": "xml", "application/xml": "xml", "application/fhir+xml": "xml"}
+
+
 def _answer_format(request: Request) -> tuple[str, str]:
-    """('json' | 'xml', version) of the answer: Accept first, then the request's own Content-Type."""
+    """('json' | 'xml', version) of the answer: _format, then Accept, then the request's own Content-Type."""
     accept = request.headers.get("accept", "").lower()
     sent = request.headers.get("content-type", "").lower()
     fmt = "xml" if "xml" in accept or ("json" not in accept and "xml" in sent) else "json"
+    fmt = _FORMATS.get((request.query_params.get("_format") or "").split(";")[0].strip().lower(), fmt)
     try:
         version = read.accept_version(accept) or (read.media(sent)[1] if sent else None)
     except FhirError:

@@ -310,3 +310,17 @@ def test_concurrent_identical_resends_are_answered_as_if_sent_alone(app, db, wor
     assert sorted(statuses) == [200, 200, 200, 200, 200, 201], statuses
     with db.connect() as conn:
         assert conn.execute(sa.text("select count(*) from case_version")).scalar() == 1
+
+
+def test_format_parameter_overrides_accept(client, world, treated):
+    """FHIR's _format, for clients that cannot set headers: it wins over Accept."""
+    r = post(client, world.clinic, bundles.r5("crs"))
+    cid = r.json()["id"]
+    for fmt in ("xml", "application/fhir+xml"):
+        xml = client.get(f"/fhir/AdverseEvent/{cid}", params={"_format": fmt},
+                         headers={**world.clinic.headers, "Accept": JSON})
+        assert xml.headers["content-type"].startswith(XML)
+        assert AdverseEvent.model_validate_xml(xml.content).identifier[0].value == "AE-CRS"
+    as_json = client.get(f"/fhir/AdverseEvent/{cid}?_format=json", headers={**world.clinic.headers, "Accept": XML})
+    assert as_json.headers["content-type"].startswith(JSON) and as_json.json()["resourceType"] == "AdverseEvent"
+    assert client.get("/fhir/metadata?_format=xml").headers["content-type"].startswith(XML)
