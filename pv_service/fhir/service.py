@@ -65,6 +65,16 @@ def event_of(parsed: Parsed, issues: list[Issue]) -> Event:
         raise FhirError.one(422, "Bundle.type", f"a {' or '.join(BUNDLE_TYPES)} Bundle is taken, not {res.type!r}",
                             "not-supported")
     entries = res.entry or []
+    if res.type == "transaction":
+        # each entry is a create (POST) of the one case; a delete, update or conditional request the
+        # server does not honour is refused, not stored as a create
+        for i, e in enumerate(entries):
+            request = getattr(e, "request", None)
+            method = getattr(request, "method", None) if request is not None else None
+            if method is not None and method != "POST":
+                raise FhirError.one(422, f"Bundle.entry[{i}].request.method",
+                                    f"{method} is not supported in a transaction here: each entry is POSTed "
+                                    "(the AdverseEvent with the resources it references)", "not-supported")
     events = [i for i, e in enumerate(entries) if e.resource is not None
               and e.resource.get_resource_type() == "AdverseEvent"]
     if len(events) != 1:

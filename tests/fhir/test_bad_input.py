@@ -130,6 +130,12 @@ def test_bundle_types_and_counts(client, world, treated, db):
     two = bundles.r5()
     two["entry"].append(copy.deepcopy(two["entry"][0]))
     assert _refused(client, world, db, two) == [("Bundle.entry", "invalid")]
+    # a transaction entry that is not a create is refused, not stored as one (it was: a DELETE made a case)
+    for method in ("DELETE", "PUT", "PATCH"):
+        other = bundles.r5()
+        ae = next(i for i, e in enumerate(other["entry"]) if e["resource"]["resourceType"] == "AdverseEvent")
+        other["entry"][ae]["request"] = {"method": method, "url": "AdverseEvent?identifier=x"}
+        assert _refused(client, world, db, other) == [(f"Bundle.entry[{ae}].request.method", "not-supported")]
 
 
 @pytest.mark.parametrize("body, content_type, status", [
