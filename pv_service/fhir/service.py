@@ -55,9 +55,29 @@ class Receipt:
     warnings: list[Issue] = field(default_factory=list)
 
 
+def _modifier_extension(value, path: str) -> str | None:
+    """The FHIRPath of the first modifierExtension in a resource (as a dict), or None."""
+    stack = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            if node.get("modifierExtension"):
+                return f"{where}.modifierExtension"
+            stack.extend((v, f"{where}.{k}") for k, v in reversed(node.items()) if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(node))))
+    return None
+
+
 def event_of(parsed: Parsed, issues: list[Issue]) -> Event:
     """The one AdverseEvent of the request, read with its version's adapter (its problems added to `issues`)."""
     res = parsed.resource
+    # FHIR: a system SHALL NOT process a resource carrying a modifier extension it does not know (it
+    # changes the meaning of what it sits on, a negation say); none is known here
+    found = _modifier_extension(res.model_dump(exclude_none=True), res.get_resource_type())
+    if found is not None:
+        raise FhirError.one(422, found, "a modifierExtension changes what this element means, and this server knows "
+                                        "none: the resource cannot be processed", "not-supported")
     adapter = r5 if parsed.version == R5 else r4
     if res.get_resource_type() == "AdverseEvent":
         return adapter.extract(res, "AdverseEvent", Resolver(res, []), issues)

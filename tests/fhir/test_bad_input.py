@@ -212,3 +212,14 @@ def test_what_no_route_takes_is_an_operation_outcome_too(client, world, method, 
 def test_outside_fhir_an_unknown_route_is_still_json(client, world):
     r = client.get("/v1/nothing-here", headers=world.clinic.headers)
     assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
+
+
+def test_a_modifier_extension_is_refused_not_ignored(client, world, treated, db):
+    """FHIR (Extensibility): a modifierExtension may negate what it sits on, so a system that does not know it
+    SHALL NOT process the resource. It was stored as if absent."""
+    bundle = bundles.r5()
+    bundles.event(bundle)["modifierExtension"] = [{"url": "http://example.org/not-really", "valueBoolean": True}]
+    assert _refused(client, world, db, bundle) == [("Bundle.entry[0].resource.modifierExtension", "not-supported")]
+    patient = bundles.r5()
+    patient["entry"][1]["resource"]["modifierExtension"] = [{"url": "http://example.org/x", "valueBoolean": True}]
+    assert _refused(client, world, db, patient) == [("Bundle.entry[1].resource.modifierExtension", "not-supported")]
