@@ -16,7 +16,7 @@ from pv_service.analytics import service
 from pv_service.analytics.groups import event_groups
 from pv_service.analytics.queries import load_cohort
 from pv_service.auth.principal import Principal, SessionDep, require
-from pv_service.common.errors import InvalidInput, NotFound
+from pv_service.common.errors import InvalidInput, NotFound, check_range
 from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import Role
 from pv_service.core.deps import Now
@@ -59,8 +59,7 @@ def _selection(conn, rules, product: Product, today: dt.date, as_of, infusion_fr
     as_of = as_of or today
     if as_of > today:
         raise InvalidInput.one(("query", "as_of"), f"is in the future (today is {today})")
-    if infusion_from and infusion_to and infusion_from > infusion_to:
-        raise InvalidInput.one(("query", "infusion_from"), "is after infusion_to")
+    check_range(infusion_from, infusion_to, "infusion_from", "infusion_to")
     for code in pts or []:
         if not PT_CODE.fullmatch(code.strip()):
             raise InvalidInput.one(("query", "pt"), f"{code[:20]!r} is not a MedDRA PT code (8 digits)")

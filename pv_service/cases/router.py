@@ -38,7 +38,7 @@ from pv_service.cases.schemas import (
     SubmissionPublic,
     VersionPublic,
 )
-from pv_service.common.errors import Conflict, InvalidInput, NotFound
+from pv_service.common.errors import Conflict, InvalidInput, NotFound, check_range
 from pv_service.common.field_warnings import FieldWarning, as_warnings
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.types import ApiDate, DbId
@@ -223,6 +223,7 @@ def list_reports(
         ))
     if serious is not None:
         stmt = stmt.where(Case.latest_version_id.in_(select(CaseVersion.id).where(CaseVersion.serious == serious)))
+    check_range(received_from, received_to, "received_from", "received_to")
     if received_from is not None:
         stmt = stmt.where(Case.first_received >= received_from)
     if received_to is not None:

@@ -59,3 +59,10 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.items:
             raise InvalidInput(self.items)
+
+
+def check_range(low, high, low_name: str, high_name: str) -> None:
+    """A query's from/to pair: refused when the start is after the end (an empty page would read
+    as "nothing in that range")."""
+    if low is not None and high is not None and low > high:
+        raise InvalidInput.one(("query", low_name), f"is after {high_name}")

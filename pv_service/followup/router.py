@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from pv_service.auth.principal import ClinicPrincipal, DataReader, SessionDep
 from pv_service.common.pagination import Page, PageDep, paginate
+from pv_service.common.errors import check_range
 from pv_service.common.field_warnings import as_warnings
 from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import ContactKind
@@ -46,6 +47,7 @@ def list_contacts(
     stmt = narrow_treatments(stmt, patient_id=patient_id, product_code=product, clinic_id=clinic_id)
     if kind is not None:
         stmt = stmt.where(FollowupContact.kind == kind.value)
+    check_range(date_from, date_to, "date_from", "date_to")
     if date_from is not None:
         stmt = stmt.where(FollowupContact.contact_date >= date_from)
     if date_to is not None:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import select
 
 from pv_service.auth.principal import ClinicPrincipal, DataReader, SessionDep
-from pv_service.common.errors import InvalidInput, NotFound
+from pv_service.common.errors import InvalidInput, NotFound, check_range
 from pv_service.common.pagination import Page, PageDep, paginate
 from pv_service.common.types import ApiDate, DbId
 from pv_service.common.vocab import Role
@@ -99,6 +99,7 @@ def list_treatments(
 ):
     stmt = select(Treatment).where(treatment_filter(principal))
     stmt = narrow_treatments(stmt, patient_id=patient_id, product_code=product, clinic_id=clinic_id)
+    check_range(infused_from, infused_to, "infused_from", "infused_to")
     if infused_from is not None:
         stmt = stmt.where(Treatment.infusion_date >= infused_from)
     if infused_to is not None:
