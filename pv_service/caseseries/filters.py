@@ -5,8 +5,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-SORTABLE = ("first_received", "case_id", "version", "country", "age_years", "sex", "product", "lot",
-            "days_to_onset", "onset_date", "serious", "outcome", "expectedness")
+# Every column a reader would order by; the narrative excerpt is searched (q), not sorted.
+SORTABLE = ("first_received", "case_id", "sender_case_id", "version", "report_type", "country", "age_years", "sex",
+            "product", "lot", "infusion_date", "onset_date", "days_to_onset", "serious", "seriousness", "reactions",
+            "outcome", "expectedness", "transgene_in_tumour", "vector_test")
 SEARCHED = ("sender_case_id", "reactions", "narrative_excerpt", "lot", "product")
 CHOICE_FILTERS = ("country", "sex", "outcome", "expectedness", "lot")
 

@@ -103,6 +103,13 @@ def test_filters_sorting_search(client, world, series):
     assert ids(sort="days_to_onset", descending="false") == [cs["a"], cs["b"], cs["c"]]  # missing last
     assert ids(sort="days_to_onset") == [cs["b"], cs["a"], cs["c"]]
     assert ids(sort="age_years", descending="false")[0] == cs["a"]  # 63.7 before 74.x (born 1950)
+    # every listed column but the narrative excerpt sorts, missing values last either way
+    for column in ("sender_case_id", "report_type", "infusion_date", "seriousness", "reactions",
+                   "transgene_in_tumour", "vector_test"):
+        assert sorted(ids(sort=column, descending="false")) == sorted(cs[k] for k in "abc"), column
+    assert ids(sort="sender_case_id", descending="false") == [cs["a"], cs["b"], cs["c"]]  # TCL-1, -2, -3
+    assert ids(sort="sender_case_id") == [cs["c"], cs["b"], cs["a"]]
+    assert ids(sort="seriousness", descending="false")[0] == cs["b"]  # "death" before "other_medically_important"
     page = _get(client, world, aid, limit=2).json()
     assert len(page["items"]) == 2 and page["next_cursor"]
     rest = _get(client, world, aid, limit=2, cursor=page["next_cursor"]).json()
