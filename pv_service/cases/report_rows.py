@@ -126,6 +126,8 @@ def _fda(report: ReportIn) -> dict[str, Any]:
         out |= {k: list(v) for k in ("cross_reported_inds", "race") if (v := getattr(f, k))}
     if any(r.required_intervention is not None for r in report.reactions):
         out["required_intervention"] = [r.required_intervention for r in report.reactions]
+    if any(r.required_intervention_null_flavor for r in report.reactions):
+        out["required_intervention_null_flavor"] = [r.required_intervention_null_flavor for r in report.reactions]
     return out
 
 

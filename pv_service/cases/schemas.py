@@ -171,6 +171,18 @@ class DosageIn(BaseModel):
     frequency_unit: str | None = Field(default=None, min_length=1, max_length=20, description="G.k.4.r.3 (UCUM)")
     text: Text | None = Field(default=None, description="G.k.4.r.8 dosage text")
     form: ShortText | None = Field(default=None, description="G.k.4.r.9.1 pharmaceutical dose form")
+    period_null_flavor: NullFlavor | None = Field(
+        default=None, description="G.k.4.r.4-6 as one nullFlavor when the dosage's dates are not known (ASKU: asked)")
+    route_version: str | None = Field(default=None, min_length=1, max_length=20,
+                                      description="G.k.4.r.10.2a route TermID version date / number")
+
+    @model_validator(mode="after")
+    def _dates_or_null_flavor(self):
+        if self.period_null_flavor and (self.start or self.end):
+            raise ValueError("give the dosage's start/end or period_null_flavor, not both")
+        if self.route_version and not self.route_code:
+            raise ValueError("route_version is the version of route_code: give route_code with it")
+        return self
 
 
 class RelatednessIn(BaseModel):
@@ -313,7 +325,7 @@ class _ReactionCoding(BaseModel):
 
 # The E.i parts that are not reaction columns: stored in the version's detail["reactions"], in order.
 REACTION_DETAIL = ("ref", "end_date", "country", "translation", "highlighted", "medically_confirmed",
-                   "required_intervention")
+                   "required_intervention", "required_intervention_null_flavor")
 
 
 class ReactionIn(_ReactionCoding):
@@ -328,6 +340,14 @@ class ReactionIn(_ReactionCoding):
                                   "3 yes serious, 4 no serious")
     medically_confirmed: bool | None = Field(default=None, description="E.i.8")
     required_intervention: bool | None = Field(default=None, description="FDA.E.i.3.2h (FDA regional)")
+    required_intervention_null_flavor: Literal["NI"] | None = Field(
+        default=None, description="FDA.E.i.3.2h sent as nullFlavor NI (the only one FDA allows) instead of a value")
+
+    @model_validator(mode="after")
+    def _intervention_value_or_null_flavor(self):
+        if self.required_intervention is not None and self.required_intervention_null_flavor:
+            raise ValueError("give required_intervention or required_intervention_null_flavor, not both")
+        return self
 
 
 class FdaIn(BaseModel):

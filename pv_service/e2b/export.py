@@ -136,6 +136,11 @@ def _meddra(c: dict | None, tag: str = "value") -> str:
     return f"<{tag}{attrs}/>"
 
 
+def _nth(values: list | None, i: int):
+    """values[i], or None past its end (a list stored per reaction)."""
+    return values[i] if values and i < len(values) else None
+
+
 def _interval(start: str | None, end: str | None) -> str:
     if not (start or end):
         return ""
@@ -325,9 +330,12 @@ def _reaction(o: list, i: int, r, extra: dict, fda: dict, profile: str, imported
     for name, code in _SERIOUS_ITEMS:
         a(f'<outboundRelationship2 typeCode="PERT"><observation {_OBS}><code code="{code}" codeSystem="{OBS}"/>'
           f'{_TRUE if getattr(flags, name) else _NI}</observation></outboundRelationship2>')
-    intervention = (fda.get("required_intervention") or [])[i:i + 1] if profile == "fda" else []
-    if intervention and intervention[0] is not None:  # FDA.E.i.3.2h
-        _rel(o, "outboundRelationship2", "PERT", "7", _bl(intervention[0]), FDA_ELEMENTS)
+    if profile == "fda":  # FDA.E.i.3.2h: true/false, or the nullFlavor it came with
+        value = _nth(fda.get("required_intervention"), i)
+        flavor = _nth(fda.get("required_intervention_null_flavor"), i)
+        if value is not None or flavor:
+            body = _bl(value) if value is not None else _el("value", xsi_type="BL", nullFlavor=flavor)
+            _rel(o, "outboundRelationship2", "PERT", "7", body, FDA_ELEMENTS)
     _rel(o, "outboundRelationship2", "PERT", "27", f'<value xsi:type="CE" code="'
          f'{_REV["outcome"].get(_value(r.outcome), "0")}" codeSystem="{CS["outcome"]}"/>')
     if extra.get("medically_confirmed") is not None:
@@ -347,11 +355,15 @@ def _dosage(o: list, dose: dict, cn: dict) -> None:
             a(f'<comp xsi:type="IVL_TS" operator="A">{_el("low", value=dose["start"]) if dose.get("start") else ""}'
               f'{_el("high", value=dose["end"]) if dose.get("end") else ""}</comp>')
         a("</effectiveTime>")
-    else:
+    elif dose.get("start") or dose.get("end") or not dose.get("period_null_flavor"):
         a(_interval(dose.get("start"), dose.get("end")))
+    else:
+        a(_el("effectiveTime", nullFlavor=dose["period_null_flavor"]))
     if dose.get("route") or dose.get("route_code"):
         text = dose.get("route") if dose.get("route") and dose.get("route") != dose.get("route_code") else None
-        attrs = _a(code=dose.get("route_code"), codeSystem=CS["route"] if dose.get("route_code") else None)
+        code = dose.get("route_code")
+        attrs = _a(code=code, codeSystem=CS["route"] if code else None,
+                   codeSystemVersion=dose.get("route_version") if code else None)
         a(f"<routeCode{attrs}><originalText>{_x(text)}</originalText></routeCode>" if text else f"<routeCode{attrs}/>")
     if dose.get("dose"):
         a(_el("doseQuantity", value=dose["dose"], unit=dose.get("dose_unit") or "1"))

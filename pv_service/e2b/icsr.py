@@ -70,6 +70,7 @@ class Reaction:
     highlighted: str | None = None  # E.i.3.1 code
     medically_confirmed: bool | None = None  # E.i.8
     required_intervention: bool | None = None  # FDA.E.i.3.2h
+    required_intervention_null_flavor: str | None = None  # FDA.E.i.3.2h sent as NI (none, or not known)
     verbatim: str | None = None  # E.i.1.1a as the primary source reported it (not the translation)
 
 
@@ -87,6 +88,8 @@ class Dosage:
     frequency_unit: str | None = None  # G.k.4.r.3 (UCUM)
     text: str | None = None  # G.k.4.r.8 dosage text
     form: str | None = None  # G.k.4.r.9.1 pharmaceutical dose form (free text)
+    period_null_flavor: str | None = None  # G.k.4.r.4-6 as one nullFlavor (FDA's ASKU: asked, not known)
+    route_version: str | None = None  # G.k.4.r.10.2a route TermID version date / number
 
 
 @dataclass
@@ -364,6 +367,7 @@ def _reaction(obs) -> Reaction:
     for code, name in SERIOUSNESS_CODES.items():
         flags[name] = _bool(_value(related, values, code))
     outcome_code = _get(_value(related, values, "27"), "code")
+    intervention = _first(_pick(items, "7", FDA_ELEMENTS), values)
     translation = _value(related, values, "30")
     translation = (translation.text.strip() or None) if translation is not None and translation.text is not None else None
     return Reaction(
@@ -378,7 +382,8 @@ def _reaction(obs) -> Reaction:
         translation=translation,
         highlighted=_get(_value(related, values, "37"), "code"),
         medically_confirmed=_bool(_value(related, values, "24")),
-        required_intervention=_bool(_first(_pick(items, "7", FDA_ELEMENTS), values)),
+        required_intervention=_bool(intervention),
+        required_intervention_null_flavor=_get(intervention, "nullFlavor"),
         verbatim=_text(obs, "h:value/h:originalText"),
     )
 
@@ -404,7 +409,7 @@ def _dosage_descendants(sa) -> dict:
 
 def _dosage(sa) -> Dosage:
     # Each element selected once and read for all its attributes (this runs for every dosage of a batch).
-    route, dose = _one(sa, "h:routeCode"), _one(sa, "h:doseQuantity")
+    route, dose, time = _one(sa, "h:routeCode"), _one(sa, "h:doseQuantity"), _one(sa, "h:effectiveTime")
     first = _dosage_descendants(sa)
     lot, period = first.get(f"{_H}lotNumberText"), first.get(f"{_H}period")
     return Dosage(
@@ -417,6 +422,7 @@ def _dosage(sa) -> Dosage:
         route_code=_get(route, "code"),
         frequency=_get(period, "value"), frequency_unit=_get(period, "unit"),
         text=_text(sa, "h:text"), form=_text(sa, "h:consumable/h:instanceOfKind/h:kindOfProduct/h:formCode/h:originalText"),
+        period_null_flavor=_get(time, "nullFlavor"), route_version=_get(route, "codeSystemVersion"),
     )
 
 

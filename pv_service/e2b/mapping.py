@@ -175,7 +175,9 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
         "fda": {**icsr.fda, **({"race": p.race} if p.race else {}),
                 **({"ethnicity": p.ethnicity} if p.ethnicity else {}),
                 **({"required_intervention": [r.required_intervention for r in icsr.reactions]}
-                   if any(r.required_intervention is not None for r in icsr.reactions) else {})},
+                   if any(r.required_intervention is not None for r in icsr.reactions) else {}),
+                **({"required_intervention_null_flavor": [r.required_intervention_null_flavor for r in icsr.reactions]}
+                   if any(r.required_intervention_null_flavor for r in icsr.reactions) else {})},
         **({"nmpa": icsr.nmpa} if icsr.nmpa else {}),  # only when sent: JSON intake has no CN elements
     }
     version_fields = {

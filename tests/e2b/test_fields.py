@@ -66,7 +66,9 @@ def test_every_section_is_stored_as_sent(client, world, schema_settings):
     assert (drug["cumulative_dose"], drug["cumulative_dose_unit"]) == ("5", "10*6")  # G.k.5
     oral, infusion = drug["dosages"]  # G.k.4.r
     assert (oral["route"], oral["route_code"], oral["lot"]) == ("Oral", "001", "UNKNOWN")
-    assert infusion == {"lot": "LOT-77A", "lot_null_flavor": None, "route": "Intravenous", "route_code": "042",
+    # FDA's <effectiveTime nullFlavor="ASKU"/> (dates asked, not known) and the route list's version
+    assert (oral["period_null_flavor"], oral["route_version"]) == ("ASKU", "2014.10.30")
+    assert infusion == {"period_null_flavor": None, "route_version": None, "lot": "LOT-77A", "lot_null_flavor": None, "route": "Intravenous", "route_code": "042",
                         "dose": "2.5", "dose_unit": "10*6", "start": "20140928", "end": "20140929",
                         "frequency": "1", "frequency_unit": "d", "text": "one infusion",
                         "form": "suspension for infusion"}
@@ -77,7 +79,8 @@ def test_every_section_is_stored_as_sent(client, world, schema_settings):
         (REACTION_1, "Not Suspected"), (REACTION_2, "Suspected")}  # G.k.9.i.2.r
     assert [(c["code"], c["version"]) for c in d["sender_diagnosis"]] == [("10051055", "25.0")]  # H.3.r
     assert d["fda"] == {"local_report_type": "1", "combination_product": False, "race": ["C41260", "C41219"],
-                        "ethnicity": "C41222"}
+                        "ethnicity": "C41222",
+                        "required_intervention_null_flavor": ["NI", "NI"]}  # FDA.E.i.3.2h sent as NI
 
 
 def _export(client, actor, case_id, profile):

@@ -43,7 +43,9 @@ SCENARIO1_AS_JSON = {
          "product_code": "59762-2858", "code_system": "2.16.840.1.113883.6.69", "substances": ["Ingredient A"],
          "authorisation_number": "NDA012345", "authorisation_country": "US",  # G.k.3.1, G.k.3.2 (l. 353)
          "holder": "Big Pharma A Drug",
-         "dosages": [{"lot": "UNKNOWN", "route": "Oral", "route_code": "001"}],  # G.k.4.r.10.1/.2b (l. 388)
+         # G.k.4.r.10.1/.2a/.2b (l. 388); the dates asked, not known (l. 387)
+         "dosages": [{"lot": "UNKNOWN", "route": "Oral", "route_code": "001", "route_version": "2014.10.30",
+                      "period_null_flavor": "ASKU"}],
          "indications": [{"text": "Embolism venous"}], "action_taken": "0", "relatedness": RELATED_A},
         {"role": "suspect", "ref": "59d6f5ce-3b3b-45c7-92dd-69e06730c2b7", "name_as_reported": "Drug B",
          "product_code": "894444-28525-765", "code_system": "2.16.840.1.113883.6.69", "substances": ["Ingredient B"],
@@ -54,16 +56,18 @@ SCENARIO1_AS_JSON = {
     ],
     # E.i: MedDRA 25.0 LLTs with their reported (French) terms; no dictionary loaded, so the LLT code stands
     # for the PT as the importer stores it. Ids (l. 141, 233), country US (E.i.9), the term for translation
-    # (E.i.1.2), highlighted 3 "yes, serious" (E.i.3.1); FDA.E.i.3.2h is a nullFlavor (not sent)
+    # (E.i.1.2), highlighted 3 "yes, serious" (E.i.3.1); FDA.E.i.3.2h sent as nullFlavor NI
     "reactions": [
         {"ref": "154eb889-958b-45f2-a02f-42d4d6f4657f", "meddra_version": "25.0", "llt_code": "10027940",
          "pt_code": "10027940", "pt_name": "THROMBOSE VEINEUSE PROFONDE", "onset_date": "2014-10-10",
          "outcome": "not_recovered", "seriousness": {"disability": True, "other_medically_important": True},
-         "country": "US", "translation": "THROMBOSE VEINEUSE PROFONDE", "highlighted": "3"},
+         "country": "US", "translation": "THROMBOSE VEINEUSE PROFONDE", "highlighted": "3",
+         "required_intervention_null_flavor": "NI"},
         {"ref": "154eb889-958b-45f2-a02f-42d4d6f4555f", "meddra_version": "25.0", "llt_code": "10009896",
          "pt_code": "10009896", "pt_name": "COLITE ISCHEMIQUE", "onset_date": "2014-10-10", "outcome": "recovered",
          "seriousness": {"other_medically_important": True},
-         "country": "US", "translation": "COLITE ISCHEMIQUE", "highlighted": "3"},
+         "country": "US", "translation": "COLITE ISCHEMIQUE", "highlighted": "3",
+         "required_intervention_null_flavor": "NI"},
     ],
     "narrative": "Case Narrative Including Clinical Course, Therapeutic Measures, Outcome and Additional Relevant "
                  "Information",
