@@ -557,8 +557,9 @@ def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str
       f'{_el("id", extension=report_id, root=ID_SAFETY_REPORT)}'
       f'{_el("id", extension=v.worldwide_id or report_id, root=ID_WORLDWIDE)}'
       f'<code code="PAT_ADV_EVNT" codeSystem="2.16.840.1.113883.5.4"/>{_el("text", v.narrative or "No narrative provided.")}'
-      f'<statusCode code="active"/><effectiveTime><low value="{_day(v.received_date)}"/></effectiveTime>'
-      f'<availabilityTime value="{_day(v.latest_info_date)}"/>')
+      f'<statusCode code="active"/><effectiveTime>'
+      f'<low value="{_as_sent(detail.get("received_as_sent"), v.received_date)}"/></effectiveTime>'
+      f'<availabilityTime value="{_as_sent(detail.get("latest_info_as_sent"), v.latest_info_date)}"/>')
     for title in detail.get("documents") or []:  # C.1.6.1.r.1
         a(f'<reference typeCode="REFR"><document classCode="DOC" moodCode="EVN"><code code="1" codeSystem="{CS["document"]}"/>'
           f'{_el("title", title)}</document></reference>')

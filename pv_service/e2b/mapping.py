@@ -100,6 +100,11 @@ def _sent(values: dict, *keys: str) -> dict:
     return {k: v for k, v in values.items() if v is not None or k not in drop}
 
 
+def _timed(ts: str | None) -> str | None:
+    """A TS longer than its day (a time, an offset), else None: the day alone is in its column."""
+    return ts if ts and len(ts) > 8 and hl7_date(ts) is not None else None
+
+
 def _qualification(source) -> str:
     """C.2.r.4 of the primary source; "unknown" for its nullFlavor UNK (asked, not known), not a
     qualification it did not state."""
@@ -155,6 +160,8 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
                                                  "type": icsr.study_type,
                                                  "registrations": [list(r) for r in icsr.study_registrations]},
         "sender": {"type": icsr.sender_type, "organisation": icsr.sender_organisation},
+        # C.1.4 and C.1.5 with the time and offset they came with (the columns hold the day)
+        **_sent({"received_as_sent": _timed(icsr.received), "latest_info_as_sent": _timed(icsr.latest_info)}),
         "patient": {"name_null_flavor": p.name_null_flavor, "medical_history": [asdict(c) for c in p.medical_history],
                     "medical_history_text": p.medical_history_text, "concomitant_therapies": p.concomitant_therapies,
                     "past_drugs": [asdict(d) for d in p.past_drugs],

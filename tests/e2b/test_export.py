@@ -170,6 +170,7 @@ def test_what_the_sender_said_leaves_as_it_came(client, world, schema_settings, 
     out = icsr.parse_message(icsr.messages(reader.read(_export(client, world.clinic, case_id), reader.BATCH_ROOT,
                                                        10**7))[0])
     assert [(x.start, x.verbatim) for x in out.reactions] == [("2014", "clot in my leg"), ("201410", None)]
+    assert (out.received, out.latest_info) == ("20220614101010-0500", "20220614101010-0500")  # C.1.4, C.1.5
     primary = next(s for s in out.sources if s.primary_for_regulatory)
     assert (primary.qualification, primary.qualification_null_flavor) == (None, "UNK")
     assert (out.patient.sex_code, out.patient.sex_null_flavor, out.patient.birth_null_flavor) == (None, "UNK", "MSK")

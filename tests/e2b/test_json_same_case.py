@@ -153,6 +153,9 @@ def test_the_case_as_json_is_stored_as_the_e2b_import_stores_it(client, session,
     json_version, json_drugs, json_reactions = _stored(session, body["sender_case_id"])
     assert e2b_version["detail"].pop("receiver") == "CDER"  # N.2.r.3: the message's receiver, not the case's
     assert json_version["detail"].pop("receiver") is None
+    # C.1.4 and C.1.5 came with a time and an offset, kept for the export; the JSON report's are days
+    assert (e2b_version["detail"].pop("received_as_sent"), e2b_version["detail"].pop("latest_info_as_sent")) == (
+        "20220614101010-0500", "20220614101010-0500")
     assert json_version == e2b_version
     assert json_drugs == e2b_drugs
     # The JSON coding as reported keeps the PT code it was sent with; E2B sends none.
@@ -163,7 +166,8 @@ def test_the_case_as_json_is_stored_as_the_e2b_import_stores_it(client, session,
     views = [client.get(f"/v1/reports/{i}", headers=world.clinic.headers).json()["latest"]
              for i in (r.json()["id"] - 1, r.json()["id"])]
     assert views[0]["patient"] == views[1]["patient"] and views[1]["patient"]["pseudonym"]
-    assert views[0]["drugs"] == views[1]["drugs"] and {**views[0]["detail"], "receiver": None} == views[1]["detail"]
+    assert views[0]["drugs"] == views[1]["drugs"] and {**views[0]["detail"], "receiver": None} == {
+        **views[1]["detail"], "received_as_sent": "20220614101010-0500", "latest_info_as_sent": "20220614101010-0500"}
     assert "JD" not in r.text and "JD" not in str(views[1]) and "AB" not in str(views[1]["detail"])
 
 
