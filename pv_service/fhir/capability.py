@@ -45,6 +45,8 @@ def capability_statement(version: str, now: dt.datetime) -> dict:
                           "interaction": [{"code": "create"}, {"code": "read"}, {"code": "vread"}],
                           "documentation": ADVERSE_EVENT_DOC}],
             "interaction": [{"code": "transaction", "documentation": "a Bundle of one AdverseEvent and the "
-                                                                    "resources it references (collection too)"}],
+                                                                    "resources it references, answered by a "
+                                                                    "transaction-response Bundle (a collection "
+                                                                    "Bundle too, answered by the AdverseEvent)"}],
         }],
     }

@@ -19,7 +19,7 @@ from pv_service.common.types import DbId
 from pv_service.common.vocab import Role
 from pv_service.core.db import app_engine, session_scope
 from pv_service.core.deps import clock_of
-from pv_service.fhir import capability, r4, r5, read, render, service
+from pv_service.fhir import capability, r4, r5, read, render, service, transaction
 from pv_service.fhir.outcome import FhirError, Issue, fhirpath, operation_outcome
 from pv_service.fhir.read import R5
 
@@ -144,14 +144,20 @@ async def _create(request: Request, principal, expected: tuple[str, ...]) -> Res
             receipt = service.receive(session, principal, parsed, now)
             session.commit()
             case, view, registry = service.read_case(session, principal, receipt.case_id)
-            return receipt, _render(case, view, registry, answer)
+            return receipt, _render(case, view, registry, answer), view.created_at
 
-    receipt, resource = await run_in_threadpool(store)
-    location = f"/fhir/AdverseEvent/{receipt.case_id}/_history/{receipt.version + 1}"
-    headers = {"Location": location, "ETag": f'W/"{receipt.version + 1}"'}
-    if receipt.warnings:  # stored nonetheless; FHIR has no place for warnings in a created resource
+    receipt, resource, stored_at = await run_in_threadpool(store)
+    location = f"AdverseEvent/{receipt.case_id}/_history/{receipt.version + 1}"
+    status, etag = 201 if receipt.created else 200, f'W/"{receipt.version + 1}"'
+    headers = {"Location": f"/fhir/{location}", "ETag": etag}
+    if receipt.warnings:  # stored nonetheless; a created resource has no place for them (a transaction's entry has)
         headers["X-Warnings"] = json.dumps(operation_outcome(receipt.warnings))  # ASCII: a header must be
-    return fhir_response(request, resource, 201 if receipt.created else 200, headers, version=answer)
+    bundle = parsed.resource
+    if bundle.get_resource_type() == "Bundle" and bundle.type == "transaction":
+        kinds = [e.resource.get_resource_type() if e.resource is not None else None for e in bundle.entry or []]
+        resource = transaction.response_bundle(kinds, kinds.index("AdverseEvent"), status, location, etag,
+                                               stored_at, resource, receipt.warnings)
+    return fhir_response(request, resource, status, headers, version=answer)
 
 
 def _render(case, view, registry, version: str) -> dict:

@@ -15,6 +15,22 @@ def post(client, actor, resource, path: str = "/fhir", content_type: str = JSON,
     return client.post(path, content=body, headers=headers)
 
 
+def case_id(response) -> int:
+    """The case a create answer names (Location: /fhir/AdverseEvent/{id}/_history/{version})."""
+    assert response.status_code in (200, 201), response.text
+    return int(response.headers["Location"].split("/")[3])
+
+
+def created_event(response) -> dict:
+    """The stored AdverseEvent of a JSON create answer: the answer itself, or the resource of its
+    AdverseEvent entry when it is a transaction-response Bundle."""
+    body = response.json()
+    if body["resourceType"] == "Bundle":
+        assert body["type"] == "transaction-response", body
+        return next(e["resource"] for e in body["entry"] if "resource" in e)
+    return body
+
+
 def issues(response) -> list[tuple[str | None, str]]:
     """(expression, code) of each issue of an OperationOutcome answer."""
     body = response.json()

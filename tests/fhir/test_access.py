@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.api.conftest import register, treat
 from tests.fhir import bundles
-from tests.fhir.helpers import issues, post, stored_counts
+from tests.fhir.helpers import case_id, issues, post, stored_counts
 
 
 def _key(client, actor, scopes):
@@ -42,7 +42,7 @@ def test_clinics_and_mahs_post_others_do_not_and_unauthenticated_is_401(client, 
 def test_an_mah_posts_a_case_about_its_product_with_the_patient_described(client, world, treated, db):
     r = post(client, world.mah, bundles.r5())
     assert r.status_code == 201, r.text
-    v = client.get(f"/v1/reports/{r.json()['id']}", headers=world.mah.headers).json()
+    v = client.get(f"/v1/reports/{case_id(r)}", headers=world.mah.headers).json()
     assert v["sender_id"] == world.mah_a.id and v["patient_id"] is None
     # The MAH's identifier P-001 is no clinic's registered patient: described (female), pseudonymized.
     assert (v["latest"]["patient"]["sex"], v["latest"]["patient"]["pseudonym"] is not None) == ("female", True)
@@ -56,7 +56,7 @@ def test_another_clinic_cannot_report_on_our_patient(client, world, treated, db)
     # clinic B's report describes (never linked to clinic A's patient or treatment).
     r = post(client, world.other_clinic, bundles.r5())
     assert r.status_code == 201, r.text
-    v = client.get(f"/v1/reports/{r.json()['id']}", headers=world.other_clinic.headers).json()
+    v = client.get(f"/v1/reports/{case_id(r)}", headers=world.other_clinic.headers).json()
     assert v["patient_id"] is None and v["latest"]["drugs"][0]["treatment_id"] is None
     # Clinic B's own registered patient P-001 has no CART-1 treatment of lot LOT-1... until it has.
     patient = register(client, world.other_clinic)
@@ -77,7 +77,7 @@ def test_another_clinic_cannot_report_on_our_patient(client, world, treated, db)
 
 
 def test_reads_are_scoped_like_json_reports(client, world, treated):
-    cid = post(client, world.clinic, bundles.r5()).json()["id"]
+    cid = case_id(post(client, world.clinic, bundles.r5()))
     url = f"/fhir/AdverseEvent/{cid}"
     for actor, status in ((world.clinic, 200), (world.safety, 200), (world.mah, 200), (world.other_clinic, 404),
                           (world.other_mah, 404), (world.admin, 403)):

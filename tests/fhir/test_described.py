@@ -7,11 +7,12 @@ import json
 
 import sqlalchemy as sa
 from fhir.resources.adverseevent import AdverseEvent
+from fhir.resources.bundle import Bundle
 from fhir.resources.R4B.adverseevent import AdverseEvent as AdverseEventR4B
 
 from pv_service.patients.service import pseudonym_for
 from tests.fhir import bundles
-from tests.fhir.helpers import XML, issues, post, stored_counts
+from tests.fhir.helpers import XML, case_id, created_event, issues, post, stored_counts
 
 R4B_JSON = "application/fhir+json; fhirVersion=4.3"
 IDENTIFIERS = [i["value"] for i in bundles.UNREGISTERED]
@@ -19,7 +20,7 @@ IDENTIFIERS = [i["value"] for i in bundles.UNREGISTERED]
 
 def _stored(client, actor, r) -> dict:
     assert r.status_code == 201, r.text
-    case = client.get(f"/v1/reports/{r.json()['id']}", headers=actor.headers)
+    case = client.get(f"/v1/reports/{case_id(r)}", headers=actor.headers)
     assert case.status_code == 200, case.text
     return case.json()
 
@@ -150,7 +151,7 @@ def test_the_same_case_as_json_and_as_fhir_is_stored_alike(client, world, treate
 def test_read_back_renders_the_described_patient_and_the_drugs_in_their_roles(client, world, treated):
     r = post(client, world.clinic, bundles.r5_unregistered())
     assert r.status_code == 201, r.text
-    for body in (r.json(), client.get(f"/fhir/AdverseEvent/{r.json()['id']}", headers=world.clinic.headers).json()):
+    for body in (created_event(r), client.get(f"/fhir/AdverseEvent/{case_id(r)}", headers=world.clinic.headers).json()):
         ae = AdverseEvent.model_validate(body)
         contained = {c.id: c for c in ae.contained}
         assert ae.subject.reference == "#patient" and ae.subject.identifier is None
@@ -164,11 +165,11 @@ def test_read_back_renders_the_described_patient_and_the_drugs_in_their_roles(cl
         assert [t.adherence.code.coding[0].code if t.adherence else None for t in taken] == [None, "not-taking"]
         assert not any(s in str(body) for s in (*IDENTIFIERS, "Zhang"))
     # R4 has no place for concomitant drugs: the patient and the suspect product only.
-    r4 = client.get(f"/fhir/AdverseEvent/{r.json()['id']}", headers={**world.clinic.headers, "Accept": R4B_JSON})
+    r4 = client.get(f"/fhir/AdverseEvent/{case_id(r)}", headers={**world.clinic.headers, "Accept": R4B_JSON})
     ae4 = AdverseEventR4B.model_validate(r4.json())
     assert ae4.subject.reference == "#patient" and [c.id for c in ae4.contained] == ["drug0", "patient"]
     assert ae4.contained[1].gender == "female"
-    xml = client.get(f"/fhir/AdverseEvent/{r.json()['id']}", headers={**world.clinic.headers, "Accept": XML})
+    xml = client.get(f"/fhir/AdverseEvent/{case_id(r)}", headers={**world.clinic.headers, "Accept": XML})
     assert AdverseEvent.model_validate_xml(xml.content).contained[-1].gender == "female"
 
 
@@ -232,3 +233,36 @@ def test_a_reported_drugs_values_out_of_bounds_name_the_suspect_entity(client, w
     text = r.json()["issue"][0]["diagnostics"]
     assert "the product's coding code: " in text and "the product's text (or display): " in text
     assert stored_counts(db) == (0, 0, 0, 0)
+
+
+def test_a_transaction_is_answered_by_a_transaction_response(client, world, treated):
+    """FHIR RESTful API: a transaction's answer is a transaction-response Bundle, one entry per request
+    entry in order, the AdverseEvent's naming the stored version; the answer was the bare AdverseEvent."""
+    bundle = bundles.r5_unregistered()
+    r = post(client, world.clinic, bundle)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    answer = Bundle.model_validate(body)  # a valid R5 Bundle
+    assert answer.type == "transaction-response" and len(answer.entry) == len(bundle["entry"])
+    event, *others = body["entry"]
+    cid = case_id(r)
+    assert event["response"]["status"] == "201 Created"
+    assert event["response"]["location"] == f"AdverseEvent/{cid}/_history/1" == r.headers["Location"][len("/fhir/"):]
+    assert event["response"]["etag"] == 'W/"1"' == r.headers["ETag"] and event["response"]["lastModified"]
+    assert event["resource"]["resourceType"] == "AdverseEvent" and event["resource"]["id"] == str(cid)
+    # the warning (no registered patient) is the entry's outcome, as it is the header's
+    assert event["response"]["outcome"] == json.loads(r.headers["X-Warnings"])
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"][1:]]
+    for kind, entry in zip(kinds, others):
+        assert "resource" not in entry and "location" not in entry["response"]
+        assert entry["response"]["status"] == "200 OK"
+        (note,) = entry["response"]["outcome"]["issue"]
+        assert note["severity"] == "information" and note["diagnostics"].startswith(f"{kind} was read into "
+                                                                                    f"AdverseEvent/{cid} ")
+    again = post(client, world.clinic, bundle)  # resent unchanged: 200, the same version
+    assert again.status_code == 200 and again.json()["entry"][0]["response"]["status"] == "200 OK"
+    assert again.json()["entry"][0]["response"]["location"] == event["response"]["location"]
+    # a collection Bundle is no transaction: its answer stays the stored AdverseEvent
+    collection = bundles.r5("tcl", bundle_type="collection")
+    c = post(client, world.clinic, collection)
+    assert c.status_code == 201 and c.json()["resourceType"] == "AdverseEvent", c.text

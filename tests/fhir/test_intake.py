@@ -9,10 +9,11 @@ from fhir.resources.adverseevent import AdverseEvent
 from fhir.resources.bundle import Bundle
 from fhir.resources.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.adverseevent import AdverseEvent as AdverseEventR4B
+from fhir.resources.R4B.bundle import Bundle as BundleR4B
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement as CapabilityStatementR4B
 
 from tests.fhir import bundles
-from tests.fhir.helpers import JSON, XML, issues, post, stored_counts
+from tests.fhir.helpers import JSON, XML, case_id, created_event, issues, post, stored_counts
 
 
 def stored(client, actor, response):
@@ -129,7 +130,7 @@ def test_r4_tcell_lymphoma_follow_up_is_stored_and_versioned(client, world, trea
 
 def test_read_back_r5_and_r4b(client, world, treated):
     r = post(client, world.clinic, bundles.r5("crs"))
-    cid = r.json()["id"]
+    cid = case_id(r)
     ae = AdverseEvent.model_validate(client.get(f"/fhir/AdverseEvent/{cid}", headers=world.clinic.headers).json())
     assert ae.identifier[0].value == "AE-CRS" and str(ae.occurrenceDateTime) == "2025-01-12"
     assert ae.code.coding[0].system == bundles.MDR and ae.code.coding[0].code == "90000402"
@@ -154,14 +155,13 @@ def test_xml_bundle_is_the_same_report_as_json(client, world, treated):
     r = post(client, world.clinic, xml, content_type=XML)
     assert r.status_code == 201, r.text
     assert r.headers["content-type"].startswith(XML)
-    assert AdverseEvent.model_validate_xml(r.content).identifier[0].value == "AE-CRS"
+    answer = Bundle.model_validate_xml(r.content)  # the transaction's answer, as XML too
+    assert answer.type == "transaction-response" and answer.entry[0].resource.identifier[0].value == "AE-CRS"
     again = post(client, world.clinic, bundle)
     assert again.status_code == 200, again.text  # the JSON of the same bundle: unchanged
 
 
 def test_r4_xml_is_read_with_r4b_models(client, world, treated):
-    from fhir.resources.R4B.bundle import Bundle as BundleR4B
-
     xml = BundleR4B.model_validate(bundles.r4("tcl")).model_dump_xml()
     r = post(client, world.clinic, xml, content_type=XML)
     assert r.status_code == 201, r.text
@@ -202,9 +202,13 @@ def test_the_answer_is_in_the_version_accepted_not_the_one_sent(client, world, t
         r = post(client, world.clinic, bundle, content_type=hint, accept=accept)
         assert r.status_code == status, r.text
         assert r.headers["content-type"].startswith(accept.split(";")[0])
-        cls = AdverseEvent if model == "r5" else AdverseEventR4B
-        ae = cls.model_validate_xml(r.content) if accept.startswith(XML) else cls.model_validate(r.json())
-        assert ae.identifier
+        # a transaction's answer is a transaction-response Bundle (the R5 one here), a collection's the event
+        cls = (Bundle if model == "r5" else BundleR4B) if sent == "r5" else \
+            (AdverseEvent if model == "r5" else AdverseEventR4B)
+        answer = cls.model_validate_xml(r.content) if accept.startswith(XML) else cls.model_validate(r.json())
+        ae = answer.entry[0].resource if sent == "r5" else answer
+        assert ae.get_resource_type() == "AdverseEvent" and ae.identifier
+        assert type(ae).__module__.startswith("fhir.resources.R4B" if model == "r4" else "fhir.resources.adverseevent")
 
 
 def test_without_recorded_date_day_0_is_the_first_receipt_here(client, world, treated):
@@ -315,7 +319,7 @@ def test_concurrent_identical_resends_are_answered_as_if_sent_alone(app, db, wor
 def test_format_parameter_overrides_accept(client, world, treated):
     """FHIR's _format, for clients that cannot set headers: it wins over Accept."""
     r = post(client, world.clinic, bundles.r5("crs"))
-    cid = r.json()["id"]
+    cid = case_id(r)
     for fmt in ("xml", "application/fhir+xml"):
         xml = client.get(f"/fhir/AdverseEvent/{cid}", params={"_format": fmt},
                          headers={**world.clinic.headers, "Accept": JSON})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.api.conftest import report_payload
 from tests.e2b.test_import import post as post_e2b
 from tests.fhir import bundles
-from tests.fhir.helpers import post
+from tests.fhir.helpers import case_id, post
 
 NARRATIVE = bundles.CASES["crs"]["note"]
 
@@ -38,7 +38,7 @@ def test_json_e2b_and_fhir_give_the_same_stored_case(client, world, treated, cod
     # FHIR: the clinic's EHR sends the same event as an R5 Bundle.
     f = post(client, world.clinic, bundles.r5("crs"))
     assert f.status_code == 201, f.text
-    as_fhir = client.get(f"/v1/reports/{f.json()['id']}", headers=world.clinic.headers).json()["latest"]
+    as_fhir = client.get(f"/v1/reports/{case_id(f)}", headers=world.clinic.headers).json()["latest"]
     assert [v["source_format"] for v in (as_json, as_e2b, as_fhir)] == ["json", "e2b", "fhir"]
     expected = {
         "dates": ("2025-02-01", "2025-02-01"), "reporter": ("physician", "CN"), "serious": True,
