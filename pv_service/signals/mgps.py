@@ -225,6 +225,8 @@ class Prior:
 
         def number(key, positive=True):
             v = data.get(key)
+            if key not in data:
+                raise ValueError(f"{where}: '{key}' is missing (a prior has alpha1, beta1, alpha2, beta2 and p)")
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                     or (positive and v <= 0):
                 raise ValueError(f"{where}: '{key}' must be a finite number" + (" > 0" if positive else ""))

@@ -106,7 +106,8 @@ def test_prior_from_hyper_out_skips_the_fit_and_reproduces_the_scores(tmp_path, 
 
 @pytest.mark.parametrize("content,message", [
     ("{not json", "is not JSON"),
-    ('{"alpha1": 1, "beta1": 1, "alpha2": 2, "beta2": 2}', "'p' must be a finite number"),
+    ('{"alpha1": 1, "beta1": 1, "alpha2": 2, "beta2": 2}', "'p' is missing"),
+    ('{"alpha1": 1, "beta1": 1, "alpha2": 2, "beta2": 2, "p": null}', "'p' must be a finite number"),
     ('{"alpha1": -1, "beta1": 1, "alpha2": 2, "beta2": 2, "p": 0.5}', "'alpha1' must be a finite number > 0"),
     ('{"converged": false, "reason": "too few pairs"}', "holds no usable prior"),
 ])
