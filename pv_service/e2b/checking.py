@@ -36,9 +36,10 @@ def identifiers(message) -> tuple[str | None, ...]:
 
 
 def check_message(el, errors: list[reader.SchemaError], rules: business_rules.RuleSet,
-                  line: int) -> tuple[MessageResult, icsr_mod.Icsr | None]:
+                  line: int, exact: bool = True) -> tuple[MessageResult, icsr_mod.Icsr | None]:
     """One message's result so far (refused with its problems, or not yet accepted) and its ICSR if
-    it passed; `line`: the message's own line."""
+    it passed; `line`: the message's own line; `exact`: whether the elements' lines are (else the
+    reactions' lines are dropped, and what the importer finds later names the message's line)."""
     if errors:
         return MessageResult(*identifiers(el), False, "rejected",
                              problems=[Problem(e.reason, e.element, e.line) for e in errors]), None
@@ -51,6 +52,9 @@ def check_message(el, errors: list[reader.SchemaError], rules: business_rules.Ru
     except (AttributeError, TypeError, ValueError):  # a schema-valid shape the reader does not know: refused, not a 500
         return MessageResult(*identifiers(el), False, "rejected", problems=[Problem(UNREADABLE, None, line)]), None
     c.line = line
+    if not exact:
+        for r in c.reactions:
+            r.line = None
     return MessageResult(c.message_id, c.safety_report_id, c.message_created, c.message_sender, False, "rejected"), c
 
 
@@ -82,7 +86,7 @@ def read_batch(stream: BinaryIO, schemas: SchemaSet, rules: business_rules.RuleS
         if i == 0:
             batch.first_message_errors(errors)
         exact = batch.lines_exact
-        msg, c = check_message(el, errors, rules, el.sourceline if exact else batch.message_line())
+        msg, c = check_message(el, errors, rules, el.sourceline if exact else batch.message_line(), exact)
         if msg.problems and not exact:
             msg.problems = _exact_problems(batch, schemas, rules) or msg.problems
         yield msg, c
@@ -135,7 +139,7 @@ class PieceChecker:
         offset = line - 1  # its line 1 is the file's `line` (the root tag is on one line)
         # Past line 65,534 read_batch names the message by its start tag's line (BatchStream.message_line).
         msg, c = check_message(el, reader.message_errors(self.schemas.batch, el), self.rules,
-                               el.sourceline if exact else 1)
+                               el.sourceline if exact else 1, exact)
         if msg.problems and not exact:  # as _exact_problems: parsed again as reader.reparsed() does
             copy = _only_message(doc, reader._parser())
             if copy is None:
@@ -148,6 +152,8 @@ class PieceChecker:
         msg.problems = _shifted(msg.problems, offset)
         if c is not None:
             c.line += offset
+            for r in c.reactions:
+                r.line = r.line + offset if r.line else None
         return msg, c
 
 

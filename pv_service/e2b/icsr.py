@@ -72,6 +72,7 @@ class Reaction:
     required_intervention: bool | None = None  # FDA.E.i.3.2h
     required_intervention_null_flavor: str | None = None  # FDA.E.i.3.2h sent as NI (none, or not known)
     verbatim: str | None = None  # E.i.1.1a as the primary source reported it (not the translation)
+    line: int | None = None  # the line of its E.i.2.1 code (None where lines are not exact): the ACK names it
 
 
 @dataclass
@@ -385,6 +386,7 @@ def _reaction(obs) -> Reaction:
         required_intervention=_bool(intervention),
         required_intervention_null_flavor=_get(intervention, "nullFlavor"),
         verbatim=_text(obs, "h:value/h:originalText"),
+        line=(value if value is not None else obs).sourceline,
     )
 
 

@@ -79,15 +79,17 @@ def _match_products(drugs: list[dict], products: ProductIndex) -> None:
         d["product_id"] = found.id if found else None
 
 
-def _code_reactions(reactions: list[dict], dictionaries, line: int | None) -> list[Problem]:
-    """With a dictionary loaded, each code is checked and its PT and SOC derived (as for JSON intake)."""
+def _code_reactions(reactions: list[dict], dictionaries, lines: list[int | None], line: int | None) -> list[Problem]:
+    """With a dictionary loaded, each code is checked and its PT and SOC derived (as for JSON intake).
+    A problem names the reaction's E.i.2.1 line (`lines`, per reaction), else the message's `line`."""
     problems = []
     if not dictionaries:
         return problems
     for k, r in enumerate(reactions, 1):
         coded = coding.code(dictionaries, r["reported_meddra_version"], r["reported_llt_code"], None)
-        if isinstance(coded, coding.Problem):  # named by its E.i repetition: two reactions share the message's line
-            problems.append(Problem(f"reaction {k} of {len(reactions)}: {coded.message}", "E.i.2.1", line))
+        if isinstance(coded, coding.Problem):  # named by its E.i repetition too
+            where = lines[k - 1] if k <= len(lines) and lines[k - 1] else line
+            problems.append(Problem(f"reaction {k} of {len(reactions)}: {coded.message}", "E.i.2.1", where))
             continue
         r.update(meddra_version=coded.meddra_version, llt_code=coded.llt_code, llt_name=coded.llt_name,
                  pt_code=coded.pt_code, pt_name=coded.pt_name, soc_code=coded.soc_code)
@@ -267,7 +269,7 @@ def _finish(msg: MessageResult, c: icsr_mod.Icsr, principal: Principal, products
         msg.problems = [Problem(checking.UNREADABLE, None, c.line)]
         return None
     _match_products(m.drugs, products)
-    m.problems += _code_reactions(m.reactions, dictionaries, c.line)
+    m.problems += _code_reactions(m.reactions, dictionaries, [r.line for r in c.reactions], c.line)
     if principal.role == Role.mah and not any(d["product_id"] in own_products for d in m.drugs):
         m.problems.append(Problem("an MAH imports cases about its own products: no drug matches one of "
                                   "yours (product code, trade name or INN)", "G.k.2", c.line))

@@ -257,7 +257,7 @@ def test_imported_case_page_for_the_safety_officer(client, world, schema_setting
 
 def test_meddra_version_not_loaded_names_each_reaction(client, world, schema_settings, db, tmp_path):
     # With a dictionary loaded (the made-up 90.0), FDA's MedDRA 25.0 codes are refused, one problem per
-    # reaction: scenario 1 has two, both at the message's line, so the reason says which.
+    # reaction, each at the line of its code (E.i.2.1b, lines 148 and 240) and saying which.
     from pv_service.meddra.loader import load
     from pv_service.meddra.lookup import CACHE
     from tests.conftest import NOW
@@ -269,5 +269,6 @@ def test_meddra_version_not_loaded_names_each_reaction(client, world, schema_set
     assert r.status_code == 200, r.text
     (msg,) = r.json()["messages"]
     assert msg["acknowledgement"] == "CR"
-    assert [(e["element"], e["reason"]) for e in msg["errors"]] == [
-        ("E.i.2.1", f"reaction {k} of 2: MedDRA 25.0 is not loaded (loaded: 90.0)") for k in (1, 2)]
+    assert [(e["element"], e["line"], e["reason"]) for e in msg["errors"]] == [
+        ("E.i.2.1", line, f"reaction {k} of 2: MedDRA 25.0 is not loaded (loaded: 90.0)")
+        for k, line in ((1, 148), (2, 240))]
