@@ -127,6 +127,12 @@ def day(value: Any, path: str, issues: list[Issue]) -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
+    text = str(value)
+    if len(text) > 10 and text[10] == "T":  # a time Python cannot hold (a leap second, 23:59:60): its day
+        try:
+            return dt.date.fromisoformat(text[:10])
+        except ValueError:
+            pass
     issues.append(Issue(path, "a full date (YYYY-MM-DD) is required here, not a year or month", "value"))
     return None
 

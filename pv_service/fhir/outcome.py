@@ -59,9 +59,22 @@ def from_validation(root: str, errors: list[dict]) -> list[Issue]:
         message = e["msg"].split("[type=")[0].strip()
         if e["type"] == "extra_forbidden":
             message = "is not an element of this resource in this FHIR version"
+        for kind, form in _PRIMITIVE_FORMS.items():
+            if f"{kind} value string does not match spec regex" in message:
+                message = f"is not a FHIR {kind[0].lower() + kind[1:]}: {form}"
         code = "required" if "missing" in e["type"] else _PYDANTIC_CODES.get(e["type"], "value")
         issues.append(Issue(fhirpath(root, loc), message, code))
     return issues
+
+
+# fhir.resources says only "does not match spec regex": what each primitive takes (FHIR datatypes).
+_PRIMITIVE_FORMS = {
+    "DateTime": "YYYY, YYYY-MM, YYYY-MM-DD, or YYYY-MM-DDThh:mm:ss[.sss] with a timezone (Z or +hh:mm); "
+                "a month 01-12, a day of that month, hours 00-23",
+    "Date": "YYYY, YYYY-MM or YYYY-MM-DD, a month 01-12 and a day of that month",
+    "Instant": "YYYY-MM-DDThh:mm:ss[.sss] with a timezone (Z or +hh:mm)",
+    "Time": "hh:mm:ss[.sss], hours 00-23",
+}
 
 
 def fhir_refusal(problems: list[tuple[tuple, str]], code: str = "value") -> bytes:
@@ -79,5 +92,8 @@ def merged(issues: list[Issue]) -> list[Issue]:
     out: dict[tuple[str, str], Issue] = {}
     for i in issues:
         key = (i.expression, i.code)
-        out[key] = Issue(i.expression, f"{out[key].diagnostics}; {i.diagnostics}", i.code) if key in out else i
+        if key not in out:
+            out[key] = i
+        elif i.diagnostics not in out[key].diagnostics.split("; "):  # recordedDate is day 0 and latest info: once
+            out[key] = Issue(i.expression, f"{out[key].diagnostics}; {i.diagnostics}", i.code)
     return list(out.values())

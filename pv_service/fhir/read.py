@@ -213,15 +213,40 @@ def _check_type(kind: Any, expected: tuple[str, ...]) -> str:
     return kind
 
 
-def _validate(cls, root: str, call):
+def _validate(cls, root: str, call, tree=None):
+    """`tree`: the XML document parsed, to name an element the reader does not know by its path and line."""
     try:
         return call()
     except ValidationError as exc:
         raise FhirError(422, from_validation(root, exc.errors(include_url=False, include_input=False))) from None
     except (KeyError, ValueError, TypeError, AttributeError, RecursionError, etree.LxmlError) as exc:
-        # fhir.resources' XML reader raises these for names it does not know.
+        # fhir.resources' XML reader raises these for names it does not know (a KeyError of the name).
+        unknown = _unknown_element(tree, exc.args[0]) if tree is not None and isinstance(exc, KeyError) \
+            and exc.args and isinstance(exc.args[0], str) else None
+        if unknown is not None:
+            path, line = unknown
+            raise FhirError.one(422, path, f"is not an element of this resource in this FHIR version "
+                                           f"(line {line})", "structure") from None
         raise FhirError.one(422, root, f"not a valid {root} in this FHIR version ({type(exc).__name__}: "
                                        f"{str(exc)[:200]})", "structure") from None
+
+
+def _unknown_element(root, name: str) -> tuple[str, int] | None:
+    """(FHIRPath-like path, line) of the first element named `name` in the FHIR namespace, or None."""
+    for el in root.iter(f"{{{FHIR_NS}}}{name}"):
+        parts = []
+        node = el
+        while node is not None:
+            parent, name = node.getparent(), _local(node)
+            same = [c for c in parent if c.tag == node.tag] if parent is not None else [node]
+            parts.append(f"{name}[{same.index(node)}]" if len(same) > 1 else name)
+            node = parent
+        parts.reverse()
+        # a resource inside a Bundle entry or `contained` is named by its element, as FHIRPath does
+        path = ".".join(p for i, p in enumerate(parts)
+                        if not (i and parts[i - 1].split("[")[0] in ("resource", "contained")))
+        return path, el.sourceline or 0
+    return None
 
 
 # The prolog (BOM, declaration, comments, processing instructions, white space), then a DTD.
@@ -262,4 +287,5 @@ def parse(data: bytes, fmt: str, hint: str | None, expected: tuple[str, ...]) ->
     kind = _check_type(_local(root), expected)
     version = _version(*_xml_markers(root), hint, kind)
     cls = model_class(version, kind)
-    return Parsed(version, _validate(cls, kind, lambda: cls.model_validate_xml(data, xmlparser=_xml_parser())), fmt)
+    return Parsed(version, _validate(cls, kind, lambda: cls.model_validate_xml(data, xmlparser=_xml_parser()), root),
+                  fmt)

@@ -6,7 +6,7 @@ import copy
 import pytest
 
 from tests.fhir import bundles
-from tests.fhir.helpers import JSON, XML, issues, post, stored_counts
+from tests.fhir.helpers import JSON, XML, case_id, issues, post, stored_counts
 
 AE = "Bundle.entry[0].resource"
 
@@ -223,3 +223,43 @@ def test_a_modifier_extension_is_refused_not_ignored(client, world, treated, db)
     patient = bundles.r5()
     patient["entry"][1]["resource"]["modifierExtension"] = [{"url": "http://example.org/x", "valueBoolean": True}]
     assert _refused(client, world, db, patient) == [("Bundle.entry[1].resource.modifierExtension", "not-supported")]
+
+
+def test_date_messages_say_what_is_wrong(client, world, treated, db):
+    """A dateTime with a time but no timezone is named as such (it was "does not match spec regex"), a
+    future recordedDate says so once (it is day 0 and the latest information: it said it twice), and a
+    leap second is a time of its day, not "a year or month"."""
+    bundle = bundles.r5()
+    bundles.event(bundle).update(occurrenceDateTime="2025-01-12T10:00:00")
+    r = post(client, world.clinic, bundle)
+    (issue,) = r.json()["issue"]
+    assert r.status_code == 422 and issue["diagnostics"].startswith("is not a FHIR dateTime: YYYY, YYYY-MM")
+    assert "with a timezone" in issue["diagnostics"]
+    bundle = bundles.r5()
+    bundles.event(bundle).update(recordedDate="2027-01-01")
+    (issue,) = post(client, world.clinic, bundle).json()["issue"]
+    assert issue["diagnostics"] == "is in the future"
+    bundle = bundles.r5()
+    bundles.event(bundle).update(occurrenceDateTime="2016-12-31T23:59:60Z", recordedDate="2017-01-02")
+    r = post(client, world.clinic, bundle)
+    assert r.status_code == 201, r.text
+    case = client.get(f"/v1/reports/{case_id(r)}", headers=world.clinic.headers).json()
+    assert case["latest"]["reactions"][0]["onset_date"] == "2016-12-31"
+
+
+def test_an_unknown_xml_element_is_named_by_path_and_line(client, world, treated, db):
+    """fhir.resources' XML reader fails on an element it does not know with a KeyError of its name: the
+    answer named "KeyError: 'bogus'"; it names the element's path and line."""
+    from fhir.resources.bundle import Bundle
+
+    xml = Bundle.model_validate(bundles.r5()).model_dump_xml()
+    xml = xml if isinstance(xml, str) else xml.decode()
+    at = xml.index('<status value="completed"/>')
+    bad = xml[:at] + '<status value="completed"/>\n<bogusElement value="x"/>' + xml[at + len('<status value="completed"/>'):]
+    r = post(client, world.clinic, bad, content_type=XML, accept=JSON)
+    assert r.status_code == 422, r.text
+    (issue,) = r.json()["issue"]
+    line = bad[:bad.index("<bogusElement")].count("\n") + 1
+    assert issue["expression"] == ["Bundle.entry[0].resource.bogusElement"]
+    assert issue["diagnostics"] == f"is not an element of this resource in this FHIR version (line {line})"
+    assert stored_counts(db) == (0, 0, 0, 0)
