@@ -67,14 +67,38 @@ def media(content_type: str | None) -> tuple[str, str | None]:
     return fmt, hint
 
 
-def accept_version(accept: str | None) -> str | None:
-    """The version an Accept header asks for (fhirVersion parameter), if any."""
-    for item in (accept or "").split(","):
+def negotiate(accept: str | None) -> tuple[str | None, str | None]:
+    """('json' | 'xml' | None, version | None) of the media type an Accept header prefers among those
+    answered here (RFC 9110: the highest q, the first listed on a tie; q=0 is "not acceptable"); None
+    for a wildcard or when it names none of them (the caller decides then)."""
+    best: tuple[float, int, str | None, str | None] | None = None
+    for order, item in enumerate((accept or "").split(",")):
+        parts = [p.strip() for p in item.split(";")]
+        kind, q = parts[0].lower(), 1.0
+        params = []
+        for p in parts[1:]:
+            name, _, value = p.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+            else:
+                params.append(p)
+        if q <= 0 or not (kind in JSON_TYPES or kind in XML_TYPES or kind in ("*/*", "application/*")):
+            continue
         try:
-            return media(item)[1] if "fhirversion" in item.lower() else None
-        except FhirError:
-            return None
-    return None
+            fmt, version = media(";".join([kind, *params])) if kind not in ("*/*", "application/*") else (None, None)
+        except FhirError:  # an unknown fhirVersion: that type is not one answered here
+            continue
+        if best is None or q > best[0]:
+            best = (q, order, fmt, version)
+    return (best[2], best[3]) if best else (None, None)
+
+
+def accept_version(accept: str | None) -> str | None:
+    """The version the preferred type of an Accept header asks for (fhirVersion parameter), if any."""
+    return negotiate(accept)[1]
 
 
 def _markers(fields: set[str], suspects: list[set[str]], shapes: dict[str, str], path: str) -> tuple[list, list]:

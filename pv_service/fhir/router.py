@@ -36,12 +36,14 @@ def _answer_format(request: Request) -> tuple[str, str]:
     """('json' | 'xml', version) of the answer: _format, then Accept, then the request's own Content-Type."""
     accept = request.headers.get("accept", "").lower()
     sent = request.headers.get("content-type", "").lower()
-    fmt = "xml" if "xml" in accept or ("json" not in accept and "xml" in sent) else "json"
+    fmt, version = read.negotiate(accept)
+    fmt = fmt or ("xml" if "xml" in sent.split(";")[0] else "json")
     fmt = _FORMATS.get((request.query_params.get("_format") or "").split(";")[0].strip().lower(), fmt)
-    try:
-        version = read.accept_version(accept) or (read.media(sent)[1] if sent else None)
-    except FhirError:
-        version = None
+    if version is None and sent:
+        try:
+            version = read.media(sent)[1]
+        except FhirError:
+            version = None
     return fmt, version or R5
 
 
