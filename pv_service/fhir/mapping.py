@@ -22,7 +22,8 @@ from pv_service.products.matching import ProductIndex
 SERIOUSNESS = {
     "non-serious": None, "serious": "other_medically_important",
     "seriousresultsindeath": "death", "seriousislifethreatening": "life_threatening",
-    "seriousresultsinhospitalization": "hospitalisation", "seriousresultsinpersistentdisability": "disability",
+    "seriousresultsinhospitalization": "hospitalisation", "seriousresultsindisability": "disability",
+    "seriousresultsinpersistentdisability": "disability",  # no such code: this service wrote it until 3 Dec 2026
     "seriousisbirthdefect": "congenital_anomaly", "seriousrequirespreventimpairment": "other_medically_important",
 }
 # http://terminology.hl7.org/CodeSystem/adverse-event-outcome -> E2B E.i.7.

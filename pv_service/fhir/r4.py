@@ -64,7 +64,8 @@ def render(p) -> dict:
         "resourceType": "AdverseEvent", "id": p.id, "meta": {"versionId": p.version_id, "lastUpdated": p.last_updated},
         # R4 has no place for concomitant drugs (no contributingFactor): R5 read-back carries them.
         "contained": p.medications + conditions + ([p.patient] if p.patient else []), "identifier": p.identifier, "actuality": "actual", "event": p.code,
-        "subject": p.subject, "recordedDate": p.recorded, "seriousness": p.seriousness, "outcome": p.outcome,
+        "subject": p.subject, "recordedDate": p.recorded, "seriousness": _r4_seriousness(p.seriousness),
+        "outcome": p.outcome,
         "recorder": p.recorder,
         "suspectEntity": [{"instance": {"reference": f"#{m['id']}"},
                            **({"causality": [{"assessment": p.causality}]} if p.causality else {})}
@@ -83,3 +84,14 @@ def _div(text: str) -> str:
     from html import escape
 
     return f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{escape(text)}</p></div>'
+
+
+# R4's adverse-event-seriousness (4.0.1) spells its two top codes capitalised, and is the version
+# the criteria come from, so the codings need no version of their own.
+_R4_TOP = {"serious": "Serious", "non-serious": "Non-serious"}
+
+
+def _r4_seriousness(concept: dict) -> dict:
+    return {**concept, "coding": [{k: (_R4_TOP.get(v, v) if k == "code" else v) for k, v in c.items() if k != "version"}
+                                  for c in concept["coding"]]}
+

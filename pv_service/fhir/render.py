@@ -19,9 +19,12 @@ PRODUCT_SYSTEM = "urn:pv-service:product-code"
 PATIENT_SYSTEM = "urn:pv-service:patient-id"
 ADHERENCE_SYSTEM = "http://hl7.org/fhir/CodeSystem/medication-statement-adherence"
 SUBJECT_REF = {"reference": "#patient", "type": "Patient"}
+# The criteria are codes of the system's R4 version (4.0.1, case-sensitive); its current version,
+# R5's, has only serious and non-serious: R5 names the criteria with version 4.0.1 (r4.py drops it).
 CRITERIA = {"death": "SeriousResultsInDeath", "life_threatening": "SeriousIsLifeThreatening",
-            "hospitalisation": "SeriousResultsInHospitalization", "disability": "SeriousResultsInPersistentDisability",
+            "hospitalisation": "SeriousResultsInHospitalization", "disability": "SeriousResultsInDisability",
             "congenital_anomaly": "SeriousIsBirthDefect", "other_medically_important": "SeriousRequiresPreventImpairment"}
+CRITERIA_VERSION = "4.0.1"
 OUTCOME_CODES = {v: k for k, v in {"resolved": "recovered", "recovering": "recovering", "ongoing": "not_recovered",
                                    "resolvedWithSequelae": "recovered_with_sequelae", "fatal": "fatal",
                                    "unknown": "unknown"}.items()}
@@ -70,7 +73,7 @@ def parts(case: Any, view: Any, registry: list[tuple]) -> Parts:
         code["text"] = fhir["event_text"]
     flags = [f for f in CRITERIA if getattr(first.seriousness, f)]
     seriousness = {"coding": [{"system": SERIOUSNESS_SYSTEM, "code": "serious" if view.serious else "non-serious"}]
-                   + [{"system": SERIOUSNESS_SYSTEM, "code": CRITERIA[f]} for f in flags]}
+                   + [{"system": SERIOUSNESS_SYSTEM, "version": CRITERIA_VERSION, "code": CRITERIA[f]} for f in flags]}
     meds, taken = [], []
     for i, (d, (code_, name, batch)) in enumerate(zip(view.drugs, registry)):
         if code_:

@@ -328,3 +328,34 @@ def test_format_parameter_overrides_accept(client, world, treated):
     as_json = client.get(f"/fhir/AdverseEvent/{cid}?_format=json", headers={**world.clinic.headers, "Accept": XML})
     assert as_json.headers["content-type"].startswith(JSON) and as_json.json()["resourceType"] == "AdverseEvent"
     assert client.get("/fhir/metadata?_format=xml").headers["content-type"].startswith(XML)
+
+
+def test_seriousness_is_rendered_in_each_versions_codes(client, world, treated):
+    """adverse-event-seriousness: R4 (4.0.1) has Serious/Non-serious and the criteria, case-sensitive;
+    its current version (R5's) only serious/non-serious, so R5 names a criterion with version 4.0.1.
+    The disability criterion is SeriousResultsInDisability (this service wrote a code that is none)."""
+    bundle = bundles.r5("crs")
+    bundles.event(bundle)["seriousness"]["coding"][1]["code"] = "SeriousResultsInDisability"
+    cid = case_id(post(client, world.clinic, bundle))
+    sys = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
+    r5 = client.get(f"/fhir/AdverseEvent/{cid}", headers=world.clinic.headers).json()
+    assert r5["seriousness"]["coding"] == [{"system": sys, "code": "serious"},
+                                           {"system": sys, "version": "4.0.1", "code": "SeriousResultsInDisability"}]
+    r4 = client.get(f"/fhir/AdverseEvent/{cid}", headers={**world.clinic.headers, "Accept": f"{JSON}; fhirVersion=4.3"})
+    assert r4.json()["seriousness"]["coding"] == [{"system": sys, "code": "Serious"},
+                                                  {"system": sys, "code": "SeriousResultsInDisability"}]
+    AdverseEventR4B.model_validate(r4.json())
+    # read back by this service, either rendering is the same case
+    for rendered in (r5, r4.json()):
+        assert mapping_flags(rendered["seriousness"]) == {"disability": True}
+
+
+def mapping_flags(seriousness: dict) -> dict:
+    from pv_service.fhir import mapping
+    from pv_service.fhir.event import Coding, Concept
+
+    issues = []
+    flags = mapping._seriousness(Concept("X", [Coding(c.get("system"), c.get("version"), c["code"], None)
+                                               for c in seriousness["coding"]], None), issues)
+    assert issues == []
+    return flags

@@ -51,7 +51,9 @@ def _cc(*codes: str) -> Concept:
     (("serious", "SeriousResultsInHospitalization"), {"hospitalisation": True}),
     (("SeriousResultsInDeath", "SeriousIsLifeThreatening"), {"death": True, "life_threatening": True}),
     (("SeriousIsBirthDefect",), {"congenital_anomaly": True}),
-    (("SeriousResultsInPersistentDisability",), {"disability": True}),
+    (("SeriousResultsInDisability",), {"disability": True}),  # R4 4.0.1's code (it was refused)
+    (("SeriousResultsInPersistentDisability",), {"disability": True}),  # what this service once wrote
+    (("Serious", "SeriousRequiresPreventImpairment"), {"other_medically_important": True}),
 ])
 def test_seriousness_criteria(codes, flags):
     issues = []
