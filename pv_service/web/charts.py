@@ -94,16 +94,18 @@ def _axes(ticks: list[float], to_y, labels: Sequence[str], xs: list[float], y_la
 
 
 def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str, y_label: str = "",
-               log: bool = False, reference: float | None = None, highlight: int | None = None) -> Markup:
+               log: bool = False, reference: float | None = None, highlight: int | None = None,
+               empty: str = "no values to plot") -> Markup:
     """One line per series over the labels (missing values break the line).
 
     `log` plots on a log2 scale (ratios); `reference` draws a dashed horizontal line
-    (1 for "no disproportionality"); `highlight` marks one label (the alert's run).
+    (1 for "no disproportionality"); `highlight` marks one label (the alert's run); `empty`: what
+    the frame says when no value can be drawn.
     """
     values = [v for s in series for v in s.values if _usable(v, log)]
     if not labels or not values:
         return _frame(title, [f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">'
-                              "no values to plot</text>"])
+                              f"{escape(empty)}</text>"])
     if reference is not None:
         values.append(reference)
     base, top = HEIGHT - BOTTOM, TOP

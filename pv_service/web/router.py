@@ -405,13 +405,18 @@ def _signal_context(session, view: queries.AlertView, cases_page: int) -> dict[s
 def _quarterly_chart(trend, event, product):
     """Cumulative and interval ROR by calendar quarter of first receipt (issue 16: by quarter, not by run)."""
     quarters = trend.quarters if trend is not None else []
+    # c = 0 (no other product has the event): PRR and ROR are infinite in every quarter with a case
+    infinite = any(q.a for q in quarters) and not any(
+        v is not None and math.isfinite(v) and v > 0 for q in quarters for v in (q.prr, q.ror, q.interval_ror))
     return charts.line_chart([q.quarter for q in quarters], [
         charts.Series("ROR", [q.ror for q in quarters], charts.PALETTE[1]),
         charts.Series("ROR lower", [q.ror_lower for q in quarters], charts.PALETTE[1], dashed=True),
         charts.Series("PRR", [q.prr for q in quarters], charts.PALETTE[0]),
         charts.Series("ROR in quarter", [q.interval_ror for q in quarters], charts.PALETTE[2], dashed=True),
     ], title=f"{event} with {product}: measures by quarter of first receipt" if quarters
-        else "measures by quarter of first receipt", y_label="ratio (log scale)", log=True, reference=1.0)
+        else "measures by quarter of first receipt", y_label="ratio (log scale)", log=True, reference=1.0,
+        empty="PRR and ROR are infinite (no other product has this event): see IC025 below" if infinite
+        else "no values to plot")
 
 
 def _alert_page(request: Request, session, web: WebSession, alert_id: int, *, cases_page: int = 1,

@@ -77,3 +77,22 @@ def test_two_by_two_from_the_stored_margins():
 def test_number_format():
     assert [fmt_num(v) for v in (None, 3, 1234, 2.0, 0.123456, 0.004, float("inf"), float("nan"), 12345.6)] == [
         "—", "3", "1,234", "2.00", "0.12", "0.004", "∞", "—", "12,346"]
+
+
+def test_the_quarterly_chart_says_why_it_is_empty_when_the_ratios_are_infinite():
+    """c = 0 (no other product has the event): PRR and ROR are null (infinite) in every quarter, and the
+    chart said only "no values to plot" above a table of finite IC025s."""
+    from types import SimpleNamespace
+
+    from pv_service.web.router import _quarterly_chart
+
+    def quarter(label, a, prr=None, ror=None, interval=None):
+        return SimpleNamespace(quarter=label, a=a, prr=prr, ror=ror, ror_lower=None, interval_ror=interval)
+
+    infinite = SimpleNamespace(quarters=[quarter("2026-Q2", 1), quarter("2026-Q3", 4)])
+    assert "PRR and ROR are infinite (no other product has this event)" in _quarterly_chart(infinite, "PE", "X")
+    none_yet = SimpleNamespace(quarters=[quarter("2026-Q2", 0)])
+    assert "no values to plot" in _quarterly_chart(none_yet, "PE", "X")
+    finite = SimpleNamespace(quarters=[quarter("2026-Q2", 2, prr=3.0, ror=3.5)])
+    svg = str(_quarterly_chart(finite, "PE", "X"))
+    assert "infinite" not in svg and "<circle" in svg
