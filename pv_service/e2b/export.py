@@ -503,10 +503,12 @@ def _characteristic(o: list, code: str, value: str) -> None:
              f'codeSystem="{CHARACTERISTIC}"/>{value}</investigationCharacteristic></subjectOf2>')
 
 
-def _related(o: list, code: str, body: str, priority: bool = False) -> None:
-    """An outboundRelationship/relatedInvestigation (C.1.8.2 first sender, C.2.r source, C.1.10.r link)."""
+def _related(o: list, code: str | None, body: str, priority: bool = False) -> None:
+    """An outboundRelationship/relatedInvestigation (C.1.8.2 first sender, C.2.r source; C.1.10.r link,
+    whose code is nullFlavor NA: the relation list has no code for it)."""
+    code_el = f'<code code="{code}" codeSystem="{CS["relation"]}"/>' if code else '<code nullFlavor="NA"/>'
     o.append(f'<outboundRelationship typeCode="SPRT">{_PRIORITY if priority else ""}'
-             f'<relatedInvestigation classCode="INVSTG" moodCode="EVN"><code code="{code}" codeSystem="{CS["relation"]}"/>'
+             f'<relatedInvestigation classCode="INVSTG" moodCode="EVN">{code_el}'
              f'<subjectOf2 typeCode="SUBJ"><controlActEvent classCode="CACT" moodCode="EVN">{body}</controlActEvent>'
              '</subjectOf2></relatedInvestigation></outboundRelationship>')
 
@@ -623,7 +625,7 @@ def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str
     for s in sources:
         _related(o, "2", _source(s), bool(s.get("primary_for_regulatory")))
     for linked in detail.get("linked_reports") or []:  # C.1.10.r
-        _related(o, "3", _el("id", extension=linked, root=ID_WORLDWIDE))
+        _related(o, None, _el("id", extension=linked, root=ID_WORLDWIDE))
     sender_detail = detail.get("sender") or {}
     a(f'<subjectOf1 typeCode="SUBJ"><controlActEvent classCode="CACT" moodCode="EVN"><author typeCode="AUT">'
       f'<assignedEntity classCode="ASSIGNED">{_el("code", code=sender_detail.get("type") or "1", codeSystem=CS["sender_type"])}')

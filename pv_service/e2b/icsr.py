@@ -705,7 +705,9 @@ def parse_message(message: etree._Element) -> Icsr:
         reporter_comments=_comment(comments, "3"),
         sender_diagnosis=[_coded(_one(o, "h:value")) for o in _strict(assessment_events, "15")],
         sender_comments=_comment(comments, "1"),
-        linked_reports=[x.strip() for x in _all(event, "h:outboundRelationship/h:relatedInvestigation[h:code/@code='3']/h:subjectOf2/h:controlActEvent/h:id/@extension")],
+        # C.1.10.r: relatedInvestigation with code nullFlavor NA (ICH's and FDA's instances); code 3 is
+        # what this service wrote until 3 Dec 2026, read still
+        linked_reports=[x.strip() for x in _all(event, "h:outboundRelationship/h:relatedInvestigation[h:code/@nullFlavor='NA' or h:code/@code='3']/h:subjectOf2/h:controlActEvent/h:id/@extension")],
         documents=[t.strip() for t in _all(event, "h:reference/h:document[h:code/@code='1']/h:title/text()")],
         additional_documents=_bool(_first(_strict(events, "1"), event_values)),
         expedited=_bool(_first(_strict(events, "23"), event_values)),

@@ -163,7 +163,7 @@ SECOND_SOURCE = """<outboundRelationship typeCode="SPRT"><relatedInvestigation c
   </asLocatedEntity></assignedPerson></assignedEntity></author></controlActEvent></subjectOf2></relatedInvestigation>
 </outboundRelationship><!-- C.2.r (second source: consumer, GB) -->
 <outboundRelationship typeCode="SPRT"><relatedInvestigation classCode="INVSTG" moodCode="EVN">
-  <code code="3" codeSystem="2.16.840.1.113883.3.989.2.1.1.22"/><subjectOf2 typeCode="SUBJ">
+  <code nullFlavor="NA"/><subjectOf2 typeCode="SUBJ">
   <controlActEvent classCode="CACT" moodCode="EVN"><id extension="US-APHARMA-0001" root="2.16.840.1.113883.3.989.2.1.3.2"/>
   </controlActEvent></subjectOf2></relatedInvestigation></outboundRelationship><!-- C.1.10.r -->"""
 OTHER_IDS = """<subjectOf1 typeCode="SUBJ"><controlActEvent classCode="CACT" moodCode="EVN">

@@ -181,3 +181,20 @@ def test_what_the_sender_said_leaves_as_it_came(client, world, schema_settings, 
     assert again["acknowledgement"] == "AA", [m["errors"] for m in again["messages"]]
     back = client.get(f"/v1/reports/{again['messages'][0]['case_id']}", headers=world.other_clinic.headers).json()
     assert _stored(back["latest"], "ich") == _stored(stored, "ich")
+
+
+def test_linked_reports_are_read_and_written_as_ich_codes_them(client, world, schema_settings, ich_xsd):
+    """C.1.10.r is a relatedInvestigation whose code is nullFlavor NA (FDA's scenario 4, lines 604-636):
+    the reader looked for a code 3 no code list has, so FDA's three linked reports were dropped, and the
+    export wrote that code."""
+    body = post(client, world.clinic, fda("Scenario4.xml"), json=True).json()
+    assert body["acknowledgement"] == "AA", body
+    case_id = body["messages"][0]["case_id"]
+    stored = client.get(f"/v1/reports/{case_id}", headers=world.clinic.headers).json()["latest"]
+    linked = ["US-APHARMA-111111111", "US-APHARMA-333333333", "US-APHARMA-444444444"]
+    assert stored["detail"]["linked_reports"] == linked
+    data = _export(client, world.clinic, case_id, "fda")
+    assert b'<code code="3" codeSystem="2.16.840.1.113883.3.989.2.1.1.22"/>' not in data
+    assert data.count(b'<relatedInvestigation classCode="INVSTG" moodCode="EVN"><code nullFlavor="NA"/>') == 3
+    out = icsr.parse_message(icsr.messages(reader.read(data, reader.BATCH_ROOT, 10**7))[0])
+    assert out.linked_reports == linked
