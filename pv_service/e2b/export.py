@@ -30,6 +30,7 @@ from pv_service.e2b.icsr import (
     FDA_ELEMENTS,
     FDA_IND,
     FDA_PRE_ANDA,
+    FDA_OTHER_ROLES,
     ID_OTHER_CASE,
     ID_SAFETY_REPORT,
     ID_SPONSOR_STUDY,
@@ -583,6 +584,12 @@ def _message(o: list, v: VersionPublic, profile: str, sender: str, receiver: str
           f'<value xsi:type="CE" code="{_REV["role"][_value(d.role)]}" codeSystem="{CS["role"]}"/>'
           f'<subject2 typeCode="SUBJ"><productUseReference classCode="SBADM" moodCode="EVN"><id root="{_x(ref)}"/>'
           '</productUseReference></subject2></causalityAssessment></component>')
+        other = (d.detail or {}).get("fda_other_role") if profile == "fda" else None
+        if other:  # FDA.G.k.1.a beside G.k.1
+            a(f'<component typeCode="COMP"><causalityAssessment {_OBS}><code code="20" codeSystem="{OBS}"/>'
+              f'{_el("value", xsi_type="CE", code=other, codeSystem=FDA_OTHER_ROLES)}'
+              f'<subject2 typeCode="SUBJ"><productUseReference classCode="SBADM" moodCode="EVN"><id root="{_x(ref)}"/>'
+              '</productUseReference></subject2></causalityAssessment></component>')
     for ref, d in zip(refs, v.drugs):  # G.k.9.i.2.r: source, method, result of each assessment
         for x in (d.detail or {}).get("relatedness") or _reported_causality(d, v.reactions, extras):
             a(f'<component typeCode="COMP"><causalityAssessment {_OBS}><code code="39" codeSystem="{OBS}"/>'

@@ -33,6 +33,8 @@ FDA_ELEMENTS = "2.16.840.1.113883.3.989.5.1.2.2.1.3"  # FDA.E.i.3.2h required in
 FDA_IND = "2.16.840.1.113883.3.989.5.1.2.2.1.2.1"  # FDA.C.5.5a IND number where the AE occurred
 FDA_PRE_ANDA = "2.16.840.1.113883.3.989.5.1.2.2.1.2.2"  # FDA.C.5.5b pre-ANDA number
 FDA_CROSS_IND = "2.16.840.1.113883.3.989.5.1.2.2.1.2.3"  # FDA.C.5.6.r IND of a cross-reported IND
+ROLES = "2.16.840.1.113883.3.989.2.1.1.13"  # G.k.1 characterisation of drug role
+FDA_OTHER_ROLES = "2.16.840.1.113883.3.989.5.1.2.1.1.8"  # FDA.G.k.1.a other characterisation (similar device)
 
 # E.i.3.2a-f observation codes -> the service's seriousness flags.
 SERIOUSNESS_CODES = {"34": "death", "21": "life_threatening", "33": "hospitalisation", "35": "disability",
@@ -133,6 +135,7 @@ class Drug:
     cumulative_dose: str | None = None  # G.k.5a
     cumulative_dose_unit: str | None = None  # G.k.5b
     additional_info: list[dict] = field(default_factory=list)  # G.k.10.r (code, code system as sent)
+    fda_other_role: str | None = None  # FDA.G.k.1.a, beside G.k.1 (1: similar device)
 
 
 @dataclass
@@ -650,12 +653,22 @@ def parse_message(message: etree._Element) -> Icsr:
     def characteristic(code: str):
         return _first(_pick(characteristics, code, CHARACTERISTIC), characteristic_values)
 
-    roles = {}
+    # G.k.1 by its own code system: FDA's other characterisation (FDA.G.k.1.a) is an observation of the
+    # same code whose code 1 (similar device) was read as the role 1 (suspect) over a drug not administered
+    roles, other_roles = {}, {}
     for ca in _strict(causality, "20"):
-        roles[_attr(ca, "h:subject2/h:productUseReference/h:id", "root")] = _attr(ca, "h:value", "code")
+        ref, value = _attr(ca, "h:subject2/h:productUseReference/h:id", "root"), _one(ca, "h:value")
+        system = _get(value, "codeSystem")
+        if system == FDA_OTHER_ROLES:
+            other_roles.setdefault(ref, _get(value, "code"))
+        elif system in (ROLES, None):
+            roles.setdefault(ref, _get(value, "code"))
     drugs = [_drug(sa, roles) for org in _pick(organizers, "4", ORGANIZER)
              for sa in _all(org, "h:component/h:substanceAdministration")]
     by_ref = {d.ref: d for d in drugs}
+    for ref, code in other_roles.items():
+        if ref in by_ref:
+            by_ref[ref].fda_other_role = code
     for ca in _strict(causality, "39"):
         drug = by_ref.get(_attr(ca, "h:subject2/h:productUseReference/h:id", "root"))
         if drug is not None:

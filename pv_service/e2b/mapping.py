@@ -218,7 +218,7 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
                        "relatedness": [asdict(r) for r in d.relatedness], "matrix": [asdict(x) for x in d.matrix],
                        "code_system": d.product_code_system, "authorisation_country": d.authorisation_country,
                        "cumulative_dose": d.cumulative_dose, "cumulative_dose_unit": d.cumulative_dose_unit,
-                       "additional_info": d.additional_info},
+                       "additional_info": d.additional_info, **_sent({"fda_other_role": d.fda_other_role})},
         })
         if d.role is None:
             problems.append(Problem(f"drug {d.name or d.ref!r} has no characterisation (G.k.1)", "G.k.1", line))

@@ -53,6 +53,8 @@ def _stored(version: dict, profile: str) -> dict:
     v["detail"]["patient"].pop("name_null_flavor")
     if profile != "fda":
         v["detail"].pop("fda")
+        for d in v["drugs"]:
+            (d["detail"] or {}).pop("fda_other_role", None)  # FDA.G.k.1.a
     return v
 
 
@@ -198,3 +200,21 @@ def test_linked_reports_are_read_and_written_as_ich_codes_them(client, world, sc
     assert data.count(b'<relatedInvestigation classCode="INVSTG" moodCode="EVN"><code nullFlavor="NA"/>') == 3
     out = icsr.parse_message(icsr.messages(reader.read(data, reader.BATCH_ROOT, 10**7))[0])
     assert out.linked_reports == linked
+
+
+def test_fda_other_characterisation_is_not_the_drug_role(client, world, schema_settings, ich_xsd):
+    """FDA's scenario 7 (lines 595-632): Drug B's G.k.1 is 4, drug not administered, and FDA.G.k.1.a (its
+    own code system) 1, similar device. The reader took the last code 20 whatever its system, so Drug B
+    was stored as a suspect drug; it is not administered, and FDA.G.k.1.a leaves in the fda profile."""
+    body = post(client, world.clinic, fda("Scenario7.xml"), json=True).json()
+    assert body["acknowledgement"] == "AA", body
+    case_id = body["messages"][0]["case_id"]
+    drugs = client.get(f"/v1/reports/{case_id}", headers=world.clinic.headers).json()["latest"]["drugs"]
+    assert [(d["name_as_reported"], d["role"], d["detail"].get("fda_other_role")) for d in drugs] == [
+        ("Drug A", "suspect", None), ("Drug B", "not_administered", "1")]
+    out = icsr.parse_message(icsr.messages(reader.read(_export(client, world.clinic, case_id, "fda"),
+                                                       reader.BATCH_ROOT, 10**7))[0])
+    assert [(d.role, d.fda_other_role) for d in out.drugs] == [("suspect", None), ("not_administered", "1")]
+    ich = icsr.parse_message(icsr.messages(reader.read(_export(client, world.clinic, case_id, "ich"),
+                                                       reader.BATCH_ROOT, 10**7))[0])
+    assert [(d.role, d.fda_other_role) for d in ich.drugs] == [("suspect", None), ("not_administered", None)]
