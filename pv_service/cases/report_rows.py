@@ -26,7 +26,8 @@ _PATIENT_COLUMNS = ("sex", "birth_year", "age", "age_unit", "age_group", "weight
 _DRUG_COLUMNS = ("name_as_reported", "product_code", "authorisation_number", "holder", "action_taken")
 _ONLY_TREATMENT = frozenset({"treatment_id", "role"})
 _DRUG_PARTS = ("ref", "code_system", "substances", "dosages", "indications", "relatedness", "matrix",
-               "authorisation_country", "cumulative_dose", "cumulative_dose_unit", "additional_info")
+               "authorisation_country", "obtained_country", "cumulative_dose", "cumulative_dose_unit",
+               "additional_info")
 # C.2.r.4 codes (pv_service/e2b/icsr.py QUALIFICATIONS, inverted).
 QUALIFICATION_CODES = {"physician": "1", "pharmacist": "2", "other_health_professional": "3", "lawyer": "4",
                        "consumer": "5"}
@@ -196,6 +197,7 @@ def drug_row(d: DrugIn) -> dict[str, Any]:
                          "indications": [coded(c) for c in d.indications],
                          "relatedness": [r.model_dump() for r in d.relatedness], "code_system": d.code_system,
                          "matrix": [m.model_dump() for m in d.matrix], "authorisation_country": d.authorisation_country,
+                         "obtained_country": d.obtained_country,
                          "cumulative_dose": d.cumulative_dose, "cumulative_dose_unit": d.cumulative_dose_unit,
                          "additional_info": [a.model_dump() for a in d.additional_info]}
     return row

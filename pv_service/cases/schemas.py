@@ -227,6 +227,7 @@ class DrugIn(BaseModel):
     substances: list[ShortText] = Field(default=(), max_length=20, description="G.k.2.3.r.1")
     authorisation_number: str | None = Field(default=None, min_length=1, max_length=100, description="G.k.3.1")
     authorisation_country: Country | None = Field(default=None, description="G.k.3.2")
+    obtained_country: Country | None = Field(default=None, description="G.k.2.4 country where the drug was obtained")
     holder: ShortText | None = Field(default=None, description="G.k.3.3")
     dosages: list[DosageIn] = Field(default=(), max_length=50, description="G.k.4.r")
     cumulative_dose: Number | None = Field(default=None, description="G.k.5a cumulative dose to the first reaction")

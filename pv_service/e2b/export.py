@@ -64,7 +64,7 @@ CS = {  # ICH code systems written below
     "relation": "2.16.840.1.113883.3.989.2.1.1.22", "first_sender": "2.16.840.1.113883.3.989.2.1.1.3",
     "document": "2.16.840.1.113883.3.989.2.1.1.27", "study_type": "2.16.840.1.113883.3.989.2.1.1.8",
     "highlighted": "2.16.840.1.113883.3.989.2.1.1.10", "age_group": "2.16.840.1.113883.3.989.2.1.1.9",
-    "role": "2.16.840.1.113883.3.989.2.1.1.13", "qualification": "2.16.840.1.113883.3.989.2.1.1.6",
+    "role": "2.16.840.1.113883.3.989.2.1.1.13", "obtained": "2.16.840.1.113883.3.989.2.1.1.18", "qualification": "2.16.840.1.113883.3.989.2.1.1.6",
     "sender_type": "2.16.840.1.113883.3.989.2.1.1.7", "report_type": "2.16.840.1.113883.3.989.2.1.1.2",
     "nullification": "2.16.840.1.113883.3.989.2.1.1.5", "outcome": "2.16.840.1.113883.3.989.2.1.1.11",
     "fda_report_type": "2.16.840.1.113883.3.989.5.1.2.2.1.1.1", "product": "2.16.840.1.113883.6.69",
@@ -425,7 +425,14 @@ def _drug(o: list, i: int, d, nmpa_drugs: dict) -> str:
     for s in detail.get("substances", []):
         a(f'<ingredient classCode="ACTI"><ingredientSubstance classCode="MMAT" determinerCode="KIND">{_el("name", s)}'
           '</ingredientSubstance></ingredient>')
-    a("</kindOfProduct></instanceOfKind></consumable>")
+    a("</kindOfProduct>")
+    if detail.get("obtained_country"):  # G.k.2.4
+        a(f'<subjectOf typeCode="SBJ"><productEvent classCode="ACT" moodCode="EVN">'
+          f'<code code="1" codeSystem="{CS["obtained"]}"/><performer typeCode="PRF"><assignedEntity classCode="ASSIGNED">'
+          f'<representedOrganization classCode="ORG" determinerCode="INSTANCE"><addr>'
+          f'{_el("country", detail["obtained_country"])}</addr></representedOrganization></assignedEntity></performer>'
+          '</productEvent></subjectOf>')
+    a("</instanceOfKind></consumable>")
     matrix = detail.get("matrix") or []
     for m in matrix:  # G.k.9.i.3.1 / G.k.9.i.3.2
         for type_code, key in (("SAS", "start_interval"), ("SAE", "last_dose_interval")):

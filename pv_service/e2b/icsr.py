@@ -132,6 +132,7 @@ class Drug:
     relatedness: list[Relatedness] = field(default_factory=list)
     matrix: list[MatrixItem] = field(default_factory=list)
     authorisation_country: str | None = None  # G.k.3.2
+    obtained_country: str | None = None  # G.k.2.4 country where the drug was obtained
     cumulative_dose: str | None = None  # G.k.5a
     cumulative_dose_unit: str | None = None  # G.k.5b
     additional_info: list[dict] = field(default_factory=list)  # G.k.10.r (code, code system as sent)
@@ -477,6 +478,8 @@ def _drug(sa, roles: dict[str, str]) -> Drug:
                          if o.getparent().get("typeCode") == "REFR" for v in values.get(o, ())],
         authorisation_country=_attr(product, "h:asManufacturedProduct/h:subjectOf/h:approval/h:author"
                                              "/h:territorialAuthority/h:territory/h:code", "code"),
+        obtained_country=_text(sa, "h:consumable/h:instanceOfKind/h:subjectOf/h:productEvent[h:code/@code='1']"
+                                   "/h:performer/h:assignedEntity/h:representedOrganization/h:addr/h:country"),
     )
 
 

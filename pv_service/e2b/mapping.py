@@ -217,6 +217,7 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
                        "indications": [asdict(c) for c in d.indications],
                        "relatedness": [asdict(r) for r in d.relatedness], "matrix": [asdict(x) for x in d.matrix],
                        "code_system": d.product_code_system, "authorisation_country": d.authorisation_country,
+                       "obtained_country": d.obtained_country,
                        "cumulative_dose": d.cumulative_dose, "cumulative_dose_unit": d.cumulative_dose_unit,
                        "additional_info": d.additional_info, **_sent({"fda_other_role": d.fda_other_role})},
         })

@@ -42,6 +42,7 @@ SCENARIO1_AS_JSON = {
         {"role": "suspect", "ref": "68d6f5ce-3b3b-45c7-92dd-69e06730c3a9", "name_as_reported": "Drug A",
          "product_code": "59762-2858", "code_system": "2.16.840.1.113883.6.69", "substances": ["Ingredient A"],
          "authorisation_number": "NDA012345", "authorisation_country": "US",  # G.k.3.1, G.k.3.2 (l. 353)
+         "obtained_country": "US",  # G.k.2.4 (l. 375)
          "holder": "Big Pharma A Drug",
          # G.k.4.r.10.1/.2a/.2b (l. 388); the dates asked, not known (l. 387)
          "dosages": [{"lot": "UNKNOWN", "route": "Oral", "route_code": "001", "route_version": "2014.10.30",
