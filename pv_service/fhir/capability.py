@@ -41,7 +41,7 @@ def capability_statement(version: str, now: dt.datetime) -> dict:
                              "the FHIRPath of each problem; nothing is stored then.",
             "security": {"description": "Authorization: Bearer with a clinic's or MAH's API key (scope reports:write "
                                         "to create, read to read) or a token from POST /v1/auth/token"},
-            "resource": [{"type": "AdverseEvent", "versioning": "versioned",
+            "resource": [{"type": "AdverseEvent", "versioning": "versioned", "conditionalCreate": True,
                           "interaction": [{"code": "create"}, {"code": "read"}, {"code": "vread"}],
                           "documentation": ADVERSE_EVENT_DOC}],
             "interaction": [{"code": "transaction", "documentation": "a Bundle of one AdverseEvent and the "

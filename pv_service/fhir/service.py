@@ -105,6 +105,35 @@ def event_of(parsed: Parsed, issues: list[Issue]) -> Event:
     return adapter.extract(ae, f"Bundle.entry[{events[0]}].resource", Resolver(ae, held), issues)
 
 
+def if_none_exist(parsed: Parsed) -> tuple[str, str | None, str] | None:
+    """(FHIRPath, system, value) of the AdverseEvent entry's conditional create (request.ifNoneExist
+    `identifier=[system|]value`), or None. Another search is refused: it would not be honoured."""
+    res = parsed.resource
+    if res.get_resource_type() != "Bundle" or res.type != "transaction":
+        return None
+    for i, e in enumerate(res.entry or []):
+        request = getattr(e, "request", None)
+        query = getattr(request, "ifNoneExist", None) if request is not None else None
+        if not query or e.resource is None or e.resource.get_resource_type() != "AdverseEvent":
+            continue
+        path = f"Bundle.entry[{i}].request.ifNoneExist"
+        name, sep, wanted = query.partition("=")
+        if name.strip() != "identifier" or not sep or "&" in wanted or not wanted.strip():
+            raise FhirError.one(422, path, "a conditional create is honoured by identifier only "
+                                           "(identifier=system|value): the case is the sender's identifier",
+                                "not-supported")
+        system, bar, value = wanted.strip().rpartition("|")
+        return path, (system or None) if bar else None, value if bar else wanted.strip()
+    return None
+
+
+def _existing(conn, principal: Principal, value: str) -> Receipt | None:
+    """The sender's case of this identifier, as a receipt of nothing stored (a conditional create's match)."""
+    row = conn.execute(sa.select(Case.id, Case.latest_version).where(
+        Case.sender_id == principal.organization_id, Case.sender_case_id == value)).first()
+    return Receipt(row[0], row[1], False) if row is not None else None
+
+
 def _patient(conn, principal: Principal, e: Event) -> int | None:
     """The clinic's registered patient the subject's identifiers name; None for a patient the report describes
     (an MAH's patients are always described, as in JSON intake)."""
@@ -176,6 +205,11 @@ def receive(session: Session, principal: Principal, parsed: Parsed, now: dt.date
     e = event_of(parsed, issues)
     conn = session.connection()
     sender = principal.organization_id
+    conditional = if_none_exist(parsed)
+    if conditional is not None:  # FHIR conditional create: a match is answered, nothing is stored
+        found = _existing(conn, principal, conditional[2])
+        if found is not None:
+            return found
     patient_id = _patient(conn, principal, e)
     treatments = [mapping.Treatment(*row) for row in conn.execute(_TREATMENTS, {"pid": patient_id}).all()] \
         if patient_id is not None else None

@@ -359,3 +359,30 @@ def mapping_flags(seriousness: dict) -> dict:
                                                for c in seriousness["coding"]], None), issues)
     assert issues == []
     return flags
+
+
+def test_a_conditional_create_by_identifier_is_honoured(client, world, treated, db):
+    """request.ifNoneExist `identifier=system|value` on the AdverseEvent's entry: when the sender has that
+    case, nothing is stored and the answer names it (200); it used to be ignored, so a changed resend was
+    a conflict. Another search is refused rather than ignored."""
+    bundle = bundles.r5("crs")
+    bundle["entry"][0]["request"]["ifNoneExist"] = "identifier=urn:example:clinic-a:ae|AE-CRS"
+    first = post(client, world.clinic, bundle)
+    assert first.status_code == 201, first.text
+    counts = stored_counts(db)
+    changed = bundles.r5("crs")
+    changed["entry"][0]["request"]["ifNoneExist"] = "identifier=urn:example:clinic-a:ae|AE-CRS"
+    bundles.event(changed)["note"] = [{"text": "a different narrative"}]
+    again = post(client, world.clinic, changed)
+    assert again.status_code == 200, again.text
+    assert again.json()["entry"][0]["response"]["location"] == first.json()["entry"][0]["response"]["location"]
+    assert stored_counts(db) == counts
+    del changed["entry"][0]["request"]["ifNoneExist"]
+    assert post(client, world.clinic, changed).status_code == 409  # as sent plainly: different content
+    other = bundles.r5("tcl")
+    other["entry"][0]["request"]["ifNoneExist"] = "identifier=AE-TCL"  # no match: created
+    assert post(client, world.clinic, other).status_code == 201
+    odd = bundles.r5("crs")
+    odd["entry"][0]["request"]["ifNoneExist"] = "patient=Patient/1"
+    r = post(client, world.clinic, odd)
+    assert r.status_code == 422 and issues(r) == [("Bundle.entry[0].request.ifNoneExist", "not-supported")]
