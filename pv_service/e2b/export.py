@@ -422,9 +422,18 @@ def _drug(o: list, i: int, d, nmpa_drugs: dict) -> str:
             a(f'<author typeCode="AUT"><territorialAuthority classCode="TERR">{_country("territory", country, "NAT")}'
               '</territorialAuthority></author>')
         a("</approval></subjectOf></asManufacturedProduct>")
-    for s in detail.get("substances", []):
-        a(f'<ingredient classCode="ACTI"><ingredientSubstance classCode="MMAT" determinerCode="KIND">{_el("name", s)}'
-          '</ingredientSubstance></ingredient>')
+    ingredients = detail.get("ingredients") or []
+    for k, s in enumerate(detail.get("substances", [])):
+        extra = ingredients[k] if k < len(ingredients) else {}
+        a('<ingredient classCode="ACTI">')
+        if extra.get("strength"):  # G.k.2.3.r.3a/b
+            a(f'<quantity>{_el("numerator", value=extra["strength"], unit=extra.get("strength_unit") or "1")}'
+              '<denominator value="1" unit="1"/></quantity>')
+        a('<ingredientSubstance classCode="MMAT" determinerCode="KIND">')
+        if extra.get("code"):  # G.k.2.3.r.2a/b
+            a(_el("code", code=extra["code"], codeSystem=extra.get("code_system"),
+                  codeSystemVersion=extra.get("code_version")))
+        a(f'{_el("name", s)}</ingredientSubstance></ingredient>')
     a("</kindOfProduct>")
     if detail.get("obtained_country"):  # G.k.2.4
         a(f'<subjectOf typeCode="SBJ"><productEvent classCode="ACT" moodCode="EVN">'

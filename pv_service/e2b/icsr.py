@@ -116,6 +116,17 @@ class Relatedness:
 
 
 @dataclass
+class Ingredient:
+    """G.k.2.3.r beyond its name: the substance's TermID (r.2a/b) and strength (r.3a/b)."""
+    name: str | None
+    code: str | None = None
+    code_system: str | None = None
+    code_version: str | None = None
+    strength: str | None = None
+    strength_unit: str | None = None
+
+
+@dataclass
 class Drug:
     ref: str | None
     role: str | None
@@ -137,6 +148,7 @@ class Drug:
     cumulative_dose_unit: str | None = None  # G.k.5b
     additional_info: list[dict] = field(default_factory=list)  # G.k.10.r (code, code system as sent)
     fda_other_role: str | None = None  # FDA.G.k.1.a, beside G.k.1 (1: similar device)
+    ingredients: list[Ingredient] = field(default_factory=list)  # G.k.2.3.r, in the order of `substances`
 
 
 @dataclass
@@ -480,7 +492,14 @@ def _drug(sa, roles: dict[str, str]) -> Drug:
                                              "/h:territorialAuthority/h:territory/h:code", "code"),
         obtained_country=_text(sa, "h:consumable/h:instanceOfKind/h:subjectOf/h:productEvent[h:code/@code='1']"
                                    "/h:performer/h:assignedEntity/h:representedOrganization/h:addr/h:country"),
+        ingredients=[_ingredient(i) for i in _all(product, "h:ingredient")] if product is not None else [],
     )
+
+
+def _ingredient(el) -> Ingredient:
+    code, strength = _one(el, "h:ingredientSubstance/h:code"), _one(el, "h:quantity/h:numerator")
+    return Ingredient(_text(el, "h:ingredientSubstance/h:name"), _get(code, "code"), _get(code, "codeSystem"),
+                      _get(code, "codeSystemVersion"), _get(strength, "value"), _get(strength, "unit"))
 
 
 def _source(rel) -> Source:

@@ -219,7 +219,10 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
                        "code_system": d.product_code_system, "authorisation_country": d.authorisation_country,
                        "obtained_country": d.obtained_country,
                        "cumulative_dose": d.cumulative_dose, "cumulative_dose_unit": d.cumulative_dose_unit,
-                       "additional_info": d.additional_info, **_sent({"fda_other_role": d.fda_other_role})},
+                       "additional_info": d.additional_info, **_sent({"fda_other_role": d.fda_other_role}),
+                       # G.k.2.3.r.2/.3 (TermID, strength) only when sent: the JSON report has names only
+                       **({"ingredients": [asdict(i) for i in d.ingredients]}
+                          if any(i.code or i.strength for i in d.ingredients) else {})},
         })
         if d.role is None:
             problems.append(Problem(f"drug {d.name or d.ref!r} has no characterisation (G.k.1)", "G.k.1", line))

@@ -218,3 +218,20 @@ def test_fda_other_characterisation_is_not_the_drug_role(client, world, schema_s
     ich = icsr.parse_message(icsr.messages(reader.read(_export(client, world.clinic, case_id, "ich"),
                                                        reader.BATCH_ROOT, 10**7))[0])
     assert [(d.role, d.fda_other_role) for d in ich.drugs] == [("suspect", None), ("not_administered", None)]
+
+
+def test_a_substances_termid_and_strength_leave_as_they_came(client, world, schema_settings, ich_xsd):
+    """FDA's scenario 2 (lines 363-375): G.k.2.3.r.2 (UNII 0Q5GP4Y4FL, version 12JUL2013) and .3 (3 mg)
+    were dropped, the name alone kept."""
+    body = post(client, world.clinic, fda("Scenario2.xml"), json=True).json()
+    assert body["acknowledgement"] == "AA", body
+    case_id = body["messages"][0]["case_id"]
+    drug = client.get(f"/v1/reports/{case_id}", headers=world.clinic.headers).json()["latest"]["drugs"][0]
+    assert drug["detail"]["ingredients"] == [{"name": "ARGEMONE MEXICANA SEED OIL", "code": "0Q5GP4Y4FL",
+                                              "code_system": "2.16.840.1.113883.4.9", "code_version": "12JUL2013",
+                                              "strength": "3", "strength_unit": "mg"}]
+    out = icsr.parse_message(icsr.messages(reader.read(_export(client, world.clinic, case_id, "ich"),
+                                                       reader.BATCH_ROOT, 10**7))[0])
+    (ingredient,) = out.drugs[0].ingredients
+    assert (ingredient.code, ingredient.code_version, ingredient.strength, ingredient.strength_unit) == (
+        "0Q5GP4Y4FL", "12JUL2013", "3", "mg")
