@@ -76,6 +76,8 @@ _NI = '<value xsi:type="BL" nullFlavor="NI"/>'
 _TRUE = '<value xsi:type="BL" value="true"/>'
 _FALSE = '<value xsi:type="BL" value="false"/>'
 _PRIORITY = '<priorityNumber value="1"/>'  # C.2.r.5
+_SOURCE_REPORTER = ('<performer typeCode="PRF"><assignedEntity classCode="ASSIGNED">'
+                    '<code code="3" codeSystem="2.16.840.1.113883.3.989.2.1.1.21"/></assignedEntity></performer>')
 
 
 def _x(value) -> str:
@@ -197,9 +199,13 @@ def _patient(o: list, v: VersionPublic, registered: dict | None, profile: str, n
                                   unit=pd.get("gestation_period_unit") or "wk"))
     if pd.get("last_menstrual_period"):  # D.6
         _subject_obs(o, "22", _el("value", xsi_type="TS", value=pd["last_menstrual_period"]))
-    for code, values in (("C17049", fda.get("race") or []), ("C16564", [fda["ethnicity"]] if fda.get("ethnicity") else [])):
+    for code, values, flavor in (("C17049", fda.get("race") or [], fda.get("race_null_flavor")),
+                                 ("C16564", [fda["ethnicity"]] if fda.get("ethnicity") else [],
+                                  fda.get("ethnicity_null_flavor"))):
         for value in values:  # FDA.D.11.r race, FDA.D.12 ethnicity
             _subject_obs(o, code, f'<value xsi:type="CE" code="{_x(value)}" codeSystem="{NCI}"/>', NCI)
+        if flavor and not values:  # sent as a nullFlavor
+            _subject_obs(o, code, _el("value", xsi_type="CE", nullFlavor=flavor), NCI)
     if nmpa:
         o.append(regional_cn.patient_xml(nmpa))  # D.CN
     _history(o, pd)
@@ -467,7 +473,8 @@ def _drug(o: list, i: int, d, nmpa_drugs: dict) -> str:
     if cn:
         a(regional_cn.drug_xml(cn))  # G.k.CN, G.k.9.i.CN
     for ind in detail.get("indications", []):
-        _rel(o, "inboundRelationship", "RSON", "19", _meddra(ind))
+        # G.k.7.r: as reported by the primary source (the performer ICH's instance names: source reporter)
+        _rel(o, "inboundRelationship", "RSON", "19", _meddra(ind) + _SOURCE_REPORTER)
     if d.action_taken:
         a(f'<inboundRelationship typeCode="CAUS"><act classCode="ACT" moodCode="EVN">'
           f'{_el("code", code=d.action_taken, codeSystem=CS["action"])}</act></inboundRelationship>')

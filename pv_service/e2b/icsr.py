@@ -183,6 +183,8 @@ class Patient:
     concomitant_therapies: bool | None = None  # D.7.3
     race: list[str] = field(default_factory=list)  # FDA.D.11.r (NCI codes)
     ethnicity: str | None = None  # FDA.D.12
+    race_null_flavor: str | None = None  # FDA.D.11.r sent as a nullFlavor
+    ethnicity_null_flavor: str | None = None  # FDA.D.12 sent as a nullFlavor
     parent: dict | None = None  # D.10 (a parent-child / foetus report)
     last_menstrual_period: str | None = None  # D.6
     gestation_period: str | None = None  # D.2.2.1a
@@ -521,11 +523,14 @@ def _patient_of(role, observations: list[tuple], organizers: list[tuple]) -> Pat
     values = _values(role, "h:subjectOf2/h:observation")
     obs: dict[str, list] = {}  # code of the first h:code -> the observations with an h:code in `system`
     fda: dict[str, list] = {}
+    fda_null: dict[str, str] = {}  # FDA.D.11.r / D.12 sent as a nullFlavor (NA: not applicable, ...)
     for o, codes in observations:
         if any(s == OBS for _, s in codes):
             obs.setdefault(codes[0][0], []).append(o)
         if any(s == NCI for _, s in codes):
             fda.setdefault(codes[0][0], []).append(_get(values.get(o), "code"))
+            if _get(values.get(o), "nullFlavor"):
+                fda_null.setdefault(codes[0][0], _get(values.get(o), "nullFlavor"))
 
     def first_value(code: str):
         found = obs.get(code)
@@ -559,6 +564,7 @@ def _patient_of(role, observations: list[tuple], organizers: list[tuple]) -> Pat
         past_drugs=[_past_drug(sa) for sa in _all(drugs, "h:component/h:substanceAdministration")]
         if drugs is not None else [],
         race=[c for c in fda.get("C17049", []) if c], ethnicity=(fda.get("C16564") or [None])[0],
+        race_null_flavor=fda_null.get("C17049"), ethnicity_null_flavor=fda_null.get("C16564"),
         parent=_parent(person),
         last_menstrual_period=_get(menstrual, "value"),
         gestation_period=_get(gestation, "value"), gestation_period_unit=_get(gestation, "unit"),

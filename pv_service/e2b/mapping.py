@@ -181,6 +181,7 @@ def map_icsr(icsr: Icsr, sender_country: str | None, pseudonym: Callable[[str], 
         "receiver": icsr.message_receiver,
         "fda": {**icsr.fda, **({"race": p.race} if p.race else {}),
                 **({"ethnicity": p.ethnicity} if p.ethnicity else {}),
+                **_sent({"race_null_flavor": p.race_null_flavor, "ethnicity_null_flavor": p.ethnicity_null_flavor}),
                 **({"required_intervention": [r.required_intervention for r in icsr.reactions]}
                    if any(r.required_intervention is not None for r in icsr.reactions) else {}),
                 **({"required_intervention_null_flavor": [r.required_intervention_null_flavor for r in icsr.reactions]}

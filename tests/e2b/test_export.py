@@ -235,3 +235,18 @@ def test_a_substances_termid_and_strength_leave_as_they_came(client, world, sche
     (ingredient,) = out.drugs[0].ingredients
     assert (ingredient.code, ingredient.code_version, ingredient.strength, ingredient.strength_unit) == (
         "0Q5GP4Y4FL", "12JUL2013", "3", "mg")
+
+
+def test_race_and_ethnicity_sent_as_not_applicable_leave_so(client, world, schema_settings, ich_xsd):
+    """FDA's scenario 4 (lines 114-126) sends FDA.D.11.r and D.12 as nullFlavor NA: they were dropped. And
+    each G.k.7.r indication leaves with its performer, the source reporter, as ICH's instance has it."""
+    body = post(client, world.clinic, fda("Scenario4.xml"), json=True).json()
+    case_id = body["messages"][0]["case_id"]
+    fda_part = client.get(f"/v1/reports/{case_id}", headers=world.clinic.headers).json()["latest"]["detail"]["fda"]
+    assert (fda_part["race_null_flavor"], fda_part["ethnicity_null_flavor"]) == ("NA", "NA")
+    out = icsr.parse_message(icsr.messages(reader.read(_export(client, world.clinic, case_id, "fda"),
+                                                       reader.BATCH_ROOT, 10**7))[0])
+    assert (out.patient.race_null_flavor, out.patient.ethnicity_null_flavor) == ("NA", "NA")
+    data = _export(client, world.clinic, case_id, "fda")
+    indications = data.count(b'<code code="19" codeSystem="2.16.840.1.113883.3.989.2.1.1.19"/>')
+    assert indications and data.count(b'<code code="3" codeSystem="2.16.840.1.113883.3.989.2.1.1.21"/>') >= indications
