@@ -154,12 +154,32 @@ async def _create(request: Request, principal, expected: tuple[str, ...]) -> Res
     headers = {"Location": f"/fhir/{location}", "ETag": etag}
     if receipt.warnings:  # stored nonetheless; a created resource has no place for them (a transaction's entry has)
         headers["X-Warnings"] = json.dumps(operation_outcome(receipt.warnings))  # ASCII: a header must be
+    prefer = _prefer_return(request.headers.get("prefer"))
     bundle = parsed.resource
     if bundle.get_resource_type() == "Bundle" and bundle.type == "transaction":
         kinds = [e.resource.get_resource_type() if e.resource is not None else None for e in bundle.entry or []]
         resource = transaction.response_bundle(kinds, kinds.index("AdverseEvent"), status, location, etag,
-                                               stored_at, resource, receipt.warnings)
+                                               stored_at, None if prefer == "minimal" else resource, receipt.warnings)
+    elif prefer == "minimal":  # FHIR: no body, the Location and ETag say what was stored
+        return Response(status_code=status, headers=headers)
+    elif prefer == "OperationOutcome":
+        note = Issue("", f"stored as {location}" if receipt.created else f"{location} was already stored with "
+                         "this content", "informational", "information")
+        resource = operation_outcome([note, *receipt.warnings])
     return fhir_response(request, resource, status, headers, version=answer)
+
+
+def _prefer_return(header: str | None) -> str:
+    """The `return` preference (RFC 7240, FHIR: minimal, representation or OperationOutcome); representation
+    when absent or unknown."""
+    for part in (header or "").split(","):
+        for token in part.split(";"):
+            name, _, value = token.strip().partition("=")
+            if name.strip().lower() == "return":
+                value = value.strip().strip('"')
+                return {"minimal": "minimal", "operationoutcome": "OperationOutcome"}.get(value.lower(),
+                                                                                           "representation")
+    return "representation"
 
 
 def _render(case, view, registry, version: str) -> dict:

@@ -11,12 +11,13 @@ _STATUS = {201: "201 Created", 200: "200 OK"}
 
 
 def response_bundle(entry_types: list[str | None], event_index: int, status: int, location: str, etag: str,
-                    last_modified: dt.datetime, event: dict, warnings: list[Issue]) -> dict[str, Any]:
+                    last_modified: dt.datetime, event: dict | None, warnings: list[Issue]) -> dict[str, Any]:
     """`entry_types`: the resource type of each request entry (None for one without a resource).
 
     The AdverseEvent's entry names the stored version (location, etag, lastModified) and carries it;
     the Patient, Medication, Practitioner... entries are read into that case, not stored as resources of
-    their own: their entries say so (200, no location) rather than name a resource no one can read."""
+    their own: their entries say so (200, no location) rather than name a resource no one can read.
+    `event` None (Prefer: return=minimal): the entry names the version without carrying it."""
     case = location.split("/_history/")[0]
     entries = []
     for i, kind in enumerate(entry_types):
@@ -26,7 +27,7 @@ def response_bundle(entry_types: list[str | None], event_index: int, status: int
                         "lastModified": stamp.astimezone(dt.UTC).isoformat(timespec="seconds")}
             if warnings:
                 response["outcome"] = operation_outcome(warnings)
-            entries.append({"resource": event, "response": response})
+            entries.append({**({"resource": event} if event is not None else {}), "response": response})
         else:
             what = kind or "this entry"
             note = Issue("", f"{what} was read into {case} (the case keeps it), not stored as a resource of "

@@ -386,3 +386,25 @@ def test_a_conditional_create_by_identifier_is_honoured(client, world, treated, 
     odd["entry"][0]["request"]["ifNoneExist"] = "patient=Patient/1"
     r = post(client, world.clinic, odd)
     assert r.status_code == 422 and issues(r) == [("Bundle.entry[0].request.ifNoneExist", "not-supported")]
+
+
+def test_prefer_return(client, world, treated):
+    """FHIR's Prefer: return=minimal answers a create with no body (Location and ETag say what was stored),
+    and a transaction's entries without the resource; return=OperationOutcome answers an outcome."""
+    ae = bundles.event(bundles.r5("crs"))
+    bundle = bundles.r5("crs")
+    ae["contained"] = [e["resource"] for e in bundle["entry"][1:]]
+    ae["subject"], ae["recorder"] = {"reference": "#p1"}, {"reference": "#d1"}
+    ae["suspectEntity"][0]["instanceReference"] = {"reference": "#m1"}
+    h = {**world.clinic.headers, "Content-Type": JSON}
+    r = client.post("/fhir/AdverseEvent", content=json.dumps(ae), headers={**h, "Prefer": "return=minimal"})
+    assert r.status_code == 201 and r.content == b"" and r.headers["Location"].startswith("/fhir/AdverseEvent/")
+    r = client.post("/fhir/AdverseEvent", content=json.dumps(ae), headers={**h, "Prefer": "return=OperationOutcome"})
+    assert r.status_code == 200 and r.json()["resourceType"] == "OperationOutcome"
+    assert "already stored with this content" in r.json()["issue"][0]["diagnostics"]
+    tx = bundles.r5("tcl")
+    r = client.post("/fhir", content=json.dumps(tx), headers={**h, "Prefer": 'return="minimal"'})
+    assert r.status_code == 201 and r.json()["type"] == "transaction-response"
+    assert "resource" not in r.json()["entry"][0] and r.json()["entry"][0]["response"]["location"]
+    r = client.post("/fhir", content=json.dumps(tx), headers={**h, "Prefer": "respond-async, return=representation"})
+    assert r.status_code == 200 and r.json()["entry"][0]["resource"]["resourceType"] == "AdverseEvent"
