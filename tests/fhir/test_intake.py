@@ -13,7 +13,7 @@ from fhir.resources.R4B.bundle import Bundle as BundleR4B
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement as CapabilityStatementR4B
 
 from tests.fhir import bundles
-from tests.fhir.helpers import JSON, XML, case_id, created_event, issues, post, stored_counts
+from tests.fhir.helpers import JSON, XML, case_id, issues, post, stored_counts
 
 
 def stored(client, actor, response):
